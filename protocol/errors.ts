@@ -1,0 +1,151 @@
+/**
+ * Every error Spool names, in one table: the stable string code, the numeric code used on
+ * the wire (Kafka's number where Kafka has the same condition, 1000+ for Spool's own), whether
+ * a client may retry, and the default message. Each entry has one typed class below; the
+ * wire codec maps numbers to classes through `errorFromCode`, in one place.
+ *
+ * The README's "Errors" section lists the same rows; tests/unit/errors.test.ts keeps the two
+ * in step.
+ */
+
+export const ERROR_TABLE = {
+  UNKNOWN_SERVER_ERROR: { code: -1, retriable: false, message: 'The server hit an unexpected error' },
+  OFFSET_OUT_OF_RANGE: { code: 1, retriable: false, message: 'The requested offset is outside the range of offsets held by the partition' },
+  CORRUPT_MESSAGE: { code: 2, retriable: false, message: 'A record batch failed validation (length, magic or CRC32C)' },
+  UNKNOWN_TOPIC_OR_PARTITION: { code: 3, retriable: true, message: 'The topic or partition does not exist' },
+  REQUEST_TIMED_OUT: { code: 7, retriable: true, message: 'The request timed out' },
+  MESSAGE_TOO_LARGE: { code: 10, retriable: false, message: 'A record batch is larger than the configured maximum' },
+  NOT_COORDINATOR: { code: 16, retriable: true, message: 'This broker is not the coordinator for the group' },
+  INVALID_TOPIC: { code: 17, retriable: false, message: 'The topic name is invalid' },
+  INVALID_REQUIRED_ACKS: { code: 21, retriable: false, message: 'acks must be 0, 1 or -1 (all)' },
+  ILLEGAL_GENERATION: { code: 22, retriable: false, message: 'The member generation is not current' },
+  UNKNOWN_MEMBER_ID: { code: 25, retriable: false, message: 'The member id is not known to the group' },
+  INVALID_SESSION_TIMEOUT: { code: 26, retriable: false, message: 'The session timeout is outside the allowed range' },
+  REBALANCE_IN_PROGRESS: { code: 27, retriable: true, message: 'The group is rebalancing' },
+  INVALID_TIMESTAMP: { code: 32, retriable: false, message: 'The timestamp is invalid' },
+  UNSUPPORTED_VERSION: { code: 35, retriable: false, message: 'The api version is not supported' },
+  TOPIC_ALREADY_EXISTS: { code: 36, retriable: false, message: 'The topic already exists' },
+  INVALID_PARTITIONS: { code: 37, retriable: false, message: 'The partition count is invalid' },
+  INVALID_CONFIG: { code: 40, retriable: false, message: 'A configuration value is invalid' },
+  INVALID_REQUEST: { code: 42, retriable: false, message: 'The request is malformed' },
+  OUT_OF_ORDER_SEQUENCE_NUMBER: { code: 45, retriable: false, message: 'The producer sequence number is not the next one expected' },
+  INVALID_PRODUCER_EPOCH: { code: 47, retriable: false, message: 'The producer epoch is stale' },
+  KAFKA_STORAGE_ERROR: { code: 56, retriable: true, message: 'The broker could not read or write the log' },
+  UNKNOWN_PRODUCER_ID: { code: 59, retriable: false, message: 'The producer id is not known' },
+  NON_EMPTY_GROUP: { code: 68, retriable: false, message: 'The group has active members' },
+  GROUP_ID_NOT_FOUND: { code: 69, retriable: false, message: 'The group does not exist' },
+  UNSUPPORTED_COMPRESSION_TYPE: { code: 76, retriable: false, message: 'The compression type is not supported' },
+  GROUP_MAX_SIZE_REACHED: { code: 81, retriable: false, message: 'The group has reached its maximum number of members' },
+  INVALID_RECORD: { code: 87, retriable: false, message: 'A record batch is not valid for this topic' },
+  FENCED_MEMBER_EPOCH: { code: 110, retriable: false, message: 'The member epoch is fenced: the member was evicted' },
+  STALE_MEMBER_EPOCH: { code: 113, retriable: true, message: 'The member epoch is stale' },
+  FRAME_TOO_LARGE: { code: 1000, retriable: false, message: 'A frame is larger than maxFrameBytes' },
+  MALFORMED_FRAME: { code: 1001, retriable: false, message: 'A frame could not be decoded' },
+  TOO_MANY_IN_FLIGHT: { code: 1002, retriable: true, message: 'Too many requests in flight on this connection' },
+  TOO_MANY_CONNECTIONS: { code: 1003, retriable: true, message: 'The broker has reached maxConnections' },
+  SLOW_READER: { code: 1004, retriable: true, message: 'The connection did not read its responses; queued bytes exceeded the limit' },
+  IDLE_TIMEOUT: { code: 1005, retriable: true, message: 'The connection was idle longer than idleTimeoutMs' },
+  UNSUPPORTED_API: { code: 1006, retriable: false, message: 'The api key is not known to this broker' },
+  CONNECTION_ERROR: { code: 1007, retriable: true, message: 'The connection to the broker failed or closed' },
+  BROKER_UNREACHABLE: { code: 1008, retriable: true, message: 'No broker could be reached' },
+  ORIGIN_NOT_ALLOWED: { code: 1009, retriable: false, message: 'The WebSocket Origin is not allowed' },
+  CLIENT_CLOSED: { code: 1010, retriable: false, message: 'The client, producer or consumer is closed' },
+  LOG_CLOSED: { code: 1011, retriable: false, message: 'The log is closed' },
+  INVALID_ARGUMENT: { code: 1012, retriable: false, message: 'An argument is invalid' },
+} as const satisfies Record<string, { code: number, retriable: boolean, message: string }>
+
+export type ErrorName = keyof typeof ERROR_TABLE
+
+/**
+ * Base class of every Spool error. `code` is the stable string name, `errorCode` the wire
+ * number, `retriable` whether the same request may succeed if sent again.
+ */
+export class SpoolError extends Error {
+  static readonly errorName: ErrorName = 'UNKNOWN_SERVER_ERROR'
+  readonly code: ErrorName
+  readonly errorCode: number
+  readonly retriable: boolean
+
+  constructor (message?: string, options?: ErrorOptions) {
+    const errorName = (new.target as typeof SpoolError).errorName
+    const entry = ERROR_TABLE[errorName]
+    super(message ?? entry.message, options)
+    this.name = new.target.name
+    this.code = errorName
+    this.errorCode = entry.code
+    this.retriable = entry.retriable
+  }
+}
+
+export class UnknownServerError extends SpoolError { static override readonly errorName = 'UNKNOWN_SERVER_ERROR' }
+export class OffsetOutOfRangeError extends SpoolError { static override readonly errorName = 'OFFSET_OUT_OF_RANGE' }
+export class CorruptRecordError extends SpoolError { static override readonly errorName = 'CORRUPT_MESSAGE' }
+export class UnknownTopicOrPartitionError extends SpoolError { static override readonly errorName = 'UNKNOWN_TOPIC_OR_PARTITION' }
+export class RequestTimedOutError extends SpoolError { static override readonly errorName = 'REQUEST_TIMED_OUT' }
+export class MessageTooLargeError extends SpoolError { static override readonly errorName = 'MESSAGE_TOO_LARGE' }
+export class NotCoordinatorError extends SpoolError { static override readonly errorName = 'NOT_COORDINATOR' }
+export class InvalidTopicError extends SpoolError { static override readonly errorName = 'INVALID_TOPIC' }
+export class InvalidRequiredAcksError extends SpoolError { static override readonly errorName = 'INVALID_REQUIRED_ACKS' }
+export class IllegalGenerationError extends SpoolError { static override readonly errorName = 'ILLEGAL_GENERATION' }
+export class UnknownMemberIdError extends SpoolError { static override readonly errorName = 'UNKNOWN_MEMBER_ID' }
+export class InvalidSessionTimeoutError extends SpoolError { static override readonly errorName = 'INVALID_SESSION_TIMEOUT' }
+export class RebalanceInProgressError extends SpoolError { static override readonly errorName = 'REBALANCE_IN_PROGRESS' }
+export class InvalidTimestampError extends SpoolError { static override readonly errorName = 'INVALID_TIMESTAMP' }
+export class UnsupportedVersionError extends SpoolError { static override readonly errorName = 'UNSUPPORTED_VERSION' }
+export class TopicAlreadyExistsError extends SpoolError { static override readonly errorName = 'TOPIC_ALREADY_EXISTS' }
+export class InvalidPartitionsError extends SpoolError { static override readonly errorName = 'INVALID_PARTITIONS' }
+export class InvalidConfigError extends SpoolError { static override readonly errorName = 'INVALID_CONFIG' }
+export class InvalidRequestError extends SpoolError { static override readonly errorName = 'INVALID_REQUEST' }
+export class OutOfOrderSequenceError extends SpoolError { static override readonly errorName = 'OUT_OF_ORDER_SEQUENCE_NUMBER' }
+export class InvalidProducerEpochError extends SpoolError { static override readonly errorName = 'INVALID_PRODUCER_EPOCH' }
+export class StorageError extends SpoolError { static override readonly errorName = 'KAFKA_STORAGE_ERROR' }
+export class UnknownProducerIdError extends SpoolError { static override readonly errorName = 'UNKNOWN_PRODUCER_ID' }
+export class NonEmptyGroupError extends SpoolError { static override readonly errorName = 'NON_EMPTY_GROUP' }
+export class GroupIdNotFoundError extends SpoolError { static override readonly errorName = 'GROUP_ID_NOT_FOUND' }
+export class UnsupportedCompressionTypeError extends SpoolError { static override readonly errorName = 'UNSUPPORTED_COMPRESSION_TYPE' }
+export class GroupMaxSizeReachedError extends SpoolError { static override readonly errorName = 'GROUP_MAX_SIZE_REACHED' }
+export class InvalidRecordError extends SpoolError { static override readonly errorName = 'INVALID_RECORD' }
+export class FencedMemberEpochError extends SpoolError { static override readonly errorName = 'FENCED_MEMBER_EPOCH' }
+export class StaleMemberEpochError extends SpoolError { static override readonly errorName = 'STALE_MEMBER_EPOCH' }
+export class FrameTooLargeError extends SpoolError { static override readonly errorName = 'FRAME_TOO_LARGE' }
+export class MalformedFrameError extends SpoolError { static override readonly errorName = 'MALFORMED_FRAME' }
+export class TooManyInFlightError extends SpoolError { static override readonly errorName = 'TOO_MANY_IN_FLIGHT' }
+export class TooManyConnectionsError extends SpoolError { static override readonly errorName = 'TOO_MANY_CONNECTIONS' }
+export class SlowReaderError extends SpoolError { static override readonly errorName = 'SLOW_READER' }
+export class IdleTimeoutError extends SpoolError { static override readonly errorName = 'IDLE_TIMEOUT' }
+export class UnsupportedApiError extends SpoolError { static override readonly errorName = 'UNSUPPORTED_API' }
+export class ConnectionError extends SpoolError { static override readonly errorName = 'CONNECTION_ERROR' }
+export class BrokerUnreachableError extends SpoolError { static override readonly errorName = 'BROKER_UNREACHABLE' }
+export class OriginNotAllowedError extends SpoolError { static override readonly errorName = 'ORIGIN_NOT_ALLOWED' }
+export class ClientClosedError extends SpoolError { static override readonly errorName = 'CLIENT_CLOSED' }
+export class LogClosedError extends SpoolError { static override readonly errorName = 'LOG_CLOSED' }
+export class InvalidArgumentError extends SpoolError { static override readonly errorName = 'INVALID_ARGUMENT' }
+
+/** Every concrete class, one per table row (checked by a unit test). */
+export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
+  UnknownServerError, OffsetOutOfRangeError, CorruptRecordError, UnknownTopicOrPartitionError,
+  RequestTimedOutError, MessageTooLargeError, NotCoordinatorError, InvalidTopicError,
+  InvalidRequiredAcksError, IllegalGenerationError, UnknownMemberIdError, InvalidSessionTimeoutError,
+  RebalanceInProgressError, InvalidTimestampError, UnsupportedVersionError, TopicAlreadyExistsError,
+  InvalidPartitionsError, InvalidConfigError, InvalidRequestError, OutOfOrderSequenceError,
+  InvalidProducerEpochError, StorageError, UnknownProducerIdError, NonEmptyGroupError,
+  GroupIdNotFoundError, UnsupportedCompressionTypeError, GroupMaxSizeReachedError, InvalidRecordError,
+  FencedMemberEpochError, StaleMemberEpochError, FrameTooLargeError, MalformedFrameError,
+  TooManyInFlightError, TooManyConnectionsError, SlowReaderError, IdleTimeoutError,
+  UnsupportedApiError, ConnectionError, BrokerUnreachableError, OriginNotAllowedError,
+  ClientClosedError, LogClosedError, InvalidArgumentError,
+]
+
+const BY_NUMBER = new Map<number, typeof SpoolError>()
+for (const cls of ERROR_CLASSES) BY_NUMBER.set(ERROR_TABLE[cls.errorName].code, cls)
+
+/** The typed error for a wire code (unknown codes become UnknownServerError). */
+export function errorFromCode (errorCode: number, message?: string): SpoolError {
+  const cls = BY_NUMBER.get(errorCode) ?? UnknownServerError
+  return new cls(message ?? undefined)
+}
+
+/** The wire code for any thrown value (non-Spool errors are UNKNOWN_SERVER_ERROR). */
+export function errorCodeOf (err: unknown): number {
+  return err instanceof SpoolError ? err.errorCode : ERROR_TABLE.UNKNOWN_SERVER_ERROR.code
+}

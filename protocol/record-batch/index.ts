@@ -1,0 +1,3 @@
+export * from './header.js'
+export * from './records.js'
+export * from './compression.js'

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages the tests need, when any is missing. `npm test` runs this
+# first (as `pretest`), and so does .ci/run. Nothing is installed when all are present.
+#
+#   chromium           headless browser tests (playwright-core drives /usr/bin/chromium)
+#   mosquitto-clients  mosquitto_pub / mosquitto_sub against the MQTT gateway
+#   kcat               a librdkafka client against the Kafka listener
+#   docker-compose     validates docker-compose.yml offline (no engine needed)
+set -eu
+
+need=""
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v mosquitto_pub >/dev/null 2>&1 || need="$need mosquitto-clients"
+command -v kcat >/dev/null 2>&1 || need="$need kcat"
+command -v docker-compose >/dev/null 2>&1 || need="$need docker-compose"
+
+[ -z "$need" ] && exit 0
+
+if [ "$(id -u)" != "0" ]; then
+  echo "Spool's tests need these Debian packages:$need" >&2
+  echo "Install them with:" >&2
+  echo "  sudo sh -c 'apt-get update && apt-get install -y --no-install-recommends$need'" >&2
+  exit 1
+fi
+
+echo "setup-system: installing$need" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $need
