@@ -1,0 +1,69 @@
+/**
+ * The native apis: key, name, supported versions and the request/response schemas. The
+ * broker answers ApiVersions from this table and the dispatcher refuses keys and versions
+ * outside it; the client types its calls from it. Keys follow Kafka's numbering where the
+ * api means the same thing; Spool's own apis start at 1000.
+ */
+
+import type { Infer, Schema } from './schema.js'
+import { ApiVersionsRequest, ApiVersionsResponse } from './apis/api-versions.js'
+import { CreateTopicsRequest, CreateTopicsResponse } from './apis/create-topics.js'
+import { DeleteTopicsRequest, DeleteTopicsResponse } from './apis/delete-topics.js'
+import { DescribeTopicsRequest, DescribeTopicsResponse } from './apis/describe-topics.js'
+import { FetchRequest, FetchResponse } from './apis/fetch.js'
+import { ListOffsetsRequest, ListOffsetsResponse } from './apis/list-offsets.js'
+import { MetadataRequest, MetadataResponse } from './apis/metadata.js'
+import { ProduceRequest, ProduceResponse } from './apis/produce.js'
+
+export const ApiKey = {
+  Produce: 0,
+  Fetch: 1,
+  ListOffsets: 2,
+  Metadata: 3,
+  ApiVersions: 18,
+  CreateTopics: 19,
+  DeleteTopics: 20,
+  DescribeTopics: 1000,
+} as const
+export type ApiName = keyof typeof ApiKey
+
+export interface ApiSpec<Req, Res> {
+  key: number
+  name: ApiName
+  minVersion: number
+  maxVersion: number
+  request: Schema<Req>
+  response: Schema<Res>
+}
+
+function spec<Req, Res> (name: ApiName, request: Schema<Req>, response: Schema<Res>, minVersion = 0, maxVersion = 0): ApiSpec<Req, Res> {
+  return { key: ApiKey[name], name, minVersion, maxVersion, request, response }
+}
+
+export const APIS = {
+  Produce: spec('Produce', ProduceRequest, ProduceResponse),
+  Fetch: spec('Fetch', FetchRequest, FetchResponse),
+  ListOffsets: spec('ListOffsets', ListOffsetsRequest, ListOffsetsResponse),
+  Metadata: spec('Metadata', MetadataRequest, MetadataResponse),
+  ApiVersions: spec('ApiVersions', ApiVersionsRequest, ApiVersionsResponse),
+  CreateTopics: spec('CreateTopics', CreateTopicsRequest, CreateTopicsResponse),
+  DeleteTopics: spec('DeleteTopics', DeleteTopicsRequest, DeleteTopicsResponse),
+  DescribeTopics: spec('DescribeTopics', DescribeTopicsRequest, DescribeTopicsResponse),
+} as const
+export type Apis = typeof APIS
+
+export type RequestOf<N extends ApiName> = Infer<Apis[N]['request']>
+export type ResponseOf<N extends ApiName> = Infer<Apis[N]['response']>
+
+const BY_KEY = new Map<number, ApiSpec<unknown, unknown>>()
+for (const api of Object.values(APIS) as Array<ApiSpec<unknown, unknown>>) BY_KEY.set(api.key, api)
+
+/** The spec for an api key, or undefined for an unknown key. */
+export function apiByKey (key: number): ApiSpec<unknown, unknown> | undefined {
+  return BY_KEY.get(key)
+}
+
+/** Every api, for ApiVersions. */
+export function allApis (): Array<ApiSpec<unknown, unknown>> {
+  return [...BY_KEY.values()]
+}

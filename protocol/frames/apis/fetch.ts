@@ -1,0 +1,47 @@
+/**
+ * Fetch (key 1), a long poll. The broker answers when at least `minBytes` of records are
+ * available across the request's partitions, or after `maxWaitMs`, whichever is first; an
+ * append to any of the partitions wakes a waiting fetch. Each partition returns whole
+ * batches as they lie on disk, starting with the batch that contains `fetchOffset` (so the
+ * client skips records below it), at most `maxBytes` per partition and per request, except
+ * that the first batch is returned even if larger, so a consumer always progresses.
+ *
+ *   request  v0 := { maxWaitMs, minBytes, maxBytes, isolationLevel: 0|1,
+ *                    topics: [{ topic, partitions: [{ partition, fetchOffset, maxBytes }] }] }
+ *   response v0 := { errorCode, errorMessage, topics: [{ topic, partitions: [{ partition, errorCode, errorMessage,
+ *                    highWatermark, lastStableOffset, logStartOffset, recordsBytes }] }] }
+ *                  records := each partition's batches, concatenated in response order
+ */
+
+import { array, int, object, oneOf, optional } from '../schema.js'
+import type { Infer } from '../schema.js'
+import { errorCode, errorMessage, offset, partitionId, topLevelError, topicName } from './common.js'
+
+export const FetchRequest = object({
+  maxWaitMs: optional(int(0, 3_600_000), 500),
+  minBytes: optional(int(0, 0x7fffffff), 1),
+  maxBytes: optional(int(0, 0x7fffffff), 50 * 1024 * 1024),
+  isolationLevel: optional(oneOf([0, 1] as const), 0),
+  topics: array(object({
+    topic: topicName,
+    partitions: array(object({ partition: partitionId, fetchOffset: offset, maxBytes: optional(int(0, 0x7fffffff), 1024 * 1024) }), 100_000),
+  }), 10_000),
+})
+export type FetchRequest = Infer<typeof FetchRequest>
+
+export const FetchResponse = object({
+  ...topLevelError,
+  topics: array(object({
+    topic: topicName,
+    partitions: array(object({
+      partition: partitionId,
+      errorCode,
+      errorMessage,
+      highWatermark: offset,
+      lastStableOffset: offset,
+      logStartOffset: offset,
+      recordsBytes: int(0, 0x7fffffff),
+    }), 100_000),
+  })),
+})
+export type FetchResponse = Infer<typeof FetchResponse>

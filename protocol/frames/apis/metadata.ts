@@ -1,0 +1,43 @@
+/**
+ * Metadata (key 3): brokers, and topics with their partitions and leaders. With
+ * `allowAutoCreate` and the broker's autoCreateTopics on, unknown topics named in the
+ * request are created with the default partition count (as Kafka clients expect).
+ *
+ *   request  v0 := { topics: [topic] | null (all), allowAutoCreate: bool }
+ *   response v0 := { errorCode, errorMessage, clusterId, controllerId,
+ *                    brokers: [{ nodeId, host, port }],
+ *                    topics: [{ topic, errorCode, errorMessage, internal,
+ *                               partitions: [{ partition, errorCode, leader, leaderEpoch, replicas: [nodeId], isr: [nodeId] }] }] }
+ */
+
+import { array, bool, int, nullable, object, optional, str } from '../schema.js'
+import type { Infer } from '../schema.js'
+import { errorCode, errorMessage, partitionId, topLevelError, topicName } from './common.js'
+
+export const MetadataRequest = object({
+  topics: nullable(array(topicName, 10_000)),
+  allowAutoCreate: optional(bool, false),
+})
+export type MetadataRequest = Infer<typeof MetadataRequest>
+
+export const MetadataResponse = object({
+  ...topLevelError,
+  clusterId: str(64),
+  controllerId: int(),
+  brokers: array(object({ nodeId: int(), host: str(255), port: int(0, 65535) })),
+  topics: array(object({
+    topic: topicName,
+    errorCode,
+    errorMessage,
+    internal: bool,
+    partitions: array(object({
+      partition: partitionId,
+      errorCode,
+      leader: int(),
+      leaderEpoch: int(),
+      replicas: array(int()),
+      isr: array(int()),
+    }), 1_000_000),
+  })),
+})
+export type MetadataResponse = Infer<typeof MetadataResponse>

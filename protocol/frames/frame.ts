@@ -1,0 +1,273 @@
+/**
+ * Native frames: the same bytes on TCP (a stream of frames) and WebSocket (one frame per
+ * binary message). All integers big-endian.
+ *
+ *   RequestFrame  := length:u32 apiKey:u16 apiVersion:u16 correlationId:u32
+ *                    clientIdLength:u16 clientId:utf8[clientIdLength]
+ *                    bodyLength:u32 body:msgpack[bodyLength] records:bytes[rest]
+ *   ResponseFrame := length:u32 correlationId:u32 bodyLength:u32 body:msgpack[bodyLength]
+ *                    records:bytes[rest]
+ *
+ * `length` counts the bytes after itself. `body` holds the control fields (plain msgpack,
+ * a map; see apis/*.ts for each api's grammar). `records` holds raw RecordBatch v2 bytes
+ * that the body refers to by length, in order (e.g. a produce body lists each partition's
+ * `recordsBytes`; the partitions' batches follow each other in the records section). Record
+ * bytes are never inside msgpack, so the broker writes fetched file bytes straight after the
+ * body and reads produced batches as a view of the frame, without copying or re-encoding.
+ *
+ * Correlation id 0 is reserved for broker notices (a response nobody asked for): the broker
+ * sends one with an error just before it closes a connection (frame too large, slow reader,
+ * idle timeout, too many connections), so a client can report the named reason.
+ */
+
+import { Packr } from 'msgpackr'
+import { FrameTooLargeError, MalformedFrameError } from '../errors.js'
+
+export const REQUEST_HEADER_FIXED_BYTES = 4 + 2 + 2 + 4 + 2 + 4
+export const RESPONSE_HEADER_BYTES = 4 + 4 + 4
+export const NOTICE_CORRELATION_ID = 0
+export const MAX_CLIENT_ID_BYTES = 256
+
+/** Plain msgpack (no record extension) so any msgpack decoder can read the bodies; int64 as number. */
+export const packr = new Packr({ useRecords: false, int64AsType: 'number', mapsAsObjects: true })
+
+const utf8Encoder = new TextEncoder()
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+
+export interface RequestHeader {
+  apiKey: number
+  apiVersion: number
+  correlationId: number
+  clientId: string
+}
+
+export interface RequestFrame extends RequestHeader {
+  /** The msgpack body, not yet decoded. */
+  bodyBytes: Uint8Array
+  /** The records section (a view into the frame). */
+  records: Uint8Array
+}
+
+export interface ResponseFrame {
+  correlationId: number
+  bodyBytes: Uint8Array
+  records: Uint8Array
+}
+
+function viewOf (b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength)
+}
+
+/** Encodes a client id once per connection. */
+export function encodeClientId (clientId: string): Uint8Array {
+  const bytes = utf8Encoder.encode(clientId)
+  if (bytes.length > MAX_CLIENT_ID_BYTES) throw new MalformedFrameError(`client id longer than ${MAX_CLIENT_ID_BYTES} bytes`)
+  return bytes
+}
+
+/**
+ * Encodes a request as parts for a vectored write: [header, body, ...records]. The length
+ * prefix covers all parts.
+ */
+export function encodeRequestFrame (
+  apiKey: number, apiVersion: number, correlationId: number, clientId: Uint8Array,
+  body: unknown, records: readonly Uint8Array[] = [],
+): Uint8Array[] {
+  const bodyBytes = packr.pack(body) as Uint8Array
+  let recordsLength = 0
+  for (const r of records) recordsLength += r.length
+  const headerLength = REQUEST_HEADER_FIXED_BYTES + clientId.length
+  const head = new Uint8Array(headerLength)
+  const v = viewOf(head)
+  v.setUint32(0, headerLength - 4 + bodyBytes.length + recordsLength)
+  v.setUint16(4, apiKey)
+  v.setUint16(6, apiVersion)
+  v.setUint32(8, correlationId)
+  v.setUint16(12, clientId.length)
+  head.set(clientId, 14)
+  v.setUint32(14 + clientId.length, bodyBytes.length)
+  return [head, bodyBytes, ...records]
+}
+
+/** Encodes a response as parts: [header, body, ...records]. */
+export function encodeResponseFrame (correlationId: number, body: unknown, records: readonly Uint8Array[] = []): Uint8Array[] {
+  const bodyBytes = packr.pack(body) as Uint8Array
+  let recordsLength = 0
+  for (const r of records) recordsLength += r.length
+  const head = new Uint8Array(RESPONSE_HEADER_BYTES)
+  const v = viewOf(head)
+  v.setUint32(0, RESPONSE_HEADER_BYTES - 4 + bodyBytes.length + recordsLength)
+  v.setUint32(4, correlationId)
+  v.setUint32(8, bodyBytes.length)
+  return [head, bodyBytes, ...records]
+}
+
+/** Joins frame parts into one buffer (for WebSocket messages). */
+export function concatParts (parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!
+  let total = 0
+  for (const p of parts) total += p.length
+  const out = new Uint8Array(total)
+  let pos = 0
+  for (const p of parts) {
+    out.set(p, pos)
+    pos += p.length
+  }
+  return out
+}
+
+/** Parses a whole request frame (length prefix included). Throws MalformedFrameError. */
+export function parseRequestFrame (frame: Uint8Array): RequestFrame {
+  if (frame.length < REQUEST_HEADER_FIXED_BYTES) throw new MalformedFrameError(`request frame of ${frame.length} bytes is shorter than its header`)
+  const v = viewOf(frame)
+  if (v.getUint32(0) !== frame.length - 4) throw new MalformedFrameError('request frame length prefix disagrees with its size')
+  const clientIdLength = v.getUint16(12)
+  if (clientIdLength > MAX_CLIENT_ID_BYTES) throw new MalformedFrameError(`client id length ${clientIdLength} exceeds ${MAX_CLIENT_ID_BYTES}`)
+  const bodyLengthAt = 14 + clientIdLength
+  if (bodyLengthAt + 4 > frame.length) throw new MalformedFrameError('request frame ends inside its header')
+  let clientId: string
+  try {
+    clientId = utf8Decoder.decode(frame.subarray(14, bodyLengthAt))
+  } catch (err) {
+    throw new MalformedFrameError('client id is not valid UTF-8', { cause: err })
+  }
+  const bodyLength = v.getUint32(bodyLengthAt)
+  const bodyStart = bodyLengthAt + 4
+  if (bodyStart + bodyLength > frame.length) throw new MalformedFrameError('request body length runs past the frame')
+  return {
+    apiKey: v.getUint16(4),
+    apiVersion: v.getUint16(6),
+    correlationId: v.getUint32(8),
+    clientId,
+    bodyBytes: frame.subarray(bodyStart, bodyStart + bodyLength),
+    records: frame.subarray(bodyStart + bodyLength),
+  }
+}
+
+/** Parses a whole response frame (length prefix included). Throws MalformedFrameError. */
+export function parseResponseFrame (frame: Uint8Array): ResponseFrame {
+  if (frame.length < RESPONSE_HEADER_BYTES) throw new MalformedFrameError(`response frame of ${frame.length} bytes is shorter than its header`)
+  const v = viewOf(frame)
+  if (v.getUint32(0) !== frame.length - 4) throw new MalformedFrameError('response frame length prefix disagrees with its size')
+  const bodyLength = v.getUint32(8)
+  if (RESPONSE_HEADER_BYTES + bodyLength > frame.length) throw new MalformedFrameError('response body length runs past the frame')
+  return {
+    correlationId: v.getUint32(4),
+    bodyBytes: frame.subarray(RESPONSE_HEADER_BYTES, RESPONSE_HEADER_BYTES + bodyLength),
+    records: frame.subarray(RESPONSE_HEADER_BYTES + bodyLength),
+  }
+}
+
+/** Decodes a msgpack body; undecodable bytes are a MalformedFrameError. */
+export function decodeBody (bodyBytes: Uint8Array): unknown {
+  if (bodyBytes.length === 0) throw new MalformedFrameError('empty msgpack body')
+  try {
+    return packr.unpack(bodyBytes)
+  } catch (err) {
+    throw new MalformedFrameError(`body is not valid msgpack: ${(err as Error).message.slice(0, 100)}`, { cause: err })
+  }
+}
+
+/**
+ * Push parser for a byte stream of frames. `push` takes chunks as they arrive and returns
+ * the whole frames they complete (each including its length prefix). The length prefix is
+ * checked against `maxFrameBytes` before a byte of the frame is buffered, so an oversized
+ * frame costs nothing but its 4-byte prefix. A frame that lies within one chunk is returned
+ * as a view (no copy); one that spans chunks is assembled once into its own buffer.
+ *
+ * After a FrameTooLargeError or MalformedFrameError the stream is unusable (its framing is
+ * lost); the owner closes the connection.
+ */
+export class FrameDecoder {
+  readonly maxFrameBytes: number
+  readonly minFrameBytes: number
+  #chunks: Uint8Array[] = []
+  #buffered = 0
+  /** Total bytes of the frame being assembled (including the prefix), or -1 if unknown. */
+  #need = -1
+
+  constructor (maxFrameBytes: number, minFrameBytes = RESPONSE_HEADER_BYTES) {
+    this.maxFrameBytes = maxFrameBytes
+    this.minFrameBytes = minFrameBytes
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get bufferedBytes (): number { return this.#buffered }
+
+  push (chunk: Uint8Array): Uint8Array[] {
+    const frames: Uint8Array[] = []
+    let pos = 0
+    // Fast path: nothing buffered, whole frames inside this chunk are returned as views.
+    if (this.#buffered === 0) {
+      while (chunk.length - pos >= 4) {
+        const total = this.#frameSize(chunk, pos)
+        if (chunk.length - pos < total) break
+        frames.push(chunk.subarray(pos, pos + total))
+        pos += total
+      }
+      if (pos === chunk.length) return frames
+      chunk = chunk.subarray(pos)
+      pos = 0
+    }
+    this.#chunks.push(chunk)
+    this.#buffered += chunk.length
+    for (;;) {
+      if (this.#need < 0) {
+        if (this.#buffered < 4) break
+        const prefix = this.#peek(4)
+        this.#need = this.#frameSize(prefix, 0)
+      }
+      if (this.#buffered < this.#need) break
+      frames.push(this.#take(this.#need))
+      this.#need = -1
+    }
+    return frames
+  }
+
+  #frameSize (bytes: Uint8Array, pos: number): number {
+    const length = ((bytes[pos]! << 24) | (bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!) >>> 0
+    const total = length + 4
+    if (total > this.maxFrameBytes) {
+      throw new FrameTooLargeError(`frame of ${total} bytes exceeds maxFrameBytes ${this.maxFrameBytes}`)
+    }
+    if (total < this.minFrameBytes) throw new MalformedFrameError(`frame of ${total} bytes is shorter than any header`)
+    return total
+  }
+
+  #peek (n: number): Uint8Array {
+    const first = this.#chunks[0]!
+    if (first.length >= n) return first
+    const out = new Uint8Array(n)
+    let filled = 0
+    for (const c of this.#chunks) {
+      const part = c.subarray(0, n - filled)
+      out.set(part, filled)
+      filled += part.length
+      if (filled === n) break
+    }
+    return out
+  }
+
+  #take (n: number): Uint8Array {
+    const first = this.#chunks[0]!
+    let out: Uint8Array
+    if (first.length >= n) {
+      out = first.subarray(0, n)
+      if (first.length === n) this.#chunks.shift()
+      else this.#chunks[0] = first.subarray(n)
+    } else {
+      out = new Uint8Array(n)
+      let filled = 0
+      while (filled < n) {
+        const c = this.#chunks[0]!
+        const part = c.subarray(0, n - filled)
+        out.set(part, filled)
+        filled += part.length
+        if (part.length === c.length) this.#chunks.shift()
+        else this.#chunks[0] = c.subarray(part.length)
+      }
+    }
+    this.#buffered -= n
+    return out
+  }
+}
