@@ -1,0 +1,134 @@
+/**
+ * Client: the entry point of the SDK. Holds the connections (one per broker address) and
+ * the metadata cache, and creates producers, consumers and an admin that share them.
+ *
+ *   new Client({ brokers: ['127.0.0.1:7420'] })            TCP (Node entry only)
+ *   new Client({ url: 'ws://127.0.0.1:7421/ws' })          WebSocket (browser: global WebSocket)
+ *   new Client({ url, WebSocket })                         WebSocket with an injected constructor
+ *                                                          (Node: `import { WebSocket } from 'ws'`)
+ *
+ * `close()` stops everything at once: sends not yet acknowledged fail with
+ * ClientClosedError, consumers end their iteration, sockets and timers go away. Close
+ * producers first (`producer.close()` flushes) to deliver what is buffered.
+ */
+
+import { InvalidArgumentError } from '../protocol/errors.js'
+import { Admin } from './admin.js'
+import { Cluster } from './cluster.js'
+import { Consumer, type ConsumerOptions } from './consumer.js'
+import { silentLogger, type Logger } from './logger.js'
+import { Producer, type ProducerOptions } from './producer.js'
+import { DEFAULT_RETRY, type RetryOptions } from './retry.js'
+import type { TransportFactory } from './transport/transport.js'
+import { webSocketTransport, type WebSocketConstructor } from './transport/websocket.js'
+
+export interface ClientOptions {
+  /** TCP bootstrap brokers, "host:port", tried in order. Default ['127.0.0.1:7420'] when no url. */
+  brokers?: string[] | string
+  /** A WebSocket URL (ws://host:7421/ws) instead of TCP brokers. */
+  url?: string
+  /** The WebSocket constructor (default: globalThis.WebSocket; in Node 20 pass `ws`'s). */
+  WebSocket?: WebSocketConstructor
+  /** Sent in every request header; shows in the broker's metrics. Default 'spool-client'. */
+  clientId?: string
+  /** Per request (fetches add their maxWaitMs). Default 30000. */
+  requestTimeoutMs?: number
+  /** Per connection attempt, including the ApiVersions handshake. Default 10000. */
+  connectTimeoutMs?: number
+  /** Largest response frame accepted. Default 64 MiB. */
+  maxFrameBytes?: number
+  retry?: Partial<RetryOptions>
+  logger?: Logger
+  /** A custom transport (tests, proxies); overrides the one chosen from brokers/url. */
+  transport?: TransportFactory
+}
+
+let defaultTcpTransport: TransportFactory | null = null
+
+/** @internal The Node entry registers the node:net transport here; the browser entry does not. */
+export function setDefaultTcpTransport (factory: TransportFactory): void {
+  defaultTcpTransport = factory
+}
+
+function positiveInt (name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback
+  if (!Number.isInteger(v) || v <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`)
+  return v
+}
+
+export class Client {
+  readonly #cluster: Cluster
+  readonly #consumers = new Set<Consumer>()
+
+  constructor (options: ClientOptions = {}) {
+    const useWebSocket = options.url !== undefined
+    if (useWebSocket && options.brokers !== undefined) throw new InvalidArgumentError('give either brokers (TCP) or url (WebSocket), not both')
+    let addresses: string[]
+    let transport = options.transport ?? null
+    if (useWebSocket) {
+      if (!/^wss?:\/\//.test(options.url!)) throw new InvalidArgumentError(`url must start with ws:// or wss://, got "${options.url}"`)
+      addresses = [options.url!]
+      if (transport === null) {
+        const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket as WebSocketConstructor | undefined
+        if (WebSocketImpl === undefined) {
+          throw new InvalidArgumentError('no WebSocket implementation: pass { WebSocket } (in Node: import { WebSocket } from \'ws\')')
+        }
+        transport = webSocketTransport(WebSocketImpl)
+      }
+    } else {
+      const brokers = options.brokers ?? ['127.0.0.1:7420']
+      addresses = (Array.isArray(brokers) ? brokers : brokers.split(',')).map(b => b.trim()).filter(b => b !== '')
+      if (addresses.length === 0) throw new InvalidArgumentError('brokers is empty')
+      for (const address of addresses) {
+        if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(address)) throw new InvalidArgumentError(`broker "${address}" is not host:port`)
+      }
+      transport ??= defaultTcpTransport
+      if (transport === null) {
+        throw new InvalidArgumentError('TCP brokers need the Node entry (spool/client); in a browser use { url: \'ws://host:7421/ws\' }')
+      }
+    }
+    this.#cluster = new Cluster({
+      addresses,
+      webSocket: useWebSocket,
+      clientId: options.clientId ?? 'spool-client',
+      transport,
+      connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs, 10_000),
+      requestTimeoutMs: positiveInt('requestTimeoutMs', options.requestTimeoutMs, 30_000),
+      maxFrameBytes: positiveInt('maxFrameBytes', options.maxFrameBytes, 64 * 1024 * 1024),
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+      logger: options.logger ?? silentLogger,
+    })
+  }
+
+  /** Connects to the first reachable bootstrap broker (optional: every call connects on demand). */
+  async connect (): Promise<void> {
+    await this.#cluster.retry(() => this.#cluster.bootstrap())
+  }
+
+  producer (options?: ProducerOptions): Producer {
+    this.#cluster.assertOpen()
+    return new Producer(this.#cluster, options)
+  }
+
+  consumer (options?: ConsumerOptions): Consumer {
+    this.#cluster.assertOpen()
+    const consumer = new Consumer(this.#cluster, options)
+    this.#consumers.add(consumer)
+    return consumer
+  }
+
+  admin (): Admin {
+    this.#cluster.assertOpen()
+    return new Admin(this.#cluster)
+  }
+
+  get closed (): boolean { return this.#cluster.closed }
+
+  /** Closes every producer, consumer and connection now (see the header). Idempotent. */
+  async close (): Promise<void> {
+    if (this.#cluster.closed) return
+    this.#cluster.close()
+    await Promise.all([...this.#consumers].map(c => c.close()))
+    this.#consumers.clear()
+  }
+}

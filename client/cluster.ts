@@ -1,0 +1,224 @@
+/**
+ * What a Client shares with its producers, consumers and admin: the connections (one per
+ * broker address), the metadata cache, retry with backoff, and the closed state. Not part
+ * of the public API (the Client holds it privately and hands it to what it creates).
+ *
+ * Addressing: `brokers` (TCP) is a bootstrap list tried in order; `url` (WebSocket) is one
+ * address. Partition requests go to the partition leader's advertised host:port from
+ * Metadata; when the cluster has a single broker, or over WebSocket, they use the bootstrap
+ * connection (so a broker advertising 0.0.0.0 or a proxy in front of /ws keeps working).
+ *
+ * Reconnects: a connection that closes (idle timeout, broker restart) is dropped from the
+ * pool; the next request opens a new one. Requests that were in flight fail with a
+ * retriable ConnectionError (or the broker's notice) and callers retry them with backoff.
+ */
+
+import {
+  BrokerUnreachableError, ClientClosedError, SpoolError,
+} from '../protocol/errors.js'
+import type { ApiName, RequestOf } from '../protocol/frames/api-keys.js'
+import { Connection, type RequestOptions, type Response } from './connection.js'
+import type { Logger } from './logger.js'
+import { MetadataCache } from './metadata.js'
+import { backoffMs, type RetryOptions } from './retry.js'
+import type { TransportFactory } from './transport/transport.js'
+
+export interface ClusterOptions {
+  addresses: string[]
+  webSocket: boolean
+  clientId: string
+  transport: TransportFactory
+  connectTimeoutMs: number
+  requestTimeoutMs: number
+  maxFrameBytes: number
+  retry: RetryOptions
+  logger: Logger
+}
+
+export class Cluster {
+  readonly options: ClusterOptions
+  readonly logger: Logger
+  readonly metadata: MetadataCache
+  readonly #connections = new Map<string, Connection | Promise<Connection>>()
+  readonly #sleepers = new Set<{ timer: ReturnType<typeof setTimeout>, reject: (err: Error) => void }>()
+  readonly #closeHooks = new Set<() => void>()
+  /** Index in `addresses` of the bootstrap address that last connected. */
+  #bootstrapIndex = 0
+  #closed = false
+
+  constructor (options: ClusterOptions) {
+    this.options = options
+    this.logger = options.logger
+    this.metadata = new MetadataCache(this)
+  }
+
+  get closed (): boolean { return this.#closed }
+
+  /** Throws ClientClosedError once the client is closed. */
+  assertOpen (): void {
+    if (this.#closed) throw new ClientClosedError('the client is closed')
+  }
+
+  /** The connection to the bootstrap broker (the first address that answers, in order). */
+  async bootstrap (): Promise<Connection> {
+    this.assertOpen()
+    const addresses = this.options.addresses
+    const failures: Array<{ address: string, error: unknown }> = []
+    for (let i = 0; i < addresses.length; i++) {
+      const index = (this.#bootstrapIndex + i) % addresses.length
+      try {
+        const connection = await this.connection(addresses[index]!)
+        this.#bootstrapIndex = index
+        return connection
+      } catch (err) {
+        if (err instanceof SpoolError && !(err instanceof BrokerUnreachableError)) throw err
+        failures.push({ address: addresses[index]!, error: err })
+      }
+    }
+    throw unreachable(failures)
+  }
+
+  /** The connection for a broker node id (the leader of a partition). */
+  async nodeConnection (nodeId: number): Promise<Connection> {
+    const brokers = this.metadata.brokers
+    const address = brokers.get(nodeId)
+    if (this.options.webSocket || brokers.size <= 1 || address === undefined) return this.bootstrap()
+    return this.connection(address)
+  }
+
+  /** The open connection to `address`, opening it if needed. */
+  async connection (address: string): Promise<Connection> {
+    this.assertOpen()
+    const existing = this.#connections.get(address)
+    if (existing !== undefined) {
+      if (existing instanceof Promise) return existing
+      if (!existing.closed) return existing
+      this.#connections.delete(address)
+    }
+    const opening = this.#open(address)
+    this.#connections.set(address, opening)
+    try {
+      const connection = await opening
+      if (this.#closed) {
+        connection.close()
+        throw new ClientClosedError('the client is closed')
+      }
+      this.#connections.set(address, connection)
+      connection.onClose(() => {
+        if (this.#connections.get(address) === connection) this.#connections.delete(address)
+      })
+      return connection
+    } catch (err) {
+      if (this.#connections.get(address) === opening) this.#connections.delete(address)
+      throw err
+    }
+  }
+
+  async #open (address: string): Promise<Connection> {
+    const o = this.options
+    try {
+      return await Connection.open({
+        address,
+        clientId: o.clientId,
+        transport: o.transport,
+        connectTimeoutMs: o.connectTimeoutMs,
+        requestTimeoutMs: o.requestTimeoutMs,
+        maxFrameBytes: o.maxFrameBytes,
+        logger: o.logger,
+      })
+    } catch (err) {
+      if (err instanceof SpoolError) throw err
+      throw unreachable([{ address, error: err }])
+    }
+  }
+
+  /** One request to the bootstrap broker, retried with backoff on retriable errors. */
+  request<N extends ApiName> (api: N, body: RequestOf<N>, options?: RequestOptions): Promise<Response<N>> {
+    return this.retry(async () => (await this.bootstrap()).request(api, body, options))
+  }
+
+  /**
+   * Runs `fn` until it succeeds, a non-retriable error, or `retries` retries; waits
+   * backoffMs between attempts. `fn` gets the attempt number (0 first).
+   */
+  async retry<T> (fn: (attempt: number) => Promise<T>, retries = this.options.retry.retries): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      this.assertOpen()
+      try {
+        return await fn(attempt)
+      } catch (err) {
+        if (!isRetriable(err) || attempt >= retries || this.#closed) throw err
+        this.logger.debug({ attempt, code: (err as SpoolError).code }, `retrying after: ${(err as Error).message}`)
+        await this.sleep(backoffMs(attempt, this.options.retry))
+      }
+    }
+  }
+
+  /** A timer that the client's close() cancels (rejecting with ClientClosedError). */
+  sleep (ms: number): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClientClosedError('the client is closed'))
+    return new Promise((resolve, reject) => {
+      const sleeper = {
+        timer: setTimeout(() => {
+          this.#sleepers.delete(sleeper)
+          resolve()
+        }, ms),
+        reject,
+      }
+      this.#sleepers.add(sleeper)
+    })
+  }
+
+  /** Registers a function close() calls first (producers and consumers stop their loops). */
+  onClose (hook: () => void): () => void {
+    this.#closeHooks.add(hook)
+    return () => this.#closeHooks.delete(hook)
+  }
+
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    for (const hook of [...this.#closeHooks]) {
+      try {
+        hook()
+      } catch (err) {
+        this.logger.error({ err }, 'close hook failed')
+      }
+    }
+    this.#closeHooks.clear()
+    for (const sleeper of this.#sleepers) {
+      clearTimeout(sleeper.timer)
+      sleeper.reject(new ClientClosedError('the client is closed'))
+    }
+    this.#sleepers.clear()
+    for (const entry of this.#connections.values()) {
+      if (entry instanceof Promise) entry.then(c => c.close(), () => {})
+      else entry.close()
+    }
+    this.#connections.clear()
+  }
+}
+
+export function isRetriable (err: unknown): boolean {
+  return err instanceof SpoolError && err.retriable
+}
+
+/** The system error code (ECONNREFUSED, ETIMEDOUT, ...) of an error, if any. */
+export function systemCode (err: unknown): string | undefined {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined
+  return typeof code === 'string' ? code : undefined
+}
+
+function unreachable (failures: Array<{ address: string, error: unknown }>): BrokerUnreachableError {
+  const describe = (f: { address: string, error: unknown }): string => {
+    if (f.error instanceof BrokerUnreachableError) return f.error.message.replace(/^cannot reach broker at /, '')
+    return `${f.address} (${systemCode(f.error) ?? (f.error instanceof Error ? f.error.message : String(f.error))})`
+  }
+  const first = failures[0]
+  const cause = first?.error instanceof BrokerUnreachableError ? first.error.cause : first?.error
+  if (failures.length === 1) {
+    return new BrokerUnreachableError(`cannot reach broker at ${describe(first!)}`, { cause })
+  }
+  if (failures.length === 0) return new BrokerUnreachableError('no broker address given')
+  return new BrokerUnreachableError(`cannot reach any broker: ${failures.map(describe).join(', ')}`, { cause })
+}

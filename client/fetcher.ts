@@ -1,0 +1,229 @@
+/**
+ * The consumer's fetch round: resolve pending start positions (ListOffsets), send one
+ * long-polling Fetch for every fetchable partition, and decode the answer into chunks
+ * (one per partition with messages). Fetch positions advance as soon as a response is
+ * decoded, so the next round can be sent while the application still handles this one.
+ *
+ * Errors per partition (protocol/frames/apis/fetch.ts):
+ *   OFFSET_OUT_OF_RANGE  reset to earliest/latest per autoOffsetReset; 'none' throws
+ *   retriable            that partition backs off (metadata refreshed on UNKNOWN_TOPIC_OR_PARTITION),
+ *                        and throws after `retries` failures in a row
+ *   anything else        throws its typed error
+ * Request-level retriable errors (a dropped connection, a broker restarting) back off and
+ * retry, up to `retries` failures in a row.
+ *
+ * Today every fetch goes to the bootstrap broker (a single-broker cluster); cluster mode
+ * (architecture.md §10) will group partitions by leader, one fetch per leader.
+ */
+
+import {
+  ERROR_TABLE, OffsetOutOfRangeError, UnknownTopicOrPartitionError, errorFromCode, type SpoolError,
+} from '../protocol/errors.js'
+import type { RequestOf, ResponseOf } from '../protocol/frames/api-keys.js'
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/record-batch/compression.js'
+import type { Assignment, PartitionState } from './assignment.js'
+import { partitionKey } from './assignment.js'
+import { isRetriable, type Cluster } from './cluster.js'
+import { decodeCompressedInto, decodeRecordsSection, type Message } from './message.js'
+import { EARLIEST, LATEST, listOffsets } from './offsets.js'
+import { backoffMs, type RetryOptions } from './retry.js'
+
+export type AutoOffsetReset = 'earliest' | 'latest' | 'none'
+
+export interface FetcherOptions {
+  maxWaitMs: number
+  minBytes: number
+  maxBytes: number
+  maxBytesPerPartition: number
+  checkCrcs: boolean
+  autoOffsetReset: AutoOffsetReset
+  retry: RetryOptions
+}
+
+/** Messages of one partition from one fetch. */
+export interface Chunk {
+  state: PartitionState
+  /** The partition's epoch when decoded: the chunk is stale once they differ. */
+  epoch: number
+  messages: Message[]
+  highWatermark: number
+}
+
+interface Requested {
+  state: PartitionState
+  epoch: number
+  fetchOffset: number
+}
+
+const OFFSET_OUT_OF_RANGE = ERROR_TABLE.OFFSET_OUT_OF_RANGE.code
+const UNKNOWN_TOPIC = ERROR_TABLE.UNKNOWN_TOPIC_OR_PARTITION.code
+
+export class Fetcher {
+  readonly #cluster: Cluster
+  readonly #assignment: Assignment
+  readonly #options: FetcherOptions
+  #failures = 0
+  #wake: (() => void) | null = null
+  #stopped = false
+
+  constructor (cluster: Cluster, assignment: Assignment, options: FetcherOptions) {
+    this.#cluster = cluster
+    this.#assignment = assignment
+    this.#options = options
+  }
+
+  /** Something changed (assign, resume, seek, close): a round waiting for work goes on. */
+  wake (): void {
+    const wake = this.#wake
+    this.#wake = null
+    wake?.()
+  }
+
+  stop (): void {
+    this.#stopped = true
+    this.wake()
+  }
+
+  /** Resolves every partition whose position is pending (earliest, latest, timestamp). */
+  async resolvePositions (): Promise<void> {
+    for (let round = 0; round < 3; round++) {
+      const pending: PartitionState[] = []
+      for (const state of this.#assignment.states()) if (state.reset !== null) pending.push(state)
+      if (pending.length === 0 || this.#stopped) return
+      const epochs = pending.map(s => s.epoch)
+      const answers = await listOffsets(this.#cluster, pending.map(s => ({ topic: s.topic, partition: s.partition, timestamp: s.reset! })))
+      for (let i = 0; i < pending.length; i++) {
+        const state = pending[i]!
+        if (state.epoch !== epochs[i] || !state.assigned) continue
+        const offset = answers[i]!.offset
+        // No record at or after the timestamp: start at the end, like Kafka's offsetsForTimes + seekToEnd.
+        if (offset < 0) state.requestReset(LATEST)
+        else state.seek(offset)
+      }
+    }
+  }
+
+  /** One fetch round; [] when the long poll expired empty or there was nothing to fetch. */
+  async fetch (): Promise<Chunk[]> {
+    await this.resolvePositions()
+    const now = Date.now()
+    const requested: Requested[] = []
+    let nextRetryAtMs = Infinity
+    for (const state of this.#assignment.states()) {
+      if (state.fetchable(now)) requested.push({ state, epoch: state.epoch, fetchOffset: state.fetchOffset })
+      else if (state.assigned && !state.paused && state.retryAtMs > now) nextRetryAtMs = Math.min(nextRetryAtMs, state.retryAtMs)
+    }
+    if (requested.length === 0) {
+      await this.#idle(Math.min(nextRetryAtMs - now, this.#options.maxWaitMs))
+      return []
+    }
+    let response: { body: ResponseOf<'Fetch'>, records: Uint8Array }
+    try {
+      const connection = await this.#cluster.bootstrap()
+      response = await connection.request('Fetch', this.#request(requested), {
+        timeoutMs: this.#cluster.options.requestTimeoutMs + this.#options.maxWaitMs,
+      })
+      this.#failures = 0
+    } catch (err) {
+      if (!isRetriable(err) || this.#failures >= this.#options.retry.retries || this.#stopped) throw err
+      this.#cluster.logger.debug({ code: (err as SpoolError).code, failures: this.#failures }, `fetch retry: ${(err as Error).message}`)
+      await this.#cluster.sleep(backoffMs(this.#failures++, this.#options.retry))
+      return []
+    }
+    return this.#decode(requested, response.body, response.records)
+  }
+
+  #request (requested: Requested[]): RequestOf<'Fetch'> {
+    const byTopic = new Map<string, Array<{ partition: number, fetchOffset: number, maxBytes: number }>>()
+    for (const { state, fetchOffset } of requested) {
+      let partitions = byTopic.get(state.topic)
+      if (partitions === undefined) {
+        partitions = []
+        byTopic.set(state.topic, partitions)
+      }
+      partitions.push({ partition: state.partition, fetchOffset, maxBytes: state.maxBytes })
+    }
+    const o = this.#options
+    return {
+      maxWaitMs: o.maxWaitMs,
+      minBytes: o.minBytes,
+      maxBytes: o.maxBytes,
+      isolationLevel: 0,
+      topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+    }
+  }
+
+  /** Decodes each partition's slice of the records section, in response order. */
+  async #decode (requested: Requested[], body: ResponseOf<'Fetch'>, records: Uint8Array): Promise<Chunk[]> {
+    const byKey = new Map<string, Requested>()
+    for (const r of requested) byKey.set(partitionKey(r.state.topic, r.state.partition), r)
+    const chunks: Chunk[] = []
+    let pos = 0
+    for (const t of body.topics) {
+      for (const p of t.partitions) {
+        const slice = records.subarray(pos, pos + p.recordsBytes)
+        pos += p.recordsBytes
+        const r = byKey.get(partitionKey(t.topic, p.partition))
+        if (r === undefined || r.state.epoch !== r.epoch || !r.state.assigned) continue
+        const state = r.state
+        if (p.errorCode !== 0) {
+          this.#partitionError(state, p.errorCode, p.errorMessage, p.logStartOffset, p.highWatermark)
+          continue
+        }
+        state.failures = 0
+        state.highWatermark = p.highWatermark
+        state.logStartOffset = p.logStartOffset
+        if (slice.length === 0) continue
+        const messages: Message[] = []
+        const target = { topic: state.topic, partition: state.partition, fetchOffset: r.fetchOffset, checkCrcs: this.#options.checkCrcs }
+        let result = decodeRecordsSection(slice, target, messages)
+        if (result.compressedAt >= 0) {
+          const rest = await decodeCompressedInto(slice, result.compressedAt, target, messages, DEFAULT_MAX_DECOMPRESSED_BYTES)
+          result = { nextOffset: Math.max(result.nextOffset, rest.nextOffset), batches: result.batches + rest.batches, compressedAt: -1 }
+          if (state.epoch !== r.epoch || !state.assigned) continue
+        }
+        if (result.batches === 0) {
+          // The first batch did not fit in the partition's maxBytes: ask for more next time.
+          state.maxBytes = Math.min(state.maxBytes * 2, Math.max(this.#options.maxBytes, state.maxBytes))
+          this.#cluster.logger.warn({ topic: state.topic, partition: state.partition, maxBytes: state.maxBytes }, 'fetched a partial batch; raising maxBytes')
+          continue
+        }
+        state.fetchOffset = result.nextOffset
+        if (messages.length > 0) chunks.push({ state, epoch: state.epoch, messages, highWatermark: p.highWatermark })
+      }
+    }
+    return chunks
+  }
+
+  #partitionError (state: PartitionState, errorCode: number, errorMessage: string | null, logStartOffset: number, highWatermark: number): void {
+    const where = `topic "${state.topic}" partition ${state.partition}`
+    if (errorCode === OFFSET_OUT_OF_RANGE) {
+      const policy = this.#options.autoOffsetReset
+      if (policy === 'none') {
+        throw new OffsetOutOfRangeError(`offset ${state.fetchOffset} is out of range for ${where} (log start ${logStartOffset}, end ${highWatermark})`)
+      }
+      this.#cluster.logger.info({ topic: state.topic, partition: state.partition, offset: state.fetchOffset }, `offset out of range; resetting to ${policy}`)
+      state.requestReset(policy === 'earliest' ? EARLIEST : LATEST)
+      return
+    }
+    const error = errorCode === UNKNOWN_TOPIC
+      ? new UnknownTopicOrPartitionError(`${where} does not exist`)
+      : errorFromCode(errorCode, errorMessage ?? undefined)
+    if (!error.retriable || state.failures >= this.#options.retry.retries) throw error
+    if (errorCode === UNKNOWN_TOPIC) this.#cluster.metadata.invalidate(state.topic)
+    state.retryAtMs = Date.now() + backoffMs(state.failures++, this.#options.retry)
+  }
+
+  /** Waits until woken or `ms` passes (a round with nothing to fetch). */
+  #idle (ms: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve()
+    return new Promise(resolve => {
+      const timer = setTimeout(done, Math.max(1, ms))
+      function done (): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#wake = done
+    })
+  }
+}

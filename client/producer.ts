@@ -1,0 +1,511 @@
+/**
+ * Producer: `send()` appends each message to its partition's batch in the accumulator and
+ * resolves with one { topic, partition, offset } per message once the broker has written
+ * it (acks 1 or all) or the request is on the wire (acks 0).
+ *
+ *   send -> choose partition (explicit | murmur2(key) | sticky) -> RecordAccumulator.append
+ *        -> batch closes (batchBytes reached | lingerMs expired | flush) -> drain:
+ *           one Produce request per leader with every ready partition's batches, at most
+ *           maxInFlight requests per connection -> response: offsets into the sends, or
+ *           retry (retriable errors, with backoff; metadata refreshed on
+ *           UNKNOWN_TOPIC_OR_PARTITION), or fail the sends (any other error).
+ *
+ * Ordering (Kafka's trade-off, max.in.flight.requests.per.connection): batches of a
+ * partition leave in order and a retried batch goes back ahead of any batch not yet sent.
+ * With maxInFlight > 1, though, a later batch of the same partition may already be in
+ * flight when an earlier one fails with a retriable error, and then it lands first. Set
+ * `maxInFlight: 1` for strict per-partition order under retries. A retried request whose
+ * first attempt was written but not acknowledged (a timeout, a dropped connection) may be
+ * written twice. Issue 4's idempotent producer removes both: it numbers each partition's
+ * batches (producerId, producerEpoch, baseSequence: see #buildOptions) so the broker drops
+ * duplicates and rejects gaps, and then maxInFlight up to 5 keeps order.
+ *
+ * Memory: at most `maxBufferedBytes` of records wait in the accumulator or in flight;
+ * `send()` waits for room beyond that (backpressure instead of unbounded growth).
+ */
+
+import {
+  ClientClosedError, ERROR_TABLE, InvalidArgumentError, MessageTooLargeError, SpoolError, UnknownServerError,
+  UnknownTopicOrPartitionError, errorFromCode,
+} from '../protocol/errors.js'
+import type { RequestOf } from '../protocol/frames/api-keys.js'
+import { Compression, type CompressionCode } from '../protocol/record-batch/header.js'
+import type { BuildOptions, RecordHeader, RecordInput } from '../protocol/record-batch/records.js'
+import {
+  CLOSED_BATCH, OPENED_BATCH, RECORD_OVERHEAD_BYTES, RecordAccumulator, type PartitionQueue, type RequestEntry, type TakenRequest,
+} from './accumulator.js'
+import { isRetriable, type Cluster } from './cluster.js'
+import { choosePartition, StickyPartitioner } from './partitioner.js'
+import { SendRequest, type ProducerBatch, type RecordMetadata } from './producer-batch.js'
+import { backoffMs, type RetryOptions } from './retry.js'
+
+export type { RecordMetadata } from './producer-batch.js'
+
+/** A header value may be given as a string (sent as its UTF-8 bytes). */
+export type HeaderValue = Uint8Array | string | null
+export type MessageHeaders = Array<{ key: string, value: HeaderValue }> | Record<string, HeaderValue>
+
+export interface ProducerMessage {
+  /** null/absent: no key (sticky partitioner). Strings are sent as UTF-8. */
+  key?: Uint8Array | string | null
+  /** null: a tombstone on compacted topics. Strings are sent as UTF-8. */
+  value: Uint8Array | string | null
+  headers?: MessageHeaders
+  /** Overrides the partitioner. */
+  partition?: number
+  /** Milliseconds since the epoch (CreateTime); default now. */
+  timestamp?: number
+}
+
+export interface ProducerRecord {
+  topic: string
+  messages: ProducerMessage[]
+}
+
+export type Acks = 0 | 1 | -1 | 'all'
+
+export interface ProducerOptions {
+  /** 0: no answer; 1 (default): written to the log file; 'all' / -1: fsynced (architecture.md §3). */
+  acks?: Acks
+  /** How long a batch waits for more records before it is sent. Default 5. */
+  lingerMs?: number
+  /** A partition's batch is sent once it reaches this size. Default 64 KiB. */
+  batchBytes?: number
+  /** Produce requests in flight per connection. Default 5 (see the ordering note). */
+  maxInFlight?: number
+  /** Largest Produce request (a single larger record is refused). Default 1 MiB. */
+  maxRequestBytes?: number
+  /** Records buffered or in flight before send() waits. Default 32 MiB. */
+  maxBufferedBytes?: number
+  compression?: 'none' | 'gzip'
+  /**
+   * Idempotent delivery (issue 4: producer id + per-partition sequence numbers). Until the
+   * broker serves InitProducerId this is accepted and the producer runs non-idempotent.
+   */
+  idempotent?: boolean
+  /** How long the broker may take to satisfy acks. Default the client's requestTimeoutMs. */
+  timeoutMs?: number
+  retry?: Partial<RetryOptions>
+}
+
+interface ResolvedProducerOptions {
+  acks: -1 | 0 | 1
+  lingerMs: number
+  batchBytes: number
+  maxInFlight: number
+  maxRequestBytes: number
+  maxBufferedBytes: number
+  compression: CompressionCode
+  timeoutMs: number
+  retry: RetryOptions
+}
+
+const encoder = new TextEncoder()
+
+function resolveOptions (options: ProducerOptions, cluster: Cluster): ResolvedProducerOptions {
+  const acks = options.acks === 'all' ? -1 : options.acks ?? 1
+  if (acks !== 0 && acks !== 1 && acks !== -1) throw new InvalidArgumentError(`acks must be 0, 1, -1 or 'all', got ${String(options.acks)}`)
+  const positive = (name: string, value: number | undefined, fallback: number, min = 1): number => {
+    const v = value ?? fallback
+    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${String(value)}`)
+    return v
+  }
+  const compression = options.compression ?? 'none'
+  if (compression !== 'none' && compression !== 'gzip') throw new InvalidArgumentError(`compression must be 'none' or 'gzip', got ${String(compression)}`)
+  return {
+    acks,
+    lingerMs: positive('lingerMs', options.lingerMs, 5, 0),
+    batchBytes: positive('batchBytes', options.batchBytes, 64 * 1024, 128),
+    maxInFlight: positive('maxInFlight', options.maxInFlight, 5),
+    maxRequestBytes: positive('maxRequestBytes', options.maxRequestBytes, 1024 * 1024, 1024),
+    maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes, 32 * 1024 * 1024, 1024),
+    compression: Compression[compression],
+    timeoutMs: positive('timeoutMs', options.timeoutMs, cluster.options.requestTimeoutMs),
+    retry: { ...cluster.options.retry, ...options.retry },
+  }
+}
+
+export class Producer {
+  readonly #cluster: Cluster
+  readonly #options: ResolvedProducerOptions
+  readonly #accumulator: RecordAccumulator
+  readonly #sticky = new StickyPartitioner()
+  readonly #inFlight = new Map<number, number>()
+  /** Sends waiting for metadata or buffer room before they could append. */
+  readonly #waitingSends = new Set<Promise<unknown>>()
+  #spaceWaiters: Array<() => void> = []
+  #lingerTimer: ReturnType<typeof setTimeout> | null = null
+  #lingerArmed = false
+  #retryTimer: ReturnType<typeof setTimeout> | null = null
+  #retryTimerAtMs = Infinity
+  #drainScheduled = false
+  #closing = false
+  #closed = false
+  readonly #removeCloseHook: () => void
+
+  /** @internal Created by `client.producer()`. */
+  constructor (cluster: Cluster, options: ProducerOptions = {}) {
+    this.#cluster = cluster
+    this.#options = resolveOptions(options, cluster)
+    this.#accumulator = new RecordAccumulator({
+      batchBytes: this.#options.batchBytes,
+      compression: this.#options.compression,
+      onBatchClosed: (topic, partition) => {
+        const info = cluster.metadata.get(topic)
+        if (info !== undefined) this.#sticky.batchClosed(topic, partition, info.partitions)
+      },
+      buildOptions: (queue, batch) => this.#buildOptions(queue, batch),
+      onCompressed: () => this.#scheduleDrain(),
+    })
+    this.#removeCloseHook = cluster.onClose(() => this.#abort(new ClientClosedError('the client was closed')))
+  }
+
+  /**
+   * Sends messages to one topic; resolves with each message's topic, partition and offset
+   * (in message order) once all are acknowledged. Rejects with the typed error of the first
+   * batch that failed for good (other messages of the same call may still be written).
+   */
+  send (record: ProducerRecord): Promise<RecordMetadata[]> {
+    if (this.#closing) return Promise.reject(new ClientClosedError('the producer is closed'))
+    const { topic, messages } = record
+    if (typeof topic !== 'string' || !Array.isArray(messages)) {
+      return Promise.reject(new InvalidArgumentError('send() takes { topic: string, messages: [...] }'))
+    }
+    const info = this.#cluster.metadata.get(topic)
+    if (info === undefined || this.#accumulator.bufferedBytes >= this.#options.maxBufferedBytes) return this.#sendLater(record)
+    return new Promise<RecordMetadata[]>((resolve, reject) => {
+      const send = new SendRequest(topic, messages.length, resolve, reject)
+      try {
+        this.#append(send, messages, info.partitions)
+      } catch (err) {
+        send.fail(err as Error)
+      }
+    })
+  }
+
+  /** The slow path: wait for the topic's metadata and for buffer room, then send. */
+  #sendLater (record: ProducerRecord): Promise<RecordMetadata[]> {
+    const waiting = (async () => {
+      await this.#cluster.metadata.topic(record.topic, { allowAutoCreate: true })
+      while (this.#accumulator.bufferedBytes >= this.#options.maxBufferedBytes && !this.#closed) {
+        await new Promise<void>(resolve => this.#spaceWaiters.push(resolve))
+      }
+    })()
+    this.#waitingSends.add(waiting)
+    const done = (): void => { this.#waitingSends.delete(waiting) }
+    return waiting.then(() => {
+      done()
+      if (this.#closed) throw new ClientClosedError('the producer is closed')
+      return this.send(record)
+    }, err => {
+      done()
+      throw err
+    })
+  }
+
+  /** Appends every message; throws (before appending any) if one can never be sent. */
+  #append (send: SendRequest, messages: ProducerMessage[], partitions: number): void {
+    const accumulator = this.#accumulator
+    const topic = send.topic
+    const maxRecordBytes = this.#options.maxRequestBytes
+    const inputs = new Array<RecordInput>(messages.length)
+    const sizes = new Array<number>(messages.length)
+    for (let i = 0; i < messages.length; i++) {
+      const input = toRecordInput(messages[i]!)
+      const size = recordSize(input)
+      if (size > maxRecordBytes) {
+        throw new MessageTooLargeError(`message ${i} is about ${size} bytes, more than maxRequestBytes ${maxRecordBytes}`)
+      }
+      const partition = messages[i]!.partition
+      if (partition !== undefined && (!Number.isInteger(partition) || partition < 0 || partition >= partitions)) {
+        throw new UnknownTopicOrPartitionError(`partition ${partition} does not exist: topic "${topic}" has ${partitions}`)
+      }
+      inputs[i] = input
+      sizes[i] = size
+    }
+    let result = 0
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i]!
+      const key = input.key ?? null
+      const explicit = messages[i]!.partition
+      let queue = accumulator.queue(topic, choosePartition(topic, partitions, key, explicit, this.#sticky))
+      if (key === null && explicit === undefined && accumulator.wouldClose(queue, sizes[i]!)) {
+        // Sticky partitioning: the batch is full, so close it, move on, and start the next
+        // batch on the new partition instead of leaving one record behind here.
+        accumulator.close(queue)
+        result |= CLOSED_BATCH
+        queue = accumulator.queue(topic, this.#sticky.partition(topic, partitions))
+      }
+      result |= accumulator.append(queue, input, sizes[i]!, send, i)
+    }
+    if ((result & CLOSED_BATCH) !== 0) this.#scheduleDrain()
+    if ((result & OPENED_BATCH) !== 0) this.#armLinger()
+  }
+
+  /** Header fields for a closing batch. Issue 4 sets producerId/epoch/baseSequence here. */
+  #buildOptions (_queue: PartitionQueue, _batch: ProducerBatch): BuildOptions {
+    return {}
+  }
+
+  #armLinger (): void {
+    if (this.#lingerArmed || this.#closed) return
+    this.#lingerArmed = true
+    if (this.#options.lingerMs === 0) {
+      // No linger: everything appended in this synchronous run goes out together.
+      queueMicrotask(() => this.#lingerExpired())
+      return
+    }
+    this.#lingerTimer = setTimeout(() => this.#lingerExpired(), this.#options.lingerMs)
+  }
+
+  #lingerExpired (): void {
+    this.#lingerArmed = false
+    this.#lingerTimer = null
+    this.#accumulator.closeAll()
+    this.#drain()
+  }
+
+  #scheduleDrain (): void {
+    if (this.#drainScheduled) return
+    this.#drainScheduled = true
+    queueMicrotask(() => this.#drain())
+  }
+
+  /** Sends as many requests as maxInFlight allows. */
+  #drain (): void {
+    this.#drainScheduled = false
+    if (this.#closed) return
+    const accumulator = this.#accumulator
+    const now = Date.now()
+    const canSend = (nodeId: number): boolean => (this.#inFlight.get(nodeId) ?? 0) < this.#options.maxInFlight
+    while (accumulator.hasReady) {
+      const taken = accumulator.take(this.#options.maxRequestBytes, now, this.#leaderOf, canSend)
+      if (taken === null) break
+      this.#inFlight.set(taken.nodeId, (this.#inFlight.get(taken.nodeId) ?? 0) + 1)
+      this.#produce(taken).finally(() => {
+        this.#inFlight.set(taken.nodeId, (this.#inFlight.get(taken.nodeId) ?? 1) - 1)
+        this.#scheduleDrain()
+      })
+    }
+    this.#armRetryTimer(now)
+  }
+
+  readonly #leaderOf = (queue: PartitionQueue): number => this.#cluster.metadata.get(queue.topic)?.leaders[queue.partition] ?? -1
+
+  #armRetryTimer (now: number): void {
+    const next = this.#accumulator.nextRetryAtMs(now)
+    if (next === Infinity || next >= this.#retryTimerAtMs) return
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
+    this.#retryTimerAtMs = next
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null
+      this.#retryTimerAtMs = Infinity
+      this.#drain()
+    }, next - now)
+  }
+
+  async #produce (taken: TakenRequest): Promise<void> {
+    const { body, records } = produceRequest(taken, this.#options)
+    try {
+      const connection = await this.#cluster.nodeConnection(taken.nodeId)
+      if (this.#options.acks === 0) {
+        await connection.send('Produce', body, records)
+        for (const entry of taken.entries) for (const batch of entry.batches) this.#complete(batch, -1)
+        return
+      }
+      const { body: response } = await connection.request('Produce', body, { records, timeoutMs: this.#options.timeoutMs + 5_000 })
+      const results = new Map<string, { errorCode: number, errorMessage: string | null, baseOffset: number }>()
+      for (const t of response.topics) for (const p of t.partitions) results.set(`${t.topic}\u0000${p.partition}`, p)
+      for (const entry of taken.entries) {
+        const { queue, batches } = entry
+        const result = results.get(`${queue.topic}\u0000${queue.partition}`)
+        if (result === undefined) {
+          this.#failed(queue, batches, new UnknownServerError(`no Produce result for ${queue.topic}/${queue.partition}`))
+        } else if (result.errorCode !== 0) {
+          this.#failed(queue, batches, errorFromResult(result.errorCode, result.errorMessage, queue))
+        } else {
+          // The partition's batches were appended back to back: consecutive offsets.
+          let offset = result.baseOffset
+          for (const batch of batches) {
+            this.#complete(batch, offset)
+            offset += batch.count
+          }
+        }
+      }
+    } catch (err) {
+      for (const entry of taken.entries) this.#failed(entry.queue, entry.batches, err as Error)
+    }
+  }
+
+  #complete (batch: ProducerBatch, baseOffset: number): void {
+    this.#accumulator.release(batch)
+    batch.complete(baseOffset)
+    this.#wakeSpaceWaiters()
+  }
+
+  /** A request for these batches failed: retry them or fail their sends. */
+  #failed (queue: PartitionQueue, batches: ProducerBatch[], error: Error): void {
+    const retry = this.#options.retry
+    const attempts = batches[0]!.attempts + 1
+    if (!this.#closed && isRetriable(error) && attempts <= retry.retries) {
+      for (const batch of batches) batch.attempts = attempts
+      this.#cluster.logger.debug({ topic: queue.topic, partition: queue.partition, attempts, code: (error as SpoolError).code },
+        `produce retry: ${error.message}`)
+      if (error instanceof UnknownTopicOrPartitionError) this.#refreshMetadata(queue.topic)
+      queue.retryAtMs = Date.now() + backoffMs(attempts - 1, retry)
+      this.#accumulator.requeue(queue, batches)
+      return
+    }
+    for (const batch of batches) {
+      this.#accumulator.release(batch)
+      batch.fail(error)
+    }
+    this.#wakeSpaceWaiters()
+  }
+
+  #refreshMetadata (topic: string): void {
+    this.#cluster.metadata.invalidate(topic)
+    this.#cluster.metadata.topic(topic, { allowAutoCreate: true }).catch(err => {
+      this.#cluster.logger.debug({ topic, err }, 'metadata refresh failed')
+    })
+  }
+
+  #wakeSpaceWaiters (): void {
+    if (this.#spaceWaiters.length === 0 || this.#accumulator.bufferedBytes >= this.#options.maxBufferedBytes) return
+    const waiters = this.#spaceWaiters
+    this.#spaceWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /** Sends everything buffered now and resolves when all of it is acknowledged or failed. */
+  async flush (): Promise<void> {
+    while (this.#waitingSends.size > 0) await Promise.allSettled([...this.#waitingSends])
+    const pending = this.#accumulator.pending()
+    this.#accumulator.closeAll()
+    this.#drain()
+    await Promise.all(pending.map(batch => batch.done()))
+  }
+
+  /** Flushes, then refuses further sends. Idempotent. */
+  async close (): Promise<void> {
+    if (this.#closing) {
+      await this.flush()
+      return
+    }
+    this.#closing = true
+    try {
+      await this.flush()
+    } finally {
+      this.#stop()
+    }
+  }
+
+  #stop (): void {
+    this.#closed = true
+    this.#removeCloseHook()
+    if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer)
+    this.#lingerArmed = false
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
+    this.#lingerTimer = null
+    this.#retryTimer = null
+    this.#wakeAllSpaceWaiters()
+  }
+
+  #wakeAllSpaceWaiters (): void {
+    const waiters = this.#spaceWaiters
+    this.#spaceWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /** The client closed under us: fail what was not sent. */
+  #abort (error: Error): void {
+    this.#closing = true
+    this.#accumulator.failUnsent(error)
+    this.#stop()
+  }
+}
+
+/**
+ * The Produce request for taken batches: the body lists topics and their partitions with
+ * each partition's byte count; the records section holds the batches in exactly that order.
+ */
+function produceRequest (taken: TakenRequest, options: ResolvedProducerOptions): { body: RequestOf<'Produce'>, records: Uint8Array[] } {
+  const byTopic = new Map<string, RequestEntry[]>()
+  for (const entry of taken.entries) {
+    const list = byTopic.get(entry.queue.topic)
+    if (list === undefined) byTopic.set(entry.queue.topic, [entry])
+    else list.push(entry)
+  }
+  const topics: RequestOf<'Produce'>['topics'] = []
+  const records: Uint8Array[] = []
+  for (const [topic, entries] of byTopic) {
+    const partitions = new Array<{ partition: number, recordsBytes: number }>(entries.length)
+    for (let i = 0; i < entries.length; i++) {
+      let recordsBytes = 0
+      for (const batch of entries[i]!.batches) {
+        records.push(batch.bytes!)
+        recordsBytes += batch.bytes!.length
+      }
+      partitions[i] = { partition: entries[i]!.queue.partition, recordsBytes }
+    }
+    topics.push({ topic, partitions })
+  }
+  return { body: { acks: options.acks, timeoutMs: options.timeoutMs, topics }, records }
+}
+
+function errorFromResult (errorCode: number, errorMessage: string | null, queue: PartitionQueue): SpoolError {
+  if (errorCode === ERROR_TABLE.UNKNOWN_TOPIC_OR_PARTITION.code) {
+    return new UnknownTopicOrPartitionError(errorMessage ?? `topic "${queue.topic}" partition ${queue.partition} does not exist`)
+  }
+  return errorFromCode(errorCode, errorMessage ?? undefined)
+}
+
+/** A message as the batch builder takes it: strings encoded, headers as an array. */
+function toRecordInput (m: ProducerMessage): RecordInput {
+  const key = m.key
+  const value = m.value
+  const headers = m.headers
+  if ((key === undefined || key === null || key instanceof Uint8Array) &&
+      (value === null || value instanceof Uint8Array) &&
+      (headers === undefined || (Array.isArray(headers) && headersAreBytes(headers)))) {
+    return m as RecordInput
+  }
+  const input: RecordInput = {
+    key: key === undefined || key === null ? null : typeof key === 'string' ? encoder.encode(key) : bytesOrThrow(key, 'key'),
+    value: value === undefined || value === null ? null : typeof value === 'string' ? encoder.encode(value) : bytesOrThrow(value, 'value'),
+  }
+  if (headers !== undefined) input.headers = toRecordHeaders(headers)
+  if (m.timestamp !== undefined) input.timestamp = m.timestamp
+  return input
+}
+
+function headersAreBytes (headers: Array<{ key: string, value: HeaderValue }>): boolean {
+  for (let i = 0; i < headers.length; i++) {
+    const v = headers[i]!.value
+    if (v !== null && !(v instanceof Uint8Array)) return false
+  }
+  return true
+}
+
+function toRecordHeaders (headers: MessageHeaders): RecordHeader[] {
+  const entries = Array.isArray(headers) ? headers : Object.entries(headers).map(([key, value]) => ({ key, value }))
+  return entries.map(({ key, value }) => {
+    if (typeof key !== 'string') throw new InvalidArgumentError('header keys must be strings')
+    return { key, value: value === null || value === undefined ? null : typeof value === 'string' ? encoder.encode(value) : bytesOrThrow(value, `header ${key}`) }
+  })
+}
+
+function bytesOrThrow (value: unknown, what: string): Uint8Array {
+  if (value instanceof Uint8Array) return value
+  throw new InvalidArgumentError(`${what} must be a Uint8Array, a string or null`)
+}
+
+/** An upper bound of the record's encoded size (header keys counted as UTF-16 length x3). */
+function recordSize (input: RecordInput): number {
+  let size = RECORD_OVERHEAD_BYTES + (input.key?.length ?? 0) + (input.value?.length ?? 0)
+  const headers = input.headers
+  if (headers !== undefined) {
+    for (let i = 0; i < headers.length; i++) size += 10 + headers[i]!.key.length * 3 + (headers[i]!.value?.length ?? 0)
+  }
+  return size
+}

@@ -1,0 +1,45 @@
+/**
+ * The byte carrier under a Connection: one implementation per socket kind (node:net TCP in
+ * `node-tcp.ts`, WebSocket in `websocket.ts`), the same small surface for both, so
+ * everything above it (correlation, timeouts, notices, retries) is shared.
+ *
+ * A transport delivers whole response frames (length prefix included, as
+ * `protocol/frames/frame.ts` defines them): a TCP transport runs the push FrameDecoder over
+ * its byte stream, a WebSocket transport hands over each binary message (one frame per
+ * message, architecture.md §5). It writes one request frame given as parts (header, body,
+ * record batches) so the record bytes are never copied into a joined buffer on TCP.
+ *
+ * Concurrency: all calls happen on the event loop; `write` never blocks. Its return value
+ * is the backpressure signal: false means the transport's send buffer is above its high
+ * water mark, and the caller should wait for `onDrain` before writing more.
+ */
+
+/** Callbacks a transport calls; set by the Connection that owns it. */
+export interface TransportHandlers {
+  /** One whole response frame (a view; valid until the callback's owner drops it). */
+  onFrame (frame: Uint8Array): void
+  /** The send buffer went back below its high water mark after `write` returned false. */
+  onDrain (): void
+  /** The transport closed (by either side). `error` is set when it closed because of one. */
+  onClose (error?: Error): void
+}
+
+export interface Transport {
+  /** Writes one frame; false = buffer full, wait for onDrain. Never throws after close. */
+  write (parts: readonly Uint8Array[]): boolean
+  /** Closes the transport; onClose fires once (if it has not already). */
+  close (): void
+}
+
+export interface TransportOptions {
+  connectTimeoutMs: number
+  /** Largest response frame accepted (checked from the length prefix before buffering). */
+  maxFrameBytes: number
+}
+
+/**
+ * Opens a transport to `address` ("host:port" for TCP, a ws:// or wss:// URL for
+ * WebSocket). Resolves once the transport is open; rejects with the underlying error
+ * (for TCP a Node error with `code`, e.g. ECONNREFUSED) when it cannot be opened.
+ */
+export type TransportFactory = (address: string, handlers: TransportHandlers, options: TransportOptions) => Promise<Transport>

@@ -1,0 +1,152 @@
+/**
+ * WebSocket transport: the native protocol's frames carried one per binary message
+ * (architecture.md §5), for browsers (global WebSocket) and Node (the `ws` package's
+ * WebSocket, injected: Node 20 has no global one). Browser-safe: no Buffer, no node:
+ * imports; binaryType is 'arraybuffer' so both runtimes hand over ArrayBuffers.
+ *
+ * Backpressure: the WebSocket API has no drain event, so `write` reports false once
+ * `bufferedAmount` passes HIGH_WATER_BYTES and a short poll reports onDrain when it falls
+ * below LOW_WATER_BYTES.
+ */
+
+import { FrameTooLargeError, MalformedFrameError } from '../../protocol/errors.js'
+import { concatParts } from '../../protocol/frames/frame.js'
+import type { Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js'
+
+/** The part of the WHATWG WebSocket interface this transport uses (`ws` matches it too). */
+export interface WebSocketLike {
+  binaryType: string
+  readonly readyState: number
+  readonly bufferedAmount: number
+  send (data: Uint8Array<ArrayBuffer>): void
+  close (code?: number, reason?: string): void
+  addEventListener (type: 'message', listener: (event: { data: unknown }) => void): void
+  addEventListener (type: 'error', listener: (event: { error?: unknown }) => void): void
+  addEventListener (type: 'open' | 'close', listener: () => void): void
+}
+
+/** A WebSocket constructor: `globalThis.WebSocket` in browsers, `ws`'s in Node. */
+export type WebSocketConstructor = new (url: string) => WebSocketLike
+
+const HIGH_WATER_BYTES = 4 * 1024 * 1024
+const LOW_WATER_BYTES = 1024 * 1024
+const DRAIN_POLL_MS = 2
+const OPEN = 1
+
+class WebSocketTransport implements Transport {
+  readonly #ws: WebSocketLike
+  readonly #handlers: TransportHandlers
+  readonly #maxFrameBytes: number
+  #closed = false
+  #drainTimer: ReturnType<typeof setInterval> | null = null
+
+  constructor (ws: WebSocketLike, handlers: TransportHandlers, maxFrameBytes: number) {
+    this.#ws = ws
+    this.#handlers = handlers
+    this.#maxFrameBytes = maxFrameBytes
+    ws.addEventListener('message', event => this.#onMessage(event.data))
+    ws.addEventListener('close', () => this.#finish())
+    ws.addEventListener('error', event => this.#finish(errorOf(event, 'WebSocket error')))
+  }
+
+  #onMessage (data: unknown): void {
+    if (this.#closed) return
+    if (!(data instanceof ArrayBuffer)) {
+      this.#fail(new MalformedFrameError('WebSocket message is not binary'))
+      return
+    }
+    const frame = new Uint8Array(data)
+    if (frame.length > this.#maxFrameBytes) {
+      this.#fail(new FrameTooLargeError(`frame of ${frame.length} bytes exceeds maxFrameBytes ${this.#maxFrameBytes}`))
+      return
+    }
+    const length = frame.length < 4 ? -1 : ((frame[0]! << 24) | (frame[1]! << 16) | (frame[2]! << 8) | frame[3]!) >>> 0
+    if (length + 4 !== frame.length) {
+      this.#fail(new MalformedFrameError('WebSocket message is not exactly one frame'))
+      return
+    }
+    this.#handlers.onFrame(frame)
+  }
+
+  write (parts: readonly Uint8Array[]): boolean {
+    if (this.#closed || this.#ws.readyState !== OPEN) return true
+    // Our frames never live in a SharedArrayBuffer.
+    this.#ws.send(concatParts(parts) as Uint8Array<ArrayBuffer>)
+    if (this.#ws.bufferedAmount < HIGH_WATER_BYTES) return true
+    this.#drainTimer ??= setInterval(() => {
+      if (this.#closed || this.#ws.bufferedAmount <= LOW_WATER_BYTES) {
+        this.#stopDrainPoll()
+        if (!this.#closed) this.#handlers.onDrain()
+      }
+    }, DRAIN_POLL_MS)
+    return false
+  }
+
+  close (): void {
+    this.#finish()
+  }
+
+  #stopDrainPoll (): void {
+    if (this.#drainTimer !== null) clearInterval(this.#drainTimer)
+    this.#drainTimer = null
+  }
+
+  #fail (error: Error): void {
+    this.#finish(error)
+  }
+
+  #finish (error?: Error): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#stopDrainPoll()
+    try {
+      this.#ws.close()
+    } catch {
+      // Closing a socket that never opened throws in some runtimes; it is closed either way.
+    }
+    this.#handlers.onClose(error)
+  }
+}
+
+/** An Error for a WebSocket error event, keeping the runtime's error (with its code) as cause. */
+function errorOf (event: { error?: unknown }, message: string): Error {
+  const cause = event.error
+  const code = typeof cause === 'object' && cause !== null && 'code' in cause ? (cause as { code: unknown }).code : undefined
+  const detail = cause instanceof Error ? `: ${cause.message}` : ''
+  return Object.assign(new Error(message + detail, { cause }), code === undefined ? {} : { code })
+}
+
+/** A transport factory for WebSocket URLs using the given constructor. */
+export function webSocketTransport (WebSocketImpl: WebSocketConstructor): TransportFactory {
+  return (address: string, handlers: TransportHandlers, options: TransportOptions) => new Promise<Transport>((resolve, reject) => {
+    let ws: WebSocketLike
+    try {
+      ws = new WebSocketImpl(address)
+    } catch (err) {
+      reject(err instanceof Error ? err : new Error(String(err)))
+      return
+    }
+    ws.binaryType = 'arraybuffer'
+    let settled = false
+    const timer = setTimeout(() => {
+      if (settled) return
+      settled = true
+      try { ws.close() } catch { /* not open yet */ }
+      reject(Object.assign(new Error(`connect to ${address} timed out after ${options.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }))
+    }, options.connectTimeoutMs)
+    ws.addEventListener('open', () => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resolve(new WebSocketTransport(ws, handlers, options.maxFrameBytes))
+    })
+    const failEarly = (event: { error?: unknown }): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      reject(errorOf(event, `cannot open WebSocket ${address}`))
+    }
+    ws.addEventListener('error', failEarly)
+    ws.addEventListener('close', () => failEarly({}))
+  })
+}
