@@ -14,15 +14,28 @@ import { FetchRequest, FetchResponse } from './apis/fetch.js'
 import { ListOffsetsRequest, ListOffsetsResponse } from './apis/list-offsets.js'
 import { MetadataRequest, MetadataResponse } from './apis/metadata.js'
 import { ProduceRequest, ProduceResponse } from './apis/produce.js'
+import { GroupHeartbeatRequest, GroupHeartbeatResponse } from './apis/group-heartbeat.js'
+import { OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse } from './apis/offsets.js'
+import {
+  DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, ListGroupsRequest, ListGroupsResponse,
+} from './apis/groups.js'
+import { InitProducerIdRequest, InitProducerIdResponse } from './apis/init-producer-id.js'
 
 export const ApiKey = {
   Produce: 0,
   Fetch: 1,
   ListOffsets: 2,
   Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
+  DescribeGroups: 15,
+  ListGroups: 16,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
+  InitProducerId: 22,
+  DeleteGroups: 42,
+  GroupHeartbeat: 68,
   DescribeTopics: 1000,
 } as const
 export type ApiName = keyof typeof ApiKey
@@ -49,6 +62,13 @@ export const APIS = {
   CreateTopics: spec('CreateTopics', CreateTopicsRequest, CreateTopicsResponse),
   DeleteTopics: spec('DeleteTopics', DeleteTopicsRequest, DeleteTopicsResponse),
   DescribeTopics: spec('DescribeTopics', DescribeTopicsRequest, DescribeTopicsResponse),
+  GroupHeartbeat: spec('GroupHeartbeat', GroupHeartbeatRequest, GroupHeartbeatResponse),
+  OffsetCommit: spec('OffsetCommit', OffsetCommitRequest, OffsetCommitResponse),
+  OffsetFetch: spec('OffsetFetch', OffsetFetchRequest, OffsetFetchResponse),
+  ListGroups: spec('ListGroups', ListGroupsRequest, ListGroupsResponse),
+  DescribeGroups: spec('DescribeGroups', DescribeGroupsRequest, DescribeGroupsResponse),
+  DeleteGroups: spec('DeleteGroups', DeleteGroupsRequest, DeleteGroupsResponse),
+  InitProducerId: spec('InitProducerId', InitProducerIdRequest, InitProducerIdResponse),
 } as const
 export type Apis = typeof APIS
 

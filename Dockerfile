@@ -1,0 +1,27 @@
+# Multi-stage build: compile with the dev toolchain, ship only dist/ and runtime deps.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json ./
+COPY scripts ./scripts
+COPY protocol ./protocol
+COPY broker ./broker
+COPY client ./client
+COPY cli ./cli
+COPY tests ./tests
+COPY bench ./bench
+COPY examples ./examples
+RUN npm ci --no-fund --no-audit && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist/protocol ./dist/protocol
+COPY --from=build /app/dist/broker ./dist/broker
+COPY --from=build /app/dist/client ./dist/client
+COPY --from=build /app/dist/cli ./dist/cli
+VOLUME /data
+EXPOSE 7420 7421
+ENTRYPOINT ["node", "dist/cli/spool.js"]
+CMD ["broker", "start", "--data-dir", "/data", "--host", "0.0.0.0"]
