@@ -56,8 +56,11 @@ export class Admin {
     this.#cluster = cluster
   }
 
-  /** Creates topics; throws the first topic's error (e.g. TopicAlreadyExistsError). */
-  async createTopics (topics: NewTopic[], options: { validateOnly?: boolean } = {}): Promise<void> {
+  /**
+   * Creates topics; resolves with each topic's partition count, or throws the first topic's
+   * error (e.g. TopicAlreadyExistsError).
+   */
+  async createTopics (topics: NewTopic[], options: { validateOnly?: boolean } = {}): Promise<Array<{ topic: string, partitions: number }>> {
     const { body } = await this.#cluster.request('CreateTopics', {
       topics: topics.map(t => ({ topic: t.topic, partitions: t.partitions ?? -1, config: t.config ?? {} })),
       validateOnly: options.validateOnly ?? false,
@@ -66,6 +69,7 @@ export class Admin {
       if (t.errorCode !== 0) throw topicError(t.topic, t.errorCode, t.errorMessage)
       this.#cluster.metadata.invalidate(t.topic)
     }
+    return body.topics.map(t => ({ topic: t.topic, partitions: t.partitions }))
   }
 
   /** Deletes topics and their data; throws the first topic's error (e.g. unknown topic). */

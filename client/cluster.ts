@@ -138,16 +138,18 @@ export class Cluster {
   }
 
   /**
-   * Runs `fn` until it succeeds, a non-retriable error, or `retries` retries; waits
-   * backoffMs between attempts. `fn` gets the attempt number (0 first).
+   * Runs `fn` until it succeeds, an error `retryIf` refuses (default: non-retriable ones),
+   * or `retries` retries; waits backoffMs between attempts. `fn` gets the attempt number.
    */
-  async retry<T> (fn: (attempt: number) => Promise<T>, retries = this.options.retry.retries): Promise<T> {
+  async retry<T> (fn: (attempt: number) => Promise<T>, options: { retries?: number, retryIf?: (err: unknown) => boolean } = {}): Promise<T> {
+    const retries = options.retries ?? this.options.retry.retries
+    const retryIf = options.retryIf ?? isRetriable
     for (let attempt = 0; ; attempt++) {
       this.assertOpen()
       try {
         return await fn(attempt)
       } catch (err) {
-        if (!isRetriable(err) || attempt >= retries || this.#closed) throw err
+        if (!retryIf(err) || attempt >= retries || this.#closed) throw err
         this.logger.debug({ attempt, code: (err as SpoolError).code }, `retrying after: ${(err as Error).message}`)
         await this.sleep(backoffMs(attempt, this.options.retry))
       }

@@ -88,6 +88,6 @@ export class MetadataCache {
       const code = entry?.errorCode ?? UNKNOWN_TOPIC
       if (code === UNKNOWN_TOPIC) throw new UnknownTopicOrPartitionError(`topic "${topic}" does not exist`)
       throw errorFromCode(code, entry?.errorMessage ?? undefined)
-    }, options.allowAutoCreate ? undefined : 0)
+    }, { retries: options.allowAutoCreate ? undefined : 0, retryIf: err => err instanceof UnknownTopicOrPartitionError })
   }
 }

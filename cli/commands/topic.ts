@@ -1,0 +1,107 @@
+/**
+ * `spool topic create|list|describe|delete` (architecture.md §7).
+ *
+ *   spool topic create <topic> [--partitions N] [--retention-ms N] [--retention-bytes N] [--cleanup-policy delete|compact]
+ *   spool topic list [--format text|json]
+ *   spool topic describe <topic> [--format text|json]
+ *   spool topic delete <topic>
+ *
+ * Text output is a table for people; `--format json` prints one JSON document on one line
+ * (an array for list, an object for describe) for scripts.
+ */
+
+import { Command, Option } from 'commander'
+import type { Client, TopicConfig, TopicDescription } from '../../client/index.js'
+import { choiceArg, intArg, withClient } from '../context.js'
+import { humanBytes, table } from '../output.js'
+
+type Format = 'text' | 'json'
+
+function formatOption (): Option {
+  return new Option('--format <format>', 'text or json').argParser(choiceArg(['text', 'json'] as const)).default('text')
+}
+
+function messagesIn (t: TopicDescription): number {
+  return t.partitions.reduce((sum, p) => sum + (p.logEndOffset - p.logStartOffset), 0)
+}
+
+function sizeOf (t: TopicDescription): number {
+  return t.partitions.reduce((sum, p) => sum + p.sizeBytes, 0)
+}
+
+interface CreateOptions {
+  partitions?: number
+  retentionMs?: number
+  retentionBytes?: number
+  cleanupPolicy?: 'delete' | 'compact'
+}
+
+async function create (client: Client, _broker: string, topic: string, options: CreateOptions): Promise<void> {
+  const config: TopicConfig = {}
+  if (options.retentionMs !== undefined) config.retentionMs = options.retentionMs
+  if (options.retentionBytes !== undefined) config.retentionBytes = options.retentionBytes
+  if (options.cleanupPolicy !== undefined) config.cleanupPolicy = options.cleanupPolicy
+  const [created] = await client.admin().createTopics([{ topic, partitions: options.partitions, config }])
+  const partitions = created?.partitions ?? options.partitions
+  process.stdout.write(`created topic "${topic}"${partitions === undefined ? '' : ` with ${partitions} partition${partitions === 1 ? '' : 's'}`}\n`)
+}
+
+async function list (client: Client, _broker: string, options: { format: Format }): Promise<void> {
+  const topics = (await client.admin().describeTopics()).sort((a, b) => a.topic.localeCompare(b.topic))
+  if (options.format === 'json') {
+    const rows = topics.map(t => ({ topic: t.topic, partitions: t.partitions.length, messages: messagesIn(t), sizeBytes: sizeOf(t) }))
+    process.stdout.write(JSON.stringify(rows) + '\n')
+    return
+  }
+  if (topics.length === 0) {
+    process.stdout.write('no topics\n')
+    return
+  }
+  process.stdout.write(table(['TOPIC', 'PARTITIONS', 'MESSAGES', 'SIZE'],
+    topics.map(t => [t.topic, t.partitions.length, messagesIn(t), humanBytes(sizeOf(t))])))
+}
+
+async function describe (client: Client, _broker: string, topic: string, options: { format: Format }): Promise<void> {
+  const [t] = await client.admin().describeTopics([topic])
+  if (t === undefined) throw new Error(`no description returned for topic "${topic}"`)
+  if (options.format === 'json') {
+    process.stdout.write(JSON.stringify(t) + '\n')
+    return
+  }
+  const config = Object.entries(t.config).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(' ')
+  process.stdout.write(`Topic: ${t.topic}  Partitions: ${t.partitions.length}  Messages: ${messagesIn(t)}  Size: ${humanBytes(sizeOf(t))}${t.internal ? '  (internal)' : ''}\n`)
+  process.stdout.write(`Config: ${config === '' ? '(defaults)' : config}\n\n`)
+  process.stdout.write(table(['PARTITION', 'LOG START', 'LOG END', 'HIGH WATERMARK', 'MESSAGES', 'SIZE'],
+    t.partitions.map(p => [p.partition, p.logStartOffset, p.logEndOffset, p.highWatermark, p.logEndOffset - p.logStartOffset, humanBytes(p.sizeBytes)])))
+}
+
+async function remove (client: Client, _broker: string, topic: string): Promise<void> {
+  await client.admin().deleteTopics([topic])
+  process.stdout.write(`deleted topic "${topic}"\n`)
+}
+
+export function topicCommand (): Command {
+  const topic = new Command('topic').description('create, list, describe and delete topics')
+  topic.command('create')
+    .description('create a topic')
+    .argument('<topic>', 'topic name ([A-Za-z0-9._-], at most 249 characters)')
+    .option('--partitions <n>', 'number of partitions (default: the broker\'s)', intArg(1))
+    .option('--retention-ms <n>', 'keep records this long (-1: forever)', intArg(-1))
+    .option('--retention-bytes <n>', 'keep at most this many bytes per partition (-1: no limit)', intArg(-1))
+    .addOption(new Option('--cleanup-policy <policy>', 'delete old segments, or compact by key').argParser(choiceArg(['delete', 'compact'] as const)))
+    .action(withClient(create))
+  topic.command('list')
+    .description('list topics with their partitions, messages and size')
+    .addOption(formatOption())
+    .action(withClient(list))
+  topic.command('describe')
+    .description('show a topic\'s config and, per partition, offsets and size')
+    .argument('<topic>')
+    .addOption(formatOption())
+    .action(withClient(describe))
+  topic.command('delete')
+    .description('delete a topic and its data')
+    .argument('<topic>')
+    .action(withClient(remove))
+  return topic
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+/**
+ * The `spool` command line (architecture.md §7). Client-side commands (topic, produce,
+ * consume, tail) talk to the broker at --broker (env SPOOL_BROKER, default
+ * 127.0.0.1:7420). Exit codes: 0 ok, 1 usage or not found, 2 broker unreachable
+ * (cli/exit-codes.ts).
+ */
+
+import { Command } from 'commander'
+import { consumeCommand, tailCommand } from './commands/consume.js'
+import { produceCommand } from './commands/produce.js'
+import { topicCommand } from './commands/topic.js'
+import { brokerOption } from './context.js'
+
+const program = new Command('spool')
+  .description('Spool: a Kafka-like pub/sub broker, and its command line client')
+  .addOption(brokerOption())
+  .showHelpAfterError('(run with --help for usage)')
+
+program.addCommand(topicCommand())
+program.addCommand(produceCommand())
+program.addCommand(consumeCommand())
+program.addCommand(tailCommand())
+
+await program.parseAsync(process.argv)
