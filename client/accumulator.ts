@@ -35,6 +35,8 @@ export interface AccumulatorOptions {
   buildOptions (queue: PartitionQueue, batch: ProducerBatch): BuildOptions
   /** A compressed batch is ready (or failed: it was failed and removed from its queue). */
   onCompressed (): void
+  /** The timestamp of records appended without one. Default Date.now. */
+  now?: () => number
 }
 
 export class PartitionQueue {
@@ -121,7 +123,7 @@ export class RecordAccumulator {
     }
     let batch = queue.open
     if (batch === null) {
-      batch = new ProducerBatch(queue.topic, queue.partition, this.#capacity(queue, sizeBytes))
+      batch = new ProducerBatch(queue.topic, queue.partition, this.#capacity(queue, sizeBytes), this.#options.now)
       queue.open = batch
       this.#open.add(queue)
       this.#batches.add(batch)

@@ -84,10 +84,10 @@ export class ProducerBatch {
   #markDone: (() => void) | null = null
   #settled = false
 
-  constructor (topic: string, partition: number, capacity: number) {
+  constructor (topic: string, partition: number, capacity: number, now?: () => number) {
     this.topic = topic
     this.partition = partition
-    this.builder = new RecordBatchBuilder(capacity)
+    this.builder = new RecordBatchBuilder(capacity, now)
   }
 
   get settled (): boolean { return this.#settled }

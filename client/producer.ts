@@ -139,6 +139,8 @@ export class Producer {
   #retryTimer: ReturnType<typeof setTimeout> | null = null
   #retryTimerAtMs = Infinity
   #drainScheduled = false
+  /** The clock the batch builders read: set once per send() call. */
+  #nowMs = 0
   #closing = false
   #closed = false
   readonly #removeCloseHook: () => void
@@ -156,6 +158,7 @@ export class Producer {
       },
       buildOptions: (queue, batch) => this.#buildOptions(queue, batch),
       onCompressed: () => this.#scheduleDrain(),
+      now: () => this.#nowMs,
     })
     this.#removeCloseHook = cluster.onClose(() => this.#abort(new ClientClosedError('the client was closed')))
   }
@@ -208,35 +211,37 @@ export class Producer {
     const accumulator = this.#accumulator
     const topic = send.topic
     const maxRecordBytes = this.#options.maxRequestBytes
-    const inputs = new Array<RecordInput>(messages.length)
-    const sizes = new Array<number>(messages.length)
+    // Validate first, so a send is either appended whole or not at all.
     for (let i = 0; i < messages.length; i++) {
-      const input = toRecordInput(messages[i]!)
-      const size = recordSize(input)
+      const message = messages[i]!
+      const size = recordSize(toRecordInput(message))
       if (size > maxRecordBytes) {
         throw new MessageTooLargeError(`message ${i} is about ${size} bytes, more than maxRequestBytes ${maxRecordBytes}`)
       }
-      const partition = messages[i]!.partition
+      const partition = message.partition
       if (partition !== undefined && (!Number.isInteger(partition) || partition < 0 || partition >= partitions)) {
         throw new UnknownTopicOrPartitionError(`partition ${partition} does not exist: topic "${topic}" has ${partitions}`)
       }
-      inputs[i] = input
-      sizes[i] = size
     }
+    // One timestamp for the whole call (CreateTime = when send() was called), so the
+    // builder does not read the clock per record.
+    this.#nowMs = Date.now()
     let result = 0
-    for (let i = 0; i < inputs.length; i++) {
-      const input = inputs[i]!
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!
+      const input = toRecordInput(message)
+      const size = recordSize(input)
       const key = input.key ?? null
-      const explicit = messages[i]!.partition
+      const explicit = message.partition
       let queue = accumulator.queue(topic, choosePartition(topic, partitions, key, explicit, this.#sticky))
-      if (key === null && explicit === undefined && accumulator.wouldClose(queue, sizes[i]!)) {
+      if (key === null && explicit === undefined && accumulator.wouldClose(queue, size)) {
         // Sticky partitioning: the batch is full, so close it, move on, and start the next
         // batch on the new partition instead of leaving one record behind here.
         accumulator.close(queue)
         result |= CLOSED_BATCH
         queue = accumulator.queue(topic, this.#sticky.partition(topic, partitions))
       }
-      result |= accumulator.append(queue, input, sizes[i]!, send, i)
+      result |= accumulator.append(queue, input, size, send, i)
     }
     if ((result & CLOSED_BATCH) !== 0) this.#scheduleDrain()
     if ((result & OPENED_BATCH) !== 0) this.#armLinger()
