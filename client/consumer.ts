@@ -85,8 +85,8 @@ export class Consumer implements AsyncIterable<Message> {
   readonly #removeCloseHook: () => void
   #mode: 'iterator' | 'run' | null = null
   #closed = false
-  #closeSignal: Promise<null>
-  #signalClosed: () => void = () => {}
+  /** Ends the wait for the in-flight fetch (close() calls it). */
+  #stopWaiting: (() => void) | null = null
   /** The pipelined fetch: sent when the application starts on the current chunks. */
   #inFlight: Promise<Chunk[]> | null = null
   #chunks: Chunk[] = []
@@ -125,7 +125,6 @@ export class Consumer implements AsyncIterable<Message> {
       autoOffsetReset,
       retry: { ...cluster.options.retry, ...options.retry },
     })
-    this.#closeSignal = new Promise(resolve => { this.#signalClosed = () => resolve(null) })
     this.#removeCloseHook = cluster.onClose(() => { void this.close() })
   }
 
@@ -261,14 +260,21 @@ export class Consumer implements AsyncIterable<Message> {
       this.#chunks = []
       this.#chunkIndex = 0
       if (this.#closed) return null
-      this.#inFlight ??= this.#startFetch()
+      const inFlight = this.#inFlight ??= this.#startFetch()
       let chunks: Chunk[] | null
       try {
-        chunks = await Promise.race([this.#inFlight, this.#closeSignal])
+        // Not Promise.race with a long-lived "closed" promise: every race would leave a
+        // reaction on it holding this response's messages until the consumer closes.
+        chunks = await new Promise<Chunk[] | null>((resolve, reject) => {
+          this.#stopWaiting = () => resolve(null)
+          inFlight.then(resolve, reject)
+        })
       } catch (err) {
         this.#inFlight = null
         if (this.#closed) return null
         throw err
+      } finally {
+        this.#stopWaiting = null
       }
       if (chunks === null || this.#closed) return null
       // Pipelining: the next fetch goes out now, while the application handles these.
@@ -390,7 +396,7 @@ export class Consumer implements AsyncIterable<Message> {
       this.#closed = true
       this.#removeCloseHook()
       this.#fetcher.stop()
-      this.#signalClosed()
+      this.#stopWaiting?.()
       this.#chunks = []
     }
     if (this.#running !== null && !this.#inCallback) await this.#running.catch(() => {})
