@@ -188,8 +188,9 @@ export async function compactLog (host: CleanerHost, maxKeys = DEFAULT_MAX_KEYS_
 
     // 3. Swap (synchronous from here on).
     if (faultPoints.active) faultPoints.hit('compaction.beforeSwap')
-    const swapped = swapIn(host, written)
-    written.length = 0
+    // swapIn owns the cleaned files from here: it removes them if it fails before its commit
+    // point, and after it they must stay for recovery to finish the swap.
+    const swapped = swapIn(host, written.splice(0))
     const newHorizons = new Map<number, number>()
     const live = new Set(host.segments().map(s => s.baseOffset))
     for (const [base, h] of horizons) if (live.has(base) && base >= cleanUpTo) newHorizons.set(base, h)
@@ -388,8 +389,16 @@ function swapIn (host: CleanerHost, groups: CleanedGroup[]): CleanedGroup[] {
   }
   if (valid.length === 0) return valid
   const manifestPath = path.join(host.dir, SWAP_MANIFEST_FILE)
-  writeCheckedFile(SWAP_KIND, manifestPath, { groups: valid.map(g => ({ base: g.base, replaces: g.replaces.map(s => s.baseOffset) })) }, true)
-  fsyncDir(host.dir)
+  try {
+    writeCheckedFile(SWAP_KIND, manifestPath, { groups: valid.map(g => ({ base: g.base, replaces: g.replaces.map(s => s.baseOffset) })) }, true)
+    fsyncDir(host.dir)
+  } catch (err) {
+    fs.rmSync(manifestPath, { force: true })
+    for (const g of valid) removeCleanedFiles(host.dir, g.base)
+    throw err
+  }
+  // Committed: from here a failure (or a crash) is finished by finishInterruptedSwap on the
+  // next open; the in-memory list may then lag the directory until the log is reopened.
   if (faultPoints.active) faultPoints.hit('compaction.afterManifest')
   valid.forEach((g, i) => {
     if (i === 1 && faultPoints.active) faultPoints.hit('compaction.midSwap')
