@@ -15,9 +15,11 @@
  * - `acquireSync` (append, sync, compaction output): opens at once even above the cap, so a
  *   synchronous append never waits. The cap is exceeded only while every open descriptor is
  *   in use.
- * - `acquire` (reads): when the cache is full of descriptors in use it waits in a FIFO
- *   queue for a release, which bounds descriptors under any number of concurrent reads.
- *   A reader holds at most one descriptor at a time, so the queue cannot deadlock.
+ * - `acquire` (reads, fsyncs): when the cache is full of descriptors in use it waits in a
+ *   queue, which bounds descriptors under any number of concurrent reads. A waiter holds no
+ *   reference; it is served in order when its file gets opened by someone else (sharing the
+ *   descriptor) or when a slot frees up. Every waiting caller holds no other descriptor
+ *   (reads and fsyncs hold one at a time), so the queue cannot deadlock.
  *
  * What `openCount` counts: segment `.log` descriptors only. Index, snapshot and checkpoint
  * files are read and written whole with transient descriptors (open, read/write, close
@@ -90,18 +92,20 @@ export class CachedFile {
     return this.fd
   }
 
-  /** Opens (if needed), waiting for a free slot when the cache is full; pair with `release`. */
+  /**
+   * Opens (if needed), waiting for a free slot when the cache is full; pair with `release`.
+   * A waiting reader holds no reference (so it cannot pin a descriptor it does not use);
+   * it gets one when served, or FileRetiredError if the file was retired meanwhile.
+   */
   acquire (): Promise<number> | number {
     if (this.retired) throw new FileRetiredError(`file ${this.#path} was retired`)
     if (this.fd >= 0 || this.#cache.hasRoom()) return this.acquireSync()
-    this.refs++
     return this.#cache.wait(this)
   }
 
-  /** Opens after a wait (called by the cache with a reference already counted). */
-  openAfterWait (): number {
+  /** @internal Opens for a waiter being served (the cache counted its reference). */
+  openAfterWait (): void {
     this.#cache.open(this, this.#path, this.#mode)
-    return this.fd
   }
 
   release (): void {
@@ -129,6 +133,7 @@ export class FileHandleCache {
   /** Open descriptors with no holder, least recently used first (Set keeps insertion order). */
   readonly #idle = new Set<CachedFile>()
   readonly #waiters: Waiter[] = []
+  #waking = false
   #open = 0
   #opensTotal = 0
 
@@ -148,9 +153,9 @@ export class FileHandleCache {
     return new CachedFile(this, path, mode)
   }
 
-  /** @internal */
+  /** @internal Whether a descriptor can be opened within the cap (after evicting idle ones). */
   hasRoom (): boolean {
-    return this.#open < this.maxOpen || this.#idle.size > 0
+    return this.#open - this.#idle.size < this.maxOpen
   }
 
   /** @internal Opens `file`, evicting idle descriptors to stay within the cap. */
@@ -159,6 +164,8 @@ export class FileHandleCache {
     file.fd = fs.openSync(path, mode)
     this.#open++
     this.#opensTotal++
+    // Readers queued for this very file share the descriptor now.
+    if (this.#waiters.length > 0) this.#wake()
   }
 
   /** @internal A held file was used again; nothing to do while it is held. */
@@ -177,14 +184,14 @@ export class FileHandleCache {
       this.#wake()
       return
     }
-    if (file.fd < 0) return
+    if (file.fd < 0) {
+      this.#wake()
+      return
+    }
     this.#idle.delete(file)
     this.#idle.add(file)
-    if (this.#waiters.length > 0) {
-      this.#wake()
-    } else if (this.#open > this.maxOpen) {
-      this.#evictDownTo(this.maxOpen)
-    }
+    if (this.#waiters.length > 0) this.#wake()
+    if (this.#open > this.maxOpen) this.#evictDownTo(this.maxOpen)
   }
 
   /** @internal Queues a reader until a descriptor can be opened for it. */
@@ -192,15 +199,42 @@ export class FileHandleCache {
     return new Promise((resolve, reject) => this.#waiters.push({ file, resolve, reject }))
   }
 
+  /**
+   * Serves queued readers in order: a retired file's are rejected, an open file's share its
+   * descriptor, and a closed file is opened while there is room.
+   */
   #wake (): void {
-    while (this.#waiters.length > 0 && this.hasRoom()) {
-      const w = this.#waiters.shift()!
-      try {
-        w.resolve(w.file.fd >= 0 ? w.file.fd : w.file.openAfterWait())
-      } catch (err) {
-        w.file.refs--
-        w.reject(new StorageError(`cannot open ${w.file.path}: ${(err as Error).message}`, { cause: err }))
+    if (this.#waking) return
+    this.#waking = true
+    try {
+      for (let i = 0; i < this.#waiters.length;) {
+        const w = this.#waiters[i]!
+        const file = w.file
+        if (file.retired) {
+          this.#waiters.splice(i, 1)
+          w.reject(new FileRetiredError(`file ${file.path} was retired`))
+        } else if (file.fd >= 0) {
+          this.#waiters.splice(i, 1)
+          file.refs++
+          this.#idle.delete(file)
+          w.resolve(file.fd)
+        } else if (this.hasRoom()) {
+          this.#waiters.splice(i, 1)
+          file.refs++
+          try {
+            file.openAfterWait()
+            w.resolve(file.fd)
+          } catch (err) {
+            file.refs--
+            w.reject(new StorageError(`cannot open ${file.path}: ${(err as Error).message}`, { cause: err }))
+          }
+          i = 0 // opening may have served other waiters of the same file; rescan
+        } else {
+          i++
+        }
       }
+    } finally {
+      this.#waking = false
     }
   }
 
@@ -208,7 +242,7 @@ export class FileHandleCache {
     for (const file of this.#idle) {
       if (this.#open <= limit) break
       this.#idle.delete(file)
-      this.#close(file)
+      if (file.refs === 0) this.#close(file) // a held file never closes (defensive: held files are not idle)
     }
   }
 

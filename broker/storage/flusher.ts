@@ -2,8 +2,10 @@
  * Group commit for acks=all (architecture.md §3): `sync()` resolves after an fdatasync
  * that covers every batch appended before the call, and callers never each pay for one.
  *
- * Rounds: a round captures the segments written since the last round (the active one, and
- * any rolled since), fdatasyncs each (plus, for rolled segments, their index files, and the
+ * Rounds: a round starts on the next turn of the event loop (so every caller of the same
+ * tick shares it, and a synchronous burst of appends and rolls never holds descriptors),
+ * captures the segments written since the last round (the active one, and any rolled
+ * since), fdatasyncs each (plus, for rolled segments, their index files, and the
  * directory when segments were created), then reports the log end offset it captured as
  * durable. While a round runs, every caller that arrives joins ONE next round, started when
  * the current one ends; a caller whose batches the running round already covers (nothing
@@ -16,11 +18,13 @@
  * a StorageError from sync as fatal for the partition (not done here).
  *
  * Concurrency: `markDirty` is synchronous and called from append; rounds run on the thread
- * pool; each round holds a reference on every descriptor it fsyncs.
+ * pool; each fdatasync holds a reference on its descriptor, acquired like a read (waiting
+ * for a slot when the FileHandleCache is full).
  */
 
 import fs from 'node:fs'
 import { StorageError } from '../../protocol/errors.js'
+import { FileRetiredError } from './file-handle-cache.js'
 import { faultPoints } from './testing/fault-points.js'
 import { INDEX_SUFFIX, TIME_INDEX_SUFFIX, type Segment } from './segment.js'
 
@@ -58,6 +62,7 @@ export class Flusher {
   /** Bumped on every markDirty; a round remembers the value it started with. */
   #appendSeq = 0
   #current: Promise<void> | null = null
+  /** The append sequence the running round captured; -1 while it has not captured yet. */
   #currentSeq = -1
   #next: Promise<void> | null = null
   #rounds = 0
@@ -85,7 +90,7 @@ export class Flusher {
 
   sync (): Promise<void> {
     if (this.#current === null) return this.#start()
-    if (this.#currentSeq === this.#appendSeq) return this.#current
+    if (this.#currentSeq === -1 || this.#currentSeq === this.#appendSeq) return this.#current
     this.#next ??= this.#current.then(noop, noop).then(() => {
       this.#next = null
       return this.#current ?? this.#start()
@@ -103,6 +108,8 @@ export class Flusher {
   }
 
   async #round (): Promise<void> {
+    this.#currentSeq = -1
+    await new Promise(resolve => setImmediate(resolve))
     this.#rounds++
     this.#currentSeq = this.#appendSeq
     const target = this.#host.logEndOffset
@@ -113,7 +120,15 @@ export class Flusher {
     let rolled = false
     try {
       await Promise.all(segments.map(async segment => {
-        const fd = segment.file.acquireSync()
+        let fd: number
+        try {
+          // Waits for a descriptor slot like a read does, so a burst of rolls across many
+          // partitions cannot push the cache past maxOpen.
+          fd = await segment.file.acquire()
+        } catch (err) {
+          if (err instanceof FileRetiredError) return // deleted meanwhile: nothing to make durable
+          throw err
+        }
         try {
           if (faultPoints.active) faultPoints.hit('sync.beforeFdatasync')
           await fdatasync(fd)

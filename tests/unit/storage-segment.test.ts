@@ -141,3 +141,56 @@ t.test('file handle cache: lazy opens, LRU closes beyond the cap, held descripto
   files[4]!.release()
   t.equal(cache.opensTotal, reopened, 'an idle descriptor is reused, not reopened')
 })
+
+t.test('file handle cache: a reader queued for a file another holder opens is served, under load', async t => {
+  const dir = tempDir(t)
+  const cache = new FileHandleCache(5)
+  const files = Array.from({ length: 20 }, (_, i) => {
+    const p = path.join(dir, `f${i}`)
+    fs.writeFileSync(p, 'x')
+    return cache.file(p)
+  })
+  // Fill the cache with held descriptors, queue a reader for a closed file, then open and
+  // release that file synchronously (as an append would): the reader must be served.
+  for (let i = 0; i < 5; i++) files[i]!.acquireSync()
+  let served = false
+  const queued = Promise.resolve(files[10]!.acquire()).then(fd => { served = true; return fd })
+  files[10]!.acquireSync()
+  files[10]!.release()
+  await new Promise(resolve => setImmediate(resolve))
+  t.ok(served, 'served with the descriptor the other holder opened')
+  files[10]!.release()
+  await queued
+  for (let i = 0; i < 5; i++) files[i]!.release()
+  // Many readers: never more descriptors than the cap. Then readers mixed with synchronous
+  // users (appends), which may open past the cap while every descriptor is held: everyone
+  // finishes and the cache is back under the cap afterwards.
+  const run = async (withSyncUsers: boolean): Promise<{ finished: number, max: number }> => {
+    let finished = 0
+    let max = 0
+    await Promise.all(Array.from({ length: 30 }, async (_, i) => {
+      for (let k = 0; k < 40; k++) {
+        const f = files[(i * 7 + k) % files.length]!
+        const fd = await f.acquire()
+        max = Math.max(max, cache.openCount)
+        await new Promise(resolve => setImmediate(resolve))
+        fs.fstatSync(fd)
+        f.release()
+        if (withSyncUsers && k % 3 === 0) {
+          const g = files[(i + k) % files.length]!
+          g.acquireSync()
+          g.release()
+        }
+      }
+      finished++
+    }))
+    return { finished, max }
+  }
+  const readersOnly = await run(false)
+  t.equal(readersOnly.finished, 30)
+  t.ok(readersOnly.max <= 5, `readers never exceeded the cap (${readersOnly.max})`)
+  const mixed = await run(true)
+  t.equal(mixed.finished, 30, 'mixed with synchronous users: everyone finishes')
+  t.ok(files.every(f => f.refs === 0))
+  t.ok(cache.openCount <= 5, 'back under the cap')
+})

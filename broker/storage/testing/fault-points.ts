@@ -14,6 +14,8 @@
  *   compaction.afterManifest  swap manifest committed, old segments still in place
  *   compaction.midSwap        between renaming the first and the remaining segments
  *   close.beforeSnapshot      in close(), data fsynced, producer snapshot not yet written
+ *   topics.beforeCreateMetadata   createTopic made the directories, topics.json not yet written
+ *   topics.afterDeleteMetadata    deleteTopic wrote topics.json, directories not yet renamed
  *
  * A child process can arm points from a string such as `compaction.midSwap:exit` through
  * `armFromSpec` (the test helper does this; the engine never reads the environment).
