@@ -1,22 +1,24 @@
 #!/usr/bin/env node
 /**
- * The `spool` command line (architecture.md §7). Client-side commands (topic, produce,
- * consume, tail) talk to the broker at --broker (env SPOOL_BROKER, default
- * 127.0.0.1:7420). Exit codes: 0 ok, 1 usage or not found, 2 broker unreachable
- * (cli/exit-codes.ts).
+ * The `spool` command line (architecture.md §7): `broker start` runs a broker
+ * (cli/commands/broker.ts); the client-side commands (topic, produce, consume, tail) talk
+ * to the broker at --broker (env SPOOL_BROKER, default 127.0.0.1:7420). Exit codes: 0 ok,
+ * 1 usage or not found, 2 broker unreachable (cli/exit-codes.ts).
  */
 
 import { Command } from 'commander'
+import { brokerCommand } from './commands/broker.js'
 import { consumeCommand, tailCommand } from './commands/consume.js'
 import { produceCommand } from './commands/produce.js'
 import { topicCommand } from './commands/topic.js'
 import { brokerOption } from './context.js'
 
 const program = new Command('spool')
-  .description('Spool: a Kafka-like pub/sub broker, and its command line client')
+  .description('Spool: a Kafka-like pub/sub broker — run a broker, manage topics, produce and consume')
   .addOption(brokerOption())
   .showHelpAfterError('(run with --help for usage)')
 
+program.addCommand(brokerCommand())
 program.addCommand(topicCommand())
 program.addCommand(produceCommand())
 program.addCommand(consumeCommand())
