@@ -16,7 +16,7 @@
 import { ClientClosedError, InvalidArgumentError } from '../protocol/errors.js'
 import { Assignment, type PartitionState, type TopicPartition } from './assignment.js'
 import type { Cluster } from './cluster.js'
-import { Fetcher, type AutoOffsetReset, type Chunk } from './fetcher.js'
+import { Fetcher, type AutoOffsetReset, type Chunk, type FetchRound } from './fetcher.js'
 import type { Message } from './message.js'
 import { EARLIEST, LATEST, listOffsets } from './offsets.js'
 import type { RetryOptions } from './retry.js'
@@ -85,8 +85,9 @@ export class Consumer implements AsyncIterable<Message> {
   readonly #removeCloseHook: () => void
   #mode: 'iterator' | 'run' | null = null
   #closed = false
-  /** Ends the wait for the in-flight fetch (close() calls it). */
-  #stopWaiting: (() => void) | null = null
+  /** Ends the wait for the in-flight fetch: with null (close) or [] (a fresh fetch is needed). */
+  #stopWaiting: ((value: Chunk[] | null) => void) | null = null
+  #round: FetchRound | null = null
   /** The pipelined fetch: sent when the application starts on the current chunks. */
   #inFlight: Promise<Chunk[]> | null = null
   #chunks: Chunk[] = []
@@ -158,7 +159,7 @@ export class Consumer implements AsyncIterable<Message> {
     }
     const added = this.#assignment.add(wanted, this.#startAt, this.#maxBytesPerPartition)
     if (added.length > 0) await this.#options.onAssigned?.(added.map(s => ({ topic: s.topic, partition: s.partition })))
-    this.#fetcher.wake()
+    if (added.length > 0 || revoked.length > 0) this.#refetch()
   }
 
   /** The assigned partitions. */
@@ -170,7 +171,7 @@ export class Consumer implements AsyncIterable<Message> {
   seek ({ topic, partition, offset }: TopicPartition & { offset: number }): void {
     if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError(`offset must be an integer >= 0, got ${String(offset)}`)
     this.#state(topic, partition).seek(offset)
-    this.#fetcher.wake()
+    this.#refetch()
   }
 
   /** Moves the partitions (default: all assigned) to their earliest offset. */
@@ -194,7 +195,7 @@ export class Consumer implements AsyncIterable<Message> {
     const states = partitions === undefined ? [...this.#assignment.states()] : partitions.map(tp => this.#state(tp.topic, tp.partition))
     for (const state of states) state.requestReset(reset)
     await this.#fetcher.resolvePositions()
-    this.#fetcher.wake()
+    this.#refetch()
   }
 
   /** The offset of the next message this consumer hands out for the partition (-1 if unknown yet). */
@@ -204,17 +205,26 @@ export class Consumer implements AsyncIterable<Message> {
 
   /** Stops fetching the partitions; buffered messages are dropped and fetched again on resume. */
   pause (partitions: TopicPartition[]): void {
+    let changed = false
     for (const { topic, partition } of partitions) {
       const state = this.#state(topic, partition)
       if (state.paused) continue
       state.paused = true
       state.rewind()
+      changed = true
     }
+    if (changed) this.#refetch()
   }
 
   resume (partitions: TopicPartition[]): void {
-    for (const { topic, partition } of partitions) this.#state(topic, partition).paused = false
-    this.#fetcher.wake()
+    let changed = false
+    for (const { topic, partition } of partitions) {
+      const state = this.#state(topic, partition)
+      if (!state.paused) continue
+      state.paused = false
+      changed = true
+    }
+    if (changed) this.#refetch()
   }
 
   paused (): TopicPartition[] {
@@ -266,7 +276,7 @@ export class Consumer implements AsyncIterable<Message> {
         // Not Promise.race with a long-lived "closed" promise: every race would leave a
         // reaction on it holding this response's messages until the consumer closes.
         chunks = await new Promise<Chunk[] | null>((resolve, reject) => {
-          this.#stopWaiting = () => resolve(null)
+          this.#stopWaiting = resolve
           inFlight.then(resolve, reject)
         })
       } catch (err) {
@@ -285,9 +295,26 @@ export class Consumer implements AsyncIterable<Message> {
   }
 
   #startFetch (): Promise<Chunk[]> {
-    const fetch = this.#fetcher.fetch()
+    const round: FetchRound = { abandoned: false, completed: false }
+    this.#round = round
+    const fetch = this.#fetcher.fetch(round)
     fetch.catch(() => {}) // observed by #nextChunk; never an unhandled rejection
     return fetch
+  }
+
+  /**
+   * The assignment or a position changed: the fetch in flight (parked in the broker's long
+   * poll, perhaps for maxWaitMs) asked for the old state. Abandon it, unless its response
+   * is already decoded, and have the reader send a fresh one now.
+   */
+  #refetch (): void {
+    this.#fetcher.wake()
+    const round = this.#round
+    if (this.#inFlight === null || round === null || round.completed) return
+    round.abandoned = true
+    this.#inFlight = null
+    this.#round = null
+    this.#stopWaiting?.([])
   }
 
   [Symbol.asyncIterator] (): AsyncIterator<Message, undefined> {
@@ -396,7 +423,7 @@ export class Consumer implements AsyncIterable<Message> {
       this.#closed = true
       this.#removeCloseHook()
       this.#fetcher.stop()
-      this.#stopWaiting?.()
+      this.#stopWaiting?.(null)
       this.#chunks = []
     }
     if (this.#running !== null && !this.#inCallback) await this.#running.catch(() => {})

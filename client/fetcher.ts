@@ -49,6 +49,18 @@ export interface Chunk {
   highWatermark: number
 }
 
+/**
+ * One fetch round's handle: the consumer marks it `abandoned` when a seek, pause, resume
+ * or assignment change makes the round's request stale while it is still waiting in the
+ * broker's long poll. An abandoned round decodes nothing and moves no position, so the
+ * consumer can send a fresh fetch at once instead of waiting out maxWaitMs. `completed` is
+ * set (synchronously with applying its positions) once the round can no longer be abandoned.
+ */
+export interface FetchRound {
+  abandoned: boolean
+  completed: boolean
+}
+
 interface Requested {
   state: PartitionState
   epoch: number
@@ -103,9 +115,10 @@ export class Fetcher {
     }
   }
 
-  /** One fetch round; [] when the long poll expired empty or there was nothing to fetch. */
-  async fetch (): Promise<Chunk[]> {
+  /** One fetch round; [] when the long poll expired empty, or nothing to fetch, or abandoned. */
+  async fetch (round: FetchRound): Promise<Chunk[]> {
     await this.resolvePositions()
+    if (round.abandoned) return []
     const now = Date.now()
     const requested: Requested[] = []
     let nextRetryAtMs = Infinity
@@ -120,6 +133,7 @@ export class Fetcher {
     let response: { body: ResponseOf<'Fetch'>, records: Uint8Array }
     try {
       const connection = await this.#cluster.bootstrap()
+      if (round.abandoned) return []
       response = await connection.request('Fetch', this.#request(requested), {
         timeoutMs: this.#cluster.options.requestTimeoutMs + this.#options.maxWaitMs,
       })
@@ -130,7 +144,7 @@ export class Fetcher {
       await this.#cluster.sleep(backoffMs(this.#failures++, this.#options.retry))
       return []
     }
-    return this.#decode(requested, response.body, response.records)
+    return this.#decode(round, requested, response.body, response.records)
   }
 
   #request (requested: Requested[]): RequestOf<'Fetch'> {
@@ -153,11 +167,17 @@ export class Fetcher {
     }
   }
 
-  /** Decodes each partition's slice of the records section, in response order. */
-  async #decode (requested: Requested[], body: ResponseOf<'Fetch'>, records: Uint8Array): Promise<Chunk[]> {
+  /**
+   * Decodes each partition's slice of the records section, in response order. Positions
+   * move only at the end, all at once, and only if the round was not abandoned meanwhile
+   * (a compressed batch makes decoding asynchronous).
+   */
+  async #decode (round: FetchRound, requested: Requested[], body: ResponseOf<'Fetch'>, records: Uint8Array): Promise<Chunk[]> {
+    if (round.abandoned) return []
     const byKey = new Map<string, Requested>()
     for (const r of requested) byKey.set(partitionKey(r.state.topic, r.state.partition), r)
     const chunks: Chunk[] = []
+    const advances: Array<{ r: Requested, nextOffset: number }> = []
     let pos = 0
     for (const t of body.topics) {
       for (const p of t.partitions) {
@@ -180,7 +200,6 @@ export class Fetcher {
         if (result.compressedAt >= 0) {
           const rest = await decodeCompressedInto(slice, result.compressedAt, target, messages, DEFAULT_MAX_DECOMPRESSED_BYTES)
           result = { nextOffset: Math.max(result.nextOffset, rest.nextOffset), batches: result.batches + rest.batches, compressedAt: -1 }
-          if (state.epoch !== r.epoch || !state.assigned) continue
         }
         if (result.batches === 0) {
           // The first batch did not fit in the partition's maxBytes: ask for more next time.
@@ -188,10 +207,15 @@ export class Fetcher {
           this.#cluster.logger.warn({ topic: state.topic, partition: state.partition, maxBytes: state.maxBytes }, 'fetched a partial batch; raising maxBytes')
           continue
         }
-        state.fetchOffset = result.nextOffset
-        if (messages.length > 0) chunks.push({ state, epoch: state.epoch, messages, highWatermark: p.highWatermark })
+        advances.push({ r, nextOffset: result.nextOffset })
+        if (messages.length > 0) chunks.push({ state, epoch: r.epoch, messages, highWatermark: p.highWatermark })
       }
     }
+    if (round.abandoned) return []
+    for (const { r, nextOffset } of advances) {
+      if (r.state.epoch === r.epoch && r.state.assigned) r.state.fetchOffset = nextOffset
+    }
+    round.completed = true
     return chunks
   }
 

@@ -22,7 +22,8 @@ export interface WebSocketLike {
   close (code?: number, reason?: string): void
   addEventListener (type: 'message', listener: (event: { data: unknown }) => void): void
   addEventListener (type: 'error', listener: (event: { error?: unknown }) => void): void
-  addEventListener (type: 'open' | 'close', listener: () => void): void
+  addEventListener (type: 'close', listener: (event: { code?: number, reason?: string }) => void): void
+  addEventListener (type: 'open', listener: () => void): void
 }
 
 /** A WebSocket constructor: `globalThis.WebSocket` in browsers, `ws`'s in Node. */
@@ -45,7 +46,7 @@ class WebSocketTransport implements Transport {
     this.#handlers = handlers
     this.#maxFrameBytes = maxFrameBytes
     ws.addEventListener('message', event => this.#onMessage(event.data))
-    ws.addEventListener('close', () => this.#finish())
+    ws.addEventListener('close', event => this.#finish(closeError(event)))
     ws.addEventListener('error', event => this.#finish(errorOf(event, 'WebSocket error')))
   }
 
@@ -106,6 +107,21 @@ class WebSocketTransport implements Transport {
     }
     this.#handlers.onClose(error)
   }
+}
+
+/** WebSocket close code 1009: the peer refused a message as too big. */
+const CLOSE_MESSAGE_TOO_BIG = 1009
+
+/**
+ * The error a close event stands for. A broker's WebSocket layer refuses a message over its
+ * maxFrameBytes with close code 1009 before the frame reaches the native protocol (so no
+ * FRAME_TOO_LARGE notice is sent): reported as the same typed error.
+ */
+function closeError (event: { code?: number, reason?: string }): Error | undefined {
+  if (event.code === CLOSE_MESSAGE_TOO_BIG) {
+    return new FrameTooLargeError(`the broker refused a frame larger than its maxFrameBytes (WebSocket close 1009${event.reason ? `: ${event.reason}` : ''})`)
+  }
+  return undefined
 }
 
 /** An Error for a WebSocket error event, keeping the runtime's error (with its code) as cause. */

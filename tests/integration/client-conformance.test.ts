@@ -1,0 +1,11 @@
+// The client conformance suite (tests/helpers/conformance.ts) over both transports against a
+// real embedded broker: TCP on the native port, WebSocket at /ws on the HTTP port.
+import t from 'tap'
+import { startTestBroker } from '../helpers/client-broker.js'
+import { clientConformance } from '../helpers/conformance.js'
+
+const broker = await startTestBroker(t)
+const limited = await startTestBroker(t, { maxFrameBytes: 64 * 1024, maxBatchBytes: 32 * 1024, idleTimeoutMs: 400 })
+
+t.test('tcp', async t => clientConformance(t, broker, limited, 'tcp'))
+t.test('websocket', async t => clientConformance(t, broker, limited, 'websocket'))
