@@ -1,0 +1,170 @@
+// The `spool` CLI end to end, as spawned processes against a real broker: topic commands,
+// 10,000 lines through `produce` (keys by separator) and back through `consume --format
+// json` in order per partition on murmur2(key) % partitions, exit codes and one-line errors
+// for an unknown topic and an unreachable broker, and clean exits of `consume -f` on SIGINT
+// and when its stdout is closed.
+import t from 'tap'
+import { Client, text, utf8 } from '../../client/index.js'
+import { partitionForKey } from '../../protocol/bytes/murmur2.js'
+import { startTestBroker } from '../helpers/client-broker.js'
+import { finished, firstLines, freePort, runCli, spawnCli } from '../helpers/client-cli.js'
+
+const broker = await startTestBroker(t)
+const b = ['--broker', broker.address]
+const client = new Client({ brokers: [broker.address] })
+t.teardown(() => client.close())
+
+t.test('topic create, produce 10,000 keyed lines, consume them back as JSON', async t => {
+  const created = await runCli(t, ['topic', 'create', 'lines', '--partitions', '3', ...b])
+  t.equal(created.code, 0, created.stderr)
+  t.equal(created.stdout, 'created topic "lines" with 3 partitions\n')
+
+  const input = Array.from({ length: 10_000 }, (_, i) => `user-${i % 97}:line ${i}`).join('\n') + '\n'
+  const produced = await runCli(t, ['produce', 'lines', '--key-separator', ':', ...b], { input })
+  t.equal(produced.code, 0, produced.stderr)
+  t.equal(produced.stderr, 'produced 10000 messages to lines\n')
+  t.equal(produced.stdout, '')
+  t.ok(produced.ms < 10_000, `produce took ${produced.ms} ms`)
+
+  const consumed = await runCli(t, ['consume', 'lines', '--from-beginning', '--max-messages', '10000', '--format', 'json', ...b])
+  t.equal(consumed.code, 0, consumed.stderr)
+  const lines = consumed.stdout.trimEnd().split('\n')
+  t.equal(lines.length, 10_000)
+  const records = lines.map(l => JSON.parse(l) as { topic: string, partition: number, offset: number, key: string, value: string, headers: unknown[] })
+  let misplaced = 0
+  let disordered = 0
+  const lastOffset = new Map<number, number>()
+  const lastLineByKey = new Map<string, number>()
+  for (const r of records) {
+    if (r.partition !== partitionForKey(utf8(r.key), 3)) misplaced++
+    if ((lastOffset.get(r.partition) ?? -1) >= r.offset) disordered++
+    lastOffset.set(r.partition, r.offset)
+    const n = Number(r.value.slice('line '.length))
+    if ((lastLineByKey.get(r.key) ?? -1) >= n) disordered++
+    lastLineByKey.set(r.key, n)
+  }
+  t.equal(misplaced, 0, 'each key on murmur2(key) % 3')
+  t.equal(disordered, 0, 'in order per partition and per key')
+  t.equal(new Set(records.map(r => r.value)).size, 10_000, 'every line once')
+  t.same(Object.keys(records[0]!), ['topic', 'partition', 'offset', 'timestamp', 'key', 'value', 'headers'])
+
+  const toEnd = await runCli(t, ['consume', 'lines', '--from-beginning', ...b])
+  t.equal(toEnd.code, 0, toEnd.stderr)
+  t.equal(toEnd.stdout.split('\n').length - 1, 10_000, 'without -f it stops at the end offsets of when it started')
+  const oneLine = await runCli(t, ['consume', 'lines', '--partition', '0', '--offset', '2', '--max-messages', '1', '--print-key', ...b])
+  t.match(oneLine.stdout, /^user-\d+\tline \d+\n$/)
+})
+
+t.test('topic list and describe: tables, and JSON with --format json', async t => {
+  const list = await runCli(t, ['topic', 'list', ...b])
+  t.equal(list.code, 0, list.stderr)
+  t.match(list.stdout, /^TOPIC\s+PARTITIONS\s+MESSAGES\s+SIZE\n/)
+  t.match(list.stdout, /\nlines\s+3\s+10000\s+\d/)
+  const listJson = JSON.parse((await runCli(t, ['topic', 'list', '--format', 'json', ...b])).stdout) as Array<{ topic: string, partitions: number, messages: number }>
+  t.has(listJson.find(r => r.topic === 'lines'), { topic: 'lines', partitions: 3, messages: 10_000 })
+  const describe = await runCli(t, ['topic', 'describe', 'lines', ...b])
+  t.equal(describe.code, 0, describe.stderr)
+  t.match(describe.stdout, /^Topic: lines {2}Partitions: 3 {2}Messages: 10000/)
+  t.match(describe.stdout, /PARTITION\s+LOG START\s+LOG END\s+HIGH WATERMARK\s+MESSAGES\s+SIZE\n/)
+  const json = JSON.parse((await runCli(t, ['topic', 'describe', 'lines', '--format', 'json', ...b])).stdout) as { partitions: Array<{ logEndOffset: number }> }
+  t.equal(json.partitions.reduce((n, p) => n + p.logEndOffset, 0), 10_000)
+})
+
+t.test('produce options: --key, --partition, --acks, --header; consume --from-time', async t => {
+  await runCli(t, ['topic', 'create', 'opts', '--partitions', '2', ...b])
+  const before = Date.now()
+  const r = await runCli(t, ['produce', 'opts', '--key', 'k1', '--partition', '1', '--acks', 'all', '--header', 'source=cli', '--header', 'n=1', ...b], { input: 'a\nb\nc' })
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stderr, 'produced 3 messages to opts\n')
+  const r0 = await runCli(t, ['produce', 'opts', '--acks', '0', '--partition', '0', ...b], { input: 'x\n' })
+  t.equal(r0.code, 0, r0.stderr)
+  const out = await runCli(t, ['consume', 'opts', '--partition', '1', '--from-time', new Date(before - 1000).toISOString(), '--format', 'json', ...b])
+  const records = out.stdout.trimEnd().split('\n').map(l => JSON.parse(l) as { key: string, value: string, partition: number, headers: unknown })
+  t.same(records.map(m => [m.key, m.value, m.partition]), [['k1', 'a', 1], ['k1', 'b', 1], ['k1', 'c', 1]])
+  t.same(records[0]!.headers, [{ key: 'source', value: 'cli' }, { key: 'n', value: '1' }])
+  const consumer = client.consumer({ fromBeginning: true })
+  await consumer.assign({ topic: 'opts', partition: 0 })
+  const [m] = await firstMessages(consumer, 1)
+  t.equal(text(m ?? null), 'x', 'the acks=0 line arrived')
+  await consumer.close()
+  const usage = await runCli(t, ['consume', 'opts', '--from-beginning', '--offset', '3', ...b])
+  t.equal(usage.code, 1)
+  t.equal(usage.stderr, 'error: give at most one of --from-beginning, --offset and --from-time\n')
+})
+
+async function firstMessages (consumer: ReturnType<Client['consumer']>, n: number): Promise<Array<Uint8Array | null>> {
+  const out: Array<Uint8Array | null> = []
+  const deadline = setTimeout(() => { void consumer.close() }, 10_000)
+  for await (const m of consumer) {
+    out.push(m.value)
+    if (out.length >= n) break
+  }
+  clearTimeout(deadline)
+  return out
+}
+
+t.test('unknown topic: exit 1 with one line', async t => {
+  for (const args of [['consume', 'nope'], ['topic', 'describe', 'nope'], ['topic', 'delete', 'nope'], ['tail', 'nope']]) {
+    const r = await runCli(t, [...args, ...b])
+    t.equal(r.code, 1, args.join(' '))
+    t.equal(r.stderr, 'error: topic "nope" does not exist\n', args.join(' '))
+    t.equal(r.stdout, '')
+  }
+})
+
+t.test('unreachable broker: exit 2 with one line, promptly', async t => {
+  const port = await freePort()
+  for (const args of [['topic', 'list'], ['consume', 'x', '-f'], ['produce', 'x']]) {
+    const r = await runCli(t, [...args, '--broker', `127.0.0.1:${port}`], { input: 'a\n' })
+    t.equal(r.code, 2, args.join(' '))
+    t.equal(r.stderr, `error: cannot reach broker at 127.0.0.1:${port} (ECONNREFUSED)\n`, args.join(' '))
+    t.ok(r.ms < 5_000, `${args.join(' ')} gave up after ${r.ms} ms`)
+  }
+  const env = await runCli(t, ['topic', 'list'], { env: { SPOOL_BROKER: `127.0.0.1:${port}` } })
+  t.equal(env.code, 2, 'SPOOL_BROKER is used')
+})
+
+t.test('consume -f: SIGINT ends it with exit 0', async t => {
+  await runCli(t, ['topic', 'create', 'follow', '--partitions', '1', ...b])
+  const child = spawnCli(t, ['consume', 'follow', '-f', ...b])
+  const result = finished(child)
+  const lines = firstLines(child, 1)
+  await new Promise(r => setTimeout(r, 700))
+  await client.producer({ lingerMs: 0 }).send({ topic: 'follow', messages: [{ value: 'hello' }] })
+  t.same(await lines, ['hello'])
+  child.kill('SIGINT')
+  const r = await result
+  t.equal(r.code, 0)
+  t.equal(r.stderr, '')
+  const tail = spawnCli(t, ['tail', 'follow', ...b])
+  const tailed = finished(tail)
+  const tailLines = firstLines(tail, 1)
+  await new Promise(r => setTimeout(r, 700))
+  await client.producer({ lingerMs: 0 }).send({ topic: 'follow', messages: [{ value: 'tailed' }] })
+  t.same(await tailLines, ['tailed'], 'tail prints only new messages')
+  tail.kill('SIGTERM')
+  t.equal((await tailed).code, 0)
+})
+
+t.test('consume -f | head -3: exits 0 once its stdout is closed', async t => {
+  await runCli(t, ['topic', 'create', 'headed', '--partitions', '1', ...b])
+  const producer = client.producer({ lingerMs: 0 })
+  await producer.send({ topic: 'headed', messages: Array.from({ length: 10 }, (_, i) => ({ value: `m${i}` })) })
+  const child = spawnCli(t, ['consume', 'headed', '-f', '--from-beginning', ...b])
+  const result = finished(child)
+  t.same(await firstLines(child, 3), ['m0', 'm1', 'm2'])
+  child.stdout!.destroy() // what `head -3` does after three lines
+  let i = 0
+  const ticker = setInterval(() => { void producer.send({ topic: 'headed', messages: [{ value: `more${i++}` }] }) }, 100)
+  const r = await result
+  clearInterval(ticker)
+  t.equal(r.code, 0)
+  t.equal(r.stderr, '')
+})
+
+t.test('topic delete', async t => {
+  const r = await runCli(t, ['topic', 'delete', 'opts', ...b])
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout, 'deleted topic "opts"\n')
+  t.equal((await runCli(t, ['topic', 'describe', 'opts', ...b])).code, 1)
+})
