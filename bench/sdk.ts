@@ -60,40 +60,51 @@ async function startBroker (dataDir: string): Promise<{ child: ChildProcess, add
   }
 }
 
-async function produce (client: Client, topic: string, recordBytes: number, records: number): Promise<number> {
+interface Phase { seconds: number, cpuSeconds: number }
+
+/** Wall time and this process's CPU time (user + system) of `fn`. */
+async function measure<T> (fn: () => Promise<T>): Promise<Phase & { value: T }> {
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const value = await fn()
+  const used = process.cpuUsage(cpu)
+  return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6, value }
+}
+
+async function produce (client: Client, topic: string, recordBytes: number, records: number): Promise<Phase> {
   const producer = client.producer({ acks: 1, lingerMs: 5 })
   const value = new Uint8Array(recordBytes)
   for (let i = 0; i < value.length; i++) value[i] = 97 + (i % 26)
   const perSend = 1000
   const messages = Array.from({ length: perSend }, () => ({ value }))
   await producer.send({ topic, messages: messages.slice(0, 1) }) // metadata and connection warm-up
-  const outstanding = new Set<Promise<RecordMetadata[]>>()
-  const started = performance.now()
-  for (let sent = 0; sent < records; sent += perSend) {
-    const send = producer.send({ topic, messages })
-    outstanding.add(send)
-    void send.finally(() => outstanding.delete(send))
-    if (outstanding.size >= 64) await Promise.race(outstanding)
-  }
-  await Promise.all(outstanding)
-  await producer.close()
-  return (performance.now() - started) / 1000
+  const phase = await measure(async () => {
+    const outstanding = new Set<Promise<RecordMetadata[]>>()
+    for (let sent = 0; sent < records; sent += perSend) {
+      const send = producer.send({ topic, messages })
+      outstanding.add(send)
+      void send.finally(() => outstanding.delete(send))
+      if (outstanding.size >= 64) await Promise.race(outstanding)
+    }
+    await Promise.all(outstanding)
+    await producer.close()
+  })
+  return phase
 }
 
-async function consume (client: Client, topic: string, expected: number): Promise<{ seconds: number, count: number }> {
+async function consume (client: Client, topic: string, expected: number): Promise<Phase & { count: number }> {
   const consumer = client.consumer({ fromBeginning: true })
   await consumer.assign({ topic })
   let count = 0
-  const started = performance.now()
   const timeout = setTimeout(() => { void consumer.close() }, 120_000)
-  await consumer.run({
+  const phase = await measure(() => consumer.run({
     eachBatch: ({ batch }) => {
       count += batch.messages.length
       if (count >= expected) void consumer.close()
     },
-  })
+  }))
   clearTimeout(timeout)
-  return { seconds: (performance.now() - started) / 1000, count }
+  return { ...phase, count }
 }
 
 async function latency (address: string, topic: string, ratePerSecond: number, seconds: number): Promise<number[]> {
@@ -152,20 +163,22 @@ try {
   const admin = client.admin()
   await admin.createTopics([{ topic: 'bench-100', partitions: 1 }, { topic: 'bench-1k', partitions: 1 }, { topic: 'bench-latency', partitions: 1 }])
   const rows: string[] = []
-  const p100 = await produce(client, 'bench-100', 100, RECORDS_100)
-  rows.push(`| produce 100 B, acks=1 | ${RECORDS_100.toLocaleString('en')} | ${fmt(RECORDS_100 / p100)} | ${(RECORDS_100 * 100 / p100 / 1e6).toFixed(1)} |`)
-  const p1k = await produce(client, 'bench-1k', 1024, RECORDS_1K)
-  rows.push(`| produce 1 KiB, acks=1 | ${RECORDS_1K.toLocaleString('en')} | ${fmt(RECORDS_1K / p1k)} | ${(RECORDS_1K * 1024 / p1k / 1e6).toFixed(1)} |`)
+  const row = (name: string, records: number, bytes: number, phase: Phase): void => {
+    rows.push(`| ${name} | ${records.toLocaleString('en')} | ${fmt(records / phase.seconds)} | ${(records * bytes / phase.seconds / 1e6).toFixed(1)} | ` +
+      `${(phase.cpuSeconds / phase.seconds * 100).toFixed(0)}% | ${(phase.cpuSeconds / records * 1e9).toFixed(0)} |`)
+  }
+  row('produce 100 B, acks=1', RECORDS_100, 100, await produce(client, 'bench-100', 100, RECORDS_100))
+  row('produce 1 KiB, acks=1', RECORDS_1K, 1024, await produce(client, 'bench-1k', 1024, RECORDS_1K))
   const c100 = await consume(client, 'bench-100', RECORDS_100 + 1)
-  rows.push(`| consume 100 B | ${c100.count.toLocaleString('en')} | ${fmt(c100.count / c100.seconds)} | ${(c100.count * 100 / c100.seconds / 1e6).toFixed(1)} |`)
+  row('consume 100 B', c100.count, 100, c100)
   const c1k = await consume(client, 'bench-1k', RECORDS_1K + 1)
-  rows.push(`| consume 1 KiB | ${c1k.count.toLocaleString('en')} | ${fmt(c1k.count / c1k.seconds)} | ${(c1k.count * 1024 / c1k.seconds / 1e6).toFixed(1)} |`)
+  row('consume 1 KiB', c1k.count, 1024, c1k)
   await client.close()
   const samples = (await latency(address, 'bench-latency', 5000, 5)).sort((a, b) => a - b)
 
   console.log(`\nSDK over TCP, broker in a child process (${new Date().toISOString()}, Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'})\n`)
-  console.log('| scenario | records | records/s | MB/s |')
-  console.log('| --- | ---: | ---: | ---: |')
+  console.log('| scenario | records | records/s | MB/s | client CPU | client CPU ns/record |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
   for (const row of rows) console.log(row)
   console.log('\n| produce -> consume latency, 5,000 msg/s for 5 s (lingerMs 0) | samples | p50 ms | p99 ms | max ms |')
   console.log('| --- | ---: | ---: | ---: | ---: |')
