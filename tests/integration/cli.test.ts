@@ -124,24 +124,36 @@ t.test('unreachable broker: exit 2 with one line, promptly', async t => {
   t.equal(env.code, 2, 'SPOOL_BROKER is used')
 })
 
+/**
+ * Produces `prefix-N` every 100 ms until `until` settles: a follower started at the end
+ * prints the first of them whenever it is ready, however slow its start on a busy machine.
+ */
+async function tickUntil<T> (topic: string, prefix: string, until: Promise<T>): Promise<T> {
+  const producer = client.producer({ lingerMs: 0 })
+  let i = 0
+  const ticker = setInterval(() => { void producer.send({ topic, messages: [{ value: `${prefix}-${i++}` }] }) }, 100)
+  try {
+    return await until
+  } finally {
+    clearInterval(ticker)
+  }
+}
+
 t.test('consume -f: SIGINT ends it with exit 0', async t => {
   await runCli(t, ['topic', 'create', 'follow', '--partitions', '1', ...b])
+  await client.producer({ lingerMs: 0 }).send({ topic: 'follow', messages: [{ value: 'old' }] })
   const child = spawnCli(t, ['consume', 'follow', '-f', ...b])
   const result = finished(child)
-  const lines = firstLines(child, 1)
-  await new Promise(r => setTimeout(r, 700))
-  await client.producer({ lingerMs: 0 }).send({ topic: 'follow', messages: [{ value: 'hello' }] })
-  t.same(await lines, ['hello'])
+  const [line] = await tickUntil('follow', 'hello', firstLines(child, 1))
+  t.match(line, /^hello-\d+$/, 'from the end: the message produced before it started is not printed')
   child.kill('SIGINT')
   const r = await result
   t.equal(r.code, 0)
   t.equal(r.stderr, '')
   const tail = spawnCli(t, ['tail', 'follow', ...b])
   const tailed = finished(tail)
-  const tailLines = firstLines(tail, 1)
-  await new Promise(r => setTimeout(r, 700))
-  await client.producer({ lingerMs: 0 }).send({ topic: 'follow', messages: [{ value: 'tailed' }] })
-  t.same(await tailLines, ['tailed'], 'tail prints only new messages')
+  const [tailLine] = await tickUntil('follow', 'tailed', firstLines(tail, 1))
+  t.match(tailLine, /^tailed-\d+$/, 'tail prints only new messages')
   tail.kill('SIGTERM')
   t.equal((await tailed).code, 0)
 })
