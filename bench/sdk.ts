@@ -18,7 +18,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client, type RecordMetadata } from '../client/index.js'
@@ -107,7 +107,7 @@ async function consume (client: Client, topic: string, expected: number): Promis
   return { ...phase, count }
 }
 
-async function latency (address: string, topic: string, ratePerSecond: number, seconds: number): Promise<number[]> {
+async function latency (address: string, topic: string, ratePerSecond: number, seconds: number): Promise<{ endToEnd: number[], acks: number[] }> {
   const producerClient = new Client({ brokers: [address], clientId: 'bench-latency-producer' })
   const consumerClient = new Client({ brokers: [address], clientId: 'bench-latency-consumer' })
   const producer = producerClient.producer({ acks: 1, lingerMs: 0 })
@@ -116,6 +116,7 @@ async function latency (address: string, topic: string, ratePerSecond: number, s
   await consumer.assign({ topic })
   await consumer.seekToEnd()
   const samples: number[] = []
+  const acks: number[] = []
   const total = ratePerSecond * seconds
   const done = consumer.run({
     eachBatch: ({ batch }) => {
@@ -135,8 +136,9 @@ async function latency (address: string, topic: string, ratePerSecond: number, s
       const due = Math.min(total, Math.floor((performance.now() - started) * ratePerSecond / 1000))
       for (; sent < due; sent++) {
         const value = new Uint8Array(100)
-        new DataView(value.buffer).setFloat64(0, performance.now())
-        void producer.send({ topic, messages: [{ value }] })
+        const sentAt = performance.now()
+        new DataView(value.buffer).setFloat64(0, sentAt)
+        void producer.send({ topic, messages: [{ value }] }).then(() => { acks.push(performance.now() - sentAt) })
       }
       if (sent >= total) {
         clearInterval(timer)
@@ -149,7 +151,7 @@ async function latency (address: string, topic: string, ratePerSecond: number, s
   clearTimeout(timeout)
   await producerClient.close()
   await consumerClient.close()
-  return samples
+  return { endToEnd: samples, acks }
 }
 
 function percentile (sorted: number[], p: number): number {
@@ -174,15 +176,19 @@ try {
   const c1k = await consume(client, 'bench-1k', RECORDS_1K + 1)
   row('consume 1 KiB', c1k.count, 1024, c1k)
   await client.close()
-  const samples = (await latency(address, 'bench-latency', 5000, 5)).sort((a, b) => a - b)
+  const measured = await latency(address, 'bench-latency', 5000, 5)
+  const samples = measured.endToEnd.sort((a, b) => a - b)
+  const acks = measured.acks.sort((a, b) => a - b)
 
   console.log(`\nSDK over TCP, broker in a child process (${new Date().toISOString()}, Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'})\n`)
   console.log('| scenario | records | records/s | MB/s | client CPU | client CPU ns/record |')
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
   for (const row of rows) console.log(row)
-  console.log('\n| produce -> consume latency, 5,000 msg/s for 5 s (lingerMs 0) | samples | p50 ms | p99 ms | max ms |')
+  console.log(`\nLoad average while measuring: ${loadavg().map(l => l.toFixed(2)).join(' ')} (other processes on these ${cpus().length} cores add to the tail)`)
+  console.log('\n| latency at 5,000 msg/s for 5 s (lingerMs 0) | samples | p50 ms | p99 ms | max ms |')
   console.log('| --- | ---: | ---: | ---: | ---: |')
-  console.log(`| 100 B records | ${samples.length} | ${percentile(samples, 0.5).toFixed(2)} | ${percentile(samples, 0.99).toFixed(2)} | ${(samples.at(-1) ?? NaN).toFixed(2)} |`)
+  console.log(`| send -> consumer receives (100 B) | ${samples.length} | ${percentile(samples, 0.5).toFixed(2)} | ${percentile(samples, 0.99).toFixed(2)} | ${(samples.at(-1) ?? NaN).toFixed(2)} |`)
+  console.log(`| send -> acknowledged (acks=1) | ${acks.length} | ${percentile(acks, 0.5).toFixed(2)} | ${percentile(acks, 0.99).toFixed(2)} | ${(acks.at(-1) ?? NaN).toFixed(2)} |`)
 } finally {
   child.kill('SIGTERM')
   await new Promise(r => child.once('exit', r))

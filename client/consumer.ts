@@ -117,10 +117,17 @@ export class Consumer implements AsyncIterable<Message> {
     this.#options = options
     this.#startAt = options.fromBeginning === true ? EARLIEST : LATEST
     this.#maxBytesPerPartition = int('maxBytesPerPartition', options.maxBytesPerPartition, 1024 * 1024, 1)
+    const maxBytes = int('maxBytes', options.maxBytes, 16 * 1024 * 1024, 1)
+    // A response must fit in a frame the client accepts (the broker may exceed maxBytes by
+    // one batch, so leave room for one).
+    const maxFrameBytes = cluster.options.maxFrameBytes
+    if (maxBytes > maxFrameBytes / 2) {
+      throw new InvalidArgumentError(`maxBytes ${maxBytes} must be at most half the client's maxFrameBytes (${maxFrameBytes})`)
+    }
     this.#fetcher = new Fetcher(cluster, this.#assignment, {
       maxWaitMs: int('maxWaitMs', options.maxWaitMs, 500, 0),
       minBytes: int('minBytes', options.minBytes, 1, 0),
-      maxBytes: int('maxBytes', options.maxBytes, 16 * 1024 * 1024, 1),
+      maxBytes,
       maxBytesPerPartition: this.#maxBytesPerPartition,
       checkCrcs: options.checkCrcs ?? true,
       autoOffsetReset,
