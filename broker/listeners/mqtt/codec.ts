@@ -42,6 +42,8 @@ export interface PublishPacket {
   dup: boolean
   retain: boolean
   topic: string
+  /** The topic as it arrived (a view into the packet). */
+  topicBytes: Uint8Array
   /** 0 for QoS 0. */
   packetId: number
   payload: Uint8Array
@@ -162,7 +164,8 @@ export class PacketDecoder {
     const topicLength = (body[0]! << 8) | body[1]!
     let pos = 2 + topicLength
     if (pos > body.length) return new MqttMalformedPacketError('PUBLISH topic runs past the packet')
-    const topic = decodeMqttString(body.subarray(2, pos))
+    const topicBytes = body.subarray(2, pos)
+    const topic = decodeMqttString(topicBytes)
     if (topic === null) return new MqttMalformedPacketError('PUBLISH topic is not well-formed UTF-8 [MQTT-1.5.3-1]')
     let packetId = 0
     if (qos > 0) {
@@ -185,7 +188,7 @@ export class PacketDecoder {
       }
       pos = end
     }
-    return { cmd: 'publish', qos: qos as QoS, dup, retain: (flags & 1) !== 0, topic, packetId, payload: body.subarray(pos), properties }
+    return { cmd: 'publish', qos: qos as QoS, dup, retain: (flags & 1) !== 0, topic, topicBytes, packetId, payload: body.subarray(pos), properties }
   }
 }
 
