@@ -2,6 +2,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import mqttPacket from 'mqtt-packet'
 import { pino } from 'pino'
 import { defaultConfig, type BrokerConfig } from '../../broker/config.js'
 import { startMqttGateway, type MqttGatewayHandle } from '../../broker/listeners/mqtt/gateway.js'
@@ -72,4 +73,64 @@ export function run (t: TestLike, cmd: string, args: string[], options: { timeou
 
 export function sleep (ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms))
+}
+
+/** A hand-driven MQTT client on a raw socket: exact packets out, every packet in. */
+export class RawClient {
+  readonly socket: import('node:net').Socket
+  readonly packets: mqttPacket.Packet[] = []
+  closed = false
+  readonly #waiters: Array<() => void> = []
+  readonly #version: 4 | 5
+
+  private constructor (socket: import('node:net').Socket, version: 4 | 5) {
+    this.socket = socket
+    this.#version = version
+    const parser = mqttPacket.parser({ protocolVersion: version })
+    parser.on('packet', (p: mqttPacket.Packet) => { this.packets.push(p); this.#wake() })
+    socket.on('data', (d: Buffer) => parser.parse(d))
+    socket.on('close', () => { this.closed = true; this.#wake() })
+    socket.on('error', () => {})
+  }
+
+  static async open (t: TestLike, port: number, version: 4 | 5 = 4): Promise<RawClient> {
+    const { connect } = await import('node:net')
+    const socket = connect({ host: '127.0.0.1', port, noDelay: true })
+    t.teardown(() => { socket.destroy() })
+    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
+    return new RawClient(socket, version)
+  }
+
+  #wake (): void { for (const w of this.#waiters.splice(0)) w() }
+
+  send (packet: mqttPacket.Packet): void {
+    this.socket.write(mqttPacket.generate(packet, { protocolVersion: this.#version }))
+  }
+
+  /** The next packet of `cmd` (removed from `packets`), or null on close/timeout. */
+  async next (cmd: string, timeoutMs = 3000): Promise<mqttPacket.Packet | null> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const i = this.packets.findIndex(p => p.cmd === cmd)
+      if (i >= 0) return this.packets.splice(i, 1)[0]!
+      const left = deadline - Date.now()
+      if (this.closed || left <= 0) return null
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, left)
+        this.#waiters.push(() => { clearTimeout(timer); resolve() })
+      })
+    }
+  }
+
+  /** Waits for the socket to close (bounded). */
+  async waitClosed (timeoutMs = 3000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    while (!this.closed && Date.now() < deadline) await sleep(20)
+    return this.closed
+  }
+
+  async connect (options: Partial<mqttPacket.IConnectPacket> = {}): Promise<mqttPacket.IConnackPacket | null> {
+    this.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: this.#version, clean: true, keepalive: 60, clientId: '', ...options } as mqttPacket.IConnectPacket)
+    return await this.next('connack') as mqttPacket.IConnackPacket | null
+  }
 }

@@ -85,6 +85,11 @@ export class MqttConnection implements SessionOutput {
     if (this.#state === 'closed') return
     this.lastActivityMs = this.#gw.now()
     this.#gw.counters.bytesIn += chunk.length
+    if (this.#state === 'new' && this.#framer.bufferedBytes === 0 && chunk.length > 0 && chunk[0] !== 0x10) {
+      // Not MQTT at all (or not CONNECT first [MQTT-3.1.0-1]): close before waiting for a length.
+      this.fail(new MqttProtocolError('the first packet is not CONNECT [MQTT-3.1.0-1]'), Reason.protocolError, chunk)
+      return
+    }
     const err = this.#framer.push(chunk, this.#onPacket)
     this.#flush()
     if (err !== null) this.fail(err, err.code === 'MQTT_PACKET_TOO_LARGE' ? Reason.packetTooLarge : Reason.malformedPacket, chunk)
