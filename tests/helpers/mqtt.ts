@@ -38,7 +38,7 @@ export function collect (client: MqttClient, n: number, timeoutMs = 5000): Promi
     const got: Array<{ topic: string, payload: string, packet: mqtt.IPublishPacket }> = []
     const timer = setTimeout(() => {
       client.removeListener('message', on)
-      reject(new Error(`timed out with ${got.length}/${n} messages: ${JSON.stringify(got.map(g => g.topic + '=' + g.payload))}`))
+      reject(new Error(`timed out with ${got.length}/${n} messages: ${JSON.stringify(got.slice(0, 5).map(g => g.topic + '=' + g.payload.slice(0, 40)))}`))
     }, timeoutMs)
     const on = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket): void => {
       got.push({ topic, payload: payload.toString(), packet })

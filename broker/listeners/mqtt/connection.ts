@@ -188,11 +188,12 @@ export class MqttConnection implements SessionOutput {
       this.write(encodeAck('pubrec', p.packetId, 0, this.version))
       return
     }
-    if (p.qos > 0 && this.#inboundPending + session.inboundQos2.size >= this.#gw.settings.maxInflight) {
-      if (this.version === 5) {
-        this.fail(new MqttProtocolError(`more than ${this.#gw.settings.maxInflight} QoS 1/2 publishes unacknowledged`), Reason.receiveMaximumExceeded, whole)
-        return
-      }
+    // Receive Maximum [MQTT-3.3.4-9]: counts what the broker holds for the client — QoS 2
+    // awaiting PUBREL and acks waiting for fsync. Acks of one read go out at its end, so a
+    // client pipelining many QoS 1 publishes in one read is not penalised.
+    if (p.qos > 0 && this.version === 5 && this.#inboundPending + session.inboundQos2.size >= this.#gw.settings.maxInflight) {
+      this.fail(new MqttProtocolError(`more than ${this.#gw.settings.maxInflight} QoS 1/2 publishes unacknowledged`), Reason.receiveMaximumExceeded, whole)
+      return
     }
     let properties = p.properties
     if (properties !== null && properties.topicAlias !== undefined) {
@@ -203,7 +204,6 @@ export class MqttConnection implements SessionOutput {
     this.#gw.counters.messagesIn++
     const batch = this.#stage.add(this.#gw.route(topic, topicBytes), message)
     if (p.qos > 0) {
-      this.#inboundPending++
       this.#acks.push({ cmd: p.qos === 1 ? 'puback' : 'pubrec', packetId: p.packetId, batch })
     }
   }
@@ -220,14 +220,17 @@ export class MqttConnection implements SessionOutput {
       return
     }
     const synced = this.#gw.syncBatches(batches)
-    this.#ackChain = this.#ackChain.then(() => synced).then(() => this.#sendAcks(acks))
+    this.#inboundPending += acks.length
+    this.#ackChain = this.#ackChain.then(() => synced).then(() => {
+      this.#inboundPending -= acks.length
+      this.#sendAcks(acks)
+    })
   }
 
   #sendAcks (acks: PendingAck[]): void {
     if (this.#state === 'closed') return
     const session = this.session!
     for (const a of acks) {
-      this.#inboundPending--
       if (a.batch.error !== null) {
         // The record could not be written: MQTT 5 says so in the ack; 3.1.1 has no way but closing.
         if (this.version === 5) {
