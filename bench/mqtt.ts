@@ -276,7 +276,9 @@ function stopper (child: ChildProcess): () => Promise<void> {
 
 async function startSpool (dir: string): Promise<Running> {
   const spool = new URL('../cli/spool.js', import.meta.url).pathname
-  const child = spawn(process.execPath, [spool, 'broker', 'start', '--data-dir', join(dir, 'spool'), '--port', '0', '--http-port', '0', '--mqtt-port', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // SPOOL_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the broker.
+  const nodeArgs = (process.env.SPOOL_BENCH_NODE_ARGS ?? '').split(' ').filter(x => x.length > 0)
+  const child = spawn(process.execPath, [...nodeArgs, spool, 'broker', 'start', '--data-dir', join(dir, 'spool'), '--port', '0', '--http-port', '0', '--mqtt-port', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] })
   const line = await waitForLine(child, l => l.includes('"broker started"'), 'spool')
   child.stdout!.resume()
   return { name: 'Spool', port: (JSON.parse(line) as { ports: { mqtt: number } }).ports.mqtt, stop: stopper(child) }

@@ -42,7 +42,7 @@ export const SETTINGS = {
   mqttMaxTopicLength: s<number>('int', 1024, 'Largest MQTT topic name or filter, in UTF-8 bytes'),
   mqttMaxTopicLevels: s<number>('int', 32, 'Most levels ("/"-separated) in an MQTT topic name or filter'),
   mqttMaxSubscriptionsPerClient: s<number>('int', 100, 'Subscriptions one MQTT session may hold'),
-  mqttMaxInflight: s<number>('int', 100, 'QoS 1/2 messages in flight per MQTT client, each way (MQTT 5 receive maximum)'),
+  mqttMaxInflight: s<number>('int', 1000, 'QoS 1/2 messages in flight per MQTT client, each way (MQTT 5 receive maximum)'),
   mqttMaxConnections: s<number>('int', 10_000, 'MQTT connections accepted at once (TCP and WebSocket together)'),
   mqttMaxQueuedBytes: s<number>('int', 1 * MiB, 'Bytes queued for an MQTT client that does not read; past it QoS 0 is dropped and QoS 1/2 waits in the log'),
   mqttKeepAliveMax: s<number>('int', 600, 'Largest MQTT keep-alive in seconds (MQTT 5 clients are told; 0 from a client means this)'),

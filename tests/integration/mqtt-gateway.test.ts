@@ -220,7 +220,7 @@ t.test('client id rules and assigned identifiers', async t => {
   const v5 = await RawClient.open(t, port, 5)
   const ack = await v5.connect({ clientId: '' }) as mqttPacket.IConnackPacket
   t.match(ack.properties?.assignedClientIdentifier, /^spool-/)
-  t.equal(ack.properties?.receiveMaximum, 100)
+  t.equal(ack.properties?.receiveMaximum, 1000)
 })
 
 t.test('keep-alive: silent clients are closed after 1.5 × keep alive, and their will goes out', async t => {

@@ -23,6 +23,7 @@
 
 import type { Logger } from 'pino'
 import { encodeAck, encodePublish, type PublishProperties, type QoS } from './codec.js'
+import type { DecodedRecord } from '../../../protocol/record-batch/records.js'
 import { readRecords, type LogAccess } from './log-access.js'
 import { recordToMessage, remainingExpirySec, type MqttMessage } from './mapping.js'
 import type { StoredInflight, StoredSession, StoredSubscription } from './session-store.js'
@@ -73,7 +74,10 @@ interface Inflight {
   logTopic: string
   partition: number
   offset: number
-  /** Null after a restart until read back from the log. */
+  /**
+   * Kept only for messages that are not records (retained on subscribe): a record is read
+   * back from the log if it must be sent again, so a payload view never pins a read buffer.
+   */
   delivery: Delivery | null
 }
 
@@ -81,6 +85,10 @@ export interface Cursor {
   nextOffset: number
   live: boolean
   reading: boolean
+  /** Records of the last catch-up read not yet offered (at most one read's worth). */
+  pending: DecodedRecord[] | null
+  /** Where the read after `pending` starts. */
+  pendingNext: number
 }
 
 /** The parts of the gateway a session uses. */
@@ -119,7 +127,7 @@ export class Session {
     this.clientId = clientId
     this.expirySec = expirySec
     this.protocolVersion = protocolVersion
-    for (const t of ctx.tailers) this.cursors.push({ nextOffset: t.position, live: false, reading: false })
+    for (const t of ctx.tailers) this.cursors.push({ nextOffset: t.position, live: false, reading: false, pending: null, pendingNext: 0 })
   }
 
   /** Rebuilds an offline session from its stored state; positions missing start at the tail. */
@@ -182,6 +190,7 @@ export class Session {
         c.live = false
         c.nextOffset = t.position
       }
+      c.pending = null
     })
     this.#pendingRetained.length = 0
     this.dirty = true
@@ -231,7 +240,7 @@ export class Session {
     }, out.version)
     if (packet.length > out.maxPacketBytes) return true // the client could not take it [MQTT-3.1.2-25]
     if (d.qos > 0) {
-      this.inflight.set(packetId, { packetId, qos: d.qos, state: 0, logTopic: d.logTopic, partition: d.partition, offset: d.offset, delivery: d })
+      this.inflight.set(packetId, { packetId, qos: d.qos, state: 0, logTopic: d.logTopic, partition: d.partition, offset: d.offset, delivery: d.offset < 0 ? d : null })
     }
     out.write(packet)
     this.#ctx.counters.messagesOut++
@@ -303,15 +312,28 @@ export class Session {
         }
         const out = this.output
         if (this.inflight.size >= out.window || out.queuedBytes > this.#ctx.maxQueuedBytes) return
-        const { records, nextOffset } = await readRecords(this.#ctx.log, tailer.logTopic, tailer.partition, c.nextOffset, CATCH_UP_READ_BYTES)
+        // Continue from the records of the previous read when they start here (a window that
+        // keeps filling would otherwise read and decode the same batch again and again).
+        let records: DecodedRecord[]
+        let nextOffset: number
+        if (c.pending !== null && c.pending.length > 0 && c.pending[0]!.offset <= c.nextOffset) {
+          records = c.pending
+          nextOffset = c.pendingNext
+        } else {
+          ({ records, nextOffset } = await readRecords(this.#ctx.log, tailer.logTopic, tailer.partition, c.nextOffset, CATCH_UP_READ_BYTES))
+        }
+        c.pending = null
         if (this.output === null || c.live) return
         const limit = tailer.position
-        for (const r of records) {
+        for (let i = 0; i < records.length; i++) {
+          const r = records[i]!
           if (r.offset < c.nextOffset) continue
           if (r.offset >= limit) break
           const d = this.#match(r.offset, recordToMessage(r, this.#ctx.limits), tailer.logTopic, tailer.partition)
           if (d !== null && !this.send(d)) {
             c.nextOffset = r.offset
+            c.pending = records.slice(i)
+            c.pendingNext = nextOffset
             this.dirty = true
             return
           }
@@ -361,13 +383,12 @@ export class Session {
         out.write(encodeAck('pubrel', f.packetId, 0, out.version))
         continue
       }
-      if (f.delivery === null) f.delivery = await this.#readBack(f)
+      const d = f.delivery ?? await this.#readBack(f)
       if (this.output !== out) return
-      if (f.delivery === null) {
+      if (d === null) {
         this.inflight.delete(f.packetId)
         continue
       }
-      const d = f.delivery
       const expiry = remainingExpirySec(d.message, this.#ctx.now())
       out.write(encodePublish({
         topicBytes: d.message.topicBytes, packetId: f.packetId, qos: f.qos, retain: d.retain, dup: true,
