@@ -63,6 +63,11 @@ export const SETTINGS = {
   retentionBytes: s<number>('int', -1, 'Default bytes kept per partition (-1 = no limit)'),
   retentionCheckIntervalMs: s<number>('int', 5 * 60 * 1000, 'How often retention and compaction run'),
   maxOpenFiles: s<number>('int', 1000, 'File handles kept open for old segments (least recently used are closed)'),
+  offsetsTopicPartitions: s<number>('int', 8, 'Partitions of the internal __consumer_offsets topic (fixed once created)'),
+  groupHeartbeatIntervalMs: s<number>('int', 3000, 'How often group members heartbeat (faster while partitions are moving)'),
+  groupMinSessionTimeoutMs: s<number>('int', 500, 'Smallest session timeout a group member may ask for'),
+  groupMaxSessionTimeoutMs: s<number>('int', 5 * 60 * 1000, 'Largest session timeout a group member may ask for'),
+  groupMaxSize: s<number>('int', 1000, 'Members one consumer group may have'),
 } as const
 
 export type SettingName = keyof typeof SETTINGS
@@ -126,7 +131,8 @@ export function parseSetting (name: SettingName, raw: unknown, source: string): 
 /** Checks relations between settings that no single parse can. */
 export function validateConfig (config: BrokerConfig): BrokerConfig {
   const positive: SettingName[] = ['defaultPartitions', 'maxPartitionsPerTopic', 'maxFrameBytes', 'maxBatchBytes',
-    'maxInFlightRequests', 'maxConnections', 'idleTimeoutMs', 'maxQueuedBytes', 'segmentBytes', 'segmentMs', 'maxOpenFiles']
+    'maxInFlightRequests', 'maxConnections', 'idleTimeoutMs', 'maxQueuedBytes', 'segmentBytes', 'segmentMs', 'maxOpenFiles',
+    'offsetsTopicPartitions', 'groupHeartbeatIntervalMs', 'groupMinSessionTimeoutMs', 'groupMaxSessionTimeoutMs', 'groupMaxSize']
   for (const k of positive) {
     if ((config[k] as number) <= 0) throw new InvalidConfigError(`${k} must be positive (got ${String(config[k])})`)
   }
@@ -135,6 +141,9 @@ export function validateConfig (config: BrokerConfig): BrokerConfig {
   }
   if (config.maxBatchBytes > config.maxFrameBytes) {
     throw new InvalidConfigError('maxBatchBytes exceeds maxFrameBytes: a maximal batch could never arrive')
+  }
+  if (config.groupMinSessionTimeoutMs > config.groupMaxSessionTimeoutMs) {
+    throw new InvalidConfigError('groupMinSessionTimeoutMs exceeds groupMaxSessionTimeoutMs')
   }
   if (config.retentionCheckIntervalMs < 0) throw new InvalidConfigError('retentionCheckIntervalMs must be >= 0')
   return config

@@ -38,6 +38,9 @@ export interface ConnectionInfo {
   readonly bytesIn: number
   readonly bytesOut: number
   readonly inFlight: number
+  /** The consumer group this connection heartbeats for, if any (shown in the console). */
+  readonly group: string | null
+  noteGroup (groupId: string | null): void
 }
 
 export interface RequestContext {
@@ -87,6 +90,7 @@ export class Connection implements ConnectionInfo {
   bytesIn = 0
   bytesOut = 0
   inFlight = 0
+  group: string | null = null
   lastActiveMs: number
   readonly #channel: ByteChannel
   readonly #decoder: FrameDecoder
@@ -125,6 +129,10 @@ export class Connection implements ConnectionInfo {
   }
 
   get closed (): boolean { return this.#closed }
+
+  noteGroup (groupId: string | null): void {
+    this.group = groupId
+  }
 
   #setSeries (): void {
     const labels = [String(this.id), this.clientId, this.remoteAddress, this.listener]

@@ -60,6 +60,11 @@ export interface BuildOptions {
   baseSequence?: number
   /** Extra attribute bits (transactional etc.); compression is set by buildCompressed. */
   attributes?: number
+  /**
+   * The batch's lastOffsetDelta; defaults to count - 1. The log cleaner sets it to keep a
+   * batch's offset span when it drops records (kafka-compat-notes.md §2.7).
+   */
+  lastOffsetDelta?: number
 }
 
 const utf8Encoder = new TextEncoder()
@@ -90,13 +95,16 @@ export class RecordBatchBuilder {
   /** Bytes the uncompressed batch would take now. */
   get sizeBytes (): number { return this.#pos }
 
-  /** Appends one record; offsetDelta is its position in the batch. */
-  append (record: RecordInput): void {
+  /**
+   * Appends one record. Its offsetDelta is its position in the batch unless given: the log
+   * cleaner passes the record's original delta so offsets survive compaction (deltas must
+   * then increase, and `build` needs `lastOffsetDelta`).
+   */
+  append (record: RecordInput, offsetDelta: number = this.#count): void {
     const timestamp = record.timestamp ?? this.#now()
     if (this.#count === 0) this.#baseTimestamp = timestamp
     if (timestamp > this.#maxTimestamp) this.#maxTimestamp = timestamp
     const timestampDelta = timestamp - this.#baseTimestamp
-    const offsetDelta = this.#count
     const key = record.key ?? null
     const value = record.value
     const headers = record.headers ?? NO_HEADERS
@@ -183,7 +191,7 @@ export class RecordBatchBuilder {
       baseOffset: options.baseOffset ?? 0,
       partitionLeaderEpoch: options.partitionLeaderEpoch ?? -1,
       attributes,
-      lastOffsetDelta: this.#count - 1,
+      lastOffsetDelta: options.lastOffsetDelta ?? this.#count - 1,
       baseTimestamp: this.#baseTimestamp,
       maxTimestamp: this.#maxTimestamp,
       producerId: options.producerId ?? -1,

@@ -14,8 +14,7 @@
  *
  *   request  v0 := { groupId, memberId, memberEpoch, instanceId: string|null,
  *                    rebalanceTimeoutMs, sessionTimeoutMs, subscribedTopics: [topic]|null (null = unchanged),
- *                    ownedPartitions: [{ topic, partitions: [int] }]|null (null = unchanged),
- *                    autoOffsetReset: 'earliest'|'latest' }
+ *                    ownedPartitions: [{ topic, partitions: [int] }]|null (null = unchanged) }
  *   response v0 := { errorCode, errorMessage, memberId, memberEpoch, heartbeatIntervalMs,
  *                    assignment: [{ topic, partitions: [int] }] }
  *
@@ -24,7 +23,7 @@
  * GROUP_MAX_SIZE_REACHED, INVALID_REQUEST.
  */
 
-import { array, int, nullable, object, oneOf, optional, str } from '../schema.js'
+import { array, int, nullable, object, optional, str } from '../schema.js'
 import type { Infer } from '../schema.js'
 import { partitionId, topLevelError, topicName } from './common.js'
 
@@ -43,7 +42,6 @@ export const GroupHeartbeatRequest = object({
   sessionTimeoutMs: optional(int(0, 3_600_000), 45_000),
   subscribedTopics: nullable(array(topicName, 10_000)),
   ownedPartitions: nullable(topicPartitions),
-  autoOffsetReset: optional(oneOf(['earliest', 'latest'] as const), 'latest'),
 })
 export type GroupHeartbeatRequest = Infer<typeof GroupHeartbeatRequest>
 

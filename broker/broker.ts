@@ -1,0 +1,233 @@
+/**
+ * The broker: wiring only. `Broker.start(config)` opens the logs, builds the request
+ * handlers and starts the listeners; `broker.close()` stops them and closes the logs
+ * cleanly (fsync, clean-shutdown marker).
+ *
+ * Produce, end to end: listeners/tcp.ts or listeners/websocket.ts → listeners/connection.ts
+ * (length prefix checked against maxFrameBytes before buffering) → protocol/frames/frame.ts
+ * → handlers/dispatcher.ts (api key + version, body schema) → handlers/produce.ts →
+ * partitions.ts → storage/partition-log.ts (validate size, magic, CRC32C, counts; rewrite
+ * baseOffset; write) → group commit for acks=all → response frame → connection write.
+ * Fetch: handlers/fetch.ts reads whole batches from storage (no decoding) and the
+ * connection writes header + body + file buffers; a waiting fetch is woken by
+ * partitions.ts on append.
+ *
+ * Listeners plug in here: each gets the shared Connections (native protocol) or the
+ * PartitionService (other protocols) and registers its routes on the HTTP port.
+ */
+
+import type { Logger } from 'pino'
+import { InvalidTopicError } from '../protocol/errors.js'
+import { resolveConfig, type BrokerConfig } from './config.js'
+import type { BrokerContext } from './handlers/context.js'
+import { Dispatcher } from './handlers/dispatcher.js'
+import { registerHandlers } from './handlers/index.js'
+import { Connections } from './listeners/connections.js'
+import { newRoutes, sendJson, sendText, startHttpListener, type HttpRoutes } from './listeners/http.js'
+import { startTcpListener, type Listener } from './listeners/tcp.js'
+import { nativeWebSocketUpgrade } from './listeners/websocket.js'
+import { createLogger } from './logger.js'
+import { BrokerMetrics } from './metrics.js'
+import { installNodeCodecs } from './node-codecs.js'
+import { PartitionService } from './partitions.js'
+import { LogManager } from './storage/log-manager.js'
+import { GroupCoordinator } from './groups/coordinator.js'
+import { registerGroupHandlers } from './handlers/groups.js'
+import { ProducerIdAllocator } from './producer-ids.js'
+import { StatsSampler } from './stats.js'
+
+export interface BrokerOptions extends Partial<BrokerConfig> {
+  /** A logger to use instead of one built from logLevel. */
+  logger?: Logger
+  /** Clock for the storage engine and timeouts (tests). */
+  now?: () => number
+}
+
+export interface BrokerPorts {
+  /** Native protocol TCP port, null when switched off. */
+  native: number | null
+  /** HTTP port (/ws, /metrics, /healthz), null when switched off. */
+  http: number | null
+}
+
+export class Broker {
+  readonly config: BrokerConfig
+  readonly logger: Logger
+  readonly logs: LogManager
+  readonly metrics: BrokerMetrics
+  readonly partitions: PartitionService
+  readonly groups: GroupCoordinator
+  readonly stats: StatsSampler
+  readonly connections: Connections
+  readonly routes: HttpRoutes
+  readonly ports: BrokerPorts
+  readonly startedAtMs: number
+  readonly #listeners: Listener[]
+  readonly #closers: Array<() => void>
+  #closing: Promise<void> | null = null
+
+  private constructor (init: {
+    config: BrokerConfig, logger: Logger, logs: LogManager, metrics: BrokerMetrics, partitions: PartitionService, groups: GroupCoordinator,
+    stats: StatsSampler, connections: Connections, routes: HttpRoutes, listeners: Listener[], closers: Array<() => void>, ports: BrokerPorts, startedAtMs: number
+  }) {
+    this.config = init.config
+    this.logger = init.logger
+    this.logs = init.logs
+    this.metrics = init.metrics
+    this.partitions = init.partitions
+    this.groups = init.groups
+    this.stats = init.stats
+    this.connections = init.connections
+    this.routes = init.routes
+    this.#listeners = init.listeners
+    this.#closers = init.closers
+    this.ports = init.ports
+    this.startedAtMs = init.startedAtMs
+  }
+
+  /**
+   * Starts a broker. Options override environment and defaults (see config.ts); pass
+   * `port: 0` / `httpPort: 0` for free ports (tests) and read them from `broker.ports`.
+   */
+  static async start (options: BrokerOptions = {}): Promise<Broker> {
+    const { logger: givenLogger, now = Date.now, ...overrides } = options
+    const config = resolveConfig({ overrides })
+    const logger = givenLogger ?? createLogger(config.logLevel)
+    await installNodeCodecs()
+    const logs = await LogManager.open({
+      dataDir: config.dataDir,
+      defaults: {
+        segmentBytes: config.segmentBytes,
+        segmentMs: config.segmentMs,
+        retentionMs: config.retentionMs,
+        retentionBytes: config.retentionBytes,
+        maxBatchBytes: config.maxBatchBytes,
+      },
+      logger,
+      now,
+      maxOpenFiles: config.maxOpenFiles,
+      retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+      maxPartitionsPerTopic: config.maxPartitionsPerTopic,
+    })
+    const listeners: Listener[] = []
+    const closers: Array<() => void> = []
+    try {
+      const metrics = new BrokerMetrics()
+      const partitions = new PartitionService(logs, metrics)
+      const dispatcher = new Dispatcher(metrics)
+      const connections = new Connections({
+        limits: {
+          maxFrameBytes: config.maxFrameBytes,
+          maxInFlightRequests: config.maxInFlightRequests,
+          maxQueuedBytes: config.maxQueuedBytes,
+          idleTimeoutMs: config.idleTimeoutMs,
+        },
+        maxConnections: config.maxConnections,
+        dispatch: dispatcher.dispatch,
+        logger,
+        metrics,
+        now,
+      })
+      closers.push(() => connections.closeAll())
+      const advertised = { host: config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host, port: 0 }
+      const creating = new Map<string, Promise<void>>()
+      const ctx: BrokerContext = {
+        config,
+        logs,
+        partitions,
+        logger,
+        metrics,
+        advertised,
+        now,
+        ensureTopic (name) {
+          if (logs.hasTopic(name)) return Promise.resolve()
+          if (name.startsWith('__')) return Promise.reject(new InvalidTopicError(`topic names starting with "__" are reserved for internal topics (${name})`))
+          const pending = creating.get(name)
+          if (pending !== undefined) return pending
+          const created = logs.createTopic(name, { partitions: config.defaultPartitions })
+            .then(() => { logger.info({ topic: name, partitions: config.defaultPartitions }, 'topic auto-created') })
+            .finally(() => creating.delete(name))
+          creating.set(name, created)
+          return created
+        },
+      }
+      registerHandlers(dispatcher, ctx)
+      const groups = new GroupCoordinator({ partitions, config, logger, now })
+      await groups.start()
+      closers.push(() => groups.close())
+      registerGroupHandlers(dispatcher, groups)
+      metrics.registry.gauge('spool_group_lag', 'Log end offset minus committed offset, by group and partition', ['group', 'topic', 'partition'], () => groups.lag())
+      metrics.registry.gauge('spool_group_members', 'Members of each consumer group', ['group'], () => groups.memberCounts())
+      const stats = new StatsSampler({ metrics, groupLag: () => groups.totalLag(), now })
+      stats.addSource(() => connections.list().map(c => ({
+        id: `native-${c.id}`,
+        clientId: c.clientId,
+        remoteAddress: c.remoteAddress,
+        protocol: c.listener === 'ws' ? 'native-ws' : 'native-tcp',
+        group: c.group,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        connectedAtMs: c.connectedAtMs,
+      })))
+      stats.start()
+      closers.push(() => stats.stop())
+      const producerIds = new ProducerIdAllocator(config.dataDir)
+      dispatcher.register('InitProducerId', () => ({ body: { producerId: producerIds.allocate(), producerEpoch: 0 } }))
+
+      const routes = newRoutes()
+      const startedAtMs = now()
+      const ports: BrokerPorts = { native: null, http: null }
+      if (config.port !== null) {
+        const tcp = await startTcpListener({ host: config.host, port: config.port, connections, logger })
+        listeners.push(tcp)
+        ports.native = tcp.port
+        advertised.port = tcp.port
+      }
+      const broker = new Broker({ config, logger, logs, metrics, partitions, groups, stats, connections, routes, listeners, closers, ports, startedAtMs })
+      broker.#registerCoreRoutes()
+      const ws = nativeWebSocketUpgrade({ connections, maxFrameBytes: config.maxFrameBytes, allowedOrigins: null, logger })
+      closers.push(() => ws.close())
+      routes.upgrades.set('/ws', ws.handler)
+      if (config.httpPort !== null) {
+        const http = await startHttpListener({ host: config.host, port: config.httpPort, routes, logger })
+        listeners.push(http)
+        ports.http = http.port
+      }
+      logger.info({ ports, dataDir: config.dataDir, recoveredUncleanly: logs.recoveredUncleanly }, 'broker started')
+      return broker
+    } catch (err) {
+      for (const close of closers) close()
+      await Promise.allSettled(listeners.map(l => l.close()))
+      await logs.close()
+      throw err
+    }
+  }
+
+  #registerCoreRoutes (): void {
+    this.routes.routes.set('/healthz', (_req, res) => {
+      const closing = this.#closing !== null
+      sendJson(res, closing ? 503 : 200, {
+        status: closing ? 'closing' : 'ok',
+        uptimeMs: Date.now() - this.startedAtMs,
+        topics: this.logs.topics().filter(t => !t.internal).length,
+        connections: this.connections.size,
+        ports: this.ports,
+      })
+    })
+    this.routes.routes.set('/metrics', (_req, res) => {
+      sendText(res, 200, this.metrics.registry.render(), 'text/plain; version=0.0.4; charset=utf-8')
+    })
+  }
+
+  /** Stops listeners, ends connections (flushing queued responses), closes the logs cleanly. Idempotent. */
+  close (): Promise<void> {
+    this.#closing ??= (async () => {
+      this.logger.info('broker stopping')
+      for (const close of this.#closers) close()
+      await Promise.allSettled(this.#listeners.map(l => l.close()))
+      await this.logs.close()
+      this.logger.info('broker stopped')
+    })()
+    return this.#closing
+  }
+}

@@ -1,0 +1,454 @@
+/**
+ * The group coordinator: heartbeats (join, leave, reconcile), offset commits and fetches,
+ * group listing, description and deletion, session and revocation timeouts. State lives in
+ * memory and in `__consumer_offsets` (offset-store.ts); on start it is rebuilt from that log
+ * and restored members get a fresh session timeout to come back, so a broker restart keeps
+ * both committed offsets and membership.
+ *
+ * Every method runs to completion on the event loop (appends are synchronous), so group
+ * state is never seen half-changed.
+ */
+
+import { randomUUID } from 'node:crypto'
+import type { Logger } from 'pino'
+import {
+  FencedMemberEpochError, GroupIdNotFoundError, GroupMaxSizeReachedError, IllegalGenerationError, InvalidRequestError,
+  InvalidSessionTimeoutError, NonEmptyGroupError, SpoolError, StaleMemberEpochError, UnknownMemberIdError,
+  UnknownTopicOrPartitionError,
+} from '../../protocol/errors.js'
+import type { RequestOf, ResponseOf } from '../../protocol/frames/api-keys.js'
+import type { PartitionService } from '../partitions.js'
+import { tpKey, tpParse, type TopicPartition } from './assignor.js'
+import { Group, newMember, type Member } from './group.js'
+import { OffsetStore, type StoreRecord, type StoredGroup } from './offset-store.js'
+
+export interface CoordinatorConfig {
+  offsetsTopicPartitions: number
+  groupHeartbeatIntervalMs: number
+  groupMinSessionTimeoutMs: number
+  groupMaxSessionTimeoutMs: number
+  groupMaxSize: number
+}
+
+export interface ClientInfo {
+  clientId: string
+  clientHost: string
+}
+
+/** Heartbeat interval while a member has partitions to give up or to receive. */
+const RECONCILE_HEARTBEAT_MS = 100
+const TICK_MS = 100
+
+type Heartbeat = Omit<ResponseOf<'GroupHeartbeat'>, 'errorCode' | 'errorMessage'>
+
+function toList (tps: Iterable<TopicPartition>): Array<{ topic: string, partitions: number[] }> {
+  const byTopic = new Map<string, number[]>()
+  for (const tp of tps) {
+    const { topic, partition } = tpParse(tp)
+    let list = byTopic.get(topic)
+    if (list === undefined) byTopic.set(topic, (list = []))
+    list.push(partition)
+  }
+  return [...byTopic.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }))
+}
+
+export class GroupCoordinator {
+  readonly #groups = new Map<string, Group>()
+  readonly #partitions: PartitionService
+  readonly #store: OffsetStore
+  readonly #config: CoordinatorConfig
+  readonly #logger: Logger
+  readonly #now: () => number
+  #timer: NodeJS.Timeout | null = null
+
+  constructor (options: { partitions: PartitionService, config: CoordinatorConfig, logger: Logger, now?: () => number }) {
+    this.#partitions = options.partitions
+    this.#config = options.config
+    this.#logger = options.logger.child({ component: 'groups' })
+    this.#now = options.now ?? Date.now
+    this.#store = new OffsetStore(options.partitions, options.config.offsetsTopicPartitions)
+  }
+
+  /** Opens `__consumer_offsets`, rebuilds state from it and starts the timeout checks. */
+  async start (): Promise<void> {
+    await this.#store.open()
+    const started = this.#now()
+    const records = await this.#store.load(r => this.#apply(r))
+    for (const group of this.#groups.values()) group.refreshTarget(this.#partitionCounts(group))
+    this.#logger.info({ groups: this.#groups.size, records, ms: this.#now() - started }, 'group state loaded')
+    this.#timer = setInterval(() => this.tick(), TICK_MS)
+    this.#timer.unref()
+  }
+
+  close (): void {
+    if (this.#timer !== null) clearInterval(this.#timer)
+    this.#timer = null
+  }
+
+  #apply (r: StoreRecord): void {
+    if (r.kind === 'offset') {
+      const group = this.#group(r.groupId)
+      if (r.value === null) group.offsets.delete(tpKey(r.topic, r.partition))
+      else group.offsets.set(tpKey(r.topic, r.partition), r.value)
+      return
+    }
+    if (r.value === null) {
+      this.#groups.delete(r.groupId)
+      return
+    }
+    const group = this.#group(r.groupId)
+    group.members.clear()
+    group.groupEpoch = r.value.groupEpoch
+    group.assignmentEpoch = 0
+    group.target = new Map()
+    const now = this.#now()
+    for (const m of r.value.members) {
+      if (typeof m.memberId !== 'string' || !Array.isArray(m.subscribedTopics) || !Array.isArray(m.assigned)) continue
+      const member = newMember({
+        memberId: m.memberId,
+        instanceId: typeof m.instanceId === 'string' ? m.instanceId : null,
+        clientId: String(m.clientId ?? ''),
+        clientHost: String(m.clientHost ?? ''),
+        subscribedTopics: m.subscribedTopics.filter((t): t is string => typeof t === 'string'),
+        rebalanceTimeoutMs: Number(m.rebalanceTimeoutMs) || 60_000,
+        sessionTimeoutMs: Number(m.sessionTimeoutMs) || 45_000,
+        lastHeartbeatMs: now,
+      })
+      member.memberEpoch = Number(m.memberEpoch) || 0
+      member.previousMemberEpoch = member.memberEpoch
+      for (const tp of m.assigned) if (typeof tp === 'string') member.assigned.add(tp)
+      // The restored assignment becomes the previous target, so the assignor keeps it.
+      group.target.set(member.memberId, new Set(member.assigned))
+      group.members.set(member.memberId, member)
+    }
+    group.bump()
+  }
+
+  #group (groupId: string): Group {
+    let g = this.#groups.get(groupId)
+    if (g === undefined) this.#groups.set(groupId, (g = new Group(groupId)))
+    return g
+  }
+
+  #partitionCounts (group: Group): Map<string, number> {
+    const counts = new Map<string, number>()
+    for (const topic of group.subscribedTopics()) counts.set(topic, this.#partitions.logs.topic(topic)?.partitions ?? 0)
+    return counts
+  }
+
+  #persistGroup (group: Group): void {
+    const snapshot: StoredGroup = {
+      groupEpoch: group.groupEpoch,
+      members: [...group.members.values()].map(m => ({
+        memberId: m.memberId,
+        instanceId: m.instanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        memberEpoch: m.memberEpoch,
+        subscribedTopics: m.subscribedTopics,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        assigned: [...m.assigned, ...m.revoking],
+      })),
+    }
+    this.#store.writeGroup(group.groupId, snapshot)
+  }
+
+  heartbeat (req: RequestOf<'GroupHeartbeat'>, client: ClientInfo): Heartbeat {
+    const now = this.#now()
+    const group = this.#group(req.groupId)
+    if (req.memberEpoch === -1) return this.#leave(group, req.memberId)
+    if (req.memberEpoch === -2) return this.#leaveTemporarily(group, req.memberId)
+    const session = req.sessionTimeoutMs
+    if (session < this.#config.groupMinSessionTimeoutMs || session > this.#config.groupMaxSessionTimeoutMs) {
+      throw new InvalidSessionTimeoutError(`sessionTimeoutMs ${session} is outside [${this.#config.groupMinSessionTimeoutMs}, ${this.#config.groupMaxSessionTimeoutMs}]`)
+    }
+    let member: Member
+    let changed = false
+    if (req.memberEpoch === 0) {
+      if (req.subscribedTopics === null) throw new InvalidRequestError('a joining member must send subscribedTopics')
+      member = this.#join(group, req, client, now)
+      changed = true
+    } else {
+      const found = group.members.get(req.memberId)
+      if (found === undefined || found.leftTemporarily) {
+        throw new UnknownMemberIdError(`member ${req.memberId} is not in group ${req.groupId} (evicted or never joined): rejoin`)
+      }
+      if (req.memberEpoch !== found.memberEpoch && req.memberEpoch !== found.previousMemberEpoch) {
+        throw new FencedMemberEpochError(`member epoch ${req.memberEpoch} is not the member's (${found.memberEpoch}): rejoin`)
+      }
+      member = found
+      if (req.subscribedTopics !== null && !sameTopics(req.subscribedTopics, member.subscribedTopics)) {
+        member.subscribedTopics = [...new Set(req.subscribedTopics)].sort()
+        group.bump()
+        changed = true
+      }
+    }
+    member.lastHeartbeatMs = now
+    member.sessionTimeoutMs = session
+    member.rebalanceTimeoutMs = req.rebalanceTimeoutMs
+    member.clientId = client.clientId
+    member.clientHost = client.clientHost
+    if (req.ownedPartitions !== null) {
+      const owned = new Set<TopicPartition>()
+      for (const t of req.ownedPartitions) for (const p of t.partitions) owned.add(tpKey(t.topic, p))
+      const before = member.revoking.size
+      group.confirmOwned(member, owned)
+      if (member.revoking.size !== before) changed = true
+    }
+    group.refreshTarget(this.#partitionCounts(group))
+    if (group.reconcile(member, now)) changed = true
+    if (changed) this.#persistGroup(group)
+    return {
+      memberId: member.memberId,
+      memberEpoch: member.memberEpoch,
+      heartbeatIntervalMs: group.needsAttention(member) || group.state === 'reconciling' ? RECONCILE_HEARTBEAT_MS : this.#config.groupHeartbeatIntervalMs,
+      assignment: toList(member.assigned),
+    }
+  }
+
+  #join (group: Group, req: RequestOf<'GroupHeartbeat'>, client: ClientInfo, now: number): Member {
+    const topics = [...new Set(req.subscribedTopics ?? [])].sort()
+    if (req.instanceId !== null) {
+      const existing = group.findByInstance(req.instanceId)
+      if (existing !== undefined) {
+        // Static membership: the new incarnation takes over the old one's partitions, so a
+        // quick restart moves nothing. The old member id is fenced.
+        group.members.delete(existing.memberId)
+        const memberId = req.memberId !== '' ? req.memberId : randomUUID()
+        const target = group.target.get(existing.memberId)
+        group.target.delete(existing.memberId)
+        const member: Member = { ...existing, memberId, leftTemporarily: false, lastHeartbeatMs: now }
+        member.previousMemberEpoch = member.memberEpoch
+        member.memberEpoch = member.memberEpoch + 1
+        group.members.set(memberId, member)
+        if (target !== undefined) group.target.set(memberId, target)
+        if (!sameTopics(topics, existing.subscribedTopics)) {
+          member.subscribedTopics = topics
+          group.bump()
+        }
+        this.#logger.info({ group: group.groupId, memberId, instanceId: req.instanceId, replaced: existing.memberId }, 'static member rejoined')
+        return member
+      }
+    }
+    if (req.memberId !== '' && group.members.has(req.memberId)) {
+      // A member that lost its epoch rejoins under its id: fence the old incarnation.
+      group.removeMember(req.memberId)
+    }
+    if (group.members.size >= this.#config.groupMaxSize) {
+      throw new GroupMaxSizeReachedError(`group ${group.groupId} has ${this.#config.groupMaxSize} members (groupMaxSize)`)
+    }
+    const member = newMember({
+      memberId: req.memberId !== '' ? req.memberId : randomUUID(),
+      instanceId: req.instanceId,
+      clientId: client.clientId,
+      clientHost: client.clientHost,
+      subscribedTopics: topics,
+      rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+      sessionTimeoutMs: req.sessionTimeoutMs,
+      lastHeartbeatMs: now,
+    })
+    member.memberEpoch = 1
+    group.members.set(member.memberId, member)
+    group.bump()
+    this.#logger.info({ group: group.groupId, memberId: member.memberId, clientId: client.clientId, topics }, 'member joined')
+    return member
+  }
+
+  #leave (group: Group, memberId: string): Heartbeat {
+    const m = group.removeMember(memberId)
+    if (m !== undefined) {
+      this.#logger.info({ group: group.groupId, memberId }, 'member left')
+      this.#persistGroup(group)
+    }
+    return { memberId, memberEpoch: -1, heartbeatIntervalMs: 0, assignment: [] }
+  }
+
+  #leaveTemporarily (group: Group, memberId: string): Heartbeat {
+    const m = group.members.get(memberId)
+    if (m === undefined) return { memberId, memberEpoch: -2, heartbeatIntervalMs: 0, assignment: [] }
+    if (m.instanceId === null) return this.#leave(group, memberId)
+    m.leftTemporarily = true
+    this.#logger.info({ group: group.groupId, memberId, instanceId: m.instanceId }, 'static member left temporarily')
+    return { memberId, memberEpoch: -2, heartbeatIntervalMs: 0, assignment: [] }
+  }
+
+  /** Evicts members whose session or revocation deadline passed. Called every TICK_MS. */
+  tick (): void {
+    const now = this.#now()
+    for (const group of this.#groups.values()) {
+      let changed = false
+      for (const m of [...group.members.values()]) {
+        const sessionOver = now - m.lastHeartbeatMs > m.sessionTimeoutMs
+        const revokeOver = m.revokeDeadlineMs !== null && now > m.revokeDeadlineMs
+        if (sessionOver || revokeOver) {
+          group.removeMember(m.memberId)
+          changed = true
+          this.#logger.info({ group: group.groupId, memberId: m.memberId, reason: sessionOver ? 'session timeout' : 'revocation timeout' }, 'member evicted')
+        }
+      }
+      if (changed) {
+        group.refreshTarget(this.#partitionCounts(group))
+        this.#persistGroup(group)
+      }
+    }
+  }
+
+  commitOffsets (req: RequestOf<'OffsetCommit'>): Omit<ResponseOf<'OffsetCommit'>, 'errorCode' | 'errorMessage'> {
+    const group = this.#group(req.groupId)
+    let member: Member | undefined
+    if (req.memberEpoch === -1 && req.memberId === '') {
+      if (group.members.size > 0) {
+        throw new NonEmptyGroupError(`group ${req.groupId} has ${group.members.size} active members; stop them before resetting offsets`)
+      }
+    } else {
+      member = group.members.get(req.memberId)
+      if (member === undefined) throw new UnknownMemberIdError(`member ${req.memberId} is not in group ${req.groupId}`)
+      if (req.memberEpoch > member.memberEpoch) throw new FencedMemberEpochError(`member epoch ${req.memberEpoch} is ahead of the coordinator's`)
+      if (req.memberEpoch !== member.memberEpoch && req.memberEpoch !== member.previousMemberEpoch) {
+        throw new StaleMemberEpochError(`member epoch ${req.memberEpoch} is stale (current ${member.memberEpoch})`)
+      }
+    }
+    const now = this.#now()
+    const writes: Array<{ topic: string, partition: number, value: { offset: number, metadata: string | null, commitTimestampMs: number } }> = []
+    const topics = req.topics.map(t => ({
+      topic: t.topic,
+      partitions: t.partitions.map(p => {
+        const tp = tpKey(t.topic, p.partition)
+        let error: SpoolError | null = null
+        const info = this.#partitions.logs.topic(t.topic)
+        if (info === undefined || p.partition >= info.partitions) {
+          error = new UnknownTopicOrPartitionError(`${t.topic}-${p.partition} does not exist`)
+        } else if (member !== undefined && !member.assigned.has(tp) && !member.revoking.has(tp)) {
+          error = new IllegalGenerationError(`member ${member.memberId} does not own ${t.topic}-${p.partition}`)
+        }
+        if (error !== null) return { partition: p.partition, errorCode: error.errorCode, errorMessage: error.message }
+        const value = { offset: p.offset, metadata: p.metadata, commitTimestampMs: now }
+        writes.push({ topic: t.topic, partition: p.partition, value })
+        return { partition: p.partition, errorCode: 0, errorMessage: null }
+      }),
+    }))
+    this.#store.writeOffsets(req.groupId, writes)
+    for (const w of writes) group.offsets.set(tpKey(w.topic, w.partition), w.value)
+    return { topics }
+  }
+
+  fetchOffsets (req: RequestOf<'OffsetFetch'>): Omit<ResponseOf<'OffsetFetch'>, 'errorCode' | 'errorMessage'> {
+    const group = this.#groups.get(req.groupId)
+    const requested = req.topics ?? toList(group?.offsets.keys() ?? [])
+    return {
+      topics: requested.map(t => ({
+        topic: t.topic,
+        partitions: t.partitions.map(partition => {
+          const c = group?.offsets.get(tpKey(t.topic, partition))
+          return { partition, offset: c?.offset ?? -1, metadata: c?.metadata ?? null, errorCode: 0, errorMessage: null }
+        }),
+      })),
+    }
+  }
+
+  listGroups (): Omit<ResponseOf<'ListGroups'>, 'errorCode' | 'errorMessage'> {
+    return {
+      groups: [...this.#groups.values()]
+        .filter(g => g.members.size > 0 || g.offsets.size > 0)
+        .map(g => ({ groupId: g.groupId, state: g.state, members: g.members.size }))
+        .sort((a, b) => (a.groupId < b.groupId ? -1 : 1)),
+    }
+  }
+
+  describeGroups (req: RequestOf<'DescribeGroups'>): Omit<ResponseOf<'DescribeGroups'>, 'errorCode' | 'errorMessage'> {
+    return {
+      groups: req.groupIds.map(groupId => {
+        const g = this.#groups.get(groupId)
+        if (g === undefined || (g.members.size === 0 && g.offsets.size === 0)) {
+          const err = new GroupIdNotFoundError(`group ${groupId} does not exist`)
+          return { groupId, errorCode: err.errorCode, errorMessage: err.message, state: 'dead', groupEpoch: -1, assignor: 'uniform', members: [], offsets: [], totalLag: 0 }
+        }
+        const owner = new Map<TopicPartition, string>()
+        for (const m of g.members.values()) for (const tp of m.assigned) owner.set(tp, m.memberId)
+        const tps = new Set<TopicPartition>([...g.offsets.keys(), ...owner.keys()])
+        let totalLag = 0
+        const offsets = [...tps].sort().map(tp => {
+          const { topic, partition } = tpParse(tp)
+          const committed = g.offsets.get(tp)?.offset ?? -1
+          let end = -1
+          try {
+            end = this.#partitions.logs.partition(topic, partition).highWatermark
+          } catch { /* topic deleted since the commit */ }
+          const lag = committed >= 0 && end >= 0 ? Math.max(0, end - committed) : -1
+          if (lag > 0) totalLag += lag
+          return { topic, partition, committedOffset: committed, logEndOffset: end, lag, memberId: owner.get(tp) ?? null }
+        })
+        return {
+          groupId,
+          errorCode: 0,
+          errorMessage: null,
+          state: g.state,
+          groupEpoch: g.groupEpoch,
+          assignor: 'uniform',
+          members: [...g.members.values()].map(m => ({
+            memberId: m.memberId,
+            instanceId: m.instanceId,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            memberEpoch: m.memberEpoch,
+            subscribedTopics: m.subscribedTopics,
+            assignment: toList(m.assigned),
+          })),
+          offsets,
+          totalLag,
+        }
+      }),
+    }
+  }
+
+  deleteGroups (req: RequestOf<'DeleteGroups'>): Omit<ResponseOf<'DeleteGroups'>, 'errorCode' | 'errorMessage'> {
+    return {
+      groups: req.groupIds.map(groupId => {
+        const g = this.#groups.get(groupId)
+        let error: SpoolError | null = null
+        if (g === undefined || (g.members.size === 0 && g.offsets.size === 0)) error = new GroupIdNotFoundError(`group ${groupId} does not exist`)
+        else if (g.members.size > 0) error = new NonEmptyGroupError(`group ${groupId} has ${g.members.size} active members`)
+        if (error !== null) return { groupId, errorCode: error.errorCode, errorMessage: error.message }
+        this.#store.writeOffsets(groupId, [...g!.offsets.keys()].map(tp => ({ ...tpParse(tp), value: null })))
+        this.#store.writeGroup(groupId, null)
+        this.#groups.delete(groupId)
+        this.#logger.info({ group: groupId }, 'group deleted')
+        return { groupId, errorCode: 0, errorMessage: null }
+      }),
+    }
+  }
+
+  /** Lag per group and partition, for /metrics (only partitions with a committed offset). */
+  *lag (): Iterable<[readonly string[], number]> {
+    for (const g of this.#groups.values()) {
+      for (const [tp, c] of g.offsets) {
+        const { topic, partition } = tpParse(tp)
+        const info = this.#partitions.logs.topic(topic)
+        if (info === undefined || partition >= info.partitions) continue
+        const end = this.#partitions.logs.partition(topic, partition).highWatermark
+        yield [[g.groupId, topic, String(partition)], Math.max(0, end - c.offset)]
+      }
+    }
+  }
+
+  /** Total lag per group (sum over its committed partitions). */
+  *totalLag (): Iterable<[string, number]> {
+    const totals = new Map<string, number>()
+    for (const [[group], lag] of this.lag()) totals.set(group!, (totals.get(group!) ?? 0) + lag)
+    yield * totals
+  }
+
+  /** Members per group, for /metrics. */
+  *memberCounts (): Iterable<[readonly string[], number]> {
+    for (const g of this.#groups.values()) if (g.members.size > 0) yield [[g.groupId], g.members.size]
+  }
+}
+
+function sameTopics (a: readonly string[], b: readonly string[]): boolean {
+  const sa = new Set(a)
+  const sb = new Set(b)
+  if (sa.size !== sb.size) return false
+  for (const x of sa) if (!sb.has(x)) return false
+  return true
+}

@@ -1,0 +1,151 @@
+/**
+ * Durable group state in the internal compacted topic `__consumer_offsets` (architecture.md
+ * §4): the log is the source of truth and the coordinator's memory is rebuilt from it on
+ * start. A group lives in partition `murmur2(groupId) % partitions`.
+ *
+ * Records (key and value are plain msgpack; keys are deterministic so compaction keeps the
+ * latest per key; a null value is a tombstone):
+ *   key ['offset', groupId, topic, partition] → { offset, metadata, commitTimestampMs }
+ *   key ['group', groupId]                    → { groupEpoch, members: [{ memberId, instanceId,
+ *                                                 clientId, clientHost, memberEpoch, subscribedTopics,
+ *                                                 rebalanceTimeoutMs, sessionTimeoutMs, assigned: [tp] }] }
+ * Writes are synchronous appends (acks=1: a commit that was answered survives kill -9).
+ */
+
+import { packr } from '../../protocol/frames/frame.js'
+import { partitionForKey } from '../../protocol/bytes/murmur2.js'
+import { RecordBatchBuilder, decodeBatchAsync, forEachBatch } from '../../protocol/record-batch/records.js'
+import type { PartitionService } from '../partitions.js'
+import type { CommittedOffset } from './group.js'
+
+export const OFFSETS_TOPIC = '__consumer_offsets'
+
+export interface StoredMember {
+  memberId: string
+  instanceId: string | null
+  clientId: string
+  clientHost: string
+  memberEpoch: number
+  subscribedTopics: string[]
+  rebalanceTimeoutMs: number
+  sessionTimeoutMs: number
+  assigned: string[]
+}
+
+export interface StoredGroup {
+  groupEpoch: number
+  members: StoredMember[]
+}
+
+export type StoreRecord =
+  | { kind: 'offset', groupId: string, topic: string, partition: number, value: CommittedOffset | null }
+  | { kind: 'group', groupId: string, value: StoredGroup | null }
+
+const utf8 = new TextEncoder()
+
+export class OffsetStore {
+  readonly #partitions: PartitionService
+  readonly #count: number
+
+  constructor (partitions: PartitionService, partitionCount: number) {
+    this.#partitions = partitions
+    this.#count = partitionCount
+  }
+
+  /** Creates the internal topic if it does not exist; returns its partition count. */
+  async open (): Promise<number> {
+    const logs = this.#partitions.logs
+    if (!logs.hasTopic(OFFSETS_TOPIC)) {
+      await logs.createTopic(OFFSETS_TOPIC, { partitions: this.#count, config: { cleanupPolicy: 'compact' }, internal: true })
+    }
+    return logs.topic(OFFSETS_TOPIC)!.partitions
+  }
+
+  partitionFor (groupId: string): number {
+    const count = this.#partitions.logs.topic(OFFSETS_TOPIC)!.partitions
+    return partitionForKey(utf8.encode(groupId), count)
+  }
+
+  /** Replays every partition of the topic from its start, in order, into `apply`. */
+  async load (apply: (record: StoreRecord) => void): Promise<number> {
+    const logs = this.#partitions.logs
+    const count = logs.topic(OFFSETS_TOPIC)!.partitions
+    let records = 0
+    for (let p = 0; p < count; p++) {
+      const log = logs.partition(OFFSETS_TOPIC, p)
+      let offset = log.logStartOffset
+      while (offset < log.highWatermark) {
+        const read = await log.read(offset, 1024 * 1024, { minOneBatch: true })
+        if (read.bytes.length === 0) break
+        const positions: number[] = []
+        forEachBatch(read.bytes, pos => positions.push(pos))
+        for (const pos of positions) {
+          const batch = await decodeBatchAsync(read.bytes, pos)
+          for (const r of batch.records) {
+            if (r.offset < offset || r.key === null) continue
+            const decoded = decodeRecord(r.key, r.value)
+            if (decoded !== null) {
+              apply(decoded)
+              records++
+            }
+          }
+        }
+        if (read.nextOffset <= offset) break
+        offset = read.nextOffset
+      }
+    }
+    return records
+  }
+
+  /** Appends offset commits (and tombstones, value null) of one group in one batch. */
+  writeOffsets (groupId: string, entries: ReadonlyArray<{ topic: string, partition: number, value: CommittedOffset | null }>): void {
+    if (entries.length === 0) return
+    const builder = new RecordBatchBuilder(256 * entries.length)
+    for (const e of entries) {
+      builder.append({
+        key: packr.pack(['offset', groupId, e.topic, e.partition]) as Uint8Array,
+        value: e.value === null ? null : packr.pack(e.value) as Uint8Array,
+      })
+    }
+    this.#partitions.append(OFFSETS_TOPIC, this.partitionFor(groupId), builder.build())
+  }
+
+  /** Appends the group's membership snapshot (null deletes it). */
+  writeGroup (groupId: string, value: StoredGroup | null): void {
+    const builder = new RecordBatchBuilder(1024)
+    builder.append({ key: packr.pack(['group', groupId]) as Uint8Array, value: value === null ? null : packr.pack(value) as Uint8Array })
+    this.#partitions.append(OFFSETS_TOPIC, this.partitionFor(groupId), builder.build())
+  }
+}
+
+/** Decodes one stored record; anything unrecognised is skipped (null), never trusted. */
+function decodeRecord (key: Uint8Array, value: Uint8Array | null): StoreRecord | null {
+  let k: unknown
+  let v: unknown
+  try {
+    k = packr.unpack(key)
+    v = value === null ? null : packr.unpack(value)
+  } catch {
+    return null
+  }
+  if (!Array.isArray(k)) return null
+  if (k[0] === 'offset' && typeof k[1] === 'string' && typeof k[2] === 'string' && typeof k[3] === 'number') {
+    if (v === null) return { kind: 'offset', groupId: k[1], topic: k[2], partition: k[3], value: null }
+    const o = v as Partial<CommittedOffset>
+    if (typeof o.offset !== 'number') return null
+    return {
+      kind: 'offset',
+      groupId: k[1],
+      topic: k[2],
+      partition: k[3],
+      value: { offset: o.offset, metadata: typeof o.metadata === 'string' ? o.metadata : null, commitTimestampMs: typeof o.commitTimestampMs === 'number' ? o.commitTimestampMs : 0 },
+    }
+  }
+  if (k[0] === 'group' && typeof k[1] === 'string') {
+    if (v === null) return { kind: 'group', groupId: k[1], value: null }
+    const g = v as Partial<StoredGroup>
+    if (typeof g.groupEpoch !== 'number' || !Array.isArray(g.members)) return null
+    return { kind: 'group', groupId: k[1], value: { groupEpoch: g.groupEpoch, members: g.members } }
+  }
+  return null
+}

@@ -1,0 +1,500 @@
+/**
+ * All partition logs of a broker under one data directory (architecture.md §2; Kafka's
+ * LogManager): topic metadata, the directory lock, the clean-shutdown marker, the shared
+ * file handle cache and the retention and compaction timers.
+ *
+ * Files in `dataDir`:
+ *   .lock                   the owning process's pid. Created exclusively; refused with a
+ *                           StorageError while that pid is alive (or while another LogManager
+ *                           of this process holds the directory); a lock left by a dead pid is
+ *                           taken over. Not protected against pid reuse or two processes
+ *                           taking over the same stale lock at the same instant.
+ *   .clean-shutdown         empty; written and fsynced by close() after every log closed
+ *                           cleanly, removed (and the removal fsynced) by open() before any log
+ *                           is opened, so a crash at any later point means "recover".
+ *   topics.json             checked file (checkpoint.ts), kind "topics", body:
+ *                             { "topics": [ { "name": "orders", "partitions": 3,
+ *                               "config": { ...overrides only... }, "internal": false,
+ *                               "createdAtMs": 1700000000000 } ] }
+ *                           written tmp + fsync + rename + fsync(dir). It is the source of
+ *                           truth: partition directories are found from it, never by parsing
+ *                           directory names (topic names may contain '-'). It is created at the
+ *                           first open; if it is missing in a non-empty data dir, or damaged, open
+ *                           refuses with a StorageError instead of guessing.
+ *   <topic>-<partition>/    one PartitionLog each (partition-log.ts)
+ *   <dir>.<id>-delete/      a deleted partition being removed (finished at the next open)
+ *
+ * Crash safety of topic changes: createTopic creates the partition directories, then writes
+ * topics.json; deleteTopic writes topics.json, then renames the directories to `-delete` and
+ * removes them. A crash in between leaves directories topics.json does not name; open()
+ * removes those (with a warn line) and starts normally.
+ *
+ * Concurrency: createTopic, deleteTopic and updateTopicConfig run one at a time (a queue);
+ * lookups (`partition`, `topic`, `topics`) are synchronous and see a topic from the moment
+ * its creation completes until its deletion starts. runRetention and runCompaction never
+ * overlap themselves; close() stops the timers, aborts a running compaction pass, closes
+ * every log and only then writes the marker.
+ */
+
+import fs from 'node:fs'
+import path from 'node:path'
+import type pino from 'pino'
+import {
+  InvalidPartitionsError, InvalidTopicError, StorageError, TopicAlreadyExistsError, UnknownTopicOrPartitionError,
+} from '../../protocol/errors.js'
+import { resolveLogConfig, validateLogConfig, type LogConfig } from './config.js'
+import { FileHandleCache } from './file-handle-cache.js'
+import { PartitionLog } from './partition-log.js'
+import { fsyncDir, readCheckedFile, writeCheckedFile } from './checkpoint.js'
+import { faultPoints } from './testing/fault-points.js'
+
+export interface TopicInfo {
+  name: string
+  partitions: number
+  /** The effective config (defaults overlaid by the topic's overrides). */
+  config: LogConfig
+  internal: boolean
+  createdAtMs: number
+}
+
+export interface LogManagerOptions {
+  dataDir: string
+  /** Broker-wide defaults for every topic (validated). */
+  defaults?: Partial<LogConfig>
+  logger: pino.Logger
+  now?: () => number
+  /** Descriptor cap of the shared FileHandleCache (default 1000). */
+  maxOpenFiles?: number
+  /** Retention timer period; 0 disables the timer (default 300000, Kafka's 5 minutes). */
+  retentionCheckIntervalMs?: number
+  /** Compaction timer period; 0 disables the timer (default 15000, Kafka's cleaner backoff). */
+  compactionIntervalMs?: number
+  maxPartitionsPerTopic?: number
+}
+
+interface TopicMeta {
+  name: string
+  partitions: number
+  config: Partial<LogConfig>
+  internal: boolean
+  createdAtMs: number
+}
+
+interface TopicState {
+  meta: TopicMeta
+  config: LogConfig
+  logs: PartitionLog[]
+}
+
+export const TOPIC_NAME_PATTERN = /^[A-Za-z0-9._-]{1,249}$/
+const LOCK_FILE = '.lock'
+const CLEAN_SHUTDOWN_FILE = '.clean-shutdown'
+const TOPICS_FILE = 'topics.json'
+const TOPICS_KIND = 'topics'
+const DELETE_SUFFIX = '-delete'
+const OPEN_CONCURRENCY = 8
+
+/** Data directories locked by LogManagers of this process (a second one is refused). */
+const lockedInProcess = new Set<string>()
+
+/** Throws InvalidTopicError with the reason when `name` is not a valid topic name. */
+export function validateTopicName (name: unknown, internal = false): string {
+  if (typeof name !== 'string') throw new InvalidTopicError(`topic name must be a string, got ${typeof name}`)
+  if (name.length === 0) throw new InvalidTopicError('topic name is empty')
+  if (name.length > 249) throw new InvalidTopicError(`topic name is ${name.length} characters, more than 249`)
+  if (!TOPIC_NAME_PATTERN.test(name)) {
+    const bad = [...name].find(c => !/[A-Za-z0-9._-]/.test(c))!
+    throw new InvalidTopicError(`topic name ${JSON.stringify(name.slice(0, 64))} contains ${JSON.stringify(bad)}; allowed: letters, digits, '.', '_', '-'`)
+  }
+  if (name === '.' || name === '..') throw new InvalidTopicError(`topic name cannot be ${JSON.stringify(name)}`)
+  if (name.startsWith('__') && !internal) throw new InvalidTopicError(`topic names starting with "__" are reserved for internal topics (${JSON.stringify(name)})`)
+  return name
+}
+
+function partitionDirName (topic: string, partition: number): string {
+  return `${topic}-${partition}`
+}
+
+async function mapLimit<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!)
+  })
+  await Promise.all(workers)
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export class LogManager {
+  readonly dataDir: string
+  readonly recoveredUncleanly: boolean
+  readonly #defaults: Partial<LogConfig>
+  readonly #logger: pino.Logger
+  readonly #now: () => number
+  readonly #handles: FileHandleCache
+  readonly #maxPartitionsPerTopic: number
+  readonly #topics = new Map<string, TopicState>()
+  /** Names being created or deleted (so concurrent calls see them). */
+  readonly #busyNames = new Set<string>()
+  #queue: Promise<unknown> = Promise.resolve()
+  #retentionTimer: NodeJS.Timeout | null = null
+  #compactionTimer: NodeJS.Timeout | null = null
+  #retentionRun: Promise<void> | null = null
+  #compactionRun: Promise<void> | null = null
+  #closed = false
+  #closing: Promise<void> | null = null
+  readonly #lockKey: string
+
+  private constructor (o: LogManagerOptions, lockKey: string, recoveredUncleanly: boolean) {
+    this.dataDir = o.dataDir
+    this.#defaults = validateLogConfig(o.defaults ?? {})
+    this.#logger = o.logger
+    this.#now = o.now ?? Date.now
+    this.#handles = new FileHandleCache(o.maxOpenFiles ?? 1000)
+    this.#maxPartitionsPerTopic = o.maxPartitionsPerTopic ?? 10000
+    this.#lockKey = lockKey
+    this.recoveredUncleanly = recoveredUncleanly
+  }
+
+  /** Locks the data dir, reads topics.json, removes leftovers and opens every partition. */
+  static async open (o: LogManagerOptions): Promise<LogManager> {
+    validateLogConfig(o.defaults ?? {})
+    fs.mkdirSync(o.dataDir, { recursive: true })
+    const lockKey = fs.realpathSync(o.dataDir)
+    acquireLock(lockKey, o.logger)
+    try {
+      const markerPath = path.join(o.dataDir, CLEAN_SHUTDOWN_FILE)
+      const clean = fs.existsSync(markerPath)
+      const metas = readTopics(o.dataDir)
+      if (clean) {
+        fs.rmSync(markerPath)
+        fsyncDir(o.dataDir)
+      }
+      const manager = new LogManager(o, lockKey, !clean && metas.existed)
+      if (!metas.existed) manager.#writeTopics([])
+      manager.#removeLeftovers(metas.topics)
+      const jobs: Array<{ state: TopicState, partition: number }> = []
+      for (const meta of metas.topics) {
+        const state: TopicState = { meta, config: resolveLogConfig(manager.#defaults, meta.config), logs: [] }
+        manager.#topics.set(meta.name, state)
+        for (let p = 0; p < meta.partitions; p++) jobs.push({ state, partition: p })
+      }
+      await mapLimit(jobs, OPEN_CONCURRENCY, async ({ state, partition }) => {
+        state.logs[partition] = await manager.#openLog(state, partition, !clean)
+      })
+      if (manager.recoveredUncleanly) o.logger.warn({ dataDir: o.dataDir, partitions: jobs.length }, 'no clean-shutdown marker: logs were recovered')
+      manager.#startTimers(o)
+      return manager
+    } catch (err) {
+      releaseLock(lockKey)
+      throw err
+    }
+  }
+
+  #openLog (state: TopicState, partition: number, recover: boolean): Promise<PartitionLog> {
+    return PartitionLog.open({
+      dir: path.join(this.dataDir, partitionDirName(state.meta.name, partition)),
+      topic: state.meta.name,
+      partition,
+      config: state.config,
+      logger: this.#logger,
+      now: this.#now,
+      recover,
+      handles: this.#handles,
+    })
+  }
+
+  #startTimers (o: LogManagerOptions): void {
+    const retentionMs = o.retentionCheckIntervalMs ?? 300_000
+    const compactionMs = o.compactionIntervalMs ?? 15_000
+    if (retentionMs > 0) {
+      this.#retentionTimer = setInterval(() => { void this.runRetention() }, retentionMs)
+      this.#retentionTimer.unref()
+    }
+    if (compactionMs > 0) {
+      this.#compactionTimer = setInterval(() => { void this.runCompaction() }, compactionMs)
+      this.#compactionTimer.unref()
+    }
+  }
+
+  /** Removes `-delete` directories and partition directories topics.json does not name. */
+  #removeLeftovers (metas: TopicMeta[]): void {
+    const expected = new Set<string>()
+    for (const m of metas) for (let p = 0; p < m.partitions; p++) expected.add(partitionDirName(m.name, p))
+    for (const entry of fs.readdirSync(this.dataDir, { withFileTypes: true })) {
+      const full = path.join(this.dataDir, entry.name)
+      if (!entry.isDirectory()) {
+        if (entry.name.endsWith('.tmp')) fs.rmSync(full, { force: true })
+        continue
+      }
+      if (expected.has(entry.name)) continue
+      if (!entry.name.endsWith(DELETE_SUFFIX)) {
+        this.#logger.warn({ dir: entry.name }, 'removing a partition directory that topics.json does not name (left by an interrupted create or delete)')
+      }
+      fs.rmSync(full, { recursive: true, force: true })
+    }
+  }
+
+  #checkOpen (): void {
+    if (this.#closed) throw new StorageError(`log manager for ${this.dataDir} is closed`)
+  }
+
+  /** Runs metadata changes one at a time. */
+  #serial<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn)
+    this.#queue = run.catch(() => {})
+    return run
+  }
+
+  #writeTopics (metas: TopicMeta[]): void {
+    writeCheckedFile(TOPICS_KIND, path.join(this.dataDir, TOPICS_FILE), { topics: metas }, true)
+    fsyncDir(this.dataDir)
+  }
+
+  #metas (): TopicMeta[] {
+    return [...this.#topics.values()].map(s => s.meta)
+  }
+
+  #info (state: TopicState): TopicInfo {
+    return { name: state.meta.name, partitions: state.meta.partitions, config: { ...state.config }, internal: state.meta.internal, createdAtMs: state.meta.createdAtMs }
+  }
+
+  async createTopic (name: string, opts: { partitions?: number, config?: Partial<LogConfig>, internal?: boolean } = {}): Promise<TopicInfo> {
+    this.#checkOpen()
+    const internal = opts.internal ?? false
+    validateTopicName(name, internal)
+    const partitions = opts.partitions ?? 1
+    if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > this.#maxPartitionsPerTopic) {
+      throw new InvalidPartitionsError(`partitions must be an integer in 1..${this.#maxPartitionsPerTopic}, got ${String(partitions)}`)
+    }
+    const overrides = validateLogConfig(opts.config ?? {})
+    if (this.#topics.has(name) || this.#busyNames.has(name)) throw new TopicAlreadyExistsError(`topic ${JSON.stringify(name)} already exists`)
+    this.#busyNames.add(name)
+    try {
+      return await this.#serial(async () => {
+        this.#checkOpen()
+        const meta: TopicMeta = { name, partitions, config: overrides, internal, createdAtMs: this.#now() }
+        const state: TopicState = { meta, config: resolveLogConfig(this.#defaults, overrides), logs: [] }
+        try {
+          for (let p = 0; p < partitions; p++) {
+            const dir = path.join(this.dataDir, partitionDirName(name, p))
+            if (fs.existsSync(dir)) {
+              this.#logger.warn({ topic: name, dir }, 'removing a leftover partition directory before creating the topic')
+              fs.rmSync(dir, { recursive: true, force: true })
+            }
+            state.logs.push(await this.#openLog(state, p, false))
+          }
+          if (faultPoints.active) faultPoints.hit('topics.beforeCreateMetadata')
+          this.#writeTopics([...this.#metas(), meta])
+        } catch (err) {
+          await Promise.allSettled(state.logs.map(l => l.close()))
+          for (let p = 0; p < partitions; p++) fs.rmSync(path.join(this.dataDir, partitionDirName(name, p)), { recursive: true, force: true })
+          throw err instanceof StorageError ? err : new StorageError(`creating topic ${name} failed: ${(err as Error).message}`, { cause: err })
+        }
+        this.#topics.set(name, state)
+        this.#logger.info({ topic: name, partitions, internal }, 'topic created')
+        return this.#info(state)
+      })
+    } finally {
+      this.#busyNames.delete(name)
+    }
+  }
+
+  async deleteTopic (name: string): Promise<void> {
+    this.#checkOpen()
+    const state = this.#topics.get(name)
+    if (state === undefined || this.#busyNames.has(name)) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name)} does not exist`)
+    this.#topics.delete(name)
+    this.#busyNames.add(name)
+    try {
+      await this.#serial(async () => {
+        await Promise.allSettled(state.logs.map(l => l.close()))
+        this.#writeTopics(this.#metas())
+        if (faultPoints.active) faultPoints.hit('topics.afterDeleteMetadata')
+        const suffix = `.${this.#now().toString(36)}${Math.random().toString(36).slice(2, 8)}${DELETE_SUFFIX}`
+        const renamed: string[] = []
+        for (let p = 0; p < state.meta.partitions; p++) {
+          const dir = path.join(this.dataDir, partitionDirName(name, p))
+          try {
+            fs.renameSync(dir, dir + suffix)
+            renamed.push(dir + suffix)
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+          }
+        }
+        fsyncDir(this.dataDir)
+        await Promise.all(renamed.map(d => fs.promises.rm(d, { recursive: true, force: true })))
+        this.#logger.info({ topic: name, partitions: state.meta.partitions }, 'topic deleted')
+      })
+    } finally {
+      this.#busyNames.delete(name)
+    }
+  }
+
+  /** The descriptor cache shared by every log (its `openCount` is bounded by maxOpenFiles). */
+  get fileHandles (): FileHandleCache { return this.#handles }
+
+  hasTopic (name: string): boolean {
+    return this.#topics.has(name)
+  }
+
+  topic (name: string): TopicInfo | undefined {
+    const state = this.#topics.get(name)
+    return state === undefined ? undefined : this.#info(state)
+  }
+
+  topics (): TopicInfo[] {
+    return [...this.#topics.values()].map(s => this.#info(s)).sort((a, b) => (a.name < b.name ? -1 : 1))
+  }
+
+  /** The log of one partition; UnknownTopicOrPartitionError when there is none. */
+  partition (topic: string, partition: number): PartitionLog {
+    const log = this.#topics.get(topic)?.logs[partition]
+    if (log === undefined) throw new UnknownTopicOrPartitionError(`${topic}-${partition} does not exist`)
+    return log
+  }
+
+  /** Merges validated overrides into the topic's config, persists it and applies it to every partition. */
+  async updateTopicConfig (name: string, partial: Partial<LogConfig>): Promise<TopicInfo> {
+    this.#checkOpen()
+    const overrides = validateLogConfig(partial)
+    if (!this.#topics.has(name)) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name)} does not exist`)
+    return this.#serial(async () => {
+      const state = this.#topics.get(name)
+      if (state === undefined) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name)} does not exist`)
+      const meta: TopicMeta = { ...state.meta, config: { ...state.meta.config, ...overrides } }
+      this.#writeTopics(this.#metas().map(m => (m.name === name ? meta : m)))
+      state.meta = meta
+      state.config = resolveLogConfig(this.#defaults, meta.config)
+      for (const log of state.logs) log.updateConfig(state.config)
+      this.#logger.info({ topic: name, overrides }, 'topic config updated')
+      return this.#info(state)
+    })
+  }
+
+  #allLogs (): PartitionLog[] {
+    return [...this.#topics.values()].flatMap(s => s.logs)
+  }
+
+  /** Retention on every partition of 'delete' topics (the timer's job; tests call it). */
+  runRetention (): Promise<void> {
+    this.#retentionRun ??= (async () => {
+      for (const log of this.#allLogs()) {
+        if (this.#closed) break
+        if (log.closed || log.config.cleanupPolicy !== 'delete') continue
+        try {
+          await log.enforceRetention()
+        } catch (err) {
+          if (!log.closed) this.#logger.error({ topic: log.topic, partition: log.partition, err }, 'retention failed')
+        }
+      }
+    })().finally(() => { this.#retentionRun = null })
+    return this.#retentionRun
+  }
+
+  /** One compaction pass over every partition of 'compact' topics, one partition at a time. */
+  runCompaction (): Promise<void> {
+    this.#compactionRun ??= (async () => {
+      for (const log of this.#allLogs()) {
+        if (this.#closed) break
+        if (log.closed || log.config.cleanupPolicy !== 'compact') continue
+        try {
+          await log.compact()
+        } catch (err) {
+          if (!log.closed) this.#logger.error({ topic: log.topic, partition: log.partition, err }, 'compaction failed')
+        }
+      }
+    })().finally(() => { this.#compactionRun = null })
+    return this.#compactionRun
+  }
+
+  /** Stops timers and background work, closes every log (fsync), writes the clean-shutdown marker. */
+  close (): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close (): Promise<void> {
+    this.#closed = true
+    if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer)
+    if (this.#compactionTimer !== null) clearInterval(this.#compactionTimer)
+    await this.#queue
+    try {
+      const results = await Promise.allSettled(this.#allLogs().map(l => l.close()))
+      await Promise.allSettled([this.#retentionRun, this.#compactionRun])
+      const failed = results.filter(r => r.status === 'rejected')
+      if (failed.length > 0) {
+        this.#logger.error({ failed: failed.length, err: (failed[0] as PromiseRejectedResult).reason }, 'some logs did not close cleanly; no clean-shutdown marker')
+        throw new StorageError(`${failed.length} logs failed to close`, { cause: (failed[0] as PromiseRejectedResult).reason })
+      }
+      const fd = fs.openSync(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), 'w')
+      fs.fsyncSync(fd)
+      fs.closeSync(fd)
+      fsyncDir(this.dataDir)
+    } finally {
+      releaseLock(this.#lockKey)
+    }
+  }
+}
+
+/** topics.json: its topics, or `existed: false` for a new data dir; StorageError when unusable. */
+function readTopics (dataDir: string): { existed: boolean, topics: TopicMeta[] } {
+  const file = path.join(dataDir, TOPICS_FILE)
+  const read = readCheckedFile(TOPICS_KIND, file)
+  if (read === null) {
+    const others = fs.readdirSync(dataDir, { withFileTypes: true }).filter(e => e.isDirectory() && !e.name.endsWith(DELETE_SUFFIX))
+    if (others.length > 0) {
+      throw new StorageError(`${file} is missing but ${dataDir} holds ${others.length} directories (e.g. ${others[0]!.name}); refusing to guess the topics`)
+    }
+    return { existed: false, topics: [] }
+  }
+  if ('problem' in read) throw new StorageError(`${file} is damaged (${read.problem}); refusing to start`)
+  const topics = (read.body as { topics?: unknown }).topics
+  if (!Array.isArray(topics)) throw new StorageError(`${file} has no topics list`)
+  for (const t of topics as TopicMeta[]) {
+    validateTopicName(t.name, true)
+    if (!Number.isSafeInteger(t.partitions) || t.partitions < 1) throw new StorageError(`${file}: topic ${t.name} has ${String(t.partitions)} partitions`)
+    validateLogConfig(t.config)
+  }
+  return { existed: true, topics: topics as TopicMeta[] }
+}
+
+function acquireLock (dataDir: string, logger: pino.Logger): void {
+  if (lockedInProcess.has(dataDir)) throw new StorageError(`data dir ${dataDir} is already open in this process`)
+  const lockPath = path.join(dataDir, LOCK_FILE)
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = fs.openSync(lockPath, 'wx')
+      fs.writeSync(fd, `${process.pid}\n`)
+      fs.closeSync(fd)
+      lockedInProcess.add(dataDir)
+      return
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError(`cannot create ${lockPath}: ${(err as Error).message}`, { cause: err })
+    }
+    let pid = Number.NaN
+    try {
+      pid = Number.parseInt(fs.readFileSync(lockPath, 'utf8').trim(), 10)
+    } catch { /* vanished or unreadable: treat as stale */ }
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+      throw new StorageError(`data dir ${dataDir} is locked by running process ${pid} (${lockPath}); stop it first, or remove the file if that process is not a Spool broker`)
+    }
+    logger.warn({ lockPath, pid }, 'taking over a stale data dir lock')
+    fs.rmSync(lockPath, { force: true })
+  }
+  throw new StorageError(`could not lock ${dataDir}`)
+}
+
+function releaseLock (dataDir: string): void {
+  lockedInProcess.delete(dataDir)
+  try {
+    fs.rmSync(path.join(dataDir, LOCK_FILE), { force: true })
+  } catch { /* best effort */ }
+}

@@ -1,0 +1,667 @@
+/**
+ * One partition's log: the directory `<dataDir>/<topic>-<partition>/` of segments
+ * (architecture.md §2-3, kafka-compat-notes.md §1.7 and §2). This class owns the directory
+ * and, besides the segment files (segment.ts), these files in it:
+ *   `log-checkpoint`       recovery point, log start offset, cleaner position and tombstone
+ *                          horizons (format in checkpoint.ts)
+ *   `<offset>.snapshot`    idempotent-producer state (format in producer-state.ts)
+ *   `cleaner.swap`         present only during a compaction swap (compaction.ts)
+ *
+ * Offsets it exposes (§2.8, kept distinct for cluster mode, architecture.md §10):
+ *   logStartOffset  first readable offset (retention, deleteRecordsBefore move it)
+ *   logEndOffset    the next offset to assign
+ *   highWatermark   what consumers may read up to; on a single node it equals the log end
+ *                   offset after every append, but it is its own field
+ *
+ * Concurrency (one event loop; "safe" means correct when interleaved at any await):
+ *   append                synchronous, so it never interleaves with itself; safe during
+ *                         reads, sync, retention and compaction
+ *   read, offsetForTimestamp
+ *                         async; capture the segment list and each segment's size before
+ *                         reading, hold the .log descriptor while reading, so they never see
+ *                         a partial batch or a closed/reused descriptor; safe during
+ *                         everything, and they complete even if their segment is deleted
+ *                         meanwhile (the file is unlinked after they release it)
+ *   sync                  group commit (flusher.ts); safe with concurrent appends
+ *   enforceRetention, deleteRecordsBefore
+ *                         decide, then delete synchronously; safe with reads and compaction
+ *   compact               one pass at a time (concurrent calls share it); heavy work async;
+ *                         only the final swap touches the segment list, synchronously
+ *   close                 stops appends and reads at once, waits for compaction (aborted)
+ *                         and flushes, then releases descriptors as in-flight reads finish
+ */
+
+import fs from 'node:fs'
+import path from 'node:path'
+import type pino from 'pino'
+import {
+  BATCH_HEADER_SIZE, MAGIC_V2, OFFSET_MAGIC, setBaseOffset, setPartitionLeaderEpoch, validateBatches,
+} from '../../protocol/record-batch/header.js'
+import { decodeBatchAsync } from '../../protocol/record-batch/records.js'
+import { InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageError } from '../../protocol/errors.js'
+import { resolveLogConfig, validateLogConfig, type LogConfig } from './config.js'
+import { FileRetiredError, type FileHandleCache } from './file-handle-cache.js'
+import { LOG_CHECKPOINT_FILE, fsyncDir, writeLogCheckpoint } from './checkpoint.js'
+import { Flusher } from './flusher.js'
+import { ProducerStateManager, type ProducerStateEntry } from './producer-state.js'
+import { loadLog } from './recovery.js'
+import { decideRetention, type RetentionCandidate } from './retention.js'
+import { compactLog, DEFAULT_MAX_KEYS_PER_PASS, type CleanerHost, type CompactionResult } from './compaction.js'
+import { MAX_RELATIVE_OFFSET, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, maxTimestampAt, readFully, scanBatches } from './batch-scan.js'
+import { checkCompactedPayload } from './append-checks.js'
+import { faultPoints } from './testing/fault-points.js'
+import { Segment, type SegmentContext } from './segment.js'
+
+export type { CompactionResult } from './compaction.js'
+
+export interface PartitionLogOptions {
+  dir: string
+  topic: string
+  partition: number
+  config: LogConfig
+  logger: pino.Logger
+  now?: () => number
+  /** false after a clean shutdown; true makes recovery scan the possibly unflushed tail. */
+  recover: boolean
+  handles: FileHandleCache
+}
+
+export interface AppendOptions {
+  /** Written into every batch's partitionLeaderEpoch (single node: 0). */
+  leaderEpoch?: number
+}
+
+export interface AppendResult {
+  baseOffset: number
+  lastOffset: number
+  /** -1: CreateTime (LogAppendTime is not supported). */
+  logAppendTimeMs: number
+  logStartOffset: number
+  /** The batch was already written by this producer; offsets are the original ones. */
+  duplicate: boolean
+  recordCount: number
+  /** Bytes written (0 for a duplicate). */
+  bytes: number
+}
+
+export interface ReadOptions {
+  /** Batches whose last offset is at or above this are not returned (default: high watermark). */
+  maxOffset?: number
+  /** KIP-74: return the first batch even if it is larger than maxBytes (default true). */
+  minOneBatch?: boolean
+}
+
+export interface ReadResult {
+  /** Whole batches as on disk (the first one contains the requested offset); may be empty. */
+  bytes: Buffer
+  /** baseOffset of the first returned batch (the requested offset when empty). */
+  firstOffset: number
+  /** The offset to read next: after the last returned batch (or past a gap). */
+  nextOffset: number
+  highWatermark: number
+  logStartOffset: number
+  logEndOffset: number
+}
+
+const EMPTY = Buffer.alloc(0)
+/** Old segments whose indexes stay in memory per log (the active segment's always do). */
+const MAX_LOADED_INDEXES = 8
+
+export class PartitionLog {
+  readonly topic: string
+  readonly partition: number
+  readonly dir: string
+  #config: LogConfig
+  readonly #logger: pino.Logger
+  readonly #now: () => number
+  readonly #handles: FileHandleCache
+  /** Oldest first, the active segment last; replaced (never mutated) so readers can hold a snapshot. */
+  #segments: Segment[] = []
+  #active!: Segment
+  #logStartOffset = 0
+  #logEndOffset = 0
+  #highWatermark = 0
+  #recoveryPoint = 0
+  #producers = new ProducerStateManager()
+  readonly #flusher: Flusher
+  #closed = false
+  #closing: Promise<void> | null = null
+  #compaction: Promise<CompactionResult | null> | null = null
+  #firstDirtyOffset = 0
+  #tombstoneHorizons = new Map<number, number>()
+  readonly #pendingDeletes = new Set<Promise<void>>()
+  #loadedIndexes: Segment[] = []
+  readonly #segmentContext: SegmentContext
+
+  private constructor (o: PartitionLogOptions) {
+    this.topic = o.topic
+    this.partition = o.partition
+    this.dir = o.dir
+    this.#config = resolveLogConfig(o.config)
+    this.#logger = o.logger
+    this.#now = o.now ?? Date.now
+    this.#handles = o.handles
+    const self = this
+    this.#segmentContext = {
+      get indexIntervalBytes () { return self.#config.indexIntervalBytes },
+      onIndexRebuild (segment, reason) {
+        self.#logger.warn({ topic: self.topic, partition: self.partition, segment: segment.baseOffset, reason }, 'rebuilding segment indexes')
+      },
+    }
+    this.#flusher = new Flusher({
+      dir: this.dir,
+      get logEndOffset () { return self.#logEndOffset },
+      onDurable: (offset, rolled) => this.#onDurable(offset, rolled),
+    })
+  }
+
+  /** Opens (creating if needed) the partition directory; see recovery.ts for the steps. */
+  static async open (o: PartitionLogOptions): Promise<PartitionLog> {
+    const log = new PartitionLog(o)
+    const loaded = await loadLog({
+      dir: o.dir, topic: o.topic, partition: o.partition, config: log.#config, logger: o.logger,
+      nowMs: log.#now(), recover: o.recover, handles: o.handles, segmentContext: log.#segmentContext,
+    })
+    log.#segments = loaded.segments
+    log.#active = loaded.segments.at(-1)!
+    log.#logEndOffset = loaded.logEndOffset
+    log.#highWatermark = loaded.logEndOffset
+    log.#logStartOffset = loaded.logStartOffset
+    log.#recoveryPoint = loaded.recoveryPoint
+    log.#producers = loaded.producers
+    log.#firstDirtyOffset = loaded.firstDirtyOffset
+    log.#tombstoneHorizons = loaded.tombstoneHorizons
+    if (loaded.recoveredSegments > 0) log.#writeCheckpoint(false)
+    return log
+  }
+
+  get logStartOffset (): number { return this.#logStartOffset }
+  get logEndOffset (): number { return this.#logEndOffset }
+  get highWatermark (): number { return this.#highWatermark }
+  /** Offsets below this are known to be fsynced. */
+  get recoveryPoint (): number { return this.#recoveryPoint }
+  get sizeBytes (): number { return this.#segments.reduce((sum, s) => sum + s.sizeBytes, 0) }
+  get segmentCount (): number { return this.#segments.length }
+  get config (): LogConfig { return this.#config }
+  get closed (): boolean { return this.#closed }
+  /** Base offsets of all segments, oldest first (the last one is active). */
+  segmentBaseOffsets (): number[] { return this.#segments.map(s => s.baseOffset) }
+
+  /** Applies validated overrides (InvalidConfigError otherwise); takes effect on the next call. */
+  updateConfig (partial: Partial<LogConfig>): void {
+    this.#config = { ...this.#config, ...validateLogConfig(partial) }
+  }
+
+  /** Idempotent-producer state of `producerId` (a copy), for tests and diagnostics. */
+  producerState (producerId: number): ProducerStateEntry | undefined {
+    const e = this.#producers.get(producerId)
+    return e === undefined ? undefined : { producerId: e.producerId, epoch: e.epoch, batches: e.batches.map(b => ({ ...b })) }
+  }
+
+  #checkOpen (): void {
+    if (this.#closed) throw new LogClosedError(`log ${this.topic}-${this.partition} is closed`)
+  }
+
+  /**
+   * Appends a producer's payload (one or more RecordBatch v2, client-origin). Validates the
+   * whole payload first — framing, size, magic, CRC, record count (validateBatches); on a
+   * compacted topic every record needs a key (append-checks.ts); producer sequence rules —
+   * and only then rewrites baseOffset and partitionLeaderEpoch in place (outside the CRC
+   * range) and writes with one write call. On any validation error the log is unchanged.
+   * Synchronous: when it returns the bytes are in the page cache (acks=1).
+   */
+  append (payload: Uint8Array, options: AppendOptions = {}): AppendResult {
+    this.#checkOpen()
+    const config = this.#config
+    const headers = validateBatches(payload, { maxBatchBytes: config.maxBatchBytes })
+    if (config.cleanupPolicy === 'compact') checkCompactedPayload(payload, headers)
+    const duplicate = this.#producers.check(headers)
+    if (duplicate !== null) {
+      return {
+        baseOffset: duplicate.baseOffset, lastOffset: duplicate.lastOffset, logAppendTimeMs: -1, logStartOffset: this.#logStartOffset,
+        duplicate: true, recordCount: duplicate.lastOffset - duplicate.baseOffset + 1, bytes: 0,
+      }
+    }
+    // Validation is over: from here on the log changes.
+    const leaderEpoch = options.leaderEpoch ?? 0
+    const baseOffset = this.#logEndOffset
+    let offset = baseOffset
+    let position = 0
+    let recordCount = 0
+    let maxTimestamp = -1
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i]!
+      setBaseOffset(payload, position, offset)
+      setPartitionLeaderEpoch(payload, position, leaderEpoch)
+      offset += h.lastOffsetDelta + 1
+      position += h.batchLength + 12
+      recordCount += h.recordsCount
+      if (h.maxTimestamp > maxTimestamp) maxTimestamp = h.maxTimestamp
+    }
+    if (this.#shouldRoll(payload.length, offset - 1, maxTimestamp)) this.#roll()
+    if (faultPoints.active) faultPoints.hit('append.beforeWrite')
+    const active = this.#active
+    active.append(payload, headers, baseOffset)
+    if (faultPoints.active) faultPoints.hit('append.afterWrite')
+    this.#flusher.markDirty(active)
+    let batchBase = baseOffset
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i]!
+      if (h.producerId >= 0) this.#producers.update(h.producerId, h.producerEpoch, h.baseSequence, h.lastOffsetDelta, batchBase, h.maxTimestamp)
+      batchBase += h.lastOffsetDelta + 1
+    }
+    this.#logEndOffset = offset
+    this.#highWatermark = offset
+    return {
+      baseOffset, lastOffset: offset - 1, logAppendTimeMs: -1, logStartOffset: this.#logStartOffset,
+      duplicate: false, recordCount, bytes: payload.length,
+    }
+  }
+
+  /** Kafka's LogSegment.shouldRoll (kafka-compat-notes.md §2.4); never rolls an empty segment. */
+  #shouldRoll (incomingBytes: number, lastOffset: number, maxTimestampMs: number): boolean {
+    const active = this.#active
+    if (active.sizeBytes === 0) return false
+    const config = this.#config
+    if (active.sizeBytes > config.segmentBytes - incomingBytes) return true
+    if (lastOffset - active.baseOffset > MAX_RELATIVE_OFFSET) return true
+    const first = active.firstBatchMaxTimestampMs
+    const age = first >= 0 ? maxTimestampMs - first : this.#now() - active.createdMs
+    return age > config.segmentMs
+  }
+
+  /** Starts a new active segment at the log end offset (no-op when the active one is empty). */
+  roll (): void {
+    this.#checkOpen()
+    if (this.#active.sizeBytes > 0) this.#roll()
+  }
+
+  #roll (): void {
+    const old = this.#active
+    old.deactivate()
+    const next = Segment.create(this.#segmentContext, this.dir, this.#logEndOffset, this.#handles, this.#now())
+    this.#segments = [...this.#segments, next]
+    this.#active = next
+    this.#producers.writeSnapshot(this.dir, this.#logEndOffset)
+    this.#trackLoadedIndexes(old)
+    this.#flusher.markDirDirty()
+    // Kafka flushes a rolled segment in the background; the recovery point follows.
+    this.#flusher.sync().catch(err => {
+      this.#logger.error({ topic: this.topic, partition: this.partition, err }, 'background flush after roll failed')
+    })
+    this.#logger.debug({ topic: this.topic, partition: this.partition, baseOffset: next.baseOffset, previousSizeBytes: old.sizeBytes }, 'segment rolled')
+    if (faultPoints.active) faultPoints.hit('segment.afterRoll')
+  }
+
+  /**
+   * acks=all: resolves after an fdatasync covering every batch appended before the call;
+   * concurrent callers share rounds (flusher.ts).
+   */
+  sync (): Promise<void> {
+    return this.#flusher.sync()
+  }
+
+  /** fdatasync rounds so far (group commit is visible here and at `sync.beforeFdatasync`). */
+  get syncRounds (): number { return this.#flusher.rounds }
+
+  #onDurable (offset: number, rolledSegmentsFlushed: boolean): void {
+    if (offset <= this.#recoveryPoint) return
+    this.#recoveryPoint = offset
+    if (rolledSegmentsFlushed && !this.#closed) this.#writeCheckpoint(false)
+  }
+
+  #writeCheckpoint (fsync: boolean): void {
+    writeLogCheckpoint(path.join(this.dir, LOG_CHECKPOINT_FILE), {
+      recoveryPoint: this.#recoveryPoint,
+      logStartOffset: this.#logStartOffset,
+      firstDirtyOffset: this.#firstDirtyOffset,
+      tombstoneHorizons: [...this.#tombstoneHorizons],
+    }, fsync)
+  }
+
+  /**
+   * Whole batches as they lie on disk, starting with the batch that contains `offset`
+   * (kafka-compat-notes.md §1.7 "Fetch side"). offset < logStartOffset or > logEndOffset →
+   * OffsetOutOfRangeError; offset at the high watermark (or maxOffset) → empty.
+   */
+  async read (offset: number, maxBytes: number, options: ReadOptions = {}): Promise<ReadResult> {
+    this.#checkOpen()
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new InvalidArgumentError(`maxBytes must be a non-negative integer, got ${maxBytes}`)
+    const hw = this.#highWatermark
+    const leo = this.#logEndOffset
+    const maxOffset = Math.min(options.maxOffset ?? hw, leo)
+    const minOneBatch = options.minOneBatch ?? true
+    const result = (bytes: Buffer, firstOffset: number, nextOffset: number): ReadResult => ({
+      bytes, firstOffset, nextOffset, highWatermark: hw, logStartOffset: this.#logStartOffset, logEndOffset: leo,
+    })
+    for (let attempt = 0; ; attempt++) {
+      if (!Number.isSafeInteger(offset) || offset < this.#logStartOffset || offset > leo) {
+        throw new OffsetOutOfRangeError(`offset ${offset} is outside [${this.#logStartOffset}, ${leo}] in ${this.topic}-${this.partition}`)
+      }
+      if (offset >= maxOffset) return result(EMPTY, offset, offset)
+      try {
+        const found = await this.#readFrom(this.#segments, offset, maxBytes, maxOffset, minOneBatch)
+        return found === null ? result(EMPTY, maxOffset, maxOffset) : result(found.bytes, found.firstOffset, found.nextOffset)
+      } catch (err) {
+        // The segment was deleted (retention, compaction swap) between lookup and open: look again.
+        if (!(err instanceof FileRetiredError) || attempt >= 3) throw err
+      }
+    }
+  }
+
+  async #readFrom (
+    segments: Segment[], offset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean,
+  ): Promise<{ bytes: Buffer, firstOffset: number, nextOffset: number } | null> {
+    let i = floorSegment(segments, offset)
+    for (; i < segments.length; i++) {
+      const segment = segments[i]!
+      if (segment.baseOffset >= maxOffset) break
+      if (segment.sizeBytes === 0) continue
+      await this.#ensureIndexes(segment)
+      const startPosition = segment.lookupPosition(offset)
+      const found = await this.#readSegment(segment, startPosition, offset, maxBytes, maxOffset, minOneBatch)
+      if (found !== null) return found
+      // No batch at or after `offset` in this segment (compacted away): try the next one.
+    }
+    return null
+  }
+
+  /**
+   * One segment: read a chunk from the index position, skip batches before `target`, then
+   * take whole batches up to maxBytes. Returns null when the segment holds no batch whose
+   * last offset is >= target.
+   */
+  async #readSegment (
+    segment: Segment, startPosition: number, target: number, maxBytes: number, maxOffset: number, minOneBatch: boolean,
+  ): Promise<{ bytes: Buffer, firstOffset: number, nextOffset: number } | null> {
+    const fd = await segment.file.acquire()
+    try {
+      // Captured after acquiring: everything before it is whole batches (append is synchronous).
+      const endPosition = segment.sizeBytes
+      const chunkBytes = this.#config.indexIntervalBytes + maxBytes + BATCH_HEADER_SIZE
+      let chunkStart = startPosition
+      let buf = EMPTY
+      let n = 0
+      let p = 0
+      // Skip batches that end before the target.
+      for (;;) {
+        if (p + BATCH_HEADER_SIZE > n) {
+          chunkStart += p
+          if (chunkStart >= endPosition) return null
+          const want = Math.min(endPosition - chunkStart, chunkBytes)
+          buf = Buffer.allocUnsafe(want)
+          n = await readFully(fd, buf, 0, want, chunkStart)
+          p = 0
+          if (n < BATCH_HEADER_SIZE) throw this.#corrupt(segment, chunkStart, `only ${n} bytes readable`)
+        }
+        const size = batchSizeAt(buf, p)
+        if (size < BATCH_HEADER_SIZE || buf[p + OFFSET_MAGIC] !== MAGIC_V2) throw this.#corrupt(segment, chunkStart + p, `no batch header (size ${size})`)
+        const last = baseOffsetAt(buf, p) + lastOffsetDeltaAt(buf, p)
+        if (last >= target) break
+        p += size
+      }
+      const firstOffset = baseOffsetAt(buf, p)
+      const firstSize = batchSizeAt(buf, p)
+      const firstLast = firstOffset + lastOffsetDeltaAt(buf, p)
+      if (firstLast >= maxOffset || (firstSize > maxBytes && !minOneBatch)) return { bytes: EMPTY, firstOffset: target, nextOffset: target }
+      if (p + firstSize > n) {
+        // The first batch is larger than what is buffered (KIP-74, or it straddles the chunk).
+        chunkStart += p
+        const want = Math.min(endPosition - chunkStart, Math.max(firstSize, maxBytes))
+        buf = Buffer.allocUnsafe(want)
+        n = await readFully(fd, buf, 0, want, chunkStart)
+        p = 0
+        if (n < firstSize) throw this.#corrupt(segment, chunkStart, `batch of ${firstSize} bytes, ${n} readable`)
+      }
+      const first = p
+      let end = p + firstSize
+      let nextOffset = firstLast + 1
+      p = end
+      while (p + BATCH_HEADER_SIZE <= n) {
+        const size = batchSizeAt(buf, p)
+        if (size < BATCH_HEADER_SIZE || end - first + size > maxBytes || p + size > n) break
+        const last = baseOffsetAt(buf, p) + lastOffsetDeltaAt(buf, p)
+        if (last >= maxOffset) break
+        end = p + size
+        nextOffset = last + 1
+        p = end
+      }
+      return { bytes: buf.subarray(first, end), firstOffset, nextOffset }
+    } finally {
+      segment.file.release()
+    }
+  }
+
+  #corrupt (segment: Segment, position: number, what: string): StorageError {
+    this.#logger.error({ topic: this.topic, partition: this.partition, segment: segment.baseOffset, position, what }, 'read found no batch where the index pointed')
+    // Indexes are caches: drop them so the next lookup rebuilds from the .log.
+    segment.unloadIndexes()
+    for (const suffix of ['.index', '.timeindex']) fs.rmSync(segment.pathOf(suffix), { force: true })
+    return new StorageError(`segment ${segment.baseOffset} of ${this.topic}-${this.partition}: ${what} at position ${position}`)
+  }
+
+  /** Loads an old segment's indexes, keeping at most MAX_LOADED_INDEXES in memory. */
+  async #ensureIndexes (segment: Segment): Promise<void> {
+    while (!segment.indexesLoaded) await segment.loadIndexes()
+    this.#trackLoadedIndexes(segment)
+  }
+
+  #trackLoadedIndexes (segment: Segment): void {
+    if (segment.active) return
+    const list = this.#loadedIndexes
+    const at = list.indexOf(segment)
+    if (at >= 0) list.splice(at, 1)
+    list.push(segment)
+    while (list.length > MAX_LOADED_INDEXES) list.shift()!.unloadIndexes()
+  }
+
+  /**
+   * The first offset whose record timestamp is >= timestampMs, or null (ListOffsets by
+   * time). Uses the time index, then batch headers' maxTimestamp, then decodes (and if
+   * needed decompresses) only the one batch that holds the answer.
+   */
+  async offsetForTimestamp (timestampMs: number): Promise<{ offset: number, timestamp: number } | null> {
+    this.#checkOpen()
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#offsetForTimestamp(this.#segments, timestampMs)
+      } catch (err) {
+        if (!(err instanceof FileRetiredError) || attempt >= 3) throw err
+      }
+    }
+  }
+
+  async #offsetForTimestamp (segments: Segment[], timestampMs: number): Promise<{ offset: number, timestamp: number } | null> {
+    const logStartOffset = this.#logStartOffset
+    const maxOffset = this.#highWatermark
+    for (const segment of segments) {
+      if (segment.sizeBytes === 0 || segment.baseOffset >= maxOffset) continue
+      if (await segment.maxRecordTimestampMs() < timestampMs) continue
+      await this.#ensureIndexes(segment)
+      const from = segment.lookupTimestampPosition(timestampMs)
+      let found: { offset: number, timestamp: number } | null = null
+      const end = segment.sizeBytes
+      const fd = await segment.file.acquire()
+      try {
+        await scanBatches(fd, from, end, { segmentBaseOffset: segment.baseOffset, verifyCrc: false }, async (buf, at) => {
+          const base = baseOffsetAt(buf, at)
+          if (base >= maxOffset) return false
+          const last = base + lastOffsetDeltaAt(buf, at)
+          if (last < logStartOffset || maxTimestampAt(buf, at) < timestampMs) return true
+          const { records } = await decodeBatchAsync(buf, at)
+          for (const r of records) {
+            if (r.timestamp >= timestampMs && r.offset >= logStartOffset && r.offset < maxOffset) {
+              found = { offset: r.offset, timestamp: r.timestamp }
+              return false
+            }
+          }
+          return true
+        })
+      } finally {
+        segment.file.release()
+      }
+      if (found !== null) return found
+    }
+    return null
+  }
+
+  /**
+   * Moves the log start offset up to `offset` (Kafka's DeleteRecords) and deletes whole
+   * segments below it (never the active one). Persisted (fsynced) before it returns.
+   */
+  deleteRecordsBefore (offset: number): void {
+    this.#checkOpen()
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.#highWatermark) {
+      throw new OffsetOutOfRangeError(`cannot delete records before ${offset}: the high watermark is ${this.#highWatermark}`)
+    }
+    if (offset <= this.#logStartOffset) return
+    this.#logStartOffset = offset
+    let count = 0
+    while (count < this.#segments.length - 1 && this.#segments[count + 1]!.baseOffset <= offset) count++
+    if (count > 0) this.#deleteOldest(count, 'deleteRecords')
+    this.#producers.truncateHead(offset)
+    this.#writeCheckpoint(true)
+  }
+
+  /** Removes the `count` oldest segments (synchronously from the list; files when unused). */
+  #deleteOldest (count: number, reason: string): { deletedSegments: number, deletedBytes: number } {
+    const victims = this.#segments.slice(0, count)
+    this.#segments = this.#segments.slice(count)
+    let deletedBytes = 0
+    for (const v of victims) {
+      deletedBytes += v.sizeBytes
+      this.#tombstoneHorizons.delete(v.baseOffset)
+      const at = this.#loadedIndexes.indexOf(v)
+      if (at >= 0) this.#loadedIndexes.splice(at, 1)
+      const done = v.retire().finally(() => this.#pendingDeletes.delete(done))
+      this.#pendingDeletes.add(done)
+    }
+    this.#logStartOffset = Math.max(this.#logStartOffset, this.#segments[0]!.baseOffset)
+    this.#producers.truncateHead(this.#logStartOffset)
+    this.#flusher.markDirDirty()
+    this.#logger.info({
+      topic: this.topic, partition: this.partition, reason, deletedSegments: count, deletedBytes, logStartOffset: this.#logStartOffset,
+    }, 'deleted old segments')
+    return { deletedSegments: count, deletedBytes }
+  }
+
+  /**
+   * Retention by time and bytes over whole closed segments, oldest first (retention.ts).
+   * If time retention takes every segment, an empty active segment is rolled first so the
+   * log end offset survives.
+   */
+  async enforceRetention (): Promise<{ deletedSegments: number, deletedBytes: number }> {
+    this.#checkOpen()
+    const none = { deletedSegments: 0, deletedBytes: 0 }
+    const config = this.#config
+    if (config.cleanupPolicy !== 'delete' || (config.retentionMs < 0 && config.retentionBytes < 0)) return none
+    const segments = this.#segments
+    const nowMs = this.#now()
+    const candidates: RetentionCandidate[] = []
+    let stillExpiring = config.retentionMs >= 0
+    for (const s of segments) {
+      let largest = Number.POSITIVE_INFINITY
+      if (stillExpiring) {
+        largest = await s.largestTimestampMs()
+        stillExpiring = nowMs - largest > config.retentionMs
+      }
+      candidates.push({ baseOffset: s.baseOffset, sizeBytes: s.sizeBytes, largestTimestampMs: largest })
+    }
+    if (this.#closed || this.#segments[0] !== segments[0]) return none // changed meanwhile: next run
+    const decision = decideRetention(candidates, config, nowMs, this.#highWatermark, this.#logEndOffset, this.#active.sizeBytes === 0)
+    if (decision.deleteCount === 0) return none
+    if (decision.rollFirst && this.#active === segments.at(-1)) this.roll()
+    const count = Math.min(decision.deleteCount, this.#segments.length - 1)
+    if (count <= 0) return none
+    if (faultPoints.active) faultPoints.hit('retention.beforeDelete')
+    return this.#deleteOldest(count, `retention.${decision.reason}`)
+  }
+
+  /**
+   * One compaction pass (compaction.ts) when cleanupPolicy is 'compact'; null when there
+   * is nothing to do. A call while a pass runs returns that pass's promise.
+   */
+  compact (options: { maxKeys?: number } = {}): Promise<CompactionResult | null> {
+    this.#checkOpen()
+    if (this.#config.cleanupPolicy !== 'compact') return Promise.resolve(null)
+    this.#compaction ??= compactLog(this.#cleanerHost(), options.maxKeys ?? DEFAULT_MAX_KEYS_PER_PASS)
+      .finally(() => { this.#compaction = null })
+    return this.#compaction
+  }
+
+  #cleanerHost (): CleanerHost {
+    const self = this
+    return {
+      dir: this.dir,
+      config: this.#config,
+      logger: this.#logger.child({ topic: this.topic, partition: this.partition }),
+      handles: this.#handles,
+      segmentContext: this.#segmentContext,
+      firstDirtyOffset: this.#firstDirtyOffset,
+      tombstoneHorizons: new Map(this.#tombstoneHorizons),
+      now: this.#now,
+      segments: () => self.#segments,
+      producerLastOffset: id => self.#producers.lastOffsetOf(id),
+      aborted: () => self.#closed,
+      replaceSegments (old, replacement) {
+        const at = self.#segments.indexOf(old[0]!)
+        const next = self.#segments.slice()
+        next.splice(at, old.length, replacement)
+        self.#segments = next
+        for (const s of old) {
+          const i = self.#loadedIndexes.indexOf(s)
+          if (i >= 0) self.#loadedIndexes.splice(i, 1)
+        }
+        self.#trackLoadedIndexes(replacement)
+      },
+      cleanerDone (firstDirtyOffset, horizons) {
+        self.#firstDirtyOffset = firstDirtyOffset
+        self.#tombstoneHorizons = horizons
+        self.#writeCheckpoint(false)
+      },
+    }
+  }
+
+  /**
+   * Stops appends and reads (LogClosedError), stops a running compaction pass, fsyncs the
+   * data, writes the active segment's indexes, a producer snapshot and the checkpoint, and
+   * releases descriptors (each as soon as in-flight reads release it).
+   */
+  close (): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close (): Promise<void> {
+    this.#closed = true
+    await this.#compaction?.catch(() => null)
+    await this.#flusher.sync()
+    const active = this.#active
+    active.sealTimeIndex()
+    active.writeIndexFiles(true)
+    if (faultPoints.active) faultPoints.hit('close.beforeSnapshot')
+    this.#producers.writeSnapshot(this.dir, this.#logEndOffset, true)
+    this.#recoveryPoint = this.#logEndOffset
+    this.#writeCheckpoint(true)
+    fsyncDir(this.dir)
+    await Promise.all([...this.#pendingDeletes])
+    for (const s of this.#segments) s.detach()
+  }
+}
+
+/** Index of the last segment whose base offset is <= offset (0 when none). */
+function floorSegment (segments: Segment[], offset: number): number {
+  let lo = 0
+  let hi = segments.length - 1
+  let found = 0
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    if (segments[mid]!.baseOffset <= offset) {
+      found = mid
+      lo = mid + 1
+    } else {
+      hi = mid - 1
+    }
+  }
+  return found
+}
