@@ -50,6 +50,8 @@ export class MqttConnection implements SessionOutput {
   #ackChain: Promise<void> = Promise.resolve()
   #state: State = 'new'
   #inboundPending = 0
+  /** Flushes whose acks wait in #ackChain. */
+  #chained = 0
   session: Session | null = null
   clientId = ''
   version: 4 | 5 = 4
@@ -208,22 +210,30 @@ export class MqttConnection implements SessionOutput {
     }
   }
 
-  /** Appends what is staged, then acknowledges it in arrival order. */
+  /**
+   * Appends what is staged, then acknowledges it in arrival order: at once when the
+   * records are in the log, or through the ack chain when an append waits for its log
+   * topic to be created or acks wait for fsync (later acks then queue behind them).
+   */
   #flush (): void {
     if (this.#stage.empty) return
     const batches = this.#stage.take()
-    this.#gw.appendBatches(batches, this.session)
-    if (this.#acks.length === 0) return
+    const appending = this.#gw.appendBatches(batches, this.session)
     const acks = this.#acks.splice(0, this.#acks.length)
-    if (!this.#gw.settings.fsyncAcks) {
-      this.#sendAcks(acks)
+    if (appending === null && !this.#gw.settings.fsyncAcks && this.#chained === 0) {
+      if (acks.length > 0) this.#sendAcks(acks)
       return
     }
-    const synced = this.#gw.syncBatches(batches)
+    const fsync = this.#gw.settings.fsyncAcks
+    const ready = appending === null
+      ? (fsync ? this.#gw.syncBatches(batches) : null)
+      : appending.then(() => fsync ? this.#gw.syncBatches(batches) : undefined)
+    this.#chained++
     this.#inboundPending += acks.length
-    this.#ackChain = this.#ackChain.then(() => synced).then(() => {
+    this.#ackChain = this.#ackChain.then(() => ready).then(() => {
+      this.#chained--
       this.#inboundPending -= acks.length
-      this.#sendAcks(acks)
+      if (acks.length > 0) this.#sendAcks(acks)
     })
   }
 

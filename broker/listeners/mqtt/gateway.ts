@@ -82,6 +82,8 @@ export class MqttGateway {
   readonly #shares = new Map<string, SharedGroup>()
   readonly #tailers: Tailer[] = []
   readonly #tailerByPartition = new Map<string, Tailer>()
+  readonly #tailed = new Set<string>()
+  readonly #creating = new Map<string, Promise<void>>()
   readonly #retained: RetainedStore
   readonly #store: SessionStore
   readonly #pendingWills = new Map<string, { timer: NodeJS.Timeout, message: MqttMessage }>()
@@ -111,10 +113,12 @@ export class MqttGateway {
       if (c[k] <= 0) throw new InvalidConfigError(`${k} must be positive (got ${c[k]})`)
     }
     if (c.mqttMaxPacketBytes + 1024 > c.maxBatchBytes) {
-      throw new InvalidConfigError('mqttMaxPacketBytes must be at least 1 KiB below maxBatchBytes: every publish must fit one record batch')
+      // Every publish must fit one record batch (with room for its record header and headers).
+      this.settings.maxPacketBytes = Math.max(256, c.maxBatchBytes - 1024)
+      this.logger.warn({ mqttMaxPacketBytes: c.mqttMaxPacketBytes, maxBatchBytes: c.maxBatchBytes, effective: this.settings.maxPacketBytes }, 'mqttMaxPacketBytes lowered to fit maxBatchBytes')
     }
     checkLogTopicName(c.mqttLogTopic, 'mqttLogTopic')
-    this.#mapper = new TopicMapper(parseMapRules(c.mqttMap, this.limits), c.mqttLogTopic)
+    this.#mapper = new TopicMapper(parseMapRules(c.mqttMap, this.limits), c.mqttLogTopic, c.mqttPartitions)
     this.#retained = new RetainedStore(this.#log, this.limits)
     this.#store = new SessionStore(this.#log)
     const gw = this
@@ -129,16 +133,15 @@ export class MqttGateway {
     }
   }
 
-  /** Creates the log topics and internal topics, loads retained messages and sessions. */
+  /**
+   * Tails the MQTT log topics that exist (from their end), creates the internal topics and
+   * loads retained messages and sessions. MQTT log topics that do not exist yet are created
+   * on the first MQTT publish to them, and tailed from their start when another client
+   * creates them (checked by the sweep).
+   */
   async open (): Promise<void> {
     for (const topic of this.#mapper.logTopics()) {
-      const partitions = await ensureTopic(this.#log, topic, this.#config.mqttPartitions, false)
-      this.#mapper.setPartitions(topic, partitions)
-      for (let p = 0; p < partitions; p++) {
-        const t = new Tailer({ index: this.#tailers.length, logTopic: topic, partition: p, log: this.#log, subs: this.#index, limits: this.limits, logger: this.logger })
-        this.#tailers.push(t)
-        this.#tailerByPartition.set(`${topic}\u0000${p}`, t)
-      }
+      if (this.#log.logs.hasTopic(topic)) this.#tail(topic, false)
     }
     const retained = await this.#retained.open()
     const stored = await this.#store.open()
@@ -155,6 +158,35 @@ export class MqttGateway {
     this.#sweep = setInterval(() => this.#onSweep(), SWEEP_MS)
     this.#sweep.unref()
     this.logger.info({ logTopics: this.#mapper.logTopics(), rules: this.#mapper.rules.length, retained, sessions: this.sessions.size }, 'mqtt gateway ready')
+  }
+
+  /** Starts tailing every partition of a log topic, from its end or from its start. */
+  #tail (topic: string, fromStart: boolean): void {
+    if (this.#tailed.has(topic)) return
+    this.#tailed.add(topic)
+    const partitions = this.#log.logs.topic(topic)?.partitions ?? 0
+    this.#mapper.setPartitions(topic, partitions)
+    for (let p = 0; p < partitions; p++) {
+      const t = new Tailer({ index: this.#tailers.length, logTopic: topic, partition: p, log: this.#log, subs: this.#index, limits: this.limits, logger: this.logger })
+      if (fromStart) t.startAt(this.#log.logs.partition(topic, p).logStartOffset)
+      this.#tailers.push(t)
+      this.#tailerByPartition.set(`${topic}\u0000${p}`, t)
+    }
+  }
+
+  /** Creates an MQTT log topic on its first publish (once, however many publishes wait). */
+  #createLogTopic (topic: string): Promise<void> {
+    let pending = this.#creating.get(topic)
+    if (pending === undefined) {
+      pending = ensureTopic(this.#log, topic, this.#config.mqttPartitions, false)
+        .then(() => {
+          this.logger.info({ topic, partitions: this.#log.logs.topic(topic)?.partitions }, 'mqtt log topic created')
+          this.#tail(topic, true)
+        })
+        .finally(() => this.#creating.delete(topic))
+      this.#creating.set(topic, pending)
+    }
+    return pending
   }
 
   route (topic: string, topicBytes: Uint8Array): Route {
@@ -365,19 +397,34 @@ export class MqttGateway {
 
   // ----- PUBLISH -----
 
-  /** Appends staged batches (recording offset or error on each) and fans them out. */
-  appendBatches (batches: StagedBatch[], source: Session | null): void {
+  /**
+   * Appends staged batches (recording offset or error on each) and fans them out. Returns
+   * null when all were appended now, or a promise when some wait for their log topic to be
+   * created (batches of one topic stay in order behind the creation).
+   */
+  appendBatches (batches: StagedBatch[], source: Session | null): Promise<void> | null {
+    let waits: Array<Promise<void>> | null = null
     for (const b of batches) {
-      try {
-        b.baseOffset = this.#log.append(b.logTopic, b.partition, b.builder.build()).baseOffset
-      } catch (err) {
-        b.error = err
-        this.logger.warn({ err, topic: b.logTopic, partition: b.partition }, 'mqtt publish could not be appended')
+      if (!this.#creating.has(b.logTopic) && this.#tailed.has(b.logTopic)) {
+        this.#appendOne(b, source)
         continue
       }
-      for (const m of b.messages) if (m.retain) this.#retained.set(m)
-      this.#tailerByPartition.get(`${b.logTopic}\u0000${b.partition}`)?.appended(b.baseOffset, b.messages, source)
+      const appended = this.#createLogTopic(b.logTopic).then(() => this.#appendOne(b, source), (err: unknown) => { b.error = err })
+      ;(waits ??= []).push(appended)
     }
+    return waits === null ? null : Promise.all(waits).then(() => {})
+  }
+
+  #appendOne (b: StagedBatch, source: Session | null): void {
+    try {
+      b.baseOffset = this.#log.append(b.logTopic, b.partition, b.builder.build()).baseOffset
+    } catch (err) {
+      b.error = err
+      this.logger.warn({ err, topic: b.logTopic, partition: b.partition }, 'mqtt publish could not be appended')
+      return
+    }
+    for (const m of b.messages) if (m.retain) this.#retained.set(m)
+    this.#tailerByPartition.get(`${b.logTopic}\u0000${b.partition}`)?.appended(b.baseOffset, b.messages, source)
   }
 
   /** Resolves when every appended batch is fsynced (mqttFsyncAcks). */
@@ -400,7 +447,7 @@ export class MqttGateway {
       const stamped = { ...m, timestampMs: now }
       stage.add(this.route(stamped.topic, stamped.topicBytes), stamped)
     }
-    this.appendBatches(stage.take(), null)
+    void this.appendBatches(stage.take(), null)
   }
 
   // ----- sessions and closing -----
@@ -464,6 +511,9 @@ export class MqttGateway {
 
   #onSweep (): void {
     const now = this.now()
+    for (const topic of this.#mapper.logTopics()) {
+      if (!this.#tailed.has(topic) && !this.#creating.has(topic) && this.#log.logs.hasTopic(topic)) this.#tail(topic, true)
+    }
     for (const conn of this.connections) {
       if (!conn.connected) {
         if (!conn.closed && now - conn.openedAtMs > CONNECT_TIMEOUT_MS) conn.close(null)

@@ -73,9 +73,13 @@ export class TopicMapper {
   readonly #cache = new Map<string, Route>()
   static readonly CACHE_LIMIT = 10_000
 
-  constructor (rules: readonly MapRule[], defaultLogTopic: string) {
+  /** Partitions assumed for a log topic that does not exist yet (it is created with as many). */
+  readonly #newTopicPartitions: number
+
+  constructor (rules: readonly MapRule[], defaultLogTopic: string, newTopicPartitions = 1) {
     this.rules = rules
     this.defaultLogTopic = defaultLogTopic
+    this.#newTopicPartitions = newTopicPartitions
   }
 
   /** Every log topic MQTT writes to or reads from: the default, then each rule's, once. */
@@ -98,7 +102,7 @@ export class TopicMapper {
     let route = this.#cache.get(mqttTopic)
     if (route !== undefined) return route
     const logTopic = this.logTopicFor(mqttTopic)
-    route = { logTopic, partition: partitionForKey(topicBytes, this.#partitions.get(logTopic) ?? 1) }
+    route = { logTopic, partition: partitionForKey(topicBytes, this.#partitions.get(logTopic) ?? this.#newTopicPartitions) }
     if (this.#cache.size >= TopicMapper.CACHE_LIMIT) this.#cache.clear()
     this.#cache.set(mqttTopic, route)
     return route

@@ -99,7 +99,7 @@ export interface SessionContext {
   readonly logger: Logger
   now (): number
   /** Tailers by index: log topic, partition and the position fanned out so far. */
-  readonly tailers: ReadonlyArray<{ readonly logTopic: string, readonly partition: number, readonly position: number }>
+  readonly tailers: ReadonlyArray<{ readonly logTopic: string, readonly partition: number, readonly position: number, readonly startPosition: number }>
   counters: { messagesOut: number, bytesOut: number, droppedQos0: number }
 }
 
@@ -130,13 +130,29 @@ export class Session {
     for (const t of ctx.tailers) this.cursors.push({ nextOffset: t.position, live: false, reading: false, pending: null, pendingNext: 0 })
   }
 
+  /**
+   * The cursor for tailer `index`, created when the tailer is newer than the session (a log
+   * topic that appeared later): it starts at the tailer's position, live if connected.
+   */
+  cursor (index: number): Cursor {
+    while (this.cursors.length <= index) {
+      const t = this.#ctx.tailers[this.cursors.length]!
+      const live = this.output !== null && t.startPosition >= t.position
+      this.cursors.push({ nextOffset: t.startPosition, live, reading: false, pending: null, pendingNext: 0 })
+      if (!live) this.scheduleResume()
+    }
+    return this.cursors[index]!
+  }
+
   /** Rebuilds an offline session from its stored state; positions missing start at the tail. */
   static restore (ctx: SessionContext, clientId: string, stored: StoredSession, nowMs: number): { session: Session, subscriptions: StoredSubscription[] } {
     const s = new Session(ctx, clientId, stored.expirySec, stored.protocolVersion)
     s.disconnectedAtMs = stored.disconnectedAtMs ?? nowMs
     ctx.tailers.forEach((t, i) => {
       const pos = stored.positions.find(p => p[0] === t.logTopic && p[1] === t.partition)
-      if (pos !== undefined) s.cursors[i]!.nextOffset = Math.min(pos[2], t.position)
+      // No stored position: the log topic appeared after the session was stored, so all of
+      // it is news to the session.
+      s.cursor(i).nextOffset = pos !== undefined ? Math.min(pos[2], t.position) : ctx.log.logs.partition(t.logTopic, t.partition).logStartOffset
     })
     for (const [packetId, qos, state, logTopic, partition, offset] of stored.inflight) {
       s.inflight.set(packetId, { packetId, qos, state, logTopic, partition, offset, delivery: null })
@@ -156,8 +172,8 @@ export class Session {
       disconnectedAtMs: this.disconnectedAtMs,
       protocolVersion: this.protocolVersion,
       subscriptions: [...this.subscriptions.values()].map(x => ({ filter: x.raw, qos: x.qos, nl: x.nl, rap: x.rap, rh: x.rh, subId: x.subId })),
-      positions: this.cursors.map((c, i) => {
-        const t = this.#ctx.tailers[i]!
+      positions: this.#ctx.tailers.map((t, i) => {
+        const c = this.cursor(i)
         return [t.logTopic, t.partition, c.live ? t.position : c.nextOffset]
       }),
       inflight,
@@ -171,7 +187,7 @@ export class Session {
     this.protocolVersion = output.version
     this.disconnectedAtMs = null
     this.#ctx.tailers.forEach((t, i) => {
-      const c = this.cursors[i]!
+      const c = this.cursor(i)
       if (!c.reading && c.nextOffset >= t.position) {
         c.nextOffset = t.position
         c.live = true
@@ -185,7 +201,7 @@ export class Session {
     this.output = null
     this.disconnectedAtMs = nowMs
     this.#ctx.tailers.forEach((t, i) => {
-      const c = this.cursors[i]!
+      const c = this.cursor(i)
       if (c.live) {
         c.live = false
         c.nextOffset = t.position
@@ -198,7 +214,7 @@ export class Session {
 
   /** A record fanned out by tailer `index`; ignored unless the cursor is live. */
   offerLive (index: number, d: Delivery): void {
-    const c = this.cursors[index]!
+    const c = this.cursor(index)
     if (!c.live) return
     if (!this.send(d)) {
       c.live = false
@@ -292,8 +308,8 @@ export class Session {
       if (!this.send(this.#pendingRetained[0]!)) return
       this.#pendingRetained.shift()
     }
-    for (let i = 0; i < this.cursors.length; i++) {
-      const c = this.cursors[i]!
+    for (let i = 0; i < this.#ctx.tailers.length; i++) {
+      const c = this.cursor(i)
       if (!c.live && !c.reading) void this.#catchUp(i, c)
     }
   }

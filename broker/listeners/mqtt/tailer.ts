@@ -27,6 +27,8 @@ export class Tailer {
   readonly logTopic: string
   readonly partition: number
   position: number
+  /** Where tailing began: cursors of sessions older than this tailer start here. */
+  startPosition: number
   readonly #log: LogAccess
   readonly #subs: SubscriptionIndex<Target>
   readonly #limits: TopicLimits
@@ -45,7 +47,14 @@ export class Tailer {
     this.#limits = options.limits
     this.#logger = options.logger
     this.position = options.log.logs.partition(options.logTopic, options.partition).highWatermark
+    this.startPosition = this.position
     this.#arm()
+  }
+
+  /** Starts from `offset` (a topic that appeared after the gateway started) and reads what is there. */
+  startAt (offset: number): void {
+    this.position = this.startPosition = offset
+    queueMicrotask(() => { void this.#pump() })
   }
 
   close (): void {
