@@ -118,7 +118,7 @@ export class MqttGateway {
       this.logger.warn({ mqttMaxPacketBytes: c.mqttMaxPacketBytes, maxBatchBytes: c.maxBatchBytes, effective: this.settings.maxPacketBytes }, 'mqttMaxPacketBytes lowered to fit maxBatchBytes')
     }
     checkLogTopicName(c.mqttLogTopic, 'mqttLogTopic')
-    this.#mapper = new TopicMapper(parseMapRules(c.mqttMap, this.limits), c.mqttLogTopic, c.mqttPartitions)
+    this.#mapper = new TopicMapper(parseMapRules(c.mqttMap ?? [], this.limits), c.mqttLogTopic, c.mqttPartitions)
     this.#retained = new RetainedStore(this.#log, this.limits)
     this.#store = new SessionStore(this.#log)
     const gw = this
