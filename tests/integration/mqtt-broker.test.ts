@@ -141,3 +141,14 @@ t.test('records keep coming after the log rolls (many publishes, QoS 0 and 1)', 
   t.equal((await got).length, 2000)
   t.equal((await recordsOf(broker)).length, 2000)
 })
+
+t.test('mqttFsyncAcks: QoS 1 and 2 publishes are acknowledged after fsync, in order', async t => {
+  const broker = await startBroker(t, { mqttFsyncAcks: true })
+  const sub = await connectClient(t, broker.ports.mqtt!, { protocolVersion: 5 })
+  await sub.subscribeAsync('durable/#', { qos: 2 })
+  const got = collect(sub, 20)
+  const pub = await connectClient(t, broker.ports.mqtt!, { protocolVersion: 5 })
+  await Promise.all(Array.from({ length: 20 }, (_, i) => pub.publishAsync(`durable/${i % 3}`, String(i), { qos: (1 + (i % 2)) as 1 | 2 })))
+  t.same((await got).map(m => Number(m.payload)).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i))
+  t.equal((await recordsOf(broker)).length, 20)
+})
