@@ -40,6 +40,7 @@ import { SessionStore, type StoredSubscription } from './session-store.js'
 import { SharedGroup } from './shared-group.js'
 import { SubscriptionIndex } from './subscription-index.js'
 import { Tailer, type Target } from './tailer.js'
+import { registerGatewayMetrics } from './metrics.js'
 import { parseSubscriptionFilter, topicNameError, type TopicLimits } from './topics.js'
 
 export interface GatewaySettings {
@@ -553,29 +554,8 @@ export class MqttGateway {
     this.#pendingWills.clear()
   }
 
-  /** Registers gateway metrics on the broker's registry. */
-  registerMetrics (metrics: BrokerMetrics): void {
-    const r = metrics.registry
-    const c = this.counters
-    const counter = (name: string, help: string, read: () => number): void => {
-      r.counter(name, help).collect = () => [[[], read()]]
-    }
-    r.gauge('spool_mqtt_connections', 'Open MQTT connections (connected clients)', [], () => {
-      let n = 0
-      for (const conn of this.connections) if (conn.connected) n++
-      return [[[], n]]
-    })
-    r.gauge('spool_mqtt_sessions', 'MQTT sessions known, online and offline', [], () => [[[], this.sessions.size]])
-    r.gauge('spool_mqtt_retained_messages', 'Retained MQTT messages', [], () => [[[], this.#retained.size]])
-    counter('spool_mqtt_messages_in_total', 'PUBLISH packets received from MQTT clients', () => c.messagesIn)
-    counter('spool_mqtt_messages_out_total', 'PUBLISH packets sent to MQTT clients', () => c.messagesOut)
-    counter('spool_mqtt_bytes_in_total', 'Bytes received on MQTT connections', () => c.bytesIn)
-    counter('spool_mqtt_bytes_out_total', 'PUBLISH bytes sent on MQTT connections', () => c.bytesOut)
-    counter('spool_mqtt_dropped_qos0_total', 'QoS 0 messages dropped for clients over mqttMaxQueuedBytes', () => c.droppedQos0)
-    counter('spool_mqtt_dropped_shared_total', 'Messages no member of a share group could take', () => c.droppedShared)
-    counter('spool_mqtt_protocol_errors_total', 'MQTT connections closed for bad input or a protocol violation', () => c.protocolErrors)
-    counter('spool_mqtt_connections_refused_total', 'MQTT CONNECTs refused', () => c.connectionsRefused)
-  }
+  /** Retained messages held (for metrics). */
+  get retainedCount (): number { return this.#retained.size }
 }
 
 export interface MqttGatewayHandle {
@@ -591,7 +571,7 @@ export interface MqttGatewayHandle {
 export async function startMqttGateway (options: MqttGatewayOptions): Promise<MqttGatewayHandle> {
   const gateway = new MqttGateway(options)
   await gateway.open()
-  if (options.metrics !== undefined) gateway.registerMetrics(options.metrics)
+  if (options.metrics !== undefined) registerGatewayMetrics(gateway, options.metrics)
   const sockets = new Set<Socket>()
   let server: Server | null = null
   let port: number | null = null
