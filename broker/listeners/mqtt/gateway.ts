@@ -457,6 +457,7 @@ export class MqttGateway {
   storeSession (session: Session): void {
     if (session.expirySec === 0) return
     session.dirty = false
+    session.stored = true
     try {
       this.#store.write(session.clientId, session.snapshot())
     } catch (err) {
@@ -502,7 +503,7 @@ export class MqttGateway {
   #endSession (session: Session): void {
     for (const sub of session.subscriptions.values()) if (session.output !== null) this.#indexRemove(sub)
     this.sessions.delete(session.clientId)
-    this.#store.write(session.clientId, null)
+    if (session.stored) this.#store.write(session.clientId, null)
   }
 
   #expired (session: Session, now: number): boolean {

@@ -114,6 +114,8 @@ export class Session {
   disconnectedAtMs: number | null = null
   /** Positions or acks moved since the last stored snapshot. */
   dirty = false
+  /** A snapshot of this session is in `__mqtt_sessions` (so ending it needs a tombstone). */
+  stored = false
   readonly inflight = new Map<number, Inflight>()
   readonly inboundQos2 = new Set<number>()
   readonly cursors: Cursor[] = []
@@ -148,6 +150,7 @@ export class Session {
   static restore (ctx: SessionContext, clientId: string, stored: StoredSession, nowMs: number): { session: Session, subscriptions: StoredSubscription[] } {
     const s = new Session(ctx, clientId, stored.expirySec, stored.protocolVersion)
     s.disconnectedAtMs = stored.disconnectedAtMs ?? nowMs
+    s.stored = true
     ctx.tailers.forEach((t, i) => {
       const pos = stored.positions.find(p => p[0] === t.logTopic && p[1] === t.partition)
       // No stored position: the log topic appeared after the session was stored, so all of
