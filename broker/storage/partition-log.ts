@@ -582,7 +582,7 @@ export class PartitionLog {
    * is nothing to do. A call while a pass runs returns that pass's promise.
    */
   compact (options: { maxKeys?: number } = {}): Promise<CompactionResult | null> {
-    this.#checkOpen()
+    if (this.#closed) return Promise.reject(new LogClosedError(`log ${this.topic}-${this.partition} is closed`))
     if (this.#config.cleanupPolicy !== 'compact') return Promise.resolve(null)
     this.#compaction ??= compactLog(this.#cleanerHost(), options.maxKeys ?? DEFAULT_MAX_KEYS_PER_PASS)
       .finally(() => { this.#compaction = null })
