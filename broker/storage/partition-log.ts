@@ -434,6 +434,7 @@ export class PartitionLog {
     if (count > 0) this.#deleteOldest(count, 'deleteRecords')
     this.#producers.truncateHead(offset)
     this.#writeCheckpoint(true)
+    fsyncDir(this.dir)
   }
 
   /** Removes the `count` oldest segments (synchronously from the list; files when unused). */
