@@ -6,14 +6,15 @@ import mqttPacket from 'mqtt-packet'
 import { pino } from 'pino'
 import { defaultConfig, type BrokerConfig } from '../../broker/config.js'
 import { startMqttGateway, type MqttGatewayHandle } from '../../broker/listeners/mqtt/gateway.js'
-import { MemoryLog } from './memory-log.js'
+import { DiskLog } from './disk-log.js'
 
 export interface TestLike {
   teardown (fn: () => unknown): void
 }
 
 /** A gateway over an in-memory log on a free port, closed at teardown. */
-export async function startMemoryGateway (t: TestLike, overrides: Partial<BrokerConfig> = {}, log = new MemoryLog()): Promise<{ handle: MqttGatewayHandle, log: MemoryLog, port: number }> {
+export async function startGateway (t: TestLike, overrides: Partial<BrokerConfig> = {}, given?: DiskLog): Promise<{ handle: MqttGatewayHandle, log: DiskLog, port: number }> {
+  const log = given ?? await DiskLog.open(t)
   const config = { ...defaultConfig(), host: '127.0.0.1', mqttPort: 0, ...overrides }
   const handle = await startMqttGateway({ config, partitions: log, logger: pino({ level: process.env.SPOOL_TEST_LOG ?? 'silent' }) })
   t.teardown(() => handle.close())

@@ -1,6 +1,7 @@
 // The MQTT gateway's protocol behaviour over real sockets, with mqtt.js (3.1.1 and 5) and
-// hand-driven raw clients, on an in-memory log (the log is the only state shared across a
-// "restart": a second gateway on the same log must rebuild retained messages and sessions).
+// hand-driven raw clients, on the real storage engine in a temp data dir (the log is the
+// only state shared across a restart: the logs are closed and reopened from disk, and a
+// second gateway must rebuild retained messages and sessions from them).
 // Proves: wildcard and $-topic routing, retained messages (also after restart), wills on an
 // abrupt disconnect (with MQTT 5 delay), persistent sessions fed from the log while offline
 // (also across restart), QoS 2 exactly once in both directions across a reconnect in the
@@ -12,13 +13,13 @@ import type { AddressInfo } from 'node:net'
 import mqtt from 'mqtt'
 import type mqttPacket from 'mqtt-packet'
 import { encodeBatch } from '../../protocol/record-batch/records.js'
-import { MemoryLog } from '../helpers/memory-log.js'
-import { RawClient, collect, connectClient, sleep, startMemoryGateway } from '../helpers/mqtt.js'
+import { DiskLog } from '../helpers/disk-log.js'
+import { RawClient, collect, connectClient, sleep, startGateway } from '../helpers/mqtt.js'
 import { readRecords } from '../../broker/listeners/mqtt/log-access.js'
 
 const enc = new TextEncoder()
 
-async function logRecords (log: MemoryLog, topic = 'mqtt'): Promise<Array<{ key: string, value: string, headers: Record<string, string> }>> {
+async function logRecords (log: DiskLog, topic = 'mqtt'): Promise<Array<{ key: string, value: string, headers: Record<string, string> }>> {
   if (!log.logs.hasTopic(topic)) return []
   const end = log.logs.partition(topic, 0).logEndOffset
   if (end === 0) return []
@@ -32,7 +33,7 @@ async function logRecords (log: MemoryLog, topic = 'mqtt'): Promise<Array<{ key:
 
 for (const protocolVersion of [4, 5] as const) {
   t.test(`v${protocolVersion}: wildcard routing, $ topics, one record per publish with key = topic`, async t => {
-    const { port, log } = await startMemoryGateway(t)
+    const { port, log } = await startGateway(t)
     const sub = await connectClient(t, port, { protocolVersion })
     await sub.subscribeAsync({ 'sensors/+/temp': { qos: 1 }, 'alarms/#': { qos: 0 }, '#': { qos: 0 } })
     const dollar = await connectClient(t, port, { protocolVersion })
@@ -57,8 +58,8 @@ for (const protocolVersion of [4, 5] as const) {
   })
 
   t.test(`v${protocolVersion}: retained message to a late subscriber, removed by an empty payload, kept across restart`, async t => {
-    const log = new MemoryLog()
-    const first = await startMemoryGateway(t, {}, log)
+    const log = await DiskLog.open(t)
+    const first = await startGateway(t, {}, log)
     const pub = await connectClient(t, first.port, { protocolVersion })
     await pub.publishAsync('home/lamp', 'on', { qos: 1, retain: true })
     await pub.publishAsync('home/door', 'open', { qos: 0, retain: true })
@@ -74,7 +75,8 @@ for (const protocolVersion of [4, 5] as const) {
     pub.end(true)
     late.end(true)
     await first.handle.close()
-    const second = await startMemoryGateway(t, {}, log)
+    await log.restart()
+    const second = await startGateway(t, {}, log)
     const after = await connectClient(t, second.port, { protocolVersion })
     const got2 = collect(after, 1)
     await after.subscribeAsync('home/+', { qos: 1 })
@@ -82,7 +84,7 @@ for (const protocolVersion of [4, 5] as const) {
   })
 
   t.test(`v${protocolVersion}: will published on an abrupt disconnect, not on DISCONNECT`, async t => {
-    const { port } = await startMemoryGateway(t)
+    const { port } = await startGateway(t)
     const watcher = await connectClient(t, port, { protocolVersion })
     await watcher.subscribeAsync('wills/#', { qos: 1 })
     const polite = await connectClient(t, port, { protocolVersion, will: { topic: 'wills/polite', payload: Buffer.from('bye'), qos: 1, retain: false } })
@@ -96,8 +98,8 @@ for (const protocolVersion of [4, 5] as const) {
   })
 
   t.test(`v${protocolVersion}: a persistent session gets QoS 1 messages published while offline, also after a restart`, async t => {
-    const log = new MemoryLog()
-    const first = await startMemoryGateway(t, {}, log)
+    const log = await DiskLog.open(t)
+    const first = await startGateway(t, {}, log)
     const persistent = protocolVersion === 5 ? { clean: false, properties: { sessionExpiryInterval: 3600 } } : { clean: false }
     const clientId = `dev-${protocolVersion}`
     const sub = await connectClient(t, first.port, { protocolVersion, clientId, ...persistent })
@@ -115,7 +117,8 @@ for (const protocolVersion of [4, 5] as const) {
     for (let i = 5; i < 8; i++) await pub.publishAsync(`jobs/${i}`, `job-${i}`, { qos: 1 })
     pub.end(true)
     await first.handle.close()
-    const second = await startMemoryGateway(t, {}, log)
+    await log.restart()
+    const second = await startGateway(t, {}, log)
     const again = mqtt.connect(`mqtt://127.0.0.1:${second.port}`, { protocolVersion, clientId, reconnectPeriod: 0, ...persistent })
     t.teardown(() => { again.end(true) })
     const got2 = collect(again, 3)
@@ -124,7 +127,7 @@ for (const protocolVersion of [4, 5] as const) {
 }
 
 t.test('QoS 2 outbound: exactly once across a reconnect in the middle of the handshake', async t => {
-  const { port } = await startMemoryGateway(t)
+  const { port } = await startGateway(t)
   const sub = await RawClient.open(t, port, 4)
   t.equal((await sub.connect({ clientId: 'q2', clean: false }))?.returnCode, 0)
   sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q2/#', qos: 2 }] })
@@ -156,7 +159,7 @@ t.test('QoS 2 outbound: exactly once across a reconnect in the middle of the han
 })
 
 t.test('QoS 2 inbound: a resent PUBLISH after a reconnect is stored once', async t => {
-  const { port, log } = await startMemoryGateway(t)
+  const { port, log } = await startGateway(t)
   const pub = await RawClient.open(t, port, 5)
   await pub.connect({ clientId: 'in2', clean: false, properties: { sessionExpiryInterval: 60 } })
   const publish = { cmd: 'publish', topic: 'once/x', payload: Buffer.from('1'), qos: 2, messageId: 77, retain: false, dup: false } as const
@@ -178,7 +181,7 @@ t.test('QoS 2 inbound: a resent PUBLISH after a reconnect is stored once', async
 })
 
 t.test('shared subscription splits messages across the group', async t => {
-  const { port } = await startMemoryGateway(t)
+  const { port } = await startGateway(t)
   const a = await connectClient(t, port, { protocolVersion: 5 })
   const b = await connectClient(t, port, { protocolVersion: 5 })
   const solo = await connectClient(t, port, { protocolVersion: 5 })
@@ -200,7 +203,7 @@ t.test('shared subscription splits messages across the group', async t => {
 })
 
 t.test('session takeover closes the older connection (v5 reason 0x8E)', async t => {
-  const { port } = await startMemoryGateway(t)
+  const { port } = await startGateway(t)
   const old = await RawClient.open(t, port, 5)
   await old.connect({ clientId: 'same' })
   const fresh = await RawClient.open(t, port, 5)
@@ -210,7 +213,7 @@ t.test('session takeover closes the older connection (v5 reason 0x8E)', async t 
 })
 
 t.test('client id rules and assigned identifiers', async t => {
-  const { port } = await startMemoryGateway(t)
+  const { port } = await startGateway(t)
   const v4 = await RawClient.open(t, port, 4)
   // CONNECT 3.1.1, clean session 0, keep alive 60, empty client id (mqtt-packet refuses to build it).
   v4.socket.write(Buffer.from([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x00, 0, 60, 0, 0]))
@@ -225,7 +228,7 @@ t.test('client id rules and assigned identifiers', async t => {
 })
 
 t.test('keep-alive: silent clients are closed after 1.5 × keep alive, and their will goes out', async t => {
-  const { port } = await startMemoryGateway(t)
+  const { port } = await startGateway(t)
   const watcher = await connectClient(t, port)
   await watcher.subscribeAsync('ka/#')
   const silent = await RawClient.open(t, port, 5)
@@ -239,7 +242,7 @@ t.test('keep-alive: silent clients are closed after 1.5 × keep alive, and their
 })
 
 t.test('v5: will delay, topic aliases, user properties as headers, message expiry, subscription ids', async t => {
-  const { port, log } = await startMemoryGateway(t)
+  const { port, log } = await startGateway(t)
   const sub = await connectClient(t, port, { protocolVersion: 5 })
   await sub.subscribeAsync('props/#', { qos: 1, properties: { subscriptionIdentifier: 42 } })
   const raw = await RawClient.open(t, port, 5)
@@ -274,7 +277,7 @@ t.test('v5: will delay, topic aliases, user properties as headers, message expir
 })
 
 t.test('records written by other producers reach subscribers; null keys do not', async t => {
-  const { port, log } = await startMemoryGateway(t)
+  const { port, log } = await startGateway(t)
   const sub = await connectClient(t, port)
   await sub.subscribeAsync('sensors/#', { qos: 1 })
   const got = collect(sub, 2)
@@ -290,7 +293,7 @@ t.test('records written by other producers reach subscribers; null keys do not',
 })
 
 t.test('mapping rules send topics to other log topics (first match wins)', async t => {
-  const { port, log } = await startMemoryGateway(t, { mqttMap: ['sensors/#=sensors', 'sensors/special/#=special'], mqttPartitions: 3 })
+  const { port, log } = await startGateway(t, { mqttMap: ['sensors/#=sensors', 'sensors/special/#=special'], mqttPartitions: 3 })
   t.notOk(log.logs.hasTopic('sensors'), 'log topics are created on their first publish')
   const sub = await connectClient(t, port)
   await sub.subscribeAsync('#', { qos: 1 })
@@ -311,7 +314,7 @@ t.test('mapping rules send topics to other log topics (first match wins)', async
 })
 
 t.test('bad input: malformed, oversize and out-of-order packets close only that connection', async t => {
-  const { port, log } = await startMemoryGateway(t, { mqttMaxPacketBytes: 2048 })
+  const { port, log } = await startGateway(t, { mqttMaxPacketBytes: 2048 })
   const bystander = await connectClient(t, port, { protocolVersion: 5 })
   await bystander.subscribeAsync('ok/#', { qos: 1 })
 
@@ -354,7 +357,7 @@ t.test('bad input: malformed, oversize and out-of-order packets close only that 
 
 t.test('a subscriber that never reads does not grow broker memory without bound', async t => {
   const maxQueued = 64 * 1024
-  const { port, handle } = await startMemoryGateway(t, { mqttMaxQueuedBytes: maxQueued, mqttMaxInflight: 10 })
+  const { port, handle } = await startGateway(t, { mqttMaxQueuedBytes: maxQueued, mqttMaxInflight: 10 })
   const frozen0 = await RawClient.open(t, port, 4)
   await frozen0.connect({ clientId: 'frozen0' })
   frozen0.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'flood0/#', qos: 0 }] })
@@ -394,7 +397,7 @@ t.test('a subscriber that never reads does not grow broker memory without bound'
 })
 
 t.test('MQTT over WebSocket at /mqtt', async t => {
-  const { handle } = await startMemoryGateway(t)
+  const { handle } = await startGateway(t)
   const server = createServer((_req, res) => { res.end() })
   server.on('upgrade', (req, socket, head) => handle.upgradeHandler(req, socket as import('node:net').Socket, head))
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))

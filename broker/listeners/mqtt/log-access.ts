@@ -1,7 +1,7 @@
 /**
  * What the gateway needs from the broker's PartitionService (broker/partitions.ts), as a
- * narrow structural interface: the real service satisfies it, and unit tests can run the
- * gateway over an in-memory log (tests/helpers/memory-log.ts).
+ * narrow structural interface, so the gateway depends on nothing else of the broker (tests
+ * run it over the real storage engine without the rest: tests/helpers/disk-log.ts).
  */
 
 import { OffsetOutOfRangeError } from '../../../protocol/errors.js'
