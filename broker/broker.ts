@@ -34,6 +34,7 @@ import { LogManager } from './storage/log-manager.js'
 import { GroupCoordinator } from './groups/coordinator.js'
 import { registerGroupHandlers } from './handlers/groups.js'
 import { ProducerIdAllocator } from './producer-ids.js'
+import { startMqttGateway } from './listeners/mqtt/gateway.js'
 import { StatsSampler } from './stats.js'
 
 export interface BrokerOptions extends Partial<BrokerConfig> {
@@ -48,6 +49,8 @@ export interface BrokerPorts {
   native: number | null
   /** HTTP port (/ws, /metrics, /healthz), null when switched off. */
   http: number | null
+  /** MQTT TCP port (MQTT over WebSocket is /mqtt on the HTTP port), null when switched off. */
+  mqtt: number | null
 }
 
 export class Broker {
@@ -176,12 +179,20 @@ export class Broker {
 
       const routes = newRoutes()
       const startedAtMs = now()
-      const ports: BrokerPorts = { native: null, http: null }
+      const ports: BrokerPorts = { native: null, http: null, mqtt: null }
       if (config.port !== null) {
         const tcp = await startTcpListener({ host: config.host, port: config.port, connections, logger })
         listeners.push(tcp)
         ports.native = tcp.port
         advertised.port = tcp.port
+      }
+      if (config.mqttPort !== null) {
+        // The MQTT gateway (listeners/mqtt/gateway.ts): its own TCP port and /mqtt upgrades;
+        // closed with the listeners, before the logs.
+        const mqtt = await startMqttGateway({ config, partitions, logger, metrics, now })
+        listeners.push({ name: 'mqtt', port: mqtt.port ?? 0, close: () => mqtt.close() })
+        routes.upgrades.set('/mqtt', mqtt.upgradeHandler)
+        ports.mqtt = mqtt.port
       }
       const broker = new Broker({ config, logger, logs, metrics, partitions, groups, stats, connections, routes, listeners, closers, ports, startedAtMs })
       broker.#registerCoreRoutes()

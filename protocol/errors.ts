@@ -52,6 +52,9 @@ export const ERROR_TABLE = {
   CLIENT_CLOSED: { code: 1010, retriable: false, message: 'The client, producer or consumer is closed' },
   LOG_CLOSED: { code: 1011, retriable: false, message: 'The log is closed' },
   INVALID_ARGUMENT: { code: 1012, retriable: false, message: 'An argument is invalid' },
+  MQTT_PACKET_TOO_LARGE: { code: 1100, retriable: false, message: 'An MQTT packet is larger than mqttMaxPacketBytes' },
+  MQTT_MALFORMED_PACKET: { code: 1101, retriable: false, message: 'An MQTT packet could not be decoded' },
+  MQTT_PROTOCOL_ERROR: { code: 1102, retriable: false, message: 'An MQTT client broke a rule of the protocol' },
 } as const satisfies Record<string, { code: number, retriable: boolean, message: string }>
 
 export type ErrorName = keyof typeof ERROR_TABLE
@@ -120,6 +123,9 @@ export class OriginNotAllowedError extends SpoolError { static override readonly
 export class ClientClosedError extends SpoolError { static override readonly errorName = 'CLIENT_CLOSED' }
 export class LogClosedError extends SpoolError { static override readonly errorName = 'LOG_CLOSED' }
 export class InvalidArgumentError extends SpoolError { static override readonly errorName = 'INVALID_ARGUMENT' }
+export class MqttPacketTooLargeError extends SpoolError { static override readonly errorName = 'MQTT_PACKET_TOO_LARGE' }
+export class MqttMalformedPacketError extends SpoolError { static override readonly errorName = 'MQTT_MALFORMED_PACKET' }
+export class MqttProtocolError extends SpoolError { static override readonly errorName = 'MQTT_PROTOCOL_ERROR' }
 
 /** Every concrete class, one per table row (checked by a unit test). */
 export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
@@ -134,6 +140,7 @@ export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
   TooManyInFlightError, TooManyConnectionsError, SlowReaderError, IdleTimeoutError,
   UnsupportedApiError, ConnectionError, BrokerUnreachableError, OriginNotAllowedError,
   ClientClosedError, LogClosedError, InvalidArgumentError,
+  MqttPacketTooLargeError, MqttMalformedPacketError, MqttProtocolError,
 ]
 
 const BY_NUMBER = new Map<number, typeof SpoolError>()

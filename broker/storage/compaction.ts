@@ -43,7 +43,9 @@
  *
  * Concurrency: at most one pass per log (the PartitionLog guards it). Retention or
  * deleteRecordsBefore may delete segments during a pass; a group whose segments are no
- * longer all live is discarded at swap time. `host.aborted()` (log closing) stops a pass
+ * longer all live is discarded at swap time, and the cleaner position then stays where it
+ * was (so its surviving segments are cleaned by the next pass; tombstones that pass sees
+ * again may get a later horizon — kept longer, never shorter). `host.aborted()` (log closing) stops a pass
  * between batches and discards its files.
  */
 
@@ -190,12 +192,18 @@ export async function compactLog (host: CleanerHost, maxKeys = DEFAULT_MAX_KEYS_
     if (faultPoints.active) faultPoints.hit('compaction.beforeSwap')
     // swapIn owns the cleaned files from here: it removes them if it fails before its commit
     // point, and after it they must stay for recovery to finish the swap.
-    const swapped = swapIn(host, written.splice(0))
+    const groups = written.splice(0)
+    const swapped = swapIn(host, groups)
+    // A group is skipped when retention or deleteRecordsBefore removed one of its segments
+    // meanwhile. Its surviving segments were not cleaned, so the cleaner position stays where
+    // it was (the next pass cleans again from there) and their horizons are kept.
+    const skipped = groups.filter(g => !swapped.includes(g))
+    const keepBases = new Set(skipped.flatMap(g => g.replaces.map(s => s.baseOffset)))
     const newHorizons = new Map<number, number>()
     const live = new Set(host.segments().map(s => s.baseOffset))
-    for (const [base, h] of horizons) if (live.has(base) && base >= cleanUpTo) newHorizons.set(base, h)
+    for (const [base, h] of horizons) if (live.has(base) && (base >= cleanUpTo || keepBases.has(base))) newHorizons.set(base, h)
     for (const g of swapped) if (g.tombstonesKept) newHorizons.set(g.base, g.horizonMs)
-    host.cleanerDone(cleanUpTo, newHorizons)
+    host.cleanerDone(skipped.length === 0 ? cleanUpTo : firstDirty, newHorizons)
     const result: CompactionResult = {
       firstDirtyOffset: firstDirty,
       cleanedUpToOffset: cleanUpTo,

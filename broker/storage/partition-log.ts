@@ -1,7 +1,9 @@
 /**
  * One partition's log: the directory `<dataDir>/<topic>-<partition>/` of segments
- * (architecture.md §2-3, kafka-compat-notes.md §1.7 and §2). This class owns the directory
- * and, besides the segment files (segment.ts), these files in it:
+ * (architecture.md §2-3, kafka-compat-notes.md §1.7 and §2). The read path's per-segment
+ * work is in log-reader.ts, loading in recovery.ts, the cleaner in compaction.ts, group
+ * commit in flusher.ts. This class owns the directory and, besides the segment files
+ * (segment.ts), these files in it:
  *   `log-checkpoint`       recovery point, log start offset, cleaner position and tombstone
  *                          horizons (format in checkpoint.ts)
  *   `<offset>.snapshot`    idempotent-producer state (format in producer-state.ts)
@@ -34,10 +36,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type pino from 'pino'
-import {
-  BATCH_HEADER_SIZE, MAGIC_V2, OFFSET_MAGIC, setBaseOffset, setPartitionLeaderEpoch, validateBatches,
-} from '../../protocol/record-batch/header.js'
-import { decodeBatchAsync } from '../../protocol/record-batch/records.js'
+import { setBaseOffset, setPartitionLeaderEpoch, validateBatches } from '../../protocol/record-batch/header.js'
 import { InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageError } from '../../protocol/errors.js'
 import { resolveLogConfig, validateLogConfig, type LogConfig } from './config.js'
 import { FileRetiredError, type FileHandleCache } from './file-handle-cache.js'
@@ -47,7 +46,8 @@ import { ProducerStateManager, type ProducerStateEntry } from './producer-state.
 import { loadLog } from './recovery.js'
 import { decideRetention, type RetentionCandidate } from './retention.js'
 import { compactLog, DEFAULT_MAX_KEYS_PER_PASS, type CleanerHost, type CompactionResult } from './compaction.js'
-import { MAX_RELATIVE_OFFSET, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, maxTimestampAt, readFully, scanBatches } from './batch-scan.js'
+import { MAX_RELATIVE_OFFSET } from './batch-scan.js'
+import { EMPTY, findTimestampInSegment, floorSegment, readSegmentBatches, type SegmentRead } from './log-reader.js'
 import { checkCompactedPayload } from './append-checks.js'
 import { faultPoints } from './testing/fault-points.js'
 import { Segment, type SegmentContext } from './segment.js'
@@ -103,7 +103,6 @@ export interface ReadResult {
   logEndOffset: number
 }
 
-const EMPTY = Buffer.alloc(0)
 /** Old segments whose indexes stay in memory per log (the active segment's always do). */
 const MAX_LOADED_INDEXES = 8
 
@@ -351,7 +350,7 @@ export class PartitionLog {
 
   async #readFrom (
     segments: Segment[], offset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean,
-  ): Promise<{ bytes: Buffer, firstOffset: number, nextOffset: number } | null> {
+  ): Promise<SegmentRead | null> {
     let i = floorSegment(segments, offset)
     for (; i < segments.length; i++) {
       const segment = segments[i]!
@@ -359,77 +358,12 @@ export class PartitionLog {
       if (segment.sizeBytes === 0) continue
       await this.#ensureIndexes(segment)
       const startPosition = segment.lookupPosition(offset)
-      const found = await this.#readSegment(segment, startPosition, offset, maxBytes, maxOffset, minOneBatch)
+      const found = await readSegmentBatches(segment, startPosition, offset, maxBytes, maxOffset, minOneBatch,
+        this.#config.indexIntervalBytes, (position, what) => this.#corrupt(segment, position, what))
       if (found !== null) return found
       // No batch at or after `offset` in this segment (compacted away): try the next one.
     }
     return null
-  }
-
-  /**
-   * One segment: read a chunk from the index position, skip batches before `target`, then
-   * take whole batches up to maxBytes. Returns null when the segment holds no batch whose
-   * last offset is >= target.
-   */
-  async #readSegment (
-    segment: Segment, startPosition: number, target: number, maxBytes: number, maxOffset: number, minOneBatch: boolean,
-  ): Promise<{ bytes: Buffer, firstOffset: number, nextOffset: number } | null> {
-    const fd = await segment.file.acquire()
-    try {
-      // Captured after acquiring: everything before it is whole batches (append is synchronous).
-      const endPosition = segment.sizeBytes
-      const chunkBytes = this.#config.indexIntervalBytes + maxBytes + BATCH_HEADER_SIZE
-      let chunkStart = startPosition
-      let buf = EMPTY
-      let n = 0
-      let p = 0
-      // Skip batches that end before the target.
-      for (;;) {
-        if (p + BATCH_HEADER_SIZE > n) {
-          chunkStart += p
-          if (chunkStart >= endPosition) return null
-          const want = Math.min(endPosition - chunkStart, chunkBytes)
-          buf = Buffer.allocUnsafe(want)
-          n = await readFully(fd, buf, 0, want, chunkStart)
-          p = 0
-          if (n < BATCH_HEADER_SIZE) throw this.#corrupt(segment, chunkStart, `only ${n} bytes readable`)
-        }
-        const size = batchSizeAt(buf, p)
-        if (size < BATCH_HEADER_SIZE || buf[p + OFFSET_MAGIC] !== MAGIC_V2) throw this.#corrupt(segment, chunkStart + p, `no batch header (size ${size})`)
-        const last = baseOffsetAt(buf, p) + lastOffsetDeltaAt(buf, p)
-        if (last >= target) break
-        p += size
-      }
-      const firstOffset = baseOffsetAt(buf, p)
-      const firstSize = batchSizeAt(buf, p)
-      const firstLast = firstOffset + lastOffsetDeltaAt(buf, p)
-      if (firstLast >= maxOffset || (firstSize > maxBytes && !minOneBatch)) return { bytes: EMPTY, firstOffset: target, nextOffset: target }
-      if (p + firstSize > n) {
-        // The first batch is larger than what is buffered (KIP-74, or it straddles the chunk).
-        chunkStart += p
-        const want = Math.min(endPosition - chunkStart, Math.max(firstSize, maxBytes))
-        buf = Buffer.allocUnsafe(want)
-        n = await readFully(fd, buf, 0, want, chunkStart)
-        p = 0
-        if (n < firstSize) throw this.#corrupt(segment, chunkStart, `batch of ${firstSize} bytes, ${n} readable`)
-      }
-      const first = p
-      let end = p + firstSize
-      let nextOffset = firstLast + 1
-      p = end
-      while (p + BATCH_HEADER_SIZE <= n) {
-        const size = batchSizeAt(buf, p)
-        if (size < BATCH_HEADER_SIZE || end - first + size > maxBytes || p + size > n) break
-        const last = baseOffsetAt(buf, p) + lastOffsetDeltaAt(buf, p)
-        if (last >= maxOffset) break
-        end = p + size
-        nextOffset = last + 1
-        p = end
-      }
-      return { bytes: buf.subarray(first, end), firstOffset, nextOffset }
-    } finally {
-      segment.file.release()
-    }
   }
 
   #corrupt (segment: Segment, position: number, what: string): StorageError {
@@ -478,28 +412,7 @@ export class PartitionLog {
       if (segment.sizeBytes === 0 || segment.baseOffset >= maxOffset) continue
       if (await segment.maxRecordTimestampMs() < timestampMs) continue
       await this.#ensureIndexes(segment)
-      const from = segment.lookupTimestampPosition(timestampMs)
-      let found: { offset: number, timestamp: number } | null = null
-      const end = segment.sizeBytes
-      const fd = await segment.file.acquire()
-      try {
-        await scanBatches(fd, from, end, { segmentBaseOffset: segment.baseOffset, verifyCrc: false }, async (buf, at) => {
-          const base = baseOffsetAt(buf, at)
-          if (base >= maxOffset) return false
-          const last = base + lastOffsetDeltaAt(buf, at)
-          if (last < logStartOffset || maxTimestampAt(buf, at) < timestampMs) return true
-          const { records } = await decodeBatchAsync(buf, at)
-          for (const r of records) {
-            if (r.timestamp >= timestampMs && r.offset >= logStartOffset && r.offset < maxOffset) {
-              found = { offset: r.offset, timestamp: r.timestamp }
-              return false
-            }
-          }
-          return true
-        })
-      } finally {
-        segment.file.release()
-      }
+      const found = await findTimestampInSegment(segment, timestampMs, logStartOffset, maxOffset)
       if (found !== null) return found
     }
     return null
@@ -521,6 +434,7 @@ export class PartitionLog {
     if (count > 0) this.#deleteOldest(count, 'deleteRecords')
     this.#producers.truncateHead(offset)
     this.#writeCheckpoint(true)
+    fsyncDir(this.dir)
   }
 
   /** Removes the `count` oldest segments (synchronously from the list; files when unused). */
@@ -582,7 +496,7 @@ export class PartitionLog {
    * is nothing to do. A call while a pass runs returns that pass's promise.
    */
   compact (options: { maxKeys?: number } = {}): Promise<CompactionResult | null> {
-    this.#checkOpen()
+    if (this.#closed) return Promise.reject(new LogClosedError(`log ${this.topic}-${this.partition} is closed`))
     if (this.#config.cleanupPolicy !== 'compact') return Promise.resolve(null)
     this.#compaction ??= compactLog(this.#cleanerHost(), options.maxKeys ?? DEFAULT_MAX_KEYS_PER_PASS)
       .finally(() => { this.#compaction = null })
@@ -647,21 +561,4 @@ export class PartitionLog {
     await Promise.all([...this.#pendingDeletes])
     for (const s of this.#segments) s.detach()
   }
-}
-
-/** Index of the last segment whose base offset is <= offset (0 when none). */
-function floorSegment (segments: Segment[], offset: number): number {
-  let lo = 0
-  let hi = segments.length - 1
-  let found = 0
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1
-    if (segments[mid]!.baseOffset <= offset) {
-      found = mid
-      lo = mid + 1
-    } else {
-      hi = mid - 1
-    }
-  }
-  return found
 }

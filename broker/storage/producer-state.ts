@@ -124,6 +124,7 @@ export class ProducerStateManager {
             `producer ${h.producerId} epoch ${h.producerEpoch} sent sequence ${h.baseSequence}, expected ${incrementSequence(currentLastSeq, 1)}`)
         }
       }
+      if (i === headers.length - 1) continue // nothing after it to check against it
       localIds ??= []
       localEpochs ??= []
       localSeqs ??= []

@@ -283,8 +283,7 @@ export class Segment {
   }
 
   async #load (): Promise<void> {
-    const offsetBytes = readFileOrNull(this.pathOf(INDEX_SUFFIX))
-    const timeBytes = readFileOrNull(this.pathOf(TIME_INDEX_SUFFIX))
+    const [offsetBytes, timeBytes] = await Promise.all([readFileAsyncOrNull(this.pathOf(INDEX_SUFFIX)), readFileAsyncOrNull(this.pathOf(TIME_INDEX_SUFFIX))])
     const offsetIndex = offsetBytes === null ? 'file is missing' : OffsetIndex.fromBytes(offsetBytes, this.#sizeBytes)
     const timeIndex = timeBytes === null ? 'file is missing' : TimeIndex.fromBytes(timeBytes)
     if (typeof offsetIndex !== 'string' && typeof timeIndex !== 'string') {
@@ -447,9 +446,9 @@ export function writeFileAtomic (filePath: string, bytes: Uint8Array, fsync = fa
   fs.renameSync(tmp, filePath)
 }
 
-export function readFileOrNull (filePath: string): Buffer | null {
+async function readFileAsyncOrNull (filePath: string): Promise<Buffer | null> {
   try {
-    return fs.readFileSync(filePath)
+    return await fs.promises.readFile(filePath)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw err

@@ -18,7 +18,7 @@ import { VarintCursor, varintSize, varlongSize, writeVarint, writeVarlong } from
 import { CorruptRecordError } from '../errors.js'
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, compressionCodec } from './compression.js'
 import {
-  ATTR_COMPRESSION_MASK, ATTR_CONTROL, ATTR_DELETE_HORIZON, BATCH_HEADER_SIZE, Compression, LOG_OVERHEAD, MAGIC_V2,
+  ATTR_COMPRESSION_MASK, ATTR_CONTROL, BATCH_HEADER_SIZE, Compression, LOG_OVERHEAD, MAGIC_V2,
   OFFSET_ATTRIBUTES, OFFSET_BASE_OFFSET, OFFSET_BASE_SEQUENCE, OFFSET_BASE_TIMESTAMP, OFFSET_BATCH_LENGTH, OFFSET_CRC,
   OFFSET_LAST_OFFSET_DELTA, OFFSET_LEADER_EPOCH, OFFSET_MAGIC, OFFSET_MAX_TIMESTAMP, OFFSET_PRODUCER_EPOCH,
   OFFSET_PRODUCER_ID, OFFSET_RECORDS_COUNT, type BatchHeader, type CompressionCode, readBatchHeader,
@@ -251,13 +251,13 @@ export async function encodeBatchCompressed (
 
 /**
  * Decodes the records of `recordsBytes` (the plain records region of a batch) into `out`.
- * Offsets and timestamps are absolute. With a delete horizon set, baseTimestamp is not a
- * timestamp (§2.7), so record timestamps are then taken relative to 0 + delta… which Kafka
- * also does; callers that care use the header.
+ * Offsets and timestamps are absolute: baseOffset + offsetDelta and baseTimestamp +
+ * timestampDelta. Kafka computes timestamps the same way even when a cleaner set the
+ * delete-horizon bit (its builder writes the deltas relative to the stamped baseTimestamp).
  */
 export function decodeRecordsInto (header: BatchHeader, recordsBytes: Uint8Array, out: DecodedRecord[]): void {
   const cursor = new VarintCursor(recordsBytes)
-  const baseTimestamp = (header.attributes & ATTR_DELETE_HORIZON) !== 0 ? 0 : header.baseTimestamp
+  const baseTimestamp = header.baseTimestamp
   for (let i = 0; i < header.recordsCount; i++) {
     const length = cursor.varint()
     const recordEnd = cursor.pos + length

@@ -253,3 +253,46 @@ for (const point of ['compaction.beforeSwap', 'compaction.afterManifest', 'compa
     t.ok(fs.existsSync(path.join(dir, 'log-checkpoint')))
   })
 }
+
+t.test('a bounded key map cleans part of the dirty range; the next pass continues', async t => {
+  const dir = tempDir(t)
+  const log = await openLog({ dir, config: { cleanupPolicy: 'compact', segmentBytes: 1024, minCleanableDirtyRatio: 0 } })
+  t.teardown(() => log.close())
+  const model = new Model()
+  for (let i = 0; i < 200; i++) {
+    const key = `key-${i % 40}`
+    const r = log.append(encodeBatch([{ key: utf8(key), value: utf8(`v${i}`), timestamp: 1 }]))
+    model.append(r.baseOffset, key, `v${i}`)
+  }
+  log.roll()
+  const first = await log.compact({ maxKeys: 10 })
+  t.ok(first !== null && first.cleanedUpToOffset < log.segmentBaseOffsets().at(-1)!, `stopped at ${first?.cleanedUpToOffset}`)
+  model.compacted(first!.cleanedUpToOffset, 0)
+  t.same(await logContents(log), model.expected(), 'exactly the part below the stop was cleaned')
+  for (let pass = 0; pass < 50; pass++) {
+    const next = await log.compact({ maxKeys: 10 })
+    if (next === null) break
+    model.compacted(next.cleanedUpToOffset, 0)
+    t.same(await logContents(log), model.expected())
+  }
+  t.same((await logContents(log)).map(c => c[1]).sort(), Array.from({ length: 40 }, (_, i) => `key-${i}`).sort(), 'one record per key in the end')
+})
+
+t.test('segments deleted by DeleteRecords during a pass: their group is skipped and cleaned later', async t => {
+  const dir = tempDir(t)
+  const log = await openLog({ dir, config: { cleanupPolicy: 'compact', segmentBytes: 1024, minCleanableDirtyRatio: 0 } })
+  t.teardown(() => { faultPoints.reset(); return log.close() })
+  for (let i = 0; i < 300; i++) log.append(encodeBatch([{ key: utf8(`key-${i % 7}`), value: utf8(`v${i}`), timestamp: 1 }]))
+  log.roll()
+  const bases = log.segmentBaseOffsets()
+  faultPoints.arm('compaction.beforeSwap', () => log.deleteRecordsBefore(bases[1]!), { times: 1 })
+  const result = await log.compact()
+  t.ok(result)
+  t.equal(log.logStartOffset, bases[1])
+  await log.compact()
+  const contents = await logContents(log)
+  const perKey = new Map<string, number>()
+  for (const [, key] of contents) perKey.set(key, (perKey.get(key) ?? 0) + 1)
+  t.same([...perKey.values()], Array(7).fill(1), 'a later pass leaves one record per key')
+  t.same(contents.map(c => c[2]).sort(), ['v293', 'v294', 'v295', 'v296', 'v297', 'v298', 'v299'])
+})

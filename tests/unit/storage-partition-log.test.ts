@@ -124,6 +124,8 @@ t.test('reads from every offset across many segments and index intervals return 
   }
   await checkAll('live')
   await log.close()
+  const indexSizes = fs.readdirSync(dir).filter(n => n.endsWith('.index')).map(n => fs.statSync(path.join(dir, n)).size / 8)
+  t.ok(indexSizes.length === log.segmentCount && indexSizes.slice(0, -1).every(n => n >= 5), `every full segment has index entries (${indexSizes.join(',')})`)
   log = await openLog({ dir, config })
   await checkAll('reopened')
   await log.close()
