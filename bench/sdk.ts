@@ -41,7 +41,7 @@ async function freePort (): Promise<number> {
 
 async function startBroker (dataDir: string): Promise<{ child: ChildProcess, address: string }> {
   const port = await freePort()
-  const child = spawn(process.execPath, [cli, 'broker', 'start', '--data-dir', dataDir, '--port', String(port), '--http-port', '0'], {
+  const child = spawn(process.execPath, [cli, 'broker', 'start', '--data-dir', dataDir, '--port', String(port), '--http-port', '0', '--mqtt-port', 'off'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   const address = `127.0.0.1:${port}`
