@@ -4,6 +4,7 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY scripts ./scripts
 COPY protocol ./protocol
+COPY platform ./platform
 COPY broker ./broker
 COPY client ./client
 COPY cli ./cli
@@ -18,6 +19,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/protocol ./dist/protocol
+COPY --from=build /app/dist/platform ./dist/platform
 COPY --from=build /app/dist/broker ./dist/broker
 COPY --from=build /app/dist/client ./dist/client
 COPY --from=build /app/dist/cli ./dist/cli

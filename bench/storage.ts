@@ -22,7 +22,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import pino from 'pino'
-import { installNodeCodecs } from '../broker/node-codecs.js'
+import { installNodeCodecs } from '../platform/node-codecs.js'
 import { hasNativeCrc32c } from '../protocol/bytes/crc32c.js'
 import { RecordBatchBuilder } from '../protocol/record-batch/records.js'
 import { DEFAULT_LOG_CONFIG } from '../broker/storage/config.js'
@@ -114,7 +114,7 @@ async function main (): Promise<void> {
   if (!(gb > 0)) throw new Error('--gb must be a positive number')
   const dir = arg('dir') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'spool-bench-storage-'))
   const keep = process.argv.includes('--keep')
-  await installNodeCodecs()
+  installNodeCodecs()
   const batch = buildBatch()
   const log = await PartitionLog.open({
     dir,

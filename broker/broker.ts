@@ -28,7 +28,7 @@ import { startTcpListener, type Listener } from './listeners/tcp.js'
 import { nativeWebSocketUpgrade } from './listeners/websocket.js'
 import { createLogger } from './logger.js'
 import { BrokerMetrics } from './metrics.js'
-import { installNodeCodecs } from './node-codecs.js'
+import { installNodeCodecs } from '../platform/node-codecs.js'
 import { PartitionService } from './partitions.js'
 import { LogManager } from './storage/log-manager.js'
 import { GroupCoordinator } from './groups/coordinator.js'
@@ -96,7 +96,7 @@ export class Broker {
     const { logger: givenLogger, now = Date.now, ...overrides } = options
     const config = resolveConfig({ overrides })
     const logger = givenLogger ?? createLogger(config.logLevel)
-    await installNodeCodecs()
+    installNodeCodecs()
     const logs = await LogManager.open({
       dataDir: config.dataDir,
       defaults: {

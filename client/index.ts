@@ -31,7 +31,7 @@
  */
 
 import { setDefaultTcpTransport } from './client.js'
-import { installNodeCodecs } from './node-codecs.js'
+import { installNodeCodecs } from '../platform/node-codecs.js'
 import { nodeTcpTransport } from './transport/node-tcp.js'
 
 installNodeCodecs()

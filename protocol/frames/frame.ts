@@ -17,7 +17,9 @@
  *
  * Correlation id 0 is reserved for broker notices (a response nobody asked for): the broker
  * sends one with an error just before it closes a connection (frame too large, slow reader,
- * idle timeout, too many connections), so a client can report the named reason.
+ * idle timeout, too many connections), so a client can report the named reason. Over
+ * WebSocket a message larger than maxFrameBytes is refused by the WebSocket layer itself
+ * (close code 1009) before the broker sees a byte; clients map that code to FRAME_TOO_LARGE.
  */
 
 import { Packr } from 'msgpackr'

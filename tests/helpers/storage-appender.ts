@@ -11,7 +11,7 @@
  * while the parent's SIGKILL may land. Usage: node storage-appender.js <dir> <run>
  */
 import fs from 'node:fs'
-import { installNodeCodecs } from '../../broker/node-codecs.js'
+import { installNodeCodecs } from '../../platform/node-codecs.js'
 import { DEFAULT_LOG_CONFIG } from '../../broker/storage/config.js'
 import { FileHandleCache } from '../../broker/storage/file-handle-cache.js'
 import { PartitionLog } from '../../broker/storage/partition-log.js'
@@ -24,7 +24,7 @@ if (dir === undefined || runArg === undefined) {
   process.exit(2)
 }
 const run = Number(runArg)
-await installNodeCodecs()
+installNodeCodecs()
 const log = await PartitionLog.open({
   dir,
   topic: 'crash',

@@ -6,13 +6,13 @@ import path from 'node:path'
 import t from 'tap'
 import { Compression, readBatchHeader } from '../../protocol/record-batch/header.js'
 import { decodeBatchAsync, encodeBatch, encodeBatchCompressed, forEachBatch } from '../../protocol/record-batch/records.js'
-import { installNodeCodecs } from '../../broker/node-codecs.js'
+import { installNodeCodecs } from '../../platform/node-codecs.js'
 import { FaultInjectedError, faultPoints } from '../../broker/storage/testing/fault-points.js'
 import type { PartitionLog } from '../../broker/storage/partition-log.js'
 import { rng, utf8 } from '../helpers/bytes.js'
 import { FakeClock, openLog, readAllRecords, tempDir, text } from '../helpers/storage.js'
 
-await installNodeCodecs()
+installNodeCodecs()
 
 const DELETE_RETENTION_MS = 10_000
 

@@ -12,14 +12,14 @@ import {
   Compression, OFFSET_LAST_OFFSET_DELTA, OFFSET_MAGIC, OFFSET_RECORDS_COUNT, readBatchHeader, updateCrc,
 } from '../../protocol/record-batch/header.js'
 import { encodeBatch, encodeBatchCompressed, forEachBatch } from '../../protocol/record-batch/records.js'
-import { installNodeCodecs } from '../../broker/node-codecs.js'
+import { installNodeCodecs } from '../../platform/node-codecs.js'
 import { faultPoints } from '../../broker/storage/testing/fault-points.js'
 import { rng, utf8 } from '../helpers/bytes.js'
 import {
   FakeClock, batchOf, captureLogger, concat, hashDir, openLog, readAllRecords, tempDir, text,
 } from '../helpers/storage.js'
 
-await installNodeCodecs()
+installNodeCodecs()
 
 const T0 = 1_700_000_000_000
 

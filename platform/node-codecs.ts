@@ -1,12 +1,10 @@
 /**
- * Node-only speed-ups the Node entry installs: a native CRC-32C when the optional
- * `@node-rs/crc32` package is present (producers checksum every batch, consumers verify
- * them), and zlib gzip on the thread pool instead of web streams. The browser entry never
- * imports this file; there the pure-JS CRC and CompressionStream stay in use.
- *
- * The same few lines exist for the broker in broker/node-codecs.ts; the client may not
- * import broker/ (architecture.md §1), so the shared home for both is a proposal in the
- * report (a neutral Node-only module such as protocol-node/codecs.ts).
+ * Node-only speed-ups for the pure codecs in protocol/, installed by the Node entries of
+ * both the broker and the client: a native CRC-32C when the optional `@node-rs/crc32`
+ * package is present, and zlib gzip on the thread pool instead of web streams. protocol/
+ * stays free of Node APIs (architecture.md §1) and the browser bundle never imports this
+ * file; there the pure-JS CRC and CompressionStream stay in use. platform/ depends only on
+ * protocol/, so broker and client can share it without depending on each other.
  */
 
 import { createRequire } from 'node:module'
