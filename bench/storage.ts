@@ -1,7 +1,10 @@
 /**
  * Storage engine benchmark: append throughput per GB as the log grows, then a full read-back.
  *
- *   node dist/bench/storage.js [--gb 1] [--dir /tmp/somewhere] [--keep]
+ *   node dist/bench/storage.js [--gb 1] [--dir /tmp/somewhere] [--keep] [--quick|--tiny] [--json out.json] [--tmp dir]
+ *
+ * (--quick = 0.25 GB, --tiny = 0.02 GB unless --gb is given; --json writes the rows for
+ * the runner, bench/run.ts, which runs it with --gb 2 in a full run.)
  *
  * One batch of 1,000 records with 100-byte values is built once with RecordBatchBuilder and
  * appended again and again (append rewrites its baseOffset in place), so the numbers are the
@@ -28,17 +31,14 @@ import { RecordBatchBuilder } from '../protocol/record-batch/records.js'
 import { DEFAULT_LOG_CONFIG } from '../broker/storage/config.js'
 import { FileHandleCache } from '../broker/storage/file-handle-cache.js'
 import { PartitionLog } from '../broker/storage/partition-log.js'
+import { bySize, numberArg, parseArgs } from './lib/cli.js'
+import { Recorder, SPOOL } from './lib/result.js'
 
 const GIB = 1024 ** 3
 const MIB = 1024 ** 2
 const RECORDS_PER_BATCH = 1000
 const VALUE_BYTES = 100
 const READ_STEP_BYTES = MIB
-
-function arg (name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
 
 function buildBatch (): Uint8Array {
   const builder = new RecordBatchBuilder(RECORDS_PER_BATCH * (VALUE_BYTES + 16))
@@ -110,10 +110,12 @@ function rawWriter (dir: string, batch: Uint8Array): { step: () => { bytes: numb
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
 async function main (): Promise<void> {
-  const gb = Number(arg('gb') ?? '1')
+  const args = parseArgs()
+  const gb = numberArg(args, 'gb', bySize(args.mode, { full: 1, quick: 0.25, tiny: 0.02 }))
   if (!(gb > 0)) throw new Error('--gb must be a positive number')
-  const dir = arg('dir') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'spool-bench-storage-'))
-  const keep = process.argv.includes('--keep')
+  if (args.tmp !== null) fs.mkdirSync(args.tmp, { recursive: true })
+  const dir = args.values.get('dir') ?? fs.mkdtempSync(path.join(args.tmp ?? os.tmpdir(), 'spool-bench-storage-'))
+  const keep = args.flags.has('keep')
   installNodeCodecs()
   const batch = buildBatch()
   const log = await PartitionLog.open({
@@ -191,6 +193,27 @@ async function main (): Promise<void> {
     `${fmt(100 * (last.bytes / last.seconds) / (first.bytes / first.seconds), 1)}% of the MB/s, ` +
     `${fmt(100 * (last.userSeconds / last.bytes) / (first.userSeconds / first.bytes), 1)}% of the user CPU per byte, ` +
     `${fmt(100 * (last.systemSeconds / last.bytes) / (first.systemSeconds / first.bytes), 1)}% of the system CPU per byte`)
+
+  // Rows for the runner (bench/run.ts): the log next to the plain-write baseline.
+  const rec = new Recorder('storage', 'Storage engine: PartitionLog.append and read, next to plain fs.writeSync of the same bytes',
+    `One pre-built batch of ${RECORDS_PER_BATCH} records × ${VALUE_BYTES}-byte values (${batch.length} bytes) appended until ${gb} GiB, timed per GiB; then read() of the whole log in 1 MiB steps. The baseline writes the same bytes with fs.writeSync into one file first.`)
+  rec.config({ gb, batchBytes: batch.length, nativeCrc32c: hasNativeCrc32c() })
+  const MACHINE = 'machine (fs.writeSync)'
+  const total = (rows: GibRow[]): GibRow => rows.reduce((a, r) => ({ gb: 0, seconds: a.seconds + r.seconds, cpuSeconds: a.cpuSeconds + r.cpuSeconds, userSeconds: a.userSeconds + r.userSeconds, systemSeconds: a.systemSeconds + r.systemSeconds, bytes: a.bytes + r.bytes, records: a.records + r.records }))
+  const gibRows = (name: string, system: string, r: GibRow): void => {
+    rec.add({ name, system, metric: 'MB/s', value: r.bytes / MIB / r.seconds, unit: 'MB/s' })
+    rec.add({ name, system, metric: 'user CPU s per GiB', value: r.userSeconds * GIB / r.bytes, unit: 's', better: 'lower' })
+    rec.add({ name, system, metric: 'system CPU s per GiB', value: r.systemSeconds * GIB / r.bytes, unit: 's', better: 'lower' })
+  }
+  for (const [system, rows] of [[SPOOL, appendRows], [MACHINE, baselineRows]] as const) {
+    gibRows('append, first GiB', system, rows[0]!)
+    if (rows.length > 1) gibRows(`append, GiB ${rows.length} (the last)`, system, rows.at(-1)!)
+    gibRows(`append, all ${fmt(written / GIB, 2)} GiB`, system, total(rows))
+  }
+  rec.add({ name: 'read back in 1 MiB steps (page cache)', system: SPOOL, metric: 'MB/s', value: readBytes / MIB / readSeconds, unit: 'MB/s' })
+  rec.add({ name: 'read back in 1 MiB steps (page cache)', system: SPOOL, metric: 'records/s', value: readRecords / readSeconds, unit: 'rec/s' })
+  rec.add({ name: 'final sync() of the active segment', system: SPOOL, metric: 'fdatasync', value: syncSeconds * 1000, unit: 'ms', better: 'lower' })
+  rec.finish(args.json)
 }
 
 await main()

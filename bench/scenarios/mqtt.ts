@@ -1,10 +1,11 @@
 /**
- * MQTT benchmark: Spool's gateway side by side with Mosquitto (Debian, persistence off) and
- * Aedes (npm, in-memory), each in its own process on 127.0.0.1, measured in the same run by
- * the same lean clients (raw sockets, noDelay, pre-encoded 3.1.1 packets, so the client is
- * not what is measured).
+ * Scenario "mqtt": Spool's MQTT gateway side by side with Mosquitto (Debian, persistence
+ * off) and Aedes (npm, in-memory), each in its own process on 127.0.0.1, measured in the
+ * same run by the same lean clients (raw sockets, noDelay, pre-encoded 3.1.1 packets, so
+ * the client is not what is measured).
  *
- *   node dist/bench/mqtt.js [--messages 200000] [--rate 5000] [--seconds 3] [--only Spool|Mosquitto|Aedes]
+ *   node dist/bench/scenarios/mqtt.js [--quick|--tiny] [--no-peers] [--json out.json]
+ *        [--messages 200000] [--rate 5000] [--seconds 3] [--only Spool|Mosquitto|Aedes]
  *
  * Scenarios, one publisher and one subscriber on one topic, 100-byte payloads:
  *   throughput QoS 0 / QoS 1: as fast as the broker goes; the publisher keeps at most 5,000
@@ -16,19 +17,20 @@
  * broker and clients; run it several times and compare medians.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer, type Socket } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { PacketFramer } from '../broker/listeners/mqtt/framer.js'
+import { PacketFramer } from '../../broker/listeners/mqtt/framer.js'
+import { bySize, numberArg, parseArgs } from '../lib/cli.js'
+import { runMain, tempDir } from '../lib/cleanup.js'
+import { measure, type Measured } from '../lib/measure.js'
+import { Recorder, SPOOL, type Row } from '../lib/result.js'
+import { startSpool } from '../lib/spool.js'
+import { AEDES, MOSQUITTO, mosquittoPath, startAedes, startMosquitto, type MqttServer } from '../peers/mqtt.js'
 
-const args = new Map<string, string>()
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '')
-const MESSAGES = Number(args.get('messages') ?? 200_000)
-const RATE = Number(args.get('rate') ?? 5000)
-const SECONDS = Number(args.get('seconds') ?? 3)
+const args = parseArgs()
+const MESSAGES = numberArg(args, 'messages', bySize(args.mode, { full: 200_000, quick: 50_000, tiny: 2_000 }))
+const RATE = numberArg(args, 'rate', 5000)
+const SECONDS = numberArg(args, 'seconds', bySize(args.mode, { full: 3, quick: 1, tiny: 0.4 }))
 const PAYLOAD_BYTES = 100
 const TOPIC = 'bench/topic'
 
@@ -116,7 +118,7 @@ class BenchClient {
 
 // ----- scenarios -----
 
-interface Result { msgPerSec?: number, p50Ms?: number, p99Ms?: number, received: number }
+interface Result { msgPerSec?: number, p50Ms?: number, p99Ms?: number, p999Ms?: number, received: number }
 
 async function throughput (port: number, qos: 0 | 1): Promise<Result> {
   const sub = await BenchClient.open(port, `sub-${qos}-${Date.now()}`)
@@ -200,7 +202,7 @@ async function latency (port: number, qos: 0 | 1): Promise<Result> {
   const pub = await BenchClient.open(port, `lpub-${qos}-${Date.now()}`)
   const samples: number[] = []
   const total = RATE * SECONDS
-  const warmup = Math.floor(RATE / 4)
+  const warmup = Math.min(Math.floor(RATE / 4), Math.floor(total / 4))
   let received = 0
   sub.onPublish = (q, packetId, payload) => {
     const sentAt = Buffer.from(payload.buffer, payload.byteOffset, 8).readDoubleLE(0)
@@ -231,144 +233,69 @@ async function latency (port: number, qos: 0 | 1): Promise<Result> {
   pub.close()
   samples.sort((a, b) => a - b)
   const pct = (p: number): number => samples[Math.min(samples.length - 1, Math.floor(samples.length * p))] ?? NaN
-  return { p50Ms: pct(0.5), p99Ms: pct(0.99), received }
-}
-
-// ----- brokers -----
-
-interface Running { name: string, port: number, stop (): Promise<void> }
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>(resolve => server.close(() => resolve()))
-  return port
-}
-
-function waitForLine (child: ChildProcess, match: (line: string) => boolean, what: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffered = ''
-    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${buffered.slice(-500)}`)), 15_000)
-    const on = (d: Buffer): void => {
-      buffered += d.toString()
-      const line = buffered.split('\n').find(match)
-      if (line !== undefined) {
-        clearTimeout(timer)
-        resolve(line)
-      }
-    }
-    child.stdout?.on('data', on)
-    child.stderr?.on('data', on)
-    child.once('exit', code => reject(new Error(`${what} exited ${code}: ${buffered.slice(-500)}`)))
-  })
-}
-
-function stopper (child: ChildProcess): () => Promise<void> {
-  return async () => {
-    if (child.exitCode !== null) return
-    child.kill('SIGTERM')
-    const killer = setTimeout(() => child.kill('SIGKILL'), 5000)
-    await new Promise(resolve => child.once('exit', resolve))
-    clearTimeout(killer)
-  }
-}
-
-async function startSpool (dir: string): Promise<Running> {
-  const spool = new URL('../cli/spool.js', import.meta.url).pathname
-  // SPOOL_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the broker.
-  const nodeArgs = (process.env.SPOOL_BENCH_NODE_ARGS ?? '').split(' ').filter(x => x.length > 0)
-  const child = spawn(process.execPath, [...nodeArgs, spool, 'broker', 'start', '--data-dir', join(dir, 'spool'), '--port', '0', '--http-port', '0', '--mqtt-port', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const line = await waitForLine(child, l => l.includes('"broker started"'), 'spool')
-  child.stdout!.resume()
-  return { name: 'Spool', port: (JSON.parse(line) as { ports: { mqtt: number } }).ports.mqtt, stop: stopper(child) }
-}
-
-async function startMosquitto (dir: string): Promise<Running> {
-  const port = await freePort()
-  const conf = join(dir, 'mosquitto.conf')
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nmax_inflight_messages 1000\nset_tcp_nodelay true\nlog_dest file ${join(dir, 'mosquitto.log')}\nlog_type ${process.env.MOSQUITTO_LOG ?? 'error'}\n`)
-  const child = spawn('mosquitto', ['-c', conf, '-v'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  await waitUntilListening(port, child, 'mosquitto')
-  return { name: 'Mosquitto', port, stop: stopper(child) }
-}
-
-async function startAedes (): Promise<Running> {
-  const server = new URL('./mqtt-aedes-server.js', import.meta.url).pathname
-  const child = spawn(process.execPath, [server, '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const line = await waitForLine(child, l => l.startsWith('ready '), 'aedes')
-  return { name: 'Aedes', port: Number(line.split(' ')[1]), stop: stopper(child) }
-}
-
-async function waitUntilListening (port: number, child: ChildProcess, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} exited ${child.exitCode}`)
-    const ok = await new Promise<boolean>(resolve => {
-      const s = connect({ host: '127.0.0.1', port })
-      s.once('connect', () => { s.destroy(); resolve(true) })
-      s.once('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  throw new Error(`${what} did not listen on ${port}`)
+  return { p50Ms: pct(0.5), p99Ms: pct(0.99), p999Ms: pct(0.999), received }
 }
 
 // ----- run -----
 
-const dir = mkdtempSync(join(tmpdir(), 'spool-bench-mqtt-'))
-const results = new Map<string, Map<string, Result>>()
-const scenarios: Array<[string, (port: number) => Promise<Result>]> = [
-  ['throughput QoS 0 (msg/s)', p => throughput(p, 0)],
-  ['throughput QoS 1 (msg/s)', p => throughput(p, 1)],
-  [`latency QoS 0 at ${RATE}/s p50 / p99 (ms)`, p => latency(p, 0)],
-  [`latency QoS 1 at ${RATE}/s p50 / p99 (ms)`, p => latency(p, 1)],
-]
-try {
-  const only = args.get('only')
-  const starters: Array<[string, () => Promise<Running>]> = [['Spool', () => startSpool(dir)], ['Mosquitto', () => startMosquitto(dir)], ['Aedes', () => startAedes()]]
+interface Running { name: string, port: number, pid: number, stop (): Promise<void> }
+
+function rowsOf (system: string, qos: 0 | 1, m: Measured<Result>): Row[] {
+  const r = m.value
+  if (r.msgPerSec !== undefined) {
+    const name = `MQTT QoS ${qos} throughput, 1 publisher → 1 subscriber`
+    const rows: Row[] = [
+      { name, system, metric: 'msg/s', value: r.msgPerSec, unit: 'msg/s' },
+      { name, system, metric: 'server CPU s per 1M messages', value: m.serverCpuSeconds / r.received * 1e6, unit: 's', better: 'lower' },
+      { name, system, metric: 'server peak RSS', value: m.serverPeakRssBytes / 1e6, unit: 'MB', better: 'lower' },
+    ]
+    if (r.received < MESSAGES) rows.push({ name, system, metric: 'messages lost', value: MESSAGES - r.received, unit: 'msg', better: 'lower' })
+    return rows
+  }
+  const name = `MQTT QoS ${qos} latency at ${RATE.toLocaleString('en-US')} msg/s`
+  return [
+    { name, system, metric: 'p50 publish→receive', value: r.p50Ms!, unit: 'ms', better: 'lower' },
+    { name, system, metric: 'p99 publish→receive', value: r.p99Ms!, unit: 'ms', better: 'lower' },
+    { name, system, metric: 'p99.9 publish→receive', value: r.p999Ms!, unit: 'ms', better: 'lower' },
+  ]
+}
+
+await runMain(async () => {
+  const rec = new Recorder('mqtt', 'MQTT: one publisher → one subscriber, 100-byte payloads (Spool gateway vs Mosquitto vs Aedes)',
+    `Throughput with ${MESSAGES.toLocaleString('en-US')} messages per run (closed loop: at most 5,000 not yet received, 1,000 unacknowledged for QoS 1); latency at ${RATE.toLocaleString('en-US')} msg/s for ${SECONDS} s. Lean raw-socket 3.1.1 clients, noDelay.`)
+  rec.config({ messages: MESSAGES, rate: RATE, seconds: SECONDS })
+  rec.note('Spool writes every MQTT message to its log (acks=1: page cache, mqttFsyncAcks=false); Mosquitto runs with persistence off and Aedes in memory.')
+  const dir = tempDir('mqtt', args.tmp)
+  const only = args.values.get('only')
+  const starters: Array<[string, () => Promise<Running>]> = [[SPOOL, async () => {
+    const broker = await startSpool({ dataDir: `${dir}/spool`, mqtt: true })
+    return { name: SPOOL, port: broker.ports.mqtt!, pid: broker.pid, stop: () => broker.stop() }
+  }]]
+  const peer = (server: MqttServer, name: string): Running => ({ name, port: server.port, pid: server.pid, stop: () => server.stop() })
+  if (args.noPeers) rec.skip('peers (--no-peers)')
+  else {
+    if (mosquittoPath() === null) rec.skip(`${MOSQUITTO}: mosquitto is not installed (bench/setup)`)
+    else starters.push([MOSQUITTO, async () => peer(await startMosquitto(tempDir('mosquitto', dir)), MOSQUITTO)])
+    starters.push([AEDES, async () => peer(await startAedes(), AEDES)])
+  }
+  const scenarios: Array<[0 | 1, (port: number) => Promise<Result>]> = [
+    [0, p => throughput(p, 0)],
+    [1, p => throughput(p, 1)],
+    [0, p => latency(p, 0)],
+    [1, p => latency(p, 1)],
+  ]
   for (const [name, start] of starters) {
     if (only !== undefined && only !== name) continue
+    process.stderr.write(`${name}\n`)
     const broker = await start()
-    const byScenario = new Map<string, Result>()
     try {
-      for (const [name, run] of scenarios) {
-        byScenario.set(name, await run(broker.port))
-        process.stderr.write(`${broker.name}: ${name}: ${JSON.stringify(byScenario.get(name))}\n`)
+      for (const [qos, run] of scenarios) {
+        const m = await measure(broker.pid, () => run(broker.port))
+        for (const row of rowsOf(broker.name, qos, m)) rec.add(row)
       }
     } finally {
       await broker.stop()
     }
-    results.set(broker.name, byScenario)
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true })
-}
-
-const fmt = (r: Result | undefined): string => {
-  if (r === undefined) return 'n/a'
-  if (r.msgPerSec !== undefined) {
-    const dropped = MESSAGES - r.received
-    return Math.round(r.msgPerSec).toLocaleString('en-US') + (dropped > 0 ? ` (${dropped.toLocaleString('en-US')} dropped)` : '')
-  }
-  return `${r.p50Ms!.toFixed(2)} / ${r.p99Ms!.toFixed(2)}`
-}
-const ratio = (a: Result | undefined, b: Result | undefined): string => {
-  if (a === undefined || b === undefined) return 'n/a'
-  if (a.msgPerSec !== undefined && b.msgPerSec !== undefined) return `${(a.msgPerSec / b.msgPerSec).toFixed(2)}×`
-  return `${(a.p99Ms! / b.p99Ms!).toFixed(2)}× (p99)`
-}
-const lines = [
-  `MQTT, one publisher → one subscriber, ${PAYLOAD_BYTES}-byte payloads, ${MESSAGES.toLocaleString('en-US')} messages per throughput run; node ${process.version}; ${new Date().toISOString()}`,
-  '',
-  '| scenario | Spool | Mosquitto | Aedes | Spool / Mosquitto | Spool / Aedes |',
-  '| --- | ---: | ---: | ---: | ---: | ---: |',
-]
-for (const [name] of scenarios) {
-  const s = results.get('Spool')?.get(name)
-  const m = results.get('Mosquitto')?.get(name)
-  const a = results.get('Aedes')?.get(name)
-  lines.push(`| ${name} | ${fmt(s)} | ${fmt(m)} | ${fmt(a)} | ${ratio(s, m)} | ${ratio(s, a)} |`)
-}
-process.stdout.write(lines.join('\n') + '\n')
+  rec.finish(args.json)
+})

@@ -1,5 +1,5 @@
 /**
- * Aedes (npm) as a benchmark peer, in its own process: `node dist/bench/mqtt-aedes-server.js <port>`
+ * Aedes (npm) as a benchmark peer, in its own process: `node dist/bench/peers/aedes-server.js <port>`
  * prints "ready <port>" once listening. In-memory persistence (its default), noDelay sockets.
  */
 
@@ -12,4 +12,6 @@ const server = createServer({ noDelay: true }, socket => { broker.handle(socket)
 server.listen(port, '127.0.0.1', () => {
   process.stdout.write(`ready ${(server.address() as { port: number }).port}\n`)
 })
-process.on('SIGTERM', () => { server.close(); broker.close(() => process.exit(0)) })
+const stop = (): void => { server.close(); broker.close(() => process.exit(0)) }
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)

@@ -1,0 +1,118 @@
+/**
+ * Scenario "consume": reading back what was written, from the start of the log, Spool vs
+ * NATS JetStream vs Redis Streams.
+ *
+ *   node dist/bench/scenarios/consume.js [--quick|--tiny] [--no-peers] [--json out.json]
+ *
+ * Each system is first filled (untimed) with the same records, then one consumer reads
+ * them all from the beginning:
+ *   Spool          SDK consumer, consumer.run({ eachBatch }) (records decoded into
+ *                  messages with key/value views; CRC checked), maxBytes 16 MiB
+ *   NATS JetStream ordered pull consumer per stream, consume() with a callback,
+ *                  max_messages 10,000
+ *   Redis Streams  XREAD COUNT 10000 over the keys, Buffer replies (ioredis)
+ * Configurations: 100 B and 1 KiB values on 1 partition, 100 B on 8 partitions. The data
+ * was just written, so reads come from the page cache (or, for Redis, memory).
+ */
+
+import { bySize, parseArgs, type Mode } from '../lib/cli.js'
+import { runMain, tempDir } from '../lib/cleanup.js'
+import { measure, throughputRows } from '../lib/measure.js'
+import { Recorder, SPOOL } from '../lib/result.js'
+import { closeClients, consumeAll, createTopic, openProducers, produceWith, spoolClient, startSpool, type SpoolBroker } from '../lib/spool.js'
+import { NATS, NatsPublisher, createStreams, natsConnect, natsConsumeAll, natsServerPath, startNats, type NatsServer } from '../peers/nats.js'
+import { REDIS, redisClient, redisServerPath, startRedis, xaddPipelined, xreadAll, type RedisServer } from '../peers/redis.js'
+
+interface Config { valueBytes: number, partitions: number }
+const CONFIGS: Config[] = [{ valueBytes: 100, partitions: 1 }, { valueBytes: 1024, partitions: 1 }, { valueBytes: 100, partitions: 8 }]
+
+function configName (c: Config): string {
+  return `consume ${c.valueBytes === 1024 ? '1 KiB' : `${c.valueBytes} B`}, ${c.partitions} partition${c.partitions > 1 ? 's' : ''}`
+}
+
+function records (mode: Mode, c: Config): number {
+  const big = c.valueBytes >= 1024
+  return bySize(mode, {
+    full: big ? 500_000 : 2_000_000,
+    quick: big ? 100_000 : 300_000,
+    tiny: big ? 2_000 : 5_000,
+  })
+}
+const MAX_SECONDS = 60
+
+async function spool (rec: Recorder, broker: SpoolBroker, c: Config, n: number, count: number, timed: boolean): Promise<void> {
+  const topic = `consume-${n}`
+  await createTopic(broker, topic, c.partitions)
+  const load = { topic, producers: 1, records: count, valueBytes: c.valueBytes, maxSeconds: MAX_SECONDS, producer: { acks: 1 as const, lingerMs: 5 }, perSend: 1000, outstanding: 16 }
+  const producers = await openProducers(broker, load)
+  const written = await produceWith(producers, load) + 1 // + the warm-up record
+  await closeClients(producers)
+  const client = spoolClient(broker, 'bench-consumer')
+  await client.connect()
+  const m = await measure(broker.pid, () => consumeAll(client, topic, written, MAX_SECONDS))
+  await client.close()
+  if (m.value < written) rec.note(`${SPOOL}: ${configName(c)}: read ${m.value} of ${written} records within ${MAX_SECONDS} s`)
+  if (timed) for (const row of throughputRows(configName(c), SPOOL, m.value, c.valueBytes, m)) rec.add(row)
+  const admin = spoolClient(broker, 'bench-admin')
+  await admin.admin().deleteTopics([topic])
+  await admin.close()
+}
+
+async function nats (rec: Recorder, server: NatsServer, c: Config, n: number, count: number, timed: boolean): Promise<void> {
+  const nc = await natsConnect(server, 'bench-consume')
+  const prefix = `C${n}x`
+  const subjects = await createStreams(nc, prefix, c.partitions)
+  const publisher = new NatsPublisher(nc)
+  const written = await publisher.pipeline(subjects, new Uint8Array(c.valueBytes).fill(97), count, MAX_SECONDS * 4, 8192)
+  publisher.close()
+  const streams = subjects.map((_, i) => `${prefix}${i}`)
+  const m = await measure(server.pid, () => natsConsumeAll(nc, streams, written, MAX_SECONDS))
+  if (m.value < written) rec.note(`${NATS}: ${configName(c)}: read ${m.value} of ${written} messages within ${MAX_SECONDS} s`)
+  if (timed) for (const row of throughputRows(configName(c), NATS, m.value, c.valueBytes, m)) rec.add(row)
+  const jsm = await nc.jetstreamManager()
+  for (const s of streams) await jsm.streams.delete(s)
+  await nc.close()
+}
+
+async function redis (rec: Recorder, server: RedisServer, c: Config, n: number, count: number, timed: boolean): Promise<void> {
+  const client = redisClient(server)
+  const keys = Array.from({ length: c.partitions }, (_, i) => `consume-${n}-${i}`)
+  const written = await xaddPipelined(client, keys, Buffer.alloc(c.valueBytes, 97), count, MAX_SECONDS * 4, 1000, 8)
+  const m = await measure(server.pid, () => xreadAll(client, keys, written, MAX_SECONDS))
+  if (m.value < written) rec.note(`${REDIS}: ${configName(c)}: read ${m.value} of ${written} entries within ${MAX_SECONDS} s`)
+  if (timed) for (const row of throughputRows(configName(c), REDIS, m.value, c.valueBytes, m)) rec.add(row)
+  await client.del(...keys)
+  client.disconnect()
+}
+
+await runMain(async () => {
+  const args = parseArgs()
+  const rec = new Recorder('consume', 'Consume read-back throughput (from the start of the log)',
+    'One consumer reads everything just written from the beginning; the fill is not timed.')
+  const dir = tempDir('consume', args.tmp)
+  const systems: Array<{ name: string, run: (c: Config, n: number, count: number, timed: boolean) => Promise<void>, stop: () => Promise<void> }> = []
+  const broker = await startSpool({ dataDir: `${dir}/spool` })
+  systems.push({ name: SPOOL, run: (c, n, count, t) => spool(rec, broker, c, n, count, t), stop: () => broker.stop() })
+  if (args.noPeers) {
+    rec.skip('peers (--no-peers)')
+  } else {
+    if (natsServerPath() === null) rec.skip(`${NATS}: nats-server is not installed (bench/setup)`)
+    else {
+      const server = await startNats(tempDir('nats', dir))
+      systems.push({ name: NATS, run: (c, n, count, t) => nats(rec, server, c, n, count, t), stop: () => server.stop() })
+    }
+    if (redisServerPath() === null) rec.skip(`${REDIS}: redis-server is not installed (bench/setup)`)
+    else {
+      const server = await startRedis(tempDir('redis', dir))
+      systems.push({ name: REDIS, run: (c, n, count, t) => redis(rec, server, c, n, count, t), stop: () => server.stop() })
+    }
+  }
+  let n = 0
+  for (const s of systems) await s.run(CONFIGS[0]!, n++, Math.ceil(records(args.mode, CONFIGS[0]!) / 10), false)
+  for (const c of CONFIGS) {
+    process.stderr.write(`${configName(c)}\n`)
+    for (const s of systems) await s.run(c, n++, records(args.mode, c), true)
+  }
+  for (const s of systems) await s.stop()
+  rec.finish(args.json)
+})
