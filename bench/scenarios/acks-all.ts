@@ -82,7 +82,7 @@ async function redis (rec: Recorder, server: RedisServer, load: Load, n: number,
 
 await runMain(async () => {
   const args = parseArgs()
-  const seconds = bySize(args.mode, { full: 5, quick: 1.5, tiny: 0.4 })
+  const seconds = bySize(args.mode, { full: 5, quick: 1, tiny: 0.4 })
   const rec = new Recorder('acks-all', 'Durable produce: acknowledged after fsync (acks=all vs Redis appendfsync always)',
     `100-byte values, one partition / stream key, ${seconds} s per load.`)
   rec.config({ seconds, loads: LOADS })

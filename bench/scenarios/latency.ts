@@ -104,7 +104,7 @@ async function redis (server: RedisServer, n: number, rate: number, seconds: num
 
 await runMain(async () => {
   const args = parseArgs()
-  const seconds = bySize(args.mode, { full: 6, quick: 2, tiny: 0.6 })
+  const seconds = bySize(args.mode, { full: 6, quick: 1.5, tiny: 0.6 })
   const warmupMs = bySize(args.mode, { full: 500, quick: 300, tiny: 100 })
   const rec = new Recorder('latency', 'Produce → consume latency at a fixed rate (100 B messages)',
     `One producer and one consumer connection; ${seconds} s per rate, the first ${warmupMs} ms not counted.`)

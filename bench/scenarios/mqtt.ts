@@ -28,9 +28,9 @@ import { startSpool } from '../lib/spool.js'
 import { AEDES, MOSQUITTO, mosquittoPath, startAedes, startMosquitto, type MqttServer } from '../peers/mqtt.js'
 
 const args = parseArgs()
-const MESSAGES = numberArg(args, 'messages', bySize(args.mode, { full: 200_000, quick: 50_000, tiny: 2_000 }))
+const MESSAGES = numberArg(args, 'messages', bySize(args.mode, { full: 200_000, quick: 30_000, tiny: 2_000 }))
 const RATE = numberArg(args, 'rate', 5000)
-const SECONDS = numberArg(args, 'seconds', bySize(args.mode, { full: 3, quick: 1, tiny: 0.4 }))
+const SECONDS = numberArg(args, 'seconds', bySize(args.mode, { full: 3, quick: 0.8, tiny: 0.4 }))
 const PAYLOAD_BYTES = 100
 const TOPIC = 'bench/topic'
 

@@ -44,7 +44,7 @@ function sizes (mode: Mode, valueBytes: number): { records: number, maxSeconds: 
   const big = valueBytes >= 1024
   return bySize(mode, {
     full: { records: big ? 600_000 : 3_000_000, maxSeconds: 6 },
-    quick: { records: big ? 100_000 : 400_000, maxSeconds: 1.5 },
+    quick: { records: big ? 60_000 : 300_000, maxSeconds: 1 },
     tiny: { records: big ? 2_000 : 5_000, maxSeconds: 1 },
   })
 }

@@ -1,0 +1,251 @@
+/**
+ * The benchmark runner: `npm run bench` (→ node dist/bench/run.js).
+ *
+ *   npm run bench                      every scenario, peers included, 3 runs each (medians);
+ *                                      writes bench/results/full.{json,md,svg} and bench/RESULTS.md
+ *   npm run bench -- --quick           small counts, 1 run each, in under 2 minutes (results/quick.*)
+ *   npm run bench -- --tiny --no-peers smallest counts, Spool only (what npm test runs)
+ *   --only produce,latency             just these (merged into an existing results file)
+ *   --no-peers                         Spool only (no NATS, Redis, Mosquitto, Aedes)
+ *   --scale                            also the scale scenarios (1,000 partitions, a 5 GB log)
+ *   --repeat N                         runs per scenario (default 3 full, 1 quick/tiny)
+ *   --out DIR                          where results go (default bench/results)
+ *   --fresh                            with --only: replace the results file instead of merging
+ *   --no-report                        do not regenerate bench/RESULTS.md after a full run
+ *   --list                             print the scenarios and exit
+ *
+ * Each scenario is a program (bench/scenarios/*.ts, bench/storage.ts, and bench/groups.ts
+ * and bench/browser.ts when built) run as a child process in its own process group with
+ * --json <file> --tmp <dir>; it starts the servers it needs (Spool as a separate process,
+ * peers as real servers on 127.0.0.1 with temp data dirs) and stops them. The runner kills
+ * the whole group when a program ends, times out, or on Ctrl-C, and deletes its temp root,
+ * so nothing is left behind. Set-up of the peers: bench/setup.
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, type Mode } from './lib/cli.js'
+import { REPO_ROOT, hostInfo, spoolSha, versions } from './lib/host.js'
+import { resultsMarkdown, resultsSvg, scenarioTable } from './lib/render.js'
+import { SCENARIOS, type ScenarioSpec } from './lib/registry.js'
+import type { ScenarioOutput } from './lib/result.js'
+import { aggregateRuns, mergeResults, readResults, type ResultsFile, type ScenarioResult } from './lib/results.js'
+import { writeResultsMd } from './report.js'
+
+const DIST_BENCH = fileURLToPath(new URL('.', import.meta.url))
+
+interface Running { child: ChildProcess, name: string }
+let running: Running | null = null
+let tempRoot: string | null = null
+let interrupted = false
+
+function killGroup (child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return
+  try {
+    process.kill(-child.pid, signal)
+  } catch { /* already gone */ }
+}
+
+/** Stops the running program's whole process group: SIGTERM, then SIGKILL. */
+async function stopRunning (graceMs = 8000): Promise<void> {
+  const r = running
+  if (r === null) return
+  const exited = new Promise<void>(resolve => {
+    if (r.child.exitCode !== null || r.child.signalCode !== null) resolve()
+    else r.child.once('exit', () => resolve())
+  })
+  killGroup(r.child, 'SIGTERM')
+  const timer = setTimeout(() => killGroup(r.child, 'SIGKILL'), graceMs)
+  await exited
+  clearTimeout(timer)
+  // Anything of the group still alive (a server that ignored SIGTERM) goes now.
+  killGroup(r.child, 'SIGKILL')
+}
+
+function removeTempRoot (): void {
+  if (tempRoot !== null) rmSync(tempRoot, { recursive: true, force: true })
+  tempRoot = null
+}
+
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(code)
+    interrupted = true
+    process.stderr.write(`\n${signal}: stopping ${running?.name ?? 'the runner'} and everything it started\n`)
+    void stopRunning(3000).finally(() => {
+      removeTempRoot()
+      process.exit(code)
+    })
+  })
+}
+
+function runProgram (spec: ScenarioSpec, args: string[], timeoutSeconds: number): Promise<{ code: number | null, signal: string | null, stderrTail: string, timedOut: boolean }> {
+  return new Promise(resolve => {
+    const child = spawn(process.execPath, [join(DIST_BENCH, spec.file), ...args], {
+      cwd: REPO_ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    running = { child, name: spec.name }
+    let tail = ''
+    let partial = ''
+    child.stdout!.on('data', () => { /* the table a program prints; the JSON is what counts */ })
+    child.stderr!.on('data', (d: Buffer) => {
+      const text = partial + d.toString()
+      const lines = text.split('\n')
+      partial = lines.pop() ?? ''
+      for (const line of lines) process.stderr.write(`[${spec.name}] ${line}\n`)
+      tail = (tail + d.toString()).slice(-4000)
+    })
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      process.stderr.write(`[${spec.name}] timed out after ${timeoutSeconds} s: stopping it\n`)
+      void stopRunning()
+    }, timeoutSeconds * 1000)
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      // The group may hold servers the program did not stop (it crashed): stop them too.
+      killGroup(child, 'SIGKILL')
+      running = null
+      if (partial !== '') process.stderr.write(`[${spec.name}] ${partial}\n`)
+      resolve({ code, signal, stderrTail: tail, timedOut })
+    })
+  })
+}
+
+function selectScenarios (mode: Mode, only: string[] | null, scale: boolean): ScenarioSpec[] {
+  if (only !== null) {
+    for (const name of only) {
+      if (!SCENARIOS.some(s => s.name === name)) throw new Error(`unknown scenario "${name}" (see --list)`)
+    }
+    return SCENARIOS.filter(s => only.includes(s.name))
+  }
+  return SCENARIOS.filter(s => s.in[mode] || (scale && s.scale === true && mode === 'full'))
+}
+
+async function runScenario (spec: ScenarioSpec, mode: Mode, repeats: number, noPeers: boolean): Promise<ScenarioResult | null> {
+  const program = relative(REPO_ROOT, join(REPO_ROOT, 'bench', spec.file.replace(/\.js$/, '.ts')))
+  if (!existsSync(join(DIST_BENCH, spec.file))) {
+    if (spec.external === true) {
+      process.stderr.write(`[${spec.name}] skipped: ${program} is not there (written by other work)\n`)
+      return null
+    }
+    throw new Error(`${join(DIST_BENCH, spec.file)} is missing: build first (npx tsc -p .)`)
+  }
+  const modeArgs = mode === 'full' ? [] : [`--${mode}`]
+  const extra = spec.args?.[mode] ?? []
+  const outputs: ScenarioOutput[] = []
+  const errors: string[] = []
+  const startedAt = new Date().toISOString()
+  const loadBefore = loadavg()
+  const started = performance.now()
+  const sha = spoolSha()
+  const runs = spec.external === true || spec.scale === true || spec.name === 'storage' ? 1 : repeats
+  const shown = spec.external === true ? modeArgs : [...modeArgs, ...(noPeers ? ['--no-peers'] : []), ...extra]
+  const command = `node dist/bench/${spec.file}${shown.length > 0 ? ` ${shown.join(' ')}` : ''}`
+  for (let i = 0; i < runs && !interrupted; i++) {
+    const json = join(tempRoot!, `${spec.name}-${i}.json`)
+    const args = spec.external === true ? [...shown, '--json', json] : [...shown, '--json', json, '--tmp', join(tempRoot!, `${spec.name}-${i}`)]
+    process.stderr.write(`\n== ${spec.name} (run ${i + 1} of ${runs})\n`)
+    const r = await runProgram(spec, args, spec.timeout[mode])
+    if (r.code === 0 && existsSync(json)) {
+      outputs.push(JSON.parse(readFileSync(json, 'utf8')) as ScenarioOutput)
+    } else {
+      const why = r.timedOut ? `timed out after ${spec.timeout[mode]} s` : `exited with ${r.code ?? r.signal}`
+      errors.push(`run ${i + 1} ${why}: ${r.stderrTail.trim().split('\n').slice(-6).join(' / ')}`)
+    }
+  }
+  const first = outputs[0]
+  return {
+    scenario: spec.name,
+    title: first?.title ?? spec.name,
+    ...(first?.description !== undefined ? { description: first.description } : {}),
+    program,
+    command,
+    ok: errors.length === 0 && outputs.length > 0,
+    ...(errors.length > 0 ? { error: errors.join('; ') } : {}),
+    runs: outputs.length,
+    startedAt,
+    seconds: (performance.now() - started) / 1000,
+    spoolSha: sha,
+    loadBefore,
+    loadAfter: loadavg(),
+    notes: [...new Set(outputs.flatMap(o => o.notes ?? []))],
+    skipped: [...new Set(outputs.flatMap(o => o.skipped ?? []))],
+    config: first?.config ?? {},
+    rows: aggregateRuns(outputs),
+  }
+}
+
+async function main (): Promise<void> {
+  const args = parseArgs()
+  if (args.flags.has('list')) {
+    for (const s of SCENARIOS) {
+      const where = s.scale === true ? 'scale (--scale)' : Object.entries(s.in).filter(([, v]) => v).map(([k]) => k).join(', ') || 'only with --only'
+      console.log(`${s.name.padEnd(16)} ${`bench/${s.file.replace(/\.js$/, '.ts')}`.padEnd(36)} ${where}${s.external === true ? ' (external, when built)' : ''}`)
+    }
+    return
+  }
+  const mode = args.mode
+  const only = args.values.get('only')?.split(',').map(s => s.trim()).filter(s => s.length > 0) ?? null
+  const repeats = Number(args.values.get('repeat') ?? (mode === 'full' ? 3 : 1))
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error('--repeat must be a positive integer')
+  const outDir = resolve(args.values.get('out') ?? join(REPO_ROOT, 'bench', 'results'))
+  const selected = selectScenarios(mode, only, args.flags.has('scale'))
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`
+  const started = new Date().toISOString()
+  const loadBefore = loadavg()
+  tempRoot = mkdtempSync(join(tmpdir(), 'spool-bench-run-'))
+  process.stderr.write(`spool bench (${mode}): ${selected.map(s => s.name).join(', ')}; load average ${loadBefore.map(l => l.toFixed(2)).join(' ')}\n`)
+  const scenarios: ScenarioResult[] = []
+  try {
+    for (const spec of selected) {
+      if (interrupted) break
+      const result = await runScenario(spec, mode, repeats, args.noPeers)
+      if (result !== null) scenarios.push(result)
+    }
+  } finally {
+    await stopRunning()
+    removeTempRoot()
+  }
+  let results: ResultsFile = {
+    format: 'spool-bench/1',
+    mode,
+    command,
+    startedAt: started,
+    finishedAt: new Date().toISOString(),
+    host: hostInfo(),
+    versions: versions(),
+    loadBefore,
+    loadAfter: loadavg(),
+    repeats,
+    scenarios,
+  }
+  mkdirSync(outDir, { recursive: true })
+  const jsonFile = join(outDir, `${mode}.json`)
+  if (only !== null && !args.flags.has('fresh') && existsSync(jsonFile)) results = mergeResults(readResults(jsonFile), results)
+  writeFileSync(jsonFile, JSON.stringify(results, null, 2) + '\n')
+  writeFileSync(join(outDir, `${mode}.md`), resultsMarkdown(results))
+  writeFileSync(join(outDir, `${mode}.svg`), resultsSvg(results))
+  for (const s of scenarios) {
+    process.stdout.write(`\n### ${s.scenario}: ${s.title}${s.ok ? '' : ` — FAILED: ${s.error}`}\n\n`)
+    if (s.rows.length > 0) process.stdout.write(scenarioTable(s) + '\n')
+  }
+  process.stdout.write(`\nResults: ${relative(process.cwd(), jsonFile)}, ${mode}.md, ${mode}.svg in ${relative(process.cwd(), outDir) || '.'}\n`)
+  if (mode === 'full' && args.values.get('out') === undefined && !args.flags.has('no-report')) {
+    const file = writeResultsMd(jsonFile)
+    process.stdout.write(`Regenerated ${relative(process.cwd(), file)}\n`)
+  }
+  if (scenarios.some(s => !s.ok)) process.exitCode = 1
+}
+
+main().catch(err => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+}).finally(() => {
+  removeTempRoot()
+})
