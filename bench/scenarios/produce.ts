@@ -3,6 +3,7 @@
  * Redis Streams, same machine, same run, clients in this process.
  *
  *   node dist/bench/scenarios/produce.js [--quick|--tiny] [--no-peers] [--json out.json]
+ *        [--filter '1 KiB, 1 partition']   (only configurations whose name contains it)
  *
  * Matrix: 100 B and 1 KiB values × 1 and 8 partitions × 1 and 4 producers. Each producer
  * is its own connection.
@@ -134,7 +135,9 @@ await runMain(async () => {
   let n = 0
   // Warm-up (untimed): JIT and connection set-up of every system on a small run.
   for (const s of systems) await s.run(CONFIGS[0]!, n++, Math.ceil(sizes(args.mode, 100).records / 10), 1, false)
+  const filter = args.values.get('filter')
   for (const c of CONFIGS) {
+    if (filter !== undefined && !configName(c).includes(filter)) continue
     const { records, maxSeconds } = sizes(args.mode, c.valueBytes)
     process.stderr.write(`${configName(c)}\n`)
     for (const s of systems) await s.run(c, n++, records, maxSeconds, true)

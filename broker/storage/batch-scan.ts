@@ -40,6 +40,17 @@ export function batchSizeAt (buf: Buffer, at: number): number { return buf.readI
 export function lastOffsetDeltaAt (buf: Buffer, at: number): number { return buf.readInt32BE(at + OFFSET_LAST_OFFSET_DELTA) }
 export function maxTimestampAt (buf: Buffer, at: number): number { return int64At(buf, at + OFFSET_MAX_TIMESTAMP) }
 
+/** readFully without the thread pool: for small reads of bytes just written (page cache). */
+export function readFullySync (fd: number, buf: Buffer, offset: number, length: number, position: number): number {
+  let done = 0
+  while (done < length) {
+    const n = fs.readSync(fd, buf, offset + done, length - done, position + done)
+    if (n === 0) break
+    done += n
+  }
+  return done
+}
+
 /** Reads exactly `length` bytes at `position` unless the file ends first; returns bytes read. */
 export async function readFully (fd: number, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
   let done = 0
