@@ -43,7 +43,7 @@ function rowAim (name: string, metric: string, system = 'Spool'): Aim['measure']
 
 function bestOf (prefix: string, metric: string): (r: ResultsFile) => string {
   return r => {
-    const rows = rowsWhere(r, row => row.name.startsWith(prefix) && row.system === 'Spool' && row.metric === metric)
+    const rows = rowsWhere(r, (row, scenario) => scenario === 'produce' && row.name.startsWith(prefix) && row.system === 'Spool' && row.metric === metric)
     if (rows.length === 0) return ''
     const best = rows.reduce((a, b) => (b.value > a.value ? b : a))
     return `; best configuration: ${best.name}, ${formatNumber(best.value)} ${best.unit}`

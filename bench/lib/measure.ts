@@ -3,7 +3,7 @@
  * time from /proc, and the server's peak resident memory sampled during the phase.
  */
 
-import { cpuSeconds, RssSampler } from './procs.js'
+import { cpuTimes, RssSampler } from './procs.js'
 import type { Row } from './result.js'
 
 export interface Measured<T> {
@@ -12,25 +12,28 @@ export interface Measured<T> {
   clientCpuSeconds: number
   /** NaN when no server pid was given (or it was unreadable). */
   serverCpuSeconds: number
+  /** The kernel's part of serverCpuSeconds (system time). */
+  serverSystemSeconds: number
   serverPeakRssBytes: number
 }
 
 /** Runs `fn`, measuring it; `serverPid` is the broker (or peer server) measured alongside. */
 export async function measure<T> (serverPid: number | null, fn: () => Promise<T>): Promise<Measured<T>> {
   const sampler = serverPid === null ? null : new RssSampler([serverPid], 50)
-  const serverBefore = serverPid === null ? NaN : cpuSeconds(serverPid)
+  const serverBefore = serverPid === null ? { user: NaN, system: NaN } : cpuTimes(serverPid)
   const clientBefore = process.cpuUsage()
   const started = performance.now()
   const value = await fn()
   const seconds = (performance.now() - started) / 1000
   const client = process.cpuUsage(clientBefore)
-  const serverAfter = serverPid === null ? NaN : cpuSeconds(serverPid)
+  const serverAfter = serverPid === null ? { user: NaN, system: NaN } : cpuTimes(serverPid)
   const peaks = sampler?.stop()
   return {
     value,
     seconds,
     clientCpuSeconds: (client.user + client.system) / 1e6,
-    serverCpuSeconds: serverAfter - serverBefore,
+    serverCpuSeconds: serverAfter.user + serverAfter.system - serverBefore.user - serverBefore.system,
+    serverSystemSeconds: serverAfter.system - serverBefore.system,
     serverPeakRssBytes: serverPid === null ? NaN : peaks!.get(serverPid) ?? NaN,
   }
 }

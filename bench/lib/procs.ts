@@ -146,18 +146,22 @@ export function commandOutput (command: string, args: string[]): string | null {
 
 const CLOCK_TICKS_PER_SECOND = 100
 
-/** User + system CPU seconds of a process (all its threads) so far; NaN when unreadable. */
-export function cpuSeconds (pid: number): number {
+/** User and system CPU seconds of a process (all its threads) so far; NaN when unreadable. */
+export function cpuTimes (pid: number): { user: number, system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // Fields after the command name (which may contain spaces) start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const utime = Number(fields[11])
-    const stime = Number(fields[12])
-    return (utime + stime) / CLOCK_TICKS_PER_SECOND
+    return { user: Number(fields[11]) / CLOCK_TICKS_PER_SECOND, system: Number(fields[12]) / CLOCK_TICKS_PER_SECOND }
   } catch {
-    return NaN
+    return { user: NaN, system: NaN }
   }
+}
+
+/** User + system CPU seconds of a process (all its threads) so far; NaN when unreadable. */
+export function cpuSeconds (pid: number): number {
+  const t = cpuTimes(pid)
+  return t.user + t.system
 }
 
 function statusField (pid: number, field: string): number {

@@ -1,7 +1,8 @@
 /**
  * Scenario "big-log" (scale; opt-in with --scale): a 5 GB partition log.
  *   - append rate into the empty log vs the same load once 5 GB are in it (should be flat;
- *     the broker's CPU seconds per GB tell it apart from the machine's page-cache speed)
+ *     the broker's CPU seconds per GB, split into user and system time, tell the broker's
+ *     own cost apart from the machine's page-cache cost)
  *   - restart over the 5 GB: clean (SIGTERM) and after SIGKILL; time from spawn until the
  *     broker serves a fetch at the start and at the end of the log, and how many bytes it
  *     read while starting (/proc/<pid>/io rchar): it should not read the whole log.
@@ -69,6 +70,7 @@ await runMain(async () => {
     const bytes = m.value * VALUE_BYTES
     add(name, 'MB/s (values)', bytes / m.seconds / 1e6, 'MB/s', 'higher')
     add(name, 'broker CPU s per GB', m.serverCpuSeconds / (bytes / GB), 's')
+    add(name, 'of which system (kernel) CPU s per GB', m.serverSystemSeconds / (bytes / GB), 's')
     add(name, 'client CPU s per GB', m.clientCpuSeconds / (bytes / GB), 's')
   }
   appendRows('append into the empty log', await append(broker, probe))
