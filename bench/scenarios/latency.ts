@@ -5,10 +5,11 @@
  *
  *   node dist/bench/scenarios/latency.js [--quick|--tiny] [--no-peers] [--json out.json]
  *
- * 100-byte messages at 5,000 and at 50,000 msg/s. The sender wakes every millisecond and
+ * 100-byte messages at 5,000 and at 50,000 msg/s, 8 s each of which the first 2 s are
+ * warm-up (JIT, heap sizing) and not counted. The sender wakes every millisecond and
  * sends what is due, one message per call (send() / publish / XADD), the send time written
  * into the message; producer and consumer are separate connections in this process (one
- * clock). The first half second is warm-up and not counted.
+ * clock).
  *   Spool          producer acks=1, lingerMs 0 (what is sent in one tick leaves together);
  *                  consumer long-polls (maxWaitMs 500, minBytes 1)
  *   NATS JetStream JetStream publish with a reply subject (acks counted), ordered pull
@@ -104,8 +105,11 @@ async function redis (server: RedisServer, n: number, rate: number, seconds: num
 
 await runMain(async () => {
   const args = parseArgs()
-  const seconds = bySize(args.mode, { full: 6, quick: 1.5, tiny: 0.6 })
-  const warmupMs = bySize(args.mode, { full: 500, quick: 300, tiny: 100 })
+  const seconds = bySize(args.mode, { full: 8, quick: 2, tiny: 0.6 })
+  // Warm-up, sent at the same rate and not counted: Node's JIT and young-generation sizing
+  // settle over the first seconds of a fresh process (the first run of a fresh broker had
+  // 2-5× the p99 of the next ones); the same for every system.
+  const warmupMs = bySize(args.mode, { full: 2000, quick: 700, tiny: 100 })
   const rec = new Recorder('latency', 'Produce → consume latency at a fixed rate (100 B messages)',
     `One producer and one consumer connection; ${seconds} s per rate, the first ${warmupMs} ms not counted.`)
   rec.config({ seconds, warmupMs, rates: RATES })
