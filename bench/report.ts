@@ -14,7 +14,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { REPO_ROOT } from './lib/host.js'
-import { formatNumber, formatRatio, loadText, scenarioSection } from './lib/render.js'
+import { formatNumber, formatRatio, loadText, rerunLines, scenarioSection } from './lib/render.js'
 import { readResults, type AggregatedRow, type ResultsFile } from './lib/results.js'
 
 interface Aim {
@@ -136,6 +136,7 @@ export function resultsMd (results: ResultsFile, jsonRelative: string): string {
     `- Machine: ${results.host.cpus} CPUs (${results.host.cpuModel}), ${results.host.memoryGiB} GiB RAM, ${results.host.platform} ${results.host.kernel}${results.host.virtualization !== null ? `, ${results.host.virtualization}` : ''}; brokers and clients share the ${results.host.cpus} cores`,
     `- Versions: ${Object.entries(results.versions).map(([k, v]) => `${k} ${v ?? 'not installed'}`).join(', ')}`,
     `- Load average (1, 5, 15 min): ${loadText(results.loadBefore)} before, ${loadText(results.loadAfter)} after; each scenario below gives its own. The machine is shared with other work, so some runs overlap other processes.`,
+    ...rerunLines(results).map(l => `- ${l}`),
     `- Raw results: [${jsonRelative.replace(/^bench\//, '')}](${jsonRelative.replace(/^bench\//, '')}), chart: [${svg}](${svg})`,
     '',
     '## Aims (issue 7)',

@@ -98,6 +98,12 @@ export function scenarioSection (s: ScenarioResult, level = '###'): string {
   return out.join('\n')
 }
 
+/** One line per later `--only` run merged into the file. */
+export function rerunLines (results: ResultsFile): string[] {
+  return (results.reruns ?? []).map(r =>
+    `Rerun: \`${r.command}\` ${r.startedAt} → ${r.finishedAt} (load ${loadText(r.loadBefore)} before, ${loadText(r.loadAfter)} after) replaced ${r.scenarios.join(', ')}`)
+}
+
 export function resultsMarkdown (results: ResultsFile): string {
   const out = [
     `# Spool benchmarks (${results.mode})`,
@@ -107,6 +113,7 @@ export function resultsMarkdown (results: ResultsFile): string {
     `Machine: ${results.host.cpus} CPUs (${results.host.cpuModel}), ${results.host.memoryGiB} GiB RAM, ${results.host.platform} ${results.host.kernel}${results.host.virtualization !== null ? ` (${results.host.virtualization})` : ''}`,
     `Versions: ${Object.entries(results.versions).map(([k, v]) => `${k} ${v ?? 'not installed'}`).join(', ')}`,
     `Load average: ${loadText(results.loadBefore)} before, ${loadText(results.loadAfter)} after`,
+    ...rerunLines(results),
     '',
     'Ratios are Spool ÷ peer for the same configuration and metric; ↓ marks metrics where lower is better.',
     '',
@@ -172,7 +179,7 @@ export function resultsSvg (results: ResultsFile): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
     '<style>.h{font-size:15px;font-weight:bold}.t{font-size:12px;font-weight:bold;fill:#24292f}.s{font-size:11px;fill:#24292f}</style>',
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="10" y="22" class="h">${xml(`Spool vs peers (${results.mode} run, ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${results.host.cpus} CPUs)`)}</text>`,
+    `<text x="10" y="22" class="h">${xml(`Spool vs peers (${results.mode} run, ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC${(results.reruns ?? []).length > 0 ? `, partly rerun until ${results.reruns!.at(-1)!.finishedAt.slice(11, 16)}` : ''}, ${results.host.cpus} CPUs)`)}</text>`,
     `<text x="10" y="38" class="s">${xml('Bars are scaled within each group; medians of the runs; same machine, same run. See bench/RESULTS.md for caveats.')}</text>`,
     ...lines,
     '</svg>',

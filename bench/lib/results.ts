@@ -42,12 +42,24 @@ export interface HostInfo {
   virtualization: string | null
 }
 
-export interface ResultsFile {
-  format: 'spool-bench/1'
-  mode: string
+/** A later `--only` run whose scenarios replaced those of the first run. */
+export interface Rerun {
   command: string
   startedAt: string
   finishedAt: string
+  loadBefore: number[]
+  loadAfter: number[]
+  scenarios: string[]
+}
+
+export interface ResultsFile {
+  format: 'spool-bench/1'
+  mode: string
+  /** The run the file was started with (reruns are listed in `reruns`). */
+  command: string
+  startedAt: string
+  finishedAt: string
+  reruns?: Rerun[]
   host: HostInfo
   versions: Record<string, string | null>
   loadBefore: number[]
@@ -81,10 +93,17 @@ export function readResults (file: string): ResultsFile {
   return parsed
 }
 
-/** Scenarios of `update` replace those of the same name in `base` (kept in base's order). */
+/**
+ * Scenarios of `update` (an `--only` run) replace those of the same name in `base` (kept in
+ * base's order); base's provenance stays, and the update is listed in `reruns`.
+ */
 export function mergeResults (base: ResultsFile, update: ResultsFile): ResultsFile {
   const replaced = new Map(update.scenarios.map(s => [s.scenario, s]))
   const scenarios = base.scenarios.map(s => replaced.get(s.scenario) ?? s)
   for (const s of update.scenarios) if (!base.scenarios.some(b => b.scenario === s.scenario)) scenarios.push(s)
-  return { ...update, scenarios }
+  const rerun: Rerun = {
+    command: update.command, startedAt: update.startedAt, finishedAt: update.finishedAt,
+    loadBefore: update.loadBefore, loadAfter: update.loadAfter, scenarios: update.scenarios.map(s => s.scenario),
+  }
+  return { ...base, host: update.host, versions: update.versions, scenarios, reruns: [...(base.reruns ?? []), rerun] }
 }
