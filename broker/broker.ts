@@ -285,7 +285,13 @@ export class Broker {
     this.routes.routes.set('/', staticFiles({ dir: consoleDir, prefix: '/', index: 'index.html', missingHint: `the web console is missing from ${consoleDir}: ${build}`, htmlHeaders }))
     this.routes.prefixes.set('/console/', staticFiles({ dir: consoleDir, prefix: '/console/', index: 'index.html', missingHint: `the web console is missing from ${consoleDir}: ${build}`, htmlHeaders }))
     const sdkDir = join(webRoot, 'browser')
-    this.routes.prefixes.set('/sdk/', staticFiles({ dir: sdkDir, prefix: '/sdk/', missingHint: `the browser SDK bundle ${join(sdkDir, 'spool.js')} is missing: ${build}` }))
+    // Any page may load the SDK (it is public code); connecting is what the Origin check decides.
+    this.routes.prefixes.set('/sdk/', staticFiles({
+      dir: sdkDir,
+      prefix: '/sdk/',
+      missingHint: `the browser SDK bundle ${join(sdkDir, 'spool.js')} is missing: ${build}`,
+      headers: { 'access-control-allow-origin': '*' },
+    }))
     const examplesDir = join(webRoot, 'examples')
     this.routes.prefixes.set('/examples/', staticFiles({ dir: examplesDir, prefix: '/examples/', index: 'index.html', missingHint: `the examples are missing from ${examplesDir}: ${build}` }))
   }

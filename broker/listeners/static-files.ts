@@ -54,6 +54,8 @@ export interface StaticMount {
   missingHint: string
   /** Extra headers for HTML answers (the console's Content-Security-Policy). */
   htmlHeaders?: Record<string, string>
+  /** Extra headers for every answer (the SDK allows any page to load it: CORS `*`). */
+  headers?: Record<string, string>
 }
 
 /** The file a request path names inside the mount, or null when the path tries to leave it. */
@@ -121,6 +123,7 @@ function send (res: ServerResponse, head: boolean, ifNoneMatch: string | undefin
     etag: entry.etag,
     'cache-control': 'no-cache',
     'x-content-type-options': 'nosniff',
+    ...mount.headers,
   }
   if (type.startsWith('text/html')) Object.assign(headers, mount.htmlHeaders)
   if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some(t => t.trim() === entry.etag || t.trim() === `W/${entry.etag}`)) {

@@ -72,7 +72,10 @@ export async function openPage (context: BrowserContext, url: string): Promise<{
   const page = await context.newPage()
   const errors: string[] = []
   page.on('pageerror', err => errors.push(`pageerror: ${err.message}`))
-  page.on('console', msg => { if (msg.type() === 'error') errors.push(`console: ${msg.text()}`) })
+  page.on('console', msg => {
+    // Chromium asks every site for /favicon.ico on its own; that 404 is not the page's.
+    if (msg.type() === 'error' && !msg.location().url.endsWith('/favicon.ico')) errors.push(`console: ${msg.text()} (${msg.location().url})`)
+  })
   await page.goto(url)
   return { page, errors }
 }
