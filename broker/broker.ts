@@ -91,11 +91,13 @@ export class Broker {
   readonly startedAtMs: number
   readonly #listeners: Listener[]
   readonly #closers: Array<() => void>
+  readonly #connectionCount: () => number
   #closing: Promise<void> | null = null
 
   private constructor (init: {
     config: BrokerConfig, logger: Logger, logs: LogManager, metrics: BrokerMetrics, partitions: PartitionService, groups: GroupCoordinator,
-    stats: StatsSampler, connections: Connections, routes: HttpRoutes, listeners: Listener[], closers: Array<() => void>, ports: BrokerPorts, startedAtMs: number
+    stats: StatsSampler, connections: Connections, routes: HttpRoutes, listeners: Listener[], closers: Array<() => void>, ports: BrokerPorts, startedAtMs: number,
+    connectionCount: () => number
   }) {
     this.config = init.config
     this.logger = init.logger
@@ -110,6 +112,7 @@ export class Broker {
     this.#closers = init.closers
     this.ports = init.ports
     this.startedAtMs = init.startedAtMs
+    this.#connectionCount = init.connectionCount
   }
 
   /**
@@ -203,6 +206,7 @@ export class Broker {
       const routes = newRoutes()
       const startedAtMs = now()
       const ports: BrokerPorts = { native: null, http: null, mqtt: null }
+      let mqttConnections = (): number => 0
       if (config.port !== null) {
         const tcp = await startTcpListener({ host: config.host, port: config.port, connections, logger })
         listeners.push(tcp)
@@ -216,6 +220,7 @@ export class Broker {
         listeners.push({ name: 'mqtt', port: mqtt.port ?? 0, close: () => mqtt.close() })
         routes.upgrades.set('/mqtt', originCheckedUpgrade(mqtt.upgradeHandler, config.httpAllowedOrigins, logger))
         ports.mqtt = mqtt.port
+        mqttConnections = () => mqtt.gateway.connections.size
         stats.addSource(() => [...mqtt.gateway.connections].map(c => ({
           id: `mqtt-${c.id}`,
           clientId: c.clientId,
@@ -228,7 +233,9 @@ export class Broker {
         })))
       }
       stats.start()
-      const broker = new Broker({ config, logger, logs, metrics, partitions, groups, stats, connections, routes, listeners, closers, ports, startedAtMs })
+      const broker = new Broker({ config, logger, logs, metrics, partitions, groups, stats, connections, routes, listeners, closers, ports, startedAtMs,
+        connectionCount: () => connections.size + mqttConnections(),
+      })
       broker.#registerCoreRoutes()
       broker.#registerWebRoutes(webRoot)
       const ws = nativeWebSocketUpgrade({ connections, maxFrameBytes: config.maxFrameBytes, allowedOrigins: config.httpAllowedOrigins, logger })
@@ -274,7 +281,7 @@ export class Broker {
       stats: this.stats,
       ports: this.ports,
       startedAtMs: this.startedAtMs,
-      connectionCount: () => this.stats.connections().length,
+      connectionCount: this.#connectionCount,
       now: Date.now,
     }), { allowedOrigins: this.config.httpAllowedOrigins, maxBodyBytes: this.config.httpMaxBodyBytes, logger: this.logger })
     this.routes.routes.set('/api', api)

@@ -61,7 +61,7 @@ function copyDir (from, to, pattern) {
 /** Builds everything into `outDir` (default: the repository's dist/). */
 export async function buildWeb ({ outDir = join(ROOT, 'dist') } = {}) {
   await bundle('client/browser.ts', join(outDir, 'browser', 'spool.js'))
-  // await bundle('broker/console/app.ts', join(outDir, 'console', 'app.js'))
+  await bundle('broker/console/app.ts', join(outDir, 'console', 'app.js'))
   copyDir(join(ROOT, 'broker', 'console'), join(outDir, 'console'), /\.(html|css|svg|png)$/)
   copyDir(join(ROOT, 'examples', 'browser'), join(outDir, 'examples', 'browser'), /\.(html|css|js|svg|png)$/)
 }

@@ -31,6 +31,9 @@ import type { LogConfig } from '../storage/config.js'
 import type { LogManager, TopicInfo } from '../storage/log-manager.js'
 import type { StatsSampler, TopicRate } from '../stats.js'
 import type { ApiRequest, ApiRoute } from './router.js'
+import type {
+  GroupDetail, GroupSummary, OverviewAnswer, TopicDetail, TopicSummary, TrafficAnswer,
+} from './types.js'
 
 export interface ApiContext {
   config: BrokerConfig
@@ -40,7 +43,7 @@ export interface ApiContext {
   /** Listener ports as bound (null when off). */
   ports: Readonly<BrokerPorts>
   startedAtMs: number
-  /** Open connections, all protocols (as of the last stats sample). */
+  /** Open connections, all protocols. */
   connectionCount: () => number
   now: () => number
 }
@@ -66,7 +69,7 @@ function sinceMs (req: ApiRequest): number {
 }
 
 /** Totals over a topic's partitions. */
-function topicSummary (ctx: ApiContext, info: TopicInfo): Record<string, unknown> {
+function topicSummary (ctx: ApiContext, info: TopicInfo): TopicSummary {
   let sizeBytes = 0
   let records = 0
   for (let p = 0; p < info.partitions; p++) {
@@ -87,7 +90,7 @@ function topicSummary (ctx: ApiContext, info: TopicInfo): Record<string, unknown
   }
 }
 
-function topicDetail (ctx: ApiContext, info: TopicInfo): Record<string, unknown> {
+function topicDetail (ctx: ApiContext, info: TopicInfo): TopicDetail {
   const partitions = Array.from({ length: info.partitions }, (_, partition) => {
     const log = ctx.logs.partition(info.name, partition)
     return {
@@ -128,7 +131,7 @@ function createTopicBody (ctx: ApiContext, body: unknown): { name: string, parti
   return { name, partitions: (partitions as number | undefined) ?? ctx.config.defaultPartitions, config: (config ?? {}) as Partial<LogConfig> }
 }
 
-function describeGroup (ctx: ApiContext, groupId: string): Record<string, unknown> {
+function describeGroup (ctx: ApiContext, groupId: string): GroupDetail {
   const [group] = ctx.groups.describeGroups({ groupIds: [groupId] }).groups
   if (group === undefined) throw new GroupIdNotFoundError(`group ${JSON.stringify(groupId)} does not exist`)
   if (group.errorCode !== 0) throw errorFromCode(group.errorCode, group.errorMessage ?? undefined)
@@ -175,23 +178,22 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
             for (let p = 0; p < t.partitions; p++) sizeBytes += ctx.logs.partition(t.name, p).sizeBytes
           }
           const last = ctx.stats.history().at(-1)
-          return {
-            body: {
-              broker: {
-                version: version(),
-                nodeId: ctx.config.nodeId,
-                clusterId: ctx.config.clusterId,
-                startedAtMs: ctx.startedAtMs,
-                uptimeMs: ctx.now() - ctx.startedAtMs,
-                ports: ctx.ports,
-              },
-              topics: { count: topics.length, partitions, sizeBytes },
-              groups: { count: ctx.groups.listGroups().groups.length },
-              connections: { count: ctx.connectionCount() },
-              rates: totalRates(Object.values(last?.topics ?? {})),
-              timeMs: ctx.now(),
+          const body: OverviewAnswer = {
+            broker: {
+              version: version(),
+              nodeId: ctx.config.nodeId,
+              clusterId: ctx.config.clusterId,
+              startedAtMs: ctx.startedAtMs,
+              uptimeMs: ctx.now() - ctx.startedAtMs,
+              ports: ctx.ports,
             },
+            topics: { count: topics.length, partitions, sizeBytes },
+            groups: { count: ctx.groups.listGroups().groups.length },
+            connections: { count: ctx.connectionCount() },
+            rates: totalRates(Object.values(last?.topics ?? {})),
+            timeMs: ctx.now(),
           }
+          return { body }
         },
       },
     },
@@ -229,7 +231,7 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
       methods: {
         GET: req => {
           const history = groupLagHistory(ctx, sinceMs(req))
-          const groups = ctx.groups.listGroups().groups.map(g => {
+          const groups = ctx.groups.listGroups().groups.map((g): GroupSummary => {
             const detail = ctx.groups.describeGroups({ groupIds: [g.groupId] }).groups[0]
             return {
               groupId: g.groupId,
@@ -262,7 +264,8 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
       methods: {
         GET: req => {
           const history = ctx.stats.history(sinceMs(req)).map(s => ({ timeMs: s.timeMs, topics: s.topics }))
-          return { body: { timeMs: ctx.now(), history, connections: ctx.stats.connections() } }
+          const body: TrafficAnswer = { timeMs: ctx.now(), history, connections: ctx.stats.connections() }
+          return { body }
         },
       },
     },
