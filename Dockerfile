@@ -24,6 +24,6 @@ COPY --from=build /app/dist/broker ./dist/broker
 COPY --from=build /app/dist/client ./dist/client
 COPY --from=build /app/dist/cli ./dist/cli
 VOLUME /data
-EXPOSE 7420 7421
+EXPOSE 7420 7421 1883
 ENTRYPOINT ["node", "dist/cli/spool.js"]
 CMD ["broker", "start", "--data-dir", "/data", "--host", "0.0.0.0"]

@@ -140,12 +140,7 @@ export class GroupCoordinator {
     const snapshot: StoredGroup = {
       groupEpoch: group.groupEpoch,
       members: [...group.members.values()].map(m => ({
-        memberId: m.memberId,
-        instanceId: m.instanceId,
-        clientId: m.clientId,
-        clientHost: m.clientHost,
-        memberEpoch: m.memberEpoch,
-        subscribedTopics: m.subscribedTopics,
+        ...identity(m),
         rebalanceTimeoutMs: m.rebalanceTimeoutMs,
         sessionTimeoutMs: m.sessionTimeoutMs,
         assigned: [...m.assigned, ...m.revoking],
@@ -387,12 +382,7 @@ export class GroupCoordinator {
           groupEpoch: g.groupEpoch,
           assignor: 'uniform',
           members: [...g.members.values()].map(m => ({
-            memberId: m.memberId,
-            instanceId: m.instanceId,
-            clientId: m.clientId,
-            clientHost: m.clientHost,
-            memberEpoch: m.memberEpoch,
-            subscribedTopics: m.subscribedTopics,
+            ...identity(m),
             assignment: toList(m.assigned),
           })),
           offsets,
@@ -443,6 +433,11 @@ export class GroupCoordinator {
   *memberCounts (): Iterable<[readonly string[], number]> {
     for (const g of this.#groups.values()) if (g.members.size > 0) yield [[g.groupId], g.members.size]
   }
+}
+
+/** The member fields both the stored snapshot and DescribeGroups carry. */
+function identity (m: Member): Pick<Member, 'memberId' | 'instanceId' | 'clientId' | 'clientHost' | 'memberEpoch' | 'subscribedTopics'> {
+  return { memberId: m.memberId, instanceId: m.instanceId, clientId: m.clientId, clientHost: m.clientHost, memberEpoch: m.memberEpoch, subscribedTopics: m.subscribedTopics }
 }
 
 function sameTopics (a: readonly string[], b: readonly string[]): boolean {

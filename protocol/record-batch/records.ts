@@ -202,18 +202,8 @@ export class RecordBatchBuilder {
   }
 }
 
-interface HeaderFields {
-  baseOffset: number
-  partitionLeaderEpoch: number
-  attributes: number
-  lastOffsetDelta: number
-  baseTimestamp: number
-  maxTimestamp: number
-  producerId: number
-  producerEpoch: number
-  baseSequence: number
-  recordsCount: number
-}
+/** The header fields a builder chooses (the rest follow from the bytes). */
+type HeaderFields = Omit<BatchHeader, 'batchLength' | 'magic' | 'crc'>
 
 /** Writes the 61-byte header into `batch` (whose length is the batch size) and its CRC. */
 function writeHeader (batch: Uint8Array, f: HeaderFields): void {
