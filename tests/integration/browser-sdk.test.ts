@@ -239,3 +239,20 @@ t.test('a page from another Origin is refused: WebSocket, SDK and /api; a listed
   t.match(listed.sdk, { ok: true }, 'and the SDK works')
   t.equal(listed.postJson, 'status 201', 'and may use /api (CORS)')
 })
+
+t.test('examples/browser/ (served at /examples/browser/) tails a topic', async t => {
+  const topic = 'browser-example'
+  await node.admin().createTopics([{ topic, partitions: 2 }])
+  const producer = node.producer({ lingerMs: 0 })
+  await producer.send({ topic, messages: [{ key: 'a', value: 'written before' }] })
+  const { page, errors } = await openPage(context, `${base}/examples/browser/?topic=${topic}&fromBeginning`)
+  t.teardown(() => page.close())
+  await page.locator('#status[data-state=tailing]').waitFor({ timeout: 10_000 })
+  await producer.send({ topic, messages: [{ key: 'b', value: 'written after' }] })
+  await page.locator('#messages li', { hasText: 'written after' }).waitFor({ timeout: 5000 })
+  const lines = await page.locator('#messages li').allInnerTexts()
+  t.equal(lines.length, 2)
+  t.ok(lines.some(l => /^\d:0 a\s*written before$/.test(l)), 'the earlier record, with partition, offset and key')
+  await producer.close()
+  t.same(errors, [], 'no errors in the page')
+})
