@@ -29,10 +29,19 @@ export function niceCeiling (v: number): number {
   return 10 * p
 }
 
+/** niceCeiling in powers of 1024 (bytes: 500 KiB, not 488 KiB). */
+export function niceBinaryCeiling (v: number): number {
+  let scale = 1
+  while (v / scale >= 1024) scale *= 1024
+  return niceCeiling(v / scale) * scale
+}
+
 export interface LineChartOptions {
   windowMs: number
   nowMs: number
   format: (value: number) => string
+  /** The top of the y scale for the largest value (default niceCeiling). */
+  ceiling?: (max: number) => number
   width?: number
   height?: number
 }
@@ -48,7 +57,7 @@ export function lineChart (series: readonly Series[], o: LineChartOptions): SVGS
   const from = o.nowMs - o.windowMs
   let max = 0
   for (const s of series) for (const [t, v] of s.points) if (t >= from && v > max) max = v
-  const yMax = niceCeiling(max)
+  const yMax = (o.ceiling ?? niceCeiling)(max)
   const x = (t: number): number => left + ((t - from) / o.windowMs) * (width - left - right)
   const y = (v: number): number => top + (1 - v / yMax) * (height - top - bottom)
   const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img' })
