@@ -11,6 +11,8 @@ import { RawClient } from '../helpers/raw-client.js'
 import { startBroker, tempDir } from '../helpers/broker.js'
 import { waitFor } from '../helpers/processes.js'
 import { ensureWebBuild } from '../helpers/browser.js'
+import { ERROR_TABLE } from '../../protocol/errors.js'
+import { decodeBody, parseResponseFrame } from '../../protocol/frames/frame.js'
 
 await ensureWebBuild()
 const broker = await startBroker(t, { httpMaxBodyBytes: 4096 })
@@ -294,6 +296,41 @@ t.test('Origin on WebSocket upgrades: /ws and /mqtt refuse other sites and rebou
   t.equal(await tryWebSocket(`ws://127.0.0.1:${open.ports.http}/mqtt`, { origin: 'http://evil.example' }, 'mqtt'), '403', '/mqtt refuses other sites')
   t.equal(await tryWebSocket(`ws://127.0.0.1:${open.ports.http}/ws`, { origin: listed }), 'open', 'a listed origin')
   t.equal(await tryWebSocket(`ws://127.0.0.1:${open.ports.http}/mqtt`, { origin: listed }, 'mqtt'), 'open', 'a listed origin on /mqtt')
+})
+
+t.test('WebSocket bad input gets what TCP gets: size bound, malformed frame, maxConnections', async t => {
+  const small = await startBroker(t, { maxFrameBytes: 64 * 1024, maxBatchBytes: 32 * 1024, maxConnections: 2, mqttPort: null })
+  const url = `ws://127.0.0.1:${small.ports.http}/ws`
+  const open = async (): Promise<{ ws: WebSocket, notices: Array<{ errorCode: number }>, closed: Promise<number> }> => {
+    const ws = new WebSocket(url)
+    t.teardown(() => ws.terminate())
+    const notices: Array<{ errorCode: number }> = []
+    ws.on('message', (data: Buffer) => {
+      const r = parseResponseFrame(new Uint8Array(data))
+      if (r.correlationId === 0) notices.push(decodeBody(r.bodyBytes) as { errorCode: number })
+    })
+    const closed = new Promise<number>(resolve => ws.once('close', (code: number) => resolve(code)))
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+    return { ws, notices, closed }
+  }
+  const big = await open()
+  const oversized = new Uint8Array(100_000)
+  new DataView(oversized.buffer).setUint32(0, oversized.length - 4)
+  big.ws.send(oversized)
+  t.equal(await big.closed, 1009, 'a message over maxFrameBytes: close 1009 before it is buffered')
+
+  const bad = await open()
+  bad.ws.send(Uint8Array.from([0, 0, 0, 6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))
+  await bad.closed
+  t.same(bad.notices.map(n => n.errorCode), [ERROR_TABLE.MALFORMED_FRAME.code], 'a malformed frame: MALFORMED_FRAME notice, then close')
+
+  const a = await open()
+  const b = await open()
+  const c = await open()
+  await c.closed
+  t.same(c.notices.map(n => n.errorCode), [ERROR_TABLE.TOO_MANY_CONNECTIONS.code], 'WebSocket connections count toward maxConnections')
+  t.same([a.notices, b.notices], [[], []], 'the others are untouched')
+  t.equal(small.connections.size, 2)
 })
 
 t.test('static files: the SDK bundle with content type and ETag; 404s', async t => {
