@@ -92,12 +92,13 @@ export class Broker {
   readonly #listeners: Listener[]
   readonly #closers: Array<() => void>
   readonly #connectionCount: () => number
+  readonly #now: () => number
   #closing: Promise<void> | null = null
 
   private constructor (init: {
     config: BrokerConfig, logger: Logger, logs: LogManager, metrics: BrokerMetrics, partitions: PartitionService, groups: GroupCoordinator,
     stats: StatsSampler, connections: Connections, routes: HttpRoutes, listeners: Listener[], closers: Array<() => void>, ports: BrokerPorts, startedAtMs: number,
-    connectionCount: () => number
+    connectionCount: () => number, now: () => number
   }) {
     this.config = init.config
     this.logger = init.logger
@@ -113,6 +114,7 @@ export class Broker {
     this.ports = init.ports
     this.startedAtMs = init.startedAtMs
     this.#connectionCount = init.connectionCount
+    this.#now = init.now
   }
 
   /**
@@ -235,6 +237,7 @@ export class Broker {
       stats.start()
       const broker = new Broker({ config, logger, logs, metrics, partitions, groups, stats, connections, routes, listeners, closers, ports, startedAtMs,
         connectionCount: () => connections.size + mqttConnections(),
+        now,
       })
       broker.#registerCoreRoutes()
       broker.#registerWebRoutes(webRoot)
@@ -261,7 +264,7 @@ export class Broker {
       const closing = this.#closing !== null
       sendJson(res, closing ? 503 : 200, {
         status: closing ? 'closing' : 'ok',
-        uptimeMs: Date.now() - this.startedAtMs,
+        uptimeMs: this.#now() - this.startedAtMs,
         topics: this.logs.topics().filter(t => !t.internal).length,
         connections: this.connections.size,
         ports: this.ports,
@@ -282,7 +285,7 @@ export class Broker {
       ports: this.ports,
       startedAtMs: this.startedAtMs,
       connectionCount: this.#connectionCount,
-      now: Date.now,
+      now: this.#now,
     }), { allowedOrigins: this.config.httpAllowedOrigins, maxBodyBytes: this.config.httpMaxBodyBytes, logger: this.logger })
     this.routes.routes.set('/api', api)
     this.routes.prefixes.set('/api/', api)
