@@ -34,10 +34,15 @@ interface Row {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
-/** Text of bytes: UTF-8 when valid, else hex of the first bytes (marked binary). */
+/**
+ * Text of bytes: UTF-8 when valid, else hex of the first bytes (marked binary). Long values
+ * are cut to `limit` characters; the cut may fall inside a character, so the decoder streams
+ * (an unfinished last character is left out instead of making the value "binary").
+ */
 function decode (bytes: Uint8Array, limit: number): { text: string, binary: boolean } {
   try {
-    const text = utf8.decode(bytes.length > limit * 4 ? bytes.subarray(0, limit * 4) : bytes)
+    const cut = bytes.length > limit * 4
+    const text = cut ? new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, limit * 4), { stream: true }) : utf8.decode(bytes)
     return { text: text.length > limit ? text.slice(0, limit) : text, binary: false }
   } catch {
     const hex = Array.from(bytes.subarray(0, 32), b => b.toString(16).padStart(2, '0')).join(' ')
