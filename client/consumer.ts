@@ -565,15 +565,17 @@ export class Consumer implements AsyncIterable<Message> {
         this.#messageIndex = messages.length
         const last = messages[messages.length - 1]!.offset + 1
         state.position = last
-        // A revoked partition's progress still counts: its commit happens after this callback.
+        // Progress counts unless the application sought elsewhere meanwhile; a paused or
+        // revoked partition's does (a revoked one is committed after this callback).
+        const seeks = state.seeks
         const resolveOffset = (offset: number): void => {
-          if ((chunk.epoch === state.epoch || !state.assigned) && offset + 1 > state.processedOffset && offset + 1 <= last) state.processedOffset = offset + 1
+          if (state.seeks === seeks && offset + 1 > state.processedOffset && offset + 1 <= last) state.processedOffset = offset + 1
         }
         this.#inCallback = true
         try {
           await this.#call(state, eachBatch({ batch: { topic: state.topic, partition: state.partition, highWatermark: chunk.highWatermark, messages: handed }, resolveOffset }))
         } catch (err) {
-          if (chunk.epoch === state.epoch) state.seek(Math.max(handed[0]!.offset, state.processedOffset))
+          if (state.seeks === seeks && state.assigned) state.seek(Math.max(handed[0]!.offset, state.processedOffset))
           throw err
         } finally {
           this.#inCallback = false
@@ -585,18 +587,19 @@ export class Consumer implements AsyncIterable<Message> {
       while (this.#messageIndex < messages.length && isCurrent(chunk) && !this.#closed) {
         const message = messages[this.#messageIndex++]!
         state.position = message.offset + 1
+        const seeks = state.seeks
         this.#inCallback = true
         try {
           const result = this.#call(state, eachMessage!({ topic: message.topic, partition: message.partition, message }))
           if (result !== undefined) await result
         } catch (err) {
-          if (chunk.epoch === state.epoch) state.seek(message.offset)
+          if (state.seeks === seeks && state.assigned) state.seek(message.offset)
           throw err
         } finally {
           this.#inCallback = false
           this.#callback = null
         }
-        if (chunk.epoch === state.epoch || !state.assigned) state.processedOffset = message.offset + 1
+        if (state.seeks === seeks) state.processedOffset = message.offset + 1
       }
     }
   }
