@@ -122,6 +122,7 @@ export class GroupMember {
   /** Highest offset known committed per partition (avoids committing the same offset again). */
   readonly #committed = new Map<string, number>()
   #timer: ReturnType<typeof setTimeout> | null = null
+  #timerDueMs = 0
   #autoCommitTimer: ReturnType<typeof setTimeout> | null = null
   #beating = false
   #beatAgain = false
@@ -168,9 +169,15 @@ export class GroupMember {
     this.#schedule(0)
   }
 
+  /** Beats in `ms`, unless a beat is already due sooner (an immediate one is never put off). */
   #schedule (ms: number): void {
     if (this.#stopped) return
-    if (this.#timer !== null) clearTimeout(this.#timer)
+    const due = Date.now() + ms
+    if (this.#timer !== null) {
+      if (this.#timerDueMs <= due) return
+      clearTimeout(this.#timer)
+    }
+    this.#timerDueMs = due
     this.#timer = setTimeout(() => {
       this.#timer = null
       void this.#beat()

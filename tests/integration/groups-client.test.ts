@@ -4,10 +4,13 @@
 // a join moves only the partitions that must move; a member killed with SIGKILL loses its
 // partitions after its session timeout and nothing is skipped or owned twice; committed
 // offsets and membership survive a SIGKILL of the broker (`spool broker start` child); a
-// zombie's commit is refused and it rejoins; static membership keeps partitions in place.
+// zombie's commit is refused and it rejoins; static membership keeps partitions in place;
+// the README's demo (examples/node-consumer.js --group in three shells) does what it says.
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { Client, type GroupDescription } from '../../client/index.js'
 import { startBroker } from '../helpers/broker.js'
@@ -240,4 +243,40 @@ t.test('static membership: a member back under its instanceId gets its partition
   t.same(events.slice(mark).filter(e => e.name === 'b'), [], 'b was not touched')
   await a2.consumer.close()
   await b.consumer.close()
+})
+
+t.test('examples/node-consumer.js --group: three instances share the partitions; one stopped hands its partitions on', async t => {
+  const broker = await startBroker(t, { groupHeartbeatIntervalMs: HEARTBEAT_MS, mqttPort: null })
+  const address = `127.0.0.1:${broker.ports.native}`
+  await broker.logs.createTopic('orders', { partitions: 3 })
+  await produce(address, 'orders', 60)
+  const root = fileURLToPath(new URL('../../../', import.meta.url))
+  const instances = [0, 1, 2].map(() => {
+    const child = spawn(process.execPath, ['examples/node-consumer.js', 'orders', '--group', 'billing', '--from-beginning'], {
+      cwd: root, env: { ...process.env, SPOOL_BROKER: address }, stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
+    const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+    t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+    return { child, out: () => out, err: () => err, exited }
+  })
+  const lines = (): string[] => instances.flatMap(i => i.out().split('\n').filter(l => l !== ''))
+  await until(() => lines().length >= 60, 15_000, 'the three instances to print the 60 orders')
+  const d = await stable(address, 'billing', 3)
+  t.same(d.members.map(m => m.assignment[0]!.partitions.length), [1, 1, 1], 'one partition each')
+  t.equal(new Set(lines().map(l => l.split(' ')[0])).size, 60, 'each order printed once')
+  instances[0]!.child.kill('SIGINT')
+  t.equal(await instances[0]!.exited, 0, 'Ctrl-C stops an instance cleanly')
+  t.match(instances[0]!.err(), /revoked partitions \d/)
+  const after = await stable(address, 'billing', 2)
+  t.same(after.members.map(m => m.assignment[0]!.partitions.length).sort(), [1, 2], 'its partition moved to another instance')
+  await produce(address, 'orders', 30, 60)
+  await until(() => lines().length >= 90, 15_000, 'the two left to print the next 30')
+  t.equal(new Set(lines().map(l => l.split(' ')[0])).size, 90, 'from the committed offsets: nothing printed twice')
+  for (const i of instances.slice(1)) i.child.kill('SIGINT')
+  for (const i of instances.slice(1)) t.equal(await i.exited, 0, i.err())
+  t.equal((await describe(address, 'billing')).totalLag, 0)
 })
