@@ -125,12 +125,18 @@ export class Client {
 
   get closed (): boolean { return this.#cluster.closed }
 
-  /** Closes every consumer (see Consumer.close), then every producer and connection (see the header). Idempotent. */
+  /**
+   * Closes every consumer (see Consumer.close), then every producer and connection (see the
+   * header); rejects with a consumer's final commit error, if any, once all is closed.
+   * Idempotent.
+   */
   async close (): Promise<void> {
     if (this.#cluster.closed) return
     const consumers = [...this.#consumers]
     this.#consumers.clear()
-    await Promise.all(consumers.map(c => c.close()))
+    const closed = await Promise.allSettled(consumers.map(c => c.close()))
     this.#cluster.close()
+    const failed = closed.find(r => r.status === 'rejected')
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
   }
 }

@@ -216,7 +216,7 @@ export class Consumer implements AsyncIterable<Message> {
         onRevoked: options.onRevoked,
       }, this.#groupHost())
     }
-    this.#removeCloseHook = cluster.onClose(() => { void this.close() })
+    this.#removeCloseHook = cluster.onClose(() => { this.close().catch(noop) })
   }
 
   /**
@@ -250,7 +250,6 @@ export class Consumer implements AsyncIterable<Message> {
    */
   commit (offsets?: CommitOffset[]): Promise<void> {
     if (this.#group === null) return Promise.reject(new InvalidArgumentError('commit() needs a groupId'))
-    if (this.#closing !== null && !this.#inCallback) return Promise.reject(new ClientClosedError('the consumer is closed'))
     return this.#group.commit(offsets)
   }
 
@@ -488,7 +487,8 @@ export class Consumer implements AsyncIterable<Message> {
     return {
       next: () => this.#next(),
       return: async () => {
-        await this.close()
+        // Leaving a loop does not throw a failed final commit (close() rejects with it).
+        await this.close().catch(noop)
         return DONE
       },
     }
@@ -607,7 +607,8 @@ export class Consumer implements AsyncIterable<Message> {
   /**
    * Stops fetching, waits for a running run() callback (unless called from inside one), and
    * in a group commits what was processed (autoCommit), calls onRevoked and leaves the group;
-   * then for await loops end and run() resolves. Idempotent (the same promise).
+   * then for await loops end and run() resolves. Rejects with the error of that last commit
+   * if it failed (the consumer is closed all the same). Idempotent (the same promise).
    */
   close (): Promise<void> {
     if (this.#closing === null) {

@@ -133,6 +133,8 @@ export class GroupMember {
   #stopped = false
   /** close() began: no new reconcile step starts. */
   #leaving = false
+  /** close() finished: commits are refused. */
+  #left = false
   #joinWaiter: { resolve: () => void, reject: (err: Error) => void } | null = null
 
   constructor (cluster: Cluster, options: GroupOptions, host: GroupHost) {
@@ -398,6 +400,7 @@ export class GroupMember {
 
   /** Commits `offsets`, or everything processed so far and not yet committed. */
   async commit (offsets?: readonly CommitOffset[]): Promise<void> {
+    if (this.#left) throw new ClientClosedError('the consumer is closed')
     const list = offsets ?? this.#processed([...this.#owned.values(), ...this.#revoking.values()])
     for (const o of list) {
       if (!Number.isInteger(o.offset) || o.offset < 0) throw new InvalidArgumentError(`offset must be an integer >= 0, got ${String(o.offset)}`)
@@ -434,11 +437,11 @@ export class GroupMember {
         retryIf: err => {
           // The epoch moved on: the next heartbeat brings the current one.
           if (err instanceof StaleMemberEpochError) this.#beatNow()
-          return isRetriable(err) && !this.#stopped
+          return isRetriable(err) && !this.#left
         },
       })
     } catch (err) {
-      if ((err instanceof UnknownMemberIdError || err instanceof FencedMemberEpochError) && epoch === this.#memberEpoch && !this.#stopped) {
+      if ((err instanceof UnknownMemberIdError || err instanceof FencedMemberEpochError) && epoch === this.#memberEpoch && !this.#leaving && !this.#stopped) {
         this.#cluster.logger.warn({ group: this.#options.groupId, code: err.code }, 'commit refused: this member was evicted; rejoining')
         this.#fenced()
         this.#beatNow()
@@ -480,23 +483,41 @@ export class GroupMember {
 
   /**
    * Leaves the group: finishes a reconcile step in progress, commits what was processed
-   * (autoCommit), calls onRevoked, and sends the leave heartbeat. Errors are logged, not
-   * thrown (the consumer is closing either way).
+   * (autoCommit), calls onRevoked (the application may still commit there), and sends the
+   * leave heartbeat. Rejects with the error of that last commit, if it failed (after
+   * leaving all the same); a failed leave heartbeat is only logged (the session times out).
    */
   async leave (): Promise<void> {
     if (this.#stopped || this.#leaving) return
     this.#leaving = true
-    if (this.#reconciling !== null) await this.#reconciling
-    const wasJoined = this.#joinedOnce && this.#memberEpoch > 0
-    this.#stop()
-    if (this.#joinWaiter !== null) {
-      this.#joinWaiter.reject(new ClientClosedError('the consumer was closed before it joined its group'))
-      this.#joinWaiter = null
+    try {
+      if (this.#reconciling !== null) await this.#reconciling
+      const wasJoined = this.#joinedOnce && this.#memberEpoch > 0
+      this.#stop()
+      if (this.#joinWaiter !== null) {
+        this.#joinWaiter.reject(new ClientClosedError('the consumer was closed before it joined its group'))
+        this.#joinWaiter = null
+      }
+      if (!wasJoined || this.#cluster.closed) return
+      const states = [...this.#owned.values(), ...this.#revoking.values()]
+      let commitError: unknown = null
+      if (this.#options.autoCommit) {
+        try {
+          await this.commit(this.#processed(states))
+        } catch (err) {
+          commitError = err
+          this.#cluster.logger.warn({ group: this.#options.groupId, code: (err as SpoolError).code }, `final commit failed: ${(err as Error).message}`)
+        }
+      }
+      if (states.length > 0) await this.#callRevoked(states.map(tpOf), { lost: false })
+      await this.#sendLeave()
+      if (commitError !== null) throw commitError
+    } finally {
+      this.#left = true
     }
-    if (!wasJoined || this.#cluster.closed) return
-    const states = [...this.#owned.values(), ...this.#revoking.values()]
-    if (this.#options.autoCommit) await this.#commitQuietly(states)
-    if (states.length > 0) await this.#callRevoked(states.map(tpOf), { lost: false })
+  }
+
+  async #sendLeave (): Promise<void> {
     const temporary = this.#options.instanceId !== null
     try {
       await this.#cluster.retry(async () => (await this.#cluster.bootstrap()).request('GroupHeartbeat', {

@@ -280,3 +280,23 @@ t.test('examples/node-consumer.js --group: three instances share the partitions;
   for (const i of instances.slice(1)) t.equal(await i.exited, 0, i.err())
   t.equal((await describe(address, 'billing')).totalLag, 0)
 })
+
+t.test('close() rejects with the final commit error when the broker is gone (after giving up the partitions)', async t => {
+  const broker = await startBroker(t, { groupHeartbeatIntervalMs: HEARTBEAT_MS, mqttPort: null })
+  const address = `127.0.0.1:${broker.ports.native}`
+  await broker.logs.createTopic('gone', { partitions: 1 })
+  await produce(address, 'gone', 5)
+  const client = new Client({ brokers: [address], retry: { retries: 1, initialRetryTimeMs: 20, maxRetryTimeMs: 50 } })
+  t.teardown(() => client.close().catch(() => {}))
+  const revoked: boolean[] = []
+  const consumer = client.consumer({ groupId: 'g-gone', fromBeginning: true, autoCommitIntervalMs: 60_000, onRevoked: (_ps, { lost }) => { revoked.push(lost) } })
+  await consumer.subscribe({ topics: 'gone' })
+  let seen = 0
+  const running = consumer.run({ eachMessage: () => { seen++ } })
+  await until(() => seen === 5, 10_000, 'the five messages')
+  await broker.close()
+  const error = await consumer.close().then(() => null, (err: Error) => err)
+  t.ok(error !== null && ['BROKER_UNREACHABLE', 'CONNECTION_ERROR'].includes((error as { code?: string }).code ?? ''), `close() rejected with ${String(error)}`)
+  t.same(revoked, [false], 'onRevoked was still called')
+  await running
+})
