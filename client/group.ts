@@ -536,7 +536,14 @@ export class GroupMember {
   }
 }
 
-/** A random member id (UUID v4): crypto.randomUUID exists in Node 20 and every browser with WebSocket. */
+/**
+ * A random member id (UUID v4). From crypto.getRandomValues, which Node 20 and browsers
+ * have everywhere (crypto.randomUUID is missing on plain-http pages in browsers).
+ */
 function newMemberId (): string {
-  return globalThis.crypto.randomUUID()
+  const b = globalThis.crypto.getRandomValues(new Uint8Array(16))
+  b[6] = (b[6]! & 0x0f) | 0x40
+  b[8] = (b[8]! & 0x3f) | 0x80
+  const hex = Array.from(b, x => x.toString(16).padStart(2, '0')).join('')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 }
