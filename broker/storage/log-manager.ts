@@ -123,12 +123,23 @@ async function mapLimit<T> (items: T[], limit: number, fn: (item: T) => Promise<
   await Promise.all(workers)
 }
 
+/**
+ * Whether `pid` is a running process. A zombie (killed, not yet reaped by its parent —
+ * common right after `kill -9` under a minimal init) still answers signal 0 but holds no
+ * files: on Linux /proc says so, and it counts as dead.
+ */
 function isAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    return state !== 'Z' && state !== 'X'
+  } catch {
+    return true
   }
 }
 

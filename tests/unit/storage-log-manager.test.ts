@@ -173,6 +173,23 @@ t.test('the data dir lock refuses a second owner and takes over a stale one', as
   await taken.close()
 })
 
+t.test('a lock held by a zombie (killed, not yet reaped) is stale', async t => {
+  // `sh` starts a child that exits at once, then execs a `sleep` that never reaps it: the
+  // child stays a zombie, as a kill -9'd broker does under an init that is slow to reap.
+  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  t.teardown(() => { parent.kill('SIGKILL') })
+  const zombiePid = await new Promise<number>(resolve => parent.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))))
+  const deadline = Date.now() + 5000
+  const state = (): string => { try { const s = fs.readFileSync(`/proc/${zombiePid}/stat`, 'utf8'); return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3) } catch { return '?' } }
+  while (state() !== 'Z' && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+  t.equal(state(), 'Z', 'the child is a zombie')
+  const dataDir = tempDir(t)
+  fs.writeFileSync(path.join(dataDir, '.lock'), `${zombiePid}\n`)
+  const manager = await open(t, dataDir)
+  t.equal(fs.readFileSync(path.join(dataDir, '.lock'), 'utf8').trim(), String(process.pid), 'the lock was taken over')
+  await manager.close()
+})
+
 t.test('300 partitions with maxOpenFiles 50: descriptors stay bounded while every partition is read', async t => {
   const dataDir = tempDir(t)
   const manager = await open(t, dataDir, { maxOpenFiles: 50, defaults: { segmentBytes: 1024 } })
