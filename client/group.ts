@@ -215,7 +215,8 @@ export class GroupMember {
       const connection = await this.#cluster.bootstrap()
       const timeoutMs = Math.min(this.#cluster.options.requestTimeoutMs, this.#options.sessionTimeoutMs)
       const { body: answer } = await connection.request('GroupHeartbeat', body, { timeoutMs })
-      if (this.#stopped) return
+      // Stopped, or fenced meanwhile (a refused commit): this answer is about the past.
+      if (this.#stopped || this.#memberEpoch !== epoch) return
       this.#failures = 0
       this.#lastAnswerMs = Date.now()
       if (topics !== null && topics === this.#topics) this.#topicsSent = true
@@ -233,7 +234,7 @@ export class GroupMember {
       this.#reconcile()
     } catch (err) {
       if (this.#stopped) return
-      next = this.#heartbeatFailed(err, epoch)
+      next = this.#memberEpoch !== epoch ? 0 : this.#heartbeatFailed(err, epoch)
     } finally {
       this.#beating = false
       if (this.#beatAgain) {
