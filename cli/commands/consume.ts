@@ -140,6 +140,9 @@ async function consumeGroup (client: Client, topic: string, group: string, optio
   }
 }
 
+/** Retries for --follow: without end, at most 5 s apart. */
+const FOLLOW_RETRY = { retries: Number.MAX_SAFE_INTEGER, initialRetryTimeMs: 200, maxRetryTimeMs: 5_000 }
+
 async function consume (client: Client, _broker: string, topic: string, options: ConsumeOptions): Promise<void> {
   const starts = [options.fromBeginning === true, options.offset !== undefined, options.fromTime !== undefined].filter(Boolean).length
   if (starts > 1) throw new UsageError('give at most one of --from-beginning, --offset and --from-time')
@@ -153,6 +156,9 @@ async function consume (client: Client, _broker: string, topic: string, options:
   const consumer = client.consumer({
     fromBeginning: options.fromBeginning === true,
     autoOffsetReset: options.offset !== undefined || options.fromBeginning === true ? 'earliest' : 'latest',
+    // Following is open-ended: like `tail -f` and kafka-console-consumer it waits out a
+    // broker restart (retrying with backoff) instead of giving up after a few attempts.
+    ...(follow ? { retry: FOLLOW_RETRY } : {}),
   })
   await consumer.assign(options.partition === undefined ? { topic } : { topic, partition: options.partition })
   const partitions = consumer.assignment()
