@@ -497,7 +497,7 @@ function acquireLock (dataDir: string, logger: pino.Logger): void {
     if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
       throw new StorageError(`data dir ${dataDir} is locked by running process ${pid} (${lockPath}); stop it first, or remove the file if that process is not a Spool broker`)
     }
-    logger.warn({ lockPath, pid }, 'taking over a stale data dir lock')
+    logger.warn({ lockPath, stalePid: pid }, 'taking over a stale data dir lock')
     fs.rmSync(lockPath, { force: true })
   }
   throw new StorageError(`could not lock ${dataDir}`)
