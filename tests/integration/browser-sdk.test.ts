@@ -2,13 +2,16 @@
 // to it over ws://host/ws. A page consumes 10,000 records (assign + seek), produces keyed
 // records that land where Node's producer puts the same keys, sees the same named errors as
 // Node, carries on after the broker restarts, and a page from a disallowed Origin is
-// refused (WebSocket, SDK and /api), while the same page from a listed Origin is not.
+// refused (WebSocket, SDK and /api), while the same page from a listed Origin is not. In a
+// consumer group, a page consumes 10,000 records and commits; a second page joins and the
+// partitions are shared. The browser example tails a topic.
 import t, { type Test } from 'tap'
 import { createServer, type Server } from 'node:http'
 import type { Page } from 'playwright-core'
 import { Client, text, utf8 } from '../../client/index.js'
 import { startTestBroker } from '../helpers/client-broker.js'
 import { ensureWebBuild, launchBrowser, openPage } from '../helpers/browser.js'
+import type { GroupDetail } from '../../broker/api/types.js'
 
 type Sdk = typeof import('../../client/browser.js')
 
@@ -255,4 +258,79 @@ t.test('examples/browser/ (served at /examples/browser/) tails a topic', async t
   t.ok(lines.some(l => /^\d:0 a\s*written before$/.test(l)), 'the earlier record, with partition, offset and key')
   await producer.close()
   t.same(errors, [], 'no errors in the page')
+})
+
+t.test('two pages share a group: the first consumes 10,000 records and commits, the second takes half the partitions', async t => {
+  const topic = 'browser-group'
+  const groupId = 'browser-group'
+  await node.admin().createTopics([{ topic, partitions: 4 }])
+  const producer = node.producer({ lingerMs: 5 })
+  await Promise.all(Array.from({ length: 10_000 }, (_, i) => producer.send({ topic, messages: [{ key: `k${i}`, value: `before-${i}` }] })))
+  interface Member { seen: string[], assignment: () => number[], close: () => Promise<void>, commit: () => Promise<void> }
+  const join = (page: Page, clientId: string): Promise<void> => page.evaluate(async ({ wsUrl, topic, groupId, clientId }) => {
+    const sdk = await import('/sdk/spool.js' as string) as Sdk
+    const client = new sdk.Client({ url: wsUrl, clientId })
+    const consumer = client.consumer({ groupId, fromBeginning: true, autoCommit: false, sessionTimeoutMs: 10_000, maxWaitMs: 100 })
+    const state = globalThis as unknown as { member: Member }
+    const seen: string[] = []
+    state.member = {
+      seen,
+      assignment: () => consumer.assignment().map(tp => tp.partition).sort((a, b) => a - b),
+      close: () => client.close(),
+      commit: () => consumer.commit(),
+    }
+    await consumer.subscribe({ topics: [topic] })
+    void consumer.run({ eachBatch: ({ batch }) => { for (const m of batch.messages) seen.push(sdk.text(m.value) ?? '') } })
+  }, { wsUrl: broker.wsUrl, topic, groupId, clientId })
+  const inPage = <T>(page: Page, fn: (m: Member) => T | Promise<T>): Promise<T> =>
+    page.evaluate(`(${fn.toString()})(globalThis.member)`) as Promise<T>
+  const waitPage = async <T>(what: string, page: Page, fn: (m: Member) => T, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const v = await inPage(page, fn)
+      if (ok(v)) return v
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`)
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }
+
+  const first = await brokerPage(t)
+  await join(first, 'page-one')
+  await waitPage('10,000 records in the first page', first, m => m.seen.length, n => n >= 10_000)
+  await inPage(first, m => m.commit())
+  const describe = async (): Promise<GroupDetail> => ((await (await fetch(`${base}/api/groups/${groupId}`)).json()) as { group: GroupDetail }).group
+  const committed = await describe()
+  t.equal(committed.offsets.reduce((s, o) => s + o.committedOffset, 0), 10_000, 'the commit covers the 10,000 records')
+  t.equal(committed.totalLag, 0, 'lag 0')
+  t.same(await inPage(first, m => m.assignment()), [0, 1, 2, 3], 'alone, it owns every partition')
+
+  const second = await brokerPage(t)
+  await join(second, 'page-two')
+  const a = await waitPage('the first page to give up partitions', first, m => m.assignment(), p => p.length === 2)
+  const b = await waitPage('the second page to get them', second, m => m.assignment(), p => p.length === 2)
+  t.same([...a, ...b].sort(), [0, 1, 2, 3], 'the partitions are shared, none twice')
+  const members = (await describe()).members
+  t.same(members.map(m => m.clientId).sort(), ['page-one', 'page-two'], 'two members, with their client ids')
+
+  await Promise.all(Array.from({ length: 1000 }, (_, i) => producer.send({ topic, messages: [{ key: `k${i}`, value: `after-${i}` }] })))
+  await producer.close()
+  const after = async (page: Page): Promise<string[]> => (await inPage(page, m => m.seen)).filter(v => v.startsWith('after-'))
+  const deadline = Date.now() + 15_000
+  let one: string[] = []
+  let two: string[] = []
+  while (Date.now() < deadline) {
+    one = await after(first)
+    two = await after(second)
+    if (one.length + two.length >= 1000) break
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  t.equal(new Set([...one, ...two]).size, 1000, 'every new record once, across the two pages')
+  t.equal(one.length + two.length, 1000, 'no duplicates')
+  t.ok(one.length > 0 && two.length > 0, `both pages got records (${one.length} and ${two.length})`)
+  const beforeInSecond = (await inPage(second, m => m.seen)).filter(v => v.startsWith('before-')).length
+  t.equal(beforeInSecond, 0, 'the second page starts at the committed offsets: nothing before is read again')
+  await inPage(first, m => m.close())
+  await inPage(second, m => m.close())
+  first.noErrors()
+  second.noErrors()
 })
