@@ -1,6 +1,7 @@
 // Regenerates docs/console.png, the README's picture of the web console: an embedded broker
 // with a few producers and consumers for two minutes (one consumer starts re-reading a big
-// topic from the beginning after 80 s: the egress spike the Traffic screen is for), then a
+// topic from the beginning, over and over, 40 s before the end: the egress spike the Traffic
+// screen is for), then a
 // screenshot of Traffic in headless Chromium. Needs a build (`npm run build`).
 //
 //   node scripts/console-screenshot.mjs [--seconds 120] [--out docs/console.png]
@@ -51,15 +52,27 @@ try {
     consumer.run({ eachBatch: () => {} }).catch(() => {})
     return consumer
   }
-  await tail('billing-service', 'payments', false)
-  await tail('fulfilment', 'orders', false)
-  await tail('search-indexer', 'orders', false)
-  await tail('clickstream-etl', 'clicks', false)
+  const member = async (id, groupId, topic) => {
+    const consumer = client(id).consumer({ groupId, maxWaitMs: 250 })
+    await consumer.subscribe({ topics: [topic] })
+    consumer.run({ eachBatch: () => {} }).catch(() => {})
+  }
+  await member('billing-service', 'billing', 'payments')
+  await member('fulfilment-1', 'fulfilment', 'orders')
+  await member('fulfilment-2', 'fulfilment', 'orders')
+  await member('search-indexer', 'search', 'orders')
+  await member('clickstream-etl', 'etl', 'clicks')
   setTimeout(() => {
-    // The spike: a nightly export starts re-reading every click, again and again.
+    // The spike: an export job starts re-reading every click from the beginning, over and over.
     void (async () => {
-      const consumer = await tail('analytics-export', 'clicks', true)
-      timers.push(setInterval(() => { consumer.seekToBeginning().catch(() => {}) }, 3000))
+      const consumer = client('analytics-export').consumer({ fromBeginning: true, maxWaitMs: 250 })
+      await consumer.assign({ topic: 'clicks' })
+      consumer.run({
+        eachBatch: ({ batch }) => {
+          const last = batch.messages.at(-1)
+          if (last !== undefined && last.offset + 1 >= batch.highWatermark) consumer.seek({ topic: 'clicks', partition: batch.partition, offset: 0 })
+        },
+      }).catch(() => {})
     })()
   }, Math.max(0, seconds - 40) * 1000)
 
