@@ -4,6 +4,7 @@
  * error, naming the topic or group.
  */
 
+import type { GroupMemberDescription, GroupPartitionLag } from '../protocol/frames/apis/groups.js'
 import { ERROR_TABLE, GroupIdNotFoundError, InvalidArgumentError, NonEmptyGroupError, UnknownTopicOrPartitionError, errorFromCode, type SpoolError } from '../protocol/errors.js'
 import type { Cluster } from './cluster.js'
 import { EARLIEST, LATEST, listOffsets, type OffsetAnswer, type OffsetQuery } from './offsets.js'
@@ -48,27 +49,9 @@ export interface GroupListing {
   members: number
 }
 
-export interface GroupMemberDescription {
-  memberId: string
-  instanceId: string | null
-  clientId: string
-  clientHost: string
-  memberEpoch: number
-  subscribedTopics: string[]
-  assignment: Array<{ topic: string, partitions: number[] }>
-}
 
-export interface GroupPartitionLag {
-  topic: string
-  partition: number
-  /** -1 when nothing is committed. */
-  committedOffset: number
-  logEndOffset: number
-  /** logEndOffset - committedOffset; -1 when nothing is committed. */
-  lag: number
-  /** The member owning the partition now, or null. */
-  memberId: string | null
-}
+
+export type { GroupMemberDescription, GroupPartitionLag }
 
 export interface GroupDescription {
   groupId: string

@@ -91,18 +91,7 @@ function topicSummary (ctx: ApiContext, info: TopicInfo): TopicSummary {
 }
 
 function topicDetail (ctx: ApiContext, info: TopicInfo): TopicDetail {
-  const partitions = Array.from({ length: info.partitions }, (_, partition) => {
-    const log = ctx.logs.partition(info.name, partition)
-    return {
-      partition,
-      logStartOffset: log.logStartOffset,
-      logEndOffset: log.logEndOffset,
-      highWatermark: log.highWatermark,
-      sizeBytes: log.sizeBytes,
-      segments: log.segmentCount,
-    }
-  })
-  return { ...topicSummary(ctx, info), config: { ...info.config }, partitions }
+  return { ...topicSummary(ctx, info), config: { ...info.config }, partitions: ctx.logs.partitionStats(info.name) }
 }
 
 function knownTopic (ctx: ApiContext, name: string): TopicInfo {

@@ -3,6 +3,9 @@
  * broker/console/ reads them). Types only: nothing here runs.
  */
 
+import type { GroupMemberDescription, GroupPartitionLag } from '../../protocol/frames/apis/groups.js'
+import type { PartitionStats } from '../storage/log-manager.js'
+
 export interface ApiErrorBody {
   error: { code: string, message: string, retriable: boolean }
 }
@@ -49,14 +52,8 @@ export interface TopicSummary {
   createdAtMs: number
 }
 
-export interface PartitionDetail {
-  partition: number
-  logStartOffset: number
-  logEndOffset: number
-  highWatermark: number
-  sizeBytes: number
-  segments: number
-}
+/** A partition of GET /api/topics/:name: offsets, bytes on disk and segment count. */
+export type PartitionDetail = PartitionStats
 
 /** GET /api/topics/:name → { topic }, POST /api/topics → 201 { topic } */
 export interface TopicDetail extends Omit<TopicSummary, 'partitions'> {
@@ -76,27 +73,7 @@ export interface GroupSummary {
   lagHistory: Array<[number, number]>
 }
 
-export interface GroupMember {
-  memberId: string
-  instanceId: string | null
-  clientId: string
-  clientHost: string
-  memberEpoch: number
-  subscribedTopics: string[]
-  assignment: Array<{ topic: string, partitions: number[] }>
-}
 
-export interface GroupPartition {
-  topic: string
-  partition: number
-  /** -1: nothing committed. */
-  committedOffset: number
-  logEndOffset: number
-  /** -1: unknown (nothing committed). */
-  lag: number
-  /** The member the partition is assigned to, if any. */
-  memberId: string | null
-}
 
 /** GET /api/groups/:id → { group } */
 export interface GroupDetail {
@@ -104,8 +81,8 @@ export interface GroupDetail {
   state: string
   groupEpoch: number
   assignor: string
-  members: GroupMember[]
-  offsets: GroupPartition[]
+  members: GroupMemberDescription[]
+  offsets: GroupPartitionLag[]
   totalLag: number
 }
 

@@ -143,6 +143,15 @@ function isAlive (pid: number): boolean {
   }
 }
 
+export interface PartitionStats {
+  partition: number
+  logStartOffset: number
+  logEndOffset: number
+  highWatermark: number
+  sizeBytes: number
+  segments: number
+}
+
 export class LogManager {
   readonly dataDir: string
   readonly recoveredUncleanly: boolean
@@ -370,6 +379,20 @@ export class LogManager {
     const log = this.#topics.get(topic)?.logs[partition]
     if (log === undefined) throw new UnknownTopicOrPartitionError(`${topic}-${partition} does not exist`)
     return log
+  }
+
+  /** Offsets, size and segment count of each partition of a topic (UnknownTopicOrPartitionError if none). */
+  partitionStats (topic: string): PartitionStats[] {
+    const logs = this.#topics.get(topic)?.logs
+    if (logs === undefined) throw new UnknownTopicOrPartitionError(`topic "${topic}" does not exist`)
+    return logs.map((log, partition) => ({
+      partition,
+      logStartOffset: log.logStartOffset,
+      logEndOffset: log.logEndOffset,
+      highWatermark: log.highWatermark,
+      sizeBytes: log.sizeBytes,
+      segments: log.segmentCount,
+    }))
   }
 
   /** Merges validated overrides into the topic's config, persists it and applies it to every partition. */
