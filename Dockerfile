@@ -23,6 +23,10 @@ COPY --from=build /app/dist/platform ./dist/platform
 COPY --from=build /app/dist/broker ./dist/broker
 COPY --from=build /app/dist/client ./dist/client
 COPY --from=build /app/dist/cli ./dist/cli
+# What scripts/build-web.mjs bundled: the web console, the browser SDK, the browser example.
+COPY --from=build /app/dist/console ./dist/console
+COPY --from=build /app/dist/browser ./dist/browser
+COPY --from=build /app/dist/examples ./dist/examples
 VOLUME /data
 EXPOSE 7420 7421 1883
 ENTRYPOINT ["node", "dist/cli/spool.js"]

@@ -14,6 +14,11 @@
  *
  * Listeners plug in here: each gets the shared Connections (native protocol) or the
  * PartitionService (other protocols) and registers its routes on the HTTP port.
+ *
+ * HTTP port (listeners/http.ts): `/ws` and `/mqtt` upgrades (both behind the Origin check of
+ * listeners/origin.ts), `/healthz`, `/metrics`, the JSON api under `/api/` (api/), and the
+ * files built by scripts/build-web.mjs: the web console at `/`, the browser SDK at
+ * `/sdk/spool.js`, the browser example at `/examples/browser/` (listeners/static-files.ts).
  */
 
 import type { Logger } from 'pino'
@@ -25,7 +30,12 @@ import { registerHandlers } from './handlers/index.js'
 import { Connections } from './listeners/connections.js'
 import { newRoutes, sendJson, sendText, startHttpListener, type HttpRoutes } from './listeners/http.js'
 import { startTcpListener, type Listener } from './listeners/tcp.js'
-import { nativeWebSocketUpgrade } from './listeners/websocket.js'
+import { nativeWebSocketUpgrade, originCheckedUpgrade } from './listeners/websocket.js'
+import { staticFiles } from './listeners/static-files.js'
+import { apiRoutes } from './api/http-api.js'
+import { apiRouter } from './api/router.js'
+import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { createLogger } from './logger.js'
 import { BrokerMetrics } from './metrics.js'
 import { installNodeCodecs } from '../platform/node-codecs.js'
@@ -42,7 +52,21 @@ export interface BrokerOptions extends Partial<BrokerConfig> {
   logger?: Logger
   /** Clock for the storage engine and timeouts (tests). */
   now?: () => number
+  /**
+   * Directory holding what scripts/build-web.mjs built (`browser/spool.js`, `console/`,
+   * `examples/browser/`); default this package's `dist/`.
+   */
+  webRoot?: string
 }
+
+/** This package's dist/ (this file is dist/broker/broker.js once built). */
+const DEFAULT_WEB_ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+/**
+ * The console's pages may load scripts, styles and connections from the broker only, and may
+ * not be framed by another site (its buttons delete topics).
+ */
+const CONSOLE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 export interface BrokerPorts {
   /** Native protocol TCP port, null when switched off. */
@@ -67,11 +91,14 @@ export class Broker {
   readonly startedAtMs: number
   readonly #listeners: Listener[]
   readonly #closers: Array<() => void>
+  readonly #connectionCount: () => number
+  readonly #now: () => number
   #closing: Promise<void> | null = null
 
   private constructor (init: {
     config: BrokerConfig, logger: Logger, logs: LogManager, metrics: BrokerMetrics, partitions: PartitionService, groups: GroupCoordinator,
-    stats: StatsSampler, connections: Connections, routes: HttpRoutes, listeners: Listener[], closers: Array<() => void>, ports: BrokerPorts, startedAtMs: number
+    stats: StatsSampler, connections: Connections, routes: HttpRoutes, listeners: Listener[], closers: Array<() => void>, ports: BrokerPorts, startedAtMs: number,
+    connectionCount: () => number, now: () => number
   }) {
     this.config = init.config
     this.logger = init.logger
@@ -86,6 +113,8 @@ export class Broker {
     this.#closers = init.closers
     this.ports = init.ports
     this.startedAtMs = init.startedAtMs
+    this.#connectionCount = init.connectionCount
+    this.#now = init.now
   }
 
   /**
@@ -93,7 +122,7 @@ export class Broker {
    * `port: 0` / `httpPort: 0` for free ports (tests) and read them from `broker.ports`.
    */
   static async start (options: BrokerOptions = {}): Promise<Broker> {
-    const { logger: givenLogger, now = Date.now, ...overrides } = options
+    const { logger: givenLogger, now = Date.now, webRoot = DEFAULT_WEB_ROOT, ...overrides } = options
     const config = resolveConfig({ overrides })
     const logger = givenLogger ?? createLogger(config.logLevel)
     installNodeCodecs()
@@ -172,7 +201,6 @@ export class Broker {
         bytesOut: c.bytesOut,
         connectedAtMs: c.connectedAtMs,
       })))
-      stats.start()
       closers.push(() => stats.stop())
       const producerIds = new ProducerIdAllocator(config.dataDir)
       dispatcher.register('InitProducerId', () => ({ body: { producerId: producerIds.allocate(), producerEpoch: 0 } }))
@@ -180,6 +208,7 @@ export class Broker {
       const routes = newRoutes()
       const startedAtMs = now()
       const ports: BrokerPorts = { native: null, http: null, mqtt: null }
+      let mqttConnections = (): number => 0
       if (config.port !== null) {
         const tcp = await startTcpListener({ host: config.host, port: config.port, connections, logger })
         listeners.push(tcp)
@@ -191,12 +220,28 @@ export class Broker {
         // closed with the listeners, before the logs.
         const mqtt = await startMqttGateway({ config, partitions, logger, metrics, now })
         listeners.push({ name: 'mqtt', port: mqtt.port ?? 0, close: () => mqtt.close() })
-        routes.upgrades.set('/mqtt', mqtt.upgradeHandler)
+        routes.upgrades.set('/mqtt', originCheckedUpgrade(mqtt.upgradeHandler, config.httpAllowedOrigins, logger))
         ports.mqtt = mqtt.port
+        mqttConnections = () => mqtt.gateway.connections.size
+        stats.addSource(() => [...mqtt.gateway.connections].map(c => ({
+          id: `mqtt-${c.id}`,
+          clientId: c.clientId,
+          remoteAddress: c.channel.remoteAddress,
+          protocol: c.channel.listener === 'ws' ? 'mqtt-ws' : 'mqtt-tcp',
+          group: null,
+          bytesIn: c.bytesIn,
+          bytesOut: c.bytesOut,
+          connectedAtMs: c.openedAtMs,
+        })))
       }
-      const broker = new Broker({ config, logger, logs, metrics, partitions, groups, stats, connections, routes, listeners, closers, ports, startedAtMs })
+      stats.start()
+      const broker = new Broker({ config, logger, logs, metrics, partitions, groups, stats, connections, routes, listeners, closers, ports, startedAtMs,
+        connectionCount: () => connections.size + mqttConnections(),
+        now,
+      })
       broker.#registerCoreRoutes()
-      const ws = nativeWebSocketUpgrade({ connections, maxFrameBytes: config.maxFrameBytes, allowedOrigins: null, logger })
+      broker.#registerWebRoutes(webRoot)
+      const ws = nativeWebSocketUpgrade({ connections, maxFrameBytes: config.maxFrameBytes, allowedOrigins: config.httpAllowedOrigins, logger })
       closers.push(() => ws.close())
       routes.upgrades.set('/ws', ws.handler)
       if (config.httpPort !== null) {
@@ -219,7 +264,7 @@ export class Broker {
       const closing = this.#closing !== null
       sendJson(res, closing ? 503 : 200, {
         status: closing ? 'closing' : 'ok',
-        uptimeMs: Date.now() - this.startedAtMs,
+        uptimeMs: this.#now() - this.startedAtMs,
         topics: this.logs.topics().filter(t => !t.internal).length,
         connections: this.connections.size,
         ports: this.ports,
@@ -228,6 +273,37 @@ export class Broker {
     this.routes.routes.set('/metrics', (_req, res) => {
       sendText(res, 200, this.metrics.registry.render(), 'text/plain; version=0.0.4; charset=utf-8')
     })
+  }
+
+  /** The JSON api and the files built by scripts/build-web.mjs (see the file header). */
+  #registerWebRoutes (webRoot: string): void {
+    const api = apiRouter(apiRoutes({
+      config: this.config,
+      logs: this.logs,
+      groups: this.groups,
+      stats: this.stats,
+      ports: this.ports,
+      startedAtMs: this.startedAtMs,
+      connectionCount: this.#connectionCount,
+      now: this.#now,
+    }), { allowedOrigins: this.config.httpAllowedOrigins, maxBodyBytes: this.config.httpMaxBodyBytes, logger: this.logger })
+    this.routes.routes.set('/api', api)
+    this.routes.prefixes.set('/api/', api)
+    const build = 'run `npm run build` to build it'
+    const consoleDir = join(webRoot, 'console')
+    const htmlHeaders = { 'content-security-policy': CONSOLE_CSP, 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' }
+    this.routes.routes.set('/', staticFiles({ dir: consoleDir, prefix: '/', index: 'index.html', missingHint: `the web console is missing from ${consoleDir}: ${build}`, htmlHeaders }))
+    this.routes.prefixes.set('/console/', staticFiles({ dir: consoleDir, prefix: '/console/', index: 'index.html', missingHint: `the web console is missing from ${consoleDir}: ${build}`, htmlHeaders }))
+    const sdkDir = join(webRoot, 'browser')
+    // Any page may load the SDK (it is public code); connecting is what the Origin check decides.
+    this.routes.prefixes.set('/sdk/', staticFiles({
+      dir: sdkDir,
+      prefix: '/sdk/',
+      missingHint: `the browser SDK bundle ${join(sdkDir, 'spool.js')} is missing: ${build}`,
+      headers: { 'access-control-allow-origin': '*' },
+    }))
+    const examplesDir = join(webRoot, 'examples')
+    this.routes.prefixes.set('/examples/', staticFiles({ dir: examplesDir, prefix: '/examples/', index: 'index.html', missingHint: `the examples are missing from ${examplesDir}: ${build}` }))
   }
 
   /** Stops listeners, ends connections (flushing queued responses), closes the logs cleanly. Idempotent. */

@@ -30,7 +30,9 @@ export const SETTINGS = {
   configFile: s<string | null>('string', null, 'JSON file with settings (keys as in this table)'),
   host: s<string>('string', '127.0.0.1', 'Address every listener binds (use 0.0.0.0 to accept remote clients)'),
   port: s<number | null>('port', 7420, 'Native protocol TCP port (SDK and CLI); off disables it'),
-  httpPort: s<number | null>('port', 7421, 'HTTP port: /ws (native protocol over WebSocket), /metrics, /healthz; off disables it'),
+  httpPort: s<number | null>('port', 7421, 'HTTP port: /ws (native protocol over WebSocket), /metrics, /healthz, /api, the web console at /; off disables it'),
+  httpAllowedOrigins: s<string[] | null>('list', null, 'Web page origins (scheme://host:port) allowed, besides the broker\'s own, to open /ws and /mqtt and to change things through /api; * allows any'),
+  httpMaxBodyBytes: s<number>('int', 64 * 1024, 'Largest /api request body accepted'),
   logLevel: s<string>('level', 'info', 'Log level: fatal, error, warn, info, debug, trace or silent'),
   nodeId: s<number>('int', 0, 'This broker\'s node id'),
   clusterId: s<string>('string', 'spool', 'Cluster id reported in metadata'),
@@ -130,7 +132,7 @@ export function parseSetting (name: SettingName, raw: unknown, source: string): 
 
 /** Checks relations between settings that no single parse can. */
 export function validateConfig (config: BrokerConfig): BrokerConfig {
-  const positive: SettingName[] = ['defaultPartitions', 'maxPartitionsPerTopic', 'maxFrameBytes', 'maxBatchBytes',
+  const positive: SettingName[] = ['httpMaxBodyBytes', 'defaultPartitions', 'maxPartitionsPerTopic', 'maxFrameBytes', 'maxBatchBytes',
     'maxInFlightRequests', 'maxConnections', 'idleTimeoutMs', 'maxQueuedBytes', 'segmentBytes', 'segmentMs', 'maxOpenFiles',
     'offsetsTopicPartitions', 'groupHeartbeatIntervalMs', 'groupMinSessionTimeoutMs', 'groupMaxSessionTimeoutMs', 'groupMaxSize']
   for (const k of positive) {

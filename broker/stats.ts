@@ -39,6 +39,9 @@ export interface ConnectionRate extends ConnectionSample {
   bytesOutPerSec: number
 }
 
+const ZERO_TOPIC: readonly [number, number, number, number] = [0, 0, 0, 0]
+const ZERO_CONN: readonly [number, number] = [0, 0]
+
 export class StatsSampler {
   readonly #metrics: BrokerMetrics
   readonly #sources: ConnectionSource[] = []
@@ -49,6 +52,7 @@ export class StatsSampler {
   #lastConn = new Map<string, [number, number]>()
   #connRates: ConnectionRate[] = []
   #lastTimeMs = 0
+  #sampled = false
   #timer: NodeJS.Timeout | null = null
   readonly #now: () => number
 
@@ -75,8 +79,14 @@ export class StatsSampler {
     this.#timer = null
   }
 
-  /** Takes one sample (the timer calls this; tests may too). */
+  /**
+   * Takes one sample (the timer calls this; tests may too). A topic or connection first seen
+   * now counts from zero (everything it did happened since the last sample), except in the
+   * first sample, which only sets the baseline.
+   */
   sample (): void {
+    const first = !this.#sampled
+    this.#sampled = true
     const now = this.#now()
     const seconds = Math.max(0.001, (now - this.#lastTimeMs) / 1000)
     this.#lastTimeMs = now
@@ -96,7 +106,7 @@ export class StatsSampler {
     add(m.topicBytesOut, 3)
     const topics: Record<string, TopicRate> = {}
     for (const [topic, row] of totals) {
-      const prev = this.#lastTopic.get(topic) ?? row
+      const prev = this.#lastTopic.get(topic) ?? (first ? row : ZERO_TOPIC)
       topics[topic] = {
         recordsInPerSec: (row[0] - prev[0]) / seconds,
         recordsOutPerSec: (row[1] - prev[1]) / seconds,
@@ -114,7 +124,7 @@ export class StatsSampler {
     const rates: ConnectionRate[] = []
     for (const source of this.#sources) {
       for (const c of source()) {
-        const prev = this.#lastConn.get(c.id) ?? [c.bytesIn, c.bytesOut]
+        const prev = this.#lastConn.get(c.id) ?? (first ? [c.bytesIn, c.bytesOut] : ZERO_CONN)
         conns.set(c.id, [c.bytesIn, c.bytesOut])
         rates.push({ ...c, bytesInPerSec: (c.bytesIn - prev[0]) / seconds, bytesOutPerSec: (c.bytesOut - prev[1]) / seconds })
       }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `spool` command line (architecture.md §7): `broker start` runs a broker
- * (cli/commands/broker.ts); the client-side commands (topic, produce, consume, tail) talk
+ * (cli/commands/broker.ts); the client-side commands (topic, produce, consume, tail, group) talk
  * to the broker at --broker (env SPOOL_BROKER, default 127.0.0.1:7420). Exit codes: 0 ok,
  * 1 usage or not found, 2 broker unreachable (cli/exit-codes.ts).
  */
@@ -9,6 +9,7 @@
 import { Command } from 'commander'
 import { brokerCommand } from './commands/broker.js'
 import { consumeCommand, tailCommand } from './commands/consume.js'
+import { groupCommand } from './commands/group.js'
 import { produceCommand } from './commands/produce.js'
 import { topicCommand } from './commands/topic.js'
 import { brokerOption } from './context.js'
@@ -23,5 +24,6 @@ program.addCommand(topicCommand())
 program.addCommand(produceCommand())
 program.addCommand(consumeCommand())
 program.addCommand(tailCommand())
+program.addCommand(groupCommand())
 
 await program.parseAsync(process.argv)

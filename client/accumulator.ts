@@ -13,15 +13,18 @@
  * - `take` builds one Produce request: for one leader, every queue's ready batches in order,
  *   up to `maxRequestBytes` (but always at least one batch). Queues are visited round-robin
  *   so a busy partition cannot starve the others.
- * - A retried batch goes back to the front of its queue, ahead of batches not sent yet.
- *   Batches of the same partition already in flight can still be written before it: see
- *   the ordering note in producer.ts.
+ * - A retried batch goes back to the front of its queue, ahead of batches not sent yet
+ *   (in creation order when several come back). Without idempotence, batches of the same
+ *   partition already in flight can still be written before it: see the ordering note in
+ *   producer.ts. With idempotence the producer passes `admit` and `onePerPartition` to
+ *   `take` (idempotence.ts decides when a partition may send and stamps sequences).
  */
 
 import type { BuildOptions, RecordInput } from '../protocol/record-batch/records.js'
 import type { CompressionCode } from '../protocol/record-batch/header.js'
 import { BATCH_HEADER_SIZE } from '../protocol/record-batch/header.js'
 import { ProducerBatch, type SendRequest } from './producer-batch.js'
+import type { ProducerIdentity } from './idempotence.js'
 
 export interface AccumulatorOptions {
   batchBytes: number
@@ -43,13 +46,23 @@ export class PartitionQueue {
   readonly topic: string
   readonly partition: number
   open: ProducerBatch | null = null
+  /** Closed batches not yet sent or back for a retry, in creation (`order`) order. */
   readonly ready: ProducerBatch[] = []
   /** Do not send before this time (backoff after a retriable error). */
   retryAtMs = 0
-  /** The next baseSequence for the idempotent producer (issue 4); unused while it is off. */
-  nextSequence = 0
   /** Size of the last closed batch: sizes the next builder's first buffer. */
   lastBatchBytes = 0
+  /** The `order` of the next batch created for this partition. */
+  nextOrder = 0
+  // Idempotent producer state (idempotence.ts); untouched while idempotence is off.
+  /** Producer id and epoch this partition's batches are stamped with; null until chosen, or while a fresh one is awaited. */
+  identity: ProducerIdentity | null = null
+  /** baseSequence of the next batch stamped. */
+  nextSequence = 0
+  /** Batches sent and not yet answered, in `order`. */
+  readonly inFlight: ProducerBatch[] = []
+  /** The partition restarts its sequence under a fresh producer id once nothing is in flight. */
+  restamp = false
 
   constructor (topic: string, partition: number) {
     this.topic = topic
@@ -124,6 +137,7 @@ export class RecordAccumulator {
     let batch = queue.open
     if (batch === null) {
       batch = new ProducerBatch(queue.topic, queue.partition, this.#capacity(queue, sizeBytes), this.#options.now)
+      batch.order = queue.nextOrder++
       queue.open = batch
       this.#open.add(queue)
       this.#batches.add(batch)
@@ -189,12 +203,15 @@ export class RecordAccumulator {
   /**
    * Takes the next request's batches: ready queues of one leader (the first eligible
    * queue's whose leader `canSend`), each queue's ready batches in order, up to
-   * `maxRequestBytes` in total.
+   * `maxRequestBytes` in total. `gate` (the idempotent producer's) is asked before a queue
+   * is taken from and limits it to its head batch: one batch per partition per request, so
+   * a retry is always exactly one batch the broker can recognise as a duplicate.
    * Returns null when nothing can be sent now.
    */
   take (
     maxRequestBytes: number, nowMs: number,
     leaderOf: (queue: PartitionQueue) => number, canSend: (nodeId: number) => boolean,
+    gate?: (queue: PartitionQueue) => boolean,
   ): TakenRequest | null {
     let nodeId = -1
     let bytes = 0
@@ -207,6 +224,7 @@ export class RecordAccumulator {
         continue
       }
       if (head.bytes === null) continue // still compressing
+      if (gate !== undefined && !gate(queue)) continue
       const leader = leaderOf(queue)
       if (entries.length === 0) {
         if (!canSend(leader)) continue
@@ -223,19 +241,34 @@ export class RecordAccumulator {
         bytes += next.bytes.length
         batches.push(next)
         queue.ready.shift()
+        if (gate !== undefined) break
       }
       entries.push({ queue, batches })
-      // Round-robin: a queue served now goes to the back of the line.
+      // Round-robin: a queue served now goes to the back of the line (after this request,
+      // so this loop does not meet it again).
       this.#withReady.delete(queue)
-      if (queue.ready.length > 0) this.#withReady.add(queue)
       if (bytes >= maxRequestBytes) break
     }
+    for (const { queue } of entries) if (queue.ready.length > 0) this.#withReady.add(queue)
     return entries.length === 0 ? null : { nodeId, entries, bytes }
   }
 
-  /** Puts batches (in their order) back at the front of their queue, for a retry. */
+  /**
+   * Puts batches back into their queue for a retry, ahead of every later batch: the ready
+   * list stays in creation order (a batch that failed after a later one was requeued still
+   * goes first).
+   */
   requeue (queue: PartitionQueue, batches: ProducerBatch[]): void {
-    queue.ready.unshift(...batches)
+    const ready = queue.ready
+    if (ready.length === 0 || batches[batches.length - 1]!.order < ready[0]!.order) {
+      ready.unshift(...batches)
+    } else {
+      for (const batch of batches) {
+        let i = 0
+        while (i < ready.length && ready[i]!.order < batch.order) i++
+        ready.splice(i, 0, batch)
+      }
+    }
     this.#withReady.add(queue)
   }
 

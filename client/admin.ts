@@ -1,9 +1,11 @@
 /**
- * Admin: topics and offsets. Every call is one request to the bootstrap broker, retried on
- * retriable errors; a per-topic error is thrown as its typed error, naming the topic.
+ * Admin: topics, offsets and consumer groups. Every call is one request to the bootstrap
+ * broker, retried on retriable errors; a per-topic or per-group error is thrown as its typed
+ * error, naming the topic or group.
  */
 
-import { ERROR_TABLE, UnknownTopicOrPartitionError, errorFromCode, type SpoolError } from '../protocol/errors.js'
+import type { GroupMemberDescription, GroupPartitionLag } from '../protocol/frames/apis/groups.js'
+import { ERROR_TABLE, GroupIdNotFoundError, InvalidArgumentError, NonEmptyGroupError, UnknownTopicOrPartitionError, errorFromCode, type SpoolError } from '../protocol/errors.js'
 import type { Cluster } from './cluster.js'
 import { EARLIEST, LATEST, listOffsets, type OffsetAnswer, type OffsetQuery } from './offsets.js'
 
@@ -40,7 +42,45 @@ export interface TopicOffsets {
   high: number
 }
 
+export interface GroupListing {
+  groupId: string
+  /** 'empty' (offsets, no members), 'reconciling' (partitions moving) or 'stable'. */
+  state: string
+  members: number
+}
+
+
+
+export type { GroupMemberDescription, GroupPartitionLag }
+
+export interface GroupDescription {
+  groupId: string
+  state: string
+  groupEpoch: number
+  assignor: string
+  members: GroupMemberDescription[]
+  /** Per partition that has a committed offset or an owner, sorted by topic and partition. */
+  offsets: GroupPartitionLag[]
+  /** Sum of the partitions' lag (those with a committed offset). */
+  totalLag: number
+}
+
+export interface CommittedOffset {
+  topic: string
+  partition: number
+  /** The next offset the group reads; -1 when nothing is committed. */
+  offset: number
+  metadata: string | null
+}
+
 const UNKNOWN_TOPIC = ERROR_TABLE.UNKNOWN_TOPIC_OR_PARTITION.code
+const GROUP_NOT_FOUND = ERROR_TABLE.GROUP_ID_NOT_FOUND.code
+const NON_EMPTY_GROUP = ERROR_TABLE.NON_EMPTY_GROUP.code
+
+function groupError (groupId: string, errorCode: number, errorMessage: string | null): SpoolError {
+  if (errorCode === GROUP_NOT_FOUND) return new GroupIdNotFoundError(`group "${groupId}" does not exist`)
+  return errorFromCode(errorCode, errorMessage ?? undefined)
+}
 
 function topicError (topic: string, errorCode: number, errorMessage: string | null): SpoolError {
   if (errorCode === UNKNOWN_TOPIC) return new UnknownTopicOrPartitionError(`topic "${topic}" does not exist`)
@@ -133,5 +173,89 @@ export class Admin {
     const queries: OffsetQuery[] = []
     for (let partition = 0; partition < info.partitions; partition++) queries.push({ topic, partition, timestamp })
     return (await listOffsets(this.#cluster, queries)).map(a => ({ partition: a.partition, offset: a.offset }))
+  }
+
+  /** Consumer groups known to the broker (with members or committed offsets), sorted by id. */
+  async listGroups (): Promise<GroupListing[]> {
+    const { body } = await this.#cluster.request('ListGroups', {})
+    return body.groups.map(g => ({ groupId: g.groupId, state: g.state, members: g.members }))
+  }
+
+  /**
+   * Members (client ids, hosts, assignments) and, per partition, the committed offset, log
+   * end offset and lag of each group; GroupIdNotFoundError for an unknown group.
+   */
+  async describeGroups (groupIds: string[]): Promise<GroupDescription[]> {
+    const { body } = await this.#cluster.request('DescribeGroups', { groupIds })
+    return body.groups.map(g => {
+      if (g.errorCode !== 0) throw groupError(g.groupId, g.errorCode, g.errorMessage)
+      return {
+        groupId: g.groupId,
+        state: g.state,
+        groupEpoch: g.groupEpoch,
+        assignor: g.assignor,
+        members: g.members.map(m => ({ ...m, subscribedTopics: [...m.subscribedTopics], assignment: m.assignment.map(a => ({ topic: a.topic, partitions: [...a.partitions] })) })),
+        offsets: g.offsets.map(o => ({ ...o })),
+        totalLag: g.totalLag,
+      }
+    })
+  }
+
+  /** Deletes groups and their committed offsets; NonEmptyGroupError while a group has members. */
+  async deleteGroups (groupIds: string[]): Promise<void> {
+    const { body } = await this.#cluster.request('DeleteGroups', { groupIds })
+    for (const g of body.groups) {
+      if (g.errorCode === NON_EMPTY_GROUP) throw new NonEmptyGroupError(`group "${g.groupId}" has active members; stop them before deleting it`)
+      if (g.errorCode !== 0) throw groupError(g.groupId, g.errorCode, g.errorMessage)
+    }
+  }
+
+  /** A group's committed offsets: of the named topics' partitions, or all it has committed. */
+  async fetchOffsets (groupId: string, topics?: string[]): Promise<CommittedOffset[]> {
+    let request: Array<{ topic: string, partitions: number[] }> | null = null
+    if (topics !== undefined) {
+      request = []
+      for (const topic of topics) {
+        const info = await this.#cluster.metadata.topic(topic)
+        request.push({ topic, partitions: [...Array(info.partitions).keys()] })
+      }
+    }
+    const { body } = await this.#cluster.request('OffsetFetch', { groupId, topics: request })
+    const out: CommittedOffset[] = []
+    for (const t of body.topics) {
+      for (const p of t.partitions) {
+        if (p.errorCode !== 0) throw errorFromCode(p.errorCode, p.errorMessage ?? undefined)
+        out.push({ topic: t.topic, partition: p.partition, offset: p.offset, metadata: p.metadata })
+      }
+    }
+    return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1))
+  }
+
+  /**
+   * Sets a group's committed offsets (each the next offset to read), e.g. to reset it.
+   * Refused with NonEmptyGroupError while the group has members: stop them first.
+   */
+  async setOffsets (groupId: string, offsets: Array<{ topic: string, partition: number, offset: number }>): Promise<void> {
+    const byTopic = new Map<string, Array<{ partition: number, offset: number, metadata: null }>>()
+    for (const o of offsets) {
+      if (!Number.isInteger(o.offset) || o.offset < 0) throw new InvalidArgumentError(`offset must be an integer >= 0, got ${String(o.offset)}`)
+      const list = byTopic.get(o.topic)
+      const entry = { partition: o.partition, offset: o.offset, metadata: null }
+      if (list === undefined) byTopic.set(o.topic, [entry])
+      else list.push(entry)
+    }
+    let body
+    try {
+      ({ body } = await this.#cluster.request('OffsetCommit', { groupId, memberId: '', memberEpoch: -1, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) }))
+    } catch (err) {
+      if (err instanceof NonEmptyGroupError) throw new NonEmptyGroupError(`group "${groupId}" has active members; stop them before changing its offsets`, { cause: err })
+      throw err
+    }
+    for (const t of body.topics) {
+      for (const p of t.partitions) {
+        if (p.errorCode === UNKNOWN_TOPIC) throw new UnknownTopicOrPartitionError(`topic "${t.topic}" partition ${p.partition} does not exist`)
+        if (p.errorCode !== 0) throw errorFromCode(p.errorCode, p.errorMessage ?? undefined)
+      }
+    }
   }
 }

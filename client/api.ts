@@ -10,12 +10,13 @@ export {
   type ProducerRecord, type RecordMetadata,
 } from './producer.js'
 export {
-  Consumer, type AssignTarget, type AutoOffsetReset, type Batch, type ConsumerOptions, type EachBatchPayload,
-  type EachMessagePayload, type RunOptions, type TopicPartition,
+  Consumer, type AssignTarget, type AutoOffsetReset, type Batch, type CommitOffset, type ConsumerOptions, type EachBatchPayload,
+  type EachMessagePayload, type RevokedInfo, type RunOptions, type SubscribeOptions, type TopicPartition,
 } from './consumer.js'
 export type { Message, MessageHeader } from './message.js'
 export {
-  Admin, type NewTopic, type PartitionDescription, type TopicConfig, type TopicDescription, type TopicOffsets,
+  Admin, type CommittedOffset, type GroupDescription, type GroupListing, type GroupMemberDescription, type GroupPartitionLag,
+  type NewTopic, type PartitionDescription, type TopicConfig, type TopicDescription, type TopicOffsets,
 } from './admin.js'
 export type { OffsetAnswer, OffsetQuery } from './offsets.js'
 export { EARLIEST, LATEST } from './offsets.js'

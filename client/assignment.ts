@@ -33,6 +33,8 @@ export class PartitionState implements TopicPartition {
   paused = false
   assigned = true
   epoch = 0
+  /** Rises on seek and reset only: progress made before one is not "processed" any more. */
+  seeks = 0
   /** Backoff after a retriable partition error. */
   retryAtMs = 0
   failures = 0
@@ -49,6 +51,7 @@ export class PartitionState implements TopicPartition {
   /** Continue from `offset`: buffered and in-flight data is dropped. */
   seek (offset: number): void {
     this.epoch++
+    this.seeks++
     this.fetchOffset = offset
     this.position = offset
     this.reset = null
@@ -58,6 +61,7 @@ export class PartitionState implements TopicPartition {
   /** Look the position up again (earliest, latest or a timestamp) before the next fetch. */
   requestReset (reset: number): void {
     this.epoch++
+    this.seeks++
     this.fetchOffset = -1
     this.reset = reset
     this.retryAtMs = 0

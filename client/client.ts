@@ -7,9 +7,10 @@
  *   new Client({ url, WebSocket })                         WebSocket with an injected constructor
  *                                                          (Node: `import { WebSocket } from 'ws'`)
  *
- * `close()` stops everything at once: sends not yet acknowledged fail with
- * ClientClosedError, consumers end their iteration, sockets and timers go away. Close
- * producers first (`producer.close()` flushes) to deliver what is buffered.
+ * `close()` first closes its consumers (a group consumer commits and leaves its group:
+ * consumer.close()), then stops everything else at once: sends not yet acknowledged fail
+ * with ClientClosedError, sockets and timers go away. Close producers first
+ * (`producer.close()` flushes) to deliver what is buffered.
  */
 
 import { InvalidArgumentError } from '../protocol/errors.js'
@@ -124,11 +125,18 @@ export class Client {
 
   get closed (): boolean { return this.#cluster.closed }
 
-  /** Closes every producer, consumer and connection now (see the header). Idempotent. */
+  /**
+   * Closes every consumer (see Consumer.close), then every producer and connection (see the
+   * header); rejects with a consumer's final commit error, if any, once all is closed.
+   * Idempotent.
+   */
   async close (): Promise<void> {
     if (this.#cluster.closed) return
-    this.#cluster.close()
-    await Promise.all([...this.#consumers].map(c => c.close()))
+    const consumers = [...this.#consumers]
     this.#consumers.clear()
+    const closed = await Promise.allSettled(consumers.map(c => c.close()))
+    this.#cluster.close()
+    const failed = closed.find(r => r.status === 'rejected')
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
   }
 }

@@ -1,84 +1,57 @@
 /**
- * Consumer without a group (issue 4 adds groups): `assign()` partitions, position them
- * (`seek*`), read them with `for await (const m of consumer)` or `run({ eachMessage })` /
- * `run({ eachBatch })` (one of the two per consumer), `pause`/`resume`, `close()`.
+ * Consumer: read partitions you `assign()` yourself, or join a consumer group
+ * (`groupId` + `subscribe()`) and read the partitions the group coordinator gives this
+ * member (group.ts). Either way: `for await (const m of consumer)` or `run({ eachMessage })`
+ * / `run({ eachBatch })` (one of the two per consumer), `seek*`, `pause`/`resume`, `close()`.
  *
  * Pipelining with bounded memory: a fetch response is decoded as soon as it arrives and the
  * next fetch is sent when the application starts on the current one, so the broker's long
  * poll overlaps the application's work. At most one response waits decoded beyond the one
  * being handed out.
  *
- *   assign -> positions (ListOffsets: latest, or earliest with fromBeginning)
+ *   assign / group assignment -> positions (committed offset in a group; else ListOffsets:
+ *          latest, or earliest with fromBeginning)
  *          -> Fetch (long poll) -> decode into chunks -> [next Fetch sent] -> hand messages
  *             to the application, chunk by chunk; stale chunks (seek, pause, revoke) dropped
+ *
+ * Processed (what a group commits, as "last processed + 1"):
+ *   run({ eachMessage })  a message once its callback resolved
+ *   run({ eachBatch })    the batch once its callback resolved (or up to resolveOffset(o),
+ *                         with eachBatchAutoResolve: false)
+ *   for await             a message once the iterator is asked for the NEXT one; leaving the
+ *                         loop (break, throw) does not count the last message as processed
+ *                         (commit it yourself if it was)
+ * A group consumer commits processed offsets every autoCommitIntervalMs, when a partition
+ * is revoked and on close() (autoCommit, default true), or when you call commit().
+ *
+ * close(): stops fetching, waits for a running run() callback (unless called from inside
+ * one: then run() resolves once the close is done), and in a group commits, calls
+ * onRevoked and leaves; then for await loops end and run() resolves.
  */
 
-import { ClientClosedError, InvalidArgumentError } from '../protocol/errors.js'
-import { Assignment, type PartitionState, type TopicPartition } from './assignment.js'
+import { ClientClosedError, InvalidArgumentError, OffsetOutOfRangeError } from '../protocol/errors.js'
+import { Assignment, partitionKey, type PartitionState, type TopicPartition } from './assignment.js'
 import type { Cluster } from './cluster.js'
 import { Fetcher, type AutoOffsetReset, type Chunk, type FetchRound } from './fetcher.js'
+import type { AssignTarget, ConsumerOptions, RunOptions, SubscribeOptions } from './consumer-options.js'
+import { GroupMember, type CommitOffset, type GroupHost } from './group.js'
 import type { Message } from './message.js'
 import { EARLIEST, LATEST, listOffsets } from './offsets.js'
-import type { RetryOptions } from './retry.js'
 
 export type { TopicPartition } from './assignment.js'
 export type { AutoOffsetReset } from './fetcher.js'
-
-export interface ConsumerOptions {
-  /** Consumer groups arrive with issue 4; a groupId is refused until then. */
-  groupId?: string
-  /** Start newly assigned partitions at the earliest offset instead of the latest. */
-  fromBeginning?: boolean
-  /** What to do when the position is outside the log (e.g. deleted by retention). Default: earliest with fromBeginning, else latest. */
-  autoOffsetReset?: AutoOffsetReset
-  /** Long-poll: how long the broker may hold a fetch with no data. Default 500. */
-  maxWaitMs?: number
-  /** Long-poll: bytes the broker waits for before answering. Default 1. */
-  minBytes?: number
-  /** Per fetch response. Default 16 MiB. */
-  maxBytes?: number
-  /** Per partition in a fetch response. Default 1 MiB. */
-  maxBytesPerPartition?: number
-  /** Verify each fetched batch's CRC32C. Default true. */
-  checkCrcs?: boolean
-  retry?: Partial<RetryOptions>
-  /** Called after partitions are added to the assignment (issue 4's group calls it too). */
-  onAssigned?: (partitions: TopicPartition[]) => void | Promise<void>
-  /** Called before partitions leave the assignment: the place to commit (issue 4). */
-  onRevoked?: (partitions: TopicPartition[]) => void | Promise<void>
-}
-
-/** `assign()` takes partitions, or whole topics (all their partitions). */
-export type AssignTarget = TopicPartition | { topic: string, partitions?: number[] }
-
-export interface Batch {
-  topic: string
-  partition: number
-  highWatermark: number
-  messages: Message[]
-}
-
-export interface EachMessagePayload {
-  topic: string
-  partition: number
-  message: Message
-}
-
-export interface EachBatchPayload {
-  batch: Batch
-}
-
-export interface RunOptions {
-  eachMessage?: (payload: EachMessagePayload) => void | Promise<void>
-  eachBatch?: (payload: EachBatchPayload) => void | Promise<void>
-}
+export type { CommitOffset, RevokedInfo } from './group.js'
+export type {
+  AssignTarget, Batch, ConsumerOptions, EachBatchPayload, EachMessagePayload, RunOptions, SubscribeOptions,
+} from './consumer-options.js'
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined })
 
 export class Consumer implements AsyncIterable<Message> {
   readonly #cluster: Cluster
   readonly #options: ConsumerOptions
-  readonly #startAt: number
+  #startAt: number
+  readonly #autoOffsetReset: AutoOffsetReset
   readonly #maxBytesPerPartition: number
   readonly #assignment = new Assignment()
   readonly #fetcher: Fetcher
@@ -96,14 +69,20 @@ export class Consumer implements AsyncIterable<Message> {
   /** The iterator's last handed message: processed once the next one is asked for. */
   #lastState: PartitionState | null = null
   #lastOffset = -1
+  /** run()'s promise: the loop, then the close if the loop ended because of it. */
   #running: Promise<void> | null = null
+  /** The run loop alone (close() waits for it). */
+  #loop: Promise<void> | null = null
   #inCallback = false
+  /** The run() callback in progress: revocations wait for it when it handles their partition. */
+  #callback: { state: PartitionState, done: Promise<unknown> } | null = null
+  readonly #group: GroupMember | null = null
+  /** The group membership ended with this error: the reader throws it. */
+  #failure: Error | null = null
+  #closing: Promise<void> | null = null
 
   /** @internal Created by `client.consumer()`. */
   constructor (cluster: Cluster, options: ConsumerOptions = {}) {
-    if (options.groupId !== undefined) {
-      throw new InvalidArgumentError('consumer groups are not available yet: use a consumer without groupId and assign()')
-    }
     const autoOffsetReset = options.autoOffsetReset ?? (options.fromBeginning === true ? 'earliest' : 'latest')
     if (!['earliest', 'latest', 'none'].includes(autoOffsetReset)) {
       throw new InvalidArgumentError(`autoOffsetReset must be 'earliest', 'latest' or 'none', got ${String(autoOffsetReset)}`)
@@ -115,7 +94,8 @@ export class Consumer implements AsyncIterable<Message> {
     }
     this.#cluster = cluster
     this.#options = options
-    this.#startAt = options.fromBeginning === true ? EARLIEST : LATEST
+    this.#autoOffsetReset = autoOffsetReset
+    this.#startAt = options.fromBeginning === true || (options.groupId !== undefined && options.autoOffsetReset === 'earliest') ? EARLIEST : LATEST
     this.#maxBytesPerPartition = int('maxBytesPerPartition', options.maxBytesPerPartition, 1024 * 1024, 1)
     const maxBytes = int('maxBytes', options.maxBytes, 16 * 1024 * 1024, 1)
     // A response must fit in a frame the client accepts (the broker may exceed maxBytes by
@@ -131,9 +111,102 @@ export class Consumer implements AsyncIterable<Message> {
       maxBytesPerPartition: this.#maxBytesPerPartition,
       checkCrcs: options.checkCrcs ?? true,
       autoOffsetReset,
-      retry: { ...cluster.options.retry, ...options.retry },
+      // A group member rides out a broker restart: its fetches retry as long as its
+      // heartbeats do, unless `retry.retries` says otherwise.
+      retry: { ...cluster.options.retry, ...(options.groupId === undefined ? {} : { retries: Number.MAX_SAFE_INTEGER }), ...options.retry },
     })
-    this.#removeCloseHook = cluster.onClose(() => { void this.close() })
+    if (options.groupId !== undefined) {
+      if (typeof options.groupId !== 'string' || options.groupId === '' || options.groupId.length > 255) {
+        throw new InvalidArgumentError(`groupId must be a non-empty string of at most 255 characters, got ${JSON.stringify(options.groupId)}`)
+      }
+      if (options.instanceId !== undefined && (typeof options.instanceId !== 'string' || options.instanceId === '')) {
+        throw new InvalidArgumentError('instanceId must be a non-empty string')
+      }
+      this.#group = new GroupMember(cluster, {
+        groupId: options.groupId,
+        instanceId: options.instanceId ?? null,
+        sessionTimeoutMs: int('sessionTimeoutMs', options.sessionTimeoutMs, 45_000, 1),
+        rebalanceTimeoutMs: int('rebalanceTimeoutMs', options.rebalanceTimeoutMs, 60_000, 1),
+        autoCommit: options.autoCommit ?? true,
+        autoCommitIntervalMs: int('autoCommitIntervalMs', options.autoCommitIntervalMs, 5_000, 1),
+        onAssigned: options.onAssigned,
+        onRevoked: options.onRevoked,
+      }, this.#groupHost())
+    }
+    this.#removeCloseHook = cluster.onClose(() => { this.close().catch(noop) })
+  }
+
+  /**
+   * Group: subscribes to topics and joins the group (the first time); resolves once the
+   * coordinator answered the join. Partitions then arrive (and leave) as the coordinator
+   * decides; onAssigned/onRevoked tell you. Calling it again changes the subscription.
+   */
+  async subscribe (options: SubscribeOptions): Promise<void> {
+    this.#assertOpen()
+    const group = this.#group
+    if (group === null) throw new InvalidArgumentError('subscribe() needs a groupId; a consumer without a group uses assign()')
+    const spec = options.topics
+    let topics: string[]
+    if (spec instanceof RegExp) {
+      const body = await this.#cluster.metadata.refresh(null)
+      topics = body.topics.filter(t => t.errorCode === 0 && !t.internal && spec.test(t.topic)).map(t => t.topic).sort()
+    } else {
+      topics = typeof spec === 'string' ? [spec] : [...spec]
+      if (topics.length === 0 || topics.some(t => typeof t !== 'string' || t === '')) throw new InvalidArgumentError('topics must be a topic name, a non-empty list of names, or a RegExp')
+      for (const topic of topics) await this.#cluster.metadata.topic(topic, { allowAutoCreate: true })
+    }
+    if (options.fromBeginning !== undefined) this.#startAt = options.fromBeginning ? EARLIEST : LATEST
+    await group.subscribe(topics)
+  }
+
+  /**
+   * Group: commits `offsets` (each the next offset to read), or with no argument everything
+   * processed so far (see the header) that is not committed yet. A commit by a member that
+   * was evicted is refused (UnknownMemberIdError / FencedMemberEpochError) and the member
+   * rejoins.
+   */
+  commit (offsets?: CommitOffset[]): Promise<void> {
+    if (this.#group === null) return Promise.reject(new InvalidArgumentError('commit() needs a groupId'))
+    return this.#group.commit(offsets)
+  }
+
+  /** Group: this member's id (made by the client) and current epoch; null without a group. */
+  get member (): { memberId: string, memberEpoch: number } | null {
+    return this.#group === null ? null : { memberId: this.#group.memberId, memberEpoch: this.#group.memberEpoch }
+  }
+
+  /** How the group membership drives this consumer's assignment. */
+  #groupHost (): GroupHost {
+    return {
+      add: partitions => {
+        const noOffset = partitions.find(p => p.offset === null)
+        if (noOffset !== undefined && this.#autoOffsetReset === 'none') {
+          this.#fail(new OffsetOutOfRangeError(`no committed offset for topic "${noOffset.topic}" partition ${noOffset.partition} in group "${this.#options.groupId}" and autoOffsetReset is 'none'`))
+          return []
+        }
+        const added = this.#assignment.add(partitions, this.#startAt, this.#maxBytesPerPartition)
+        const offsets = new Map(partitions.map(p => [partitionKey(p.topic, p.partition), p.offset]))
+        for (const state of added) {
+          const offset = offsets.get(partitionKey(state.topic, state.partition))
+          if (offset !== undefined && offset !== null) state.seek(offset)
+        }
+        if (added.length > 0) this.#refetch()
+        return added
+      },
+      remove: partitions => {
+        if (this.#assignment.remove(partitions).length > 0) this.#refetch()
+      },
+      idle: async states => {
+        const callback = this.#callback
+        if (callback !== null && states.includes(callback.state)) await callback.done
+      },
+      fail: error => this.#fail(error),
+    }
+  }
+
+  #fail (error: Error): void {
+    this.#failure ??= error
+    this.#stopWaiting?.([])
   }
 
   /**
@@ -144,6 +217,7 @@ export class Consumer implements AsyncIterable<Message> {
    */
   async assign (targets: AssignTarget | AssignTarget[]): Promise<void> {
     this.#assertOpen()
+    if (this.#group !== null) throw new InvalidArgumentError('a group consumer gets its partitions from the group: use subscribe()')
     const list = Array.isArray(targets) ? targets : [targets]
     const wanted: TopicPartition[] = []
     for (const target of list) {
@@ -161,7 +235,7 @@ export class Consumer implements AsyncIterable<Message> {
     const keep = new Set(wanted.map(tp => `${tp.topic}\u0000${tp.partition}`))
     const revoked = this.#assignment.list().filter(tp => !keep.has(`${tp.topic}\u0000${tp.partition}`))
     if (revoked.length > 0) {
-      await this.#options.onRevoked?.(revoked)
+      await this.#options.onRevoked?.(revoked, { lost: false })
       this.#assignment.remove(revoked)
     }
     const added = this.#assignment.add(wanted, this.#startAt, this.#maxBytesPerPartition)
@@ -268,6 +342,7 @@ export class Consumer implements AsyncIterable<Message> {
    */
   async #nextChunk (): Promise<Chunk | null> {
     for (;;) {
+      if (this.#failure !== null && !this.#closed) throw this.#failure
       while (this.#chunkIndex < this.#chunks.length) {
         const chunk = this.#chunks[this.#chunkIndex]!
         if (this.#messageIndex < chunk.messages.length && isCurrent(chunk)) return chunk
@@ -329,7 +404,8 @@ export class Consumer implements AsyncIterable<Message> {
     return {
       next: () => this.#next(),
       return: async () => {
-        await this.close()
+        // Leaving a loop does not throw a failed final commit (close() rejects with it).
+        await this.close().catch(noop)
         return DONE
       },
     }
@@ -348,7 +424,10 @@ export class Consumer implements AsyncIterable<Message> {
 
   async #nextSlow (): Promise<IteratorResult<Message, undefined>> {
     const chunk = await this.#nextChunk()
-    return chunk === null ? DONE : this.#hand(chunk)
+    if (chunk !== null) return this.#hand(chunk)
+    // Closed: the loop ends once the close (a group's commit and leave) is done.
+    await this.#closing?.catch(() => {})
+    return DONE
   }
 
   #hand (chunk: Chunk): IteratorYieldResult<Message> {
@@ -365,7 +444,7 @@ export class Consumer implements AsyncIterable<Message> {
    * back to the message (or batch) that failed and run() rejects with the error.
    */
   run (options: RunOptions): Promise<void> {
-    const { eachMessage, eachBatch } = options
+    const { eachMessage, eachBatch, eachBatchAutoResolve = true } = options
     if ((eachMessage === undefined) === (eachBatch === undefined)) {
       return Promise.reject(new InvalidArgumentError('run() takes exactly one of eachMessage and eachBatch'))
     }
@@ -375,11 +454,23 @@ export class Consumer implements AsyncIterable<Message> {
     } catch (err) {
       return Promise.reject(err)
     }
-    this.#running = this.#runLoop(eachMessage, eachBatch).finally(() => { this.#running = null })
+    const loop = this.#runLoop(eachMessage, eachBatch, eachBatchAutoResolve)
+    this.#loop = loop
+    this.#running = loop.then(() => this.#closing?.catch(() => {})).finally(() => {
+      this.#running = null
+      this.#loop = null
+    })
     return this.#running
   }
 
-  async #runLoop (eachMessage: RunOptions['eachMessage'], eachBatch: RunOptions['eachBatch']): Promise<void> {
+  /** Runs a callback, noting which partition it works on (revocations wait for it). */
+  #call (state: PartitionState, result: void | Promise<void>): void | Promise<void> {
+    if (result === undefined || typeof (result as Promise<void>).then !== 'function') return result
+    this.#callback = { state, done: (result as Promise<void>).then(noop, noop) }
+    return result
+  }
+
+  async #runLoop (eachMessage: RunOptions['eachMessage'], eachBatch: RunOptions['eachBatch'], autoResolve: boolean): Promise<void> {
     for (;;) {
       const chunk = await this.#nextChunk()
       if (chunk === null) return
@@ -391,51 +482,73 @@ export class Consumer implements AsyncIterable<Message> {
         this.#messageIndex = messages.length
         const last = messages[messages.length - 1]!.offset + 1
         state.position = last
+        // Progress counts unless the application sought elsewhere meanwhile; a paused or
+        // revoked partition's does (a revoked one is committed after this callback).
+        const seeks = state.seeks
+        const resolveOffset = (offset: number): void => {
+          if (state.seeks === seeks && offset + 1 > state.processedOffset && offset + 1 <= last) state.processedOffset = offset + 1
+        }
         this.#inCallback = true
         try {
-          await eachBatch({ batch: { topic: state.topic, partition: state.partition, highWatermark: chunk.highWatermark, messages: handed } })
+          await this.#call(state, eachBatch({ batch: { topic: state.topic, partition: state.partition, highWatermark: chunk.highWatermark, messages: handed }, resolveOffset }))
         } catch (err) {
-          if (chunk.epoch === state.epoch) state.seek(handed[0]!.offset)
+          if (state.seeks === seeks && state.assigned) state.seek(Math.max(handed[0]!.offset, state.processedOffset))
           throw err
         } finally {
           this.#inCallback = false
+          this.#callback = null
         }
-        if (chunk.epoch === state.epoch) state.processedOffset = last
+        if (autoResolve) resolveOffset(last - 1)
         continue
       }
       while (this.#messageIndex < messages.length && isCurrent(chunk) && !this.#closed) {
         const message = messages[this.#messageIndex++]!
         state.position = message.offset + 1
+        const seeks = state.seeks
         this.#inCallback = true
         try {
-          const result = eachMessage!({ topic: message.topic, partition: message.partition, message })
+          const result = this.#call(state, eachMessage!({ topic: message.topic, partition: message.partition, message }))
           if (result !== undefined) await result
         } catch (err) {
-          if (chunk.epoch === state.epoch) state.seek(message.offset)
+          if (state.seeks === seeks && state.assigned) state.seek(message.offset)
           throw err
         } finally {
           this.#inCallback = false
+          this.#callback = null
         }
-        if (chunk.epoch === state.epoch) state.processedOffset = message.offset + 1
+        if (state.seeks === seeks) state.processedOffset = message.offset + 1
       }
     }
   }
 
   /**
-   * Stops fetching and ends iteration (for await loops finish, run() resolves). Waits for a
-   * running eachMessage/eachBatch callback to finish, unless called from inside one.
+   * Stops fetching, waits for a running run() callback (unless called from inside one), and
+   * in a group commits what was processed (autoCommit), calls onRevoked and leaves the group;
+   * then for await loops end and run() resolves. Rejects with the error of that last commit
+   * if it failed (the consumer is closed all the same). Idempotent (the same promise).
    */
-  async close (): Promise<void> {
-    if (!this.#closed) {
+  close (): Promise<void> {
+    if (this.#closing === null) {
       this.#closed = true
       this.#removeCloseHook()
       this.#fetcher.stop()
       this.#stopWaiting?.(null)
       this.#chunks = []
+      this.#closing = this.#shutdown()
     }
-    if (this.#running !== null && !this.#inCallback) await this.#running.catch(() => {})
+    // From inside a callback: the loop cannot end before the callback returns; run()
+    // resolves once the close is done.
+    if (this.#inCallback) return Promise.resolve()
+    return this.#closing
+  }
+
+  async #shutdown (): Promise<void> {
+    if (this.#loop !== null) await this.#loop.catch(noop)
+    await this.#group?.leave()
   }
 }
+
+function noop (): void {}
 
 function isCurrent (chunk: Chunk): boolean {
   const state = chunk.state

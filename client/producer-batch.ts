@@ -77,6 +77,12 @@ export class ProducerBatch {
   /** Bytes counted against the producer's buffer limit (uncompressed size). */
   bufferedBytes = 0
   attempts = 0
+  /** Creation order within its partition (retries keep batches in this order). */
+  order = 0
+  /** Idempotent stamp (idempotence.ts): the identity and baseSequence in `bytes`; null when not stamped. */
+  stamp: { producerId: number, producerEpoch: number, baseSequence: number } | null = null
+  /** Retries after OUT_OF_ORDER_SEQUENCE_NUMBER caused by an earlier batch (not counted in `attempts`). */
+  sequenceRetries = 0
   readonly #sends: SendRequest[] = []
   readonly #starts: number[] = []
   readonly #counts: number[] = []

@@ -10,15 +10,19 @@
  *           retry (retriable errors, with backoff; metadata refreshed on
  *           UNKNOWN_TOPIC_OR_PARTITION), or fail the sends (any other error).
  *
- * Ordering (Kafka's trade-off, max.in.flight.requests.per.connection): batches of a
- * partition leave in order and a retried batch goes back ahead of any batch not yet sent.
- * With maxInFlight > 1, though, a later batch of the same partition may already be in
- * flight when an earlier one fails with a retriable error, and then it lands first. Set
- * `maxInFlight: 1` for strict per-partition order under retries. A retried request whose
- * first attempt was written but not acknowledged (a timeout, a dropped connection) may be
- * written twice. Issue 4's idempotent producer removes both: it numbers each partition's
- * batches (producerId, producerEpoch, baseSequence: see #buildOptions) so the broker drops
- * duplicates and rejects gaps, and then maxInFlight up to 5 keeps order.
+ * Idempotence (default on; idempotence.ts): the producer asks the broker for a producer id
+ * once (InitProducerId) and numbers each partition's batches, so a retry of a batch whose
+ * answer was lost (a timeout, a dropped connection) is answered by the broker with the
+ * original offsets instead of being written twice, and a retried batch is never overtaken
+ * by a later batch of its partition (at most 5 in flight per partition, one batch per
+ * partition per request; the failed batch and the ones after it are resent in order).
+ *
+ * Without idempotence (`idempotent: false`, or acks=0, which has no answers to number) the
+ * trade-off is Kafka's max.in.flight.requests.per.connection: batches of a partition leave
+ * in order and a retried batch goes back ahead of any batch not yet sent, but with
+ * maxInFlight > 1 a later batch already in flight may land first, and a retried request
+ * whose first attempt was written but not acknowledged is written twice. Set
+ * `maxInFlight: 1` for strict per-partition order under retries.
  *
  * Memory: at most `maxBufferedBytes` of records wait in the accumulator or in flight;
  * `send()` waits for room beyond that (backpressure instead of unbounded growth).
@@ -26,41 +30,24 @@
 
 import {
   ClientClosedError, ERROR_TABLE, InvalidArgumentError, MessageTooLargeError, SpoolError, UnknownServerError,
-  UnknownTopicOrPartitionError, errorFromCode,
+  UnknownTopicOrPartitionError, UnsupportedApiError, UnsupportedVersionError, errorFromCode,
 } from '../protocol/errors.js'
 import type { RequestOf } from '../protocol/frames/api-keys.js'
 import { Compression, type CompressionCode } from '../protocol/record-batch/header.js'
-import type { BuildOptions, RecordHeader, RecordInput } from '../protocol/record-batch/records.js'
+import type { BuildOptions } from '../protocol/record-batch/records.js'
 import {
-  CLOSED_BATCH, OPENED_BATCH, RECORD_OVERHEAD_BYTES, RecordAccumulator, type PartitionQueue, type RequestEntry, type TakenRequest,
+  CLOSED_BATCH, OPENED_BATCH, RecordAccumulator, type PartitionQueue, type RequestEntry, type TakenRequest,
 } from './accumulator.js'
 import { isRetriable, type Cluster } from './cluster.js'
+import { Idempotence, MAX_IN_FLIGHT_PER_PARTITION, type ProducerIdentity } from './idempotence.js'
 import { choosePartition, StickyPartitioner } from './partitioner.js'
 import { SendRequest, type ProducerBatch, type RecordMetadata } from './producer-batch.js'
 import { backoffMs, type RetryOptions } from './retry.js'
 
+import { recordSize, toRecordInput, type ProducerMessage, type ProducerRecord } from './producer-message.js'
+
 export type { RecordMetadata } from './producer-batch.js'
-
-/** A header value may be given as a string (sent as its UTF-8 bytes). */
-export type HeaderValue = Uint8Array | string | null
-export type MessageHeaders = Array<{ key: string, value: HeaderValue }> | Record<string, HeaderValue>
-
-export interface ProducerMessage {
-  /** null/absent: no key (sticky partitioner). Strings are sent as UTF-8. */
-  key?: Uint8Array | string | null
-  /** null: a tombstone on compacted topics. Strings are sent as UTF-8. */
-  value: Uint8Array | string | null
-  headers?: MessageHeaders
-  /** Overrides the partitioner. */
-  partition?: number
-  /** Milliseconds since the epoch (CreateTime); default now. */
-  timestamp?: number
-}
-
-export interface ProducerRecord {
-  topic: string
-  messages: ProducerMessage[]
-}
+export type { HeaderValue, MessageHeaders, ProducerMessage, ProducerRecord } from './producer-message.js'
 
 export type Acks = 0 | 1 | -1 | 'all'
 
@@ -71,7 +58,10 @@ export interface ProducerOptions {
   lingerMs?: number
   /** A partition's batch is sent once it reaches this size. Default 64 KiB. */
   batchBytes?: number
-  /** Produce requests in flight per connection. Default 5 (see the ordering note). */
+  /**
+   * Produce requests in flight per connection. Default 5. With idempotence a partition also
+   * has at most min(maxInFlight, 5) batches in flight (see the ordering note).
+   */
   maxInFlight?: number
   /** Largest Produce request (a single larger record is refused). Default 1 MiB. */
   maxRequestBytes?: number
@@ -79,8 +69,11 @@ export interface ProducerOptions {
   maxBufferedBytes?: number
   compression?: 'none' | 'gzip'
   /**
-   * Idempotent delivery (issue 4: producer id + per-partition sequence numbers). Until the
-   * broker serves InitProducerId this is accepted and the producer runs non-idempotent.
+   * Idempotent delivery: a producer id and per-partition sequence numbers make retries safe
+   * (no duplicates, no reordering). Default true, except with acks=0 (no answers to number;
+   * `idempotent: true` with acks=0 is an InvalidArgumentError). Against a broker that does not
+   * serve InitProducerId the default falls back to a non-idempotent producer (an explicit
+   * `true` then fails the sends with UnsupportedApiError).
    */
   idempotent?: boolean
   /** How long the broker may take to satisfy acks. Default the client's requestTimeoutMs. */
@@ -90,6 +83,9 @@ export interface ProducerOptions {
 
 interface ResolvedProducerOptions {
   acks: -1 | 0 | 1
+  idempotent: boolean
+  /** The user asked for idempotence explicitly (no silent fallback). */
+  idempotentExplicit: boolean
   lingerMs: number
   batchBytes: number
   maxInFlight: number
@@ -99,8 +95,6 @@ interface ResolvedProducerOptions {
   timeoutMs: number
   retry: RetryOptions
 }
-
-const encoder = new TextEncoder()
 
 function resolveOptions (options: ProducerOptions, cluster: Cluster): ResolvedProducerOptions {
   const acks = options.acks === 'all' ? -1 : options.acks ?? 1
@@ -112,8 +106,16 @@ function resolveOptions (options: ProducerOptions, cluster: Cluster): ResolvedPr
   }
   const compression = options.compression ?? 'none'
   if (compression !== 'none' && compression !== 'gzip') throw new InvalidArgumentError(`compression must be 'none' or 'gzip', got ${String(compression)}`)
+  if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') {
+    throw new InvalidArgumentError(`idempotent must be a boolean, got ${String(options.idempotent)}`)
+  }
+  if (options.idempotent === true && acks === 0) {
+    throw new InvalidArgumentError('idempotent: true needs acks 1 or all (acks=0 gets no answers to number)')
+  }
   return {
     acks,
+    idempotent: options.idempotent ?? acks !== 0,
+    idempotentExplicit: options.idempotent === true,
     lingerMs: positive('lingerMs', options.lingerMs, 5, 0),
     batchBytes: positive('batchBytes', options.batchBytes, 64 * 1024, 128),
     maxInFlight: positive('maxInFlight', options.maxInFlight, 5),
@@ -144,11 +146,20 @@ export class Producer {
   #closing = false
   #closed = false
   readonly #removeCloseHook: () => void
+  /** Null when not idempotent. */
+  #idempotence: Idempotence | null = null
 
   /** @internal Created by `client.producer()`. */
   constructor (cluster: Cluster, options: ProducerOptions = {}) {
     this.#cluster = cluster
     this.#options = resolveOptions(options, cluster)
+    if (this.#options.idempotent) {
+      this.#idempotence = new Idempotence({
+        init: () => this.#initProducerId(),
+        onRenewed: (error, queues) => this.#renewed(error, queues),
+        maxInFlightPerPartition: Math.min(this.#options.maxInFlight, MAX_IN_FLIGHT_PER_PARTITION),
+      })
+    }
     this.#accumulator = new RecordAccumulator({
       batchBytes: this.#options.batchBytes,
       compression: this.#options.compression,
@@ -175,7 +186,8 @@ export class Producer {
       return Promise.reject(new InvalidArgumentError('send() takes { topic: string, messages: [...] }'))
     }
     const info = this.#cluster.metadata.get(topic)
-    if (info === undefined || this.#accumulator.bufferedBytes >= this.#options.maxBufferedBytes) return this.#sendLater(record)
+    if (info === undefined || this.#accumulator.bufferedBytes >= this.#options.maxBufferedBytes ||
+        (this.#idempotence !== null && this.#idempotence.identity === null)) return this.#sendLater(record)
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const send = new SendRequest(topic, messages.length, resolve, reject)
       try {
@@ -186,10 +198,10 @@ export class Producer {
     })
   }
 
-  /** The slow path: wait for the topic's metadata and for buffer room, then send. */
+  /** The slow path: wait for the producer id, the topic's metadata and buffer room, then send. */
   #sendLater (record: ProducerRecord): Promise<RecordMetadata[]> {
     const waiting = (async () => {
-      await this.#cluster.metadata.topic(record.topic, { allowAutoCreate: true })
+      await Promise.all([this.#ensureIdentity(), this.#cluster.metadata.topic(record.topic, { allowAutoCreate: true })])
       while (this.#accumulator.bufferedBytes >= this.#options.maxBufferedBytes && !this.#closed) {
         await new Promise<void>(resolve => this.#spaceWaiters.push(resolve))
       }
@@ -247,9 +259,44 @@ export class Producer {
     if ((result & OPENED_BATCH) !== 0) this.#armLinger()
   }
 
-  /** Header fields for a closing batch. Issue 4 sets producerId/epoch/baseSequence here. */
-  #buildOptions (_queue: PartitionQueue, _batch: ProducerBatch): BuildOptions {
-    return {}
+  /** Header fields for a closing batch: producerId, producerEpoch and baseSequence when idempotent. */
+  #buildOptions (queue: PartitionQueue, batch: ProducerBatch): BuildOptions {
+    return this.#idempotence?.stamp(queue, batch) ?? {}
+  }
+
+  /** Resolves once the producer id is known (at once when not idempotent). */
+  async #ensureIdentity (): Promise<void> {
+    const idempotence = this.#idempotence
+    if (idempotence === null || idempotence.identity !== null) return
+    try {
+      await idempotence.ensure()
+    } catch (err) {
+      if (this.#options.idempotentExplicit || !(err instanceof UnsupportedApiError || err instanceof UnsupportedVersionError)) throw err
+      // Nothing was appended yet: every batch so far waited for this answer.
+      this.#cluster.logger.warn({ code: err.code }, 'the broker does not serve InitProducerId: producing without idempotence')
+      this.#idempotence = null
+    }
+  }
+
+  async #initProducerId (): Promise<ProducerIdentity> {
+    const { body } = await this.#cluster.request('InitProducerId', {})
+    if (body.producerId < 0) throw new UnknownServerError('InitProducerId returned no producer id')
+    return { producerId: body.producerId, producerEpoch: body.producerEpoch }
+  }
+
+  /** Restarted partitions got a fresh producer id (send on), or could not: their queued batches fail. */
+  #renewed (error: Error | null, queues: PartitionQueue[]): void {
+    if (error !== null) {
+      this.#cluster.logger.warn({ err: error }, 'InitProducerId failed for a restarted partition')
+      for (const queue of queues) {
+        for (const batch of queue.ready.splice(0)) {
+          this.#accumulator.release(batch)
+          batch.fail(error)
+        }
+      }
+      this.#wakeSpaceWaiters()
+    }
+    this.#scheduleDrain()
   }
 
   #armLinger (): void {
@@ -283,9 +330,12 @@ export class Producer {
     const accumulator = this.#accumulator
     const now = Date.now()
     const canSend = (nodeId: number): boolean => (this.#inFlight.get(nodeId) ?? 0) < this.#options.maxInFlight
+    const idempotence = this.#idempotence
+    const gate = idempotence === null ? undefined : (queue: PartitionQueue) => idempotence.gate(queue)
     while (accumulator.hasReady) {
-      const taken = accumulator.take(this.#options.maxRequestBytes, now, this.#leaderOf, canSend)
+      const taken = accumulator.take(this.#options.maxRequestBytes, now, this.#leaderOf, canSend, gate)
       if (taken === null) break
+      if (idempotence !== null) for (const entry of taken.entries) idempotence.sent(entry.queue, entry.batches[0]!)
       this.#inFlight.set(taken.nodeId, (this.#inFlight.get(taken.nodeId) ?? 0) + 1)
       this.#produce(taken).finally(() => {
         this.#inFlight.set(taken.nodeId, (this.#inFlight.get(taken.nodeId) ?? 1) - 1)
@@ -319,6 +369,7 @@ export class Producer {
         return
       }
       const { body: response } = await connection.request('Produce', body, { records, timeoutMs: this.#options.timeoutMs + 5_000 })
+      this.#answered(taken)
       const results = new Map<string, { errorCode: number, errorMessage: string | null, baseOffset: number }>()
       for (const t of response.topics) for (const p of t.partitions) results.set(`${t.topic}\u0000${p.partition}`, p)
       for (const entry of taken.entries) {
@@ -338,8 +389,16 @@ export class Producer {
         }
       }
     } catch (err) {
+      this.#answered(taken)
       for (const entry of taken.entries) this.#failed(entry.queue, entry.batches, err as Error)
     }
+  }
+
+  /** Idempotence: the request's batches are no longer in flight (before their results are applied). */
+  #answered (taken: TakenRequest): void {
+    const idempotence = this.#idempotence
+    if (idempotence === null) return
+    for (const entry of taken.entries) for (const batch of entry.batches) idempotence.answered(entry.queue, batch)
   }
 
   #complete (batch: ProducerBatch, baseOffset: number): void {
@@ -350,6 +409,10 @@ export class Producer {
 
   /** A request for these batches failed: retry them or fail their sends. */
   #failed (queue: PartitionQueue, batches: ProducerBatch[], error: Error): void {
+    if (this.#idempotence !== null) {
+      this.#failedIdempotent(queue, batches[0]!, error, this.#idempotence)
+      return
+    }
     const retry = this.#options.retry
     const attempts = batches[0]!.attempts + 1
     if (!this.#closed && isRetriable(error) && attempts <= retry.retries) {
@@ -366,6 +429,32 @@ export class Producer {
       batch.fail(error)
     }
     this.#wakeSpaceWaiters()
+  }
+
+  /** One batch (idempotence sends one per partition per request): see idempotence.ts. */
+  #failedIdempotent (queue: PartitionQueue, batch: ProducerBatch, error: Error, idempotence: Idempotence): void {
+    const action = this.#closed ? 'fail' : idempotence.classify(queue, batch, error, this.#options.retry.retries)
+    if (action !== 'fail') {
+      if (action === 'retry') {
+        batch.attempts++
+        queue.retryAtMs = Date.now() + backoffMs(batch.attempts - 1, this.#options.retry)
+        if (error instanceof UnknownTopicOrPartitionError) this.#refreshMetadata(queue.topic)
+      }
+      this.#cluster.logger.debug({ topic: queue.topic, partition: queue.partition, action, attempts: batch.attempts, code: (error as SpoolError).code },
+        `produce ${action}: ${error.message}`)
+      this.#accumulator.requeue(queue, [batch])
+      this.#scheduleDrain()
+      return
+    }
+    this.#accumulator.release(batch)
+    batch.fail(error)
+    this.#wakeSpaceWaiters()
+    if (!this.#closed) {
+      this.#cluster.logger.warn({ topic: queue.topic, partition: queue.partition, code: (error as SpoolError).code },
+        'a batch failed for good: the partition continues under a fresh producer id')
+      idempotence.restart(queue)
+      this.#scheduleDrain()
+    }
   }
 
   #refreshMetadata (topic: string): void {
@@ -463,54 +552,4 @@ function errorFromResult (errorCode: number, errorMessage: string | null, queue:
     return new UnknownTopicOrPartitionError(errorMessage ?? `topic "${queue.topic}" partition ${queue.partition} does not exist`)
   }
   return errorFromCode(errorCode, errorMessage ?? undefined)
-}
-
-/** A message as the batch builder takes it: strings encoded, headers as an array. */
-function toRecordInput (m: ProducerMessage): RecordInput {
-  const key = m.key
-  const value = m.value
-  const headers = m.headers
-  if ((key === undefined || key === null || key instanceof Uint8Array) &&
-      (value === null || value instanceof Uint8Array) &&
-      (headers === undefined || (Array.isArray(headers) && headersAreBytes(headers)))) {
-    return m as RecordInput
-  }
-  const input: RecordInput = {
-    key: key === undefined || key === null ? null : typeof key === 'string' ? encoder.encode(key) : bytesOrThrow(key, 'key'),
-    value: value === undefined || value === null ? null : typeof value === 'string' ? encoder.encode(value) : bytesOrThrow(value, 'value'),
-  }
-  if (headers !== undefined) input.headers = toRecordHeaders(headers)
-  if (m.timestamp !== undefined) input.timestamp = m.timestamp
-  return input
-}
-
-function headersAreBytes (headers: Array<{ key: string, value: HeaderValue }>): boolean {
-  for (let i = 0; i < headers.length; i++) {
-    const v = headers[i]!.value
-    if (v !== null && !(v instanceof Uint8Array)) return false
-  }
-  return true
-}
-
-function toRecordHeaders (headers: MessageHeaders): RecordHeader[] {
-  const entries = Array.isArray(headers) ? headers : Object.entries(headers).map(([key, value]) => ({ key, value }))
-  return entries.map(({ key, value }) => {
-    if (typeof key !== 'string') throw new InvalidArgumentError('header keys must be strings')
-    return { key, value: value === null || value === undefined ? null : typeof value === 'string' ? encoder.encode(value) : bytesOrThrow(value, `header ${key}`) }
-  })
-}
-
-function bytesOrThrow (value: unknown, what: string): Uint8Array {
-  if (value instanceof Uint8Array) return value
-  throw new InvalidArgumentError(`${what} must be a Uint8Array, a string or null`)
-}
-
-/** An upper bound of the record's encoded size (header keys counted as UTF-16 length x3). */
-function recordSize (input: RecordInput): number {
-  let size = RECORD_OVERHEAD_BYTES + (input.key?.length ?? 0) + (input.value?.length ?? 0)
-  const headers = input.headers
-  if (headers !== undefined) {
-    for (let i = 0; i < headers.length; i++) size += 10 + headers[i]!.key.length * 3 + (headers[i]!.value?.length ?? 0)
-  }
-  return size
 }

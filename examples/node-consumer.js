@@ -1,22 +1,47 @@
 // Prints a topic's messages as they arrive; Ctrl-C stops it cleanly.
 //
-//   node examples/node-consumer.js orders                   (new messages only)
-//   node examples/node-consumer.js orders --from-beginning  (everything, then new ones)
+//   node examples/node-consumer.js orders                      (new messages only)
+//   node examples/node-consumer.js orders --from-beginning     (everything, then new ones)
+//   node examples/node-consumer.js orders --group billing      (as a member of group "billing")
 //
-// Broker: $SPOOL_BROKER or 127.0.0.1:7420. Reads every partition of the topic (consumer
-// groups, which share partitions between several instances, come later).
+// Broker: $SPOOL_BROKER or 127.0.0.1:7420. Without --group it reads every partition. With
+// --group, start it in several shells: the group's partitions are shared between the
+// instances (`spool group describe billing` shows who has which), an instance that stops
+// hands its partitions to the others (at once on Ctrl-C; after the 10 s session timeout if
+// it is killed), and every instance continues from the group's committed offsets. With
+// --group, --from-beginning applies to partitions the group has no committed offset for.
 import { Client, text } from 'spool/client'
 
-const topic = process.argv[2] ?? 'orders'
-const fromBeginning = process.argv.includes('--from-beginning')
+const args = process.argv.slice(2)
+const groupAt = args.indexOf('--group')
+const groupId = groupAt >= 0 ? args[groupAt + 1] : undefined
+const topic = args.find((a, i) => !a.startsWith('--') && i !== groupAt + 1) ?? 'orders'
+const fromBeginning = args.includes('--from-beginning')
+if (groupAt >= 0 && (groupId === undefined || groupId.startsWith('--'))) {
+  console.error('usage: node examples/node-consumer.js <topic> [--from-beginning] [--group <group>]')
+  process.exit(1)
+}
+
 const client = new Client({ brokers: [process.env.SPOOL_BROKER ?? '127.0.0.1:7420'], clientId: 'example-consumer' })
-const consumer = client.consumer({ fromBeginning })
-await consumer.assign({ topic })
+const partitions = list => list.map(tp => tp.partition).join(',')
+const consumer = client.consumer(groupId === undefined
+  ? { fromBeginning }
+  : {
+      groupId,
+      fromBeginning,
+      sessionTimeoutMs: 10_000, // a killed instance's partitions move on after 10 s
+      autoCommitIntervalMs: 1_000, // `spool group describe` shows progress within a second
+      onAssigned: list => console.error(`assigned partitions ${partitions(list)}`),
+      onRevoked: (list, { lost }) => console.error(`${lost ? 'lost' : 'revoked'} partitions ${partitions(list)}`),
+    })
+if (groupId === undefined) await consumer.assign({ topic })
+else await consumer.subscribe({ topics: [topic] })
 process.once('SIGINT', () => consumer.close())
 process.once('SIGTERM', () => consumer.close())
 
-console.error(`reading ${topic} (${fromBeginning ? 'from the beginning' : 'new messages'}); Ctrl-C to stop`)
+console.error(`reading ${topic} (${groupId === undefined ? '' : `group ${groupId}, `}${fromBeginning ? 'from the beginning' : 'new messages'}); Ctrl-C to stop`)
 let count = 0
+// A message counts as processed (and is committed, in a group) once the loop asks for the next.
 for await (const m of consumer) {
   count++
   console.log(`${m.partition}/${m.offset} ${new Date(m.timestamp).toISOString()} ${text(m.key) ?? '-'} ${text(m.value)}`)

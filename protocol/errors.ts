@@ -55,6 +55,10 @@ export const ERROR_TABLE = {
   MQTT_PACKET_TOO_LARGE: { code: 1100, retriable: false, message: 'An MQTT packet is larger than mqttMaxPacketBytes' },
   MQTT_MALFORMED_PACKET: { code: 1101, retriable: false, message: 'An MQTT packet could not be decoded' },
   MQTT_PROTOCOL_ERROR: { code: 1102, retriable: false, message: 'An MQTT client broke a rule of the protocol' },
+  HTTP_NOT_FOUND: { code: 1200, retriable: false, message: 'No HTTP endpoint at this path' },
+  HTTP_METHOD_NOT_ALLOWED: { code: 1201, retriable: false, message: 'The HTTP method is not allowed on this endpoint' },
+  HTTP_BODY_TOO_LARGE: { code: 1202, retriable: false, message: 'An HTTP request body is larger than httpMaxBodyBytes' },
+  HTTP_UNSUPPORTED_MEDIA_TYPE: { code: 1203, retriable: false, message: 'An HTTP request body is not application/json' },
 } as const satisfies Record<string, { code: number, retriable: boolean, message: string }>
 
 export type ErrorName = keyof typeof ERROR_TABLE
@@ -126,6 +130,10 @@ export class InvalidArgumentError extends SpoolError { static override readonly 
 export class MqttPacketTooLargeError extends SpoolError { static override readonly errorName = 'MQTT_PACKET_TOO_LARGE' }
 export class MqttMalformedPacketError extends SpoolError { static override readonly errorName = 'MQTT_MALFORMED_PACKET' }
 export class MqttProtocolError extends SpoolError { static override readonly errorName = 'MQTT_PROTOCOL_ERROR' }
+export class HttpNotFoundError extends SpoolError { static override readonly errorName = 'HTTP_NOT_FOUND' }
+export class HttpMethodNotAllowedError extends SpoolError { static override readonly errorName = 'HTTP_METHOD_NOT_ALLOWED' }
+export class HttpBodyTooLargeError extends SpoolError { static override readonly errorName = 'HTTP_BODY_TOO_LARGE' }
+export class HttpUnsupportedMediaTypeError extends SpoolError { static override readonly errorName = 'HTTP_UNSUPPORTED_MEDIA_TYPE' }
 
 /** Every concrete class, one per table row (checked by a unit test). */
 export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
@@ -141,6 +149,7 @@ export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
   UnsupportedApiError, ConnectionError, BrokerUnreachableError, OriginNotAllowedError,
   ClientClosedError, LogClosedError, InvalidArgumentError,
   MqttPacketTooLargeError, MqttMalformedPacketError, MqttProtocolError,
+  HttpNotFoundError, HttpMethodNotAllowedError, HttpBodyTooLargeError, HttpUnsupportedMediaTypeError,
 ]
 
 const BY_NUMBER = new Map<number, typeof SpoolError>()

@@ -93,17 +93,7 @@ export function describeTopics (ctx: BrokerContext, req: RequestOf<'DescribeTopi
     if (info === undefined) {
       return { topic: name, ...errorFields(new UnknownTopicOrPartitionError(`topic "${name}" does not exist`)), internal: false, config: {}, partitions: [] }
     }
-    const partitions = Array.from({ length: info.partitions }, (_, partition) => {
-      const log = ctx.logs.partition(name, partition)
-      return {
-        partition,
-        logStartOffset: log.logStartOffset,
-        logEndOffset: log.logEndOffset,
-        highWatermark: log.highWatermark,
-        sizeBytes: log.sizeBytes,
-      }
-    })
-    return { topic: name, errorCode: 0, errorMessage: null, internal: info.internal, config: { ...info.config }, partitions }
+    return { topic: name, errorCode: 0, errorMessage: null, internal: info.internal, config: { ...info.config }, partitions: ctx.logs.partitionStats(name) }
   })
   return { body: { topics } }
 }

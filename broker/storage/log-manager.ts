@@ -143,6 +143,15 @@ function isAlive (pid: number): boolean {
   }
 }
 
+export interface PartitionStats {
+  partition: number
+  logStartOffset: number
+  logEndOffset: number
+  highWatermark: number
+  sizeBytes: number
+  segments: number
+}
+
 export class LogManager {
   readonly dataDir: string
   readonly recoveredUncleanly: boolean
@@ -372,6 +381,20 @@ export class LogManager {
     return log
   }
 
+  /** Offsets, size and segment count of each partition of a topic (UnknownTopicOrPartitionError if none). */
+  partitionStats (topic: string): PartitionStats[] {
+    const logs = this.#topics.get(topic)?.logs
+    if (logs === undefined) throw new UnknownTopicOrPartitionError(`topic "${topic}" does not exist`)
+    return logs.map((log, partition) => ({
+      partition,
+      logStartOffset: log.logStartOffset,
+      logEndOffset: log.logEndOffset,
+      highWatermark: log.highWatermark,
+      sizeBytes: log.sizeBytes,
+      segments: log.segmentCount,
+    }))
+  }
+
   /** Merges validated overrides into the topic's config, persists it and applies it to every partition. */
   async updateTopicConfig (name: string, partial: Partial<LogConfig>): Promise<TopicInfo> {
     this.#checkOpen()
@@ -497,7 +520,7 @@ function acquireLock (dataDir: string, logger: pino.Logger): void {
     if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
       throw new StorageError(`data dir ${dataDir} is locked by running process ${pid} (${lockPath}); stop it first, or remove the file if that process is not a Spool broker`)
     }
-    logger.warn({ lockPath, pid }, 'taking over a stale data dir lock')
+    logger.warn({ lockPath, stalePid: pid }, 'taking over a stale data dir lock')
     fs.rmSync(lockPath, { force: true })
   }
   throw new StorageError(`could not lock ${dataDir}`)

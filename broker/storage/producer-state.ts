@@ -42,7 +42,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { crc32c } from '../../protocol/bytes/crc32c.js'
-import { InvalidProducerEpochError, OutOfOrderSequenceError } from '../../protocol/errors.js'
+import { InvalidProducerEpochError, InvalidRecordError, OutOfOrderSequenceError } from '../../protocol/errors.js'
 import type { BatchHeader } from '../../protocol/record-batch/header.js'
 import { offsetFileName, parseOffsetFileName, writeFileAtomic } from './segment.js'
 
@@ -88,49 +88,48 @@ export class ProducerStateManager {
   }
 
   /**
-   * Validates the batches of one append, in order, without changing state. Returns the
-   * cached metadata of the first duplicate batch (the whole append is then a duplicate,
-   * as in Kafka's analyzeAndValidateProducerState) or null. Throws the typed error of the
-   * first batch that breaks a rule.
+   * Validates the batches of one append without changing state. Returns the cached
+   * metadata when the append is a duplicate of one of the producer's last 5 batches (it is
+   * then answered with the original offsets and not written, as Kafka's
+   * analyzeAndValidateProducerState does), or null. Throws the typed error of a batch that
+   * breaks a rule.
+   *
+   * An idempotent batch must be the only batch of its partition's payload (Kafka requires
+   * exactly one batch per partition from Produce v3 on): otherwise a duplicate first batch
+   * could hide new batches behind it, or a new first batch could hide a duplicate.
    */
   check (headers: BatchHeader[]): ProducerBatchMeta | null {
-    // Producer progress within this payload (rare: several batches of one producer).
-    let localIds: number[] | null = null
-    let localEpochs: number[] | null = null
-    let localSeqs: number[] | null = null
-    for (let i = 0; i < headers.length; i++) {
-      const h = headers[i]!
-      if (h.producerId < 0) continue
-      const lastSeq = incrementSequence(h.baseSequence, h.lastOffsetDelta)
-      const entry = this.#producers.get(h.producerId)
-      const local = localIds === null ? -1 : localIds.lastIndexOf(h.producerId)
-      if (local < 0 && entry !== undefined && entry.epoch === h.producerEpoch) {
-        for (const b of entry.batches) {
-          if (b.firstSeq === h.baseSequence && b.lastSeq === lastSeq) return b
+    if (headers.length > 1) {
+      for (const h of headers) {
+        if (h.producerId >= 0) {
+          throw new InvalidRecordError(`producer ${h.producerId}: an idempotent batch must be the only batch in its partition's payload (${headers.length} given)`)
         }
       }
-      const epoch = local >= 0 ? localEpochs![local]! : entry?.epoch
-      const currentLastSeq = local >= 0 ? localSeqs![local]! : entry?.batches.at(-1)?.lastSeq
-      if (epoch !== undefined) {
-        if (h.producerEpoch < epoch) {
-          throw new InvalidProducerEpochError(`producer ${h.producerId} epoch ${h.producerEpoch} is older than the current epoch ${epoch}`)
-        }
-        if (h.producerEpoch > epoch) {
-          if (h.baseSequence !== 0) {
-            throw new OutOfOrderSequenceError(`producer ${h.producerId} started epoch ${h.producerEpoch} at sequence ${h.baseSequence}, expected 0`)
-          }
-        } else if (currentLastSeq !== undefined && !inSequence(currentLastSeq, h.baseSequence)) {
-          throw new OutOfOrderSequenceError(
-            `producer ${h.producerId} epoch ${h.producerEpoch} sent sequence ${h.baseSequence}, expected ${incrementSequence(currentLastSeq, 1)}`)
-        }
+      return null
+    }
+    const h = headers[0]
+    if (h === undefined || h.producerId < 0) return null
+    const lastSeq = incrementSequence(h.baseSequence, h.lastOffsetDelta)
+    const entry = this.#producers.get(h.producerId)
+    if (entry === undefined) return null // unknown producer (new, or expired): any sequence (KIP-360)
+    if (entry.epoch === h.producerEpoch) {
+      for (const b of entry.batches) {
+        if (b.firstSeq === h.baseSequence && b.lastSeq === lastSeq) return b
       }
-      if (i === headers.length - 1) continue // nothing after it to check against it
-      localIds ??= []
-      localEpochs ??= []
-      localSeqs ??= []
-      localIds.push(h.producerId)
-      localEpochs.push(h.producerEpoch)
-      localSeqs.push(lastSeq)
+    }
+    if (h.producerEpoch < entry.epoch) {
+      throw new InvalidProducerEpochError(`producer ${h.producerId} epoch ${h.producerEpoch} is older than the current epoch ${entry.epoch}`)
+    }
+    if (h.producerEpoch > entry.epoch) {
+      if (h.baseSequence !== 0) {
+        throw new OutOfOrderSequenceError(`producer ${h.producerId} started epoch ${h.producerEpoch} at sequence ${h.baseSequence}, expected 0`)
+      }
+      return null
+    }
+    const currentLastSeq = entry.batches.at(-1)?.lastSeq
+    if (currentLastSeq !== undefined && !inSequence(currentLastSeq, h.baseSequence)) {
+      throw new OutOfOrderSequenceError(
+        `producer ${h.producerId} epoch ${h.producerEpoch} sent sequence ${h.baseSequence}, expected ${incrementSequence(currentLastSeq, 1)}`)
     }
     return null
   }

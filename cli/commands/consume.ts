@@ -14,10 +14,18 @@
  * It ends with exit 0 after --max-messages N messages (exactly N printed), on SIGINT or
  * SIGTERM, and when stdout is closed (`| head -3`: noticed at the next write, EPIPE, as
  * `tail -f` and kafka-console-consumer do). Output formats: output.ts.
+ *
+ * --group G: joins consumer group G and reads the partitions the group gives it, each from
+ * the group's committed offset (partitions without one: the end, or the start with
+ * --from-beginning). It commits exactly what it has printed (a message counts once its
+ * write to stdout succeeded) before it exits, whatever ends it: --max-messages, SIGINT,
+ * SIGTERM, a closed stdout. Without --follow it stops once every partition it owns reached
+ * the end offsets of when it started (a member that gets no partition stops after about
+ * 2 s). --offset, --from-time and --partition do not combine with --group.
  */
 
 import { Command, Option } from 'commander'
-import type { Client, Message, TopicPartition } from '../../client/index.js'
+import type { Client, Consumer, EachBatchPayload, Message, TopicPartition } from '../../client/index.js'
 import { choiceArg, intArg, withClient } from '../context.js'
 import { UsageError } from '../exit-codes.js'
 import { jsonLines, textLines } from '../output.js'
@@ -36,28 +44,109 @@ interface ConsumeOptions {
 
 const key = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`
 
-/** Resolves once `data` is written (or stdout is gone); rejects on a write error other than EPIPE. */
-function writeOut (data: Uint8Array | string): Promise<void> {
+/**
+ * Resolves true once `data` is handed to the OS, false when stdout is gone or the write
+ * failed (EPIPE): what a group commits as printed.
+ */
+function writeOut (data: Uint8Array | string): Promise<boolean> {
   const stdout = process.stdout
-  if (stdout.destroyed || !stdout.writable) return Promise.resolve()
-  if (stdout.write(data)) return Promise.resolve()
+  if (stdout.destroyed || !stdout.writable) return Promise.resolve(false)
   return new Promise(resolve => {
-    const done = (): void => {
-      stdout.off('drain', done)
-      stdout.off('close', done)
-      stdout.off('error', done)
-      resolve()
-    }
-    stdout.on('drain', done)
-    stdout.on('close', done)
-    stdout.on('error', done)
+    stdout.write(data, err => resolve(err === null || err === undefined))
   })
 }
+
+function format (messages: readonly Message[], options: ConsumeOptions): Uint8Array | string {
+  return options.format === 'json' ? jsonLines(messages) : textLines(messages, options.printKey === true)
+}
+
+/** Ends `consumer` on SIGINT, SIGTERM and a stdout error; returns the function undoing that. */
+function stopOnSignals (stop: () => void): () => void {
+  const onStdoutError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE') process.stderr.write(`error: writing to stdout failed (${err.code ?? err.message})\n`)
+    stop()
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  process.stdout.on('error', onStdoutError)
+  return () => {
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+    process.stdout.off('error', onStdoutError)
+  }
+}
+
+/** How long a member without partitions waits before it concludes (without --follow) that there is nothing for it. */
+const IDLE_MEMBER_MS = 2000
+
+async function consumeGroup (client: Client, topic: string, group: string, options: ConsumeOptions): Promise<void> {
+  if (options.offset !== undefined || options.fromTime !== undefined || options.partition !== undefined) {
+    throw new UsageError('--group reads from the group\'s committed offsets: --offset, --from-time and --partition do not apply')
+  }
+  const follow = options.follow === true
+  const max = options.maxMessages ?? Infinity
+  const endOf = new Map<string, number>()
+  if (!follow) for (const r of await client.admin().fetchTopicOffsets(topic)) endOf.set(key({ topic, partition: r.partition }), r.high)
+  const consumer: Consumer = client.consumer({
+    groupId: group,
+    fromBeginning: options.fromBeginning === true,
+    // A CLI member that is killed outright gives its partitions back within 10 s, and
+    // `spool group describe` shows its progress within a second.
+    sessionTimeoutMs: 10_000,
+    autoCommitIntervalMs: 1_000,
+    maxWaitMs: 200,
+  })
+  let printed = 0
+  const stop = (): void => { void consumer.close() }
+  const undo = stopOnSignals(stop)
+  let checker: ReturnType<typeof setInterval> | null = null
+  try {
+    await consumer.subscribe({ topics: [topic] })
+    if (max === 0) return
+    if (!follow) {
+      let idleSince = Date.now()
+      checker = setInterval(() => {
+        const owned = consumer.assignment()
+        if (owned.length === 0) {
+          if (Date.now() - idleSince > IDLE_MEMBER_MS) stop()
+          return
+        }
+        idleSince = Date.now()
+        if (owned.every(tp => consumer.position(tp) >= (endOf.get(key(tp)) ?? 0))) stop()
+      }, 50)
+    }
+    await consumer.run({
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset }: EachBatchPayload) => {
+        let messages: Message[] = batch.messages
+        const tp = { topic: batch.topic, partition: batch.partition }
+        if (!follow) {
+          const end = endOf.get(key(tp)) ?? 0
+          messages = messages.filter(m => m.offset < end)
+          if (batch.messages[batch.messages.length - 1]!.offset >= end - 1) consumer.pause([tp])
+        }
+        if (printed + messages.length > max) messages = messages.slice(0, max - printed)
+        if (messages.length > 0 && await writeOut(format(messages, options))) {
+          printed += messages.length
+          resolveOffset(messages[messages.length - 1]!.offset)
+        }
+        if (printed >= max) stop()
+      },
+    })
+  } finally {
+    if (checker !== null) clearInterval(checker)
+    undo()
+    await consumer.close()
+  }
+}
+
+/** Retries for --follow: without end, at most 5 s apart. */
+const FOLLOW_RETRY = { retries: Number.MAX_SAFE_INTEGER, initialRetryTimeMs: 200, maxRetryTimeMs: 5_000 }
 
 async function consume (client: Client, _broker: string, topic: string, options: ConsumeOptions): Promise<void> {
   const starts = [options.fromBeginning === true, options.offset !== undefined, options.fromTime !== undefined].filter(Boolean).length
   if (starts > 1) throw new UsageError('give at most one of --from-beginning, --offset and --from-time')
-  if (options.group !== undefined) throw new UsageError('--group needs consumer groups, which this broker version does not have yet')
+  if (options.group !== undefined) return consumeGroup(client, topic, options.group, options)
   let fromTime: number | undefined
   if (options.fromTime !== undefined) {
     fromTime = Date.parse(options.fromTime)
@@ -67,6 +156,9 @@ async function consume (client: Client, _broker: string, topic: string, options:
   const consumer = client.consumer({
     fromBeginning: options.fromBeginning === true,
     autoOffsetReset: options.offset !== undefined || options.fromBeginning === true ? 'earliest' : 'latest',
+    // Following is open-ended: like `tail -f` and kafka-console-consumer it waits out a
+    // broker restart (retrying with backoff) instead of giving up after a few attempts.
+    ...(follow ? { retry: FOLLOW_RETRY } : {}),
   })
   await consumer.assign(options.partition === undefined ? { topic } : { topic, partition: options.partition })
   const partitions = consumer.assignment()
@@ -91,13 +183,7 @@ async function consume (client: Client, _broker: string, topic: string, options:
   let printed = 0
   const max = options.maxMessages ?? Infinity
   const stop = (): void => { void consumer.close() }
-  const onStdoutError = (err: NodeJS.ErrnoException): void => {
-    if (err.code !== 'EPIPE') process.stderr.write(`error: writing to stdout failed (${err.code ?? err.message})\n`)
-    stop()
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
-  process.stdout.on('error', onStdoutError)
+  const undo = stopOnSignals(stop)
   try {
     if (max === 0) return
     await consumer.run({
@@ -115,14 +201,12 @@ async function consume (client: Client, _broker: string, topic: string, options:
         }
         if (printed + messages.length > max) messages = messages.slice(0, max - printed)
         printed += messages.length
-        if (messages.length > 0) await writeOut(options.format === 'json' ? jsonLines(messages) : textLines(messages, options.printKey === true))
+        if (messages.length > 0) await writeOut(format(messages, options))
         if (printed >= max || (!follow && endOf.size === 0)) stop()
       },
     })
   } finally {
-    process.off('SIGINT', stop)
-    process.off('SIGTERM', stop)
-    process.stdout.off('error', onStdoutError)
+    undo()
     await consumer.close()
   }
 }
@@ -145,7 +229,7 @@ export function consumeCommand (): Command {
     .option('--offset <n>', 'start every partition at this offset', intArg(0))
     .option('--from-time <iso>', 'start at the first message at or after this time (e.g. 2024-05-01T12:00:00Z)')
     .option('-f, --follow', 'keep waiting for new messages')
-    .option('--group <group>', 'consume as a member of a group (not available yet)'), false)
+    .option('--group <group>', 'consume as a member of this consumer group, from its committed offsets; commits what it printed'), false)
 }
 
 export function tailCommand (): Command {

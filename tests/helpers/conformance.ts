@@ -379,6 +379,46 @@ export function clientConformance (t: Test, broker: TestBroker, limited: TestBro
     t.throws(() => c.consumer(), ClientClosedError)
   })
 
+  t.test('consumer group: two members share the partitions, each message once; close commits; the next member continues', async t => {
+    const topic = topicName(t, transport)
+    const group = `group-${topic}`
+    const c = client(t)
+    await c.admin().createTopics([{ topic, partitions: 4 }])
+    await c.producer().send({ topic, messages: Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: String(i) })) })
+    const seen: string[] = []
+    const revoked: number[] = []
+    const member = (name: string): Consumer => client(t, { clientId: name }).consumer({
+      groupId: group, fromBeginning: true, maxWaitMs: 100, onRevoked: ps => { revoked.push(...ps.map(tp => tp.partition)) },
+    })
+    const a = member('a')
+    await a.subscribe({ topics: [topic] })
+    const runA = a.run({ eachMessage: async ({ message }) => { seen.push(`${message.partition}:${message.offset}`); await sleep(5) } })
+    const b = member('b')
+    await b.subscribe({ topics: [topic] })
+    const runB = b.run({ eachMessage: ({ message }) => { seen.push(`${message.partition}:${message.offset}`) } })
+    const deadline = Date.now() + 15_000
+    while ((seen.length < 200 || a.assignment().length !== 2 || b.assignment().length !== 2) && Date.now() < deadline) await sleep(20)
+    t.ok(a.assignment().length === 2 && b.assignment().length === 2, 'two partitions each')
+    t.ok(revoked.length >= 2, 'a gave two partitions up when b joined')
+    t.equal(seen.length, 200, 'every message handled')
+    t.equal(new Set(seen).size, 200, 'once: a revoked partition was committed before it moved')
+    await Promise.all([a.close(), b.close()])
+    await Promise.all([runA, runB])
+    const [d] = await c.admin().describeGroups([group])
+    t.match(d, { state: 'empty', totalLag: 0, members: [] }, 'close() committed everything and left')
+
+    await c.producer().send({ topic, messages: Array.from({ length: 8 }, (_, i) => ({ key: `n${i}`, value: `new-${i}` })) })
+    const next = member('c')
+    await next.subscribe({ topics: topic })
+    const fresh = await collect(next, 8)
+    t.same(fresh.map(m => text(m.value)).sort(), Array.from({ length: 8 }, (_, i) => `new-${i}`), 'the next member starts at the commits')
+    const last = fresh[fresh.length - 1]!
+    await next.commit([{ topic, partition: last.partition, offset: last.offset + 1 }])
+    await next.close()
+    const [after] = await c.admin().describeGroups([group])
+    t.equal(after!.totalLag, 0, 'for await: processed up to the last message asked for, the last one committed explicitly')
+  })
+
   t.test('reconnect: producer and consumer carry on after the broker restarts on the same port', async t => {
     const c = client(t)
     const topic = topicName(t, transport)

@@ -37,12 +37,25 @@ const log = await PartitionLog.open({
 for (let i = 0; i < 200_000; i++) {
   const { batch, count } = appenderBatch(run, i)
   const r = log.append(batch)
-  try {
-    fs.writeSync(1, `${r.baseOffset},${r.lastOffset},${run}:${i},${count}\n`)
-  } catch {
-    process.exit(0) // the parent went away (EPIPE)
-  }
+  report(`${r.baseOffset},${r.lastOffset},${run}:${i},${count}\n`)
   // Give background flushes a turn, and let the kill land anywhere in the cycle.
   if (i % 8 === 0) await new Promise(resolve => setImmediate(resolve))
 }
 process.exit(0)
+
+/**
+ * Writes one acknowledgement line to stdout, retrying while the pipe is full (EAGAIN: the
+ * parent reads slower than we append under load); exits only when the parent went away.
+ */
+function report (line: string): void {
+  const bytes = Buffer.from(line)
+  let written = 0
+  for (let attempt = 0; written < bytes.length; attempt++) {
+    try {
+      written += fs.writeSync(1, bytes, written)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || attempt > 100_000) process.exit(0) // EPIPE: the parent went away
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1)
+    }
+  }
+}

@@ -5,7 +5,7 @@ import t from 'tap'
 import { encodeBatch } from '../../protocol/record-batch/records.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { tempDir } from '../helpers/broker.js'
-import { spawnBroker, spawnSpool } from '../helpers/processes.js'
+import { spawnBroker, spawnSpool, waitFor } from '../helpers/processes.js'
 import { utf8 } from '../helpers/bytes.js'
 
 t.test('SIGTERM and SIGINT stop it cleanly with exit 0', async t => {
@@ -59,3 +59,42 @@ t.test('data written before SIGKILL is there after a restart', async t => {
   again.child.kill('SIGTERM')
   t.equal(await again.exited, 0)
 })
+
+t.test('`spool tail` waits out a broker restart (kill -9, start again on the same port)', async t => {
+  const dir = tempDir(t)
+  const port = await freePort()
+  const args = ['--port', String(port), '--mqtt-port', 'off']
+  const first = await spawnBroker(t, dir, args)
+  const broker = `127.0.0.1:${port}`
+  const create = spawnSpool(t, ['--broker', broker, 'topic', 'create', 'follow'])
+  t.equal(await create.exited, 0)
+  const tail = spawnSpool(t, ['--broker', broker, 'tail', 'follow'])
+  await new Promise(resolve => setTimeout(resolve, 500))
+  const one = spawnSpool(t, ['--broker', broker, 'produce', 'follow'], { input: 'before\n' })
+  t.equal(await one.exited, 0)
+  await waitFor(() => tail.stdout().includes('before'), 10_000, 'the first line')
+  first.child.kill('SIGKILL')
+  await first.exited
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  t.equal(tail.child.exitCode, null, 'tail is still running while the broker is down')
+  const second = await spawnBroker(t, dir, args)
+  const two = spawnSpool(t, ['--broker', broker, 'produce', 'follow'], { input: 'after\n' })
+  t.equal(await two.exited, 0)
+  await waitFor(() => tail.stdout().includes('after'), 15_000, 'the line produced after the restart')
+  tail.child.kill('SIGINT')
+  t.equal(await tail.exited, 0)
+  second.child.kill('SIGTERM')
+  t.equal(await second.exited, 0)
+})
+
+/** A port that was free a moment ago (bind to 0, read it, close). */
+async function freePort (): Promise<number> {
+  const { createServer } = await import('node:net')
+  return new Promise(resolve => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}

@@ -4,7 +4,8 @@ import t from 'tap'
 import { startTestBroker } from '../helpers/client-broker.js'
 import { clientConformance } from '../helpers/conformance.js'
 
-const broker = await startTestBroker(t)
+// Group members heartbeat every 300 ms (not 3 s) so a join is noticed quickly.
+const broker = await startTestBroker(t, { groupHeartbeatIntervalMs: 300 })
 const limited = await startTestBroker(t, { maxFrameBytes: 64 * 1024, maxBatchBytes: 32 * 1024, idleTimeoutMs: 400 })
 
 t.test('tcp', async t => clientConformance(t, broker, limited, 'tcp'))

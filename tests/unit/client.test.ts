@@ -1,14 +1,15 @@
 // Pure pieces of the client SDK and CLI, without a broker: the partitioner (Kafka's murmur2
 // vectors from kafka-compat-notes.md §5, sticky null keys), the producer's accumulator and
-// its batching limits, fetched-record decoding, the CLI's output formats and stdin line
+// its batching limits, the idempotent producer's sequence bookkeeping, fetched-record decoding, the CLI's output formats and stdin line
 // splitting, exit codes, backoff, and the browser entry's import graph (no node: or ws).
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { CLOSED_BATCH, OPENED_BATCH, RecordAccumulator, type PartitionQueue } from '../../client/accumulator.js'
+import { CLOSED_BATCH, OPENED_BATCH, RecordAccumulator, type AccumulatorOptions, type PartitionQueue } from '../../client/accumulator.js'
 import { choosePartition, StickyPartitioner } from '../../client/partitioner.js'
 import { SendRequest, type RecordMetadata } from '../../client/producer-batch.js'
+import { Idempotence, incrementSequence } from '../../client/idempotence.js'
 import { decodeRecordsSection, decodeCompressedInto, type Message } from '../../client/message.js'
 import { backoffMs } from '../../client/retry.js'
 import { json, text, toJson, utf8 } from '../../client/bytes.js'
@@ -16,9 +17,9 @@ import { jsonLine, jsonLines, table, textLines, utf8OrNull } from '../../cli/out
 import { LineSplitter, indexOfBytes, splitKey } from '../../cli/lines.js'
 import { errorLine, exitCodeFor } from '../../cli/exit-codes.js'
 import {
-  BrokerUnreachableError, ConnectionError, CorruptRecordError, UnknownTopicOrPartitionError,
+  BrokerUnreachableError, ConnectionError, CorruptRecordError, InvalidRecordError, OutOfOrderSequenceError, UnknownTopicOrPartitionError,
 } from '../../protocol/errors.js'
-import { Compression, setBaseOffset } from '../../protocol/record-batch/header.js'
+import { Compression, readBatchHeader, setBaseOffset, validateBatch } from '../../protocol/record-batch/header.js'
 import { decodeBatch, encodeBatch, encodeBatchCompressed } from '../../protocol/record-batch/records.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -68,14 +69,14 @@ interface Harness {
   send (count: number): SendRequest
 }
 
-function harness (batchBytes: number, compression: 0 | 1 = 0): Harness {
+function harness (batchBytes: number, compression: 0 | 1 = 0, buildOptions: AccumulatorOptions['buildOptions'] = () => ({})): Harness {
   const closed: Array<[string, number]> = []
   const results: RecordMetadata[][] = []
   const acc = new RecordAccumulator({
     batchBytes,
     compression,
     onBatchClosed: (topic, partition) => closed.push([topic, partition]),
-    buildOptions: () => ({}),
+    buildOptions,
     onCompressed: () => {},
   })
   return {
@@ -363,4 +364,81 @@ t.test('browser entry: no node: module and no ws anywhere in its import graph', 
   t.same(forbidden, [], 'no Node-only imports')
   t.same([...bare].sort(), ['msgpackr'], 'only msgpackr from npm')
   t.notOk([...seen].some(f => f.includes('/broker/') || f.includes('node-tcp') || f.includes('node-codecs')), 'no Node-only client modules, nothing from broker/')
+})
+
+t.test('idempotence: sequences wrap at INT32_MAX; batches are stamped at build, in order', async t => {
+  t.equal(incrementSequence(0, 5), 5)
+  t.equal(incrementSequence(0x7fffffff, 1), 0)
+  t.equal(incrementSequence(0x7ffffffe, 3), 1)
+  const idem = new Idempotence({ init: async () => ({ producerId: 7, producerEpoch: 0 }), onRenewed: () => {}, maxInFlightPerPartition: 9 })
+  await idem.ensure()
+  const h = harness(200, 0, (queue, batch) => idem.stamp(queue, batch))
+  const q = h.acc.queue('t', 0)
+  q.nextSequence = 0x7ffffffe
+  const send = h.send(4)
+  for (let i = 0; i < 4; i++) h.acc.append(q, { value: value(100), timestamp: 1 }, 121, send, i)
+  h.acc.closeAll()
+  const headers = q.ready.map(b => readBatchHeader(b.bytes!))
+  t.same(headers.map(x => [x.producerId, x.producerEpoch, x.baseSequence, x.recordsCount]), [[7, 0, 0x7ffffffe, 1], [7, 0, 0x7fffffff, 1], [7, 0, 0, 1], [7, 0, 1, 1]])
+  t.equal(q.nextSequence, 2)
+})
+
+t.test('idempotence: one batch per partition and request, at most 5 in flight, a retry never overtaken', async t => {
+  const idem = new Idempotence({ init: async () => ({ producerId: 1, producerEpoch: 0 }), onRenewed: () => {}, maxInFlightPerPartition: 99 })
+  await idem.ensure()
+  const h = harness(200, 0, (queue, batch) => idem.stamp(queue, batch))
+  const q = h.acc.queue('t', 0)
+  const send = h.send(7)
+  for (let i = 0; i < 7; i++) h.acc.append(q, { value: value(100), timestamp: 1 }, 121, send, i)
+  h.acc.closeAll()
+  const gate = (queue: PartitionQueue): boolean => idem.gate(queue)
+  const yes = (): boolean => true
+  const sent = []
+  for (;;) {
+    const taken = h.acc.take(1_000_000, 0, () => 1, yes, gate)
+    if (taken === null) break
+    t.equal(taken.entries[0]!.batches.length, 1, 'one batch of the partition per request')
+    idem.sent(q, taken.entries[0]!.batches[0]!)
+    sent.push(taken.entries[0]!.batches[0]!)
+  }
+  t.equal(sent.length, 5, 'capped at 5 in flight per partition')
+  // The first two fail: the first with a connection error, the second because it lacks the first.
+  idem.answered(q, sent[0]!)
+  t.equal(idem.classify(q, sent[0]!, new ConnectionError('cut'), 5), 'retry')
+  h.acc.requeue(q, [sent[0]!])
+  t.equal(h.acc.take(1_000_000, 0, () => 1, yes, gate), null, 'the retried batch waits: later batches are in flight')
+  idem.answered(q, sent[1]!)
+  t.equal(idem.classify(q, sent[1]!, new OutOfOrderSequenceError('gap'), 5), 'requeue', 'a sequence error behind a pending batch is retried')
+  h.acc.requeue(q, [sent[1]!])
+  t.same(q.ready.map(b => b.order), [0, 1, 5, 6], 'requeued in creation order')
+  for (const b of sent.slice(2)) idem.answered(q, b)
+  const again = h.acc.take(1_000_000, 0, () => 1, yes, gate)!
+  t.equal(again.entries[0]!.batches[0], sent[0], 'once nothing later is in flight, the first goes again')
+  t.equal(readBatchHeader(sent[0]!.bytes!).baseSequence, 0, 'with its original sequence')
+  idem.sent(q, sent[0]!)
+  idem.answered(q, sent[0]!)
+  t.equal(idem.classify(q, sent[0]!, new InvalidRecordError('bad'), 5), 'fail', 'a non-retriable error fails the batch')
+})
+
+t.test('idempotence: a restart re-stamps the queued batches under a fresh id from sequence 0', async t => {
+  let next = 1
+  const renewed: number[] = []
+  const idem = new Idempotence({ init: async () => ({ producerId: next++, producerEpoch: 0 }), onRenewed: (_err, qs) => renewed.push(qs.length), maxInFlightPerPartition: 5 })
+  await idem.ensure()
+  const h = harness(200, 0, (queue, batch) => idem.stamp(queue, batch))
+  const q = h.acc.queue('t', 0)
+  const send = h.send(3)
+  for (let i = 0; i < 3; i++) h.acc.append(q, { value: value(100), timestamp: 1 }, 121, send, i)
+  h.acc.closeAll()
+  const failed = h.acc.take(1_000_000, 0, () => 1, () => true, queue => idem.gate(queue))!.entries[0]!.batches[0]!
+  idem.sent(q, failed)
+  idem.answered(q, failed)
+  idem.restart(q)
+  t.equal(idem.gate(q), false, 'held until a fresh id arrives')
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(renewed, [1])
+  t.equal(idem.gate(q), true)
+  t.same(q.ready.map(b => readBatchHeader(b.bytes!)).map(x => [x.producerId, x.baseSequence]), [[2, 0], [2, 1]])
+  for (const b of q.ready) t.doesNotThrow(() => validateBatch(b.bytes!), 'the CRC was recomputed')
+  t.equal(q.nextSequence, 2)
 })

@@ -7,7 +7,7 @@ import { decideRetention } from '../../broker/storage/retention.js'
 import { ProducerStateManager, incrementSequence } from '../../broker/storage/producer-state.js'
 import { decodeCheckedFile, encodeCheckedFile } from '../../broker/storage/checkpoint.js'
 import { FaultInjectedError, FaultPoints } from '../../broker/storage/testing/fault-points.js'
-import { InvalidConfigError, InvalidProducerEpochError, OutOfOrderSequenceError } from '../../protocol/errors.js'
+import { InvalidConfigError, InvalidProducerEpochError, InvalidRecordError, OutOfOrderSequenceError } from '../../protocol/errors.js'
 import { RecordBatchBuilder, decodeBatch } from '../../protocol/record-batch/records.js'
 import { readBatchHeader, validateBatch, type BatchHeader } from '../../protocol/record-batch/header.js'
 import { utf8 } from '../helpers/bytes.js'
@@ -62,9 +62,10 @@ t.test('producer state rules and snapshot round trip', async t => {
   state.update(1, 0, 17, 2, 100, 5)
   t.same(state.check([header(1, 0, 17, 2)]), { firstSeq: 17, lastSeq: 19, baseOffset: 100, lastOffset: 102, maxTimestampMs: 5 })
   t.throws(() => state.check([header(1, 0, 21)]), OutOfOrderSequenceError)
-  t.throws(() => state.check([header(1, 0, 20), header(1, 0, 22)]), OutOfOrderSequenceError, 'within one payload')
-  t.equal(state.check([header(1, 0, 20), header(1, 0, 21)]), null)
-  t.throws(() => state.check([header(1, 0, 20), header(1, 1, 3)]), OutOfOrderSequenceError, 'epoch bump must restart at 0')
+  t.throws(() => state.check([header(1, 0, 20), header(1, 0, 21)]), InvalidRecordError, 'an idempotent batch must be alone in its payload')
+  t.throws(() => state.check([header(-1, 0, 0), header(1, 0, 20)]), InvalidRecordError, 'also behind a plain batch')
+  t.equal(state.check([header(-1, 0, 0), header(-1, 0, 0)]), null, 'several plain batches are fine')
+  t.throws(() => state.check([header(1, 1, 3)]), OutOfOrderSequenceError, 'epoch bump must restart at 0')
   t.throws(() => state.check([header(1, -1 + 0, 20)].map(h => ({ ...h, producerEpoch: -1 }))), InvalidProducerEpochError)
   t.equal(state.check([header(-1, 0, 99)]), null, 'producerId -1 is ignored')
   state.update(2, 3, 0, 0, 103, 6)

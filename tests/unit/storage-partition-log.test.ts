@@ -353,10 +353,12 @@ t.test('idempotent producer: duplicates, gaps, stale epochs, wrap-around, state 
   const state = log.producerState(42)
   t.equal(state?.epoch, 1)
   t.equal(state?.batches.length, 5)
-  // Two batches of one producer in one payload: the second continues the first.
-  const two = log.append(concat(idem(7, 1, 1), idem(8, 2, 1)))
-  t.equal(two.recordCount, 3)
-  t.throws(() => log.append(concat(idem(10, 1, 1), idem(12, 1, 1))), OutOfOrderSequenceError, 'gap inside a payload')
+  // An idempotent batch must be the only one in its payload (Kafka: one batch per partition).
+  const lengthBefore = log.logEndOffset
+  t.throws(() => log.append(concat(idem(7, 1, 1), idem(8, 2, 1))), InvalidRecordError, 'two idempotent batches in one payload')
+  t.equal(log.logEndOffset, lengthBefore, 'nothing written')
+  log.append(idem(7, 1, 1))
+  log.append(idem(8, 2, 1))
   const leo = log.logEndOffset
   const before = log.producerState(42)
 

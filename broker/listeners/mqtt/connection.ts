@@ -39,6 +39,8 @@ interface PendingAck {
 /** Topic aliases a client may use towards the broker (MQTT 5 Topic Alias Maximum). */
 export const TOPIC_ALIAS_MAX = 64
 
+let nextConnectionId = 1
+
 export class MqttConnection implements SessionOutput {
   readonly channel: ByteChannel
   readonly #gw: MqttGateway
@@ -60,6 +62,10 @@ export class MqttConnection implements SessionOutput {
   keepAliveMs = 0
   lastActivityMs: number
   readonly openedAtMs: number
+  /** For the console's connections table (stats.ts): an id and the bytes each way. */
+  readonly id = nextConnectionId++
+  bytesIn = 0
+  bytesOut = 0
   will: { message: MqttMessage, delaySec: number } | null = null
   /** DISCONNECT received: no will (unless v5 reason 0x04), a normal end. */
   gracefulClose = false
@@ -80,6 +86,7 @@ export class MqttConnection implements SessionOutput {
   get queuedBytes (): number { return this.channel.queuedBytes }
 
   write (packet: Uint8Array): void {
+    this.bytesOut += packet.length
     this.channel.write([packet])
   }
 
@@ -87,6 +94,7 @@ export class MqttConnection implements SessionOutput {
     if (this.#state === 'closed') return
     this.lastActivityMs = this.#gw.now()
     this.#gw.counters.bytesIn += chunk.length
+    this.bytesIn += chunk.length
     if (this.#state === 'new' && this.#framer.bufferedBytes === 0 && chunk.length > 0 && chunk[0] !== 0x10) {
       // Not MQTT at all (or not CONNECT first [MQTT-3.1.0-1]): close before waiting for a length.
       this.fail(new MqttProtocolError('the first packet is not CONNECT [MQTT-3.1.0-1]'), Reason.protocolError, chunk)

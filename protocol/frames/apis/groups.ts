@@ -62,6 +62,13 @@ export const DescribeGroupsResponse = object({
   })),
 })
 export type DescribeGroupsResponse = Infer<typeof DescribeGroupsResponse>
+/** One member of a described group. */
+export type GroupMemberDescription = DescribeGroupsResponse['groups'][number]['members'][number]
+/**
+ * One partition of a described group: committedOffset -1 when nothing is committed; lag =
+ * logEndOffset - committedOffset, -1 when nothing is committed; memberId = its owner now.
+ */
+export type GroupPartitionLag = DescribeGroupsResponse['groups'][number]['offsets'][number]
 
 export const DeleteGroupsRequest = object({ groupIds: array(groupId, 10_000) })
 export const DeleteGroupsResponse = object({
