@@ -19,7 +19,8 @@
  * --json <file> --tmp <dir>; it starts the servers it needs (Spool as a separate process,
  * peers as real servers on 127.0.0.1 with temp data dirs) and stops them. The runner kills
  * the whole group when a program ends, times out, or on Ctrl-C, and deletes its temp root,
- * so nothing is left behind. Set-up of the peers: bench/setup.
+ * so nothing is left behind (programs also get TMPDIR inside that root). Set-up of the
+ * peers and the build: bench/setup.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -82,12 +83,16 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]
   })
 }
 
-function runProgram (spec: ScenarioSpec, args: string[], timeoutSeconds: number): Promise<{ code: number | null, signal: string | null, stderrTail: string, timedOut: boolean }> {
+function runProgram (spec: ScenarioSpec, args: string[], timeoutSeconds: number, tmp: string): Promise<{ code: number | null, signal: string | null, stderrTail: string, timedOut: boolean }> {
+  mkdirSync(tmp, { recursive: true })
   return new Promise(resolve => {
     const child = spawn(process.execPath, [join(DIST_BENCH, spec.file), ...args], {
       cwd: REPO_ROOT,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Whatever a program puts in the system temp dir lands in the runner's temp root,
+      // which is deleted at the end even if the program is killed.
+      env: { ...process.env, TMPDIR: tmp },
     })
     running = { child, name: spec.name }
     let tail = ''
@@ -149,9 +154,10 @@ async function runScenario (spec: ScenarioSpec, mode: Mode, repeats: number, noP
   const command = `node dist/bench/${spec.file}${shown.length > 0 ? ` ${shown.join(' ')}` : ''}`
   for (let i = 0; i < runs && !interrupted; i++) {
     const json = join(tempRoot!, `${spec.name}-${i}.json`)
-    const args = spec.external === true ? [...shown, '--json', json] : [...shown, '--json', json, '--tmp', join(tempRoot!, `${spec.name}-${i}`)]
+    const tmp = join(tempRoot!, `${spec.name}-${i}`)
+    const args = spec.external === true ? [...shown, '--json', json] : [...shown, '--json', json, '--tmp', tmp]
     process.stderr.write(`\n== ${spec.name} (run ${i + 1} of ${runs})\n`)
-    const r = await runProgram(spec, args, spec.timeout[mode])
+    const r = await runProgram(spec, args, spec.timeout[mode], tmp)
     if (r.code === 0 && existsSync(json)) {
       outputs.push(JSON.parse(readFileSync(json, 'utf8')) as ScenarioOutput)
     } else {

@@ -34,7 +34,7 @@ function records (mode: Mode, c: Config): number {
   const big = c.valueBytes >= 1024
   return bySize(mode, {
     full: big ? 500_000 : 2_000_000,
-    quick: big ? 50_000 : 200_000,
+    quick: big ? 40_000 : 150_000,
     tiny: big ? 2_000 : 5_000,
   })
 }

@@ -105,11 +105,11 @@ async function redis (server: RedisServer, n: number, rate: number, seconds: num
 
 await runMain(async () => {
   const args = parseArgs()
-  const seconds = bySize(args.mode, { full: 8, quick: 2, tiny: 0.6 })
+  const seconds = bySize(args.mode, { full: 8, quick: 1.6, tiny: 0.6 })
   // Warm-up, sent at the same rate and not counted: Node's JIT and young-generation sizing
   // settle over the first seconds of a fresh process (the first run of a fresh broker had
   // 2-5× the p99 of the next ones); the same for every system.
-  const warmupMs = bySize(args.mode, { full: 2000, quick: 700, tiny: 100 })
+  const warmupMs = bySize(args.mode, { full: 2000, quick: 600, tiny: 100 })
   const rec = new Recorder('latency', 'Produce → consume latency at a fixed rate (100 B messages)',
     `One producer and one consumer connection; ${seconds} s per rate, the first ${warmupMs} ms not counted.`)
   rec.config({ seconds, warmupMs, rates: RATES })

@@ -45,7 +45,7 @@ function sizes (mode: Mode, valueBytes: number): { records: number, maxSeconds: 
   const big = valueBytes >= 1024
   return bySize(mode, {
     full: { records: big ? 600_000 : 3_000_000, maxSeconds: 6 },
-    quick: { records: big ? 60_000 : 300_000, maxSeconds: 1 },
+    quick: { records: big ? 50_000 : 250_000, maxSeconds: 0.8 },
     tiny: { records: big ? 2_000 : 5_000, maxSeconds: 1 },
   })
 }

@@ -27,7 +27,7 @@ await runMain(async () => {
   // Warm-up, sent at the same rate and not counted: Node's JIT and young-generation sizing
   // settle over the first seconds of a fresh process (the first run of a fresh broker had
   // 2-5× the p99 of the next ones); the same for every system.
-  const warmupMs = bySize(args.mode, { full: 2000, quick: 700, tiny: 100 })
+  const warmupMs = bySize(args.mode, { full: 2000, quick: 600, tiny: 100 })
   const rec = new Recorder('websocket', 'WebSocket consumer (SDK url option, Node ws) vs the same SDK over TCP',
     `${records.toLocaleString('en-US')} records of 100 B read back from the beginning; latency at 5,000 msg/s for ${seconds} s with the consumer on each transport.`)
   rec.config({ records, seconds })
