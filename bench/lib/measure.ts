@@ -3,7 +3,7 @@
  * time from /proc, and the server's peak resident memory sampled during the phase.
  */
 
-import { cpuTimes, RssSampler } from './procs.js'
+import { cpuSecondsBetween, cpuTicks, RssSampler } from './procs.js'
 import type { Row } from './result.js'
 
 export interface Measured<T> {
@@ -20,20 +20,21 @@ export interface Measured<T> {
 /** Runs `fn`, measuring it; `serverPid` is the broker (or peer server) measured alongside. */
 export async function measure<T> (serverPid: number | null, fn: () => Promise<T>): Promise<Measured<T>> {
   const sampler = serverPid === null ? null : new RssSampler([serverPid], 50)
-  const serverBefore = serverPid === null ? { user: NaN, system: NaN } : cpuTimes(serverPid)
+  const serverBefore = serverPid === null ? { user: NaN, system: NaN } : cpuTicks(serverPid)
   const clientBefore = process.cpuUsage()
   const started = performance.now()
   const value = await fn()
   const seconds = (performance.now() - started) / 1000
   const client = process.cpuUsage(clientBefore)
-  const serverAfter = serverPid === null ? { user: NaN, system: NaN } : cpuTimes(serverPid)
+  const serverAfter = serverPid === null ? { user: NaN, system: NaN } : cpuTicks(serverPid)
+  const server = cpuSecondsBetween(serverBefore, serverAfter)
   const peaks = sampler?.stop()
   return {
     value,
     seconds,
     clientCpuSeconds: (client.user + client.system) / 1e6,
-    serverCpuSeconds: serverAfter.user + serverAfter.system - serverBefore.user - serverBefore.system,
-    serverSystemSeconds: serverAfter.system - serverBefore.system,
+    serverCpuSeconds: server.total,
+    serverSystemSeconds: server.system,
     serverPeakRssBytes: serverPid === null ? NaN : peaks!.get(serverPid) ?? NaN,
   }
 }

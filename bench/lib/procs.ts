@@ -146,22 +146,32 @@ export function commandOutput (command: string, args: string[]): string | null {
 
 const CLOCK_TICKS_PER_SECOND = 100
 
-/** User and system CPU seconds of a process (all its threads) so far; NaN when unreadable. */
-export function cpuTimes (pid: number): { user: number, system: number } {
+/**
+ * User and system CPU time of a process (all its threads) so far, in clock ticks (whole
+ * numbers, so a difference of two readings is exact); NaN when unreadable.
+ */
+export function cpuTicks (pid: number): { user: number, system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // Fields after the command name (which may contain spaces) start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return { user: Number(fields[11]) / CLOCK_TICKS_PER_SECOND, system: Number(fields[12]) / CLOCK_TICKS_PER_SECOND }
+    return { user: Number(fields[11]), system: Number(fields[12]) }
   } catch {
     return { user: NaN, system: NaN }
   }
 }
 
+/** CPU seconds between two `cpuTicks` readings: user + system, and the system part alone. */
+export function cpuSecondsBetween (before: { user: number, system: number }, after: { user: number, system: number }): { total: number, system: number } {
+  const user = after.user - before.user
+  const system = after.system - before.system
+  return { total: (user + system) / CLOCK_TICKS_PER_SECOND, system: system / CLOCK_TICKS_PER_SECOND }
+}
+
 /** User + system CPU seconds of a process (all its threads) so far; NaN when unreadable. */
 export function cpuSeconds (pid: number): number {
-  const t = cpuTimes(pid)
-  return t.user + t.system
+  const t = cpuTicks(pid)
+  return (t.user + t.system) / CLOCK_TICKS_PER_SECOND
 }
 
 function statusField (pid: number, field: string): number {
