@@ -11,6 +11,7 @@ export interface ConnectionSample {
   id: string
   clientId: string
   remoteAddress: string
+  /** native-tcp, native-ws, mqtt-tcp, mqtt-ws */
   protocol: string
   group: string | null
   bytesIn: number

@@ -4,7 +4,7 @@
  * error, naming the topic or group.
  */
 
-import type { GroupMemberDescription, GroupPartitionLag } from '../protocol/frames/apis/groups.js'
+import type { GroupDescription, GroupMemberDescription, GroupPartitionLag } from '../protocol/frames/apis/groups.js'
 import { ERROR_TABLE, GroupIdNotFoundError, InvalidArgumentError, NonEmptyGroupError, UnknownTopicOrPartitionError, errorFromCode, type SpoolError } from '../protocol/errors.js'
 import type { Cluster } from './cluster.js'
 import { EARLIEST, LATEST, listOffsets, type OffsetAnswer, type OffsetQuery } from './offsets.js'
@@ -49,21 +49,7 @@ export interface GroupListing {
   members: number
 }
 
-
-
-export type { GroupMemberDescription, GroupPartitionLag }
-
-export interface GroupDescription {
-  groupId: string
-  state: string
-  groupEpoch: number
-  assignor: string
-  members: GroupMemberDescription[]
-  /** Per partition that has a committed offset or an owner, sorted by topic and partition. */
-  offsets: GroupPartitionLag[]
-  /** Sum of the partitions' lag (those with a committed offset). */
-  totalLag: number
-}
+export type { GroupDescription, GroupMemberDescription, GroupPartitionLag }
 
 export interface CommittedOffset {
   topic: string

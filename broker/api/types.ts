@@ -3,7 +3,8 @@
  * broker/console/ reads them). Types only: nothing here runs.
  */
 
-import type { GroupMemberDescription, GroupPartitionLag } from '../../protocol/frames/apis/groups.js'
+import type { GroupDescription } from '../../protocol/frames/apis/groups.js'
+import type { ConnectionRate } from '../stats.js'
 import type { PartitionStats } from '../storage/log-manager.js'
 
 export interface ApiErrorBody {
@@ -76,29 +77,10 @@ export interface GroupSummary {
 
 
 /** GET /api/groups/:id → { group } */
-export interface GroupDetail {
-  groupId: string
-  state: string
-  groupEpoch: number
-  assignor: string
-  members: GroupMemberDescription[]
-  offsets: GroupPartitionLag[]
-  totalLag: number
-}
+export type GroupDetail = GroupDescription
 
-export interface ConnectionRow {
-  id: string
-  clientId: string
-  remoteAddress: string
-  /** native-tcp, native-ws, mqtt-tcp, mqtt-ws */
-  protocol: string
-  group: string | null
-  bytesIn: number
-  bytesOut: number
-  bytesInPerSec: number
-  bytesOutPerSec: number
-  connectedAtMs: number
-}
+/** A connection with its byte rates over the last sampling interval. */
+export type ConnectionRow = ConnectionRate
 
 /** GET /api/traffic */
 export interface TrafficAnswer {

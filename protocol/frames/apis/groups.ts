@@ -69,6 +69,13 @@ export type GroupMemberDescription = DescribeGroupsResponse['groups'][number]['m
  * logEndOffset - committedOffset, -1 when nothing is committed; memberId = its owner now.
  */
 export type GroupPartitionLag = DescribeGroupsResponse['groups'][number]['offsets'][number]
+/**
+ * A described group as the SDK's Admin and the broker's `/api/groups/:id` give it: the
+ * response entry without its error fields. offsets: per partition that has a committed
+ * offset or an owner, sorted by topic and partition; totalLag: the sum over the partitions
+ * with a committed offset.
+ */
+export type GroupDescription = Omit<DescribeGroupsResponse['groups'][number], 'errorCode' | 'errorMessage'>
 
 export const DeleteGroupsRequest = object({ groupIds: array(groupId, 10_000) })
 export const DeleteGroupsResponse = object({
