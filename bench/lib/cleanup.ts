@@ -2,7 +2,8 @@
  * What a benchmark program started, stopped again whatever happens: normal end, a thrown
  * error, SIGINT (Ctrl-C) or SIGTERM (the runner's timeout or its own Ctrl-C). Cleanups run
  * last-registered first (clients before servers before temp dirs), each at most once, and
- * a failing cleanup does not stop the others.
+ * a failing cleanup does not stop the others. A closed stdout or an uncaught exception also
+ * runs them before the process exits.
  */
 
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs'
@@ -54,6 +55,20 @@ function installSignalHandlers (): void {
       void runCleanups().finally(() => process.exit(code))
     })
   }
+  // A closed stdout (`npm run bench | head`) is an EPIPE error on the stream; a stray error
+  // anywhere else is a crash. Either way what the program started is stopped before it exits.
+  const stopAndExit = (why: string, code: number): void => {
+    process.stderr.write(`${why}: stopping what this benchmark started\n`)
+    void runCleanups().finally(() => process.exit(code))
+  }
+  process.stdout.on('error', err => {
+    if ((err as NodeJS.ErrnoException).code === 'EPIPE') stopAndExit('stdout closed', 0)
+    else stopAndExit(`stdout: ${err.message}`, 1)
+  })
+  process.once('uncaughtException', err => {
+    process.stderr.write(`${err.stack ?? String(err)}\n`)
+    stopAndExit('uncaught exception', 1)
+  })
 }
 
 /**
