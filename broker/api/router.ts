@@ -163,7 +163,7 @@ export function apiRouter (routes: readonly ApiRoute[], options: RouterOptions) 
     }
     const verdict = checkOrigin(req, options.allowedOrigins)
     if (verdict === 'refused') {
-      options.logger.warn({ origin: req.headers.origin, method, path: url.pathname }, 'api request from a refused origin')
+      options.logger.warn({ origin: req.headers.origin?.slice(0, 200), method, path: url.pathname.slice(0, 200) }, 'api request from a refused origin')
       fail(new OriginNotAllowedError(`Origin ${JSON.stringify(String(req.headers.origin).slice(0, 200))} may not use /api: it is not this broker's host nor in httpAllowedOrigins`))
       return
     }

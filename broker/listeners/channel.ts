@@ -19,7 +19,10 @@ export interface ByteChannel {
   write (parts: readonly Uint8Array[]): void
   pause (): void
   resume (): void
-  /** Flushes what is queued, then closes. */
+  /**
+   * Flushes what is queued, then closes; a peer that does not read within END_GRACE_MS is
+   * cut off (an ended socket is not left half-open).
+   */
   end (): void
   /** Closes now, dropping what is queued. */
   destroy (): void
@@ -27,6 +30,11 @@ export interface ByteChannel {
   onDrain (fn: () => void): void
   onClose (fn: () => void): void
 }
+
+/** How long an ended channel waits for the peer to read what is queued before it is destroyed. */
+export const END_GRACE_MS = 2000
+
+function ignoreErrors (): void { /* 'close' follows an 'error'; the connection logs why it ended */ }
 
 function addressOf (socket: Socket): string {
   const host = socket.remoteAddress ?? 'unknown'
@@ -41,6 +49,9 @@ function addressOf (socket: Socket): string {
 export function tcpChannel (socket: Socket): ByteChannel {
   socket.setNoDelay(true)
   socket.setKeepAlive(true, 60_000)
+  // From the start, not only once a Connection listens: a refused socket that the peer
+  // resets must not become an unhandled 'error' event.
+  socket.on('error', ignoreErrors)
   let corked = false
   const uncork = (): void => {
     corked = false
@@ -61,14 +72,14 @@ export function tcpChannel (socket: Socket): ByteChannel {
     },
     pause () { socket.pause() },
     resume () { socket.resume() },
-    end () { socket.end() },
+    end () {
+      socket.end()
+      setTimeout(() => socket.destroy(), END_GRACE_MS).unref()
+    },
     destroy () { socket.destroy() },
     onData (fn) { socket.on('data', fn) },
     onDrain (fn) { socket.on('drain', fn) },
-    onClose (fn) {
-      socket.on('close', fn)
-      socket.on('error', () => { /* 'close' follows; the connection logs why it ended */ })
-    },
+    onClose (fn) { socket.on('close', fn) },
   }
 }
 
@@ -79,6 +90,7 @@ export function tcpChannel (socket: Socket): ByteChannel {
  */
 export function webSocketChannel (ws: WebSocket, socket: Socket): ByteChannel {
   socket.setNoDelay(true)
+  ws.on('error', ignoreErrors)
   return {
     listener: 'ws',
     remoteAddress: addressOf(socket),
@@ -90,7 +102,10 @@ export function webSocketChannel (ws: WebSocket, socket: Socket): ByteChannel {
     },
     pause () { ws.pause() },
     resume () { ws.resume() },
-    end () { ws.close(1000) },
+    end () {
+      ws.close(1000)
+      setTimeout(() => ws.terminate(), END_GRACE_MS).unref()
+    },
     destroy () { ws.terminate() },
     onData (fn) {
       ws.on('message', (data, isBinary) => {
@@ -104,9 +119,6 @@ export function webSocketChannel (ws: WebSocket, socket: Socket): ByteChannel {
       })
     },
     onDrain (fn) { socket.on('drain', fn) },
-    onClose (fn) {
-      ws.on('close', fn)
-      ws.on('error', () => { /* 'close' follows */ })
-    },
+    onClose (fn) { ws.on('close', fn) },
   }
 }

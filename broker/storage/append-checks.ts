@@ -1,42 +1,45 @@
 /**
- * Append-time checks beyond header validation that depend on the topic's config.
+ * Append-time checks that need Node or the topic's config, on top of the pure header and
+ * record checks in protocol/record-batch/header.ts.
+ *
+ * Compressed batches are decompressed (synchronously: append is synchronous, the acks=1
+ * contract) so that their records are checked like uncompressed ones; only gzip can be
+ * read, so other codecs are refused with UNSUPPORTED_COMPRESSION_TYPE rather than stored
+ * where no consumer of this broker could read them. The decompressed size is bounded.
  *
  * Compacted topics (kafka-compat-notes.md §1.7 step 3, §2.7): every record needs a key, or
- * the cleaner could never supersede it. For an uncompressed batch the check walks each
- * record's first fields (length, attributes, timestampDelta, offsetDelta, keyLength) in
- * place — no decoding of keys or values. A compressed batch would have to be decompressed,
- * which is asynchronous while append is synchronous (acks=1 contract), so compressed
- * batches are rejected on compacted topics with an InvalidRecordError saying so.
+ * the cleaner could never supersede it (checked by the record walk, `requireKeys`), and
+ * batches must be uncompressed because the cleaner rewrites records in place.
  */
 
-import { VarintCursor } from '../../protocol/bytes/varint.js'
-import { CorruptRecordError, InvalidRecordError } from '../../protocol/errors.js'
-import { ATTR_COMPRESSION_MASK, BATCH_HEADER_SIZE, LOG_OVERHEAD, type BatchHeader } from '../../protocol/record-batch/header.js'
+import { gunzipSync } from 'node:zlib'
+import { InvalidRecordError, MessageTooLargeError, UnsupportedCompressionTypeError } from '../../protocol/errors.js'
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '../../protocol/record-batch/compression.js'
+import { ATTR_COMPRESSION_MASK, Compression, type BatchHeader, type CompressionCode } from '../../protocol/record-batch/header.js'
 
-/** Throws InvalidRecordError when a batch of an already validated payload breaks compaction rules. */
-export function checkCompactedPayload (payload: Uint8Array, headers: BatchHeader[]): void {
-  let pos = 0
-  for (let b = 0; b < headers.length; b++) {
-    const h = headers[b]!
-    const size = h.batchLength + LOG_OVERHEAD
+/** Decompresses a batch's records for validation (gzip only). */
+export function decompressForCheck (compression: CompressionCode, bytes: Uint8Array): Uint8Array {
+  if (compression !== Compression.gzip) {
+    const name = Object.keys(Compression).find(k => Compression[k as keyof typeof Compression] === compression) ?? String(compression)
+    throw new UnsupportedCompressionTypeError(`compression ${name} is not supported by this broker (none or gzip)`)
+  }
+  try {
+    const out = gunzipSync(bytes, { maxOutputLength: DEFAULT_MAX_DECOMPRESSED_BYTES })
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new MessageTooLargeError(`decompressed batch exceeds ${DEFAULT_MAX_DECOMPRESSED_BYTES} bytes`, { cause: err })
+    }
+    throw new InvalidRecordError(`gzip records do not decompress: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** Throws InvalidRecordError for a compressed batch on a compacted topic. */
+export function checkCompactedPayload (headers: BatchHeader[]): void {
+  for (const h of headers) {
     if ((h.attributes & ATTR_COMPRESSION_MASK) !== 0) {
       throw new InvalidRecordError(
-        'compressed batches are not accepted on compacted topics: the broker would have to decompress them to check that every record has a key; send them uncompressed')
+        'compressed batches are not accepted on compacted topics: the cleaner rewrites records in place; send them uncompressed')
     }
-    const cursor = new VarintCursor(payload, pos + BATCH_HEADER_SIZE, pos + size)
-    for (let i = 0; i < h.recordsCount; i++) {
-      const length = cursor.varint()
-      const recordEnd = cursor.pos + length
-      cursor.skip(1)
-      cursor.varlong()
-      cursor.varint()
-      const keyLength = cursor.varint()
-      if (cursor.pos > recordEnd) throw new CorruptRecordError(`record ${i} of batch ${b} is shorter than its fields`)
-      if (keyLength < 0) {
-        throw new InvalidRecordError(`record ${i} of batch ${b} has a null key; every record on a compacted topic needs a key`)
-      }
-      cursor.pos = recordEnd
-    }
-    pos += size
   }
 }

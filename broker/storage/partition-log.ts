@@ -48,7 +48,7 @@ import { decideRetention, type RetentionCandidate } from './retention.js'
 import { compactLog, DEFAULT_MAX_KEYS_PER_PASS, type CleanerHost, type CompactionResult } from './compaction.js'
 import { MAX_RELATIVE_OFFSET } from './batch-scan.js'
 import { EMPTY, findTimestampInSegment, floorSegment, readSegmentBatches, type SegmentRead } from './log-reader.js'
-import { checkCompactedPayload } from './append-checks.js'
+import { checkCompactedPayload, decompressForCheck } from './append-checks.js'
 import { faultPoints } from './testing/fault-points.js'
 import { Segment, type SegmentContext } from './segment.js'
 
@@ -203,8 +203,9 @@ export class PartitionLog {
 
   /**
    * Appends a producer's payload (one or more RecordBatch v2, client-origin). Validates the
-   * whole payload first — framing, size, magic, CRC, record count (validateBatches); on a
-   * compacted topic every record needs a key (append-checks.ts); producer sequence rules —
+   * whole payload first — framing, size, magic, CRC, each record's framing, gzip records
+   * decompressed and checked, other codecs refused; on a compacted topic every record needs
+   * a key (validateBatches, append-checks.ts); producer sequence rules —
    * and only then rewrites baseOffset and partitionLeaderEpoch in place (outside the CRC
    * range) and writes with one write call. On any validation error the log is unchanged.
    * Synchronous: when it returns the bytes are in the page cache (acks=1).
@@ -212,8 +213,9 @@ export class PartitionLog {
   append (payload: Uint8Array, options: AppendOptions = {}): AppendResult {
     this.#checkOpen()
     const config = this.#config
-    const headers = validateBatches(payload, { maxBatchBytes: config.maxBatchBytes })
-    if (config.cleanupPolicy === 'compact') checkCompactedPayload(payload, headers)
+    const compact = config.cleanupPolicy === 'compact'
+    const headers = validateBatches(payload, { maxBatchBytes: config.maxBatchBytes, decompress: decompressForCheck, requireKeys: compact })
+    if (compact) checkCompactedPayload(headers)
     const duplicate = this.#producers.check(headers)
     if (duplicate !== null) {
       return {

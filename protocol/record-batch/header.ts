@@ -132,13 +132,21 @@ export interface ValidateOptions {
   maxBatchBytes?: number
   /** Reject batches that set the control bit (true for client produce). Default true. */
   rejectControl?: boolean
+  /**
+   * Decompresses a compressed batch's records so they can be checked as well (the broker
+   * passes its synchronous codecs; it throws UnsupportedCompressionTypeError for a codec it
+   * cannot read). Without it compressed records are not looked at.
+   */
+  decompress?: (compression: CompressionCode, bytes: Uint8Array) => Uint8Array
+  /** Every record must have a key (compacted topics). */
+  requireKeys?: boolean
 }
 
 /**
  * Validates the batch that occupies exactly `bytes[pos, end)` without decoding records:
- * framing, size limit, magic, CRC-32C, counts, producer fields; for uncompressed batches it
- * also walks the record length prefixes, so a record count that disagrees with the records
- * is caught. Throws a named error; returns the header.
+ * framing, size limit, magic, CRC-32C, counts, producer fields, and the records' own framing
+ * (checkRecords; compressed records only when `options.decompress` is given). Throws a
+ * named error; returns the header.
  */
 export function validateBatch (bytes: Uint8Array, pos = 0, end = bytes.length, options: ValidateOptions = {}): BatchHeader {
   const available = end - pos
@@ -171,25 +179,60 @@ export function validateBatch (bytes: Uint8Array, pos = 0, end = bytes.length, o
     throw new InvalidRecordError(`idempotent batch (producerId ${header.producerId}) has baseSequence ${header.baseSequence}`)
   }
   if (compression === Compression.none) {
-    const counted = countRecords(bytes, pos + BATCH_HEADER_SIZE, end)
-    if (counted !== header.recordsCount) {
-      throw new InvalidRecordError(`record batch says ${header.recordsCount} records, holds ${counted}`)
-    }
+    checkRecords(bytes, pos + BATCH_HEADER_SIZE, end, header.recordsCount, options.requireKeys)
+  } else if (options.decompress !== undefined) {
+    const records = options.decompress(compression as CompressionCode, bytes.subarray(pos + BATCH_HEADER_SIZE, end))
+    checkRecords(records, 0, records.length, header.recordsCount, options.requireKeys)
   }
   return header
 }
 
-/** Counts uncompressed records by their length prefixes; they must end exactly at `end`. */
-function countRecords (bytes: Uint8Array, pos: number, end: number): number {
-  const cursor = new VarintCursor(bytes, pos, end)
-  let count = 0
-  while (cursor.pos < end) {
-    const length = cursor.varint()
-    if (length <= 0) throw new CorruptRecordError(`record ${count} has length ${length}`)
-    cursor.skip(length)
-    count++
+/**
+ * Walks the records in `bytes[pos, end)` field by field without copying them (Kafka's
+ * broker does the same on append): each record's length prefix, attributes, timestamp
+ * delta, an offset delta equal to its index, key and value lengths (-1 for null), headers
+ * (key length >= 0, value length >= -1); every record must end exactly where its length
+ * says and the records exactly at `end`, `expected` of them. A batch that passes can be
+ * decoded by any reader, so one bad producer cannot make a partition unreadable.
+ */
+export function checkRecords (bytes: Uint8Array, pos: number, end: number, expected: number, requireKeys = false): void {
+  const c = new VarintCursor(bytes, pos, end)
+  let index = 0
+  while (c.pos < end) {
+    const length = c.varint()
+    if (length <= 0) throw new CorruptRecordError(`record ${index} has length ${length}`)
+    const recordEnd = c.pos + length
+    if (recordEnd > end) throw new CorruptRecordError(`record ${index} runs past the end of its batch`)
+    c.skip(1) // attributes
+    c.varlong() // timestampDelta
+    const offsetDelta = c.varint()
+    if (offsetDelta !== index) throw new InvalidRecordError(`record ${index} has offsetDelta ${offsetDelta}`)
+    const keyLength = skipBytesField(c, -1, index, 'key')
+    if (requireKeys && keyLength < 0) {
+      throw new InvalidRecordError(`record ${index} has a null key; every record on a compacted topic needs a key`)
+    }
+    skipBytesField(c, -1, index, 'value')
+    const headers = c.varint()
+    if (headers < 0) throw new CorruptRecordError(`record ${index} has ${headers} headers`)
+    for (let h = 0; h < headers; h++) {
+      skipBytesField(c, 0, index, 'header key')
+      skipBytesField(c, -1, index, 'header value')
+    }
+    if (c.pos !== recordEnd) {
+      throw new CorruptRecordError(`record ${index} fields take ${c.pos - recordEnd + length} bytes, its length says ${length}`)
+    }
+    index++
+    if (index > expected) break
   }
-  return count
+  if (index !== expected) throw new InvalidRecordError(`record batch says ${expected} records, holds ${index}${index > expected ? ' or more' : ''}`)
+}
+
+/** Skips a varint-length-prefixed field and returns its length; `min` is -1 where null is allowed, else 0. */
+function skipBytesField (c: VarintCursor, min: number, index: number, what: string): number {
+  const n = c.varint()
+  if (n < min) throw new CorruptRecordError(`record ${index} has ${what} length ${n}`)
+  if (n > 0) c.skip(n)
+  return n
 }
 
 /**

@@ -2,6 +2,7 @@
 // every api answers, responses come out of order, long polls wake on append, and every kind
 // of bad input is answered or closes only the connection that sent it while another client
 // keeps producing and fetching.
+import { connect, type Socket } from 'node:net'
 import t from 'tap'
 import { WebSocket } from 'ws'
 import { encodeBatch, decodeBatch } from '../../protocol/record-batch/records.js'
@@ -244,6 +245,60 @@ t.test('connection limits are named: in-flight, connections, idle', async t => {
 
   await b.until(() => b.closed, 5000)
   t.equal(b.responses[0]?.body.errorCode, code('IDLE_TIMEOUT'), 'an idle connection is told why it is closed')
+})
+
+/** A raw socket that stays half-open after the broker ends its side, then resets. */
+async function halfOpen (port: number, request?: string): Promise<{ socket: Socket, received: () => string }> {
+  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+  socket.on('error', () => { /* the reset is ours */ })
+  await new Promise(resolve => socket.once('connect', resolve))
+  let got = ''
+  socket.on('data', (d: Buffer) => { got += d.toString('latin1') })
+  if (request !== undefined) socket.write(request)
+  return { socket, received: () => got }
+}
+
+async function waitFor (cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!cond() && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+}
+
+t.test('refused sockets that the peer then resets do not take the broker down', async t => {
+  const broker = await startBroker(t, { maxConnections: 2 })
+  const held = [await RawClient.connect(broker.ports.native!), await RawClient.connect(broker.ports.native!)]
+  t.teardown(() => { for (const h of held) h.close() })
+
+  // TCP past maxConnections: the notice arrives, the peer keeps its half open and resets.
+  const tcp = await halfOpen(broker.ports.native!)
+  await waitFor(() => tcp.received().length > 0)
+  t.ok(tcp.received().length > 0, 'the refused TCP client got its notice')
+  tcp.socket.resetAndDestroy()
+
+  // WebSocket past maxConnections, then a frame with a reserved opcode and a reset.
+  const ws = new WebSocket(`ws://127.0.0.1:${broker.ports.http}/ws`)
+  ws.on('error', () => { /* expected */ })
+  await new Promise(resolve => ws.once('open', resolve))
+  const raw = (ws as unknown as { _socket: Socket })._socket
+  raw.write(Buffer.from([0x83, 0x80, 1, 2, 3, 4]))
+  raw.resetAndDestroy()
+
+  // Upgrades the HTTP layer refuses (unknown path 404, foreign Origin 403), then a reset.
+  for (const [path, origin] of [['/nope', null], ['/ws', 'http://elsewhere.example']] as const) {
+    const up = await halfOpen(broker.ports.http!, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${origin === null ? '' : `Origin: ${origin}\r\n`}\r\n`)
+    await waitFor(() => up.received().includes('\r\n\r\n'))
+    t.match(up.received(), origin === null ? /^HTTP\/1\.1 404 / : /^HTTP\/1\.1 403 /, `${path} refused`)
+    up.socket.write('x'.repeat(1000))
+    up.socket.resetAndDestroy()
+  }
+  await new Promise(resolve => setTimeout(resolve, 300))
+
+  held[0]!.close()
+  await waitFor(() => broker.connections.size < 2)
+  const after = await RawClient.connect(broker.ports.native!)
+  t.teardown(() => after.close())
+  const created = await after.call('CreateTopics', { topics: [{ topic: 'still-up', partitions: 1 }] })
+  t.equal(created.topics[0]!.errorCode, 0, 'the broker still serves')
 })
 
 t.test('a reader that never reads is cut off; the broker keeps serving', async t => {

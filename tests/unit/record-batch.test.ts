@@ -137,6 +137,51 @@ t.test('validation names every bad batch', async t => {
   t.equal(badCrc[OFFSET_CRC], good[OFFSET_CRC], 'validation never changes the bytes')
 })
 
+/** A batch whose records section is `records` as given (header fields and CRC made to fit). */
+function batchWithRecords (records: Uint8Array, count: number): Uint8Array {
+  const shell = encodeBatch([{ value: utf8('x') }])
+  const out = new Uint8Array(BATCH_HEADER_SIZE + records.length)
+  out.set(shell.subarray(0, BATCH_HEADER_SIZE))
+  out.set(records, BATCH_HEADER_SIZE)
+  const v = new DataView(out.buffer)
+  v.setInt32(8, out.length - 12)
+  v.setInt32(OFFSET_RECORDS_COUNT, count)
+  v.setInt32(OFFSET_LAST_OFFSET_DELTA, count - 1)
+  updateCrc(out, 0, out.length)
+  return out
+}
+
+t.test('the record walk refuses records no reader could decode (CRC and counts right)', async t => {
+  // One record: length 6, attributes 0, timestampDelta 0, offsetDelta 0, key null (-1 → 0x01), value len 0, 0 headers
+  const ok = hex('0c 00 00 00 01 00 00')
+  validateBatch(batchWithRecords(ok, 1))
+  const cases: Array<[string, Uint8Array, number, new (...a: never[]) => Error]> = [
+    ['garbage record fields', hex('0c ff ff ff ff ff ff'), 1, CorruptRecordError],
+    ['offsetDelta not its index', hex('0c 00 00 7e 01 00 00'), 1, InvalidRecordError],
+    ['key length below -1', hex('0c 00 00 00 03 00 00'), 1, CorruptRecordError],
+    ['fields shorter than the record length', hex('0e 00 00 00 01 00 00 00'), 1, CorruptRecordError],
+    ['fields longer than the record length', hex('0a 00 00 00 01 00 00'), 1, CorruptRecordError],
+    ['a header with a null key', hex('10 00 00 00 01 00 02 01 00'), 1, CorruptRecordError],
+    ['second record with offsetDelta 0', hex('0c 00 00 00 01 00 00 0c 00 00 00 01 00 00'), 2, InvalidRecordError],
+  ]
+  for (const [name, records, count, errorClass] of cases) {
+    t.throws(() => validateBatch(batchWithRecords(records, count)), errorClass, name)
+  }
+  const keyed = encodeBatch([{ key: utf8('k'), value: utf8('v') }, { key: null, value: utf8('v') }])
+  validateBatch(keyed)
+  t.throws(() => validateBatch(keyed, 0, keyed.length, { requireKeys: true }), InvalidRecordError, 'requireKeys: a null key')
+})
+
+t.test('with a decompressor, compressed records are walked too', async t => {
+  const gz = await encodeBatchCompressed([{ value: utf8('a') }, { value: utf8('b') }], Compression.gzip)
+  const plainInside = (): Uint8Array => hex('0c 00 00 00 01 00 00 0c 00 00 02 01 00 00')
+  let seen = 0
+  validateBatch(gz, 0, gz.length, { decompress: () => { seen++; return plainInside() } })
+  t.equal(seen, 1, 'the decompressor was asked')
+  t.throws(() => validateBatch(gz, 0, gz.length, { decompress: () => hex('0c ff ff ff ff ff ff') }), CorruptRecordError, 'bad records inside')
+  t.throws(() => validateBatch(gz, 0, gz.length, { decompress: () => plainInside().subarray(0, 7) }), InvalidRecordError, 'fewer records inside than the count')
+})
+
 t.test('validateBatches walks a payload of several batches and rejects trailing junk', async t => {
   const a = encodeBatch([{ value: utf8('a') }])
   const b = encodeBatch([{ value: utf8('b') }, { value: utf8('c') }])

@@ -3,13 +3,14 @@
 // and idempotent-producer state (broker/storage/partition-log.ts).
 import fs from 'node:fs'
 import path from 'node:path'
+import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import {
   CorruptRecordError, InvalidProducerEpochError, InvalidRecordError, LogClosedError, MessageTooLargeError,
-  OffsetOutOfRangeError, OutOfOrderSequenceError,
+  OffsetOutOfRangeError, OutOfOrderSequenceError, UnsupportedCompressionTypeError,
 } from '../../protocol/errors.js'
 import {
-  Compression, OFFSET_LAST_OFFSET_DELTA, OFFSET_MAGIC, OFFSET_RECORDS_COUNT, readBatchHeader, updateCrc,
+  BATCH_HEADER_SIZE, Compression, OFFSET_ATTRIBUTES, OFFSET_LAST_OFFSET_DELTA, OFFSET_MAGIC, OFFSET_RECORDS_COUNT, readBatchHeader, updateCrc,
 } from '../../protocol/record-batch/header.js'
 import { encodeBatch, encodeBatchCompressed, forEachBatch } from '../../protocol/record-batch/records.js'
 import { installNodeCodecs } from '../../platform/node-codecs.js'
@@ -45,6 +46,26 @@ t.test('bad batches are rejected with a named error and the directory stays byte
   const nullKey = encodeBatch([{ key: utf8('k'), value: utf8('v') }, { key: null, value: utf8('v') }])
   const gzipped = await encodeBatchCompressed([{ key: utf8('k'), value: utf8('v') }], Compression.gzip)
 
+  /** `batch` with other compression bits (CRC refreshed): records left as they are. */
+  const withAttributes = (batch: Uint8Array, compression: number): Uint8Array => {
+    const b = batch.slice()
+    b[OFFSET_ATTRIBUTES + 1] = (b[OFFSET_ATTRIBUTES + 1]! & ~7) | compression
+    updateCrc(b, 0, b.length)
+    return b
+  }
+  /** A gzip batch whose decompressed records section is `records` (count in the header). */
+  const gzipOver = async (records: Uint8Array, count: number): Promise<Uint8Array> => {
+    const shell = await encodeBatchCompressed([{ value: utf8('x') }], Compression.gzip)
+    const blob = gzipSync(records)
+    const b = new Uint8Array(BATCH_HEADER_SIZE + blob.length)
+    b.set(shell.subarray(0, BATCH_HEADER_SIZE))
+    b.set(blob, BATCH_HEADER_SIZE)
+    new DataView(b.buffer).setInt32(8, b.length - 12)
+    new DataView(b.buffer).setInt32(OFFSET_RECORDS_COUNT, count)
+    new DataView(b.buffer).setInt32(OFFSET_LAST_OFFSET_DELTA, count - 1)
+    updateCrc(b, 0, b.length)
+    return b
+  }
   const cases: Array<[string, typeof log, Uint8Array, new (...a: never[]) => Error]> = [
     ['wrong CRC', log, badCrc, CorruptRecordError],
     ['wrong magic', log, badMagic, CorruptRecordError],
@@ -56,6 +77,9 @@ t.test('bad batches are rejected with a named error and the directory stays byte
     ['null key on a compacted topic', compacted, nullKey, InvalidRecordError],
     ['compressed batch on a compacted topic', compacted, gzipped, InvalidRecordError],
     ['empty payload', log, new Uint8Array(0), InvalidRecordError],
+    ['gzip attribute over records that are not gzip', log, withAttributes(good, Compression.gzip), InvalidRecordError],
+    ['a codec this broker cannot read (zstd)', log, withAttributes(good, Compression.zstd), UnsupportedCompressionTypeError],
+    ['gzip whose records are garbage', log, await gzipOver(new Uint8Array(20).fill(0xff), 1), CorruptRecordError],
   ]
   for (const [name, target, payload, errorClass] of cases) {
     const before = hashDir(dir)

@@ -328,7 +328,6 @@ export class MqttConnection implements SessionOutput {
     this.gracefulClose = true
     this.#state = 'closed'
     this.channel.end()
-    setTimeout(() => this.channel.destroy(), 1000).unref()
   }
 
   /**
@@ -358,9 +357,8 @@ export class MqttConnection implements SessionOutput {
       this.write(encodeOther({ cmd: 'disconnect', reasonCode: reason }, 5))
     }
     // Queued packets (a refusing CONNACK, a DISCONNECT) are flushed; a peer that does not
-    // close its side is cut off shortly after.
+    // close its side is cut off shortly after (ByteChannel.end).
     this.channel.end()
-    setTimeout(() => this.channel.destroy(), 1000).unref()
   }
 
   #onClose (): void {
