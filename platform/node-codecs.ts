@@ -11,7 +11,7 @@ import { createRequire } from 'node:module'
 import { promisify } from 'node:util'
 import { gunzip, gzip } from 'node:zlib'
 import { setNativeCrc32c } from '../protocol/bytes/crc32c.js'
-import { MessageTooLargeError } from '../protocol/errors.js'
+import { CorruptRecordError, MessageTooLargeError } from '../protocol/errors.js'
 import { registerCompressionCodec } from '../protocol/record-batch/compression.js'
 import { Compression } from '../protocol/record-batch/header.js'
 
@@ -42,7 +42,7 @@ export function installNodeCodecs (): void {
         if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
           throw new MessageTooLargeError(`decompressed batch exceeds ${maxBytes} bytes`, { cause: err })
         }
-        throw err
+        throw new CorruptRecordError(`gzip records do not decompress: ${(err as Error).message}`, { cause: err })
       }
     },
   })

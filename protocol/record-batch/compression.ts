@@ -10,7 +10,7 @@
  * limit (a "zip bomb").
  */
 
-import { MessageTooLargeError, UnsupportedCompressionTypeError } from '../errors.js'
+import { CorruptRecordError, MessageTooLargeError, UnsupportedCompressionTypeError } from '../errors.js'
 import { Compression, type CompressionCode, type CompressionName } from './header.js'
 
 export interface CompressionCodec {
@@ -60,7 +60,12 @@ const webGzip: CompressionCodec = {
     return drain(streamOf(data).pipeThrough(new CompressionStream('gzip')), Number.MAX_SAFE_INTEGER)
   },
   async decompress (data, maxBytes) {
-    return drain(streamOf(data).pipeThrough(new DecompressionStream('gzip')), maxBytes)
+    try {
+      return await drain(streamOf(data).pipeThrough(new DecompressionStream('gzip')), maxBytes)
+    } catch (err) {
+      if (err instanceof MessageTooLargeError) throw err
+      throw new CorruptRecordError(`gzip records do not decompress: ${(err as Error).message}`, { cause: err })
+    }
   },
 }
 

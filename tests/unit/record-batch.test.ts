@@ -94,6 +94,11 @@ t.test('unknown codecs are named errors', async t => {
   registerCompressionCodec(Compression.snappy, { compress: async d => d.slice().reverse(), decompress: async d => d.slice().reverse() })
   const s = await encodeBatchCompressed([{ value: utf8('abc') }], Compression.snappy)
   t.equal(text((await decodeBatchAsync(s)).records[0]!.value), 'abc')
+  // Records flagged gzip that are not gzip: a named error, not the stream's own.
+  const fake = encodeBatch([{ value: utf8('x') }])
+  fake[OFFSET_ATTRIBUTES + 1] = Compression.gzip
+  updateCrc(fake, 0, fake.length)
+  await t.rejects(decodeBatchAsync(fake), CorruptRecordError, 'not gzip inside')
 })
 
 t.test('validation names every bad batch', async t => {
