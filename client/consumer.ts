@@ -26,7 +26,9 @@
  *
  * close(): stops fetching, waits for a running run() callback (unless called from inside
  * one: then run() resolves once the close is done), and in a group commits, calls
- * onRevoked and leaves; then for await loops end and run() resolves.
+ * onRevoked and leaves; then for await loops end and run() resolves. "Inside" is told by
+ * async context in Node (a SIGTERM handler that calls close() while a callback awaits I/O
+ * waits for the commit and leave); in browsers, by whether any callback is running.
  */
 
 import { ClientClosedError, InvalidArgumentError, OffsetOutOfRangeError } from '../protocol/errors.js'
@@ -37,6 +39,19 @@ import type { AssignTarget, ConsumerOptions, RunOptions, SubscribeOptions } from
 import { GroupMember, type CommitOffset, type GroupHost } from './group.js'
 import type { Message } from './message.js'
 import { EARLIEST, LATEST, listOffsets } from './offsets.js'
+
+/** Tells whether code runs inside a given consumer's run() callbacks (async context). */
+export interface CallbackScope {
+  run<T> (owner: object, fn: () => T): T
+  current (): object | undefined
+}
+
+let callbackScope: CallbackScope | null = null
+
+/** Installed by the Node entry (AsyncLocalStorage); browsers fall back to a flag. */
+export function setCallbackScope (scope: CallbackScope): void {
+  callbackScope = scope
+}
 
 export type { TopicPartition } from './assignment.js'
 export type { AutoOffsetReset } from './fetcher.js'
@@ -454,7 +469,9 @@ export class Consumer implements AsyncIterable<Message> {
     } catch (err) {
       return Promise.reject(err)
     }
-    const loop = this.#runLoop(eachMessage, eachBatch, eachBatchAutoResolve)
+    const loop = callbackScope === null
+      ? this.#runLoop(eachMessage, eachBatch, eachBatchAutoResolve)
+      : callbackScope.run(this, () => this.#runLoop(eachMessage, eachBatch, eachBatchAutoResolve))
     this.#loop = loop
     this.#running = loop.then(() => this.#closing?.catch(() => {})).finally(() => {
       this.#running = null
@@ -536,9 +553,10 @@ export class Consumer implements AsyncIterable<Message> {
       this.#chunks = []
       this.#closing = this.#shutdown()
     }
-    // From inside a callback: the loop cannot end before the callback returns; run()
-    // resolves once the close is done.
-    if (this.#inCallback) return Promise.resolve()
+    // From inside a callback: the loop cannot end before the callback returns (awaiting the
+    // close there would wait for itself); run() resolves once the close is done.
+    const inside = this.#inCallback && (callbackScope === null || callbackScope.current() === this)
+    if (inside) return Promise.resolve()
     return this.#closing
   }
 

@@ -30,12 +30,16 @@
  * `code`, `retriable`, and `cause` when it wraps another error), re-exported here.
  */
 
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { setDefaultTcpTransport } from './client.js'
+import { setCallbackScope } from './consumer.js'
 import { installNodeCodecs } from '../platform/node-codecs.js'
 import { nodeTcpTransport } from './transport/node-tcp.js'
 
 installNodeCodecs()
 setDefaultTcpTransport(nodeTcpTransport)
+const runContext = new AsyncLocalStorage<object>()
+setCallbackScope({ run: (owner, fn) => runContext.run(owner, fn), current: () => runContext.getStore() })
 
 export * from './api.js'
 export { nodeTcpTransport } from './transport/node-tcp.js'

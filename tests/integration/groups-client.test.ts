@@ -300,3 +300,42 @@ t.test('close() rejects with the final commit error when the broker is gone (aft
   t.same(revoked, [false], 'onRevoked was still called')
   await running
 })
+
+t.test('close() from outside while a slow callback awaits I/O waits, commits what was processed and leaves', async t => {
+  const broker = await startBroker(t, { groupHeartbeatIntervalMs: HEARTBEAT_MS, mqttPort: null })
+  const address = `127.0.0.1:${broker.ports.native}`
+  await broker.logs.createTopic('slow', { partitions: 1 })
+  await produce(address, 'slow', 200)
+  const client = new Client({ brokers: [address] })
+  t.teardown(() => client.close())
+  const consumer = client.consumer({ groupId: 'g-slow', fromBeginning: true, sessionTimeoutMs: 30_000 })
+  await consumer.subscribe({ topics: ['slow'] })
+  let processed = 0
+  const running = consumer.run({ eachMessage: async () => { await new Promise(resolve => setTimeout(resolve, 20)); processed++ } })
+  await until(() => processed >= 5, 10_000, '5 messages processed')
+  // A SIGTERM handler's situation: called from outside the callback, while one is running.
+  const started = Date.now()
+  await new Promise<void>((resolve, reject) => setImmediate(() => { consumer.close().then(resolve, reject) }))
+  t.ok(Date.now() - started >= 5, 'close() waited for the running callback')
+  await running
+  const d = await describe(address, 'g-slow')
+  t.equal(d.members.length, 0, 'the member left the group')
+  t.equal(d.offsets.find(o => o.partition === 0)?.committedOffset, processed, 'exactly what was processed is committed')
+})
+
+t.test('close() awaited from inside a callback does not wait for itself', async t => {
+  const broker = await startBroker(t, { groupHeartbeatIntervalMs: HEARTBEAT_MS, mqttPort: null })
+  const address = `127.0.0.1:${broker.ports.native}`
+  await broker.logs.createTopic('inside', { partitions: 1 })
+  await produce(address, 'inside', 20)
+  const client = new Client({ brokers: [address] })
+  t.teardown(() => client.close())
+  const consumer = client.consumer({ groupId: 'g-inside', fromBeginning: true })
+  await consumer.subscribe({ topics: ['inside'] })
+  let seen = 0
+  await consumer.run({ eachMessage: async () => { if (++seen === 3) await consumer.close() } })
+  t.equal(seen, 3, 'run() resolved after the close from inside')
+  const d = await describe(address, 'g-inside')
+  t.equal(d.members.length, 0)
+  t.equal(d.offsets.find(o => o.partition === 0)?.committedOffset, 3)
+})
