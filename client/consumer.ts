@@ -456,7 +456,8 @@ export class Consumer implements AsyncIterable<Message> {
   /**
    * Hands messages to `eachMessage` one at a time, or to `eachBatch` a partition's chunk at
    * a time, until the consumer is closed. If a callback throws, the partition is sought
-   * back to the message (or batch) that failed and run() rejects with the error.
+   * back to the message (or batch) that failed and run() rejects with the error; in a
+   * group, after the consumer closed (committed what was processed and left the group).
    */
   run (options: RunOptions): Promise<void> {
     const { eachMessage, eachBatch, eachBatchAutoResolve = true } = options
@@ -473,7 +474,13 @@ export class Consumer implements AsyncIterable<Message> {
       ? this.#runLoop(eachMessage, eachBatch, eachBatchAutoResolve)
       : callbackScope.run(this, () => this.#runLoop(eachMessage, eachBatch, eachBatchAutoResolve))
     this.#loop = loop
-    this.#running = loop.then(() => this.#closing?.catch(() => {})).finally(() => {
+    this.#running = loop.then(() => this.#closing?.catch(() => {}), async (err: unknown) => {
+      // A group member whose callback failed stops: it commits what was processed (not the
+      // failed message), leaves, and its partitions go to the other members — instead of
+      // heartbeating on while holding partitions nobody reads.
+      if (this.#group !== null) await this.close().catch(noop)
+      throw err
+    }).finally(() => {
       this.#running = null
       this.#loop = null
     })

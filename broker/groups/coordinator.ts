@@ -197,9 +197,18 @@ export class GroupCoordinator {
     return {
       memberId: member.memberId,
       memberEpoch: member.memberEpoch,
-      heartbeatIntervalMs: group.needsAttention(member) || group.state === 'reconciling' ? RECONCILE_HEARTBEAT_MS : this.#config.groupHeartbeatIntervalMs,
+      heartbeatIntervalMs: group.needsAttention(member) || group.state === 'reconciling' ? RECONCILE_HEARTBEAT_MS : this.#heartbeatInterval(member),
       assignment: toList(member.assigned),
     }
+  }
+
+  /**
+   * The group's heartbeat interval, but at most a third of the member's session timeout: a
+   * member that asked for a session shorter than the interval must still beat in time, or it
+   * would be evicted and rejoin over and over.
+   */
+  #heartbeatInterval (member: Member): number {
+    return Math.max(RECONCILE_HEARTBEAT_MS, Math.min(this.#config.groupHeartbeatIntervalMs, Math.floor(member.sessionTimeoutMs / 3)))
   }
 
   #join (group: Group, req: RequestOf<'GroupHeartbeat'>, client: ClientInfo, now: number): Member {

@@ -339,3 +339,24 @@ t.test('close() awaited from inside a callback does not wait for itself', async 
   t.equal(d.members.length, 0)
   t.equal(d.offsets.find(o => o.partition === 0)?.committedOffset, 3)
 })
+
+t.test('a member whose callback throws commits what it processed, leaves, and its partitions move on', async t => {
+  const broker = await startBroker(t, { groupHeartbeatIntervalMs: HEARTBEAT_MS, mqttPort: null })
+  const address = `127.0.0.1:${broker.ports.native}`
+  await broker.logs.createTopic('fail', { partitions: 1 })
+  await produce(address, 'fail', 10)
+  const client = new Client({ brokers: [address] })
+  t.teardown(() => client.close())
+  const failing = client.consumer({ groupId: 'g-fail', fromBeginning: true })
+  await failing.subscribe({ topics: ['fail'] })
+  let n = 0
+  await t.rejects(failing.run({ eachMessage: () => { if (++n === 5) throw new Error('boom') } }), { message: 'boom' })
+  const d = await describe(address, 'g-fail')
+  t.equal(d.members.length, 0, 'the failed member left')
+  t.equal(d.offsets.find(o => o.partition === 0)?.committedOffset, 4, 'the four handled messages are committed, not the failed one')
+  const next = client.consumer({ groupId: 'g-fail', fromBeginning: true })
+  await next.subscribe({ topics: ['fail'] })
+  const seen: string[] = []
+  await next.run({ eachMessage: async ({ message }) => { seen.push(new TextDecoder().decode(message.value!)); if (seen.length === 6) await next.close() } })
+  t.same(seen, ['4', '5', '6', '7', '8', '9'], 'the next member starts at the failed message')
+})

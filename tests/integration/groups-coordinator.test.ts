@@ -172,3 +172,17 @@ t.test('offsets: fetch, admin reset only when empty, delete; all survive a resta
   const after = await c2.call('OffsetFetch', { groupId: 'g4', topics: [{ topic: 'off', partitions: [0] }] })
   t.equal(after.topics[0]!.partitions[0]!.offset, -1, 'a deleted group has no offsets')
 })
+
+t.test('a session shorter than the heartbeat interval gets a heartbeat interval that fits in it', async t => {
+  const broker = await startBroker(t, { groupHeartbeatIntervalMs: 3000 })
+  const c = await RawClient.connect(broker.ports.native!)
+  t.teardown(() => c.close())
+  await c.call('CreateTopics', { topics: [{ topic: 'hb', partitions: 1 }] })
+  const short = new Member(c, 'g-hb', ['hb'], { sessionTimeoutMs: 2000 })
+  await settle(t, [short])
+  const r = await short.beat()
+  t.equal(r.heartbeatIntervalMs, 666, 'a third of the 2 s session, not the 3 s group interval')
+  const long = new Member(c, 'g-hb2', ['hb'], { sessionTimeoutMs: 30_000 })
+  await settle(t, [long])
+  t.equal((await long.beat()).heartbeatIntervalMs, 3000, 'a long session keeps the group interval')
+})
