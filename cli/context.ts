@@ -21,12 +21,15 @@ export function brokerOf (command: Command): string {
   return broker ?? process.env.SPOOL_BROKER ?? DEFAULT_BROKER
 }
 
+/** A command gives up quickly when the broker is not there (exit code 2). */
+export const CLI_RETRY = { retries: 2, initialRetryTimeMs: 100, maxRetryTimeMs: 1_000 }
+
 export function createClient (broker: string): Client {
   return new Client({
     brokers: [broker],
     clientId: 'spool-cli',
     connectTimeoutMs: 5_000,
-    retry: { retries: 2, initialRetryTimeMs: 100, maxRetryTimeMs: 1_000 },
+    retry: CLI_RETRY,
   })
 }
 

@@ -193,9 +193,12 @@ export class Cluster {
       sleeper.reject(new ClientClosedError('the client is closed'))
     }
     this.#sleepers.clear()
+    // Requests still pending fail as the application's own doing, not as a retriable
+    // connection error.
+    const closed = new ClientClosedError('the client was closed')
     for (const entry of this.#connections.values()) {
-      if (entry instanceof Promise) entry.then(c => c.close(), () => {})
-      else entry.close()
+      if (entry instanceof Promise) entry.then(c => c.close(closed), () => {})
+      else entry.close(closed)
     }
     this.#connections.clear()
   }

@@ -166,8 +166,9 @@ export class Connection {
     return new Promise(resolve => this.#drainWaiters.push(resolve))
   }
 
-  /** Closes the transport; pending requests fail with ConnectionError. */
-  close (): void {
+  /** Closes the transport; pending requests fail with `reason` (default ConnectionError). */
+  close (reason?: SpoolError): void {
+    if (reason !== undefined) this.#noticeError ??= reason
     if (this.#transport === null) {
       this.#onClose()
       return

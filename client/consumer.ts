@@ -126,9 +126,10 @@ export class Consumer implements AsyncIterable<Message> {
       maxBytesPerPartition: this.#maxBytesPerPartition,
       checkCrcs: options.checkCrcs ?? true,
       autoOffsetReset,
-      // A group member rides out a broker restart: its fetches retry as long as its
-      // heartbeats do, unless `retry.retries` says otherwise.
-      retry: { ...cluster.options.retry, ...(options.groupId === undefined ? {} : { retries: Number.MAX_SAFE_INTEGER }), ...options.retry },
+      // A consumer rides out a broker restart, as Kafka's do: its fetches retry retriable
+      // errors with backoff for as long as it lives, unless the consumer's own
+      // `retry.retries` says otherwise (the client's bound applies to one-off requests).
+      retry: { ...cluster.options.retry, retries: Number.MAX_SAFE_INTEGER, ...options.retry },
     })
     if (options.groupId !== undefined) {
       if (typeof options.groupId !== 'string' || options.groupId === '' || options.groupId.length > 255) {

@@ -11,7 +11,8 @@ export interface RetryOptions {
   maxRetryTimeMs: number
 }
 
-export const DEFAULT_RETRY: RetryOptions = { retries: 5, initialRetryTimeMs: 100, maxRetryTimeMs: 10_000 }
+/** About 9 s of retrying in all (0.3 + 0.6 + 1.2 + 2.4 + 4.8), enough for a broker restart; kafkajs's defaults. */
+export const DEFAULT_RETRY: RetryOptions = { retries: 5, initialRetryTimeMs: 300, maxRetryTimeMs: 30_000 }
 
 export function backoffMs (attempt: number, options: RetryOptions, random: () => number = Math.random): number {
   const base = Math.min(options.maxRetryTimeMs, options.initialRetryTimeMs * 2 ** Math.min(attempt, 30))

@@ -26,7 +26,7 @@
 
 import { Command, Option } from 'commander'
 import type { Client, Consumer, EachBatchPayload, Message, TopicPartition } from '../../client/index.js'
-import { choiceArg, intArg, withClient } from '../context.js'
+import { CLI_RETRY, choiceArg, intArg, withClient } from '../context.js'
 import { UsageError } from '../exit-codes.js'
 import { jsonLines, textLines } from '../output.js'
 
@@ -157,8 +157,9 @@ async function consume (client: Client, _broker: string, topic: string, options:
     fromBeginning: options.fromBeginning === true,
     autoOffsetReset: options.offset !== undefined || options.fromBeginning === true ? 'earliest' : 'latest',
     // Following is open-ended: like `tail -f` and kafka-console-consumer it waits out a
-    // broker restart (retrying with backoff) instead of giving up after a few attempts.
-    ...(follow ? { retry: FOLLOW_RETRY } : {}),
+    // broker restart (retrying with backoff) instead of giving up after a few attempts;
+    // reading up to the end offsets of now gives up like any other command.
+    retry: follow ? FOLLOW_RETRY : CLI_RETRY,
   })
   await consumer.assign(options.partition === undefined ? { topic } : { topic, partition: options.partition })
   const partitions = consumer.assignment()
