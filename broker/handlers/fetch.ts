@@ -5,11 +5,13 @@
  * again. The response is written as header + body + the read buffers, never joined.
  *
  * Budget: each partition gets at most its maxBytes and the request at most its maxBytes
- * (capped by half of maxQueuedBytes so one response can never trip the slow-reader limit);
- * the first batch found is returned even if larger (KIP-74), so a consumer always moves.
+ * (capped by half of maxQueuedBytes so one response can never trip the slow-reader limit,
+ * and by the connection's response room, so pipelined fetches that are not read cannot pile
+ * up reads in memory); the first
+ * batch found is returned even if larger (KIP-74), so a consumer always moves.
  */
 
-import { SpoolError } from '../../protocol/errors.js'
+import { SlowReaderError, SpoolError } from '../../protocol/errors.js'
 import type { RequestOf, ResponseOf } from '../../protocol/frames/api-keys.js'
 import type { RequestContext } from '../listeners/connection.js'
 import { errorFields, type BrokerContext } from './context.js'
@@ -24,8 +26,31 @@ interface Pass {
   anyError: boolean
 }
 
-async function readOnce (ctx: BrokerContext, req: RequestOf<'Fetch'>): Promise<Pass> {
-  let budget = Math.min(req.maxBytes, Math.floor(ctx.config.maxQueuedBytes / 2))
+async function readOnce (ctx: BrokerContext, req: RequestOf<'Fetch'>, rc: RequestContext): Promise<Pass> {
+  // The connection's room: what is queued for it and what its other fetches are reading
+  // count against maxQueuedBytes. With no room because other fetches of this connection
+  // are reading, this pass reads nothing (the fetch answers empty or long-polls, and the
+  // client asks again); with no room because responses are not being read, the connection
+  // is a slow reader. Never more memory for a connection than the limit. The budget is
+  // reserved before reading, since fetches that arrive together all read at once.
+  const room = rc.room.available()
+  if (room <= 0 && rc.room.queued() >= ctx.config.maxQueuedBytes / 2) {
+    // Not a crowd of concurrent reads but responses piling up unread: a slow reader.
+    throw new SlowReaderError(`${rc.room.queued()} response bytes queued and no room for more fetch data (maxQueuedBytes ${ctx.config.maxQueuedBytes})`)
+  }
+  const budget = Math.max(0, Math.min(req.maxBytes, Math.floor(ctx.config.maxQueuedBytes / 2), room))
+  rc.room.reserve(budget)
+  try {
+    return await readPartitions(ctx, req, budget)
+  } finally {
+    rc.room.release(budget)
+  }
+}
+
+async function readPartitions (ctx: BrokerContext, req: RequestOf<'Fetch'>, budget: number): Promise<Pass> {
+  // The first batch found is returned even if larger than the budget (KIP-74), unless
+  // there is no room at all.
+  const mayExceed = budget > 0
   const records: Uint8Array[] = []
   let bytes = 0
   let anyError = false
@@ -36,7 +61,7 @@ async function readOnce (ctx: BrokerContext, req: RequestOf<'Fetch'>): Promise<P
       try {
         const log = ctx.logs.partition(t.topic, p.partition)
         let data: Uint8Array = EMPTY
-        if (budget > 0 || bytes === 0) {
+        if (budget > 0 || (bytes === 0 && mayExceed)) {
           const r = await ctx.partitions.read(t.topic, p.partition, p.fetchOffset, Math.min(p.maxBytes, budget), bytes === 0)
           data = r.bytes
         }
@@ -77,7 +102,7 @@ export async function fetch (ctx: BrokerContext, req: RequestOf<'Fetch'>, rc: Re
     const cancel = ctx.partitions.onNextAppend(keys, () => wake())
     let pass: Pass
     try {
-      pass = await readOnce(ctx, req)
+      pass = await readOnce(ctx, req, rc)
     } catch (err) {
       cancel()
       throw err

@@ -12,7 +12,8 @@
  *   maxFrameBytes        FRAME_TOO_LARGE   notice, then close (the stream's framing is lost)
  *   malformed header     MALFORMED_FRAME   notice, then close
  *   maxInFlightRequests  TOO_MANY_IN_FLIGHT answered on that request; the connection stays
- *   maxQueuedBytes       SLOW_READER       the connection is destroyed (it does not read)
+ *   maxQueuedBytes       SLOW_READER       notice behind the queued bytes, then close; destroyed
+ *                                          if it still does not read
  *   idleTimeoutMs        IDLE_TIMEOUT      notice, then close
  * Reading pauses while more than a quarter of maxQueuedBytes waits to be written, so a slow
  * reader is throttled before it is cut off.
@@ -24,7 +25,7 @@ import {
   type RequestFrame,
 } from '../../protocol/frames/frame.js'
 import {
-  IdleTimeoutError, SlowReaderError, SpoolError, TooManyInFlightError, UnknownServerError,
+  IdleTimeoutError, MalformedFrameError, SlowReaderError, SpoolError, TooManyInFlightError, UnknownServerError,
 } from '../../protocol/errors.js'
 import type { BrokerMetrics } from '../metrics.js'
 import type { ByteChannel, ListenerName } from './channel.js'
@@ -51,6 +52,23 @@ export interface RequestContext {
   readonly records: Uint8Array
   /** Aborted when the connection closes, so long polls stop waiting. */
   readonly signal: AbortSignal
+  /** This connection's response memory: what a fetch may still read (see ResponseRoom). */
+  readonly room: ResponseRoom
+}
+
+/**
+ * Bytes of response data a connection may hold: maxQueuedBytes minus what waits to be
+ * written minus what its fetches are reading. A fetch reads at most what is available and
+ * reserves it while it reads, so a client that pipelines many large fetches without
+ * reading cannot make the broker read (allocate) more than the limit for it. A handler
+ * that throws SlowReaderError closes the connection with that notice.
+ */
+export interface ResponseRoom {
+  available (): number
+  /** Response bytes written but not yet taken by the peer. */
+  queued (): number
+  reserve (bytes: number): void
+  release (bytes: number): void
 }
 
 export interface HandlerResult {
@@ -90,6 +108,13 @@ export class Connection implements ConnectionInfo {
   bytesIn = 0
   bytesOut = 0
   inFlight = 0
+  #reserved = 0
+  readonly room: ResponseRoom = {
+    available: () => this.#limits.maxQueuedBytes - this.#channel.queuedBytes - this.#reserved,
+    queued: () => this.#channel.queuedBytes,
+    reserve: bytes => { this.#reserved += bytes },
+    release: bytes => { this.#reserved = Math.max(0, this.#reserved - bytes) },
+  }
   group: string | null = null
   lastActiveMs: number
   readonly #channel: ByteChannel
@@ -177,7 +202,7 @@ export class Connection implements ConnectionInfo {
       this.#setSeries()
     }
     if (frame.correlationId === NOTICE_CORRELATION_ID) {
-      this.#fail(new SpoolError('correlation id 0 is reserved for broker notices'), bytes)
+      this.#fail(new MalformedFrameError('correlation id 0 is reserved for broker notices'), bytes)
       return
     }
     if (this.inFlight >= this.#limits.maxInFlightRequests) {
@@ -192,6 +217,7 @@ export class Connection implements ConnectionInfo {
       correlationId: frame.correlationId,
       records: frame.records,
       signal: this.#abort.signal,
+      room: this.room,
     }
     let result: HandlerResult | null | Promise<HandlerResult | null>
     try {
@@ -218,6 +244,10 @@ export class Connection implements ConnectionInfo {
   /** A handler threw: answer with the error at the top of the body; the connection stays. */
   #requestFailed (frame: RequestFrame, err: unknown): void {
     this.inFlight--
+    if (err instanceof SlowReaderError) {
+      this.#slowReader(err)
+      return
+    }
     const named = err instanceof SpoolError ? err : new UnknownServerError('internal error', { cause: err })
     if (!(err instanceof SpoolError)) this.#logger.error({ err, apiKey: frame.apiKey }, 'request handler failed')
     this.#respond(frame.correlationId, { errorCode: named.errorCode, errorMessage: named.message })
@@ -237,16 +267,21 @@ export class Connection implements ConnectionInfo {
   #checkQueue (): void {
     const queued = this.#channel.queuedBytes
     if (queued > this.#limits.maxQueuedBytes) {
-      const err = new SlowReaderError(`${queued} response bytes queued, over maxQueuedBytes ${this.#limits.maxQueuedBytes}`)
-      this.#logger.warn({ code: err.code, queuedBytes: queued }, 'closing a connection that does not read')
-      this.#metrics.connectionsRejected.labels(err.code).inc()
-      this.#closeNow()
+      this.#slowReader(new SlowReaderError(`${queued} response bytes queued, over maxQueuedBytes ${this.#limits.maxQueuedBytes}`))
       return
     }
     if (!this.#paused && queued > this.#limits.maxQueuedBytes / 4) {
       this.#paused = true
       this.#channel.pause()
     }
+  }
+
+  #slowReader (err: SlowReaderError): void {
+    this.#logger.warn({ code: err.code, queuedBytes: this.#channel.queuedBytes, reservedBytes: this.#reserved }, 'closing a connection that does not read')
+    this.#metrics.connectionsRejected.labels(err.code).inc()
+    // The notice goes after what is queued (a reader that catches up learns why); one that
+    // does not read at all is destroyed after the channel's grace period.
+    this.notifyAndClose(err)
   }
 
   #onDrain (): void {
@@ -291,14 +326,6 @@ export class Connection implements ConnectionInfo {
     this.#closed = true
     this.#abort.abort(new SpoolError('connection closed'))
     this.#channel.end()
-    this.#cleanup()
-  }
-
-  #closeNow (): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.#abort.abort(new SpoolError('connection closed'))
-    this.#channel.destroy()
     this.#cleanup()
   }
 

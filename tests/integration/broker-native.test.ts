@@ -301,8 +301,8 @@ t.test('refused sockets that the peer then resets do not take the broker down', 
   t.equal(created.topics[0]!.errorCode, 0, 'the broker still serves')
 })
 
-t.test('a reader that never reads is cut off; the broker keeps serving', async t => {
-  const broker = await startBroker(t, { maxQueuedBytes: 2 * 1024 * 1024 })
+t.test('a reader that never reads is held to maxQueuedBytes, then closed; the broker keeps serving', async t => {
+  const broker = await startBroker(t, { maxQueuedBytes: 2 * 1024 * 1024, idleTimeoutMs: 1500 })
   const w = await RawClient.connect(broker.ports.native!)
   t.teardown(() => w.close())
   await w.call('CreateTopics', { topics: [{ topic: 'big', partitions: 1 }] })
@@ -311,13 +311,53 @@ t.test('a reader that never reads is cut off; the broker keeps serving', async t
   const slow = await RawClient.connect(broker.ports.native!)
   t.teardown(() => slow.close())
   slow.socket.pause()
-  for (let i = 0; i < 400; i++) slow.send('Fetch', fetchBody('big', 0, 0))
-  const deadline = Date.now() + 10_000
-  while (broker.connections.list().length > 1 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
-  t.equal(broker.connections.list().length, 1, 'the slow reader was disconnected')
-  const f = await w.call('Fetch', fetchBody('big', 0, 4))
+  // One fetch after another, each answered with 1 MB that is never read: once the kernel's
+  // buffers are full the responses queue in the broker, which stops reading requests from it
+  // past a quarter of the limit, never queues more than the limit, and closes it once idle.
+  const slowId = Math.max(...broker.connections.list().map(c => c.id))
+  const slowOpen = (): boolean => broker.connections.list().some(c => c.id === slowId)
+  const deadline = Date.now() + 15_000
+  let sent = 0
+  while (slowOpen() && Date.now() < deadline) {
+    slow.send('Fetch', fetchBody('big', 0, 0))
+    sent++
+    const held = broker.connections.list().find(c => c.id === slowId)
+    if (held !== undefined && held.bytesOut > 64 * 1024 * 1024) t.fail(`${held.bytesOut} bytes sent to a reader that does not read`)
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+  t.notOk(slowOpen(), `the reader that does not read was closed (after ${sent} requests)`)
+  const again = await RawClient.connect(broker.ports.native!)
+  t.teardown(() => again.close())
+  const f = await again.call('Fetch', fetchBody('big', 0, 4))
   t.equal(f.topics[0]!.partitions[0]!.errorCode, 0, 'others are served')
   t.ok(process.memoryUsage().rss < 1024 * 1024 * 1024, 'memory stayed bounded')
+})
+
+t.test('pipelined fetches that are never read cannot make the broker read more than maxQueuedBytes for them', async t => {
+  const broker = await startBroker(t, { maxQueuedBytes: 4 * 1024 * 1024 })
+  const w = await RawClient.connect(broker.ports.native!)
+  t.teardown(() => w.close())
+  await w.call('CreateTopics', { topics: [{ topic: 'pile', partitions: 1 }] })
+  const chunk = encodeBatch([{ value: new Uint8Array(512 * 1024).fill(3) }])
+  for (let i = 0; i < 16; i++) await w.call('Produce', produceBody('pile', [[0, chunk]]).body, [chunk])
+  const slow = await RawClient.connect(broker.ports.native!)
+  t.teardown(() => slow.close())
+  slow.socket.pause()
+  const reservedPeak = { bytes: 0 }
+  const baseline = process.memoryUsage().arrayBuffers
+  const sampler = setInterval(() => { reservedPeak.bytes = Math.max(reservedPeak.bytes, process.memoryUsage().arrayBuffers - baseline) }, 5)
+  const huge = { maxWaitMs: 0, minBytes: 1, maxBytes: 0x7fffffff, topics: [{ topic: 'pile', partitions: [{ partition: 0, fetchOffset: 0, maxBytes: 0x7fffffff }] }] }
+  for (let i = 0; i < 200; i++) slow.send('Fetch', huge)
+  // They all arrive at once: the first ones read what fits in maxQueuedBytes, the rest find
+  // no room and answer empty.
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  clearInterval(sampler)
+  const held = broker.connections.list().find(c => c.clientId === 'raw-test' && c.bytesOut > 0 && c !== broker.connections.list()[0])
+  t.ok(held === undefined || held.bytesOut < 3 * 4 * 1024 * 1024, `at most about maxQueuedBytes was answered with data (${held?.bytesOut ?? 0} bytes)`)
+  // 200 fetches × 2 MiB each (half of maxQueuedBytes) would be 400 MiB read into memory.
+  t.ok(reservedPeak.bytes < 32 * 1024 * 1024, `memory read for it stayed near maxQueuedBytes (peak growth ${Math.round(reservedPeak.bytes / 1e6)} MB)`)
+  const f = await w.call('Fetch', fetchBody('pile', 0, 15))
+  t.equal(f.topics[0]!.partitions[0]!.errorCode, 0, 'others are served')
 })
 
 t.test('/healthz and /metrics', async t => {
