@@ -110,7 +110,12 @@ export class Fetcher {
         const offset = answers[i]!.offset
         // No record at or after the timestamp: start at the end, like Kafka's offsetsForTimes + seekToEnd.
         if (offset < 0) state.requestReset(LATEST)
-        else state.seek(offset)
+        else {
+          state.seek(offset)
+          // Nothing before the start position waits to be processed: a group commits it
+          // even before the first message, so it keeps its place (Kafka commits the position).
+          if (state.processedOffset < 0) state.processedOffset = offset
+        }
       }
     }
   }

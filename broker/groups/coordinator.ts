@@ -78,6 +78,22 @@ export class GroupCoordinator {
     this.#logger.info({ groups: this.#groups.size, records, ms: this.#now() - started }, 'group state loaded')
     this.#timer = setInterval(() => this.tick(), TICK_MS)
     this.#timer.unref()
+    this.#partitions.logs.onTopicDeleted(topic => this.#forgetTopic(topic))
+  }
+
+  /**
+   * A deleted topic's committed offsets go with it (as in Kafka): a topic created again
+   * under the same name starts empty, and an old offset past its end would otherwise hold
+   * a group back and show as no lag.
+   */
+  #forgetTopic (topic: string): void {
+    for (const group of [...this.#groups.values()]) {
+      const gone = [...group.offsets.keys()].map(tpParse).filter(tp => tp.topic === topic)
+      if (gone.length === 0) continue
+      this.#store.writeOffsets(group.groupId, gone.map(tp => ({ ...tp, value: null })))
+      for (const tp of gone) group.offsets.delete(tpKey(tp.topic, tp.partition))
+      this.#logger.info({ group: group.groupId, topic, partitions: gone.length }, 'offsets of a deleted topic dropped')
+    }
   }
 
   close (): void {

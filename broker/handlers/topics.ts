@@ -77,7 +77,6 @@ export async function deleteTopics (ctx: BrokerContext, req: RequestOf<'DeleteTo
       const info = ctx.logs.topic(topic)
       if (info?.internal === true) throw new UnknownTopicOrPartitionError(`topic "${topic}" is internal and cannot be deleted`)
       await ctx.logs.deleteTopic(topic)
-      ctx.logger.info({ topic }, 'topic deleted')
       topics.push({ topic, errorCode: 0, errorMessage: null })
     } catch (err) {
       topics.push({ topic, ...errorFields(asNamed(err, ctx)) })

@@ -155,6 +155,7 @@ export interface PartitionStats {
 export class LogManager {
   readonly dataDir: string
   readonly recoveredUncleanly: boolean
+  readonly #deletedListeners: Array<(topic: string) => void> = []
   readonly #defaults: Partial<LogConfig>
   readonly #logger: pino.Logger
   readonly #now: () => number
@@ -356,6 +357,18 @@ export class LogManager {
     } finally {
       this.#busyNames.delete(name)
     }
+    for (const listener of this.#deletedListeners) {
+      try {
+        listener(name)
+      } catch (err) {
+        this.#logger.error({ err, topic: name }, 'topic-deleted listener failed')
+      }
+    }
+  }
+
+  /** Calls `fn` after each topic deletion (the group coordinator drops the topic's offsets). */
+  onTopicDeleted (fn: (topic: string) => void): void {
+    this.#deletedListeners.push(fn)
   }
 
   /** The descriptor cache shared by every log (its `openCount` is bounded by maxOpenFiles). */

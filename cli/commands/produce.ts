@@ -62,6 +62,9 @@ async function produce (client: Client, _broker: string, topic: string, options:
   const pending = new Set<Promise<RecordMetadata[]>>()
   let produced = 0
   let failure: unknown = null
+  // Ends the wait for stdin: at its end, or at the first failed send (which pauses stdin,
+  // so 'end' may never come).
+  let inputDone: () => void = () => {}
   const progress = process.stderr.isTTY ? setInterval(() => process.stderr.write(`\rproduced ${produced} messages`), 200) : null
 
   const sendLines = (lines: Uint8Array[]): void => {
@@ -75,6 +78,7 @@ async function produce (client: Client, _broker: string, topic: string, options:
     }, err => {
       failure ??= err
       stdin.pause()
+      inputDone()
     }).finally(() => {
       pending.delete(sent)
       if (pending.size < MAX_PENDING_SENDS / 2 && failure === null && stdin.isPaused()) stdin.resume()
@@ -84,6 +88,8 @@ async function produce (client: Client, _broker: string, topic: string, options:
 
   try {
     await new Promise<void>((resolve, reject) => {
+      inputDone = resolve
+      if (failure !== null) resolve()
       stdin.on('data', (chunk: Buffer) => {
         sendLines(splitter.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)))
         if (failure !== null) resolve()

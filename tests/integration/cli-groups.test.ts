@@ -35,9 +35,12 @@ function spawnCollecting (t: Parameters<typeof spawnCli>[0], args: string[]): { 
   return { child, out: () => out, err: () => err, exited }
 }
 
-/** Per partition, the offset after the highest printed one (-1 when none): what must be committed. */
-function expectedCommits (lines: Line[], partitions: number): number[] {
-  const out = new Array<number>(partitions).fill(-1)
+/**
+ * Per partition, the offset after the highest printed one, or where the member started
+ * (`start`: 0 with --from-beginning) when it printed none: what must be committed.
+ */
+function expectedCommits (lines: Line[], partitions: number, start = 0): number[] {
+  const out = new Array<number>(partitions).fill(start)
   for (const l of lines) out[l.partition] = Math.max(out[l.partition]!, l.offset + 1)
   return out
 }

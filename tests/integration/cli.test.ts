@@ -180,3 +180,13 @@ t.test('topic delete', async t => {
   t.equal(r.stdout, 'deleted topic "opts"\n')
   t.equal((await runCli(t, ['topic', 'describe', 'opts', ...b])).code, 1)
 })
+
+t.test('a send that fails at the end of the input ends produce with the error (never hangs)', async t => {
+  const big = 'x'.repeat(2_000_000) + '\n'
+  for (let i = 0; i < 4; i++) {
+    const r = await runCli(t, ['produce', 'too-big', ...b], { input: big, timeoutMs: 15_000 })
+    t.equal(r.signal, null, `run ${i}: not killed by the timeout`)
+    t.equal(r.code, 1, `run ${i}: exit 1`)
+    t.match(r.stderr, /more than maxRequestBytes/, `run ${i}: the reason`)
+  }
+})

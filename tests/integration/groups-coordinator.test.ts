@@ -186,3 +186,23 @@ t.test('a session shorter than the heartbeat interval gets a heartbeat interval 
   await settle(t, [long])
   t.equal((await long.beat()).heartbeatIntervalMs, 3000, 'a long session keeps the group interval')
 })
+
+t.test('deleting a topic drops the offsets groups committed for it (a topic created again starts empty)', async t => {
+  const broker = await startBroker(t)
+  const c = await RawClient.connect(broker.ports.native!)
+  t.teardown(() => c.close())
+  await c.call('CreateTopics', { topics: [{ topic: 'again', partitions: 2 }, { topic: 'kept', partitions: 1 }] })
+  await c.call('OffsetCommit', { groupId: 'g-del', memberId: '', memberEpoch: -1, topics: [{ topic: 'again', partitions: [{ partition: 0, offset: 206, metadata: null }] }, { topic: 'kept', partitions: [{ partition: 0, offset: 3, metadata: null }] }] })
+  await c.call('DeleteTopics', { topics: ['again'] })
+  await c.call('CreateTopics', { topics: [{ topic: 'again', partitions: 2 }] })
+  const fetched = await c.call('OffsetFetch', { groupId: 'g-del', topics: [{ topic: 'again', partitions: [0] }, { topic: 'kept', partitions: [0] }] })
+  t.same(fetched.topics.map(x => [x.topic, x.partitions[0]!.offset]), [['again', -1], ['kept', 3]], 'the deleted topic\'s offset is gone, the other stays')
+  const dataDir = broker.config.dataDir
+  c.close()
+  await broker.close()
+  const second = await startBroker(t, { dataDir })
+  const c2 = await RawClient.connect(second.ports.native!)
+  t.teardown(() => c2.close())
+  const again = await c2.call('OffsetFetch', { groupId: 'g-del', topics: [{ topic: 'again', partitions: [0] }] })
+  t.equal(again.topics[0]!.partitions[0]!.offset, -1, 'and stays gone after a restart')
+})
