@@ -62,6 +62,31 @@ for (const v of ['mqttv311', 'mqttv5'] as const) {
   })
 }
 
+t.test('control characters never reach a mosquitto subscriber: refused on the way in, skipped or dropped on the way out', async t => {
+  const broker = await startBroker(t)
+  const port = String(broker.ports.mqtt)
+  const sub = run(t, 'mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv5', '-t', 'ctl/#', '-C', '2', '-v', '-q', '1', '-F', '%t %p %P', '-W', '10'], { timeoutMs: 12_000 })
+  await sleep(300)
+  // In: an MQTT client publishing to a topic with U+0001 is disconnected; nothing is stored.
+  const bad = await connectClient(t, broker.ports.mqtt!, { protocolVersion: 4, reconnectPeriod: 0 })
+  await bad.publishAsync('warm/up', 'creates the log topic', { qos: 1 })
+  const closed = new Promise<void>(resolve => bad.once('close', () => resolve()))
+  bad.publish('ctl/a\u0001b', 'poison', { qos: 1 })
+  await closed
+  t.notOk((await recordsOf(broker)).some(r => r.key?.includes('\u0001')), 'the publish was refused, not stored')
+  // Out: a record keyed with a control character is not delivered; a header with one is dropped.
+  const append = (key: string, value: string, headers: Array<{ key: string, value: Uint8Array }> = []): void => {
+    const k = enc.encode(key)
+    broker.partitions.append('mqtt', partitionForKey(k, broker.logs.topic('mqtt')!.partitions), encodeBatch([{ key: k, value: enc.encode(value), headers }]))
+  }
+  append('ctl/x\u0002y', 'never')
+  append('ctl/h', 'first', [{ key: 'na\u0001me', value: enc.encode('v') }, { key: 'ok', value: enc.encode('fine') }])
+  append('ctl/ok', 'second')
+  const out = await sub
+  t.equal(out.code, 0, out.stderr)
+  t.same(out.stdout.trim().split('\n'), ['ctl/h first ok:fine', 'ctl/ok second'], 'the subscriber stayed connected and got the rest')
+})
+
 t.test('MQTT over WebSocket at /mqtt on the HTTP port, and gateway metrics', async t => {
   const broker = await startBroker(t)
   const ws = mqtt.connect(`ws://127.0.0.1:${broker.ports.http}/mqtt`, { protocolVersion: 5, reconnectPeriod: 0 })

@@ -21,6 +21,7 @@ import type {
   IAuthPacket, IConnectPacket, IDisconnectPacket, ISubscribePacket, IUnsubscribePacket, Packet,
 } from 'mqtt-packet'
 import { MqttMalformedPacketError, MqttProtocolError, type SpoolError } from '../../../protocol/errors.js'
+import { DISALLOWED_CODE_POINTS } from './topics.js'
 
 export type QoS = 0 | 1 | 2
 export type UserProperty = [string, string]
@@ -75,7 +76,10 @@ const ACK_TYPES: Record<AckCmd, number> = { puback: 4, pubrec: 5, pubrel: 6, pub
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 const utf8 = new TextEncoder()
 
-/** A UTF-8 string from the wire: well-formed and without U+0000 [MQTT-1.5.3-1, MQTT-1.5.3-2]. */
+/**
+ * A UTF-8 string from the wire: well-formed, without U+0000 [MQTT-1.5.3-1, MQTT-1.5.3-2]
+ * and without the control characters and non-characters Mosquitto refuses (topics.ts).
+ */
 export function decodeMqttString (bytes: Uint8Array): string | null {
   let s: string
   try {
@@ -83,7 +87,7 @@ export function decodeMqttString (bytes: Uint8Array): string | null {
   } catch {
     return null
   }
-  return s.includes('\u0000') ? null : s
+  return DISALLOWED_CODE_POINTS.test(s) ? null : s
 }
 
 const PROP = {

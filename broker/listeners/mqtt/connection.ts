@@ -26,7 +26,7 @@ import type { MqttMessage } from './mapping.js'
 import { PublishStage, type StagedBatch } from './publish-stage.js'
 import { Reason } from './reason-codes.js'
 import type { Session, SessionOutput } from './session.js'
-import { topicNameError } from './topics.js'
+import { reservedTopicError, topicNameError } from './topics.js'
 
 type State = 'new' | 'connected' | 'closed'
 
@@ -184,7 +184,7 @@ export class MqttConnection implements SessionOutput {
         this.#aliases.set(alias, { topic, bytes: topicBytes.slice() })
       }
     }
-    const invalid = topicNameError(topic, this.#gw.limits) ?? (topic.startsWith('$SYS') || topic.startsWith('$share/') ? 'clients cannot publish to $SYS or $share topics' : null)
+    const invalid = topicNameError(topic, this.#gw.limits) ?? reservedTopicError(topic)
     if (invalid !== null) {
       if (this.version === 5 && p.qos > 0) {
         this.write(encodeAck(p.qos === 1 ? 'puback' : 'pubrec', p.packetId, Reason.topicNameInvalid, 5))

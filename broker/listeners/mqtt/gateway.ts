@@ -41,7 +41,7 @@ import { SharedGroup } from './shared-group.js'
 import { SubscriptionIndex } from './subscription-index.js'
 import { Tailer, type Target } from './tailer.js'
 import { registerGatewayMetrics } from './metrics.js'
-import { parseSubscriptionFilter, topicNameError, type TopicLimits } from './topics.js'
+import { parseSubscriptionFilter, reservedTopicError, topicNameError, type TopicLimits } from './topics.js'
 
 export interface GatewaySettings {
   maxPacketBytes: number
@@ -228,7 +228,7 @@ export class MqttGateway {
     if (Buffer.byteLength(clientId) > 256) return refuse(Reason.clientIdentifierNotValid, 'client id longer than 256 bytes')
     let will: { message: MqttMessage, delaySec: number } | null = null
     if (p.will !== undefined) {
-      const topicError = topicNameError(p.will.topic, this.limits)
+      const topicError = topicNameError(p.will.topic, this.limits) ?? reservedTopicError(p.will.topic)
       if (topicError !== null) return refuse(Reason.topicNameInvalid, `will topic: ${topicError}`)
       const wp = p.will.properties
       const payload = typeof p.will.payload === 'string' ? Buffer.from(p.will.payload) : p.will.payload

@@ -33,9 +33,23 @@ function bytesWithin (topic: string, max: number): boolean {
   return topic.length * 3 <= max || utf8.encode(topic).length <= max
 }
 
+/**
+ * Code points a receiver may treat as malformed (MQTT 5 §1.5.4, 3.1.1 §1.5.3): U+0000,
+ * C0 and C1 controls, and non-characters. Mosquitto's clients and broker reject them, so a
+ * topic or property carrying one must neither enter nor leave the gateway: one such message
+ * would disconnect every Mosquitto-based subscriber that receives it, again on each retry.
+ */
+export const DISALLOWED_CODE_POINTS = /[\u0000-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uffff]/
+
+/** Topics clients may not publish to (nor name as a will): the broker's own and shares. */
+export function reservedTopicError (topic: string): string | null {
+  return topic.startsWith('$SYS') || topic.startsWith('$share/') ? 'clients cannot publish to $SYS or $share topics' : null
+}
+
 /** Why a PUBLISH topic name is invalid, or null when it is fine. */
 export function topicNameError (topic: string, limits: TopicLimits): string | null {
   if (topic.length === 0) return 'empty topic name [MQTT-4.7.3-1]'
+  if (DISALLOWED_CODE_POINTS.test(topic)) return 'control character or non-character in the topic name [MQTT-1.5.4]'
   if (topic.includes('+') || topic.includes('#')) return 'wildcard in a topic name [MQTT-3.3.2-2]'
   if (!bytesWithin(topic, limits.maxTopicBytes)) return `topic longer than mqttMaxTopicLength (${limits.maxTopicBytes} bytes)`
   if (!levelsWithin(topic, limits.maxTopicLevels)) return `topic deeper than mqttMaxTopicLevels (${limits.maxTopicLevels})`
@@ -45,6 +59,7 @@ export function topicNameError (topic: string, limits: TopicLimits): string | nu
 /** Why a topic filter (without a `$share/` prefix) is invalid, or null. */
 export function topicFilterError (filter: string, limits: TopicLimits): string | null {
   if (filter.length === 0) return 'empty topic filter [MQTT-4.7.3-1]'
+  if (DISALLOWED_CODE_POINTS.test(filter)) return 'control character or non-character in the topic filter [MQTT-1.5.4]'
   if (!bytesWithin(filter, limits.maxTopicBytes)) return `filter longer than mqttMaxTopicLength (${limits.maxTopicBytes} bytes)`
   if (!levelsWithin(filter, limits.maxTopicLevels)) return `filter deeper than mqttMaxTopicLevels (${limits.maxTopicLevels})`
   const levels = filter.split('/')
