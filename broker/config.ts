@@ -47,7 +47,7 @@ export const SETTINGS = {
   mqttMaxInflight: s<number>('int', 1000, 'QoS 1/2 messages in flight per MQTT client, each way (MQTT 5 receive maximum)'),
   mqttMaxConnections: s<number>('int', 10_000, 'MQTT connections accepted at once (TCP and WebSocket together)'),
   mqttMaxQueuedBytes: s<number>('int', 1 * MiB, 'Bytes queued for an MQTT client that does not read; past it QoS 0 is dropped and QoS 1/2 waits in the log'),
-  mqttKeepAliveMax: s<number>('int', 600, 'Largest MQTT keep-alive in seconds (MQTT 5 clients are told; 0 from a client means this)'),
+  mqttKeepAliveMax: s<number>('int', 600, 'Largest MQTT keep-alive in seconds (MQTT 5 clients are told; 3.1.1 clients asking for more are refused)'),
   mqttSessionExpiryMaxSec: s<number>('int', 7 * 24 * 3600, 'Longest an offline persistent MQTT session is kept, in seconds'),
   mqttFsyncAcks: s<boolean>('bool', false, 'Acknowledge MQTT QoS 1/2 publishes only after their record is fsynced'),
   autoCreateTopics: s<boolean>('bool', true, 'Create unknown topics when a client asks for their metadata'),

@@ -241,6 +241,22 @@ t.test('keep-alive: silent clients are closed after 1.5 × keep alive, and their
   t.equal((await got)[0]!.payload, 'timeout')
 })
 
+t.test('3.1.1 keep alive: above the maximum is refused at CONNACK (there is no way to tell the client); 0 has no timeout', async t => {
+  const { port } = await startGateway(t, { mqttKeepAliveMax: 3 })
+  const tooLong = await RawClient.open(t, port, 4)
+  const refused = await tooLong.connect({ clientId: 'long', keepalive: 10 })
+  t.equal(refused?.returnCode, 2, 'identifier rejected, as Mosquitto answers')
+  const none = await RawClient.open(t, port, 4)
+  const ok = await none.connect({ clientId: 'zero', keepalive: 0 })
+  t.equal(ok?.returnCode, 0)
+  const within = await RawClient.open(t, port, 4)
+  t.equal((await within.connect({ clientId: 'within', keepalive: 1 }))?.returnCode, 0)
+  await sleep(5000)
+  const ping = none.next('pingresp', 2000)
+  none.send({ cmd: 'pingreq' })
+  t.ok(await ping, 'a keep alive of 0 is still connected after longer than 1.5 × the maximum')
+})
+
 t.test('v5: will delay, topic aliases, user properties as headers, message expiry, subscription ids', async t => {
   const { port, log } = await startGateway(t)
   const sub = await connectClient(t, port, { protocolVersion: 5 })

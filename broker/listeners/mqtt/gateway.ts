@@ -249,9 +249,16 @@ export class MqttGateway {
         delaySec: wp?.willDelayInterval ?? 0,
       }
     }
-    // Keep alive: 0 or more than the maximum becomes the maximum (MQTT 5 clients are told).
+    // Keep alive. MQTT 5: 0 or more than the maximum becomes the maximum, and the client is
+    // told (Server Keep Alive). 3.1.1 has no way to tell a client, so, as Mosquitto does, a
+    // keep alive above the maximum is refused at CONNACK (identifier rejected) rather than
+    // cut off later; 0 turns the keep-alive timeout off as the spec says [MQTT-3.1.2-23]
+    // (TCP keep-alive still finds dead peers).
     const askedKeepAlive = p.keepalive ?? 0
-    const keepAlive = askedKeepAlive === 0 || askedKeepAlive > this.settings.keepAliveMaxSec ? this.settings.keepAliveMaxSec : askedKeepAlive
+    if (!v5 && askedKeepAlive > this.settings.keepAliveMaxSec) {
+      return refuse(Reason.clientIdentifierNotValid, `keep alive ${askedKeepAlive} s is above mqttKeepAliveMax (${this.settings.keepAliveMaxSec} s)`)
+    }
+    const keepAlive = v5 && (askedKeepAlive === 0 || askedKeepAlive > this.settings.keepAliveMaxSec) ? this.settings.keepAliveMaxSec : askedKeepAlive
     const askedExpiry = v5 ? (p.properties?.sessionExpiryInterval ?? 0) : (clean ? 0 : NEVER_EXPIRES)
     const expirySec = Math.min(askedExpiry, this.settings.sessionExpiryMaxSec)
 
