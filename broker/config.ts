@@ -27,7 +27,7 @@ const DAY_MS = 24 * 60 * 60 * 1000
 /** Every setting. `port` settings accept a port number (0 = any free port) or `off`. */
 export const SETTINGS = {
   dataDir: s<string>('string', './data', 'Directory holding topic logs and broker metadata'),
-  configFile: s<string | null>('string', null, 'JSON file with settings (keys as in this table)'),
+  configFile: s<string | null>('string', null, 'JSON file with settings (keys: the Configuration table in the README)'),
   host: s<string>('string', '127.0.0.1', 'Address every listener binds (use 0.0.0.0 to accept remote clients)'),
   port: s<number | null>('port', 7420, 'Native protocol TCP port (SDK and CLI); off disables it'),
   httpPort: s<number | null>('port', 7421, 'HTTP port: /ws (native protocol over WebSocket), /metrics, /healthz, /api, the web console at /; off disables it'),

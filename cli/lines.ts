@@ -5,6 +5,11 @@
  * line without '\n' is a message; the empty line after a final '\n' is not.
  */
 
+/** A line without its trailing '\r' (CRLF input, as Kafka's console producer reads it). */
+function withoutCr (line: Uint8Array): Uint8Array {
+  return line.length > 0 && line[line.length - 1] === 13 ? line.subarray(0, line.length - 1) : line
+}
+
 export class LineSplitter {
   #carry: Uint8Array | null = null
 
@@ -14,13 +19,13 @@ export class LineSplitter {
     let start = 0
     let newline = chunk.indexOf(10)
     if (newline >= 0 && this.#carry !== null) {
-      lines.push(concat(this.#carry, chunk.subarray(0, newline)))
+      lines.push(withoutCr(concat(this.#carry, chunk.subarray(0, newline))))
       this.#carry = null
       start = newline + 1
       newline = chunk.indexOf(10, start)
     }
     while (newline >= 0) {
-      lines.push(chunk.subarray(start, newline))
+      lines.push(withoutCr(chunk.subarray(start, newline)))
       start = newline + 1
       newline = chunk.indexOf(10, start)
     }
@@ -35,7 +40,7 @@ export class LineSplitter {
   end (): Uint8Array | null {
     const last = this.#carry
     this.#carry = null
-    return last
+    return last === null ? null : withoutCr(last)
   }
 }
 

@@ -6,6 +6,7 @@
  * 1 usage or not found, 2 broker unreachable (cli/exit-codes.ts).
  */
 
+import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { brokerCommand } from './commands/broker.js'
 import { consumeCommand, tailCommand } from './commands/consume.js'
@@ -14,8 +15,11 @@ import { produceCommand } from './commands/produce.js'
 import { topicCommand } from './commands/topic.js'
 import { brokerOption } from './context.js'
 
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+
 const program = new Command('spool')
   .description('Spool: a Kafka-like pub/sub broker — run a broker, manage topics, produce and consume')
+  .version(pkg.version, '-V, --version', 'print the version')
   .addOption(brokerOption())
   .showHelpAfterError('(run with --help for usage)')
 

@@ -25,7 +25,7 @@ interface ProduceOptions {
   key?: string
   keySeparator?: string
   partition?: number
-  acks: '0' | '1' | 'all'
+  acks: '0' | '1' | 'all' | '-1'
   header: string[]
   lingerMs: number
 }
@@ -47,7 +47,7 @@ async function produce (client: Client, _broker: string, topic: string, options:
   const fixedKey = options.key === undefined ? null : utf8(options.key)
   const separator = options.keySeparator === undefined ? null : utf8(options.keySeparator)
   const headers = parseHeaders(options.header)
-  const acks = options.acks === 'all' ? -1 : Number(options.acks) as 0 | 1
+  const acks = options.acks === 'all' || options.acks === '-1' ? -1 : Number(options.acks) as 0 | 1
   const producer = client.producer({ acks, lingerMs: options.lingerMs })
   const toMessage = (line: Uint8Array): ProducerMessage => {
     if (separator !== null) {
@@ -121,7 +121,7 @@ export function produceCommand (): Command {
     .option('--key <key>', 'key for every message')
     .option('--key-separator <separator>', 'split each line into key and value at the first separator')
     .option('--partition <n>', 'send every message to this partition', intArg(0))
-    .addOption(new Option('--acks <acks>', '0 (no answer), 1 (written) or all (fsynced)').argParser(choiceArg(['0', '1', 'all'] as const)).default('1'))
+    .addOption(new Option('--acks <acks>', '0 (no answer), 1 (written) or all / -1 (fsynced)').argParser(choiceArg(['0', '1', 'all', '-1'] as const)).default('1'))
     .option('--header <key=value>', 'add a header to every message (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--linger-ms <ms>', 'how long a batch waits for more lines', intArg(0), 5)
     .action(withClient(produce))

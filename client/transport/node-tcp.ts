@@ -11,6 +11,7 @@
  */
 
 import { Socket, connect } from 'node:net'
+import { BrokerUnreachableError } from '../../protocol/errors.js'
 import { FrameDecoder, RESPONSE_HEADER_BYTES } from '../../protocol/frames/frame.js'
 import type { Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js'
 
@@ -27,6 +28,7 @@ class NodeTcpTransport implements Transport {
   readonly #handlers: TransportHandlers
   readonly #decoder: FrameDecoder
   #closed = false
+  #framed = false
 
   constructor (socket: Socket, handlers: TransportHandlers, maxFrameBytes: number) {
     this.#socket = socket
@@ -45,10 +47,14 @@ class NodeTcpTransport implements Transport {
       // are then plain Uint8Arrays too, which V8 creates about twice as fast as Buffers.
       frames = this.#decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
     } catch (err) {
-      // The stream's framing is lost: nothing after this can be trusted.
-      this.#finish(err as Error)
+      // The stream's framing is lost: nothing after this can be trusted. Before any frame
+      // at all it is most likely not a Spool broker (`--broker` given the HTTP port, say).
+      this.#finish(this.#framed
+        ? err as Error
+        : new BrokerUnreachableError(`cannot reach broker at ${this.#socket.remoteAddress ?? '?'}:${this.#socket.remotePort ?? '?'} (it does not speak the Spool protocol: another port, e.g. the HTTP or MQTT one?)`, { cause: err }))
       return
     }
+    if (frames.length > 0) this.#framed = true
     for (let i = 0; i < frames.length && !this.#closed; i++) this.#handlers.onFrame(frames[i]!)
   }
 

@@ -190,3 +190,16 @@ t.test('a send that fails at the end of the input ends produce with the error (n
     t.match(r.stderr, /more than maxRequestBytes/, `run ${i}: the reason`)
   }
 })
+
+t.test('--version; --acks -1; CRLF lines; --broker given a port that is not Spool', async t => {
+  const version = await runCli(t, ['--version'])
+  t.equal(version.code, 0)
+  t.match(version.stdout, /^\d+\.\d+\.\d+\n$/)
+  const produced = await runCli(t, ['produce', 'crlf', '--acks', '-1', ...b], { input: 'one\r\ntwo\r\n' })
+  t.equal(produced.code, 0, produced.stderr)
+  const consumed = await runCli(t, ['consume', 'crlf', '--from-beginning', '--format', 'json', ...b])
+  t.same(consumed.stdout.trimEnd().split('\n').map(l => (JSON.parse(l) as { value: string }).value), ['one', 'two'], 'the \\r of CRLF input is not part of the value')
+  const wrong = await runCli(t, ['--broker', `127.0.0.1:${broker.httpPort}`, 'topic', 'list'])
+  t.equal(wrong.code, 2, 'exit 2, as for an unreachable broker')
+  t.match(wrong.stderr, /^error: cannot reach broker at 127\.0\.0\.1:\d+ \(it does not speak the Spool protocol: another port, e\.g\. the HTTP or MQTT one\?\)\n$/)
+})
