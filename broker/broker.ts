@@ -28,7 +28,7 @@ import type { BrokerContext } from './handlers/context.js'
 import { Dispatcher } from './handlers/dispatcher.js'
 import { registerHandlers } from './handlers/index.js'
 import { Connections } from './listeners/connections.js'
-import { newRoutes, sendJson, sendText, startHttpListener, type HttpRoutes } from './listeners/http.js'
+import { newRoutes, readOnly, sendJson, sendText, startHttpListener, type HttpRoutes } from './listeners/http.js'
 import { startTcpListener, type Listener } from './listeners/tcp.js'
 import { nativeWebSocketUpgrade, originCheckedUpgrade } from './listeners/websocket.js'
 import { staticFiles } from './listeners/static-files.js'
@@ -260,7 +260,8 @@ export class Broker {
   }
 
   #registerCoreRoutes (): void {
-    this.routes.routes.set('/healthz', (_req, res) => {
+    this.routes.routes.set('/healthz', (req, res) => {
+      if (!readOnly(req, res, 'a health check')) return
       const closing = this.#closing !== null
       sendJson(res, closing ? 503 : 200, {
         status: closing ? 'closing' : 'ok',
@@ -270,7 +271,8 @@ export class Broker {
         ports: this.ports,
       })
     })
-    this.routes.routes.set('/metrics', (_req, res) => {
+    this.routes.routes.set('/metrics', (req, res) => {
+      if (!readOnly(req, res, 'metrics')) return
       sendText(res, 200, this.metrics.registry.render(), 'text/plain; version=0.0.4; charset=utf-8')
     })
   }
@@ -318,3 +320,4 @@ export class Broker {
     return this.#closing
   }
 }
+

@@ -175,7 +175,6 @@ export class Connection implements ConnectionInfo {
     if (this.#closed || chunk.length === 0) return
     this.bytesIn += chunk.length
     this.#bytesInSeries!.inc(chunk.length)
-    this.lastActiveMs = this.#now()
     let frames: Uint8Array[]
     try {
       frames = this.#decoder.push(chunk)
@@ -183,6 +182,9 @@ export class Connection implements ConnectionInfo {
       this.#fail(err as SpoolError, chunk)
       return
     }
+    // Activity is a whole request, not a byte: a peer trickling a frame one byte at a time
+    // (holding up to maxFrameBytes of buffer) is idle as far as the timeout goes.
+    if (frames.length > 0) this.lastActiveMs = this.#now()
     for (const frame of frames) {
       if (this.#closed) return
       this.#onFrame(frame)

@@ -37,6 +37,14 @@ export function sendText (res: ServerResponse, status: number, text: string, con
   res.end(text)
 }
 
+/** GET and HEAD only: anything else is answered 405 with an Allow header; false then. */
+export function readOnly (req: IncomingMessage, res: ServerResponse, what: string): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return true
+  res.setHeader('allow', 'GET, HEAD')
+  sendText(res, 405, `method ${req.method ?? ''} not allowed: ${(req.url ?? '').slice(0, 200)} is ${what} (GET, HEAD)\n`)
+  return false
+}
+
 export async function startHttpListener (options: {
   host: string
   port: number

@@ -19,7 +19,7 @@ import { readFileSync, statSync } from 'node:fs'
 import type { ServerResponse } from 'node:http'
 import { extname, join, sep } from 'node:path'
 import type { RouteHandler } from './http.js'
-import { sendText } from './http.js'
+import { readOnly, sendText } from './http.js'
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -98,11 +98,7 @@ export function staticFiles (mount: StaticMount): RouteHandler {
     return entry
   }
   return (req, res, url) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD')
-      sendText(res, 405, `method ${req.method ?? ''} not allowed: ${url.pathname} is a static file (GET, HEAD)\n`)
-      return
-    }
+    if (!readOnly(req, res, 'a static file')) return
     const file = resolveStaticPath(mount, url.pathname)
     if (file === null) {
       sendText(res, 404, `not found: ${url.pathname}\n`)

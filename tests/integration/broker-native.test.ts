@@ -245,6 +245,16 @@ t.test('connection limits are named: in-flight, connections, idle', async t => {
 
   await b.until(() => b.closed, 5000)
   t.equal(b.responses[0]?.body.errorCode, code('IDLE_TIMEOUT'), 'an idle connection is told why it is closed')
+
+  // Trickling a frame a byte at a time is not activity: the request never completes.
+  const slowloris = await RawClient.connect(broker.ports.native!)
+  t.teardown(() => slowloris.close())
+  slowloris.socket.write(Buffer.from([0, 0, 0xea, 0x60]))
+  const trickle = setInterval(() => { if (!slowloris.closed) slowloris.socket.write(Buffer.from([1])) }, 50)
+  t.teardown(() => clearInterval(trickle))
+  await slowloris.until(() => slowloris.closed, 5000)
+  clearInterval(trickle)
+  t.equal(slowloris.responses[0]?.body.errorCode, code('IDLE_TIMEOUT'), 'a peer trickling bytes of a frame is closed as idle')
 })
 
 /** A raw socket that stays half-open after the broker ends its side, then resets. */
@@ -379,6 +389,12 @@ t.test('/healthz and /metrics', async t => {
   t.match(metrics.text, /spool_requests_total\{api="Produce",listener="tcp"\} 1/)
   t.match(metrics.text, /spool_connection_bytes_out_total\{connection="\d+",client_id="raw-test",remote_address="127\.0\.0\.1:\d+",listener="tcp"\} \d+/)
   t.equal((await httpGet(broker, '/nope')).status, 404)
+  for (const path of ['/healthz', '/metrics']) {
+    const posted = await fetch(`http://127.0.0.1:${broker.ports.http}${path}`, { method: 'POST' })
+    t.equal(posted.status, 405, `POST ${path} is not allowed`)
+    t.equal(posted.headers.get('allow'), 'GET, HEAD')
+    await posted.text()
+  }
 })
 
 t.test('the same frames over WebSocket at /ws', async t => {
