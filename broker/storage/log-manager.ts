@@ -152,6 +152,13 @@ export interface PartitionStats {
   segments: number
 }
 
+/** Partitions created, closed or renamed between two turns of the event loop. */
+const YIELD_EVERY = 16
+
+function yieldToEventLoop (): Promise<void> {
+  return new Promise(resolve => setImmediate(resolve))
+}
+
 export class LogManager {
   readonly dataDir: string
   readonly recoveredUncleanly: boolean
@@ -311,6 +318,9 @@ export class LogManager {
               fs.rmSync(dir, { recursive: true, force: true })
             }
             state.logs.push(await this.#openLog(state, p, false))
+            // Thousands of partitions are thousands of synchronous file operations: let the
+            // other clients in between, so one CreateTopics does not stall the broker.
+            if (p % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop()
           }
           if (faultPoints.active) faultPoints.hit('topics.beforeCreateMetadata')
           this.#writeTopics([...this.#metas(), meta])
@@ -336,7 +346,11 @@ export class LogManager {
     this.#busyNames.add(name)
     try {
       await this.#serial(async () => {
-        await Promise.allSettled(state.logs.map(l => l.close()))
+        // One partition after another, yielding now and then (see createTopic).
+        for (let p = 0; p < state.logs.length; p++) {
+          await state.logs[p]!.close().catch(() => { /* a log that fails to close is deleted all the same */ })
+          if (p % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop()
+        }
         this.#writeTopics(this.#metas())
         if (faultPoints.active) faultPoints.hit('topics.afterDeleteMetadata')
         const suffix = `.${this.#now().toString(36)}${Math.random().toString(36).slice(2, 8)}${DELETE_SUFFIX}`
@@ -349,6 +363,7 @@ export class LogManager {
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
           }
+          if (p % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop()
         }
         fsyncDir(this.dataDir)
         await Promise.all(renamed.map(d => fs.promises.rm(d, { recursive: true, force: true })))
