@@ -163,8 +163,29 @@ async function consume (client: Client, _broker: string, topic: string, options:
   })
   await consumer.assign(options.partition === undefined ? { topic } : { topic, partition: options.partition })
   const partitions = consumer.assignment()
-  if (options.offset !== undefined) for (const tp of partitions) consumer.seek({ ...tp, offset: options.offset })
-  else if (fromTime !== undefined) await consumer.seekToTimestamp(fromTime)
+  if (options.offset !== undefined) {
+    // An offset outside a partition's range is said, not silently moved: past the end of
+    // every partition is an error; past the end of some, those start at their end; before
+    // the log start (retention), reading starts at the log start. Each with a note.
+    const ranges = new Map((await client.admin().fetchTopicOffsets(topic)).map(r => [r.partition, r]))
+    const past = partitions.filter(tp => options.offset! > (ranges.get(tp.partition)?.high ?? Infinity))
+    if (past.length === partitions.length) {
+      const ends = past.map(tp => `${tp.partition}: ${ranges.get(tp.partition)!.high}`).join(', ')
+      throw new UsageError(`--offset ${options.offset} is past the end of ${topic} (next offset per partition: ${ends})`)
+    }
+    for (const tp of partitions) {
+      const range = ranges.get(tp.partition)
+      let offset = options.offset
+      if (range !== undefined && offset > range.high) {
+        process.stderr.write(`note: ${topic} partition ${tp.partition} ends before offset ${offset}; reading it from its end (${range.high})\n`)
+        offset = range.high
+      } else if (range !== undefined && offset < range.low) {
+        process.stderr.write(`note: ${topic} partition ${tp.partition} starts at offset ${range.low} (older records were deleted); reading from there\n`)
+        offset = range.low
+      }
+      consumer.seek({ ...tp, offset })
+    }
+  } else if (fromTime !== undefined) await consumer.seekToTimestamp(fromTime)
   else if (options.fromBeginning === true) await consumer.seekToBeginning()
   else await consumer.seekToEnd()
 

@@ -203,3 +203,15 @@ t.test('--version; --acks -1; CRLF lines; --broker given a port that is not Spoo
   t.equal(wrong.code, 2, 'exit 2, as for an unreachable broker')
   t.match(wrong.stderr, /^error: cannot reach broker at 127\.0\.0\.1:\d+ \(it does not speak the Spool protocol: another port, e\.g\. the HTTP or MQTT one\?\)\n$/)
 })
+
+t.test('--offset outside a partition is said: past the end is an error, before the log start a note', async t => {
+  await client.admin().createTopics([{ topic: 'range', partitions: 1 }])
+  await client.producer().send({ topic: 'range', messages: [{ value: 'a' }, { value: 'b' }, { value: 'c' }] })
+  for (const follow of [[], ['-f']]) {
+    const past = await runCli(t, ['consume', 'range', '--offset', '50', ...follow, ...b])
+    t.equal(past.code, 1, `past the end ${follow.join('')}: exit 1`)
+    t.match(past.stderr, /^error: --offset 50 is past the end of range \(next offset per partition: 0: 3\)\n$/)
+  }
+  const last = await runCli(t, ['consume', 'range', '--offset', '2', ...b])
+  t.equal(last.stdout, 'c\n', 'an offset inside the range reads from there')
+})
