@@ -9,7 +9,7 @@
 // properties, bad and oversize packets, and bounded memory for a client that never reads.
 import t from 'tap'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
 import mqtt from 'mqtt'
 import type mqttPacket from 'mqtt-packet'
 import { encodeBatch } from '../../protocol/record-batch/records.js'
@@ -427,4 +427,17 @@ t.test('MQTT over WebSocket at /mqtt', async t => {
   const tcp = await connectClient(t, handle.port!)
   await tcp.publishAsync('web/1', 'over ws', { qos: 1 })
   t.equal((await got)[0]!.payload, 'over ws')
+})
+
+t.test('a CONNECT with a protocol level the gateway does not speak gets CONNACK 0x01, then the socket closes', async t => {
+  const { port } = await startGateway(t)
+  const socket = connect({ port, host: '127.0.0.1' })
+  t.teardown(() => socket.destroy())
+  await new Promise(resolve => socket.once('connect', resolve))
+  let got = Buffer.alloc(0)
+  socket.on('data', (d: Buffer) => { got = Buffer.concat([got, d]) })
+  const closed = new Promise(resolve => socket.once('close', resolve))
+  socket.write(Buffer.from([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 6, 2, 0, 60, 0, 0])) // "MQTT", level 6
+  await closed
+  t.equal(got.toString('hex'), '20020001', 'CONNACK, return code 1: unacceptable protocol version')
 })

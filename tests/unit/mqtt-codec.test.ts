@@ -101,6 +101,10 @@ t.test('codec: PUBLISH round-trips through mqtt-packet both ways, v4 and v5', as
   t.equal((decoder.decode(0x32, Uint8Array.from([0, 1, 0x61, 0, 0]), Uint8Array.from([])) as SpoolError).code, 'MQTT_PROTOCOL_ERROR', 'packet id 0')
   t.equal((decoder.decode(0x30, Uint8Array.from([0, 2, 0xc3, 0x28]), Uint8Array.from([])) as SpoolError).code, 'MQTT_MALFORMED_PACKET', 'ill-formed UTF-8 topic')
   t.equal((decoder.decode(0x60, Uint8Array.from([0, 1]), Uint8Array.from([])) as SpoolError).code, 'MQTT_MALFORMED_PACKET', 'PUBREL flags must be 0010')
+  const v5 = new PacketDecoder()
+  v5.version = 5
+  // topic "a", QoS 0, properties: Response Topic (0x08) "r/+"
+  t.equal((v5.decode(0x30, Uint8Array.from([0, 1, 0x61, 6, 0x08, 0, 3, 0x72, 0x2f, 0x2b]), Uint8Array.from([])) as SpoolError).code, 'MQTT_PROTOCOL_ERROR', 'a wildcard in the Response Topic')
 })
 
 t.test('topics: validation, matching, $ topics, shares', async t => {
@@ -112,6 +116,10 @@ t.test('topics: validation, matching, $ topics, shares', async t => {
   t.equal(topicFilterError('a/+/#', limits), null)
   t.match(topicFilterError('a/#/b', limits), /whole last level/)
   t.match(topicFilterError('a+/b', limits), /whole level/)
+  t.match(topicNameError('a/\u0001b', limits), /control character/)
+  t.match(topicNameError('a/b\u0085', limits), /control character/, 'C1 controls too')
+  t.match(topicFilterError('a/\u0000b', limits), /control character/)
+  t.equal(topicNameError('caf\u00e9/\u6e29\u5ea6', limits), null, 'other non-ASCII is fine')
   const cases: Array<[string, string, boolean]> = [
     ['sport/tennis/player1/#', 'sport/tennis/player1', true],
     ['sport/tennis/player1/#', 'sport/tennis/player1/ranking', true],

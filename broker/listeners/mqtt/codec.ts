@@ -249,6 +249,7 @@ function decodePublishProperties (b: Uint8Array, start: number, end: number): Pu
         const s = str()
         if (s === null) return bad('malformed string property')
         if (id === PROP.contentType) props.contentType = s
+        else if (s === '' || s.includes('+') || s.includes('#')) return bad('Response Topic must be a topic name, without wildcards [MQTT-3.3.2-14]', true)
         else props.responseTopic = s
         break
       }

@@ -107,6 +107,12 @@ export class MqttConnection implements SessionOutput {
 
   readonly #onPacket = (first: number, body: Uint8Array, whole: Uint8Array): boolean => {
     if (this.#state === 'closed') return false
+    if (this.#state === 'new' && first >> 4 === 1 && unsupportedLevel(body)) {
+      // [MQTT-3.1.2-2]: CONNACK 0x01 (unacceptable protocol version), then close.
+      this.write(encodeOther({ cmd: 'connack', sessionPresent: false, returnCode: 1 }, 4))
+      this.fail(new MqttProtocolError(`protocol level ${body[2 + ((body[0]! << 8) | body[1]!)] ?? '?'} is not MQTT 3.1, 3.1.1 or 5`), Reason.unsupportedProtocolVersion, whole)
+      return false
+    }
     const packet = this.#decoder.decode(first, body, whole)
     if (packet instanceof SpoolError) {
       this.#flush()
@@ -365,4 +371,16 @@ export class MqttConnection implements SessionOutput {
     this.#state = 'closed'
     this.#gw.connectionClosed(this)
   }
+}
+
+/** A CONNECT body whose protocol name is MQTT's but whose level this gateway does not speak. */
+function unsupportedLevel (body: Uint8Array): boolean {
+  if (body.length < 2) return false
+  const nameLength = (body[0]! << 8) | body[1]!
+  const level = body[2 + nameLength]
+  if (level === undefined) return false
+  const name = String.fromCharCode(...body.subarray(2, 2 + nameLength))
+  if (name === 'MQTT') return level !== 4 && level !== 5
+  if (name === 'MQIsdp') return level !== 3
+  return false
 }
