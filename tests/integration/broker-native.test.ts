@@ -311,16 +311,25 @@ t.test('refused sockets that the peer then resets do not take the broker down', 
   t.equal(created.topics[0]!.errorCode, 0, 'the broker still serves')
 })
 
-t.test('a reader that never reads is held to maxQueuedBytes, then closed; the broker keeps serving', async t => {
-  const broker = await startBroker(t, { maxQueuedBytes: 2 * 1024 * 1024, idleTimeoutMs: 1500 })
-  const w = await RawClient.connect(broker.ports.native!)
-  t.teardown(() => w.close())
-  await w.call('CreateTopics', { topics: [{ topic: 'big', partitions: 1 }] })
-  const chunk = encodeBatch([{ value: new Uint8Array(200 * 1024).fill(7) }])
-  for (let i = 0; i < 5; i++) await w.call('Produce', produceBody('big', [[0, chunk]]).body, [chunk])
+/**
+ * A writer connection that filled `topic` with `batches` batches of one `valueBytes` value,
+ * and a second connection that never reads (its socket is paused).
+ */
+async function filledAndSlow (t: Parameters<typeof startBroker>[0], broker: Awaited<ReturnType<typeof startBroker>>, topic: string, batches: number, valueBytes: number): Promise<{ writer: RawClient, slow: RawClient }> {
+  const writer = await RawClient.connect(broker.ports.native!)
+  t.teardown(() => writer.close())
+  await writer.call('CreateTopics', { topics: [{ topic, partitions: 1 }] })
+  const chunk = encodeBatch([{ value: new Uint8Array(valueBytes).fill(7) }])
+  for (let i = 0; i < batches; i++) await writer.call('Produce', produceBody(topic, [[0, chunk]]).body, [chunk])
   const slow = await RawClient.connect(broker.ports.native!)
   t.teardown(() => slow.close())
   slow.socket.pause()
+  return { writer, slow }
+}
+
+t.test('a reader that never reads is held to maxQueuedBytes, then closed; the broker keeps serving', async t => {
+  const broker = await startBroker(t, { maxQueuedBytes: 2 * 1024 * 1024, idleTimeoutMs: 1500 })
+  const { slow } = await filledAndSlow(t, broker, 'big', 5, 200 * 1024)
   // One fetch after another, each answered with 1 MB that is never read: once the kernel's
   // buffers are full the responses queue in the broker, which stops reading requests from it
   // past a quarter of the limit, never queues more than the limit, and closes it once idle.
@@ -345,14 +354,7 @@ t.test('a reader that never reads is held to maxQueuedBytes, then closed; the br
 
 t.test('pipelined fetches that are never read cannot make the broker read more than maxQueuedBytes for them', async t => {
   const broker = await startBroker(t, { maxQueuedBytes: 4 * 1024 * 1024 })
-  const w = await RawClient.connect(broker.ports.native!)
-  t.teardown(() => w.close())
-  await w.call('CreateTopics', { topics: [{ topic: 'pile', partitions: 1 }] })
-  const chunk = encodeBatch([{ value: new Uint8Array(512 * 1024).fill(3) }])
-  for (let i = 0; i < 16; i++) await w.call('Produce', produceBody('pile', [[0, chunk]]).body, [chunk])
-  const slow = await RawClient.connect(broker.ports.native!)
-  t.teardown(() => slow.close())
-  slow.socket.pause()
+  const { writer: w, slow } = await filledAndSlow(t, broker, 'pile', 16, 512 * 1024)
   const reservedPeak = { bytes: 0 }
   const baseline = process.memoryUsage().arrayBuffers
   const sampler = setInterval(() => { reservedPeak.bytes = Math.max(reservedPeak.bytes, process.memoryUsage().arrayBuffers - baseline) }, 5)

@@ -301,15 +301,21 @@ t.test('close() rejects with the final commit error when the broker is gone (aft
   await running
 })
 
-t.test('close() from outside while a slow callback awaits I/O waits, commits what was processed and leaves', async t => {
+/** A broker, a 1-partition topic with `count` messages, and one member of `group` subscribed to it. */
+async function oneMember (t: Parameters<typeof startBroker>[0], topic: string, group: string, count: number, options: { sessionTimeoutMs?: number } = {}): Promise<{ address: string, client: Client, consumer: ReturnType<Client['consumer']> }> {
   const broker = await startBroker(t, { groupHeartbeatIntervalMs: HEARTBEAT_MS, mqttPort: null })
   const address = `127.0.0.1:${broker.ports.native}`
-  await broker.logs.createTopic('slow', { partitions: 1 })
-  await produce(address, 'slow', 200)
+  await broker.logs.createTopic(topic, { partitions: 1 })
+  await produce(address, topic, count)
   const client = new Client({ brokers: [address] })
   t.teardown(() => client.close())
-  const consumer = client.consumer({ groupId: 'g-slow', fromBeginning: true, sessionTimeoutMs: 30_000 })
-  await consumer.subscribe({ topics: ['slow'] })
+  const consumer = client.consumer({ groupId: group, fromBeginning: true, ...options })
+  await consumer.subscribe({ topics: [topic] })
+  return { address, client, consumer }
+}
+
+t.test('close() from outside while a slow callback awaits I/O waits, commits what was processed and leaves', async t => {
+  const { address, consumer } = await oneMember(t, 'slow', 'g-slow', 200, { sessionTimeoutMs: 30_000 })
   let processed = 0
   const running = consumer.run({ eachMessage: async () => { await new Promise(resolve => setTimeout(resolve, 20)); processed++ } })
   await until(() => processed >= 5, 10_000, '5 messages processed')
@@ -324,14 +330,7 @@ t.test('close() from outside while a slow callback awaits I/O waits, commits wha
 })
 
 t.test('close() awaited from inside a callback does not wait for itself', async t => {
-  const broker = await startBroker(t, { groupHeartbeatIntervalMs: HEARTBEAT_MS, mqttPort: null })
-  const address = `127.0.0.1:${broker.ports.native}`
-  await broker.logs.createTopic('inside', { partitions: 1 })
-  await produce(address, 'inside', 20)
-  const client = new Client({ brokers: [address] })
-  t.teardown(() => client.close())
-  const consumer = client.consumer({ groupId: 'g-inside', fromBeginning: true })
-  await consumer.subscribe({ topics: ['inside'] })
+  const { address, consumer } = await oneMember(t, 'inside', 'g-inside', 20)
   let seen = 0
   await consumer.run({ eachMessage: async () => { if (++seen === 3) await consumer.close() } })
   t.equal(seen, 3, 'run() resolved after the close from inside')
@@ -341,14 +340,7 @@ t.test('close() awaited from inside a callback does not wait for itself', async 
 })
 
 t.test('a member whose callback throws commits what it processed, leaves, and its partitions move on', async t => {
-  const broker = await startBroker(t, { groupHeartbeatIntervalMs: HEARTBEAT_MS, mqttPort: null })
-  const address = `127.0.0.1:${broker.ports.native}`
-  await broker.logs.createTopic('fail', { partitions: 1 })
-  await produce(address, 'fail', 10)
-  const client = new Client({ brokers: [address] })
-  t.teardown(() => client.close())
-  const failing = client.consumer({ groupId: 'g-fail', fromBeginning: true })
-  await failing.subscribe({ topics: ['fail'] })
+  const { address, client, consumer: failing } = await oneMember(t, 'fail', 'g-fail', 10)
   let n = 0
   await t.rejects(failing.run({ eachMessage: () => { if (++n === 5) throw new Error('boom') } }), { message: 'boom' })
   const d = await describe(address, 'g-fail')
