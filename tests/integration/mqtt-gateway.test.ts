@@ -441,3 +441,29 @@ t.test('a CONNECT with a protocol level the gateway does not speak gets CONNACK 
   await closed
   t.equal(got.toString('hex'), '20020001', 'CONNACK, return code 1: unacceptable protocol version')
 })
+
+t.test('protocol checks: subscription identifier 0, 3.1.1 password without user name, UNSUBSCRIBE of an invalid filter', async t => {
+  const { port } = await startGateway(t)
+  const v5 = await RawClient.open(t, port, 5)
+  await v5.connect({ clientId: 'subid0' })
+  v5.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/b', qos: 0 }], properties: { subscriptionIdentifier: 0 } } as mqttPacket.ISubscribePacket)
+  const disconnect = await v5.next('disconnect') as mqttPacket.IDisconnectPacket | null
+  t.equal(disconnect?.reasonCode, 0x82, 'subscription identifier 0 is a protocol error')
+
+  // 3.1.1 CONNECT, flags: password + clean session, no user name (mqtt.js will not build it)
+  const raw = connect({ port, host: '127.0.0.1' })
+  t.teardown(() => raw.destroy())
+  await new Promise(resolve => raw.once('connect', resolve))
+  let got = Buffer.alloc(0)
+  raw.on('data', (d: Buffer) => { got = Buffer.concat([got, d]) })
+  const closed = new Promise(resolve => raw.once('close', resolve))
+  raw.write(Buffer.concat([Buffer.from([0x10, 22, 0, 4]), Buffer.from('MQTT'), Buffer.from([4, 0x42, 0, 60, 0, 2]), Buffer.from('pw'), Buffer.from([0, 6]), Buffer.from('secret')]))
+  await closed
+  t.equal(got.length, 0, '3.1.1: a password without a user name closes without a CONNACK')
+
+  const un = await RawClient.open(t, port, 5)
+  await un.connect({ clientId: 'unsub' })
+  un.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['a/#/b', 'never/subscribed'] } as mqttPacket.IUnsubscribePacket)
+  const unsuback = await un.next('unsuback') as mqttPacket.IUnsubackPacket | null
+  t.same(unsuback?.granted, [0x8f, 0x11], 'invalid filter 0x8F; valid but not subscribed 0x11')
+})

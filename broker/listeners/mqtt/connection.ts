@@ -302,6 +302,10 @@ export class MqttConnection implements SessionOutput {
       this.fail(new MqttProtocolError('SUBSCRIBE without topic filters [MQTT-3.8.3-3]'), Reason.protocolError, whole)
       return
     }
+    if (p.properties?.subscriptionIdentifier === 0) {
+      this.fail(new MqttProtocolError('Subscription Identifier 0 [MQTT-3.8.2.1.2]'), Reason.protocolError, whole)
+      return
+    }
     const granted = this.#gw.subscribe(this.session!, p)
     if (granted === null) {
       this.fail(new MqttProtocolError('shared subscription with No Local set [MQTT-3.8.3-4]'), Reason.protocolError, whole)

@@ -209,7 +209,12 @@ export class MqttGateway {
     const refuse = (reason: number, why: string): null => {
       this.counters.connectionsRefused++
       this.logger.info({ clientId: p.clientId, remote: conn.channel.remoteAddress, reason: `0x${reason.toString(16)}` }, `mqtt connect refused: ${why}`)
-      conn.write(encodeOther({ cmd: 'connack', sessionPresent: false, ...(v5 ? { reasonCode: reason } : { returnCode: v4ReturnCode(reason) }) }, conn.version))
+      // 3.1.1 has no CONNACK code for a broken packet: such a CONNECT just closes the
+      // connection [MQTT-3.1.4-1], rather than a misleading "server unavailable".
+      const violation = reason === Reason.malformedPacket || reason === Reason.protocolError || reason === Reason.topicNameInvalid
+      if (v5 || !violation) {
+        conn.write(encodeOther({ cmd: 'connack', sessionPresent: false, ...(v5 ? { reasonCode: reason } : { returnCode: v4ReturnCode(reason) }) }, conn.version))
+      }
       conn.close(null)
       return null
     }
@@ -226,6 +231,9 @@ export class MqttGateway {
       clientId = assigned = 'spool-' + randomBytes(8).toString('hex')
     }
     if (Buffer.byteLength(clientId) > 256) return refuse(Reason.clientIdentifierNotValid, 'client id longer than 256 bytes')
+    if (!v5 && p.password !== undefined && p.username === undefined) {
+      return refuse(Reason.malformedPacket, 'password without a user name [MQTT-3.1.2-22]')
+    }
     let will: { message: MqttMessage, delaySec: number } | null = null
     if (p.will !== undefined) {
       const topicError = topicNameError(p.will.topic, this.limits) ?? reservedTopicError(p.will.topic)
@@ -353,7 +361,7 @@ export class MqttGateway {
   unsubscribe (session: Session, filters: string[]): number[] {
     const codes = filters.map(f => {
       const sub = session.subscriptions.get(f)
-      if (sub === undefined) return Reason.noSubscriptionExisted
+      if (sub === undefined) return typeof parseSubscriptionFilter(f, this.limits) === 'string' ? Reason.topicFilterInvalid : Reason.noSubscriptionExisted
       session.subscriptions.delete(f)
       if (session.output !== null) this.#indexRemove(sub)
       return Reason.success
