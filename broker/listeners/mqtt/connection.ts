@@ -216,6 +216,13 @@ export class MqttConnection implements SessionOutput {
       const { topicAlias: _dropped, ...rest } = properties
       properties = Object.keys(rest).length === 0 ? null : rest
     }
+    // User properties named `mqtt.*` are reserved for the gateway's headers and never stored;
+    // live subscribers do not get them either, so a message reads the same from the log.
+    if (properties?.userProperties?.some(([k]) => k.startsWith('mqtt.')) === true) {
+      const kept = properties.userProperties.filter(([k]) => !k.startsWith('mqtt.'))
+      const { userProperties: _all, ...rest } = properties
+      properties = kept.length > 0 ? { ...rest, userProperties: kept } : (Object.keys(rest).length === 0 ? null : rest)
+    }
     const message: MqttMessage = { topic, topicBytes, payload: p.payload, qos: p.qos, retain: p.retain, properties, timestampMs: this.#gw.now() }
     this.#gw.counters.messagesIn++
     const batch = this.#stage.add(this.#gw.route(topic, topicBytes), message)
