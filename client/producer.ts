@@ -420,7 +420,7 @@ export class Producer {
       this.#cluster.logger.debug({ topic: queue.topic, partition: queue.partition, attempts, code: (error as SpoolError).code },
         `produce retry: ${error.message}`)
       if (error instanceof UnknownTopicOrPartitionError) this.#refreshMetadata(queue.topic)
-      queue.retryAtMs = Date.now() + backoffMs(attempts - 1, retry)
+      backOff(queue, backoffMs(attempts - 1, retry))
       this.#accumulator.requeue(queue, batches)
       return
     }
@@ -437,7 +437,7 @@ export class Producer {
     if (action !== 'fail') {
       if (action === 'retry') {
         batch.attempts++
-        queue.retryAtMs = Date.now() + backoffMs(batch.attempts - 1, this.#options.retry)
+        backOff(queue, backoffMs(batch.attempts - 1, this.#options.retry))
         if (error instanceof UnknownTopicOrPartitionError) this.#refreshMetadata(queue.topic)
       }
       this.#cluster.logger.debug({ topic: queue.topic, partition: queue.partition, action, attempts: batch.attempts, code: (error as SpoolError).code },
@@ -552,4 +552,14 @@ function errorFromResult (errorCode: number, errorMessage: string | null, queue:
     return new UnknownTopicOrPartitionError(errorMessage ?? `topic "${queue.topic}" partition ${queue.partition} does not exist`)
   }
   return errorFromCode(errorCode, errorMessage ?? undefined)
+}
+
+/**
+ * Holds a partition back for `ms`, never shortening a backoff already running: when several
+ * requests of a partition fail together, a later batch's first (short) backoff must not
+ * cut short an earlier batch's longer one, or the earlier batch spends its retries in a
+ * second and a broker restart of a few seconds fails its send.
+ */
+function backOff (queue: PartitionQueue, ms: number): void {
+  queue.retryAtMs = Math.max(queue.retryAtMs, Date.now() + ms)
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { Client, text } from '../../client/index.js'
+import { startTestBroker } from '../helpers/client-broker.js'
 import { CLI, freePort } from '../helpers/client-cli.js'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'spool-durability-'))
@@ -116,4 +117,38 @@ t.test('acks=1: every acknowledged record survives kill -9 of the broker, exactl
   let disorder = 0
   for (let i = 1; i < order.length; i++) if (order[i]! <= order[i - 1]!) disorder++
   t.equal(disorder, 0, 'the log holds the values in the order they were sent')
+})
+
+t.test('default retries ride out a broker outage of a few seconds: no send fails, none is lost or doubled', async t => {
+  const broker = await startTestBroker(t)
+  const client = new Client({ brokers: [broker.address] })
+  t.teardown(() => client.close())
+  const producer = client.producer()
+  await producer.send({ topic: 'outage', messages: [{ value: 'warm' }] })
+  const sends: Array<Promise<unknown>> = []
+  const failures: string[] = []
+  let n = 0
+  const timer = setInterval(() => {
+    const value = `m${n++}`
+    sends.push(producer.send({ topic: 'outage', messages: [{ value }] }).catch((err: Error) => { failures.push(`${value}: ${err.message}`) }))
+  }, 200)
+  t.teardown(() => clearInterval(timer))
+  await new Promise(resolve => setTimeout(resolve, 300))
+  await broker.stop()
+  await new Promise(resolve => setTimeout(resolve, 4000))
+  await broker.restart()
+  await new Promise(resolve => setTimeout(resolve, 300))
+  clearInterval(timer)
+  await Promise.all(sends)
+  t.same(failures, [], 'every send issued during the outage succeeded after the restart')
+  const consumer = client.consumer({ fromBeginning: true })
+  await consumer.assign({ topic: 'outage' })
+  const seen: string[] = []
+  const stopper = setTimeout(() => { void consumer.close() }, 10_000) // bounded: a missing message ends the loop
+  for await (const m of consumer) {
+    seen.push(text(m.value)!)
+    if (seen.length === n + 1) break
+  }
+  clearTimeout(stopper)
+  t.same(seen, ['warm', ...Array.from({ length: n }, (_, i) => `m${i}`)], 'each once, in order')
 })
