@@ -86,8 +86,13 @@ function writeJson (res: ServerResponse, status: number, body: unknown, headers:
   res.end(text)
 }
 
+/**
+ * The error body. `retriable` says whether the same request may succeed later: an answer
+ * below 500 (not found, conflict, bad request) is not, whatever the native protocol's table
+ * says (UNKNOWN_TOPIC_OR_PARTITION is retriable there because metadata may lag).
+ */
 export function errorBody (err: SpoolError): { error: { code: ErrorName, message: string, retriable: boolean } } {
-  return { error: { code: err.code, message: err.message, retriable: err.retriable } }
+  return { error: { code: err.code, message: err.message, retriable: err.retriable && statusFor(err) >= 500 } }
 }
 
 interface Compiled {

@@ -28,7 +28,15 @@ const VIEWS: Record<string, { title: string, make: (param: string | null) => Vie
 
 function parseHash (): { name: string, param: string | null } {
   const [, name = 'topics', ...rest] = location.hash.replace(/^#/, '').split('/')
-  const param = rest.length === 0 || rest.join('/') === '' ? null : decodeURIComponent(rest.join('/'))
+  const raw = rest.join('/')
+  let param: string | null = null
+  if (raw !== '') {
+    try {
+      param = decodeURIComponent(raw)
+    } catch {
+      param = raw // a malformed %-escape: show the view for the name as typed (it will not be found)
+    }
+  }
   return VIEWS[name] === undefined ? { name: 'topics', param: null } : { name, param }
 }
 

@@ -52,7 +52,8 @@ export function formatBytes (n: number): string {
     v /= 1024
     i++
   }
-  return `${n < 0 ? '-' : ''}${i === 0 ? v.toFixed(0) : v.toFixed(v < 10 ? 1 : 0)} ${BYTE_UNITS[i]}`
+  // One decimal from KiB up, as the CLI prints sizes (15.5 KiB in both).
+  return `${n < 0 ? '-' : ''}${i === 0 ? v.toFixed(0) : v.toFixed(1)} ${BYTE_UNITS[i]}`
 }
 
 export function formatCount (n: number): string {

@@ -28,6 +28,8 @@ interface Row {
   /** The value as text, or null (a tombstone). */
   value: string | null
   valueBytes: number
+  /** The value was cut to VALUE_PREVIEW_CHARS for display. */
+  cut: boolean
   binary: boolean
   headers: string
 }
@@ -39,14 +41,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
  * are cut to `limit` characters; the cut may fall inside a character, so the decoder streams
  * (an unfinished last character is left out instead of making the value "binary").
  */
-function decode (bytes: Uint8Array, limit: number): { text: string, binary: boolean } {
+function decode (bytes: Uint8Array, limit: number): { text: string, binary: boolean, cut: boolean } {
   try {
-    const cut = bytes.length > limit * 4
-    const text = cut ? new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, limit * 4), { stream: true }) : utf8.decode(bytes)
-    return { text: text.length > limit ? text.slice(0, limit) : text, binary: false }
+    const partial = bytes.length > limit * 4
+    const text = partial ? new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, limit * 4), { stream: true }) : utf8.decode(bytes)
+    return text.length > limit ? { text: text.slice(0, limit), binary: false, cut: true } : { text, binary: false, cut: partial }
   } catch {
     const hex = Array.from(bytes.subarray(0, 32), b => b.toString(16).padStart(2, '0')).join(' ')
-    return { text: `${hex}${bytes.length > 32 ? ' …' : ''}`, binary: true }
+    return { text: `${hex}${bytes.length > 32 ? ' …' : ''}`, binary: true, cut: bytes.length > 32 }
   }
 }
 
@@ -59,6 +61,7 @@ function toRow (m: SdkMessage): Row {
     key: m.key === null ? null : decode(m.key, 256).text,
     value: value?.text ?? null,
     valueBytes: m.value?.length ?? 0,
+    cut: value?.cut ?? false,
     binary: value?.binary ?? false,
     headers: m.headers.map(hd => `${hd.key}=${hd.value === null ? 'null' : decode(hd.value, 256).text}`).join(', '),
   }
@@ -67,8 +70,9 @@ function toRow (m: SdkMessage): Row {
 function valueCell (row: Row, format: Format): HTMLElement {
   if (row.value === null) return h('td', { class: 'value muted' }, 'null')
   if (row.binary) return h('td', { class: 'value binary', title: `${row.valueBytes} bytes, not UTF-8` }, `binary: ${row.value}`)
-  const more = row.valueBytes > row.value.length ? h('span', { class: 'muted' }, ` … (${formatCount(row.valueBytes)} bytes)`) : null
+  const more = row.cut ? h('span', { class: 'muted' }, ` … (${formatCount(row.valueBytes)} bytes)`) : null
   if (format === 'json') {
+    if (row.cut) return h('td', { class: 'value', title: `cut at ${VALUE_PREVIEW_CHARS} characters: not parsed as JSON` }, row.value, more)
     try {
       return h('td', { class: 'value' }, h('pre', { class: 'json' }, JSON.stringify(JSON.parse(row.value), null, 2)), more)
     } catch {

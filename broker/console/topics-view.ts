@@ -91,14 +91,22 @@ function topicList (): View {
       { numeric: [1, 2, 3], empty: 'No topics yet: create one above, or produce to one (topics are created on first use).', className: 'topics' }))
   }
 
+  // A failed refresh shows its error until a refresh succeeds; a failed create or delete
+  // until the next action (or the user edits the form).
+  let refreshFailed = false
   async function refresh (): Promise<void> {
     last = await api.topics()
+    if (refreshFailed) {
+      refreshFailed = false
+      errors.clear()
+    }
     if (pendingDelete !== null && !last.some(t => t.name === pendingDelete)) pendingDelete = null
     render()
   }
+  nameInput.addEventListener('input', () => { if (!refreshFailed) errors.clear() })
 
   const root = h('section', { class: 'view topics' }, h('h2', null, 'Topics'), errors.el, h('div', { class: 'card' }, form), body)
-  const stop = poll(refresh, REFRESH_MS, err => errors.show(err))
+  const stop = poll(refresh, REFRESH_MS, err => { refreshFailed = true; errors.show(err) })
   return { root, stop }
 }
 

@@ -101,11 +101,18 @@ export function trafficView (): View {
     errors.clear()
     nowMs = answer.timeMs
     const lastT = samples.at(-1)?.timeMs ?? 0
-    for (const s of answer.history) if (s.timeMs > lastT) samples.push(s)
+    // Internal topics (__consumer_offsets, the MQTT gateway's) are hidden, as on the Topics screen.
+    for (const s of answer.history) if (s.timeMs > lastT) samples.push({ ...s, topics: withoutInternal(s.topics) })
     sampledUntil = samples.at(-1)?.timeMs
     while (samples.length > 0 && samples[0]!.timeMs < nowMs - WINDOW_MS) samples.shift()
     connections = answer.connections
     render()
   }, REFRESH_MS, err => errors.show(err))
   return { root, stop }
+}
+
+function withoutInternal (topics: Record<string, Rates>): Record<string, Rates> {
+  const out: Record<string, Rates> = {}
+  for (const [name, r] of Object.entries(topics)) if (!name.startsWith('__')) out[name] = r
+  return out
 }

@@ -9,7 +9,7 @@
  * below LOW_WATER_BYTES.
  */
 
-import { FrameTooLargeError, MalformedFrameError } from '../../protocol/errors.js'
+import { FrameTooLargeError, MalformedFrameError, OriginNotAllowedError } from '../../protocol/errors.js'
 import { concatParts } from '../../protocol/frames/frame.js'
 import type { Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js'
 
@@ -160,7 +160,16 @@ export function webSocketTransport (WebSocketImpl: WebSocketConstructor): Transp
       if (settled) return
       settled = true
       clearTimeout(timer)
-      reject(errorOf(event, `cannot open WebSocket ${address}`))
+      const cause = event.error
+      if (cause instanceof Error && /\b403\b/.test(cause.message)) {
+        // Node's ws reports the status; the broker answers 403 only for a refused Origin.
+        reject(new OriginNotAllowedError(`the broker at ${address} refused this client's Origin (see httpAllowedOrigins)`, { cause }))
+        return
+      }
+      // A browser gives no reason at all: name the likely ones.
+      reject(errorOf(event, cause === undefined
+        ? `cannot open WebSocket ${address} (the broker is down, or refused it: a page whose Origin is not allowed by the broker's httpAllowedOrigins is refused)`
+        : `cannot open WebSocket ${address}`))
     }
     ws.addEventListener('error', failEarly)
     ws.addEventListener('close', () => failEarly({}))

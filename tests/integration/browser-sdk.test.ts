@@ -229,7 +229,7 @@ t.test('a page from another Origin is refused: WebSocket, SDK and /api; a listed
   }, { base, wsUrl: broker.wsUrl })
   const refused = await attempt()
   t.equal(refused.ws, 'error', 'the WebSocket is refused')
-  t.match(refused.sdk, { ok: false, error: { name: 'BrokerUnreachableError', code: 'BROKER_UNREACHABLE' } }, 'the SDK loads (CORS *) but cannot connect')
+  t.match(refused.sdk, { ok: false, error: { name: 'BrokerUnreachableError', code: 'BROKER_UNREACHABLE', message: /httpAllowedOrigins/ } }, 'the SDK loads (CORS *) but cannot connect, and says the Origin rule may be why')
   t.equal(refused.postJson, 'TypeError', 'a JSON POST fails its preflight')
   t.equal(refused.postSimple, 'sent (opaque)')
   const topics = await node.admin().listTopics()

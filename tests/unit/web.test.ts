@@ -6,8 +6,8 @@ import t from 'tap'
 import type { IncomingMessage } from 'node:http'
 import { checkOrigin, normalizeOrigin } from '../../broker/listeners/origin.js'
 import { resolveStaticPath } from '../../broker/listeners/static-files.js'
-import { statusFor } from '../../broker/api/router.js'
-import { ERROR_CLASSES } from '../../protocol/errors.js'
+import { errorBody, statusFor } from '../../broker/api/router.js'
+import { ERROR_CLASSES, StorageError, UnknownTopicOrPartitionError } from '../../protocol/errors.js'
 import { formatBytes, formatCount, formatDuration, formatRetention, lagClass } from '../../broker/console/dom.js'
 import { niceBinaryCeiling, niceCeiling } from '../../broker/console/chart.js'
 
@@ -61,12 +61,15 @@ t.test('HTTP status of every named error', async t => {
   t.equal(status.get('HTTP_BODY_TOO_LARGE'), 413)
   t.equal(status.get('KAFKA_STORAGE_ERROR'), 503, 'retriable: try again')
   t.equal(status.get('UNKNOWN_SERVER_ERROR'), 500)
+  t.equal(errorBody(new UnknownTopicOrPartitionError('gone')).error.retriable, false, 'a 404 is not worth retrying, whatever the native table says')
+  t.equal(errorBody(new StorageError('disk')).error.retriable, true, 'a 503 is')
 })
 
 t.test('console number formats and chart scales', async t => {
   t.equal(formatBytes(0), '0 B')
   t.equal(formatBytes(1536), '1.5 KiB')
-  t.equal(formatBytes(12 * 1024 * 1024), '12 MiB')
+  t.equal(formatBytes(12 * 1024 * 1024), '12.0 MiB', 'one decimal from KiB up, as the CLI')
+  t.equal(formatBytes(15.5 * 1024), '15.5 KiB')
   t.equal(formatCount(999), '999')
   t.equal(formatCount(12_345), '12.3k')
   t.equal(formatCount(2_500_000), '2.5M')
