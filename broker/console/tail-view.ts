@@ -72,14 +72,19 @@ function valueCell (row: Row, format: Format): HTMLElement {
   if (row.binary) return h('td', { class: 'value binary', title: `${row.valueBytes} bytes, not UTF-8` }, `binary: ${row.value}`)
   const more = row.cut ? h('span', { class: 'muted' }, ` … (${formatCount(row.valueBytes)} bytes)`) : null
   if (format === 'json') {
-    if (row.cut) return h('td', { class: 'value', title: `cut at ${VALUE_PREVIEW_CHARS} characters: not parsed as JSON` }, row.value, more)
+    if (row.cut) return h('td', { class: 'value', title: `cut at ${VALUE_PREVIEW_CHARS} characters: not parsed as JSON` }, clamped(row.value, more))
     try {
-      return h('td', { class: 'value' }, h('pre', { class: 'json' }, JSON.stringify(JSON.parse(row.value), null, 2)), more)
+      return h('td', { class: 'value' }, clamped(h('pre', { class: 'json' }, JSON.stringify(JSON.parse(row.value), null, 2)), more))
     } catch {
-      return h('td', { class: 'value not-json', title: 'not valid JSON' }, row.value, more)
+      return h('td', { class: 'value not-json', title: 'not valid JSON' }, clamped(row.value, more))
     }
   }
-  return h('td', { class: 'value' }, row.value, more)
+  return h('td', { class: 'value' }, clamped(row.value, more))
+}
+
+/** A value shown in a few lines at most; a click opens or closes the rest. */
+function clamped (...children: Array<Node | string | null>): HTMLElement {
+  return h('div', { class: 'clamp', onclick: (event: Event) => { (event.currentTarget as HTMLElement).classList.toggle('open') } }, ...children)
 }
 
 function rowElement (row: Row, format: Format): HTMLTableRowElement {
