@@ -5,7 +5,7 @@
  * and its effective config. Refreshed every 2 s.
  */
 
-import { api, type TopicDetail, type TopicSummary } from './api.js'
+import { ApiError, api, type TopicDetail, type TopicSummary } from './api.js'
 import {
   errorBanner, formatBytes, formatCount, formatRetention, formatTime, h, poll, table, type View,
 } from './dom.js'
@@ -135,7 +135,13 @@ function topicDetail (name: string): View {
   const stop = poll(async () => {
     render(await api.topic(name))
     errors.clear()
-  }, REFRESH_MS, err => errors.show(err))
+  }, REFRESH_MS, err => {
+    // A missing topic is a state, not a failure: say so (it is shown if it gets created).
+    if (err instanceof ApiError && err.status === 404) {
+      errors.clear()
+      body.replaceChildren(h('p', { class: 'muted' }, `There is no topic named "${name}" (now).`))
+    } else errors.show(err)
+  })
   return { root, stop }
 }
 
