@@ -429,16 +429,22 @@ t.test('MQTT over WebSocket at /mqtt', async t => {
   t.equal((await got)[0]!.payload, 'over ws')
 })
 
-t.test('a CONNECT with a protocol level the gateway does not speak gets CONNACK 0x01, then the socket closes', async t => {
-  const { port } = await startGateway(t)
+/** Writes raw bytes on a fresh socket and returns everything the gateway sends until it closes. */
+async function untilClosed (t: Parameters<typeof startGateway>[0], port: number, bytes: Buffer): Promise<Buffer> {
   const socket = connect({ port, host: '127.0.0.1' })
   t.teardown(() => socket.destroy())
   await new Promise(resolve => socket.once('connect', resolve))
   let got = Buffer.alloc(0)
   socket.on('data', (d: Buffer) => { got = Buffer.concat([got, d]) })
   const closed = new Promise(resolve => socket.once('close', resolve))
-  socket.write(Buffer.from([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 6, 2, 0, 60, 0, 0])) // "MQTT", level 6
+  socket.write(bytes)
   await closed
+  return got
+}
+
+t.test('a CONNECT with a protocol level the gateway does not speak gets CONNACK 0x01, then the socket closes', async t => {
+  const { port } = await startGateway(t)
+  const got = await untilClosed(t, port, Buffer.from([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 6, 2, 0, 60, 0, 0])) // "MQTT", level 6
   t.equal(got.toString('hex'), '20020001', 'CONNACK, return code 1: unacceptable protocol version')
 })
 
@@ -451,14 +457,7 @@ t.test('protocol checks: subscription identifier 0, 3.1.1 password without user 
   t.equal(disconnect?.reasonCode, 0x82, 'subscription identifier 0 is a protocol error')
 
   // 3.1.1 CONNECT, flags: password + clean session, no user name (mqtt.js will not build it)
-  const raw = connect({ port, host: '127.0.0.1' })
-  t.teardown(() => raw.destroy())
-  await new Promise(resolve => raw.once('connect', resolve))
-  let got = Buffer.alloc(0)
-  raw.on('data', (d: Buffer) => { got = Buffer.concat([got, d]) })
-  const closed = new Promise(resolve => raw.once('close', resolve))
-  raw.write(Buffer.concat([Buffer.from([0x10, 22, 0, 4]), Buffer.from('MQTT'), Buffer.from([4, 0x42, 0, 60, 0, 2]), Buffer.from('pw'), Buffer.from([0, 6]), Buffer.from('secret')]))
-  await closed
+  const got = await untilClosed(t, port, Buffer.concat([Buffer.from([0x10, 22, 0, 4]), Buffer.from('MQTT'), Buffer.from([4, 0x42, 0, 60, 0, 2]), Buffer.from('pw'), Buffer.from([0, 6]), Buffer.from('secret')]))
   t.equal(got.length, 0, '3.1.1: a password without a user name closes without a CONNACK')
 
   const un = await RawClient.open(t, port, 5)
