@@ -30,6 +30,7 @@ export interface SdkConsumer {
   seekToBeginning (): Promise<void>
   seekToEnd (): Promise<void>
   seekToTimestamp (timestamp: number): Promise<void>
+  endOffsets (): Promise<Array<SdkTopicPartition & { offset: number }>>
   pause (partitions: SdkTopicPartition[]): void
   resume (partitions: SdkTopicPartition[]): void
   run (options: { eachBatch: (payload: { batch: { topic: string, partition: number, highWatermark: number, messages: SdkMessage[] } }) => void | Promise<void> }): Promise<void>

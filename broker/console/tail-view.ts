@@ -144,11 +144,14 @@ export function tailView (initialTopic: string | null): View {
     timeInput.closest('label')!.hidden = from !== 'time'
   }
 
+  /** A note about where the tail started, kept on the status line. */
+  let notice = ''
+
   function renderStatus (): void {
     status.dataset.state = state
     const topic = topicInput.value.trim()
     const what = state === 'stopped' ? 'Stopped.' : state === 'starting' ? `Connecting to ${topic}…` : state === 'paused' ? `Paused on ${topic}.` : `Live: ${topic}.`
-    status.textContent = `${what} ${formatCount(count)} records received (${formatCount(rate)}/s); showing the last ${Math.min(rows.length, ROW_CAP)} (at most ${ROW_CAP}), newest first.`
+    status.textContent = `${what} ${formatCount(count)} records received (${formatCount(rate)}/s); showing the last ${Math.min(rows.length, ROW_CAP)} (at most ${ROW_CAP}), newest first.${notice}`
     startButton.disabled = state === 'starting' || state === 'running' || state === 'paused'
     pauseButton.disabled = state !== 'running' && state !== 'paused'
     pauseButton.textContent = state === 'paused' ? 'Resume' : 'Pause'
@@ -192,9 +195,17 @@ export function tailView (initialTopic: string | null): View {
       const partition = partitionInput.value.trim()
       await consumer.assign(partition === '' ? { topic } : { topic, partitions: [Number(partition)] })
       const from = fromSelect.value as From
+      notice = ''
       if (from === 'latest') await consumer.seekToEnd()
       else if (from === 'earliest') await consumer.seekToBeginning()
-      else if (from === 'offset') for (const tp of consumer.assignment()) consumer.seek({ ...tp, offset: Math.max(0, Number(offsetInput.value) || 0) })
+      else if (from === 'offset') {
+        // As the CLI does: a partition that ends before the offset is read from its end,
+        // and the status line says so.
+        const offset = Math.max(0, Number(offsetInput.value) || 0)
+        const short = (await consumer.endOffsets()).filter(e => e.offset < offset)
+        notice = short.length === 0 ? '' : ` Partition${short.length > 1 ? 's' : ''} ${short.map(e => `${e.partition} (ends at ${e.offset})`).join(', ')} end${short.length > 1 ? '' : 's'} before offset ${offset}: new records only there.`
+        for (const tp of consumer.assignment()) consumer.seek({ ...tp, offset: Math.min(offset, short.find(e => e.partition === tp.partition)?.offset ?? offset) })
+      }
       else {
         const at = new Date(timeInput.value).getTime()
         if (!Number.isFinite(at)) throw new Error('choose a time to start from')

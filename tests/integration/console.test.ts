@@ -119,6 +119,11 @@ t.test('Live tail: lines piped into `spool produce` show within a second; pause,
   await until('records from offset 0 of every partition', () => tailRows(page), r => r.filter(x => x[1] === '0').length >= 2, 5000)
   t.pass('from an offset: earlier records come back')
   await page.click('button[name=stop]')
+  await page.fill('input[name=offset]', '99999')
+  await page.click('button[name=start]')
+  await page.locator('#tail-status[data-state=running]').waitFor({ timeout: 10_000 })
+  t.match(await page.textContent('#tail-status'), /end before offset 99999: new records only there\./, 'an offset past the end is said on the status line')
+  await page.click('button[name=stop]')
 })
 
 t.test('Consumer groups: a group started by the CLI, its lag going to zero', async t => {

@@ -459,6 +459,8 @@ t.test('protocol checks: subscription identifier 0, 3.1.1 password without user 
   // 3.1.1 CONNECT, flags: password + clean session, no user name (mqtt.js will not build it)
   const got = await untilClosed(t, port, Buffer.concat([Buffer.from([0x10, 22, 0, 4]), Buffer.from('MQTT'), Buffer.from([4, 0x42, 0, 60, 0, 2]), Buffer.from('pw'), Buffer.from([0, 6]), Buffer.from('secret')]))
   t.equal(got.length, 0, '3.1.1: a password without a user name closes without a CONNACK')
+  const ctl = await RawClient.open(t, port, 4)
+  t.equal((await ctl.connect({ clientId: 'dev\u0001ice' }))?.returnCode, 2, 'a client id with a control character: identifier rejected')
 
   const un = await RawClient.open(t, port, 5)
   await un.connect({ clientId: 'unsub' })

@@ -41,7 +41,7 @@ import { SharedGroup } from './shared-group.js'
 import { SubscriptionIndex } from './subscription-index.js'
 import { Tailer, type Target } from './tailer.js'
 import { registerGatewayMetrics } from './metrics.js'
-import { parseSubscriptionFilter, reservedTopicError, topicNameError, type TopicLimits } from './topics.js'
+import { DISALLOWED_CODE_POINTS, parseSubscriptionFilter, reservedTopicError, topicNameError, type TopicLimits } from './topics.js'
 
 export interface GatewaySettings {
   maxPacketBytes: number
@@ -231,6 +231,7 @@ export class MqttGateway {
       clientId = assigned = 'spool-' + randomBytes(8).toString('hex')
     }
     if (Buffer.byteLength(clientId) > 256) return refuse(Reason.clientIdentifierNotValid, 'client id longer than 256 bytes')
+    if (DISALLOWED_CODE_POINTS.test(clientId)) return refuse(Reason.clientIdentifierNotValid, 'control character or non-character in the client id')
     if (!v5 && p.password !== undefined && p.username === undefined) {
       return refuse(Reason.malformedPacket, 'password without a user name [MQTT-3.1.2-22]')
     }
