@@ -19,9 +19,10 @@ import { bySize, parseArgs, type Mode } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
 import { measure, throughputRows } from '../lib/measure.js'
 import { Recorder, SPOOL } from '../lib/result.js'
-import { closeClients, consumeAll, createTopic, openProducers, produceWith, spoolClient, startSpool, type SpoolBroker } from '../lib/spool.js'
-import { NATS, NatsPublisher, createStreams, natsConnect, natsConsumeAll, natsServerPath, startNats, type NatsServer } from '../peers/nats.js'
-import { REDIS, redisClient, redisServerPath, startRedis, xaddPipelined, xreadAll, type RedisServer } from '../peers/redis.js'
+import { closeClients, consumeAll, createTopic, openProducers, produceWith, spoolClient, type SpoolBroker } from '../lib/spool.js'
+import { NATS, NatsPublisher, createStreams, natsConnect, natsConsumeAll, type NatsServer } from '../peers/nats.js'
+import { REDIS, redisClient, xaddPipelined, xreadAll, type RedisServer } from '../peers/redis.js'
+import { startLogSystems } from '../lib/log-systems.js'
 
 interface Config { valueBytes: number, partitions: number }
 const CONFIGS: Config[] = [{ valueBytes: 100, partitions: 1 }, { valueBytes: 1024, partitions: 1 }, { valueBytes: 100, partitions: 8 }]
@@ -90,23 +91,11 @@ await runMain(async () => {
   const rec = new Recorder('consume', 'Consume read-back throughput (from the start of the log)',
     'One consumer reads everything just written from the beginning; the fill is not timed.')
   const dir = tempDir('consume', args.tmp)
-  const systems: Array<{ name: string, run: (c: Config, n: number, count: number, timed: boolean) => Promise<void>, stop: () => Promise<void> }> = []
-  const broker = await startSpool({ dataDir: `${dir}/spool` })
-  systems.push({ name: SPOOL, run: (c, n, count, t) => spool(rec, broker, c, n, count, t), stop: () => broker.stop() })
-  if (args.noPeers) {
-    rec.skip('peers (--no-peers)')
-  } else {
-    if (natsServerPath() === null) rec.skip(`${NATS}: nats-server is not installed (bench/setup)`)
-    else {
-      const server = await startNats(tempDir('nats', dir))
-      systems.push({ name: NATS, run: (c, n, count, t) => nats(rec, server, c, n, count, t), stop: () => server.stop() })
-    }
-    if (redisServerPath() === null) rec.skip(`${REDIS}: redis-server is not installed (bench/setup)`)
-    else {
-      const server = await startRedis(tempDir('redis', dir))
-      systems.push({ name: REDIS, run: (c, n, count, t) => redis(rec, server, c, n, count, t), stop: () => server.stop() })
-    }
-  }
+  const systems = await startLogSystems<(c: Config, n: number, count: number, timed: boolean) => Promise<void>>(rec, dir, args.noPeers, {
+    spool: broker => (c, n, count, t) => spool(rec, broker, c, n, count, t),
+    nats: server => (c, n, count, t) => nats(rec, server, c, n, count, t),
+    redis: server => (c, n, count, t) => redis(rec, server, c, n, count, t),
+  })
   let n = 0
   for (const s of systems) await s.run(CONFIGS[0]!, n++, Math.ceil(records(args.mode, CONFIGS[0]!) / 10), false)
   for (const c of CONFIGS) {

@@ -21,12 +21,12 @@
 import type { JsMsg } from 'nats'
 import { bySize, parseArgs } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
-import { Recorder, SPOOL } from '../lib/result.js'
-import { startSpool } from '../lib/spool.js'
+import { Recorder } from '../lib/result.js'
 import { sleep } from '../lib/procs.js'
 import { latencyRows, paced, sentAt, spoolLatency, stampedValue, until, type Samples } from '../lib/latency.js'
-import { NATS, NatsPublisher, createStreams, natsConnect, natsServerPath, natsTail, startNats, type NatsServer } from '../peers/nats.js'
-import { REDIS, redisClient, redisServerPath, startRedis, type RedisServer } from '../peers/redis.js'
+import { NatsPublisher, createStreams, natsConnect, natsTail, type NatsServer } from '../peers/nats.js'
+import { redisClient, type RedisServer } from '../peers/redis.js'
+import { startLogSystems } from '../lib/log-systems.js'
 
 const RATES = [5000, 50_000]
 
@@ -114,23 +114,11 @@ await runMain(async () => {
     `One producer and one consumer connection; ${seconds} s per rate, the first ${warmupMs} ms not counted.`)
   rec.config({ seconds, warmupMs, rates: RATES })
   const dir = tempDir('latency', args.tmp)
-  const systems: Array<{ name: string, run: (n: number, rate: number) => Promise<Samples>, stop: () => Promise<void> }> = []
-  const broker = await startSpool({ dataDir: `${dir}/spool` })
-  systems.push({ name: SPOOL, run: (n, rate) => spoolLatency(broker, n, rate, seconds, warmupMs), stop: () => broker.stop() })
-  if (args.noPeers) {
-    rec.skip('peers (--no-peers)')
-  } else {
-    if (natsServerPath() === null) rec.skip(`${NATS}: nats-server is not installed (bench/setup)`)
-    else {
-      const server = await startNats(tempDir('nats', dir))
-      systems.push({ name: NATS, run: (n, rate) => nats(server, n, rate, seconds, warmupMs), stop: () => server.stop() })
-    }
-    if (redisServerPath() === null) rec.skip(`${REDIS}: redis-server is not installed (bench/setup)`)
-    else {
-      const server = await startRedis(tempDir('redis', dir))
-      systems.push({ name: REDIS, run: (n, rate) => redis(server, n, rate, seconds, warmupMs), stop: () => server.stop() })
-    }
-  }
+  const systems = await startLogSystems<(n: number, rate: number) => Promise<Samples>>(rec, dir, args.noPeers, {
+    spool: broker => (n, rate) => spoolLatency(broker, n, rate, seconds, warmupMs),
+    nats: server => (n, rate) => nats(server, n, rate, seconds, warmupMs),
+    redis: server => (n, rate) => redis(server, n, rate, seconds, warmupMs),
+  })
   let n = 0
   for (const rate of RATES) {
     process.stderr.write(`latency at ${rate} msg/s\n`)

@@ -24,9 +24,10 @@ import { bySize, parseArgs, type Mode } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
 import { measure, throughputRows } from '../lib/measure.js'
 import { Recorder, SPOOL } from '../lib/result.js'
-import { closeClients, createTopic, openProducers, produceWith, spoolClient, startSpool, type SpoolBroker } from '../lib/spool.js'
-import { NATS, NatsPublisher, createStreams, natsConnect, natsServerPath, startNats, type NatsServer } from '../peers/nats.js'
-import { REDIS, redisClient, redisServerPath, startRedis, xaddPipelined, type RedisServer } from '../peers/redis.js'
+import { closeClients, createTopic, openProducers, produceWith, spoolClient, type SpoolBroker } from '../lib/spool.js'
+import { NATS, NatsPublisher, createStreams, natsConnect, type NatsServer } from '../peers/nats.js'
+import { REDIS, redisClient, xaddPipelined, type RedisServer } from '../peers/redis.js'
+import { startLogSystems } from '../lib/log-systems.js'
 
 interface Config { valueBytes: number, partitions: number, producers: number }
 
@@ -112,24 +113,11 @@ await runMain(async () => {
     'Records/s and MB/s of values into each system\'s durable log; 100 B and 1 KiB values, 1 and 8 partitions (streams, keys), 1 and 4 producer connections; clients in one Node process, servers in their own.')
   rec.config({ spool: { ...SPOOL_PRODUCER, perSend: SPOOL_PER_SEND, outstandingSends: SPOOL_OUTSTANDING }, nats: { window: NATS_WINDOW }, redis: { batch: REDIS_BATCH, window: REDIS_WINDOW } })
   const dir = tempDir('produce', args.tmp)
-  const systems: Array<{ name: string, run: (c: Config, n: number, records: number, maxSeconds: number, timed: boolean) => Promise<void>, stop: () => Promise<void> }> = []
-
-  const broker = await startSpool({ dataDir: `${dir}/spool` })
-  systems.push({ name: SPOOL, run: (c, n, r, s, t) => runSpool(rec, broker, c, n, r, s, t), stop: () => broker.stop() })
-  if (args.noPeers) {
-    rec.skip('peers (--no-peers)')
-  } else {
-    if (natsServerPath() === null) rec.skip(`${NATS}: nats-server is not installed (bench/setup)`)
-    else {
-      const nats = await startNats(tempDir('nats', dir))
-      systems.push({ name: NATS, run: (c, n, r, s, t) => runNats(rec, nats, c, n, r, s, t), stop: () => nats.stop() })
-    }
-    if (redisServerPath() === null) rec.skip(`${REDIS}: redis-server is not installed (bench/setup)`)
-    else {
-      const redis = await startRedis(tempDir('redis', dir))
-      systems.push({ name: REDIS, run: (c, n, r, s, t) => runRedis(rec, redis, c, n, r, s, t), stop: () => redis.stop() })
-    }
-  }
+  const systems = await startLogSystems<(c: Config, n: number, records: number, maxSeconds: number, timed: boolean) => Promise<void>>(rec, dir, args.noPeers, {
+    spool: broker => (c, n, r, s, t) => runSpool(rec, broker, c, n, r, s, t),
+    nats: server => (c, n, r, s, t) => runNats(rec, server, c, n, r, s, t),
+    redis: server => (c, n, r, s, t) => runRedis(rec, server, c, n, r, s, t),
+  })
   rec.note('NATS JetStream 2.9 and Redis (appendfsync everysec) acknowledge before an fsync, like Spool with acks=1.')
 
   let n = 0
