@@ -283,7 +283,8 @@ function varintSize (n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4
 }
 
-function writeVarint (buf: Buffer, pos: number, n: number): number {
+/** Writes MQTT's variable byte integer at `pos` (into a buffer, or onto the end of an array); returns the next position. */
+function writeVarint (buf: Uint8Array | number[], pos: number, n: number): number {
   do {
     let b = n % 128
     n = Math.floor(n / 128)
@@ -361,13 +362,7 @@ function encodeProperties (p: PublishProperties | null): Uint8Array | null {
   }
   for (const id of p.subscriptionIdentifiers ?? []) {
     parts.push(PROP.subscriptionIdentifier)
-    let n = id
-    do {
-      let b = n % 128
-      n = Math.floor(n / 128)
-      if (n > 0) b |= 0x80
-      parts.push(b)
-    } while (n > 0)
+    writeVarint(parts, parts.length, id)
   }
   return parts.length === 0 ? null : Uint8Array.from(parts)
 }
