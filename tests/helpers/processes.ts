@@ -14,10 +14,12 @@ export interface Spawned {
   exited: Promise<number | string>
 }
 
-export function spawnSpool (t: TestLike, args: string[], options: { input?: string, env?: Record<string, string> } = {}): Spawned {
-  const child = spawn(process.execPath, [SPOOL_BIN, ...args], {
+/** Spawns `cmd`, collecting its output; killed at teardown if still running. */
+export function spawnCollected (t: TestLike, cmd: string, args: string[], options: { input?: string, env?: Record<string, string>, cwd?: string } = {}): Spawned {
+  const child = spawn(cmd, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   })
   let out = ''
   let err = ''
@@ -27,6 +29,10 @@ export function spawnSpool (t: TestLike, args: string[], options: { input?: stri
   if (options.input !== undefined) child.stdin!.end(options.input)
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   return { child, stdout: () => out, stderr: () => err, exited }
+}
+
+export function spawnSpool (t: TestLike, args: string[], options: { input?: string, env?: Record<string, string> } = {}): Spawned {
+  return spawnCollected(t, process.execPath, [SPOOL_BIN, ...args], options)
 }
 
 /** Waits (bounded) until `predicate` holds. */

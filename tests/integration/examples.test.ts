@@ -2,22 +2,15 @@
 // broker (as child processes, broker address from SPOOL_BROKER), and the compose file
 // validated offline with Debian's docker-compose.
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { startBroker } from '../helpers/broker.js'
-import { waitFor } from '../helpers/processes.js'
+import { startBroker, type TestLike } from '../helpers/broker.js'
+import { spawnCollected, waitFor } from '../helpers/processes.js'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 
-function run (t: { teardown (fn: () => void): void }, cmd: string, args: string[], env: Record<string, string> = {}): { out: () => string, err: () => string, exited: Promise<number | null>, kill: (s: NodeJS.Signals) => void } {
-  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
-  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  return { out: () => out, err: () => err, exited, kill: s => child.kill(s) }
+function run (t: TestLike, cmd: string, args: string[], env: Record<string, string> = {}): { out: () => string, err: () => string, exited: Promise<number | string>, kill: (s: NodeJS.Signals) => void } {
+  const p = spawnCollected(t, cmd, args, { cwd: root, env })
+  return { out: p.stdout, err: p.stderr, exited: p.exited, kill: s => p.child.kill(s) }
 }
 
 t.test('examples/node-producer.js and examples/node-consumer.js', async t => {

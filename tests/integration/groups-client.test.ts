@@ -6,7 +6,6 @@
 // offsets and membership survive a SIGKILL of the broker (`spool broker start` child); a
 // zombie's commit is refused and it rejoins; static membership keeps partitions in place;
 // the README's demo (examples/node-consumer.js --group in three shells) does what it says.
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,7 +17,7 @@ import { freePort } from '../helpers/client-cli.js'
 import {
   MemberInProcess, MemberProcess, missing, overlaps, ownedFrom, until, type GroupEvent,
 } from '../helpers/group-events.js'
-import { spawnSpool, type Spawned } from '../helpers/processes.js'
+import { spawnCollected, spawnSpool, type Spawned } from '../helpers/processes.js'
 
 const HEARTBEAT_MS = 200
 
@@ -252,16 +251,8 @@ t.test('examples/node-consumer.js --group: three instances share the partitions;
   await produce(address, 'orders', 60)
   const root = fileURLToPath(new URL('../../../', import.meta.url))
   const instances = [0, 1, 2].map(() => {
-    const child = spawn(process.execPath, ['examples/node-consumer.js', 'orders', '--group', 'billing', '--from-beginning'], {
-      cwd: root, env: { ...process.env, SPOOL_BROKER: address }, stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
-    const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-    t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-    return { child, out: () => out, err: () => err, exited }
+    const p = spawnCollected(t, process.execPath, ['examples/node-consumer.js', 'orders', '--group', 'billing', '--from-beginning'], { cwd: root, env: { SPOOL_BROKER: address } })
+    return { child: p.child, out: p.stdout, err: p.stderr, exited: p.exited }
   })
   const lines = (): string[] => instances.flatMap(i => i.out().split('\n').filter(l => l !== ''))
   await until(() => lines().length >= 60, 15_000, 'the three instances to print the 60 orders')
