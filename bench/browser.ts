@@ -240,13 +240,7 @@ async function main (): Promise<void> {
   const producer = node.producer({ acks: 1, lingerMs: 0 })
   await producer.send({ topic: sdkTopic, messages: [{ value: 'warm-up' }] })
   const total = LATENCY_RATE * LATENCY_SECONDS
-  const begin = performance.now()
-  for (let i = 0; i < total; i++) {
-    const due = begin + (i * 1000) / LATENCY_RATE
-    const wait = due - performance.now()
-    if (wait > 1) await new Promise(resolve => setTimeout(resolve, wait))
-    void producer.send({ topic: sdkTopic, messages: [{ value: pad(wallNow()) }] })
-  }
+  await paced(LATENCY_RATE, total, () => { void producer.send({ topic: sdkTopic, messages: [{ value: pad(wallNow()) }] }) })
   await producer.close()
   latencyRows(rows, `Node SDK producer → page, ${LATENCY_RATE} records/s`, await collectLatencies(page, total))
 
@@ -258,13 +252,7 @@ async function main (): Promise<void> {
   cli.stdin!.write('warm-up\n')
   await new Promise(resolve => setTimeout(resolve, 1000))
   const cliTotal = CLI_RATE * LATENCY_SECONDS
-  const cliBegin = performance.now()
-  for (let i = 0; i < cliTotal; i++) {
-    const due = cliBegin + (i * 1000) / CLI_RATE
-    const wait = due - performance.now()
-    if (wait > 1) await new Promise(resolve => setTimeout(resolve, wait))
-    cli.stdin!.write(`${pad(wallNow())}\n`)
-  }
+  await paced(CLI_RATE, cliTotal, () => { cli.stdin!.write(`${pad(wallNow())}\n`) })
   cli.stdin!.end()
   await new Promise<void>(resolve => { if (cli.exitCode !== null) resolve(); else cli.once('exit', () => resolve()) })
   latencyRows(rows, `spool produce (stdin lines) → page, ${CLI_RATE} lines/s`, await collectLatencies(page, cliTotal))
@@ -291,3 +279,13 @@ main().then(cleanup, async (err: unknown) => {
   await cleanup()
   process.exitCode = 1
 })
+
+/** Calls `send` `total` times at `rate` per second, on a schedule (late calls are not made up by bursts beyond the schedule). */
+async function paced (rate: number, total: number, send: () => void): Promise<void> {
+  const begin = performance.now()
+  for (let i = 0; i < total; i++) {
+    const wait = begin + (i * 1000) / rate - performance.now()
+    if (wait > 1) await new Promise(resolve => setTimeout(resolve, wait))
+    send()
+  }
+}
