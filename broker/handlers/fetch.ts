@@ -7,8 +7,8 @@
  * Budget: each partition gets at most its maxBytes and the request at most its maxBytes
  * (capped by half of maxQueuedBytes so one response can never trip the slow-reader limit,
  * and by the connection's response room, so pipelined fetches that are not read cannot pile
- * up reads in memory); the first
- * batch found is returned even if larger (KIP-74), so a consumer always moves.
+ * up reads in memory); the first batch found is returned even if larger (KIP-74), so a
+ * consumer always moves.
  */
 
 import { SlowReaderError, SpoolError } from '../../protocol/errors.js'
