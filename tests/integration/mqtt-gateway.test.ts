@@ -364,6 +364,19 @@ t.test('bad input: malformed, oversize and out-of-order packets close only that 
   t.equal(((await badFlags.next('disconnect')) as mqttPacket.IDisconnectPacket | null)?.reasonCode !== 0, true)
   t.ok(await badFlags.waitClosed())
 
+  // [MQTT-3.10.3-2]: the 5-byte UNSUBSCRIBE with no filter used to end the broker process
+  // (v5) or get an UNSUBACK (3.1.1); both versions are now closed, v5 with DISCONNECT 0x82.
+  const noFilter5 = await RawClient.open(t, port, 5)
+  await noFilter5.connect({ clientId: 'uf5' })
+  noFilter5.socket.write(Buffer.from([0xa2, 0x03, 0x00, 0x01, 0x00])) // UNSUBSCRIBE, id 1, no properties, no filter
+  t.equal(((await noFilter5.next('disconnect')) as mqttPacket.IDisconnectPacket | null)?.reasonCode, 0x82, 'v5 UNSUBSCRIBE without filters: protocol error')
+  t.ok(await noFilter5.waitClosed())
+  const noFilter4 = await RawClient.open(t, port, 4)
+  await noFilter4.connect({ clientId: 'uf4' })
+  noFilter4.socket.write(Buffer.from([0xa2, 0x02, 0x00, 0x01])) // UNSUBSCRIBE, id 1, no filter
+  t.equal(await noFilter4.next('unsuback', 500), null, '3.1.1 UNSUBSCRIBE without filters: no UNSUBACK')
+  t.ok(await noFilter4.waitClosed(), '3.1.1: closed')
+
   const got = collect(bystander, 1)
   const pub = await connectClient(t, port)
   await pub.publishAsync('ok/fine', 'still here', { qos: 1 })

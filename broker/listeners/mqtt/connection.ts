@@ -146,7 +146,7 @@ export class MqttConnection implements SessionOutput {
         this.#subscribe(packet, whole)
         break
       case 'unsubscribe':
-        this.#unsubscribe(packet)
+        this.#unsubscribe(packet, whole)
         break
       case 'disconnect':
         this.#disconnect(packet)
@@ -322,7 +322,13 @@ export class MqttConnection implements SessionOutput {
     granted.afterAck()
   }
 
-  #unsubscribe (p: IUnsubscribePacket): void {
+  #unsubscribe (p: IUnsubscribePacket, whole: Uint8Array): void {
+    if (p.unsubscriptions.length === 0) {
+      // Both versions: an UNSUBSCRIBE carries at least one filter [MQTT-3.10.3-2]; a v5
+      // client is told with DISCONNECT 0x82, a 3.1.1 client is closed.
+      this.fail(new MqttProtocolError('UNSUBSCRIBE without topic filters [MQTT-3.10.3-2]'), Reason.protocolError, whole)
+      return
+    }
     const codes = this.#gw.unsubscribe(this.session!, p.unsubscriptions)
     this.write(encodeOther(this.version === 5
       ? { cmd: 'unsuback', messageId: p.messageId!, granted: codes }
