@@ -4,7 +4,7 @@
  * cleanly (fsync, clean-shutdown marker).
  *
  * Produce, end to end: listeners/tcp.ts or listeners/websocket.ts → listeners/connection.ts
- * (length prefix checked against maxFrameBytes before buffering) → protocol/frames/frame.ts
+ * (length prefix checked against maxFrameBytes before buffering) → protocol/native/frame.ts
  * → handlers/dispatcher.ts (api key + version, body schema) → handlers/produce.ts →
  * partitions.ts → storage/partition-log.ts (validate size, magic, CRC32C, counts; rewrite
  * baseOffset; write) → group commit for acks=all → response frame → connection write.
@@ -16,36 +16,36 @@
  * PartitionService (other protocols) and registers its routes on the HTTP port.
  *
  * HTTP port (listeners/http.ts): `/ws` and `/mqtt` upgrades (both behind the Origin check of
- * listeners/origin.ts), `/healthz`, `/metrics`, the JSON api under `/api/` (api/), and the
+ * protocols/http/origin.ts), `/healthz`, `/metrics`, the JSON api under `/api/` (api/), and the
  * files built by scripts/build-web.mjs: the web console at `/`, the browser SDK at
  * `/sdk/spool.js`, the browser example at `/examples/browser/` (listeners/static-files.ts).
  */
 
 import type { Logger } from 'pino'
 import { InvalidTopicError } from '../protocol/errors.js'
-import { resolveConfig, type BrokerConfig } from './config.js'
-import type { BrokerContext } from './handlers/context.js'
-import { Dispatcher } from './handlers/dispatcher.js'
-import { registerHandlers } from './handlers/index.js'
-import { Connections } from './listeners/connections.js'
-import { newRoutes, readOnly, sendJson, sendText, startHttpListener, type HttpRoutes } from './listeners/http.js'
-import { startTcpListener, type Listener } from './listeners/tcp.js'
-import { nativeWebSocketUpgrade, originCheckedUpgrade } from './listeners/websocket.js'
-import { staticFiles } from './listeners/static-files.js'
-import { apiRoutes } from './api/http-api.js'
-import { apiRouter } from './api/router.js'
+import { resolveConfig, type BrokerConfig } from './config/settings.js'
+import type { BrokerContext } from './protocols/native/context.js'
+import { Dispatcher } from './protocols/native/dispatcher.js'
+import { registerHandlers } from './protocols/native/register.js'
+import { Connections } from './network/registry.js'
+import { newRoutes, readOnly, sendJson, sendText, startHttpListener, type HttpRoutes } from './protocols/http/server.js'
+import { startTcpListener, type Listener } from './network/server.js'
+import { nativeWebSocketUpgrade, originCheckedUpgrade } from './protocols/http/upgrade.js'
+import { staticFiles } from './protocols/http/static-files.js'
+import { apiRoutes } from './protocols/http/api/http-api.js'
+import { apiRouter } from './protocols/http/api/router.js'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
-import { createLogger } from './logger.js'
-import { BrokerMetrics } from './metrics.js'
+import { createLogger } from './observability/logger.js'
+import { BrokerMetrics } from './observability/metrics.js'
 import { installNodeCodecs } from '../platform/node-codecs.js'
-import { PartitionService } from './partitions.js'
+import { PartitionService } from './services/partitions.js'
 import { LogManager } from './storage/log-manager.js'
 import { GroupCoordinator } from './groups/coordinator.js'
-import { registerGroupHandlers } from './handlers/groups.js'
-import { ProducerIdAllocator } from './producer-ids.js'
-import { startMqttGateway } from './listeners/mqtt/gateway.js'
-import { StatsSampler } from './stats.js'
+import { registerGroupHandlers } from './protocols/native/groups.js'
+import { ProducerIdAllocator } from './services/producer-ids.js'
+import { startMqttGateway } from './protocols/mqtt/gateway.js'
+import { StatsSampler } from './observability/stats.js'
 
 export interface BrokerOptions extends Partial<BrokerConfig> {
   /** A logger to use instead of one built from logLevel. */
@@ -216,7 +216,7 @@ export class Broker {
         advertised.port = tcp.port
       }
       if (config.mqttPort !== null) {
-        // The MQTT gateway (listeners/mqtt/gateway.ts): its own TCP port and /mqtt upgrades;
+        // The MQTT gateway (protocols/mqtt/gateway.ts): its own TCP port and /mqtt upgrades;
         // closed with the listeners, before the logs.
         const mqtt = await startMqttGateway({ config, partitions, logger, metrics, now })
         listeners.push({ name: 'mqtt', port: mqtt.port ?? 0, close: () => mqtt.close() })

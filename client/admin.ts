@@ -4,7 +4,7 @@
  * error, naming the topic or group.
  */
 
-import type { GroupDescription, GroupMemberDescription, GroupPartitionLag } from '../protocol/frames/apis/groups.js'
+import type { GroupDescription, GroupMemberDescription, GroupPartitionLag } from '../protocol/native/apis/groups.js'
 import { ERROR_TABLE, GroupIdNotFoundError, InvalidArgumentError, NonEmptyGroupError, UnknownTopicOrPartitionError, errorFromCode, type SpoolError } from '../protocol/errors.js'
 import type { Cluster } from './cluster.js'
 import { EARLIEST, LATEST, listOffsets, type OffsetAnswer, type OffsetQuery } from './offsets.js'

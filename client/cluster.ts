@@ -16,7 +16,7 @@
 import {
   BrokerUnreachableError, ClientClosedError, SpoolError,
 } from '../protocol/errors.js'
-import type { ApiName, RequestOf } from '../protocol/frames/api-keys.js'
+import type { ApiName, RequestOf } from '../protocol/native/api-keys.js'
 import { Connection, type RequestOptions, type Response } from './connection.js'
 import type { Logger } from './logger.js'
 import { MetadataCache } from './metadata.js'

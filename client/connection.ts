@@ -2,7 +2,7 @@
  * One connection to one broker address: correlation of requests and responses over a
  * Transport, per-request timeouts, the ApiVersions handshake, and broker notices.
  *
- * Protocol rules honoured here (architecture.md §5, protocol/frames/frame.ts):
+ * Protocol rules honoured here (architecture.md §5, protocol/native/frame.ts):
  * - Responses may arrive in any order (a long-polling fetch does not hold up a produce on
  *   the same connection): they are matched by correlation id, never by position.
  * - Correlation id 0 is a broker notice sent just before the broker closes the connection
@@ -24,10 +24,10 @@ import {
   ConnectionError, MalformedFrameError, RequestTimedOutError, SpoolError, UnsupportedApiError, UnsupportedVersionError,
   errorFromCode,
 } from '../protocol/errors.js'
-import { APIS, type ApiName, type RequestOf, type ResponseOf } from '../protocol/frames/api-keys.js'
+import { APIS, type ApiName, type RequestOf, type ResponseOf } from '../protocol/native/api-keys.js'
 import {
   NOTICE_CORRELATION_ID, decodeBody, encodeClientId, encodeRequestFrame, parseResponseFrame,
-} from '../protocol/frames/frame.js'
+} from '../protocol/native/frame.js'
 import type { Logger } from './logger.js'
 import type { Transport, TransportFactory } from './transport/transport.js'
 

@@ -4,7 +4,7 @@
  * (one per partition with messages). Fetch positions advance as soon as a response is
  * decoded, so the next round can be sent while the application still handles this one.
  *
- * Errors per partition (protocol/frames/apis/fetch.ts):
+ * Errors per partition (protocol/native/apis/fetch.ts):
  *   OFFSET_OUT_OF_RANGE  reset to earliest/latest per autoOffsetReset; 'none' throws
  *   retriable            that partition backs off (metadata refreshed on UNKNOWN_TOPIC_OR_PARTITION),
  *                        and throws after `retries` failures in a row
@@ -19,7 +19,7 @@
 import {
   ERROR_TABLE, OffsetOutOfRangeError, UnknownTopicOrPartitionError, errorFromCode, type SpoolError,
 } from '../protocol/errors.js'
-import type { RequestOf, ResponseOf } from '../protocol/frames/api-keys.js'
+import type { RequestOf, ResponseOf } from '../protocol/native/api-keys.js'
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/record-batch/compression.js'
 import type { Assignment, PartitionState } from './assignment.js'
 import { partitionKey } from './assignment.js'

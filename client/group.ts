@@ -1,6 +1,6 @@
 /**
  * Consumer group membership for a Consumer (architecture.md §4; the wire side is
- * protocol/frames/apis/group-heartbeat.ts and offsets.ts): the heartbeat loop, the
+ * protocol/native/apis/group-heartbeat.ts and offsets.ts): the heartbeat loop, the
  * partitions the coordinator assigns and revokes, offset commits, and leaving.
  *
  *   join        heartbeat with memberEpoch 0 and a member id made here (KIP-1082), so a join
@@ -45,7 +45,7 @@ import {
   ClientClosedError, FencedMemberEpochError, InvalidArgumentError, SpoolError, StaleMemberEpochError, UnknownMemberIdError,
   errorFromCode,
 } from '../protocol/errors.js'
-import type { RequestOf } from '../protocol/frames/api-keys.js'
+import type { RequestOf } from '../protocol/native/api-keys.js'
 import { partitionKey, type PartitionState, type TopicPartition } from './assignment.js'
 import { isRetriable, type Cluster } from './cluster.js'
 import { backoffMs } from './retry.js'

@@ -3,7 +3,7 @@
  * section of a Fetch response into them.
  *
  * The records section holds whole RecordBatch v2 batches as they lie on the broker's disk
- * (protocol/frames/apis/fetch.ts): the first may start before the fetch offset (records
+ * (protocol/native/apis/fetch.ts): the first may start before the fetch offset (records
  * below it are skipped), the last may be cut short by maxBytes (a partial tail is ignored),
  * control batches are never handed to the application. For each batch:
  *

@@ -6,7 +6,7 @@
  */
 
 import { ERROR_TABLE, UnknownTopicOrPartitionError, errorFromCode } from '../protocol/errors.js'
-import type { ResponseOf } from '../protocol/frames/api-keys.js'
+import type { ResponseOf } from '../protocol/native/api-keys.js'
 import type { Cluster } from './cluster.js'
 
 const UNKNOWN_TOPIC = ERROR_TABLE.UNKNOWN_TOPIC_OR_PARTITION.code

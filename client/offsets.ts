@@ -5,7 +5,7 @@
  */
 
 import { ERROR_TABLE, UnknownTopicOrPartitionError, errorFromCode } from '../protocol/errors.js'
-import type { RequestOf } from '../protocol/frames/api-keys.js'
+import type { RequestOf } from '../protocol/native/api-keys.js'
 import type { Cluster } from './cluster.js'
 
 export const EARLIEST = -2

@@ -32,7 +32,7 @@ import {
   ClientClosedError, ERROR_TABLE, InvalidArgumentError, MessageTooLargeError, SpoolError, UnknownServerError,
   UnknownTopicOrPartitionError, UnsupportedApiError, UnsupportedVersionError, errorFromCode,
 } from '../protocol/errors.js'
-import type { RequestOf } from '../protocol/frames/api-keys.js'
+import type { RequestOf } from '../protocol/native/api-keys.js'
 import { Compression, type CompressionCode } from '../protocol/record-batch/header.js'
 import type { BuildOptions } from '../protocol/record-batch/records.js'
 import {

@@ -2,8 +2,8 @@
 // browser SDK and the web console with esbuild and copies the static files the broker serves.
 //
 //   client/browser.ts        -> dist/browser/spool.js      (served at /sdk/spool.js)
-//   broker/console/app.ts    -> dist/console/app.js        (served at /console/app.js)
-//   broker/console/*.html|css -> dist/console/             (index.html is served at /)
+//   web/console/app.ts    -> dist/console/app.js        (served at /console/app.js)
+//   web/console/*.html|css -> dist/console/             (index.html is served at /)
 //   examples/browser/*       -> dist/examples/browser/     (served at /examples/browser/)
 //
 // Bundles are ESM for es2022 browsers with no Node built-ins (platform=browser makes esbuild
@@ -61,8 +61,8 @@ function copyDir (from, to, pattern) {
 /** Builds everything into `outDir` (default: the repository's dist/). */
 export async function buildWeb ({ outDir = join(ROOT, 'dist') } = {}) {
   await bundle('client/browser.ts', join(outDir, 'browser', 'spool.js'))
-  await bundle('broker/console/app.ts', join(outDir, 'console', 'app.js'))
-  copyDir(join(ROOT, 'broker', 'console'), join(outDir, 'console'), /\.(html|css|svg|png)$/)
+  await bundle('web/console/app.ts', join(outDir, 'console', 'app.js'))
+  copyDir(join(ROOT, 'web', 'console'), join(outDir, 'console'), /\.(html|css|svg|png)$/)
   copyDir(join(ROOT, 'examples', 'browser'), join(outDir, 'examples', 'browser'), /\.(html|css|js|svg|png)$/)
 }
 

@@ -19,7 +19,7 @@
 
 import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { PacketFramer } from '../../broker/listeners/mqtt/framer.js'
+import { PacketFramer } from '../../broker/protocols/mqtt/framer.js'
 import { bySize, numberArg, parseArgs } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
 import { measure, type Measured } from '../lib/measure.js'

@@ -16,8 +16,8 @@ import {
   InvalidSessionTimeoutError, NonEmptyGroupError, SpoolError, StaleMemberEpochError, UnknownMemberIdError,
   UnknownTopicOrPartitionError,
 } from '../../protocol/errors.js'
-import type { RequestOf, ResponseOf } from '../../protocol/frames/api-keys.js'
-import type { PartitionService } from '../partitions.js'
+import type { RequestOf, ResponseOf } from '../../protocol/native/api-keys.js'
+import type { PartitionService } from '../services/partitions.js'
 import { tpKey, tpParse, type TopicPartition } from './assignor.js'
 import { Group, newMember, type Member } from './group.js'
 import { OffsetStore, type StoreRecord, type StoredGroup } from './offset-store.js'

@@ -1,6 +1,6 @@
 /**
  * One consumer group's state and its reconciliation rules (KIP-848 in spirit; see
- * protocol/frames/apis/group-heartbeat.ts for the member's side).
+ * protocol/native/apis/group-heartbeat.ts for the member's side).
  *
  * - groupEpoch rises on every change that can move partitions: a member joins or leaves or
  *   changes its subscription, a member is evicted, a subscribed topic's partition count

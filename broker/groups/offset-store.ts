@@ -12,10 +12,10 @@
  * Writes are synchronous appends (acks=1: a commit that was answered survives kill -9).
  */
 
-import { packr } from '../../protocol/frames/frame.js'
+import { packr } from '../../protocol/native/frame.js'
 import { partitionForKey } from '../../protocol/bytes/murmur2.js'
 import { RecordBatchBuilder, decodeBatchAsync, forEachBatch } from '../../protocol/record-batch/records.js'
-import type { PartitionService } from '../partitions.js'
+import type { PartitionService } from '../services/partitions.js'
 import type { CommittedOffset } from './group.js'
 
 export const OFFSETS_TOPIC = '__consumer_offsets'

@@ -1,12 +1,12 @@
 /**
- * `spool broker start`: runs a broker in the foreground. Every setting of broker/config.ts
+ * `spool broker start`: runs a broker in the foreground. Every setting of broker/config/settings.ts
  * is a flag (kebab-case) and an environment variable (SPOOL_*); `--config file.json` reads a
  * config file. SIGTERM and SIGINT stop it cleanly (connections flushed, logs fsynced,
  * clean-shutdown marker written) and the process exits 0; a second signal exits at once.
  */
 
 import { Command, Option } from 'commander'
-import { SETTINGS, envName, flagName, resolveConfig, type SettingName } from '../../broker/config.js'
+import { SETTINGS, envName, flagName, resolveConfig, type SettingName } from '../../broker/config/settings.js'
 import { Broker } from '../../broker/broker.js'
 import { SpoolError } from '../../protocol/errors.js'
 

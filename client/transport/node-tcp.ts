@@ -12,7 +12,7 @@
 
 import { Socket, connect } from 'node:net'
 import { BrokerUnreachableError } from '../../protocol/errors.js'
-import { FrameDecoder, RESPONSE_HEADER_BYTES } from '../../protocol/frames/frame.js'
+import { FrameDecoder, RESPONSE_HEADER_BYTES } from '../../protocol/native/frame.js'
 import type { Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js'
 
 /** Splits "host:port" (IPv6 as "[::1]:7420"). */

@@ -4,7 +4,7 @@
  * everything above it (correlation, timeouts, notices, retries) is shared.
  *
  * A transport delivers whole response frames (length prefix included, as
- * `protocol/frames/frame.ts` defines them): a TCP transport runs the push FrameDecoder over
+ * `protocol/native/frame.ts` defines them): a TCP transport runs the push FrameDecoder over
  * its byte stream, a WebSocket transport hands over each binary message (one frame per
  * message, architecture.md §5). It writes one request frame given as parts (header, body,
  * record batches) so the record bytes are never copied into a joined buffer on TCP.

@@ -10,7 +10,7 @@
  */
 
 import { FrameTooLargeError, MalformedFrameError, OriginNotAllowedError } from '../../protocol/errors.js'
-import { concatParts } from '../../protocol/frames/frame.js'
+import { concatParts } from '../../protocol/native/frame.js'
 import type { Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js'
 
 /** The part of the WHATWG WebSocket interface this transport uses (`ws` matches it too). */

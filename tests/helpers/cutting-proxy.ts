@@ -7,8 +7,8 @@
  */
 
 import { connect, createServer, type Server, type Socket } from 'node:net'
-import { ApiKey } from '../../protocol/frames/api-keys.js'
-import { FrameDecoder } from '../../protocol/frames/frame.js'
+import { ApiKey } from '../../protocol/native/api-keys.js'
+import { FrameDecoder } from '../../protocol/native/frame.js'
 import type { TestLike } from './broker.js'
 
 const MAX_FRAME_BYTES = 256 * 1024 * 1024

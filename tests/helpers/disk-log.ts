@@ -6,10 +6,10 @@
  */
 
 import { pino } from 'pino'
-import { BrokerMetrics } from '../../broker/metrics.js'
-import { PartitionService } from '../../broker/partitions.js'
+import { BrokerMetrics } from '../../broker/observability/metrics.js'
+import { PartitionService } from '../../broker/services/partitions.js'
 import { LogManager } from '../../broker/storage/log-manager.js'
-import type { LogAccess } from '../../broker/listeners/mqtt/log-access.js'
+import type { LogAccess } from '../../broker/protocols/mqtt/log-access.js'
 import { tempDir, type TestLike } from './broker.js'
 
 export class DiskLog implements LogAccess {

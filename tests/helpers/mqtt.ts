@@ -4,8 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
 import { pino } from 'pino'
-import { defaultConfig, type BrokerConfig } from '../../broker/config.js'
-import { startMqttGateway, type MqttGatewayHandle } from '../../broker/listeners/mqtt/gateway.js'
+import { defaultConfig, type BrokerConfig } from '../../broker/config/settings.js'
+import { startMqttGateway, type MqttGatewayHandle } from '../../broker/protocols/mqtt/gateway.js'
 import { DiskLog } from './disk-log.js'
 
 export interface TestLike {

@@ -5,8 +5,8 @@
  */
 
 import { connect, type Socket } from 'node:net'
-import { APIS, type ApiName, type ResponseOf } from '../../protocol/frames/api-keys.js'
-import { FrameDecoder, concatParts, decodeBody, encodeClientId, encodeRequestFrame, parseResponseFrame } from '../../protocol/frames/frame.js'
+import { APIS, type ApiName, type ResponseOf } from '../../protocol/native/api-keys.js'
+import { FrameDecoder, concatParts, decodeBody, encodeClientId, encodeRequestFrame, parseResponseFrame } from '../../protocol/native/frame.js'
 
 export interface RawResponse {
   correlationId: number

@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core'
 import { Client, text, utf8 } from '../../client/index.js'
 import { startTestBroker } from '../helpers/client-broker.js'
 import { ensureWebBuild, launchBrowser, openPage } from '../helpers/browser.js'
-import type { GroupDetail } from '../../broker/api/types.js'
+import type { GroupDetail } from '../../broker/protocols/http/api/types.js'
 
 type Sdk = typeof import('../../client/browser.js')
 

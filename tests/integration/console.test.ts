@@ -10,12 +10,12 @@ import type { Page } from 'playwright-core'
 import { startBroker } from '../helpers/broker.js'
 import { runCli, spawnCli } from '../helpers/client-cli.js'
 import { ensureWebBuild, launchBrowser, openPage, saveScreenshot } from '../helpers/browser.js'
-import type { ConsoleSdk } from '../../broker/console/sdk.js'
+import type { ConsoleSdk } from '../../web/console/sdk.js'
 
 // The console describes the SDK structurally (the broker does not import the client): the
 // real browser SDK must satisfy that description, or this file does not compile.
 const sdkFitsConsole: typeof import('../../client/browser.js') extends ConsoleSdk ? true : never = true
-t.ok(sdkFitsConsole, 'client/browser.ts satisfies broker/console/sdk.ts')
+t.ok(sdkFitsConsole, 'client/browser.ts satisfies web/console/sdk.ts')
 
 await ensureWebBuild()
 const broker = await startBroker(t)

@@ -12,7 +12,7 @@ import { startBroker, tempDir } from '../helpers/broker.js'
 import { waitFor } from '../helpers/processes.js'
 import { ensureWebBuild } from '../helpers/browser.js'
 import { ERROR_TABLE } from '../../protocol/errors.js'
-import { decodeBody, parseResponseFrame } from '../../protocol/frames/frame.js'
+import { decodeBody, parseResponseFrame } from '../../protocol/native/frame.js'
 
 await ensureWebBuild()
 const broker = await startBroker(t, { httpMaxBodyBytes: 4096 })

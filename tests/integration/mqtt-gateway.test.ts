@@ -15,7 +15,7 @@ import type mqttPacket from 'mqtt-packet'
 import { encodeBatch } from '../../protocol/record-batch/records.js'
 import { DiskLog } from '../helpers/disk-log.js'
 import { RawClient, collect, connectClient, sleep, startGateway } from '../helpers/mqtt.js'
-import { readRecords } from '../../broker/listeners/mqtt/log-access.js'
+import { readRecords } from '../../broker/protocols/mqtt/log-access.js'
 
 const enc = new TextEncoder()
 

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { SETTINGS, defaultConfig, envName, flagName, resolveConfig } from '../../broker/config.js'
+import { SETTINGS, defaultConfig, envName, flagName, resolveConfig } from '../../broker/config/settings.js'
 import { InvalidConfigError } from '../../protocol/errors.js'
 
 t.test('defaults match the architecture ports', async t => {

@@ -5,8 +5,8 @@ import t from 'tap'
 import {
   FrameDecoder, concatParts, decodeBody, encodeClientId, encodeRequestFrame, encodeResponseFrame,
   parseRequestFrame, parseResponseFrame, REQUEST_HEADER_FIXED_BYTES,
-} from '../../protocol/frames/frame.js'
-import { APIS, ApiKey } from '../../protocol/frames/api-keys.js'
+} from '../../protocol/native/frame.js'
+import { APIS, ApiKey } from '../../protocol/native/api-keys.js'
 import { FrameTooLargeError, InvalidRequestError, MalformedFrameError, SpoolError } from '../../protocol/errors.js'
 import { rng, utf8 } from '../helpers/bytes.js'
 

@@ -4,11 +4,11 @@
 // agrees with the matcher; the log mapping round-trips MQTT 5 properties as headers.
 import t from 'tap'
 import mqttPacket from 'mqtt-packet'
-import { PacketFramer } from '../../broker/listeners/mqtt/framer.js'
-import { PacketDecoder, encodeAck, encodePublish, type PublishPacket } from '../../broker/listeners/mqtt/codec.js'
-import { parseSubscriptionFilter, topicFilterError, topicMatches, topicNameError } from '../../broker/listeners/mqtt/topics.js'
-import { SubscriptionIndex } from '../../broker/listeners/mqtt/subscription-index.js'
-import { TopicMapper, messageHeaders, parseMapRules, recordToMessage, remainingExpirySec, type MqttMessage } from '../../broker/listeners/mqtt/mapping.js'
+import { PacketFramer } from '../../broker/protocols/mqtt/framer.js'
+import { PacketDecoder, encodeAck, encodePublish, type PublishPacket } from '../../broker/protocols/mqtt/codec.js'
+import { parseSubscriptionFilter, topicFilterError, topicMatches, topicNameError } from '../../broker/protocols/mqtt/topics.js'
+import { SubscriptionIndex } from '../../broker/protocols/mqtt/subscription-index.js'
+import { TopicMapper, messageHeaders, parseMapRules, recordToMessage, remainingExpirySec, type MqttMessage } from '../../broker/protocols/mqtt/mapping.js'
 import { decodeBatch, encodeBatch } from '../../protocol/record-batch/records.js'
 import { SpoolError } from '../../protocol/errors.js'
 
@@ -191,7 +191,7 @@ t.test('mapping: first matching rule wins; records round-trip properties', async
 })
 
 t.test('config: mqttMap from a flag (comma list), the environment and a config file (JSON array)', async t => {
-  const { resolveConfig } = await import('../../broker/config.js')
+  const { resolveConfig } = await import('../../broker/config/settings.js')
   const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs')
   const { join } = await import('node:path')
   const { tmpdir } = await import('node:os')

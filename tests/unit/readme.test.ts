@@ -2,7 +2,7 @@
 // flag, environment variable and default, and the table lists nothing that does not exist.
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { SETTINGS, envName, flagName, type SettingName } from '../../broker/config.js'
+import { SETTINGS, envName, flagName, type SettingName } from '../../broker/config/settings.js'
 
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
 
@@ -10,7 +10,7 @@ function section (title: string): string {
   return readme.split(new RegExp(`^## ${title}\\s*$`, 'm'))[1]?.split(/^## /m)[0] ?? ''
 }
 
-t.test('Configuration table matches broker/config.ts', async t => {
+t.test('Configuration table matches broker/config/settings.ts', async t => {
   const rows = new Map<string, { env: string, def: string }>()
   for (const m of section('Configuration').matchAll(/^\| `(--[a-z-]+)` \| `(SPOOL_[A-Z_]+)` \| ([^|]+) \|/gm)) {
     rows.set(m[1]!, { env: m[2]!, def: m[3]!.trim() })

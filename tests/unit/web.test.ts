@@ -4,12 +4,12 @@
 // chart scales.
 import t from 'tap'
 import type { IncomingMessage } from 'node:http'
-import { checkOrigin, normalizeOrigin } from '../../broker/listeners/origin.js'
-import { resolveStaticPath } from '../../broker/listeners/static-files.js'
-import { errorBody, statusFor } from '../../broker/api/router.js'
+import { checkOrigin, normalizeOrigin } from '../../broker/protocols/http/origin.js'
+import { resolveStaticPath } from '../../broker/protocols/http/static-files.js'
+import { errorBody, statusFor } from '../../broker/protocols/http/api/router.js'
 import { ERROR_CLASSES, StorageError, UnknownTopicOrPartitionError } from '../../protocol/errors.js'
-import { formatBytes, formatCount, formatDuration, formatRetention, lagClass } from '../../broker/console/dom.js'
-import { niceBinaryCeiling, niceCeiling } from '../../broker/console/chart.js'
+import { formatBytes, formatCount, formatDuration, formatRetention, lagClass } from '../../web/console/dom.js'
+import { niceBinaryCeiling, niceCeiling } from '../../web/console/chart.js'
 
 const req = (headers: Record<string, string>): IncomingMessage => ({ headers }) as unknown as IncomingMessage
 

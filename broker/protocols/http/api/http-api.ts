@@ -1,0 +1,274 @@
+/**
+ * The admin JSON api under `/api/` on the HTTP port (architecture.md §6): what the web
+ * console shows, and what any other program (the CLI, scripts, dashboards) may use. Every
+ * answer is JSON; errors are `{ "error": { "code", "message", "retriable" } }` with the
+ * status of router.ts's statusFor. Documented in the README's "Web console and /api".
+ *
+ *   GET    /api                    the list of endpoints
+ *   GET    /api/overview           broker, totals, current rates
+ *   GET    /api/topics             topics with partition count, size, record span, policy
+ *   POST   /api/topics             { name, partitions?, config? } → 201 the new topic
+ *   GET    /api/topics/:name       config and partitions (log start/end, high watermark, bytes)
+ *   DELETE /api/topics/:name       deletes the topic
+ *   GET    /api/groups             groups with state, members, total lag and its history
+ *   GET    /api/groups/:id         members, assignment, committed/end offsets and lag
+ *   DELETE /api/groups/:id         deletes a group without members
+ *   GET    /api/traffic            per-second rates per topic (history) and connections
+ *
+ * `?sinceMs=T` on /api/groups and /api/traffic limits the history to samples after T (the
+ * console asks only for what it has not seen); `?internal=true` on /api/topics includes
+ * internal topics.
+ */
+
+import { readFileSync } from 'node:fs'
+import {
+  GroupIdNotFoundError, InvalidRequestError, InvalidTopicError, UnknownTopicOrPartitionError, errorFromCode,
+} from '../../../../protocol/errors.js'
+import type { BrokerPorts } from '../../../broker.js'
+import type { BrokerConfig } from '../../../config/settings.js'
+import type { GroupCoordinator } from '../../../groups/coordinator.js'
+import type { LogConfig } from '../../../storage/config.js'
+import type { LogManager, TopicInfo } from '../../../storage/log-manager.js'
+import type { StatsSampler, TopicRate } from '../../../observability/stats.js'
+import type { ApiRequest, ApiRoute } from './router.js'
+import type {
+  GroupDetail, GroupSummary, OverviewAnswer, TopicDetail, TopicSummary, TrafficAnswer,
+} from './types.js'
+
+export interface ApiContext {
+  config: BrokerConfig
+  logs: LogManager
+  groups: GroupCoordinator
+  stats: StatsSampler
+  /** Listener ports as bound (null when off). */
+  ports: Readonly<BrokerPorts>
+  startedAtMs: number
+  /** Open connections, all protocols. */
+  connectionCount: () => number
+  now: () => number
+}
+
+let packageVersion: string | null = null
+function version (): string {
+  if (packageVersion === null) {
+    try {
+      packageVersion = String((JSON.parse(readFileSync(new URL('../../../../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version ?? 'unknown')
+    } catch {
+      packageVersion = 'unknown'
+    }
+  }
+  return packageVersion
+}
+
+function sinceMs (req: ApiRequest): number {
+  const raw = req.query.get('sinceMs')
+  if (raw === null) return 0
+  const n = Number(raw)
+  if (!Number.isFinite(n)) throw new InvalidRequestError(`sinceMs must be a number of milliseconds since the epoch, got ${JSON.stringify(raw.slice(0, 32))}`)
+  return n
+}
+
+/** Totals over a topic's partitions. */
+function topicSummary (ctx: ApiContext, info: TopicInfo): TopicSummary {
+  let sizeBytes = 0
+  let records = 0
+  for (let p = 0; p < info.partitions; p++) {
+    const log = ctx.logs.partition(info.name, p)
+    sizeBytes += log.sizeBytes
+    records += log.logEndOffset - log.logStartOffset
+  }
+  return {
+    name: info.name,
+    internal: info.internal,
+    partitions: info.partitions,
+    sizeBytes,
+    records,
+    cleanupPolicy: info.config.cleanupPolicy,
+    retentionMs: info.config.retentionMs,
+    retentionBytes: info.config.retentionBytes,
+    createdAtMs: info.createdAtMs,
+  }
+}
+
+function topicDetail (ctx: ApiContext, info: TopicInfo): TopicDetail {
+  return { ...topicSummary(ctx, info), config: { ...info.config }, partitions: ctx.logs.partitionStats(info.name) }
+}
+
+function knownTopic (ctx: ApiContext, name: string): TopicInfo {
+  const info = ctx.logs.topic(name)
+  if (info === undefined) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name.slice(0, 249))} does not exist`)
+  return info
+}
+
+const CREATE_KEYS = new Set(['name', 'partitions', 'config'])
+
+/** Checks the shape of a create-topic body; values are checked by LogManager.createTopic. */
+function createTopicBody (ctx: ApiContext, body: unknown): { name: string, partitions: number, config: Partial<LogConfig> } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidRequestError('body must be a JSON object: { "name": "...", "partitions": 3, "config": { "retentionMs": 3600000 } }')
+  }
+  const unknown = Object.keys(body).filter(k => !CREATE_KEYS.has(k))
+  if (unknown.length > 0) throw new InvalidRequestError(`unknown field ${JSON.stringify(unknown[0]!.slice(0, 64))} (fields: name, partitions, config)`)
+  const { name, partitions, config } = body as { name?: unknown, partitions?: unknown, config?: unknown }
+  if (typeof name !== 'string') throw new InvalidTopicError('name must be a string (the topic name)')
+  if (partitions !== undefined && (typeof partitions !== 'number' || !Number.isSafeInteger(partitions))) {
+    throw new InvalidRequestError(`partitions must be an integer, got ${JSON.stringify(partitions)?.slice(0, 32)}`)
+  }
+  if (config !== undefined && (typeof config !== 'object' || config === null || Array.isArray(config))) {
+    throw new InvalidRequestError('config must be an object of topic settings (retentionMs, retentionBytes, cleanupPolicy, ...)')
+  }
+  return { name, partitions: (partitions as number | undefined) ?? ctx.config.defaultPartitions, config: (config ?? {}) as Partial<LogConfig> }
+}
+
+function describeGroup (ctx: ApiContext, groupId: string): GroupDetail {
+  const [group] = ctx.groups.describeGroups({ groupIds: [groupId] }).groups
+  if (group === undefined) throw new GroupIdNotFoundError(`group ${JSON.stringify(groupId)} does not exist`)
+  if (group.errorCode !== 0) throw errorFromCode(group.errorCode, group.errorMessage ?? undefined)
+  const { errorCode: _code, errorMessage: _message, ...rest } = group
+  return rest
+}
+
+function groupLagHistory (ctx: ApiContext, since: number): Map<string, Array<[number, number]>> {
+  const out = new Map<string, Array<[number, number]>>()
+  for (const sample of ctx.stats.history(since)) {
+    for (const [group, lag] of Object.entries(sample.groupLag)) {
+      let list = out.get(group)
+      if (list === undefined) out.set(group, (list = []))
+      list.push([sample.timeMs, lag])
+    }
+  }
+  return out
+}
+
+function totalRates (rates: Iterable<TopicRate>): TopicRate {
+  const sum: TopicRate = { recordsInPerSec: 0, recordsOutPerSec: 0, bytesInPerSec: 0, bytesOutPerSec: 0 }
+  for (const r of rates) {
+    sum.recordsInPerSec += r.recordsInPerSec
+    sum.recordsOutPerSec += r.recordsOutPerSec
+    sum.bytesInPerSec += r.bytesInPerSec
+    sum.bytesOutPerSec += r.bytesOutPerSec
+  }
+  return sum
+}
+
+/** The api's routes, bound to the broker's state. */
+export function apiRoutes (ctx: ApiContext): ApiRoute[] {
+  const routes: ApiRoute[] = [
+    {
+      pattern: '/api/overview',
+      doc: 'broker, totals and current rates',
+      methods: {
+        GET: () => {
+          const topics = ctx.logs.topics().filter(t => !t.internal)
+          let partitions = 0
+          let sizeBytes = 0
+          for (const t of topics) {
+            partitions += t.partitions
+            for (let p = 0; p < t.partitions; p++) sizeBytes += ctx.logs.partition(t.name, p).sizeBytes
+          }
+          const last = ctx.stats.history().at(-1)
+          const body: OverviewAnswer = {
+            broker: {
+              version: version(),
+              nodeId: ctx.config.nodeId,
+              clusterId: ctx.config.clusterId,
+              startedAtMs: ctx.startedAtMs,
+              uptimeMs: ctx.now() - ctx.startedAtMs,
+              ports: ctx.ports,
+            },
+            topics: { count: topics.length, partitions, sizeBytes },
+            groups: { count: ctx.groups.listGroups().groups.length },
+            connections: { count: ctx.connectionCount() },
+            rates: totalRates(Object.values(last?.topics ?? {})),
+            timeMs: ctx.now(),
+          }
+          return { body }
+        },
+      },
+    },
+    {
+      pattern: '/api/topics',
+      doc: 'topics (?internal=true includes internal ones); POST { name, partitions?, config? } creates one',
+      methods: {
+        GET: req => {
+          const internal = req.query.get('internal') === 'true'
+          return { body: { topics: ctx.logs.topics().filter(t => internal || !t.internal).map(t => topicSummary(ctx, t)) } }
+        },
+        POST: async req => {
+          const { name, partitions, config } = createTopicBody(ctx, req.body)
+          const info = await ctx.logs.createTopic(name, { partitions, config })
+          return { status: 201, body: { topic: topicDetail(ctx, info) } }
+        },
+      },
+    },
+    {
+      pattern: '/api/topics/:name',
+      doc: 'one topic: config and partitions; DELETE deletes it',
+      methods: {
+        GET: req => ({ body: { topic: topicDetail(ctx, knownTopic(ctx, req.params.name!)) } }),
+        DELETE: async req => {
+          const info = knownTopic(ctx, req.params.name!)
+          if (info.internal) throw new InvalidTopicError(`topic ${JSON.stringify(info.name)} is internal and cannot be deleted`)
+          await ctx.logs.deleteTopic(info.name)
+          return { body: { deleted: info.name } }
+        },
+      },
+    },
+    {
+      pattern: '/api/groups',
+      doc: 'consumer groups with state, members, total lag and lag history (?sinceMs=T)',
+      methods: {
+        GET: req => {
+          const history = groupLagHistory(ctx, sinceMs(req))
+          const groups = ctx.groups.listGroups().groups.map((g): GroupSummary => {
+            const detail = ctx.groups.describeGroups({ groupIds: [g.groupId] }).groups[0]
+            return {
+              groupId: g.groupId,
+              state: g.state,
+              members: g.members,
+              topics: [...new Set(detail?.offsets.map(o => o.topic) ?? [])],
+              totalLag: detail?.totalLag ?? 0,
+              lagHistory: history.get(g.groupId) ?? [],
+            }
+          })
+          return { body: { groups, timeMs: ctx.now() } }
+        },
+      },
+    },
+    {
+      pattern: '/api/groups/:id',
+      doc: 'one group: members, assignment, committed/end offsets and lag per partition; DELETE deletes an empty group',
+      methods: {
+        GET: req => ({ body: { group: describeGroup(ctx, req.params.id!) } }),
+        DELETE: req => {
+          const [result] = ctx.groups.deleteGroups({ groupIds: [req.params.id!] }).groups
+          if (result !== undefined && result.errorCode !== 0) throw errorFromCode(result.errorCode, result.errorMessage ?? undefined)
+          return { body: { deleted: req.params.id! } }
+        },
+      },
+    },
+    {
+      pattern: '/api/traffic',
+      doc: 'per-second produce/fetch rates per topic (?sinceMs=T) and connections, heaviest egress first',
+      methods: {
+        GET: req => {
+          const history = ctx.stats.history(sinceMs(req)).map(s => ({ timeMs: s.timeMs, topics: s.topics }))
+          const body: TrafficAnswer = { timeMs: ctx.now(), history, connections: ctx.stats.connections() }
+          return { body }
+        },
+      },
+    },
+  ]
+  routes.unshift({
+    pattern: '/api',
+    doc: 'this list',
+    methods: {
+      GET: () => ({
+        body: {
+          endpoints: routes.flatMap(r => Object.keys(r.methods).map(m => ({ method: m, path: r.pattern, doc: r.doc }))),
+        },
+      }),
+    },
+  })
+  return routes
+}

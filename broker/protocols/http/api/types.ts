@@ -1,0 +1,92 @@
+/**
+ * The shapes of the `/api/` answers (http-api.ts builds them; the web console in
+ * web/console/ reads them). Types only: nothing here runs.
+ */
+
+import type { GroupDescription } from '../../../../protocol/native/apis/groups.js'
+import type { ConnectionRate } from '../../../observability/stats.js'
+import type { PartitionStats } from '../../../storage/log-manager.js'
+
+export interface ApiErrorBody {
+  error: { code: string, message: string, retriable: boolean }
+}
+
+export interface Rates {
+  recordsInPerSec: number
+  recordsOutPerSec: number
+  bytesInPerSec: number
+  bytesOutPerSec: number
+}
+
+/** GET /api/overview */
+export interface OverviewAnswer {
+  broker: {
+    version: string
+    nodeId: number
+    clusterId: string
+    startedAtMs: number
+    uptimeMs: number
+    ports: { native: number | null, http: number | null, mqtt: number | null }
+  }
+  topics: { count: number, partitions: number, sizeBytes: number }
+  groups: { count: number }
+  connections: { count: number }
+  /** Summed over topics, from the last one-second sample. */
+  rates: Rates
+  timeMs: number
+}
+
+/** A row of GET /api/topics. */
+export interface TopicSummary {
+  name: string
+  internal: boolean
+  partitions: number
+  /** Bytes on disk, all partitions. */
+  sizeBytes: number
+  /** Log end minus log start, summed over partitions (a compacted topic holds fewer records). */
+  records: number
+  cleanupPolicy: 'delete' | 'compact'
+  /** -1: forever. */
+  retentionMs: number
+  /** Per partition; -1: no limit. */
+  retentionBytes: number
+  createdAtMs: number
+}
+
+/** A partition of GET /api/topics/:name: offsets, bytes on disk and segment count. */
+export type PartitionDetail = PartitionStats
+
+/** GET /api/topics/:name → { topic }, POST /api/topics → 201 { topic } */
+export interface TopicDetail extends Omit<TopicSummary, 'partitions'> {
+  /** The effective config (broker defaults overlaid by the topic's overrides). */
+  config: Record<string, string | number>
+  partitions: PartitionDetail[]
+}
+
+/** A row of GET /api/groups. */
+export interface GroupSummary {
+  groupId: string
+  state: string
+  members: number
+  topics: string[]
+  totalLag: number
+  /** [timeMs, total lag] once a second, oldest first (at most 5 minutes). */
+  lagHistory: Array<[number, number]>
+}
+
+
+
+/** GET /api/groups/:id → { group } */
+export type GroupDetail = GroupDescription
+
+/** A connection with its byte rates over the last sampling interval. */
+export type ConnectionRow = ConnectionRate
+
+/** GET /api/traffic */
+export interface TrafficAnswer {
+  timeMs: number
+  /** One sample a second, oldest first: rates per topic. */
+  history: Array<{ timeMs: number, topics: Record<string, Rates> }>
+  /** Heaviest egress first. */
+  connections: ConnectionRow[]
+}

@@ -1,0 +1,403 @@
+/**
+ * One MQTT network connection (TCP or WebSocket, through a ByteChannel): framing, decoding
+ * and the per-packet rules; sessions, routing and delivery belong to the gateway.
+ *
+ * Per read: the framer yields whole packets; PUBLISHes are validated and staged into record
+ * batches (publish-stage.ts); any other packet first flushes the stage, so packets take
+ * effect in order. At the end of the read the stage is appended and the acknowledgements go
+ * out in the order the PUBLISHes arrived [MQTT-4.6.0-2] — only after their records are in
+ * the log (and fsynced with mqttFsyncAcks).
+ *
+ * Bad input: a malformed packet, a protocol violation or an oversize packet closes this
+ * connection — with a DISCONNECT carrying a reason code for MQTT 5 [MQTT-4.13.1-1], by
+ * closing the socket for 3.1.1 [MQTT-4.8.0-1] — and one bounded log line. Nothing is appended
+ * for a packet that failed validation.
+ */
+
+import type { IConnectPacket, IDisconnectPacket, ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet'
+import { MqttProtocolError, SpoolError } from '../../../protocol/errors.js'
+import type { ByteChannel } from '../../network/channel.js'
+import {
+  PINGRESP, PacketDecoder, encodeAck, encodeOther, type AckPacket, type PublishPacket,
+} from './codec.js'
+import { PacketFramer, hexSnippet } from './framer.js'
+import type { MqttGateway } from './gateway.js'
+import type { MqttMessage } from './mapping.js'
+import { PublishStage, type StagedBatch } from './publish-stage.js'
+import { Reason } from './reason-codes.js'
+import type { Session, SessionOutput } from './session.js'
+import { reservedTopicError, topicNameError } from './topics.js'
+
+type State = 'new' | 'connected' | 'closed'
+
+interface PendingAck {
+  cmd: 'puback' | 'pubrec'
+  packetId: number
+  batch: StagedBatch
+}
+
+/** Topic aliases a client may use towards the broker (MQTT 5 Topic Alias Maximum). */
+export const TOPIC_ALIAS_MAX = 64
+
+let nextConnectionId = 1
+
+export class MqttConnection implements SessionOutput {
+  readonly channel: ByteChannel
+  readonly #gw: MqttGateway
+  readonly #framer: PacketFramer
+  readonly #decoder = new PacketDecoder()
+  readonly #stage: PublishStage
+  readonly #acks: PendingAck[] = []
+  readonly #aliases = new Map<number, { topic: string, bytes: Uint8Array }>()
+  #ackChain: Promise<void> = Promise.resolve()
+  #state: State = 'new'
+  #inboundPending = 0
+  /** Flushes whose acks wait in #ackChain. */
+  #chained = 0
+  session: Session | null = null
+  clientId = ''
+  version: 4 | 5 = 4
+  window = 65535
+  maxPacketBytes = Infinity
+  keepAliveMs = 0
+  lastActivityMs: number
+  readonly openedAtMs: number
+  /** For the console's connections table (stats.ts): an id and the bytes each way. */
+  readonly id = nextConnectionId++
+  bytesIn = 0
+  bytesOut = 0
+  will: { message: MqttMessage, delaySec: number } | null = null
+  /** DISCONNECT received: no will (unless v5 reason 0x04), a normal end. */
+  gracefulClose = false
+
+  constructor (gateway: MqttGateway, channel: ByteChannel) {
+    this.#gw = gateway
+    this.channel = channel
+    this.#framer = new PacketFramer(gateway.settings.maxPacketBytes)
+    this.#stage = new PublishStage(gateway.settings.maxBatchBytes)
+    this.openedAtMs = this.lastActivityMs = gateway.now()
+    channel.onData(chunk => this.#onData(chunk))
+    channel.onDrain(() => this.session?.scheduleResume())
+    channel.onClose(() => this.#onClose())
+  }
+
+  get connected (): boolean { return this.#state === 'connected' }
+  get closed (): boolean { return this.#state === 'closed' }
+  get queuedBytes (): number { return this.channel.queuedBytes }
+
+  write (packet: Uint8Array): void {
+    this.bytesOut += packet.length
+    this.channel.write([packet])
+  }
+
+  #onData (chunk: Uint8Array): void {
+    if (this.#state === 'closed') return
+    this.lastActivityMs = this.#gw.now()
+    this.#gw.counters.bytesIn += chunk.length
+    this.bytesIn += chunk.length
+    if (this.#state === 'new' && this.#framer.bufferedBytes === 0 && chunk.length > 0 && chunk[0] !== 0x10) {
+      // Not MQTT at all (or not CONNECT first [MQTT-3.1.0-1]): close before waiting for a length.
+      this.fail(new MqttProtocolError('the first packet is not CONNECT [MQTT-3.1.0-1]'), Reason.protocolError, chunk)
+      return
+    }
+    const err = this.#framer.push(chunk, this.#onPacket)
+    this.#flush()
+    if (err !== null) this.fail(err, err.code === 'MQTT_PACKET_TOO_LARGE' ? Reason.packetTooLarge : Reason.malformedPacket, chunk)
+  }
+
+  readonly #onPacket = (first: number, body: Uint8Array, whole: Uint8Array): boolean => {
+    if (this.#state === 'closed') return false
+    if (this.#state === 'new' && first >> 4 === 1 && unsupportedLevel(body)) {
+      // [MQTT-3.1.2-2]: CONNACK 0x01 (unacceptable protocol version), then close.
+      this.write(encodeOther({ cmd: 'connack', sessionPresent: false, returnCode: 1 }, 4))
+      this.fail(new MqttProtocolError(`protocol level ${body[2 + ((body[0]! << 8) | body[1]!)] ?? '?'} is not MQTT 3.1, 3.1.1 or 5`), Reason.unsupportedProtocolVersion, whole)
+      return false
+    }
+    const packet = this.#decoder.decode(first, body, whole)
+    if (packet instanceof SpoolError) {
+      this.#flush()
+      this.fail(packet, packet.code === 'MQTT_PROTOCOL_ERROR' ? Reason.protocolError : Reason.malformedPacket, whole)
+      return false
+    }
+    if (this.#state === 'new') {
+      if (packet.cmd !== 'connect') {
+        this.fail(new MqttProtocolError(`first packet is ${packet.cmd}, not CONNECT [MQTT-3.1.0-1]`), Reason.protocolError, whole)
+        return false
+      }
+      this.#connect(packet)
+      return !this.closed
+    }
+    if (packet.cmd === 'publish') {
+      this.#publish(packet, whole)
+      return !this.closed
+    }
+    this.#flush()
+    switch (packet.cmd) {
+      case 'connect':
+        this.fail(new MqttProtocolError('second CONNECT [MQTT-3.1.0-2]'), Reason.protocolError, whole)
+        return false
+      case 'puback': case 'pubrec': case 'pubrel': case 'pubcomp':
+        this.#ack(packet)
+        break
+      case 'pingreq':
+        this.write(PINGRESP) // [MQTT-3.12.4-1]
+        break
+      case 'subscribe':
+        this.#subscribe(packet, whole)
+        break
+      case 'unsubscribe':
+        this.#unsubscribe(packet, whole)
+        break
+      case 'disconnect':
+        this.#disconnect(packet)
+        return false
+      case 'auth':
+        this.fail(new MqttProtocolError('AUTH is not supported (no authentication method was agreed)'), Reason.protocolError, whole)
+        return false
+    }
+    return !this.closed
+  }
+
+  #connect (p: IConnectPacket): void {
+    this.version = this.#decoder.version
+    const outcome = this.#gw.connect(this, p)
+    if (outcome === null) return
+    this.#state = 'connected'
+    this.write(encodeOther(outcome.connack, this.version))
+    this.#gw.attach(this, outcome.session)
+  }
+
+  #publish (p: PublishPacket, whole: Uint8Array): void {
+    const session = this.session!
+    let topic = p.topic
+    let topicBytes = p.topicBytes
+    const alias = p.properties?.topicAlias
+    if (alias !== undefined) {
+      // [MQTT-3.3.2-8, MQTT-3.3.2-9]: 0 and anything above our Topic Alias Maximum are errors.
+      if (alias === 0 || alias > TOPIC_ALIAS_MAX) {
+        this.fail(new MqttProtocolError(`topic alias ${alias} outside 1..${TOPIC_ALIAS_MAX}`), Reason.topicAliasInvalid, whole)
+        return
+      }
+      if (topic.length === 0) {
+        const known = this.#aliases.get(alias)
+        if (known === undefined) {
+          this.fail(new MqttProtocolError(`topic alias ${alias} used before it was set`), Reason.protocolError, whole)
+          return
+        }
+        topic = known.topic
+        topicBytes = known.bytes
+      } else {
+        this.#aliases.set(alias, { topic, bytes: topicBytes.slice() })
+      }
+    }
+    const invalid = topicNameError(topic, this.#gw.limits) ?? reservedTopicError(topic)
+    if (invalid !== null) {
+      if (this.version === 5 && p.qos > 0) {
+        this.write(encodeAck(p.qos === 1 ? 'puback' : 'pubrec', p.packetId, Reason.topicNameInvalid, 5))
+        return
+      }
+      this.fail(new MqttProtocolError(`invalid PUBLISH topic: ${invalid}`), Reason.topicNameInvalid, whole)
+      return
+    }
+    if (p.qos === 2 && session.inboundQos2.has(p.packetId)) {
+      // A resent QoS 2 PUBLISH whose PUBREL has not come: acknowledge, do not store again [MQTT-4.3.3-9].
+      this.write(encodeAck('pubrec', p.packetId, 0, this.version))
+      return
+    }
+    // Receive Maximum [MQTT-3.3.4-9]: counts what the broker holds for the client — QoS 2
+    // awaiting PUBREL and acks waiting for fsync. Acks of one read go out at its end, so a
+    // client pipelining many QoS 1 publishes in one read is not penalised.
+    if (p.qos > 0 && this.version === 5 && this.#inboundPending + session.inboundQos2.size >= this.#gw.settings.maxInflight) {
+      this.fail(new MqttProtocolError(`more than ${this.#gw.settings.maxInflight} QoS 1/2 publishes unacknowledged`), Reason.receiveMaximumExceeded, whole)
+      return
+    }
+    let properties = p.properties
+    if (properties !== null && properties.topicAlias !== undefined) {
+      const { topicAlias: _dropped, ...rest } = properties
+      properties = Object.keys(rest).length === 0 ? null : rest
+    }
+    // User properties named `mqtt.*` are reserved for the gateway's headers and never stored;
+    // live subscribers do not get them either, so a message reads the same from the log.
+    if (properties?.userProperties?.some(([k]) => k.startsWith('mqtt.')) === true) {
+      const kept = properties.userProperties.filter(([k]) => !k.startsWith('mqtt.'))
+      const { userProperties: _all, ...rest } = properties
+      properties = kept.length > 0 ? { ...rest, userProperties: kept } : (Object.keys(rest).length === 0 ? null : rest)
+    }
+    const message: MqttMessage = { topic, topicBytes, payload: p.payload, qos: p.qos, retain: p.retain, properties, timestampMs: this.#gw.now() }
+    this.#gw.counters.messagesIn++
+    const batch = this.#stage.add(this.#gw.route(topic, topicBytes), message)
+    if (p.qos > 0) {
+      this.#acks.push({ cmd: p.qos === 1 ? 'puback' : 'pubrec', packetId: p.packetId, batch })
+    }
+  }
+
+  /**
+   * Appends what is staged, then acknowledges it in arrival order: at once when the
+   * records are in the log, or through the ack chain when an append waits for its log
+   * topic to be created or acks wait for fsync (later acks then queue behind them).
+   */
+  #flush (): void {
+    if (this.#stage.empty) return
+    const batches = this.#stage.take()
+    const appending = this.#gw.appendBatches(batches, this.session)
+    const acks = this.#acks.splice(0, this.#acks.length)
+    if (appending === null && !this.#gw.settings.fsyncAcks && this.#chained === 0) {
+      if (acks.length > 0) this.#sendAcks(acks)
+      return
+    }
+    const fsync = this.#gw.settings.fsyncAcks
+    const ready = appending === null
+      ? (fsync ? this.#gw.syncBatches(batches) : null)
+      : appending.then(() => fsync ? this.#gw.syncBatches(batches) : undefined)
+    this.#chained++
+    this.#inboundPending += acks.length
+    this.#ackChain = this.#ackChain.then(() => ready).then(() => {
+      this.#chained--
+      this.#inboundPending -= acks.length
+      if (acks.length > 0) this.#sendAcks(acks)
+    })
+  }
+
+  #sendAcks (acks: PendingAck[]): void {
+    if (this.#state === 'closed') return
+    const session = this.session!
+    for (const a of acks) {
+      if (a.batch.error !== null) {
+        // The record could not be written: MQTT 5 says so in the ack; 3.1.1 has no way but closing.
+        if (this.version === 5) {
+          this.write(encodeAck(a.cmd, a.packetId, Reason.unspecifiedError, 5))
+          continue
+        }
+        this.fail(new MqttProtocolError('publish could not be stored', { cause: a.batch.error }), Reason.unspecifiedError, null)
+        return
+      }
+      if (a.cmd === 'pubrec') session.inboundQos2.add(a.packetId)
+      this.write(encodeAck(a.cmd, a.packetId, 0, this.version))
+    }
+    if (acks.some(a => a.cmd === 'pubrec')) this.#gw.storeSession(session)
+  }
+
+  #ack (p: AckPacket): void {
+    const session = this.session!
+    switch (p.cmd) {
+      case 'puback':
+        session.completed(p.packetId, 1)
+        break
+      case 'pubrec':
+        // A PUBREC with an error reason ends the exchange (5.0 §4.3.3); otherwise answer PUBREL.
+        if (p.reasonCode >= 0x80) {
+          session.inflight.delete(p.packetId)
+          session.scheduleResume()
+          break
+        }
+        this.write(encodeAck('pubrel', p.packetId, session.received(p.packetId) ? 0 : Reason.packetIdentifierNotFound, this.version))
+        break
+      case 'pubrel': {
+        const known = session.inboundQos2.delete(p.packetId)
+        if (known) session.dirty = true
+        this.write(encodeAck('pubcomp', p.packetId, known ? 0 : Reason.packetIdentifierNotFound, this.version))
+        break
+      }
+      case 'pubcomp':
+        session.completed(p.packetId, 2)
+        break
+    }
+  }
+
+  #subscribe (p: ISubscribePacket, whole: Uint8Array): void {
+    if (p.subscriptions.length === 0) {
+      this.fail(new MqttProtocolError('SUBSCRIBE without topic filters [MQTT-3.8.3-3]'), Reason.protocolError, whole)
+      return
+    }
+    if (p.properties?.subscriptionIdentifier === 0) {
+      this.fail(new MqttProtocolError('Subscription Identifier 0 [MQTT-3.8.2.1.2]'), Reason.protocolError, whole)
+      return
+    }
+    const granted = this.#gw.subscribe(this.session!, p)
+    if (granted === null) {
+      this.fail(new MqttProtocolError('shared subscription with No Local set [MQTT-3.8.3-4]'), Reason.protocolError, whole)
+      return
+    }
+    this.write(encodeOther({ cmd: 'suback', messageId: p.messageId!, granted: granted.codes }, this.version))
+    granted.afterAck()
+  }
+
+  #unsubscribe (p: IUnsubscribePacket, whole: Uint8Array): void {
+    if (p.unsubscriptions.length === 0) {
+      // Both versions: an UNSUBSCRIBE carries at least one filter [MQTT-3.10.3-2]; a v5
+      // client is told with DISCONNECT 0x82, a 3.1.1 client is closed.
+      this.fail(new MqttProtocolError('UNSUBSCRIBE without topic filters [MQTT-3.10.3-2]'), Reason.protocolError, whole)
+      return
+    }
+    const codes = this.#gw.unsubscribe(this.session!, p.unsubscriptions)
+    this.write(encodeOther(this.version === 5
+      ? { cmd: 'unsuback', messageId: p.messageId!, granted: codes }
+      : { cmd: 'unsuback', messageId: p.messageId!, granted: [] }, this.version))
+  }
+
+  #disconnect (p: IDisconnectPacket): void {
+    const expiry = p.properties?.sessionExpiryInterval
+    const session = this.session!
+    if (expiry !== undefined) {
+      if (session.expirySec === 0 && expiry !== 0) {
+        // [MQTT-3.14.2-2]: a session that was to end cannot be made persistent at DISCONNECT.
+        this.fail(new MqttProtocolError('DISCONNECT sets a session expiry on a session that had none'), Reason.protocolError, null)
+        return
+      }
+      session.expirySec = Math.min(expiry, this.#gw.settings.sessionExpiryMaxSec)
+    }
+    // Normal DISCONNECT discards the will [MQTT-3.14.4-3]; v5 reason 0x04 asks for it.
+    if (p.reasonCode !== Reason.disconnectWithWill) this.will = null
+    this.gracefulClose = true
+    this.#state = 'closed'
+    this.channel.end()
+  }
+
+  /**
+   * Closes the connection for bad input or a broken rule: DISCONNECT with `reason` for
+   * MQTT 5 (when connected), a closed socket otherwise, and one bounded log line.
+   */
+  fail (err: SpoolError, reason: number, bytes: Uint8Array | null): void {
+    if (this.#state === 'closed') return
+    this.#gw.logger.warn({
+      code: err.code,
+      reason: `0x${reason.toString(16)}`,
+      clientId: this.clientId || undefined,
+      remote: this.channel.remoteAddress,
+      listener: this.channel.listener,
+      bytes: bytes === null ? undefined : hexSnippet(bytes, 0, 32),
+    }, `mqtt connection closed: ${err.message.slice(0, 200)}`)
+    this.#gw.counters.protocolErrors++
+    this.close(reason)
+  }
+
+  /** Ends the connection; MQTT 5 connected clients get a DISCONNECT with `reason` first. */
+  close (reason: number | null): void {
+    if (this.#state === 'closed') return
+    const wasConnected = this.#state === 'connected'
+    this.#state = 'closed'
+    if (reason !== null && wasConnected && this.version === 5) {
+      this.write(encodeOther({ cmd: 'disconnect', reasonCode: reason }, 5))
+    }
+    // Queued packets (a refusing CONNACK, a DISCONNECT) are flushed; a peer that does not
+    // close its side is cut off shortly after (ByteChannel.end).
+    this.channel.end()
+  }
+
+  #onClose (): void {
+    this.#state = 'closed'
+    this.#gw.connectionClosed(this)
+  }
+}
+
+/** A CONNECT body whose protocol name is MQTT's but whose level this gateway does not speak. */
+function unsupportedLevel (body: Uint8Array): boolean {
+  if (body.length < 2) return false
+  const nameLength = (body[0]! << 8) | body[1]!
+  const level = body[2 + nameLength]
+  if (level === undefined) return false
+  const name = String.fromCharCode(...body.subarray(2, 2 + nameLength))
+  if (name === 'MQTT') return level !== 4 && level !== 5
+  if (name === 'MQIsdp') return level !== 3
+  return false
+}

@@ -1,0 +1,60 @@
+/**
+ * Produce: each partition's batches are a slice of the frame's records section (no copy).
+ * PartitionLog.append validates the whole slice (size, magic, CRC32C, counts) before it
+ * writes a byte, rewrites baseOffset in place and writes synchronously, so with acks=1 the
+ * answer goes out once the bytes are in the file. acks=all waits for the partition's group
+ * commit (one fdatasync shared by every batch waiting). acks=0 is never answered.
+ * A bad batch fails its partition only; the other partitions of the request are appended.
+ */
+
+import { InvalidRequestError, SpoolError, StorageError } from '../../../protocol/errors.js'
+import type { RequestOf } from '../../../protocol/native/api-keys.js'
+import type { RequestContext } from './connection.js'
+import { errorFields, type BrokerContext } from './context.js'
+import type { Reply } from './dispatcher.js'
+
+interface PartitionResult {
+  partition: number
+  errorCode: number
+  errorMessage: string | null
+  baseOffset: number
+  logAppendTimeMs: number
+  logStartOffset: number
+}
+
+export function produce (ctx: BrokerContext, req: RequestOf<'Produce'>, rc: RequestContext): Reply<'Produce'> | null | Promise<Reply<'Produce'> | null> {
+  let declared = 0
+  for (const t of req.topics) for (const p of t.partitions) declared += p.recordsBytes
+  if (declared !== rc.records.length) {
+    throw new InvalidRequestError(`partitions declare ${declared} record bytes, the frame carries ${rc.records.length}`)
+  }
+  let pos = 0
+  const pendingSyncs: Array<{ topic: string, result: PartitionResult }> = []
+  const topics = req.topics.map(t => ({
+    topic: t.topic,
+    partitions: t.partitions.map(p => {
+      const payload = rc.records.subarray(pos, pos + p.recordsBytes)
+      pos += p.recordsBytes
+      let result: PartitionResult
+      try {
+        const r = ctx.partitions.append(t.topic, p.partition, payload)
+        result = { partition: p.partition, errorCode: 0, errorMessage: null, baseOffset: r.baseOffset, logAppendTimeMs: -1, logStartOffset: r.logStartOffset }
+        if (req.acks === -1) pendingSyncs.push({ topic: t.topic, result })
+      } catch (err) {
+        if (!(err instanceof SpoolError)) ctx.logger.error({ err, topic: t.topic, partition: p.partition }, 'append failed')
+        result = { partition: p.partition, ...errorFields(err), baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
+      }
+      return result
+    }),
+  }))
+  if (req.acks === 0) return null
+  if (pendingSyncs.length === 0) return { body: { topics } }
+  return Promise.all(pendingSyncs.map(async ({ topic, result }) => {
+    try {
+      await ctx.partitions.sync(topic, result.partition)
+    } catch (err) {
+      ctx.logger.error({ err, topic, partition: result.partition }, 'fsync failed')
+      Object.assign(result, errorFields(err instanceof SpoolError ? err : new StorageError('fsync failed', { cause: err })), { baseOffset: -1 })
+    }
+  })).then(() => ({ body: { topics } }))
+}
