@@ -1,51 +1,61 @@
 /**
- * The broker: wiring only. `Broker.start(config)` opens the logs, builds the request
- * handlers and starts the listeners; `broker.close()` stops them and closes the logs
- * cleanly (fsync, clean-shutdown marker).
+ * The broker: wiring only. `Broker.start(config)` opens the logs, builds the services and
+ * the protocol front-ends, and starts the listeners of the listener table
+ * (config/listeners.ts); `broker.close()` stops them and closes the logs cleanly (fsync,
+ * clean-shutdown marker). docs/architecture.md describes the layers.
  *
- * Produce, end to end: listeners/tcp.ts or listeners/websocket.ts → listeners/connection.ts
- * (length prefix checked against maxFrameBytes before buffering) → protocol/native/frame.ts
- * → handlers/dispatcher.ts (api key + version, body schema) → handlers/produce.ts →
- * partitions.ts → storage/partition-log.ts (validate size, magic, CRC32C, counts; rewrite
- * baseOffset; write) → group commit for acks=all → response frame → connection write.
- * Fetch: handlers/fetch.ts reads whole batches from storage (no decoding) and the
- * connection writes header + body + file buffers; a waiting fetch is woken by
- * partitions.ts on append.
+ * The data flow, top-down as the folders go:
+ *   network/    listener (server.ts) → channel (TCP or WebSocket, with its Peer) →
+ *               connection (framing memory, limits, idle, metering, the failure rule) in the
+ *               one registry of every connection
+ *   protocols/  the front-end of the connection's protocol: native (request pipeline →
+ *               dispatcher → handlers), mqtt (gateway), http (api, console, /ws and /mqtt)
+ *   services/   topics, partitions, fetch, producer ids — the only code that changes
+ *               topics or appends; every call takes the Caller and passes the AccessPolicy
+ *   storage/    partition logs on disk; groups/ keeps its offsets through the services
  *
- * Listeners plug in here: each gets the shared Connections (native protocol) or the
- * PartitionService (other protocols) and registers its routes on the HTTP port.
- *
- * HTTP port (listeners/http.ts): `/ws` and `/mqtt` upgrades (both behind the Origin check of
- * protocols/http/origin.ts), `/healthz`, `/metrics`, the JSON api under `/api/` (api/), and the
- * files built by scripts/build-web.mjs: the web console at `/`, the browser SDK at
- * `/sdk/spool.js`, the browser example at `/examples/browser/` (listeners/static-files.ts).
+ * Produce, end to end: network/server.ts → network/channel.ts → network/connection.ts
+ * (length prefix checked against maxFrameBytes before buffering, partial frames drawn from
+ * the maxPendingRequestBytes budget) → protocols/native/wire.ts (request pipeline, answers in
+ * any order) → dispatcher.ts (api key + version, body schema) → produce.ts →
+ * services/partitions.ts → storage/partition-log.ts (validate size, magic, CRC32C, counts;
+ * rewrite baseOffset; write) → group commit for acks=all → response frame → connection write.
+ * Fetch: protocols/native/fetch.ts → services/fetch.ts reads whole batches from storage (no
+ * decoding) and the connection writes header + body + file buffers; a waiting fetch is woken
+ * by the partition service on append, whichever protocol appended.
  */
 
 import type { Logger } from 'pino'
-import { InvalidTopicError } from '../protocol/errors.js'
-import { resolveConfig, type BrokerConfig } from './config/settings.js'
-import type { BrokerContext } from './protocols/native/context.js'
-import { Dispatcher } from './protocols/native/dispatcher.js'
-import { registerHandlers } from './protocols/native/register.js'
-import { Connections } from './network/registry.js'
-import { newRoutes, readOnly, sendJson, sendText, startHttpListener, type HttpRoutes } from './protocols/http/server.js'
-import { startTcpListener, type Listener } from './network/server.js'
-import { nativeWebSocketUpgrade, originCheckedUpgrade } from './protocols/http/upgrade.js'
-import { staticFiles } from './protocols/http/static-files.js'
-import { apiRoutes } from './protocols/http/api/http-api.js'
-import { apiRouter } from './protocols/http/api/router.js'
 import { fileURLToPath } from 'node:url'
-import { join } from 'node:path'
+import { installNodeCodecs } from '../platform/node-codecs.js'
+import { listenerTable, type BrokerPorts, type ListenerConfig } from './config/listeners.js'
+import { resolveConfig, type BrokerConfig } from './config/settings.js'
+import { GroupCoordinator } from './groups/coordinator.js'
+import { ByteBudget } from './network/budget.js'
+import { tcpChannel } from './network/channel.js'
+import type { WireProtocol } from './network/connection.js'
+import { ConnectionRegistry } from './network/registry.js'
+import { startTcpServer, type Listener } from './network/server.js'
+import { webSocketAcceptor, type WebSocketAcceptor } from './network/websocket.js'
 import { createLogger } from './observability/logger.js'
 import { BrokerMetrics } from './observability/metrics.js'
-import { installNodeCodecs } from '../platform/node-codecs.js'
-import { PartitionService } from './services/partitions.js'
-import { LogManager } from './storage/log-manager.js'
-import { GroupCoordinator } from './groups/coordinator.js'
-import { registerGroupHandlers } from './protocols/native/groups.js'
-import { ProducerIdAllocator } from './services/producer-ids.js'
-import { startMqttGateway } from './protocols/mqtt/gateway.js'
 import { StatsSampler } from './observability/stats.js'
+import { newRoutes, startHttpListener, type HttpRoutes } from './protocols/http/server.js'
+import { registerHttpRoutes } from './protocols/http/routes.js'
+import { webSocketEndpoint } from './protocols/http/upgrade.js'
+import { MqttGateway } from './protocols/mqtt/gateway.js'
+import { mqttProtocol } from './protocols/mqtt/listener.js'
+import { registerGatewayMetrics } from './protocols/mqtt/metrics.js'
+import { Dispatcher } from './protocols/native/dispatcher.js'
+import { registerGroupHandlers } from './protocols/native/groups.js'
+import { registerHandlers } from './protocols/native/register.js'
+import { nativeProtocol } from './protocols/native/wire.js'
+import { INTERNAL_CALLER } from './security/principal.js'
+import { ALLOW_ALL } from './services/access.js'
+import { PartitionService } from './services/partitions.js'
+import { FileBlockSource, ProducerIdService } from './services/producer-ids.js'
+import { TopicService } from './services/topics.js'
+import { LogManager } from './storage/log-manager.js'
 
 export interface BrokerOptions extends Partial<BrokerConfig> {
   /** A logger to use instead of one built from logLevel. */
@@ -62,19 +72,13 @@ export interface BrokerOptions extends Partial<BrokerConfig> {
 /** This package's dist/ (this file is dist/broker/broker.js once built). */
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('..', import.meta.url))
 
-/**
- * The console's pages may load scripts, styles and connections from the broker only, and may
- * not be framed by another site (its buttons delete topics).
- */
-const CONSOLE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+export type { BrokerPorts }
 
-export interface BrokerPorts {
-  /** Native protocol TCP port, null when switched off. */
-  native: number | null
-  /** HTTP port (/ws, /metrics, /healthz), null when switched off. */
-  http: number | null
-  /** MQTT TCP port (MQTT over WebSocket is /mqtt on the HTTP port), null when switched off. */
-  mqtt: number | null
+export interface BrokerServices {
+  readonly topics: TopicService
+  readonly partitions: PartitionService
+  readonly producerIds: ProducerIdService
+  readonly groups: GroupCoordinator
 }
 
 export class Broker {
@@ -82,44 +86,55 @@ export class Broker {
   readonly logger: Logger
   readonly logs: LogManager
   readonly metrics: BrokerMetrics
+  readonly services: BrokerServices
+  readonly topics: TopicService
   readonly partitions: PartitionService
   readonly groups: GroupCoordinator
   readonly stats: StatsSampler
-  readonly connections: Connections
+  readonly connections: ConnectionRegistry
+  /** The maxPendingRequestBytes budget every connection's framing draws from. */
+  readonly pendingRequests: ByteBudget
+  readonly mqtt: MqttGateway | null
   readonly routes: HttpRoutes
   readonly ports: BrokerPorts
   readonly startedAtMs: number
   readonly #listeners: Listener[]
   readonly #closers: Array<() => void>
-  readonly #connectionCount: () => number
   readonly #now: () => number
+  readonly #lifecycle: { closing: boolean }
   #closing: Promise<void> | null = null
 
   private constructor (init: {
-    config: BrokerConfig, logger: Logger, logs: LogManager, metrics: BrokerMetrics, partitions: PartitionService, groups: GroupCoordinator,
-    stats: StatsSampler, connections: Connections, routes: HttpRoutes, listeners: Listener[], closers: Array<() => void>, ports: BrokerPorts, startedAtMs: number,
-    connectionCount: () => number, now: () => number
+    config: BrokerConfig, logger: Logger, logs: LogManager, metrics: BrokerMetrics, services: BrokerServices, stats: StatsSampler,
+    connections: ConnectionRegistry, pendingRequests: ByteBudget, mqtt: MqttGateway | null, routes: HttpRoutes, listeners: Listener[], closers: Array<() => void>, ports: BrokerPorts,
+    startedAtMs: number, now: () => number, lifecycle: { closing: boolean }
   }) {
     this.config = init.config
     this.logger = init.logger
     this.logs = init.logs
     this.metrics = init.metrics
-    this.partitions = init.partitions
-    this.groups = init.groups
+    this.services = init.services
+    this.topics = init.services.topics
+    this.partitions = init.services.partitions
+    this.groups = init.services.groups
     this.stats = init.stats
     this.connections = init.connections
+    this.pendingRequests = init.pendingRequests
+    this.mqtt = init.mqtt
     this.routes = init.routes
     this.#listeners = init.listeners
     this.#closers = init.closers
     this.ports = init.ports
     this.startedAtMs = init.startedAtMs
-    this.#connectionCount = init.connectionCount
     this.#now = init.now
+    this.#lifecycle = init.lifecycle
   }
 
   /**
-   * Starts a broker. Options override environment and defaults (see config.ts); pass
-   * `port: 0` / `httpPort: 0` for free ports (tests) and read them from `broker.ports`.
+   * Starts a broker. Options override environment and defaults (config/settings.ts); pass
+   * `port: 0` / `httpPort: 0` / `mqttPort: 0` for free ports (tests) and read them from
+   * `broker.ports`. A listener that cannot bind fails the start (ListenFailedError naming the
+   * listener and its flag) and everything started before it is closed again.
    */
   static async start (options: BrokerOptions = {}): Promise<Broker> {
     const { logger: givenLogger, now = Date.now, webRoot = DEFAULT_WEB_ROOT, ...overrides } = options
@@ -144,111 +159,110 @@ export class Broker {
     const listeners: Listener[] = []
     const closers: Array<() => void> = []
     try {
+      // Services: the only writers of topics and partitions.
       const metrics = new BrokerMetrics()
-      const partitions = new PartitionService(logs, metrics)
-      const dispatcher = new Dispatcher(metrics)
-      const connections = new Connections({
-        limits: {
-          maxFrameBytes: config.maxFrameBytes,
-          maxInFlightRequests: config.maxInFlightRequests,
-          maxQueuedBytes: config.maxQueuedBytes,
-          idleTimeoutMs: config.idleTimeoutMs,
-        },
-        maxConnections: config.maxConnections,
-        dispatch: dispatcher.dispatch,
-        logger,
-        metrics,
-        now,
-      })
-      closers.push(() => connections.closeAll())
-      const advertised = { host: config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host, port: 0 }
-      const creating = new Map<string, Promise<void>>()
-      const ctx: BrokerContext = {
-        config,
-        logs,
-        partitions,
-        logger,
-        metrics,
-        advertised,
-        now,
-        ensureTopic (name) {
-          if (logs.hasTopic(name)) return Promise.resolve()
-          if (name.startsWith('__')) return Promise.reject(new InvalidTopicError(`topic names starting with "__" are reserved for internal topics (${name})`))
-          const pending = creating.get(name)
-          if (pending !== undefined) return pending
-          const created = logs.createTopic(name, { partitions: config.defaultPartitions })
-            .then(() => { logger.info({ topic: name, partitions: config.defaultPartitions }, 'topic auto-created') })
-            .finally(() => creating.delete(name))
-          creating.set(name, created)
-          return created
-        },
-      }
-      registerHandlers(dispatcher, ctx)
-      const groups = new GroupCoordinator({ partitions, config, logger, now })
+      const access = ALLOW_ALL
+      const topics = new TopicService({ logs, access, logger, settings: config })
+      const partitions = new PartitionService({ logs, metrics, access })
+      const producerIds = new ProducerIdService({ source: new FileBlockSource(config.dataDir), access })
+      topics.onDeleted(topic => metrics.forgetTopic(topic))
+      const groups = new GroupCoordinator({ topics, partitions, config, logger, now })
       await groups.start()
       closers.push(() => groups.close())
+      metrics.gauge('spool_group_lag', 'Log end offset minus committed offset, by group and partition', ['group', 'topic', 'partition'], () => groups.lag())
+      metrics.gauge('spool_group_members', 'Members of each consumer group', ['group'], () => groups.memberCounts())
+      registerStorageMetrics(metrics, logs)
+
+      // Network: one registry of every connection, one budget for partial requests.
+      const budget = new ByteBudget(config.maxPendingRequestBytes)
+      const connections = new ConnectionRegistry({ maxConnections: config.maxConnections, perProtocol: { mqtt: config.mqttMaxConnections }, budget, logger, now })
+      connections.registerMetrics(metrics)
+      closers.push(() => connections.closeAll())
+
+      // Protocol front-ends.
+      const advertised = { host: config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host, port: 0 }
+      const dispatcher = new Dispatcher(metrics)
+      registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, now })
       registerGroupHandlers(dispatcher, groups)
-      metrics.registry.gauge('spool_group_lag', 'Log end offset minus committed offset, by group and partition', ['group', 'topic', 'partition'], () => groups.lag())
-      metrics.registry.gauge('spool_group_members', 'Members of each consumer group', ['group'], () => groups.memberCounts())
+      const native = nativeProtocol(config, dispatcher.dispatch)
+      let mqtt: MqttGateway | null = null
+      let mqttWire: WireProtocol | null = null
+      if (config.mqttPort !== null) {
+        mqtt = new MqttGateway({ config, log: { topics, partitions }, logger, now })
+        await mqtt.open()
+        registerGatewayMetrics(mqtt, metrics)
+        const gateway = mqtt
+        closers.push(() => gateway.close())
+        mqttWire = mqttProtocol(mqtt)
+      }
       const stats = new StatsSampler({ metrics, groupLag: () => groups.totalLag(), now })
       stats.addSource(() => connections.list().map(c => ({
-        id: `native-${c.id}`,
+        id: `${c.protocol}-${c.id}`,
         clientId: c.clientId,
-        remoteAddress: c.remoteAddress,
-        protocol: c.listener === 'ws' ? 'native-ws' : 'native-tcp',
+        remoteAddress: c.peer.address,
+        protocol: `${c.protocol}-${c.transport}`,
         group: c.group,
         bytesIn: c.bytesIn,
         bytesOut: c.bytesOut,
         connectedAtMs: c.connectedAtMs,
       })))
       closers.push(() => stats.stop())
-      const producerIds = new ProducerIdAllocator(config.dataDir)
-      dispatcher.register('InitProducerId', () => ({ body: { producerId: producerIds.allocate(), producerEpoch: 0 } }))
 
+      // The HTTP port's routes and WebSocket endpoints.
       const routes = newRoutes()
       const startedAtMs = now()
       const ports: BrokerPorts = { native: null, http: null, mqtt: null }
-      let mqttConnections = (): number => 0
-      if (config.port !== null) {
-        const tcp = await startTcpListener({ host: config.host, port: config.port, connections, logger })
-        listeners.push(tcp)
-        ports.native = tcp.port
-        advertised.port = tcp.port
+      const acceptors: WebSocketAcceptor[] = []
+      const wsNative = webSocketAcceptor({ maxPayload: config.maxFrameBytes, budget, logger })
+      acceptors.push(wsNative)
+      routes.upgrades.set('/ws', webSocketEndpoint({ acceptor: wsNative, registry: connections, protocol: native, allowedOrigins: config.httpAllowedOrigins, logger }))
+      if (mqttWire !== null) {
+        const wsMqtt = webSocketAcceptor({ maxPayload: config.mqttMaxPacketBytes + 16, subprotocol: 'mqtt', budget, logger })
+        acceptors.push(wsMqtt)
+        routes.upgrades.set('/mqtt', webSocketEndpoint({ acceptor: wsMqtt, registry: connections, protocol: mqttWire, allowedOrigins: config.httpAllowedOrigins, logger }))
       }
-      if (config.mqttPort !== null) {
-        // The MQTT gateway (protocols/mqtt/gateway.ts): its own TCP port and /mqtt upgrades;
-        // closed with the listeners, before the logs.
-        const mqtt = await startMqttGateway({ config, partitions, logger, metrics, now })
-        listeners.push({ name: 'mqtt', port: mqtt.port ?? 0, close: () => mqtt.close() })
-        routes.upgrades.set('/mqtt', originCheckedUpgrade(mqtt.upgradeHandler, config.httpAllowedOrigins, logger))
-        ports.mqtt = mqtt.port
-        mqttConnections = () => mqtt.gateway.connections.size
-        stats.addSource(() => [...mqtt.gateway.connections].map(c => ({
-          id: `mqtt-${c.id}`,
-          clientId: c.clientId,
-          remoteAddress: c.channel.remoteAddress,
-          protocol: c.channel.listener === 'ws' ? 'mqtt-ws' : 'mqtt-tcp',
-          group: null,
-          bytesIn: c.bytesIn,
-          bytesOut: c.bytesOut,
-          connectedAtMs: c.openedAtMs,
-        })))
+      closers.push(() => { for (const a of acceptors) a.close() })
+      const lifecycle = { closing: false }
+      registerHttpRoutes(routes, {
+        config,
+        metrics,
+        webRoot,
+        logger,
+        api: { config, topics, groups, stats, ports, startedAtMs, connectionCount: () => connections.size, now },
+        health: () => ({
+          closing: lifecycle.closing,
+          uptimeMs: now() - startedAtMs,
+          topics: topics.list(INTERNAL_CALLER).length,
+          connections: connections.size,
+          ports,
+        }),
+      })
+
+      // Listeners, from the table; each one that binds is closed again if a later one fails.
+      const wires: Record<Exclude<ListenerConfig['protocol'], 'http'>, WireProtocol | null> = { native, mqtt: mqttWire }
+      for (const l of listenerTable(config)) {
+        const target = { name: l.name, host: l.host, port: l.port, flag: l.flag }
+        if (l.protocol === 'http') {
+          const http = await startHttpListener({ target, routes, registry: connections, logger })
+          listeners.push(http)
+          ports.http = http.port
+          continue
+        }
+        const wire = wires[l.protocol]
+        if (wire === null) continue
+        const listener = await startTcpServer(target, socket => { connections.accept(tcpChannel(socket), wire) }, logger)
+        listeners.push(listener)
+        if (l.protocol === 'native') {
+          ports.native = listener.port
+          advertised.port = listener.port
+        } else {
+          ports.mqtt = listener.port
+        }
       }
       stats.start()
-      const broker = new Broker({ config, logger, logs, metrics, partitions, groups, stats, connections, routes, listeners, closers, ports, startedAtMs,
-        connectionCount: () => connections.size + mqttConnections(),
-        now,
+      const broker = new Broker({
+        config, logger, logs, metrics, services: { topics, partitions, producerIds, groups }, stats, connections, pendingRequests: budget, mqtt, routes, listeners, closers, ports, startedAtMs, now, lifecycle,
       })
-      broker.#registerCoreRoutes()
-      broker.#registerWebRoutes(webRoot)
-      const ws = nativeWebSocketUpgrade({ connections, maxFrameBytes: config.maxFrameBytes, allowedOrigins: config.httpAllowedOrigins, logger })
-      closers.push(() => ws.close())
-      routes.upgrades.set('/ws', ws.handler)
-      if (config.httpPort !== null) {
-        const http = await startHttpListener({ host: config.host, port: config.httpPort, routes, logger })
-        listeners.push(http)
-        ports.http = http.port
-      }
       logger.info({ ports, dataDir: config.dataDir, recoveredUncleanly: logs.recoveredUncleanly }, 'broker started')
       return broker
     } catch (err) {
@@ -259,58 +273,10 @@ export class Broker {
     }
   }
 
-  #registerCoreRoutes (): void {
-    this.routes.routes.set('/healthz', (req, res) => {
-      if (!readOnly(req, res, 'a health check')) return
-      const closing = this.#closing !== null
-      sendJson(res, closing ? 503 : 200, {
-        status: closing ? 'closing' : 'ok',
-        uptimeMs: this.#now() - this.startedAtMs,
-        topics: this.logs.topics().filter(t => !t.internal).length,
-        connections: this.connections.size,
-        ports: this.ports,
-      })
-    })
-    this.routes.routes.set('/metrics', (req, res) => {
-      if (!readOnly(req, res, 'metrics')) return
-      sendText(res, 200, this.metrics.registry.render(), 'text/plain; version=0.0.4; charset=utf-8')
-    })
-  }
-
-  /** The JSON api and the files built by scripts/build-web.mjs (see the file header). */
-  #registerWebRoutes (webRoot: string): void {
-    const api = apiRouter(apiRoutes({
-      config: this.config,
-      logs: this.logs,
-      groups: this.groups,
-      stats: this.stats,
-      ports: this.ports,
-      startedAtMs: this.startedAtMs,
-      connectionCount: this.#connectionCount,
-      now: this.#now,
-    }), { allowedOrigins: this.config.httpAllowedOrigins, maxBodyBytes: this.config.httpMaxBodyBytes, logger: this.logger })
-    this.routes.routes.set('/api', api)
-    this.routes.prefixes.set('/api/', api)
-    const build = 'run `npm run build` to build it'
-    const consoleDir = join(webRoot, 'console')
-    const htmlHeaders = { 'content-security-policy': CONSOLE_CSP, 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' }
-    this.routes.routes.set('/', staticFiles({ dir: consoleDir, prefix: '/', index: 'index.html', missingHint: `the web console is missing from ${consoleDir}: ${build}`, htmlHeaders }))
-    this.routes.prefixes.set('/console/', staticFiles({ dir: consoleDir, prefix: '/console/', index: 'index.html', missingHint: `the web console is missing from ${consoleDir}: ${build}`, htmlHeaders }))
-    const sdkDir = join(webRoot, 'browser')
-    // Any page may load the SDK (it is public code); connecting is what the Origin check decides.
-    this.routes.prefixes.set('/sdk/', staticFiles({
-      dir: sdkDir,
-      prefix: '/sdk/',
-      missingHint: `the browser SDK bundle ${join(sdkDir, 'spool.js')} is missing: ${build}`,
-      headers: { 'access-control-allow-origin': '*' },
-    }))
-    const examplesDir = join(webRoot, 'examples')
-    this.routes.prefixes.set('/examples/', staticFiles({ dir: examplesDir, prefix: '/examples/', index: 'index.html', missingHint: `the examples are missing from ${examplesDir}: ${build}` }))
-  }
-
   /** Stops listeners, ends connections (flushing queued responses), closes the logs cleanly. Idempotent. */
   close (): Promise<void> {
     this.#closing ??= (async () => {
+      this.#lifecycle.closing = true
       this.logger.info('broker stopping')
       for (const close of this.#closers) close()
       await Promise.allSettled(this.#listeners.map(l => l.close()))
@@ -319,5 +285,23 @@ export class Broker {
     })()
     return this.#closing
   }
+
+  /** Uptime in ms. */
+  get uptimeMs (): number { return this.#now() - this.startedAtMs }
 }
 
+/** Per-partition size and offsets on `/metrics`. */
+function registerStorageMetrics (metrics: BrokerMetrics, logs: LogManager): void {
+  const gauge = (name: string, help: string, read: (p: { logStartOffset: number, logEndOffset: number, highWatermark: number, sizeBytes: number }) => number): void => {
+    metrics.gauge(name, help, ['topic', 'partition'], function * () {
+      for (const t of logs.topics()) {
+        if (t.internal) continue
+        for (const p of logs.partitionStats(t.name)) yield [{ topic: t.name, partition: p.partition }, read(p)]
+      }
+    })
+  }
+  gauge('spool_partition_size_bytes', 'Bytes on disk per partition', p => p.sizeBytes)
+  gauge('spool_partition_log_start_offset', 'First offset still held per partition', p => p.logStartOffset)
+  gauge('spool_partition_log_end_offset', 'Next offset to be written per partition', p => p.logEndOffset)
+  gauge('spool_partition_high_watermark', 'Offset below which consumers read, per partition', p => p.highWatermark)
+}

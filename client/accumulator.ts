@@ -23,8 +23,7 @@
 import type { BuildOptions, RecordInput } from '../protocol/record-batch/records.js'
 import type { CompressionCode } from '../protocol/record-batch/header.js'
 import { BATCH_HEADER_SIZE } from '../protocol/record-batch/header.js'
-import { ProducerBatch, type SendRequest } from './producer-batch.js'
-import type { ProducerIdentity } from './idempotence.js'
+import { ProducerBatch, type ProducerIdentity, type SendRequest } from './producer-batch.js'
 
 export interface AccumulatorOptions {
   batchBytes: number

@@ -39,12 +39,9 @@ import { writeInt64 } from '../protocol/bytes/int64.js'
 import { OFFSET_BASE_SEQUENCE, OFFSET_PRODUCER_EPOCH, OFFSET_PRODUCER_ID, updateCrc } from '../protocol/record-batch/header.js'
 import type { BuildOptions } from '../protocol/record-batch/records.js'
 import type { PartitionQueue } from './accumulator.js'
-import type { ProducerBatch } from './producer-batch.js'
+import type { ProducerBatch, ProducerIdentity } from './producer-batch.js'
 
-export interface ProducerIdentity {
-  readonly producerId: number
-  readonly producerEpoch: number
-}
+export type { ProducerIdentity }
 
 /** The broker remembers a producer's last 5 batches per partition (Kafka's NUM_BATCHES_TO_RETAIN). */
 export const MAX_IN_FLIGHT_PER_PARTITION = 5

@@ -6,8 +6,13 @@
  */
 
 import { ERROR_TABLE, UnknownTopicOrPartitionError, errorFromCode } from '../protocol/errors.js'
-import type { ResponseOf } from '../protocol/native/api-keys.js'
-import type { Cluster } from './cluster.js'
+import type { RequestOf, ResponseOf } from '../protocol/native/api-keys.js'
+
+/** What the cache needs of the cluster connection (cluster.ts): a Metadata request, and retries. */
+export interface MetadataSource {
+  request (api: 'Metadata', body: RequestOf<'Metadata'>): Promise<{ body: ResponseOf<'Metadata'> }>
+  retry<T> (fn: (attempt: number) => Promise<T>, options?: { retries?: number, retryIf?: (err: unknown) => boolean }): Promise<T>
+}
 
 const UNKNOWN_TOPIC = ERROR_TABLE.UNKNOWN_TOPIC_OR_PARTITION.code
 
@@ -24,13 +29,13 @@ export interface LoadOptions {
 }
 
 export class MetadataCache {
-  readonly #cluster: Cluster
+  readonly #cluster: MetadataSource
   readonly #topics = new Map<string, TopicInfo>()
   readonly #loading = new Map<string, Promise<TopicInfo>>()
   /** nodeId -> "host:port" as the broker advertises it. */
   readonly brokers = new Map<number, string>()
 
-  constructor (cluster: Cluster) {
+  constructor (cluster: MetadataSource) {
     this.#cluster = cluster
   }
 

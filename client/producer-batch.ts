@@ -16,6 +16,12 @@
 import type { SpoolError } from '../protocol/errors.js'
 import { RecordBatchBuilder } from '../protocol/record-batch/records.js'
 
+/** The producer id and epoch an idempotent producer stamps on its batches (idempotence.ts). */
+export interface ProducerIdentity {
+  readonly producerId: number
+  readonly producerEpoch: number
+}
+
 export interface RecordMetadata {
   topic: string
   partition: number

@@ -52,6 +52,7 @@ export const ERROR_TABLE = {
   CLIENT_CLOSED: { code: 1010, retriable: false, message: 'The client, producer or consumer is closed' },
   LOG_CLOSED: { code: 1011, retriable: false, message: 'The log is closed' },
   INVALID_ARGUMENT: { code: 1012, retriable: false, message: 'An argument is invalid' },
+  LISTEN_FAILED: { code: 1013, retriable: false, message: 'A listener could not bind its address and port' },
   MQTT_PACKET_TOO_LARGE: { code: 1100, retriable: false, message: 'An MQTT packet is larger than mqttMaxPacketBytes' },
   MQTT_MALFORMED_PACKET: { code: 1101, retriable: false, message: 'An MQTT packet could not be decoded' },
   MQTT_PROTOCOL_ERROR: { code: 1102, retriable: false, message: 'An MQTT client broke a rule of the protocol' },
@@ -127,6 +128,7 @@ export class OriginNotAllowedError extends SpoolError { static override readonly
 export class ClientClosedError extends SpoolError { static override readonly errorName = 'CLIENT_CLOSED' }
 export class LogClosedError extends SpoolError { static override readonly errorName = 'LOG_CLOSED' }
 export class InvalidArgumentError extends SpoolError { static override readonly errorName = 'INVALID_ARGUMENT' }
+export class ListenFailedError extends SpoolError { static override readonly errorName = 'LISTEN_FAILED' }
 export class MqttPacketTooLargeError extends SpoolError { static override readonly errorName = 'MQTT_PACKET_TOO_LARGE' }
 export class MqttMalformedPacketError extends SpoolError { static override readonly errorName = 'MQTT_MALFORMED_PACKET' }
 export class MqttProtocolError extends SpoolError { static override readonly errorName = 'MQTT_PROTOCOL_ERROR' }
@@ -147,7 +149,7 @@ export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
   FencedMemberEpochError, StaleMemberEpochError, FrameTooLargeError, MalformedFrameError,
   TooManyInFlightError, TooManyConnectionsError, SlowReaderError, IdleTimeoutError,
   UnsupportedApiError, ConnectionError, BrokerUnreachableError, OriginNotAllowedError,
-  ClientClosedError, LogClosedError, InvalidArgumentError,
+  ClientClosedError, LogClosedError, InvalidArgumentError, ListenFailedError,
   MqttPacketTooLargeError, MqttMalformedPacketError, MqttProtocolError,
   HttpNotFoundError, HttpMethodNotAllowedError, HttpBodyTooLargeError, HttpUnsupportedMediaTypeError,
 ]

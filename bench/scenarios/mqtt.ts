@@ -19,7 +19,8 @@
 
 import { connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { PacketFramer } from '../../broker/protocols/mqtt/framer.js'
+import { MQTT_MAX_HEADER_BYTES, bodyStart, mqttHeaderReader } from '../../broker/protocols/mqtt/framer.js'
+import { FrameAssembler } from '../../protocol/bytes/frame-assembler.js'
 import { bySize, numberArg, parseArgs } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
 import { measure, type Measured } from '../lib/measure.js'
@@ -60,7 +61,7 @@ function publishPacket (qos: 0 | 1, packetId: number, payload: Buffer): Buffer {
 
 class BenchClient {
   readonly socket: Socket
-  readonly #framer = new PacketFramer(1 << 20)
+  readonly #framer = new FrameAssembler(mqttHeaderReader(1 << 20), MQTT_MAX_HEADER_BYTES)
   onPublish: (qos: number, packetId: number, payload: Uint8Array) => void = () => {}
   onAck: (packetId: number) => void = () => {}
   #waiting: ((first: number) => void) | null = null
@@ -68,7 +69,9 @@ class BenchClient {
   private constructor (socket: Socket) {
     this.socket = socket
     socket.on('data', chunk => {
-      this.#framer.push(chunk, (first, body) => {
+      this.#framer.push(chunk, whole => {
+        const first = whole[0]!
+        const body = whole.subarray(bodyStart(whole))
         const type = first >> 4
         if (type === 3) {
           const qos = (first >> 1) & 3

@@ -56,7 +56,8 @@ export const SETTINGS = {
   maxFrameBytes: s<number>('int', 16 * MiB, 'Largest native frame accepted (checked from the length prefix before buffering)'),
   maxBatchBytes: s<number>('int', 1 * MiB, 'Default largest record batch a topic accepts'),
   maxInFlightRequests: s<number>('int', 1000, 'Requests one connection may have waiting for an answer'),
-  maxConnections: s<number>('int', 10_000, 'Connections the broker accepts at once, all listeners together'),
+  maxConnections: s<number>('int', 10_000, 'Connections the broker accepts at once, every protocol together, WebSockets included (plain HTTP requests are not counted); the next one is refused'),
+  maxPendingRequestBytes: s<number>('int', 256 * MiB, 'Bytes held for requests still arriving, all connections together; past it the broker stops reading new requests until some complete'),
   idleTimeoutMs: s<number>('int', 10 * 60 * 1000, 'A connection with no request for this long is closed'),
   maxQueuedBytes: s<number>('int', 64 * MiB, 'Response bytes queued for a connection that does not read; past it the connection is closed'),
   segmentBytes: s<number>('int', 1024 * MiB, 'Default segment size before a partition log rolls'),
@@ -133,13 +134,16 @@ export function parseSetting (name: SettingName, raw: unknown, source: string): 
 /** Checks relations between settings that no single parse can. */
 export function validateConfig (config: BrokerConfig): BrokerConfig {
   const positive: SettingName[] = ['httpMaxBodyBytes', 'defaultPartitions', 'maxPartitionsPerTopic', 'maxFrameBytes', 'maxBatchBytes',
-    'maxInFlightRequests', 'maxConnections', 'idleTimeoutMs', 'maxQueuedBytes', 'segmentBytes', 'segmentMs', 'maxOpenFiles',
+    'maxInFlightRequests', 'maxConnections', 'maxPendingRequestBytes', 'idleTimeoutMs', 'maxQueuedBytes', 'segmentBytes', 'segmentMs', 'maxOpenFiles',
     'offsetsTopicPartitions', 'groupHeartbeatIntervalMs', 'groupMinSessionTimeoutMs', 'groupMaxSessionTimeoutMs', 'groupMaxSize']
   for (const k of positive) {
     if ((config[k] as number) <= 0) throw new InvalidConfigError(`${k} must be positive (got ${String(config[k])})`)
   }
   if (config.defaultPartitions > config.maxPartitionsPerTopic) {
     throw new InvalidConfigError('defaultPartitions exceeds maxPartitionsPerTopic')
+  }
+  if (config.maxPendingRequestBytes < config.maxFrameBytes) {
+    throw new InvalidConfigError('maxPendingRequestBytes is below maxFrameBytes: a maximal frame could never be assembled')
   }
   if (config.maxBatchBytes > config.maxFrameBytes) {
     throw new InvalidConfigError('maxBatchBytes exceeds maxFrameBytes: a maximal batch could never arrive')

@@ -18,6 +18,7 @@ import {
 } from '../../protocol/errors.js'
 import type { RequestOf, ResponseOf } from '../../protocol/native/api-keys.js'
 import type { PartitionService } from '../services/partitions.js'
+import type { TopicService } from '../services/topics.js'
 import { tpKey, tpParse, type TopicPartition } from './assignor.js'
 import { Group, newMember, type Member } from './group.js'
 import { OffsetStore, type StoreRecord, type StoredGroup } from './offset-store.js'
@@ -55,18 +56,20 @@ function toList (tps: Iterable<TopicPartition>): Array<{ topic: string, partitio
 export class GroupCoordinator {
   readonly #groups = new Map<string, Group>()
   readonly #partitions: PartitionService
+  readonly #topics: TopicService
   readonly #store: OffsetStore
   readonly #config: CoordinatorConfig
   readonly #logger: Logger
   readonly #now: () => number
   #timer: NodeJS.Timeout | null = null
 
-  constructor (options: { partitions: PartitionService, config: CoordinatorConfig, logger: Logger, now?: () => number }) {
+  constructor (options: { topics: TopicService, partitions: PartitionService, config: CoordinatorConfig, logger: Logger, now?: () => number }) {
     this.#partitions = options.partitions
+    this.#topics = options.topics
     this.#config = options.config
     this.#logger = options.logger.child({ component: 'groups' })
     this.#now = options.now ?? Date.now
-    this.#store = new OffsetStore(options.partitions, options.config.offsetsTopicPartitions)
+    this.#store = new OffsetStore(options, options.config.offsetsTopicPartitions)
   }
 
   /** Opens `__consumer_offsets`, rebuilds state from it and starts the timeout checks. */
@@ -78,7 +81,7 @@ export class GroupCoordinator {
     this.#logger.info({ groups: this.#groups.size, records, ms: this.#now() - started }, 'group state loaded')
     this.#timer = setInterval(() => this.tick(), TICK_MS)
     this.#timer.unref()
-    this.#partitions.logs.onTopicDeleted(topic => this.#forgetTopic(topic))
+    this.#topics.onDeleted(topic => this.#forgetTopic(topic))
   }
 
   /**
@@ -148,7 +151,7 @@ export class GroupCoordinator {
 
   #partitionCounts (group: Group): Map<string, number> {
     const counts = new Map<string, number>()
-    for (const topic of group.subscribedTopics()) counts.set(topic, this.#partitions.logs.topic(topic)?.partitions ?? 0)
+    for (const topic of group.subscribedTopics()) counts.set(topic, this.#topics.partitionCount(topic))
     return counts
   }
 
@@ -336,7 +339,7 @@ export class GroupCoordinator {
       partitions: t.partitions.map(p => {
         const tp = tpKey(t.topic, p.partition)
         let error: SpoolError | null = null
-        const info = this.#partitions.logs.topic(t.topic)
+        const info = this.#topics.info(t.topic)
         if (info === undefined || p.partition >= info.partitions) {
           error = new UnknownTopicOrPartitionError(`${t.topic}-${p.partition} does not exist`)
         } else if (member !== undefined && !member.assigned.has(tp) && !member.revoking.has(tp)) {
@@ -393,7 +396,7 @@ export class GroupCoordinator {
           const committed = g.offsets.get(tp)?.offset ?? -1
           let end = -1
           try {
-            end = this.#partitions.logs.partition(topic, partition).highWatermark
+            end = this.#partitions.offsets(topic, partition).highWatermark
           } catch { /* topic deleted since the commit */ }
           const lag = committed >= 0 && end >= 0 ? Math.max(0, end - committed) : -1
           if (lag > 0) totalLag += lag
@@ -435,14 +438,14 @@ export class GroupCoordinator {
   }
 
   /** Lag per group and partition, for /metrics (only partitions with a committed offset). */
-  *lag (): Iterable<[readonly string[], number]> {
+  *lag (): Iterable<[{ group: string, topic: string, partition: string }, number]> {
     for (const g of this.#groups.values()) {
       for (const [tp, c] of g.offsets) {
         const { topic, partition } = tpParse(tp)
-        const info = this.#partitions.logs.topic(topic)
+        const info = this.#topics.info(topic)
         if (info === undefined || partition >= info.partitions) continue
-        const end = this.#partitions.logs.partition(topic, partition).highWatermark
-        yield [[g.groupId, topic, String(partition)], Math.max(0, end - c.offset)]
+        const end = this.#partitions.offsets(topic, partition).highWatermark
+        yield [{ group: g.groupId, topic, partition: String(partition) }, Math.max(0, end - c.offset)]
       }
     }
   }
@@ -450,13 +453,13 @@ export class GroupCoordinator {
   /** Total lag per group (sum over its committed partitions). */
   *totalLag (): Iterable<[string, number]> {
     const totals = new Map<string, number>()
-    for (const [[group], lag] of this.lag()) totals.set(group!, (totals.get(group!) ?? 0) + lag)
+    for (const [{ group }, lag] of this.lag()) totals.set(group, (totals.get(group) ?? 0) + lag)
     yield * totals
   }
 
   /** Members per group, for /metrics. */
-  *memberCounts (): Iterable<[readonly string[], number]> {
-    for (const g of this.#groups.values()) if (g.members.size > 0) yield [[g.groupId], g.members.size]
+  *memberCounts (): Iterable<[{ group: string }, number]> {
+    for (const g of this.#groups.values()) if (g.members.size > 0) yield [{ group: g.groupId }, g.members.size]
   }
 }
 

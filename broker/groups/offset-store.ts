@@ -1,6 +1,6 @@
 /**
- * Durable group state in the internal compacted topic `__consumer_offsets` (architecture.md
- * §4): the log is the source of truth and the coordinator's memory is rebuilt from it on
+ * Durable group state in the internal compacted topic `__consumer_offsets` (docs/architecture.md,
+ * consumer groups): the log is the source of truth and the coordinator's memory is rebuilt from it on
  * start. A group lives in partition `murmur2(groupId) % partitions`.
  *
  * Records (key and value are plain msgpack; keys are deterministic so compaction keeps the
@@ -9,13 +9,17 @@
  *   key ['group', groupId]                    → { groupEpoch, members: [{ memberId, instanceId,
  *                                                 clientId, clientHost, memberEpoch, subscribedTopics,
  *                                                 rebalanceTimeoutMs, sessionTimeoutMs, assigned: [tp] }] }
- * Writes are synchronous appends (acks=1: a commit that was answered survives kill -9).
+ * Writes are synchronous appends through the partition service (acks=1: a commit that was
+ * answered survives kill -9).
  */
 
 import { packr } from '../../protocol/native/frame.js'
 import { partitionForKey } from '../../protocol/bytes/murmur2.js'
-import { RecordBatchBuilder, decodeBatchAsync, forEachBatch } from '../../protocol/record-batch/records.js'
+import { RecordBatchBuilder } from '../../protocol/record-batch/records.js'
+import { INTERNAL_CALLER } from '../security/principal.js'
 import type { PartitionService } from '../services/partitions.js'
+import { replayTopic } from '../services/records.js'
+import type { TopicService } from '../services/topics.js'
 import type { CommittedOffset } from './group.js'
 
 export const OFFSETS_TOPIC = '__consumer_offsets'
@@ -44,56 +48,36 @@ export type StoreRecord =
 const utf8 = new TextEncoder()
 
 export class OffsetStore {
+  readonly #topics: TopicService
   readonly #partitions: PartitionService
   readonly #count: number
 
-  constructor (partitions: PartitionService, partitionCount: number) {
-    this.#partitions = partitions
+  constructor (services: { topics: TopicService, partitions: PartitionService }, partitionCount: number) {
+    this.#topics = services.topics
+    this.#partitions = services.partitions
     this.#count = partitionCount
   }
 
   /** Creates the internal topic if it does not exist; returns its partition count. */
   async open (): Promise<number> {
-    const logs = this.#partitions.logs
-    if (!logs.hasTopic(OFFSETS_TOPIC)) {
-      await logs.createTopic(OFFSETS_TOPIC, { partitions: this.#count, config: { cleanupPolicy: 'compact' }, internal: true })
-    }
-    return logs.topic(OFFSETS_TOPIC)!.partitions
+    return (await this.#topics.createInternal(OFFSETS_TOPIC, { partitions: this.#count, compact: true })).partitions
   }
 
   partitionFor (groupId: string): number {
-    const count = this.#partitions.logs.topic(OFFSETS_TOPIC)!.partitions
-    return partitionForKey(utf8.encode(groupId), count)
+    return partitionForKey(utf8.encode(groupId), this.#topics.partitionCount(OFFSETS_TOPIC))
   }
 
   /** Replays every partition of the topic from its start, in order, into `apply`. */
   async load (apply: (record: StoreRecord) => void): Promise<number> {
-    const logs = this.#partitions.logs
-    const count = logs.topic(OFFSETS_TOPIC)!.partitions
     let records = 0
-    for (let p = 0; p < count; p++) {
-      const log = logs.partition(OFFSETS_TOPIC, p)
-      let offset = log.logStartOffset
-      while (offset < log.highWatermark) {
-        const read = await log.read(offset, 1024 * 1024, { minOneBatch: true })
-        if (read.bytes.length === 0) break
-        const positions: number[] = []
-        forEachBatch(read.bytes, pos => positions.push(pos))
-        for (const pos of positions) {
-          const batch = await decodeBatchAsync(read.bytes, pos)
-          for (const r of batch.records) {
-            if (r.offset < offset || r.key === null) continue
-            const decoded = decodeRecord(r.key, r.value)
-            if (decoded !== null) {
-              apply(decoded)
-              records++
-            }
-          }
-        }
-        if (read.nextOffset <= offset) break
-        offset = read.nextOffset
+    await replayTopic(this.#topics, this.#partitions, OFFSETS_TOPIC, r => {
+      if (r.key === null) return
+      const decoded = decodeRecord(r.key, r.value)
+      if (decoded !== null) {
+        apply(decoded)
+        records++
       }
-    }
+    })
     return records
   }
 
@@ -107,14 +91,14 @@ export class OffsetStore {
         value: e.value === null ? null : packr.pack(e.value) as Uint8Array,
       })
     }
-    this.#partitions.append(OFFSETS_TOPIC, this.partitionFor(groupId), builder.build())
+    this.#partitions.append(INTERNAL_CALLER, OFFSETS_TOPIC, this.partitionFor(groupId), builder.build())
   }
 
   /** Appends the group's membership snapshot (null deletes it). */
   writeGroup (groupId: string, value: StoredGroup | null): void {
     const builder = new RecordBatchBuilder(1024)
     builder.append({ key: packr.pack(['group', groupId]) as Uint8Array, value: value === null ? null : packr.pack(value) as Uint8Array })
-    this.#partitions.append(OFFSETS_TOPIC, this.partitionFor(groupId), builder.build())
+    this.#partitions.append(INTERNAL_CALLER, OFFSETS_TOPIC, this.partitionFor(groupId), builder.build())
   }
 }
 

@@ -1,18 +1,37 @@
 /**
  * A ByteChannel is what a Connection needs from a transport: ordered writes of frame parts,
- * how much is queued, pause/resume of reading, close. TCP sockets and WebSocket
- * connections adapt to it here, so every listener shares one connection handler (style.md:
- * any byte stream becomes a connection).
+ * how much is queued, pause/resume of reading, close, and who is on the other end (the
+ * Peer: address, the HTTP upgrade request of a WebSocket, the TLS certificate). TCP sockets
+ * and WebSocket connections adapt to it here, so every protocol shares one connection
+ * layer (any byte stream becomes a connection through one door).
  */
 
+import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
+import type { PeerCertificate, TLSSocket } from 'node:tls'
 import type { WebSocket } from 'ws'
 
-export type ListenerName = 'tcp' | 'ws'
+export type TransportName = 'tcp' | 'ws'
+
+/** Who is on the other end of a channel, as an authenticator or an ACL needs it. */
+export interface Peer {
+  /** `host:port` (`[v6]:port`), for logs and the connections table. */
+  readonly address: string
+  /** The address without the port, as ACLs and auth throttling use it. */
+  readonly host: string
+  readonly port: number
+  readonly transport: TransportName
+  /** True when the bytes travel over TLS (a TLS socket, or a WebSocket over HTTPS). */
+  readonly encrypted: boolean
+  /** The HTTP request that opened a WebSocket (headers, URL), null for plain TCP. */
+  readonly upgrade: IncomingMessage | null
+  /** The peer's verified TLS client certificate, null when none was presented. */
+  certificate (): PeerCertificate | null
+}
 
 export interface ByteChannel {
-  readonly listener: ListenerName
-  readonly remoteAddress: string
+  readonly transport: TransportName
+  readonly peer: Peer
   /** Bytes written but not yet handed to the kernel. */
   readonly queuedBytes: number
   /** Writes one frame given as parts, in order, without joining them. */
@@ -36,9 +55,26 @@ export const END_GRACE_MS = 2000
 
 function ignoreErrors (): void { /* 'close' follows an 'error'; the connection logs why it ended */ }
 
-function addressOf (socket: Socket): string {
-  const host = socket.remoteAddress ?? 'unknown'
-  return host.includes(':') ? `[${host}]:${socket.remotePort ?? 0}` : `${host}:${socket.remotePort ?? 0}`
+/** The peer of a socket (TCP, or the one under a WebSocket). */
+export function peerOf (socket: Socket, transport: TransportName, upgrade: IncomingMessage | null): Peer {
+  const raw = socket.remoteAddress ?? 'unknown'
+  // IPv4-mapped IPv6 (`::ffff:127.0.0.1`) is shown and matched as the IPv4 address.
+  const host = raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw
+  const port = socket.remotePort ?? 0
+  const tls = (socket as Partial<TLSSocket>).encrypted === true ? socket as TLSSocket : null
+  return {
+    address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`,
+    host,
+    port,
+    transport,
+    encrypted: tls !== null,
+    upgrade,
+    certificate () {
+      if (tls === null || !tls.authorized) return null
+      const cert = tls.getPeerCertificate()
+      return cert === null || Object.keys(cert).length === 0 ? null : cert
+    },
+  }
 }
 
 /**
@@ -58,8 +94,8 @@ export function tcpChannel (socket: Socket): ByteChannel {
     socket.uncork()
   }
   return {
-    listener: 'tcp',
-    remoteAddress: addressOf(socket),
+    transport: 'tcp',
+    peer: peerOf(socket, 'tcp', null),
     get queuedBytes () { return socket.writableLength },
     write (parts) {
       if (socket.destroyed) return
@@ -88,12 +124,12 @@ export function tcpChannel (socket: Socket): ByteChannel {
  * one message (fin on the last), so fetched record bytes are not copied into a joined
  * buffer. `socket` is the upgraded TCP socket underneath, for queue size and drain.
  */
-export function webSocketChannel (ws: WebSocket, socket: Socket): ByteChannel {
+export function webSocketChannel (ws: WebSocket, socket: Socket, upgrade: IncomingMessage): ByteChannel {
   socket.setNoDelay(true)
   ws.on('error', ignoreErrors)
   return {
-    listener: 'ws',
-    remoteAddress: addressOf(socket),
+    transport: 'ws',
+    peer: peerOf(socket, 'ws', upgrade),
     get queuedBytes () { return ws.bufferedAmount },
     write (parts) {
       if (ws.readyState !== ws.OPEN) return

@@ -1,77 +1,172 @@
 /**
- * Every open native-protocol connection, across listeners: enforces maxConnections, sweeps
- * idle connections, lists them for metrics and the console, closes them on shutdown.
+ * Every connection of every protocol, in one place: `maxConnections` counts them all and
+ * refuses the next one at accept (per-protocol limits such as `mqttMaxConnections` apply
+ * under it), one sweep checks them for idleness, and `/metrics`, the stats sampler, the
+ * console and `spool top` read them from here. Plain HTTP requests are not connections here
+ * (so `/healthz` and `/metrics` answer while the broker is full); a socket upgraded to a
+ * WebSocket is accepted as a connection of its endpoint's protocol and counts.
+ *
+ * Refusals are counted in `spool_connection_errors_total{protocol,reason="TOO_MANY_CONNECTIONS"}`
+ * and logged (rate-limited to one line a second, with how many were suppressed).
  */
 
 import type { Logger } from 'pino'
 import { TooManyConnectionsError } from '../../protocol/errors.js'
-import { NOTICE_CORRELATION_ID, encodeResponseFrame } from '../../protocol/native/frame.js'
-import type { BrokerMetrics } from '../observability/metrics.js'
+import type { BrokerMetrics, Labels } from '../observability/metrics.js'
+import type { ProtocolName } from '../security/principal.js'
+import type { ByteBudget } from './budget.js'
 import type { ByteChannel } from './channel.js'
-import { Connection, type ConnectionLimits, type Dispatch } from '../protocols/native/connection.js'
+import { Connection, type ProtocolCounters, type WireProtocol } from './connection.js'
 
-export interface ConnectionsOptions {
-  limits: ConnectionLimits
+export interface RegistryOptions {
   maxConnections: number
-  dispatch: Dispatch
+  /** Limits of single protocols under maxConnections. */
+  perProtocol?: Partial<Record<ProtocolName, number>>
+  budget: ByteBudget | null
   logger: Logger
-  metrics: BrokerMetrics
-  now?: () => number
+  now: () => number
+  /** How often idle connections are looked for. */
+  sweepMs?: number
 }
 
-export class Connections {
+export class ConnectionRegistry {
   readonly #all = new Map<number, Connection>()
-  readonly #options: ConnectionsOptions
+  readonly #options: RegistryOptions
+  readonly #counters = new Map<ProtocolName, ProtocolCounters>()
+  readonly #opened = new Map<string, { labels: Labels, count: number }>()
+  readonly #perProtocol = new Map<ProtocolName, number>()
   #nextId = 1
-  #sweep: NodeJS.Timeout | null = null
+  #sweep: NodeJS.Timeout | null
+  #refusalLoggedMs = 0
+  #refusalsSuppressed = 0
 
-  constructor (options: ConnectionsOptions) {
+  constructor (options: RegistryOptions) {
     this.#options = options
-    // One sweep for all connections instead of a timer per connection.
-    const every = Math.max(100, Math.min(options.limits.idleTimeoutMs / 4, 30_000))
-    this.#sweep = setInterval(() => this.sweepIdle(), every)
+    this.#sweep = setInterval(() => this.sweepIdle(), options.sweepMs ?? 1000)
     this.#sweep.unref()
   }
 
+  /** Connections open now. */
   get size (): number { return this.#all.size }
+
+  count (protocol: ProtocolName): number { return this.#perProtocol.get(protocol) ?? 0 }
 
   list (): Connection[] { return [...this.#all.values()] }
 
-  /** Wraps a new channel in a Connection, or refuses it when maxConnections is reached. */
-  accept (channel: ByteChannel): Connection | null {
-    const o = this.#options
-    if (this.#all.size >= o.maxConnections) {
-      const err = new TooManyConnectionsError(`the broker has ${o.maxConnections} connections (maxConnections)`)
-      o.metrics.connectionsRejected.labels(err.code).inc()
-      o.logger.warn({ remote: channel.remoteAddress, code: err.code }, 'connection refused')
-      channel.write(encodeResponseFrame(NOTICE_CORRELATION_ID, { errorCode: err.errorCode, errorMessage: err.message }))
-      channel.end()
+  get (id: number): Connection | undefined { return this.#all.get(id) }
+
+  counters (protocol: ProtocolName): ProtocolCounters {
+    let c = this.#counters.get(protocol)
+    if (c === undefined) this.#counters.set(protocol, (c = { receivedBytes: 0, sentBytes: 0, errors: new Map() }))
+    return c
+  }
+
+  /** Wraps a new channel in a Connection of `protocol`, or refuses it (told why, then ended). */
+  accept (channel: ByteChannel, protocol: WireProtocol): Connection | null {
+    const refusal = this.#refusal(protocol.name)
+    if (refusal !== null) {
+      this.#refused(protocol.name, channel.peer.address, refusal)
+      try {
+        protocol.refuse(channel, refusal)
+      } finally {
+        channel.end()
+      }
       return null
     }
     const id = this.#nextId++
     const connection = new Connection({
       id,
       channel,
-      limits: o.limits,
-      dispatch: o.dispatch,
-      logger: o.logger,
-      metrics: o.metrics,
-      ...(o.now === undefined ? {} : { now: o.now }),
-      onClose: c => this.#all.delete(c.id),
+      protocol,
+      budget: this.#options.budget,
+      counters: this.counters(protocol.name),
+      logger: this.#options.logger,
+      now: this.#options.now,
+      onClose: c => {
+        if (this.#all.delete(c.id)) this.#perProtocol.set(c.protocol, (this.#perProtocol.get(c.protocol) ?? 1) - 1)
+      },
     })
     this.#all.set(id, connection)
-    return connection
+    this.#perProtocol.set(protocol.name, (this.#perProtocol.get(protocol.name) ?? 0) + 1)
+    const key = `${protocol.name}\u0000${channel.transport}`
+    const opened = this.#opened.get(key)
+    if (opened === undefined) this.#opened.set(key, { labels: { protocol: protocol.name, transport: channel.transport }, count: 1 })
+    else opened.count++
+    connection.start(protocol)
+    return connection.closed ? null : connection
+  }
+
+  #refusal (protocol: ProtocolName): TooManyConnectionsError | null {
+    const o = this.#options
+    if (this.size >= o.maxConnections) return new TooManyConnectionsError(`the broker has ${o.maxConnections} connections (maxConnections)`)
+    const limit = o.perProtocol?.[protocol]
+    if (limit !== undefined && this.count(protocol) >= limit) {
+      return new TooManyConnectionsError(`the broker has ${limit} ${protocol} connections (${protocol}MaxConnections)`)
+    }
+    return null
+  }
+
+  #refused (protocol: ProtocolName, peer: string, err: TooManyConnectionsError): void {
+    const errors = this.counters(protocol).errors
+    errors.set(err.code, (errors.get(err.code) ?? 0) + 1)
+    const now = this.#options.now()
+    if (now - this.#refusalLoggedMs < 1000) {
+      this.#refusalsSuppressed++
+      return
+    }
+    this.#options.logger.warn({ protocol, peer, code: err.code, reason: err.message, suppressed: this.#refusalsSuppressed || undefined }, 'connection refused')
+    this.#refusalLoggedMs = now
+    this.#refusalsSuppressed = 0
   }
 
   sweepIdle (): void {
-    const now = (this.#options.now ?? Date.now)()
+    const now = this.#options.now()
     for (const c of this.#all.values()) c.checkIdle(now)
   }
 
-  /** Ends every connection (queued responses are flushed first). */
-  closeAll (): void {
+  /** Ends every connection (queued output is flushed first). */
+  closeAll (err: import('../../protocol/errors.js').SpoolError | null = null): void {
     if (this.#sweep !== null) clearInterval(this.#sweep)
     this.#sweep = null
-    for (const c of [...this.#all.values()]) c.close()
+    for (const c of [...this.#all.values()]) c.close(err)
+  }
+
+  /** The registry's series on `/metrics`. */
+  registerMetrics (metrics: BrokerMetrics): void {
+    const all = this.#all
+    const counters = this.#counters
+    const opened = this.#opened
+    metrics.gauge('spool_connections', 'Open connections, by protocol and transport', ['protocol', 'transport'], () => {
+      const n = new Map<string, [Labels, number]>()
+      for (const c of all.values()) {
+        const key = `${c.protocol}\u0000${c.transport}`
+        const row = n.get(key)
+        if (row === undefined) n.set(key, [{ protocol: c.protocol, transport: c.transport }, 1])
+        else row[1]++
+      }
+      return n.values()
+    })
+    metrics.counter('spool_connections_opened_total', 'Connections accepted, by protocol and transport', ['protocol', 'transport'], function * () {
+      for (const o of opened.values()) yield [o.labels, o.count]
+    })
+    metrics.counter('spool_connection_errors_total', 'Connections refused or closed for a limit, bad input or an internal error, by protocol and reason', ['protocol', 'reason'], function * () {
+      for (const [protocol, c] of counters) for (const [reason, n] of c.errors) yield [{ protocol, reason }, n]
+    })
+    metrics.counter('spool_received_bytes_total', 'Bytes received from clients, by protocol', ['protocol'], function * () {
+      for (const [protocol, c] of counters) yield [{ protocol }, c.receivedBytes]
+    })
+    metrics.counter('spool_sent_bytes_total', 'Bytes sent to clients, by protocol', ['protocol'], function * () {
+      for (const [protocol, c] of counters) yield [{ protocol }, c.sentBytes]
+    })
+    const perConnection = (read: (c: Connection) => number) => function * (): Iterable<[Labels, number]> {
+      for (const c of all.values()) yield [{ connection: c.id, protocol: c.protocol, client_id: c.clientId, peer: c.peer.address }, read(c)]
+    }
+    metrics.counter('spool_connection_received_bytes_total', 'Bytes received per open connection', ['connection', 'protocol', 'client_id', 'peer'], perConnection(c => c.bytesIn))
+    metrics.counter('spool_connection_sent_bytes_total', 'Bytes sent per open connection', ['connection', 'protocol', 'client_id', 'peer'], perConnection(c => c.bytesOut))
+    const budget = this.#options.budget
+    if (budget !== null) {
+      metrics.gauge('spool_pending_request_bytes', 'Bytes held for requests still arriving, all connections together (bounded by maxPendingRequestBytes)', [], () => [[{}, budget.used]])
+      metrics.counter('spool_pending_request_waits_total', 'Times a connection stopped reading because maxPendingRequestBytes was reached', [], () => [[{}, budget.blockedTotal]])
+    }
   }
 }

@@ -1,42 +1,87 @@
-/** The native protocol on a TCP port: each accepted socket becomes a Connection. */
+/**
+ * Listening and closing, the same for every listener: a TCP server on host:port whose
+ * accepted sockets go to `onSocket`, with the listener's name in every log line and error.
+ *
+ * A bind that fails (a port in use, an address that is not this machine's, a port below
+ * 1024 without the right) is a ListenFailedError naming the listener, the address and the
+ * setting that moves it, so `spool broker start` can say what to change.
+ *
+ * With the default 127.0.0.1 and a fixed port, the listener also binds ::1 on the same
+ * port when the machine has IPv6 loopback: Node, browsers and librdkafka resolve
+ * `localhost` to ::1 first, and a client told `localhost:9092` should not depend on falling
+ * back. Port 0 (tests) binds 127.0.0.1 only.
+ */
 
 import { createServer, type Server, type Socket } from 'node:net'
+import type { Server as HttpServer } from 'node:http'
 import type { Logger } from 'pino'
-import { tcpChannel } from './channel.js'
-import type { Connections } from './registry.js'
+import { ListenFailedError } from '../../protocol/errors.js'
 
 export interface Listener {
   readonly name: string
+  readonly host: string
   readonly port: number
   close (): Promise<void>
 }
 
-export async function startTcpListener (options: {
+export interface ListenTarget {
+  /** The listener's name in logs and errors (`native`, `http`, `mqtt`, `kafka`). */
+  name: string
   host: string
   port: number
-  connections: Connections
-  logger: Logger
-}): Promise<Listener> {
+  /** The setting that moves it, for the error message (`--mqtt-port`). */
+  flag: string
+}
+
+type Listenable = Server | HttpServer
+
+/** Starts a TCP listener; every accepted socket is handed to `onSocket`. */
+export async function startTcpServer (target: ListenTarget, onSocket: (socket: Socket) => void, logger: Logger): Promise<Listener> {
   const sockets = new Set<Socket>()
-  const server: Server = createServer({ noDelay: true }, socket => {
+  const make = (): Server => createServer({ noDelay: true }, socket => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
-    options.connections.accept(tcpChannel(socket))
+    onSocket(socket)
   })
-  await listen(server, options.host, options.port)
-  const port = (server.address() as { port: number }).port
-  options.logger.info({ listener: 'tcp', host: options.host, port }, 'native protocol listening')
+  return serve(target, make, sockets, logger)
+}
+
+/**
+ * Binds `make()`'s server on the target (and ::1, see the file header); the returned
+ * listener closes them all, waiting for the sockets in `sockets` to go.
+ */
+export async function serve (target: ListenTarget, make: () => Listenable, sockets: Set<Socket>, logger: Logger): Promise<Listener> {
+  const main = make()
+  await listenOn(main, target, target.host, target.port)
+  const port = (main.address() as { port: number }).port
+  const servers: Listenable[] = [main]
+  if (target.host === '127.0.0.1' && target.port !== 0) {
+    const v6 = make()
+    try {
+      await listenOn(v6, target, '::1', port)
+      servers.push(v6)
+    } catch (err) {
+      // No IPv6 loopback here, or ::1 is taken by something else: 127.0.0.1 still serves.
+      logger.debug({ listener: target.name, err: (err as Error).message }, 'not listening on ::1')
+    }
+  }
+  logger.info({ listener: target.name, host: target.host, port, ipv6Loopback: servers.length > 1 || undefined }, `${target.name} listening`)
+  let closing: Promise<void> | null = null
   return {
-    name: 'tcp',
+    name: target.name,
+    host: target.host,
     port,
-    close: () => closeServer(server, sockets),
+    close () {
+      closing ??= closeServers(servers, sockets)
+      return closing
+    },
   }
 }
 
-/** Listens, turning an 'error' (EADDRINUSE, EACCES) into a rejected promise. */
-export function listen (server: { listen (port: number, host: string): unknown, once (ev: string, fn: (...a: unknown[]) => void): unknown, removeListener (ev: string, fn: (...a: unknown[]) => void): unknown }, host: string, port: number): Promise<void> {
+/** Listens, turning an 'error' (EADDRINUSE, EACCES, EADDRNOTAVAIL) into a ListenFailedError. */
+export function listenOn (server: Listenable, target: ListenTarget, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: unknown): void => reject(err)
+    const onError = (err: NodeJS.ErrnoException): void => reject(listenError(target, host, port, err))
     server.once('error', onError)
     server.once('listening', () => {
       server.removeListener('error', onError)
@@ -46,9 +91,19 @@ export function listen (server: { listen (port: number, host: string): unknown, 
   })
 }
 
+function listenError (target: ListenTarget, host: string, port: number, err: NodeJS.ErrnoException): ListenFailedError {
+  const at = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+  const fix = `move it with ${target.flag} N (0 picks a free port) or switch it off with ${target.flag} off`
+  const why = err.code === 'EADDRINUSE' ? `${at} is already in use (EADDRINUSE) — another broker or program listens there`
+    : err.code === 'EACCES' ? `binding ${at} is not permitted (EACCES)`
+      : err.code === 'EADDRNOTAVAIL' ? `${host} is not an address of this machine (EADDRNOTAVAIL); --host chooses the address`
+        : `binding ${at} failed: ${err.message}`
+  return new ListenFailedError(`${target.name} listener: ${why}; ${fix}`, { cause: err })
+}
+
 /** Stops accepting, waits for the sockets to close (they are ended by their owners; destroyed after 3 s). */
-export async function closeServer (server: Server | import('node:http').Server, sockets: Set<Socket>): Promise<void> {
-  const closed = new Promise<void>(resolve => server.close(() => resolve()))
+async function closeServers (servers: Listenable[], sockets: Set<Socket>): Promise<void> {
+  const closed = Promise.all(servers.map(s => new Promise<void>(resolve => s.close(() => resolve()))))
   // Not unref'd: this wait must keep the process alive until the sockets are gone, or a
   // stopping broker could exit before its logs are closed cleanly.
   const deadline = setTimeout(() => { for (const s of sockets) s.destroy() }, 3000)

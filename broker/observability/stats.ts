@@ -91,20 +91,8 @@ export class StatsSampler {
     const now = this.#now()
     const seconds = Math.max(0.001, (now - this.#lastTimeMs) / 1000)
     this.#lastTimeMs = now
-    const m = this.#metrics
     const totals = new Map<string, [number, number, number, number]>()
-    const add = (metric: typeof m.topicRecordsIn, index: number): void => {
-      for (const [labels, value] of metric.entries()) {
-        const topic = labels[0]!
-        let row = totals.get(topic)
-        if (row === undefined) totals.set(topic, (row = [0, 0, 0, 0]))
-        row[index] = value
-      }
-    }
-    add(m.topicRecordsIn, 0)
-    add(m.topicRecordsOut, 1)
-    add(m.topicBytesIn, 2)
-    add(m.topicBytesOut, 3)
+    for (const [topic, t] of this.#metrics.topics()) totals.set(topic, [t.recordsIn, t.recordsOut, t.bytesIn, t.bytesOut])
     const topics: Record<string, TopicRate> = {}
     for (const [topic, row] of totals) {
       const prev = this.#lastTopic.get(topic) ?? (first ? row : ZERO_TOPIC)

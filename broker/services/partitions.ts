@@ -1,39 +1,61 @@
 /**
- * The broker's single door to partition data, shared by every protocol (native handlers
- * now; MQTT and Kafka listeners later): append with metrics and wake-ups for waiting
- * fetches, read with metrics. Handlers never call PartitionLog.append directly, so a
- * long-polling fetch is woken whichever listener produced the data.
+ * Partitions: append, read, offsets — the only code that writes to a partition log, for
+ * every protocol (native and Kafka produce, MQTT publishes, the group coordinator's offset
+ * commits, the MQTT gateway's internal topics). Every call takes the Caller and passes the
+ * one AccessPolicy; appends count traffic and wake the fetches waiting for that partition,
+ * whichever protocol produced and whichever waits.
+ *
+ * Hot path: append hands the payload (whole batches, validated and re-offset in place by
+ * storage) to the log without copying or decoding records; read returns whole batches as
+ * they lie on disk. The traffic counters are plain numbers (observability/metrics.ts).
  */
 
+import { InvalidTimestampError } from '../../protocol/errors.js'
 import { OFFSET_RECORDS_COUNT } from '../../protocol/record-batch/header.js'
 import { forEachBatch } from '../../protocol/record-batch/records.js'
 import type { BrokerMetrics } from '../observability/metrics.js'
+import type { Caller } from '../security/principal.js'
 import type { LogManager } from '../storage/log-manager.js'
 import type { AppendResult, ReadResult } from '../storage/partition-log.js'
+import type { AccessPolicy } from './access.js'
+
+export type { AppendResult, ReadResult }
 
 type Waiter = () => void
 
+/** A partition's offsets, read live (no copy). */
+export interface PartitionOffsets {
+  readonly logStartOffset: number
+  /** The next offset to be written. */
+  readonly logEndOffset: number
+  /** Consumers read below it (single node: the log end offset once written). */
+  readonly highWatermark: number
+}
+
 export class PartitionService {
-  readonly logs: LogManager
+  readonly #logs: LogManager
   readonly #metrics: BrokerMetrics
+  readonly #access: AccessPolicy
   readonly #waiters = new Map<string, Set<Waiter>>()
 
-  constructor (logs: LogManager, metrics: BrokerMetrics) {
-    this.logs = logs
-    this.#metrics = metrics
+  constructor (options: { logs: LogManager, metrics: BrokerMetrics, access: AccessPolicy }) {
+    this.#logs = options.logs
+    this.#metrics = options.metrics
+    this.#access = options.access
   }
 
   /**
-   * Appends a validated-on-arrival payload (one or more batches) to a partition; throws the
-   * storage's named errors with the log unchanged. Synchronous: when it returns, the bytes
-   * are in the log file (acks=1).
+   * Appends a payload of one or more whole batches to a partition; throws the storage's
+   * named errors with the log unchanged. Synchronous: when it returns, the bytes are in the
+   * log file (acks=1).
    */
-  append (topic: string, partition: number, payload: Uint8Array): AppendResult {
-    const log = this.logs.partition(topic, partition)
-    const result = log.append(payload)
+  append (caller: Caller, topic: string, partition: number, payload: Uint8Array): AppendResult {
+    this.#access.check(caller, 'write', 'topic', topic)
+    const result = this.#logs.partition(topic, partition).append(payload)
     if (!result.duplicate) {
-      this.#metrics.topicBytesIn.labels(topic).inc(payload.length)
-      this.#metrics.topicRecordsIn.labels(topic).inc(result.recordCount)
+      const traffic = this.#metrics.topic(topic)
+      traffic.bytesIn += payload.length
+      traffic.recordsIn += result.recordCount
       this.#wake(topic, partition)
     }
     return result
@@ -41,17 +63,43 @@ export class PartitionService {
 
   /** Resolves when every batch appended to the partition so far is fsynced (acks=all; group commit). */
   sync (topic: string, partition: number): Promise<void> {
-    return this.logs.partition(topic, partition).sync()
+    return this.#logs.partition(topic, partition).sync()
   }
 
-  /** Reads whole batches from `offset`, counting what goes out. */
-  async read (topic: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean): Promise<ReadResult> {
-    const result = await this.logs.partition(topic, partition).read(offset, maxBytes, { minOneBatch })
+  /** Reads whole batches from `offset` (below the high watermark), counting what goes out. */
+  async read (caller: Caller, topic: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean): Promise<ReadResult> {
+    this.#access.check(caller, 'read', 'topic', topic)
+    const result = await this.#logs.partition(topic, partition).read(offset, maxBytes, { minOneBatch })
     if (result.bytes.length > 0) {
-      this.#metrics.topicBytesOut.labels(topic).inc(result.bytes.length)
-      this.#metrics.topicRecordsOut.labels(topic).inc(countRecords(result.bytes))
+      const traffic = this.#metrics.topic(topic)
+      traffic.bytesOut += result.bytes.length
+      traffic.recordsOut += countRecords(result.bytes)
     }
     return result
+  }
+
+  /** A partition's offsets; UNKNOWN_TOPIC_OR_PARTITION when there is no such partition. */
+  offsets (topic: string, partition: number): PartitionOffsets {
+    return this.#logs.partition(topic, partition)
+  }
+
+  /** Whether the partition exists. */
+  has (topic: string, partition: number): boolean {
+    const info = this.#logs.topic(topic)
+    return info !== undefined && Number.isInteger(partition) && partition >= 0 && partition < info.partitions
+  }
+
+  /**
+   * The offset for a ListOffsets timestamp: -1 latest (high watermark), -2 earliest (log
+   * start), T ≥ 0 the first offset whose record timestamp is ≥ T (null when none).
+   */
+  async offsetFor (caller: Caller, topic: string, partition: number, timestamp: number): Promise<{ offset: number, timestamp: number } | null> {
+    this.#access.check(caller, 'describe', 'topic', topic)
+    const log = this.#logs.partition(topic, partition)
+    if (timestamp === -1) return { offset: log.highWatermark, timestamp: -1 }
+    if (timestamp === -2) return { offset: log.logStartOffset, timestamp: -1 }
+    if (timestamp < 0) throw new InvalidTimestampError(`timestamp ${timestamp} is not -1 (latest), -2 (earliest) or a time`)
+    return log.offsetForTimestamp(timestamp)
   }
 
   /**

@@ -26,7 +26,7 @@
 
 import fs from 'node:fs'
 import { crc32c } from '../../protocol/bytes/crc32c.js'
-import { writeFileAtomic } from './segment.js'
+import { writeFileAtomic } from './atomic-file.js'
 
 const encoder = new TextEncoder()
 
@@ -69,15 +69,7 @@ export function writeCheckedFile (kind: string, filePath: string, body: unknown,
   writeFileAtomic(filePath, encodeCheckedFile(kind, body), fsync)
 }
 
-/** fsync a directory so renames and creations in it are durable. */
-export function fsyncDir (dir: string): void {
-  const fd = fs.openSync(dir, 'r')
-  try {
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
+export { fsyncDir } from './atomic-file.js'
 
 export interface LogCheckpointState {
   recoveryPoint: number

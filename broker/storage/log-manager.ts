@@ -294,7 +294,11 @@ export class LogManager {
     return { name: state.meta.name, partitions: state.meta.partitions, config: { ...state.config }, internal: state.meta.internal, createdAtMs: state.meta.createdAtMs }
   }
 
-  async createTopic (name: string, opts: { partitions?: number, config?: Partial<LogConfig>, internal?: boolean } = {}): Promise<TopicInfo> {
+  /**
+   * Checks what createTopic would check (name, partitions, config, not existing) without
+   * creating anything; the topic it would create.
+   */
+  validateNewTopic (name: string, opts: { partitions?: number, config?: Partial<LogConfig>, internal?: boolean } = {}): TopicInfo {
     this.#checkOpen()
     const internal = opts.internal ?? false
     validateTopicName(name, internal)
@@ -304,6 +308,12 @@ export class LogManager {
     }
     const overrides = validateLogConfig(opts.config ?? {})
     if (this.#topics.has(name) || this.#busyNames.has(name)) throw new TopicAlreadyExistsError(`topic ${JSON.stringify(name)} already exists`)
+    return { name, partitions, config: resolveLogConfig(this.#defaults, overrides), internal, createdAtMs: this.#now() }
+  }
+
+  async createTopic (name: string, opts: { partitions?: number, config?: Partial<LogConfig>, internal?: boolean } = {}): Promise<TopicInfo> {
+    const { partitions, internal } = this.validateNewTopic(name, opts)
+    const overrides = validateLogConfig(opts.config ?? {})
     this.#busyNames.add(name)
     try {
       return await this.#serial(async () => {
@@ -330,7 +340,8 @@ export class LogManager {
           throw err instanceof StorageError ? err : new StorageError(`creating topic ${name} failed: ${(err as Error).message}`, { cause: err })
         }
         this.#topics.set(name, state)
-        this.#logger.info({ topic: name, partitions, internal }, 'topic created')
+        // The topic service logs the one info line (who created it); this one is for storage debugging.
+        this.#logger.debug({ topic: name, partitions, internal }, 'topic log created')
         return this.#info(state)
       })
     } finally {
@@ -367,7 +378,7 @@ export class LogManager {
         }
         fsyncDir(this.dataDir)
         await Promise.all(renamed.map(d => fs.promises.rm(d, { recursive: true, force: true })))
-        this.#logger.info({ topic: name, partitions: state.meta.partitions }, 'topic deleted')
+        this.#logger.debug({ topic: name, partitions: state.meta.partitions }, 'topic log deleted')
       })
     } finally {
       this.#busyNames.delete(name)
@@ -436,7 +447,7 @@ export class LogManager {
       state.meta = meta
       state.config = resolveLogConfig(this.#defaults, meta.config)
       for (const log of state.logs) log.updateConfig(state.config)
-      this.#logger.info({ topic: name, overrides }, 'topic config updated')
+      this.#logger.debug({ topic: name, overrides }, 'topic log config updated')
       return this.#info(state)
     })
   }

@@ -33,6 +33,7 @@ import type { CachedFile, FileHandleCache } from './file-handle-cache.js'
 import { OffsetIndex } from './offset-index.js'
 import { TimeIndex } from './time-index.js'
 import { maxTimestampAt, baseOffsetAt, scanBatches, type ScanResult } from './batch-scan.js'
+import { writeFileAtomic } from './atomic-file.js'
 
 export const LOG_SUFFIX = '.log'
 export const INDEX_SUFFIX = '.index'
@@ -432,19 +433,7 @@ export class Segment {
   }
 }
 
-/** Writes `path` via `path.tmp` + rename (no fsync: callers fsync what must be durable). */
-export function writeFileAtomic (filePath: string, bytes: Uint8Array, fsync = false): void {
-  const tmp = `${filePath}.tmp`
-  const fd = fs.openSync(tmp, 'w')
-  try {
-    let written = 0
-    while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written)
-    if (fsync) fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-  fs.renameSync(tmp, filePath)
-}
+export { writeFileAtomic }
 
 async function readFileAsyncOrNull (filePath: string): Promise<Buffer | null> {
   try {

@@ -22,6 +22,7 @@
  * (close code 1009) before the broker sees a byte; clients map that code to FRAME_TOO_LARGE.
  */
 
+import { FrameAssembler, type FrameSizeReader } from '../bytes/frame-assembler.js'
 import { Packr } from 'msgpackr'
 import { FrameTooLargeError, MalformedFrameError } from '../errors.js'
 
@@ -171,11 +172,26 @@ export function decodeBody (bodyBytes: Uint8Array): unknown {
 }
 
 /**
- * Push parser for a byte stream of frames. `push` takes chunks as they arrive and returns
- * the whole frames they complete (each including its length prefix). The length prefix is
- * checked against `maxFrameBytes` before a byte of the frame is buffered, so an oversized
- * frame costs nothing but its 4-byte prefix. A frame that lies within one chunk is returned
- * as a view (no copy); one that spans chunks is assembled once into its own buffer.
+ * The 4-byte big-endian length prefix of native (and Kafka) frames, read for
+ * FrameAssembler: the frame's total size, checked against `maxFrameBytes` and the smallest
+ * header before a byte of the frame is buffered, so an oversized frame costs nothing but
+ * its prefix.
+ */
+export function lengthPrefixReader (maxFrameBytes: number, minFrameBytes: number): FrameSizeReader {
+  return (bytes, pos, end) => {
+    if (end - pos < 4) return -1
+    const total = (((bytes[pos]! << 24) | (bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!) >>> 0) + 4
+    if (total > maxFrameBytes) throw new FrameTooLargeError(`frame of ${total} bytes exceeds maxFrameBytes ${maxFrameBytes}`)
+    if (total < minFrameBytes) throw new MalformedFrameError(`frame of ${total} bytes is shorter than any header`)
+    return total
+  }
+}
+
+/**
+ * Push parser for a byte stream of frames (the client's responses; the broker drives a
+ * FrameAssembler itself, with its shared budget). `push` takes chunks as they arrive and
+ * returns the whole frames they complete (each including its length prefix): views of the
+ * chunk where a frame lies within it, one buffer of the frame's size where it spans chunks.
  *
  * After a FrameTooLargeError or MalformedFrameError the stream is unusable (its framing is
  * lost); the owner closes the connection.
@@ -183,93 +199,20 @@ export function decodeBody (bodyBytes: Uint8Array): unknown {
 export class FrameDecoder {
   readonly maxFrameBytes: number
   readonly minFrameBytes: number
-  #chunks: Uint8Array[] = []
-  #buffered = 0
-  /** Total bytes of the frame being assembled (including the prefix), or -1 if unknown. */
-  #need = -1
+  readonly #assembler: FrameAssembler
 
   constructor (maxFrameBytes: number, minFrameBytes = RESPONSE_HEADER_BYTES) {
     this.maxFrameBytes = maxFrameBytes
     this.minFrameBytes = minFrameBytes
+    this.#assembler = new FrameAssembler(lengthPrefixReader(maxFrameBytes, minFrameBytes), 4)
   }
 
   /** Bytes held for an incomplete frame. */
-  get bufferedBytes (): number { return this.#buffered }
+  get bufferedBytes (): number { return this.#assembler.bufferedBytes }
 
   push (chunk: Uint8Array): Uint8Array[] {
     const frames: Uint8Array[] = []
-    let pos = 0
-    // Fast path: nothing buffered, whole frames inside this chunk are returned as views.
-    if (this.#buffered === 0) {
-      while (chunk.length - pos >= 4) {
-        const total = this.#frameSize(chunk, pos)
-        if (chunk.length - pos < total) break
-        frames.push(chunk.subarray(pos, pos + total))
-        pos += total
-      }
-      if (pos === chunk.length) return frames
-      chunk = chunk.subarray(pos)
-      pos = 0
-    }
-    this.#chunks.push(chunk)
-    this.#buffered += chunk.length
-    for (;;) {
-      if (this.#need < 0) {
-        if (this.#buffered < 4) break
-        const prefix = this.#peek(4)
-        this.#need = this.#frameSize(prefix, 0)
-      }
-      if (this.#buffered < this.#need) break
-      frames.push(this.#take(this.#need))
-      this.#need = -1
-    }
+    this.#assembler.push(chunk, frame => { frames.push(frame); return true })
     return frames
-  }
-
-  #frameSize (bytes: Uint8Array, pos: number): number {
-    const length = ((bytes[pos]! << 24) | (bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!) >>> 0
-    const total = length + 4
-    if (total > this.maxFrameBytes) {
-      throw new FrameTooLargeError(`frame of ${total} bytes exceeds maxFrameBytes ${this.maxFrameBytes}`)
-    }
-    if (total < this.minFrameBytes) throw new MalformedFrameError(`frame of ${total} bytes is shorter than any header`)
-    return total
-  }
-
-  #peek (n: number): Uint8Array {
-    const first = this.#chunks[0]!
-    if (first.length >= n) return first
-    const out = new Uint8Array(n)
-    let filled = 0
-    for (const c of this.#chunks) {
-      const part = c.subarray(0, n - filled)
-      out.set(part, filled)
-      filled += part.length
-      if (filled === n) break
-    }
-    return out
-  }
-
-  #take (n: number): Uint8Array {
-    const first = this.#chunks[0]!
-    let out: Uint8Array
-    if (first.length >= n) {
-      out = first.subarray(0, n)
-      if (first.length === n) this.#chunks.shift()
-      else this.#chunks[0] = first.subarray(n)
-    } else {
-      out = new Uint8Array(n)
-      let filled = 0
-      while (filled < n) {
-        const c = this.#chunks[0]!
-        const part = c.subarray(0, n - filled)
-        out.set(part, filled)
-        filled += part.length
-        if (part.length === c.length) this.#chunks.shift()
-        else this.#chunks[0] = c.subarray(part.length)
-      }
-    }
-    this.#buffered -= n
-    return out
   }
 }

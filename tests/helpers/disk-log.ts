@@ -1,50 +1,49 @@
 /**
- * The broker's real storage for gateway tests: a LogManager on a temp data dir behind a
- * PartitionService, which the MQTT gateway uses as its log. `restart()` closes the logs
- * cleanly and opens them again from disk, as a broker restart does, so a second gateway sees
- * only what was persisted.
+ * The broker's real storage and services for gateway tests: a data dir in a temp folder and
+ * the broker running on it (started by tests/helpers/mqtt.ts startGateway). `logs` is the
+ * running broker's LogManager; `append` writes through the partition service as any
+ * protocol does. Stopping the gateway's broker and starting another on the same DiskLog is
+ * a broker restart: the second one sees only what was persisted.
  */
 
-import { pino } from 'pino'
-import { BrokerMetrics } from '../../broker/observability/metrics.js'
-import { PartitionService } from '../../broker/services/partitions.js'
-import { LogManager } from '../../broker/storage/log-manager.js'
+import type { Broker } from '../../broker/broker.js'
 import type { LogAccess } from '../../broker/protocols/mqtt/log-access.js'
+import { INTERNAL_CALLER } from '../../broker/security/principal.js'
+import type { PartitionService } from '../../broker/services/partitions.js'
+import type { TopicService } from '../../broker/services/topics.js'
+import type { LogManager } from '../../broker/storage/log-manager.js'
 import { tempDir, type TestLike } from './broker.js'
 
 export class DiskLog implements LogAccess {
   readonly dataDir: string
-  #service: PartitionService
+  #broker: Broker | null = null
 
-  private constructor (dataDir: string, service: PartitionService) {
+  private constructor (dataDir: string) {
     this.dataDir = dataDir
-    this.#service = service
   }
 
   static async open (t: TestLike): Promise<DiskLog> {
-    const dataDir = tempDir(t, 'spool-mqtt-log-')
-    const log = new DiskLog(dataDir, await DiskLog.#openService(dataDir))
-    t.teardown(() => log.#service.logs.close())
-    return log
+    return new DiskLog(tempDir(t, 'spool-mqtt-log-'))
   }
 
-  static async #openService (dataDir: string): Promise<PartitionService> {
-    const logs = await LogManager.open({ dataDir, logger: pino({ level: 'silent' }), retentionCheckIntervalMs: 0 })
-    return new PartitionService(logs, new BrokerMetrics())
+  /** The broker now running on this data dir. */
+  attach (broker: Broker): void { this.#broker = broker }
+
+  #running (): Broker {
+    if (this.#broker === null) throw new Error('no broker is running on this DiskLog (startGateway first)')
+    return this.#broker
   }
 
-  /** Closes the logs (clean shutdown) and reopens them from disk. */
+  /** Kept for the tests' restart sequence: the next startGateway opens the logs from disk. */
   async restart (): Promise<void> {
-    await this.#service.logs.close()
-    this.#service = await DiskLog.#openService(this.dataDir)
+    this.#broker = null
   }
 
-  get logs (): PartitionService['logs'] { return this.#service.logs }
-  append (topic: string, partition: number, payload: Uint8Array): { baseOffset: number, lastOffset: number } { return this.#service.append(topic, partition, payload) }
-  sync (topic: string, partition: number): Promise<void> { return this.#service.sync(topic, partition) }
-  read (topic: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean): Promise<{ bytes: Uint8Array, nextOffset: number }> {
-    return this.#service.read(topic, partition, offset, maxBytes, minOneBatch)
-  }
+  get logs (): LogManager { return this.#running().logs }
+  get topics (): TopicService { return this.#running().topics }
+  get partitions (): PartitionService { return this.#running().partitions }
 
-  onNextAppend (partitions: ReadonlyArray<readonly [string, number]>, fn: () => void): () => void { return this.#service.onNextAppend(partitions, fn) }
+  append (topic: string, partition: number, payload: Uint8Array): { baseOffset: number, lastOffset: number } {
+    return this.partitions.append(INTERNAL_CALLER, topic, partition, payload)
+  }
 }

@@ -4,21 +4,45 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
 import { pino } from 'pino'
-import { defaultConfig, type BrokerConfig } from '../../broker/config/settings.js'
-import { startMqttGateway, type MqttGatewayHandle } from '../../broker/protocols/mqtt/gateway.js'
+import { Broker } from '../../broker/broker.js'
+import type { BrokerConfig } from '../../broker/config/settings.js'
+import type { MqttGateway } from '../../broker/protocols/mqtt/gateway.js'
 import { DiskLog } from './disk-log.js'
 
 export interface TestLike {
   teardown (fn: () => unknown): void
 }
 
-/** A gateway over an in-memory log on a free port, closed at teardown. */
+export interface MqttGatewayHandle {
+  readonly gateway: MqttGateway
+  /** The MQTT TCP port. */
+  readonly port: number
+  /** The HTTP port (`/mqtt`), when asked for with `httpPort: 0`. */
+  readonly httpPort: number | null
+  readonly broker: Broker
+  close (): Promise<void>
+}
+
+/**
+ * A broker serving MQTT on a free port over a DiskLog's data dir (the other listeners off
+ * unless overridden), closed at teardown.
+ */
 export async function startGateway (t: TestLike, overrides: Partial<BrokerConfig> = {}, given?: DiskLog): Promise<{ handle: MqttGatewayHandle, log: DiskLog, port: number }> {
   const log = given ?? await DiskLog.open(t)
-  const config = { ...defaultConfig(), host: '127.0.0.1', mqttPort: 0, ...overrides }
-  const handle = await startMqttGateway({ config, partitions: log, logger: pino({ level: process.env.SPOOL_TEST_LOG ?? 'silent' }) })
-  t.teardown(() => handle.close())
-  return { handle, log, port: handle.port! }
+  const broker = await Broker.start({
+    dataDir: log.dataDir,
+    host: '127.0.0.1',
+    port: null,
+    httpPort: null,
+    mqttPort: 0,
+    retentionCheckIntervalMs: 0,
+    ...overrides,
+    logger: pino({ level: process.env.SPOOL_TEST_LOG ?? 'silent' }),
+  })
+  log.attach(broker)
+  t.teardown(() => broker.close())
+  const handle: MqttGatewayHandle = { gateway: broker.mqtt!, port: broker.ports.mqtt!, httpPort: broker.ports.http, broker, close: () => broker.close() }
+  return { handle, log, port: handle.port }
 }
 
 /** An mqtt.js client connected to 127.0.0.1:port, ended at teardown. */

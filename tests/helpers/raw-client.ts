@@ -21,10 +21,11 @@ export class RawClient {
   #nextId = 1
   #waiters: Array<() => void> = []
   readonly #decoder = new FrameDecoder(256 * 1024 * 1024)
-  readonly #clientId = encodeClientId('raw-test')
+  readonly #clientId: Uint8Array
 
-  private constructor (socket: Socket) {
+  private constructor (socket: Socket, clientId: string) {
     this.socket = socket
+    this.#clientId = encodeClientId(clientId)
     socket.on('data', chunk => {
       for (const frame of this.#decoder.push(chunk)) {
         const parsed = parseResponseFrame(frame)
@@ -39,9 +40,9 @@ export class RawClient {
     socket.on('error', () => {})
   }
 
-  static connect (port: number, host = '127.0.0.1'): Promise<RawClient> {
+  static connect (port: number, host = '127.0.0.1', clientId = 'raw-test'): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host, noDelay: true }, () => resolve(new RawClient(socket)))
+      const socket = connect({ port, host, noDelay: true }, () => resolve(new RawClient(socket, clientId)))
       socket.once('error', reject)
     })
   }

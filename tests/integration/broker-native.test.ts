@@ -388,8 +388,15 @@ t.test('/healthz and /metrics', async t => {
   t.match(metrics.text, /spool_topic_records_in_total\{topic="m"\} 3/)
   t.match(metrics.text, /spool_topic_records_out_total\{topic="m"\} 3/)
   t.match(metrics.text, /spool_topic_bytes_out_total\{topic="m"\} \d+/)
-  t.match(metrics.text, /spool_requests_total\{api="Produce",listener="tcp"\} 1/)
-  t.match(metrics.text, /spool_connection_bytes_out_total\{connection="\d+",client_id="raw-test",remote_address="127\.0\.0\.1:\d+",listener="tcp"\} \d+/)
+  t.match(metrics.text, /spool_requests_total\{protocol="native",api="Produce"\} 1/)
+  t.match(metrics.text, /spool_connection_sent_bytes_total\{connection="\d+",protocol="native",client_id="raw-test",peer="127\.0\.0\.1:\d+"\} \d+/)
+  t.match(metrics.text, /spool_connections\{protocol="native",transport="tcp"\} 1/, 'open connections by protocol')
+  t.match(metrics.text, /spool_partition_log_end_offset\{topic="m",partition="0"\} 3/, 'per-partition offsets')
+  t.match(metrics.text, /spool_partition_size_bytes\{topic="m",partition="0"\} \d+/, 'per-partition size')
+  // The standard families Prometheus users know.
+  for (const family of ['process_resident_memory_bytes', 'process_cpu_seconds_total', 'process_open_fds', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_gc_duration_seconds']) {
+    t.match(metrics.text, new RegExp(`^# TYPE ${family} `, 'm'), family)
+  }
   t.equal((await httpGet(broker, '/nope')).status, 404)
   for (const path of ['/healthz', '/metrics']) {
     const posted = await fetch(`http://127.0.0.1:${broker.ports.http}${path}`, { method: 'POST' })

@@ -14,13 +14,14 @@ import { replayTopic } from '../../broker/protocols/mqtt/log-access.js'
 import { httpGet, startBroker, tempDir } from '../helpers/broker.js'
 import { collect, connectClient, run, sleep } from '../helpers/mqtt.js'
 import type { Broker } from '../../broker/broker.js'
+import { INTERNAL_CALLER } from '../../broker/security/principal.js'
 
 const enc = new TextEncoder()
 const SPOOL = new URL('../../cli/spool.js', import.meta.url).pathname
 
 async function recordsOf (broker: Broker, topic = 'mqtt'): Promise<Array<{ key: string | null, value: string, headers: Record<string, string> }>> {
   const out: Array<{ key: string | null, value: string, headers: Record<string, string> }> = []
-  await replayTopic(broker.partitions, topic, r => {
+  await replayTopic({ topics: broker.topics, partitions: broker.partitions }, topic, r => {
     out.push({
       key: r.key === null ? null : Buffer.from(r.key).toString(),
       value: Buffer.from(r.value ?? []).toString(),
@@ -42,7 +43,7 @@ for (const v of ['mqttv311', 'mqttv5'] as const) {
     const sub = run(t, 'mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-V', v, '-t', 'sensors/#', '-C', '1', '-v', '-W', '10'], { timeoutMs: 12_000 })
     await sleep(300) // mosquitto_sub subscribes
     const key = enc.encode('sensors/x')
-    broker.partitions.append('mqtt', partitionForKey(key, broker.logs.topic('mqtt')!.partitions), encodeBatch([{ key, value: enc.encode('from the log') }]))
+    broker.partitions.append(INTERNAL_CALLER, 'mqtt', partitionForKey(key, broker.logs.topic('mqtt')!.partitions), encodeBatch([{ key, value: enc.encode('from the log') }]))
     const out = await sub
     t.equal(out.code, 0, out.stderr)
     t.equal(out.stdout.trim(), 'sensors/x from the log')
@@ -77,7 +78,7 @@ t.test('control characters never reach a mosquitto subscriber: refused on the wa
   // Out: a record keyed with a control character is not delivered; a header with one is dropped.
   const append = (key: string, value: string, headers: Array<{ key: string, value: Uint8Array }> = []): void => {
     const k = enc.encode(key)
-    broker.partitions.append('mqtt', partitionForKey(k, broker.logs.topic('mqtt')!.partitions), encodeBatch([{ key: k, value: enc.encode(value), headers }]))
+    broker.partitions.append(INTERNAL_CALLER, 'mqtt', partitionForKey(k, broker.logs.topic('mqtt')!.partitions), encodeBatch([{ key: k, value: enc.encode(value), headers }]))
   }
   append('ctl/x\u0002y', 'never')
   append('ctl/h', 'first', [{ key: 'na\u0001me', value: enc.encode('v') }, { key: 'ok', value: enc.encode('fine') }])
@@ -98,7 +99,9 @@ t.test('MQTT over WebSocket at /mqtt on the HTTP port, and gateway metrics', asy
   await tcp.publishAsync('web/1', 'hello', { qos: 1 })
   t.equal((await got)[0]!.payload, 'hello')
   const metrics = await httpGet(broker, '/metrics')
-  t.match(metrics.text, /spool_mqtt_connections 2/)
+  t.match(metrics.text, /spool_mqtt_clients 2/)
+  t.match(metrics.text, /spool_connections\{protocol="mqtt",transport="ws"\} 1/)
+  t.match(metrics.text, /spool_connections\{protocol="mqtt",transport="tcp"\} 1/)
   t.match(metrics.text, /spool_mqtt_messages_in_total 1/)
   t.match(metrics.text, /spool_mqtt_messages_out_total 1/)
   t.match(metrics.text, /spool_topic_records_in_total\{topic="mqtt"\} 1/)

@@ -8,8 +8,7 @@
 // middle of the handshake, shared subscriptions, takeover, keep-alive, topic aliases and
 // properties, bad and oversize packets, and bounded memory for a client that never reads.
 import t from 'tap'
-import { createServer } from 'node:http'
-import { connect, type AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import mqtt from 'mqtt'
 import type mqttPacket from 'mqtt-packet'
 import { encodeBatch } from '../../protocol/record-batch/records.js'
@@ -426,18 +425,13 @@ t.test('a subscriber that never reads does not grow broker memory without bound'
 })
 
 t.test('MQTT over WebSocket at /mqtt', async t => {
-  const { handle } = await startGateway(t)
-  const server = createServer((_req, res) => { res.end() })
-  server.on('upgrade', (req, socket, head) => handle.upgradeHandler(req, socket as import('node:net').Socket, head))
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { server.closeAllConnections(); server.close() })
-  const wsPort = (server.address() as AddressInfo).port
-  const ws = mqtt.connect(`ws://127.0.0.1:${wsPort}/mqtt`, { protocolVersion: 5, reconnectPeriod: 0 })
+  const { handle } = await startGateway(t, { httpPort: 0 })
+  const ws = mqtt.connect(`ws://127.0.0.1:${handle.httpPort!}/mqtt`, { protocolVersion: 5, reconnectPeriod: 0 })
   t.teardown(() => { ws.end(true) })
   await new Promise<void>((resolve, reject) => { ws.once('connect', () => resolve()); ws.once('error', reject) })
   await ws.subscribeAsync('web/#', { qos: 1 })
   const got = collect(ws, 1)
-  const tcp = await connectClient(t, handle.port!)
+  const tcp = await connectClient(t, handle.port)
   await tcp.publishAsync('web/1', 'over ws', { qos: 1 })
   t.equal((await got)[0]!.payload, 'over ws')
 })

@@ -126,3 +126,27 @@ t.test('random and mutated input only ever yields named errors', async t => {
   t.equal(unnamed, 0, 'every failure is a SpoolError')
   t.ok(framesSeen > 100, 'mutations reached the body parser')
 })
+
+t.test('a frame arriving one byte per chunk is gathered into one buffer: memory ≈ the frame, not ≈ chunks × overhead', async t => {
+  // Campaign finding: one byte per write cost the broker ~100-160 bytes per byte (every
+  // chunk kept until the frame completed). Here 200,000 one-byte chunks, each its own
+  // buffer as a socket read would be, must not stay alive while the frame is incomplete.
+  const { setFlagsFromString } = await import('node:v8')
+  const { runInNewContext } = await import('node:vm')
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const total = 200_004
+  const frame = new Uint8Array(total)
+  new DataView(frame.buffer).setUint32(0, total - 4)
+  const decoder = new FrameDecoder(1 << 20, 4)
+  gc()
+  const before = process.memoryUsage().heapUsed
+  for (let i = 0; i < total - 1; i++) decoder.push(frame.slice(i, i + 1))
+  gc()
+  const grown = process.memoryUsage().heapUsed - before
+  t.equal(decoder.bufferedBytes, total, 'one buffer of the frame size is held')
+  t.ok(grown < 4 * 1024 * 1024, `heap grew ${(grown / 1024 / 1024).toFixed(1)} MB for ${total - 1} chunks (the chunks are not kept)`)
+  const out = decoder.push(frame.slice(total - 1))
+  t.equal(out.length, 1)
+  t.equal(out[0]!.length, total, 'the whole frame comes out')
+})

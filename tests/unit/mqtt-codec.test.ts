@@ -4,7 +4,8 @@
 // agrees with the matcher; the log mapping round-trips MQTT 5 properties as headers.
 import t from 'tap'
 import mqttPacket from 'mqtt-packet'
-import { PacketFramer } from '../../broker/protocols/mqtt/framer.js'
+import { MQTT_MAX_HEADER_BYTES, bodyStart, mqttHeaderReader } from '../../broker/protocols/mqtt/framer.js'
+import { FrameAssembler } from '../../protocol/bytes/frame-assembler.js'
 import { PacketDecoder, encodeAck, encodePublish, type PublishPacket } from '../../broker/protocols/mqtt/codec.js'
 import { parseSubscriptionFilter, topicFilterError, topicMatches, topicNameError } from '../../broker/protocols/mqtt/topics.js'
 import { SubscriptionIndex } from '../../broker/protocols/mqtt/subscription-index.js'
@@ -14,6 +15,21 @@ import { SpoolError } from '../../protocol/errors.js'
 
 const limits = { maxTopicBytes: 64, maxTopicLevels: 5 }
 const enc = new TextEncoder()
+
+/** The broker's MQTT framing: the one FrameAssembler with the MQTT fixed-header reader. */
+class PacketFramer {
+  readonly #assembler: FrameAssembler
+  constructor (max: number) { this.#assembler = new FrameAssembler(mqttHeaderReader(max), MQTT_MAX_HEADER_BYTES) }
+  push (bytes: Uint8Array, onPacket: (first: number, body: Uint8Array, whole: Uint8Array) => boolean): SpoolError | null {
+    try {
+      this.#assembler.push(bytes, whole => onPacket(whole[0]!, whole.subarray(bodyStart(whole)), whole))
+      return null
+    } catch (err) {
+      if (err instanceof SpoolError) return err
+      throw err
+    }
+  }
+}
 
 function frame (bytes: Uint8Array, max: number, step: number): { packets: number[][], err: SpoolError | null } {
   const f = new PacketFramer(max)

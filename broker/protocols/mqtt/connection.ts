@@ -1,8 +1,10 @@
 /**
- * One MQTT network connection (TCP or WebSocket, through a ByteChannel): framing, decoding
- * and the per-packet rules; sessions, routing and delivery belong to the gateway.
+ * One MQTT connection: the MQTT session of a network Connection (network/connection.ts),
+ * which owns the socket, the framing memory, byte metering, keep-alive (its idle timeout)
+ * and the failure rule. Here: decoding and the per-packet rules; sessions, routing and
+ * delivery belong to the gateway, CONNECT to connect.ts.
  *
- * Per read: the framer yields whole packets; PUBLISHes are validated and staged into record
+ * Per read: the framing yields whole packets; PUBLISHes are validated and staged into record
  * batches (publish-stage.ts); any other packet first flushes the stage, so packets take
  * effect in order. At the end of the read the stage is appended and the acknowledgements go
  * out in the order the PUBLISHes arrived [MQTT-4.6.0-2] — only after their records are in
@@ -11,24 +13,29 @@
  * Bad input: a malformed packet, a protocol violation or an oversize packet closes this
  * connection — with a DISCONNECT carrying a reason code for MQTT 5 [MQTT-4.13.1-1], by
  * closing the socket for 3.1.1 [MQTT-4.8.0-1] — and one bounded log line. Nothing is appended
- * for a packet that failed validation.
+ * for a packet that failed validation. An unexpected exception closes it the same way
+ * (MQTT 5: 0x80 unspecified error).
  */
 
 import type { IConnectPacket, IDisconnectPacket, ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet'
 import { MqttProtocolError, SpoolError } from '../../../protocol/errors.js'
-import type { ByteChannel } from '../../network/channel.js'
+import type { Connection, ProtocolSession } from '../../network/connection.js'
+import { faultPoints } from '../../storage/testing/fault-points.js'
 import {
   PINGRESP, PacketDecoder, encodeAck, encodeOther, type AckPacket, type PublishPacket,
 } from './codec.js'
-import { PacketFramer, hexSnippet } from './framer.js'
-import type { MqttGateway } from './gateway.js'
+import { TOPIC_ALIAS_MAX, runConnect } from './connect.js'
+import { MQTT_MAX_HEADER_BYTES, bodyStart, mqttHeaderReader } from './framer.js'
+import type { MqttGatewayApi } from './gateway-api.js'
 import type { MqttMessage } from './mapping.js'
 import { PublishStage, type StagedBatch } from './publish-stage.js'
-import { Reason } from './reason-codes.js'
-import type { Session, SessionOutput } from './session.js'
+import { Reason, reasonForError } from './reason-codes.js'
+import type { Session } from './session.js'
+import type { MqttClient } from './gateway-api.js'
 import { reservedTopicError, topicNameError } from './topics.js'
 
-type State = 'new' | 'connected' | 'closed'
+/** new: before CONNECT; connecting: CONNECT's steps are running (later packets wait). */
+type State = 'new' | 'connecting' | 'connected' | 'closed'
 
 interface PendingAck {
   cmd: 'puback' | 'pubrec'
@@ -36,77 +43,84 @@ interface PendingAck {
   batch: StagedBatch
 }
 
-/** Topic aliases a client may use towards the broker (MQTT 5 Topic Alias Maximum). */
-export const TOPIC_ALIAS_MAX = 64
+/** How long a new connection may take to send CONNECT. */
+export const CONNECT_TIMEOUT_MS = 10_000
 
-let nextConnectionId = 1
-
-export class MqttConnection implements SessionOutput {
-  readonly channel: ByteChannel
-  readonly #gw: MqttGateway
-  readonly #framer: PacketFramer
+export class MqttConnection implements MqttClient, ProtocolSession {
+  readonly net: Connection
+  readonly frameSize
+  readonly maxHeaderBytes = MQTT_MAX_HEADER_BYTES
+  readonly #gw: MqttGatewayApi
   readonly #decoder = new PacketDecoder()
   readonly #stage: PublishStage
   readonly #acks: PendingAck[] = []
   readonly #aliases = new Map<number, { topic: string, bytes: Uint8Array }>()
+  /** Packets that arrived while CONNECT's steps ran (views of their chunks). */
+  readonly #waiting: Uint8Array[] = []
   #ackChain: Promise<void> = Promise.resolve()
   #state: State = 'new'
   #inboundPending = 0
   /** Flushes whose acks wait in #ackChain. */
   #chained = 0
+  /** The reason code of the DISCONNECT a closing MQTT 5 connection sends. */
+  #farewellReason: number | null = null
   session: Session | null = null
   clientId = ''
   version: 4 | 5 = 4
   window = 65535
   maxPacketBytes = Infinity
   keepAliveMs = 0
-  lastActivityMs: number
-  readonly openedAtMs: number
-  /** For the console's connections table (stats.ts): an id and the bytes each way. */
-  readonly id = nextConnectionId++
-  bytesIn = 0
-  bytesOut = 0
   will: { message: MqttMessage, delaySec: number } | null = null
   /** DISCONNECT received: no will (unless v5 reason 0x04), a normal end. */
   gracefulClose = false
 
-  constructor (gateway: MqttGateway, channel: ByteChannel) {
+  constructor (gateway: MqttGatewayApi, net: Connection) {
     this.#gw = gateway
-    this.channel = channel
-    this.#framer = new PacketFramer(gateway.settings.maxPacketBytes)
+    this.net = net
     this.#stage = new PublishStage(gateway.settings.maxBatchBytes)
-    this.openedAtMs = this.lastActivityMs = gateway.now()
-    channel.onData(chunk => this.#onData(chunk))
-    channel.onDrain(() => this.session?.scheduleResume())
-    channel.onClose(() => this.#onClose())
+    const header = mqttHeaderReader(gateway.settings.maxPacketBytes)
+    this.frameSize = (chunk: Uint8Array, pos: number, end: number): number => {
+      if (this.#state === 'new' && chunk[pos] !== 0x10) {
+        // Not MQTT at all (or not CONNECT first [MQTT-3.1.0-1]): close before waiting for a length.
+        throw new MqttProtocolError('the first packet is not CONNECT [MQTT-3.1.0-1]')
+      }
+      return header(chunk, pos, end)
+    }
+    gateway.connections.add(this)
   }
 
+  get id (): number { return this.net.id }
   get connected (): boolean { return this.#state === 'connected' }
   get closed (): boolean { return this.#state === 'closed' }
-  get queuedBytes (): number { return this.channel.queuedBytes }
+  get queuedBytes (): number { return this.net.queuedBytes }
 
   write (packet: Uint8Array): void {
-    this.bytesOut += packet.length
-    this.channel.write([packet])
+    this.net.write([packet])
   }
 
-  #onData (chunk: Uint8Array): void {
-    if (this.#state === 'closed') return
-    this.lastActivityMs = this.#gw.now()
-    this.#gw.counters.bytesIn += chunk.length
-    this.bytesIn += chunk.length
-    if (this.#state === 'new' && this.#framer.bufferedBytes === 0 && chunk.length > 0 && chunk[0] !== 0x10) {
-      // Not MQTT at all (or not CONNECT first [MQTT-3.1.0-1]): close before waiting for a length.
-      this.fail(new MqttProtocolError('the first packet is not CONNECT [MQTT-3.1.0-1]'), Reason.protocolError, chunk)
-      return
+  onFrame (whole: Uint8Array): boolean {
+    if (this.#state === 'connecting') {
+      this.#waiting.push(whole)
+      this.net.pause('session')
+      return true
     }
-    const err = this.#framer.push(chunk, this.#onPacket)
-    this.#flush()
-    if (err !== null) this.fail(err, err.code === 'MQTT_PACKET_TOO_LARGE' ? Reason.packetTooLarge : Reason.malformedPacket, chunk)
+    return this.#onPacket(whole)
   }
 
-  readonly #onPacket = (first: number, body: Uint8Array, whole: Uint8Array): boolean => {
+  onReadEnd (): void {
+    this.#flush()
+  }
+
+  onDrain (): void {
+    this.session?.scheduleResume()
+  }
+
+  readonly #onPacket = (whole: Uint8Array): boolean => {
     if (this.#state === 'closed') return false
+    this.net.touch()
+    if (faultPoints.active) faultPoints.hit('mqtt.packet', this.clientId)
+    const first = whole[0]!
+    const body = whole.subarray(bodyStart(whole))
     if (this.#state === 'new' && first >> 4 === 1 && unsupportedLevel(body)) {
       // [MQTT-3.1.2-2]: CONNACK 0x01 (unacceptable protocol version), then close.
       this.write(encodeOther({ cmd: 'connack', sessionPresent: false, returnCode: 1 }, 4))
@@ -158,13 +172,40 @@ export class MqttConnection implements SessionOutput {
     return !this.closed
   }
 
+  /**
+   * CONNECT runs as a list of steps (connect.ts) that may wait (an authenticator); packets
+   * that arrive meanwhile wait in order and reading pauses, then they are handled once the
+   * CONNACK is out.
+   */
   #connect (p: IConnectPacket): void {
     this.version = this.#decoder.version
-    const outcome = this.#gw.connect(this, p)
-    if (outcome === null) return
+    this.#state = 'connecting'
+    const outcome = runConnect(this.#gw, this, p)
+    if (outcome instanceof Promise) {
+      this.net.guard(outcome.then(o => this.net.run(() => this.#connected(o))))
+    } else {
+      this.#connected(outcome)
+    }
+  }
+
+  #connected (outcome: { connack: import('mqtt-packet').IConnackPacket, session: Session } | null): void {
+    if (this.#state !== 'connecting') return
+    if (outcome === null) {
+      this.#waiting.length = 0
+      return
+    }
     this.#state = 'connected'
+    this.net.setClientId(this.clientId)
+    // [MQTT-3.1.2-24]: no packet for 1.5 × keep alive closes the connection (and sends the will).
+    this.net.idleTimeoutMs = this.keepAliveMs * 1.5
     this.write(encodeOther(outcome.connack, this.version))
     this.#gw.attach(this, outcome.session)
+    if (this.#waiting.length > 0) {
+      const waiting = this.#waiting.splice(0)
+      for (const whole of waiting) if (!this.#onPacket(whole)) break
+      this.#flush()
+    }
+    this.net.resume('session')
   }
 
   #publish (p: PublishPacket, whole: Uint8Array): void {
@@ -204,10 +245,10 @@ export class MqttConnection implements SessionOutput {
       this.write(encodeAck('pubrec', p.packetId, 0, this.version))
       return
     }
-    // Receive Maximum [MQTT-3.3.4-9]: counts what the broker holds for the client — QoS 2
-    // awaiting PUBREL and acks waiting for fsync. Acks of one read go out at its end, so a
-    // client pipelining many QoS 1 publishes in one read is not penalised.
-    if (p.qos > 0 && this.version === 5 && this.#inboundPending + session.inboundQos2.size >= this.#gw.settings.maxInflight) {
+    // Receive Maximum [MQTT-3.3.4-7]: every QoS 1/2 PUBLISH the broker has not acknowledged
+    // counts as it is decoded — those staged in this read (acked at its end), those whose
+    // acks wait for an append or fsync, and QoS 2 awaiting PUBREL. One more is DISCONNECT 0x93.
+    if (p.qos > 0 && this.version === 5 && this.#acks.length + this.#inboundPending + session.inboundQos2.size >= this.#gw.settings.maxInflight) {
       this.fail(new MqttProtocolError(`more than ${this.#gw.settings.maxInflight} QoS 1/2 publishes unacknowledged`), Reason.receiveMaximumExceeded, whole)
       return
     }
@@ -254,8 +295,8 @@ export class MqttConnection implements SessionOutput {
     this.#ackChain = this.#ackChain.then(() => ready).then(() => {
       this.#chained--
       this.#inboundPending -= acks.length
-      if (acks.length > 0) this.#sendAcks(acks)
-    })
+      if (acks.length > 0) this.net.run(() => this.#sendAcks(acks))
+    }, (err: unknown) => { this.net.internalError(err) })
   }
 
   #sendAcks (acks: PendingAck[]): void {
@@ -349,43 +390,42 @@ export class MqttConnection implements SessionOutput {
     // Normal DISCONNECT discards the will [MQTT-3.14.4-3]; v5 reason 0x04 asks for it.
     if (p.reasonCode !== Reason.disconnectWithWill) this.will = null
     this.gracefulClose = true
-    this.#state = 'closed'
-    this.channel.end()
+    this.net.close(null)
   }
 
   /**
    * Closes the connection for bad input or a broken rule: DISCONNECT with `reason` for
-   * MQTT 5 (when connected), a closed socket otherwise, and one bounded log line.
+   * MQTT 5 (when connected), a closed socket otherwise, and one bounded log line (the
+   * network connection's).
    */
   fail (err: SpoolError, reason: number, bytes: Uint8Array | null): void {
     if (this.#state === 'closed') return
-    this.#gw.logger.warn({
-      code: err.code,
-      reason: `0x${reason.toString(16)}`,
-      clientId: this.clientId || undefined,
-      remote: this.channel.remoteAddress,
-      listener: this.channel.listener,
-      bytes: bytes === null ? undefined : hexSnippet(bytes, 0, 32),
-    }, `mqtt connection closed: ${err.message.slice(0, 200)}`)
-    this.#gw.counters.protocolErrors++
-    this.close(reason)
+    this.#farewellReason = reason
+    this.net.fail(err, bytes)
   }
 
   /** Ends the connection; MQTT 5 connected clients get a DISCONNECT with `reason` first. */
   close (reason: number | null): void {
     if (this.#state === 'closed') return
-    const wasConnected = this.#state === 'connected'
-    this.#state = 'closed'
-    if (reason !== null && wasConnected && this.version === 5) {
-      this.write(encodeOther({ cmd: 'disconnect', reasonCode: reason }, 5))
-    }
+    if (reason !== null) this.#sayGoodbye(reason)
     // Queued packets (a refusing CONNACK, a DISCONNECT) are flushed; a peer that does not
-    // close its side is cut off shortly after (ByteChannel.end).
-    this.channel.end()
+    // close its side is cut off shortly after.
+    this.net.close(null)
   }
 
-  #onClose (): void {
+  /** The network connection closes for `err` (bad input, keep-alive, an internal error). */
+  farewell (err: SpoolError): void {
+    this.#sayGoodbye(this.#farewellReason ?? reasonForError(err))
+  }
+
+  #sayGoodbye (reason: number): void {
+    if (this.#state !== 'connected' || this.version !== 5) return
+    this.write(encodeOther({ cmd: 'disconnect', reasonCode: reason }, 5))
+  }
+
+  onClose (): void {
     this.#state = 'closed'
+    this.#waiting.length = 0
     this.#gw.connectionClosed(this)
   }
 }

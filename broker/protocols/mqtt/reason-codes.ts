@@ -19,6 +19,7 @@ export const Reason = {
   serverUnavailable: 0x88,
   serverBusy: 0x89,
   serverShuttingDown: 0x8b,
+  badAuthenticationMethod: 0x8c,
   keepAliveTimeout: 0x8d,
   sessionTakenOver: 0x8e,
   topicFilterInvalid: 0x8f,
@@ -51,4 +52,16 @@ export function v4ReturnCode (reason: number): number {
   if (reason === Reason.unsupportedProtocolVersion) return ReturnCode.unacceptableProtocolVersion
   if (reason === Reason.clientIdentifierNotValid) return ReturnCode.identifierRejected
   return ReturnCode.serverUnavailable
+}
+
+/** The DISCONNECT reason for a connection closed by the network layer for `err`. */
+export function reasonForError (err: { readonly code: string }): number {
+  switch (err.code) {
+    case 'IDLE_TIMEOUT': return Reason.keepAliveTimeout
+    case 'MQTT_PACKET_TOO_LARGE': return Reason.packetTooLarge
+    case 'MQTT_MALFORMED_PACKET': return Reason.malformedPacket
+    case 'MQTT_PROTOCOL_ERROR': return Reason.protocolError
+    case 'LOG_CLOSED': return Reason.serverShuttingDown
+    default: return Reason.unspecifiedError
+  }
 }

@@ -15,7 +15,7 @@
 import type { TopicLimits } from './topics.js'
 import { topicMatches } from './topics.js'
 import { RecordBatchBuilder } from '../../../protocol/record-batch/records.js'
-import { ensureTopic, replayTopic, type LogAccess } from './log-access.js'
+import { append, ensureTopic, replayTopic, type LogAccess } from './log-access.js'
 import { messageHeaders, recordToMessage, remainingExpirySec, type MqttMessage } from './mapping.js'
 
 export const RETAINED_TOPIC = '__mqtt_retained'
@@ -57,7 +57,7 @@ export class RetainedStore {
       this.#messages.set(message.topic, kept)
       builder.append({ key: kept.topicBytes, value: kept.payload, headers: messageHeaders(kept), timestamp: kept.timestampMs })
     }
-    this.#log.append(RETAINED_TOPIC, 0, builder.build())
+    append(this.#log, RETAINED_TOPIC, 0, builder.build())
   }
 
   /** Retained messages matching a filter, skipping (and forgetting) expired ones. */

@@ -20,7 +20,7 @@
 import { packr } from '../../../protocol/native/frame.js'
 import { RecordBatchBuilder } from '../../../protocol/record-batch/records.js'
 import type { QoS } from './codec.js'
-import { ensureTopic, replayTopic, type LogAccess } from './log-access.js'
+import { append, ensureTopic, replayTopic, type LogAccess } from './log-access.js'
 
 export const SESSIONS_TOPIC = '__mqtt_sessions'
 
@@ -75,7 +75,7 @@ export class SessionStore {
   write (clientId: string, session: StoredSession | null): void {
     const builder = new RecordBatchBuilder(512)
     builder.append({ key: utf8.encode(clientId), value: session === null ? null : packr.pack(session) as Uint8Array })
-    this.#log.append(SESSIONS_TOPIC, 0, builder.build())
+    append(this.#log, SESSIONS_TOPIC, 0, builder.build())
   }
 }
 

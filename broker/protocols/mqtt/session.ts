@@ -155,7 +155,7 @@ export class Session {
       const pos = stored.positions.find(p => p[0] === t.logTopic && p[1] === t.partition)
       // No stored position: the log topic appeared after the session was stored, so all of
       // it is news to the session.
-      s.cursor(i).nextOffset = pos !== undefined ? Math.min(pos[2], t.position) : ctx.log.logs.partition(t.logTopic, t.partition).logStartOffset
+      s.cursor(i).nextOffset = pos !== undefined ? Math.min(pos[2], t.position) : ctx.log.partitions.offsets(t.logTopic, t.partition).logStartOffset
     })
     for (const [packetId, qos, state, logTopic, partition, offset] of stored.inflight) {
       s.inflight.set(packetId, { packetId, qos, state, logTopic, partition, offset, delivery: null })

@@ -46,7 +46,7 @@ export class Tailer {
     this.#subs = options.subs
     this.#limits = options.limits
     this.#logger = options.logger
-    this.position = options.log.logs.partition(options.logTopic, options.partition).highWatermark
+    this.position = options.log.partitions.offsets(options.logTopic, options.partition).highWatermark
     this.startPosition = this.position
     this.#arm()
   }
@@ -64,7 +64,7 @@ export class Tailer {
 
   #arm (): void {
     if (this.#closed) return
-    this.#cancel = this.#log.onNextAppend([[this.logTopic, this.partition]], () => {
+    this.#cancel = this.#log.partitions.onNextAppend([[this.logTopic, this.partition]], () => {
       this.#arm()
       // After the current synchronous append path, which may fan out from memory first.
       queueMicrotask(() => { void this.#pump() })
@@ -83,7 +83,7 @@ export class Tailer {
     this.#reading = true
     try {
       for (;;) {
-        const end = this.#log.logs.partition(this.logTopic, this.partition).highWatermark
+        const end = this.#log.partitions.offsets(this.logTopic, this.partition).highWatermark
         if (this.position >= end || this.#closed) return
         const { records, nextOffset } = await readRecords(this.#log, this.logTopic, this.partition, this.position, TAIL_READ_BYTES)
         for (const r of records) {

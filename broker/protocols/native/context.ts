@@ -1,22 +1,22 @@
-/** What every api handler may use; built once by broker.ts. */
+/** What every native api handler may use; built once by broker.ts. */
 
 import type { Logger } from 'pino'
 import { SpoolError } from '../../../protocol/errors.js'
 import type { BrokerConfig } from '../../config/settings.js'
 import type { BrokerMetrics } from '../../observability/metrics.js'
 import type { PartitionService } from '../../services/partitions.js'
-import type { LogManager } from '../../storage/log-manager.js'
+import type { ProducerIdService } from '../../services/producer-ids.js'
+import type { TopicService } from '../../services/topics.js'
 
 export interface BrokerContext {
   readonly config: BrokerConfig
-  readonly logs: LogManager
+  readonly topics: TopicService
   readonly partitions: PartitionService
+  readonly producerIds: ProducerIdService
   readonly logger: Logger
   readonly metrics: BrokerMetrics
   /** host:port clients should use for the native protocol (metadata). */
   readonly advertised: { host: string, port: number }
-  /** Creates a topic if it does not exist (shared by auto-create paths; concurrent calls share one creation). */
-  ensureTopic (name: string): Promise<void>
   readonly now: () => number
 }
 

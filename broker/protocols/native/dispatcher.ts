@@ -10,7 +10,8 @@ import { APIS, apiByKey, type ApiName, type RequestOf, type ResponseOf } from '.
 import { decodeBody, type RequestFrame } from '../../../protocol/native/frame.js'
 import { SpoolError, UnsupportedApiError, UnsupportedVersionError } from '../../../protocol/errors.js'
 import type { BrokerMetrics } from '../../observability/metrics.js'
-import type { Dispatch, HandlerResult, RequestContext } from './connection.js'
+import { faultPoints } from '../../storage/testing/fault-points.js'
+import type { Dispatch, HandlerResult, RequestContext } from './wire.js'
 
 /** What a handler returns: its response body (top-level error fields are added on failure), and records. */
 export interface Reply<N extends ApiName> {
@@ -54,15 +55,16 @@ export class Dispatcher {
   }
 
   readonly dispatch: Dispatch = (frame: RequestFrame, ctx: RequestContext) => {
+    if (faultPoints.active) faultPoints.hit('native.request', frame.clientId)
     const entry = this.#entries.get(frame.apiKey)
     if (entry === undefined) {
       const known = apiByKey(frame.apiKey)
-      this.#metrics.requests.labels('unknown', ctx.connection.listener).inc()
+      this.#metrics.countRequest('native', 'unknown')
       throw new UnsupportedApiError(known === undefined
         ? `api key ${frame.apiKey} is not known to this broker`
         : `api ${known.name} (key ${frame.apiKey}) is not served by this broker`)
     }
-    this.#metrics.requests.labels(entry.name, ctx.connection.listener).inc()
+    this.#metrics.countRequest('native', entry.name)
     if (frame.apiVersion < entry.minVersion || frame.apiVersion > entry.maxVersion) {
       throw new UnsupportedVersionError(`${entry.name} version ${frame.apiVersion} is not supported (supported ${entry.minVersion}-${entry.maxVersion})`)
     }
@@ -77,7 +79,7 @@ export class Dispatcher {
   }
 
   #countError (name: string, err: unknown): never {
-    this.#metrics.requestErrors.labels(name, err instanceof SpoolError ? err.code : 'UNKNOWN_SERVER_ERROR').inc()
+    this.#metrics.countRequestError('native', name, err instanceof SpoolError ? err.code : 'UNKNOWN_SERVER_ERROR')
     throw err
   }
 }

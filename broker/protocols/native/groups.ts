@@ -3,16 +3,10 @@
 import type { GroupCoordinator } from '../../groups/coordinator.js'
 import type { Dispatcher } from './dispatcher.js'
 
-/** The host part of a remote address (`127.0.0.1:5555` → `127.0.0.1`). */
-function hostOf (remoteAddress: string): string {
-  const i = remoteAddress.lastIndexOf(':')
-  return (i < 0 ? remoteAddress : remoteAddress.slice(0, i)).replace(/^\[|\]$/g, '')
-}
-
 export function registerGroupHandlers (dispatcher: Dispatcher, groups: GroupCoordinator): void {
   dispatcher.register('GroupHeartbeat', (req, rc) => {
-    const body = groups.heartbeat(req, { clientId: rc.connection.clientId, clientHost: hostOf(rc.connection.remoteAddress) })
-    rc.connection.noteGroup(req.memberEpoch < 0 ? null : req.groupId)
+    const body = groups.heartbeat(req, { clientId: rc.connection.clientId, clientHost: rc.connection.peer.host })
+    rc.connection.group = req.memberEpoch < 0 ? null : req.groupId
     return { body }
   })
   dispatcher.register('OffsetCommit', req => ({ body: groups.commitOffsets(req) }))

@@ -5,29 +5,18 @@
 
 import { SpoolError } from '../../../protocol/errors.js'
 import type { RequestOf, ResponseOf } from '../../../protocol/native/api-keys.js'
-import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from '../../../protocol/native/apis/list-offsets.js'
+import type { RequestContext } from './wire.js'
 import { errorFields, type BrokerContext } from './context.js'
 import type { Reply } from './dispatcher.js'
 
-export async function listOffsets (ctx: BrokerContext, req: RequestOf<'ListOffsets'>): Promise<Reply<'ListOffsets'>> {
+export async function listOffsets (ctx: BrokerContext, req: RequestOf<'ListOffsets'>, rc: RequestContext): Promise<Reply<'ListOffsets'>> {
   const topics: ResponseOf<'ListOffsets'>['topics'] = []
   for (const t of req.topics) {
     const partitions: ResponseOf<'ListOffsets'>['topics'][number]['partitions'] = []
     for (const p of t.partitions) {
       try {
-        const log = ctx.logs.partition(t.topic, p.partition)
-        let offset: number
-        let timestamp = -1
-        if (p.timestamp === LATEST_TIMESTAMP) {
-          offset = log.highWatermark
-        } else if (p.timestamp === EARLIEST_TIMESTAMP) {
-          offset = log.logStartOffset
-        } else {
-          const found = await log.offsetForTimestamp(p.timestamp)
-          offset = found?.offset ?? -1
-          timestamp = found?.timestamp ?? -1
-        }
-        partitions.push({ partition: p.partition, errorCode: 0, errorMessage: null, offset, timestamp })
+        const found = await ctx.partitions.offsetFor(rc.connection.caller, t.topic, p.partition, p.timestamp)
+        partitions.push({ partition: p.partition, errorCode: 0, errorMessage: null, offset: found?.offset ?? -1, timestamp: found?.timestamp ?? -1 })
       } catch (err) {
         if (!(err instanceof SpoolError)) ctx.logger.error({ err, topic: t.topic, partition: p.partition }, 'list offsets failed')
         partitions.push({ partition: p.partition, ...errorFields(err), offset: -1, timestamp: -1 })

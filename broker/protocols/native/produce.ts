@@ -9,7 +9,7 @@
 
 import { InvalidRequestError, SpoolError, StorageError } from '../../../protocol/errors.js'
 import type { RequestOf } from '../../../protocol/native/api-keys.js'
-import type { RequestContext } from './connection.js'
+import type { RequestContext } from './wire.js'
 import { errorFields, type BrokerContext } from './context.js'
 import type { Reply } from './dispatcher.js'
 
@@ -37,7 +37,7 @@ export function produce (ctx: BrokerContext, req: RequestOf<'Produce'>, rc: Requ
       pos += p.recordsBytes
       let result: PartitionResult
       try {
-        const r = ctx.partitions.append(t.topic, p.partition, payload)
+        const r = ctx.partitions.append(rc.connection.caller, t.topic, p.partition, payload)
         result = { partition: p.partition, errorCode: 0, errorMessage: null, baseOffset: r.baseOffset, logAppendTimeMs: -1, logStartOffset: r.logStartOffset }
         if (req.acks === -1) pendingSyncs.push({ topic: t.topic, result })
       } catch (err) {

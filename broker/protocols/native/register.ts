@@ -9,11 +9,12 @@ import { createTopics, deleteTopics, describeTopics, metadata } from './topics.j
 
 export function registerHandlers (dispatcher: Dispatcher, ctx: BrokerContext): void {
   dispatcher.register('ApiVersions', () => ({ body: { apis: dispatcher.registered() } }))
-  dispatcher.register('Metadata', req => metadata(ctx, req))
-  dispatcher.register('CreateTopics', req => createTopics(ctx, req))
-  dispatcher.register('DeleteTopics', req => deleteTopics(ctx, req))
-  dispatcher.register('DescribeTopics', req => describeTopics(ctx, req))
+  dispatcher.register('Metadata', (req, rc) => metadata(ctx, req, rc))
+  dispatcher.register('CreateTopics', (req, rc) => createTopics(ctx, req, rc))
+  dispatcher.register('DeleteTopics', (req, rc) => deleteTopics(ctx, req, rc))
+  dispatcher.register('DescribeTopics', (req, rc) => describeTopics(ctx, req, rc))
   dispatcher.register('Produce', (req, rc) => produce(ctx, req, rc))
   dispatcher.register('Fetch', (req, rc) => fetch(ctx, req, rc))
-  dispatcher.register('ListOffsets', req => listOffsets(ctx, req))
+  dispatcher.register('ListOffsets', (req, rc) => listOffsets(ctx, req, rc))
+  dispatcher.register('InitProducerId', async (_req, rc) => ({ body: { producerId: await ctx.producerIds.allocate(rc.connection.caller), producerEpoch: 0 } }))
 }

@@ -1,43 +1,39 @@
 /**
- * Topic apis: Metadata (with auto-create), CreateTopics, DeleteTopics, DescribeTopics.
- * Every topic in a request gets its own error; one bad name does not fail the others.
+ * Topic apis: Metadata (with auto-create), CreateTopics, DeleteTopics, DescribeTopics —
+ * wire adapters over the topic service, which holds the rules. Every topic in a request
+ * gets its own error; one bad name does not fail the others.
  */
 
-import { InvalidPartitionsError, SpoolError, UnknownServerError, UnknownTopicOrPartitionError } from '../../../protocol/errors.js'
+import { SpoolError, UnknownServerError } from '../../../protocol/errors.js'
 import type { RequestOf } from '../../../protocol/native/api-keys.js'
 import type { LogConfig } from '../../storage/config.js'
 import type { BrokerContext } from './context.js'
 import { errorFields } from './context.js'
 import type { Reply } from './dispatcher.js'
+import type { RequestContext } from './wire.js'
 
 function describePartitions (ctx: BrokerContext, partitions: number): Array<{ partition: number, errorCode: number, leader: number, leaderEpoch: number, replicas: number[], isr: number[] }> {
   const node = ctx.config.nodeId
   return Array.from({ length: partitions }, (_, partition) => ({ partition, errorCode: 0, leader: node, leaderEpoch: 0, replicas: [node], isr: [node] }))
 }
 
-export async function metadata (ctx: BrokerContext, req: RequestOf<'Metadata'>): Promise<Reply<'Metadata'>> {
-  const names = req.topics ?? ctx.logs.topics().filter(t => !t.internal).map(t => t.name)
+export async function metadata (ctx: BrokerContext, req: RequestOf<'Metadata'>, rc: RequestContext): Promise<Reply<'Metadata'>> {
+  const caller = rc.connection.caller
+  const names = req.topics ?? ctx.topics.list(caller).map(t => t.name)
   const topics = []
   for (const name of names) {
     let error: unknown = null
-    if (!ctx.logs.hasTopic(name)) {
-      if (req.allowAutoCreate && ctx.config.autoCreateTopics) {
-        try {
-          await ctx.ensureTopic(name)
-        } catch (err) {
-          error = err
-        }
-      } else {
-        error = new UnknownTopicOrPartitionError(`topic "${name}" does not exist`)
-      }
+    let info = ctx.topics.info(name)
+    try {
+      if (info === undefined) info = (await ctx.topics.ensure(caller, name, req.allowAutoCreate)).info
+    } catch (err) {
+      error = asNamed(err, ctx)
     }
-    const info = error === null ? ctx.logs.topic(name) : undefined
-    if (info === undefined && error === null) error = new UnknownTopicOrPartitionError(`topic "${name}" does not exist`)
     topics.push({
       topic: name,
       ...errorFields(error),
       internal: info?.internal ?? false,
-      partitions: info === undefined ? [] : describePartitions(ctx, info.partitions),
+      partitions: info === undefined || error !== null ? [] : describePartitions(ctx, info.partitions),
     })
   }
   return {
@@ -50,33 +46,24 @@ export async function metadata (ctx: BrokerContext, req: RequestOf<'Metadata'>):
   }
 }
 
-export async function createTopics (ctx: BrokerContext, req: RequestOf<'CreateTopics'>): Promise<Reply<'CreateTopics'>> {
+export async function createTopics (ctx: BrokerContext, req: RequestOf<'CreateTopics'>, rc: RequestContext): Promise<Reply<'CreateTopics'>> {
   const topics = []
   for (const t of req.topics) {
-    const partitions = t.partitions === -1 ? ctx.config.defaultPartitions : t.partitions
     try {
-      if (partitions < 1 || partitions > ctx.config.maxPartitionsPerTopic) {
-        throw new InvalidPartitionsError(`partitions must be 1-${ctx.config.maxPartitionsPerTopic} (got ${partitions})`)
-      }
-      if (!req.validateOnly) {
-        await ctx.logs.createTopic(t.topic, { partitions, config: t.config as Partial<LogConfig> })
-        ctx.logger.info({ topic: t.topic, partitions }, 'topic created')
-      }
-      topics.push({ topic: t.topic, errorCode: 0, errorMessage: null, partitions })
+      const info = await ctx.topics.create(rc.connection.caller, t.topic, { partitions: t.partitions, config: t.config as Partial<LogConfig>, validateOnly: req.validateOnly })
+      topics.push({ topic: t.topic, errorCode: 0, errorMessage: null, partitions: info.partitions })
     } catch (err) {
-      topics.push({ topic: t.topic, ...errorFields(asNamed(err, ctx)), partitions })
+      topics.push({ topic: t.topic, ...errorFields(asNamed(err, ctx)), partitions: t.partitions === -1 ? ctx.config.defaultPartitions : t.partitions })
     }
   }
   return { body: { topics } }
 }
 
-export async function deleteTopics (ctx: BrokerContext, req: RequestOf<'DeleteTopics'>): Promise<Reply<'DeleteTopics'>> {
+export async function deleteTopics (ctx: BrokerContext, req: RequestOf<'DeleteTopics'>, rc: RequestContext): Promise<Reply<'DeleteTopics'>> {
   const topics = []
   for (const topic of req.topics) {
     try {
-      const info = ctx.logs.topic(topic)
-      if (info?.internal === true) throw new UnknownTopicOrPartitionError(`topic "${topic}" is internal and cannot be deleted`)
-      await ctx.logs.deleteTopic(topic)
+      await ctx.topics.delete(rc.connection.caller, topic)
       topics.push({ topic, errorCode: 0, errorMessage: null })
     } catch (err) {
       topics.push({ topic, ...errorFields(asNamed(err, ctx)) })
@@ -85,14 +72,16 @@ export async function deleteTopics (ctx: BrokerContext, req: RequestOf<'DeleteTo
   return { body: { topics } }
 }
 
-export function describeTopics (ctx: BrokerContext, req: RequestOf<'DescribeTopics'>): Reply<'DescribeTopics'> {
-  const names = req.topics ?? ctx.logs.topics().filter(t => req.includeInternal || !t.internal).map(t => t.name)
+export function describeTopics (ctx: BrokerContext, req: RequestOf<'DescribeTopics'>, rc: RequestContext): Reply<'DescribeTopics'> {
+  const caller = rc.connection.caller
+  const names = req.topics ?? ctx.topics.list(caller, { includeInternal: req.includeInternal }).map(t => t.name)
   const topics = names.map(name => {
-    const info = ctx.logs.topic(name)
-    if (info === undefined) {
-      return { topic: name, ...errorFields(new UnknownTopicOrPartitionError(`topic "${name}" does not exist`)), internal: false, config: {}, partitions: [] }
+    try {
+      const d = ctx.topics.describe(caller, name)
+      return { topic: name, errorCode: 0, errorMessage: null, internal: d.internal, config: { ...d.config }, partitions: d.partitionStats }
+    } catch (err) {
+      return { topic: name, ...errorFields(asNamed(err, ctx)), internal: false, config: {}, partitions: [] }
     }
-    return { topic: name, errorCode: 0, errorMessage: null, internal: info.internal, config: { ...info.config }, partitions: ctx.logs.partitionStats(name) }
   })
   return { body: { topics } }
 }

@@ -17,11 +17,16 @@
  *   topics.beforeCreateMetadata   createTopic made the directories, topics.json not yet written
  *   topics.afterDeleteMetadata    deleteTopic wrote topics.json, directories not yet renamed
  *
+ * And one point per protocol front-end, for the failure-rule tests (detail: the client id):
+ *   native.request            a native request, before its handler (native TCP and /ws)
+ *   mqtt.packet               an MQTT packet, before it is handled (MQTT TCP and /mqtt)
+ *   http.request              an HTTP request, before its route handler
+ *
  * A child process can arm points from a string such as `compaction.midSwap:exit` through
  * `armFromSpec` (the test helper does this; the engine never reads the environment).
  */
 
-export type FaultAction = 'throw' | 'exit' | ((name: string) => void)
+export type FaultAction = 'throw' | 'exit' | ((name: string, detail: string | undefined) => void)
 
 export interface ArmOptions {
   /** Hits to let pass before acting (default 0). */
@@ -99,8 +104,8 @@ export class FaultPoints {
     }
   }
 
-  /** Called by the engine at the point `name` (only when `active`). */
-  hit (name: string): void {
+  /** Called by the engine at the point `name` (only when `active`); `detail` goes to a callback action. */
+  hit (name: string, detail?: string): void {
     this.#hits.set(name, (this.#hits.get(name) ?? 0) + 1)
     const armed = this.#armed.get(name)
     if (armed === undefined) return
@@ -111,7 +116,7 @@ export class FaultPoints {
     if (--armed.times <= 0) this.reset(name)
     if (armed.action === 'throw') throw new FaultInjectedError(name)
     if (armed.action === 'exit') process.exit(armed.exitCode)
-    armed.action(name)
+    armed.action(name, detail)
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * The admin JSON api under `/api/` on the HTTP port (architecture.md §6): what the web
+ * The admin JSON api under `/api/` on the HTTP port (docs/architecture.md, HTTP port): what the web
  * console shows, and what any other program (the CLI, scripts, dashboards) may use. Every
  * answer is JSON; errors are `{ "error": { "code", "message", "retriable" } }` with the
  * status of router.ts's statusFor. Documented in the README's "Web console and /api".
@@ -24,11 +24,11 @@ import { readFileSync } from 'node:fs'
 import {
   GroupIdNotFoundError, InvalidRequestError, InvalidTopicError, UnknownTopicOrPartitionError, errorFromCode,
 } from '../../../../protocol/errors.js'
-import type { BrokerPorts } from '../../../broker.js'
+import type { BrokerPorts } from '../../../config/listeners.js'
 import type { BrokerConfig } from '../../../config/settings.js'
 import type { GroupCoordinator } from '../../../groups/coordinator.js'
 import type { LogConfig } from '../../../storage/config.js'
-import type { LogManager, TopicInfo } from '../../../storage/log-manager.js'
+import type { TopicInfo, TopicService } from '../../../services/topics.js'
 import type { StatsSampler, TopicRate } from '../../../observability/stats.js'
 import type { ApiRequest, ApiRoute } from './router.js'
 import type {
@@ -37,7 +37,7 @@ import type {
 
 export interface ApiContext {
   config: BrokerConfig
-  logs: LogManager
+  topics: TopicService
   groups: GroupCoordinator
   stats: StatsSampler
   /** Listener ports as bound (null when off). */
@@ -72,10 +72,9 @@ function sinceMs (req: ApiRequest): number {
 function topicSummary (ctx: ApiContext, info: TopicInfo): TopicSummary {
   let sizeBytes = 0
   let records = 0
-  for (let p = 0; p < info.partitions; p++) {
-    const log = ctx.logs.partition(info.name, p)
-    sizeBytes += log.sizeBytes
-    records += log.logEndOffset - log.logStartOffset
+  for (const p of ctx.topics.partitionStats(info.name)) {
+    sizeBytes += p.sizeBytes
+    records += p.logEndOffset - p.logStartOffset
   }
   return {
     name: info.name,
@@ -91,13 +90,12 @@ function topicSummary (ctx: ApiContext, info: TopicInfo): TopicSummary {
 }
 
 function topicDetail (ctx: ApiContext, info: TopicInfo): TopicDetail {
-  return { ...topicSummary(ctx, info), config: { ...info.config }, partitions: ctx.logs.partitionStats(info.name) }
+  return { ...topicSummary(ctx, info), config: { ...info.config }, partitions: ctx.topics.partitionStats(info.name) }
 }
 
-function knownTopic (ctx: ApiContext, name: string): TopicInfo {
-  const info = ctx.logs.topic(name)
-  if (info === undefined) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name.slice(0, 249))} does not exist`)
-  return info
+function knownTopic (ctx: ApiContext, req: ApiRequest, name: string): TopicInfo {
+  if (!ctx.topics.exists(name)) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name.slice(0, 249))} does not exist`)
+  return ctx.topics.describe(req.caller, name)
 }
 
 const CREATE_KEYS = new Set(['name', 'partitions', 'config'])
@@ -158,13 +156,13 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
       pattern: '/api/overview',
       doc: 'broker, totals and current rates',
       methods: {
-        GET: () => {
-          const topics = ctx.logs.topics().filter(t => !t.internal)
+        GET: req => {
+          const topics = ctx.topics.list(req.caller)
           let partitions = 0
           let sizeBytes = 0
           for (const t of topics) {
             partitions += t.partitions
-            for (let p = 0; p < t.partitions; p++) sizeBytes += ctx.logs.partition(t.name, p).sizeBytes
+            for (const p of ctx.topics.partitionStats(t.name)) sizeBytes += p.sizeBytes
           }
           const last = ctx.stats.history().at(-1)
           const body: OverviewAnswer = {
@@ -192,11 +190,11 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
       methods: {
         GET: req => {
           const internal = req.query.get('internal') === 'true'
-          return { body: { topics: ctx.logs.topics().filter(t => internal || !t.internal).map(t => topicSummary(ctx, t)) } }
+          return { body: { topics: ctx.topics.list(req.caller, { includeInternal: internal }).map(t => topicSummary(ctx, t)) } }
         },
         POST: async req => {
           const { name, partitions, config } = createTopicBody(ctx, req.body)
-          const info = await ctx.logs.createTopic(name, { partitions, config })
+          const info = await ctx.topics.create(req.caller, name, { partitions, config })
           return { status: 201, body: { topic: topicDetail(ctx, info) } }
         },
       },
@@ -205,12 +203,12 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
       pattern: '/api/topics/:name',
       doc: 'one topic: config and partitions; DELETE deletes it',
       methods: {
-        GET: req => ({ body: { topic: topicDetail(ctx, knownTopic(ctx, req.params.name!)) } }),
+        GET: req => ({ body: { topic: topicDetail(ctx, knownTopic(ctx, req, req.params.name!)) } }),
         DELETE: async req => {
-          const info = knownTopic(ctx, req.params.name!)
-          if (info.internal) throw new InvalidTopicError(`topic ${JSON.stringify(info.name)} is internal and cannot be deleted`)
-          await ctx.logs.deleteTopic(info.name)
-          return { body: { deleted: info.name } }
+          const name = req.params.name!
+          if (!ctx.topics.exists(name)) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name.slice(0, 249))} does not exist`)
+          await ctx.topics.delete(req.caller, name)
+          return { body: { deleted: name } }
         },
       },
     },

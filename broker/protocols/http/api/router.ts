@@ -23,10 +23,13 @@ import {
   OriginNotAllowedError, SpoolError, UnknownServerError, type ErrorName,
 } from '../../../../protocol/errors.js'
 import { checkOrigin } from '../origin.js'
+import { ANONYMOUS, type Caller } from '../../../security/principal.js'
 
 export type ApiMethod = 'GET' | 'POST' | 'DELETE'
 
 export interface ApiRequest {
+  /** Who asks (anonymous until the HTTP listener authenticates requests). */
+  caller: Caller
   /** Path parameters (`:name` in the pattern), URL-decoded. */
   params: Record<string, string>
   query: URLSearchParams
@@ -154,6 +157,12 @@ async function readJsonBody (req: IncomingMessage, maxBytes: number): Promise<un
   }
 }
 
+/** The caller of an HTTP request: the peer's address; anonymous until HTTP authentication lands. */
+export function httpCaller (req: IncomingMessage): Caller {
+  const raw = req.socket.remoteAddress ?? ''
+  return { principal: ANONYMOUS, clientId: '', host: raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw, protocol: 'http' }
+}
+
 /** A route handler for the HTTP listener that serves `routes` (register it on the `/api` prefix). */
 export function apiRouter (routes: readonly ApiRoute[], options: RouterOptions) {
   const compiled: Compiled[] = routes.map(route => ({ route, segments: route.pattern.split('/') }))
@@ -200,7 +209,7 @@ export function apiRouter (routes: readonly ApiRoute[], options: RouterOptions) 
     }
     try {
       const body = METHODS_WITH_BODY.has(method) ? await readJsonBody(req, options.maxBodyBytes) : undefined
-      const answer = await handler({ params: found.params, query: url.searchParams, body })
+      const answer = await handler({ caller: httpCaller(req), params: found.params, query: url.searchParams, body })
       writeJson(res, answer.status ?? 200, answer.body, extra)
     } catch (err) {
       if (err instanceof SpoolError) {

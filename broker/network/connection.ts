@@ -1,0 +1,373 @@
+/**
+ * One client connection of any protocol, over any ByteChannel. The connection owns what
+ * every protocol needs the same way; the protocol front-end (a ProtocolSession, created by
+ * its WireProtocol when the connection is accepted) owns the meaning of the frames.
+ *
+ * Owned here:
+ * - Framing memory: a FrameAssembler with the protocol's header reader, drawing partial
+ *   frames from the broker-wide ByteBudget; while the budget is spent the connection stops
+ *   reading and waits for room (network/budget.ts).
+ * - Byte metering (per connection and per protocol) and who is on the other end: the Peer,
+ *   the Principal (anonymous until an authenticator sets one), the client id.
+ * - Output limits: reading pauses while more than `pauseAtQueuedBytes` wait to be written
+ *   (a slow reader is throttled first); past `maxQueuedBytes`, protocols that may drop a
+ *   connection (native, Kafka) close it with SLOW_READER — once, however many responses were
+ *   waiting.
+ * - Idle: no activity (`touch`) for `idleTimeoutMs` closes with IDLE_TIMEOUT, unless the
+ *   session says it is busy. MQTT sets its keep-alive here after CONNECT.
+ * - Pauses by reason (backpressure, budget, throttle): reading resumes when no reason is left.
+ * - The failure rule, the same for every protocol: bad input (a typed SpoolError from the
+ *   framing or the session) closes the connection with one warning line naming the error and
+ *   a bounded snippet; an unexpected exception while handling the connection's input closes
+ *   it with one error line (error, protocol, client, peer). Both are counted in
+ *   `spool_connection_errors_total{protocol,reason}`. The session gets a last word
+ *   (`farewell`) when its protocol can tell the peer why. Nothing a client sends can end the
+ *   broker process.
+ */
+
+import { setMaxListeners } from 'node:events'
+import type { Logger } from 'pino'
+import { FrameAssembler, type FrameSizeReader } from '../../protocol/bytes/frame-assembler.js'
+import { IdleTimeoutError, SlowReaderError, SpoolError, UnknownServerError } from '../../protocol/errors.js'
+import { ANONYMOUS, type Caller, type Principal, type ProtocolName } from '../security/principal.js'
+import type { ByteBudget } from './budget.js'
+import type { ByteChannel, Peer, TransportName } from './channel.js'
+
+/** What a protocol front-end does with one connection. */
+export interface ProtocolSession {
+  /** Reads this protocol's frame header (with its size bound) for the assembler. */
+  readonly frameSize: FrameSizeReader
+  /** The longest header `frameSize` may need. */
+  readonly maxHeaderBytes: number
+  /** One whole frame (a view, valid while the session keeps it). False: stop reading this chunk. */
+  onFrame (frame: Uint8Array): boolean
+  /** After the frames of one read (MQTT appends what the read staged). */
+  onReadEnd? (): void
+  /** Written output was taken by the peer. */
+  onDrain? (): void
+  /** True while work for the peer is outstanding (an idle check then waits). */
+  busy? (): boolean
+  /** Last words to the peer before the connection closes for `err`, if the protocol has any. */
+  farewell? (err: SpoolError): void
+  /** The connection is closed, whatever closed it: release what the session holds. */
+  onClose (): void
+}
+
+/** A protocol front-end: how accepted channels of its listener become sessions. */
+export interface WireProtocol {
+  readonly name: ProtocolName
+  /** Output policy and idle timeout for this protocol's connections. */
+  readonly limits: ConnectionLimits
+  /** Creates the session of a new connection. */
+  open (connection: Connection): ProtocolSession
+  /** Tells a channel refused at accept why (native: a notice frame; MQTT: nothing), then the channel is ended. */
+  refuse (channel: ByteChannel, err: SpoolError): void
+}
+
+export interface ConnectionLimits {
+  /** Past this many queued output bytes the connection is closed with SLOW_READER (null: never). */
+  readonly maxQueuedBytes: number | null
+  /** Reading pauses while more than this waits to be written. */
+  readonly pauseAtQueuedBytes: number
+  /** No activity for this long closes the connection (0: never; the session may change it). */
+  readonly idleTimeoutMs: number
+}
+
+/** Counters a connection adds to, shared by every connection of one protocol. */
+export interface ProtocolCounters {
+  receivedBytes: number
+  sentBytes: number
+  /** Connections refused or closed for a reason, by reason (error code). */
+  readonly errors: Map<string, number>
+}
+
+export type PauseReason = 'backpressure' | 'budget' | 'throttle' | 'session'
+
+export interface ConnectionOptions {
+  id: number
+  channel: ByteChannel
+  protocol: WireProtocol
+  budget: ByteBudget | null
+  counters: ProtocolCounters
+  logger: Logger
+  now: () => number
+  onClose: (connection: Connection) => void
+}
+
+const SNIPPET_BYTES = 32
+
+export class Connection {
+  readonly id: number
+  readonly protocol: ProtocolName
+  readonly transport: TransportName
+  readonly peer: Peer
+  readonly connectedAtMs: number
+  readonly logger: Logger
+  readonly now: () => number
+  clientId = ''
+  /** The consumer group this connection works for, if any (the console, `spool top`). */
+  group: string | null = null
+  bytesIn = 0
+  bytesOut = 0
+  lastActiveMs: number
+  idleTimeoutMs: number
+  readonly #channel: ByteChannel
+  readonly #limits: ConnectionLimits
+  readonly #counters: ProtocolCounters
+  readonly #budget: ByteBudget | null
+  readonly #onClose: (c: Connection) => void
+  readonly #abort = new AbortController()
+  readonly #pauses = new Set<PauseReason>()
+  #assembler: FrameAssembler | null = null
+  #session: ProtocolSession | null = null
+  #principal: Principal = ANONYMOUS
+  #caller: Caller | null = null
+  #closed = false
+  #cancelBudgetWait: (() => void) | null = null
+
+  constructor (options: ConnectionOptions) {
+    this.id = options.id
+    this.#channel = options.channel
+    this.protocol = options.protocol.name
+    this.transport = options.channel.transport
+    this.peer = options.channel.peer
+    this.#limits = options.protocol.limits
+    this.idleTimeoutMs = this.#limits.idleTimeoutMs
+    this.#counters = options.counters
+    this.#budget = options.budget
+    this.#onClose = options.onClose
+    this.now = options.now
+    this.logger = options.logger.child({ conn: this.id, protocol: this.protocol, transport: this.transport, peer: this.peer.address })
+    this.connectedAtMs = this.lastActiveMs = this.now()
+    // Every long-polling request of the connection listens for the close.
+    setMaxListeners(0, this.#abort.signal)
+    this.#channel.onData(chunk => this.#onData(chunk))
+    this.#channel.onDrain(() => this.#onDrain())
+    this.#channel.onClose(() => this.#closedByPeer())
+  }
+
+  /** Starts the protocol's session (after the registry admitted the connection). */
+  start (protocol: WireProtocol): void {
+    try {
+      const session = protocol.open(this)
+      this.#session = session
+      this.#assembler = new FrameAssembler(session.frameSize, session.maxHeaderBytes, this.#budget)
+    } catch (err) {
+      this.internalError(err)
+    }
+  }
+
+  get closed (): boolean { return this.#closed }
+  /** Aborted when the connection closes (long polls stop waiting). */
+  get signal (): AbortSignal { return this.#abort.signal }
+  get queuedBytes (): number { return this.#channel.queuedBytes }
+  get principal (): Principal { return this.#principal }
+
+  /** Who calls the services on this connection's behalf. */
+  get caller (): Caller {
+    this.#caller ??= { principal: this.#principal, clientId: this.clientId, host: this.peer.host, protocol: this.protocol }
+    return this.#caller
+  }
+
+  /** An authenticator proved who the peer is. */
+  authenticated (principal: Principal): void {
+    this.#principal = principal
+    this.#caller = null
+  }
+
+  setClientId (clientId: string): void {
+    if (clientId === this.clientId) return
+    this.clientId = clientId
+    this.#caller = null
+  }
+
+  /** Activity (a whole request or packet): the idle clock starts again. */
+  touch (): void {
+    this.lastActiveMs = this.now()
+  }
+
+  /** Writes one frame given as parts (never joined), counting the bytes. */
+  write (parts: readonly Uint8Array[]): void {
+    if (this.#closed) return
+    let size = 0
+    for (const p of parts) size += p.length
+    this.#channel.write(parts)
+    this.bytesOut += size
+    this.#counters.sentBytes += size
+    const queued = this.#channel.queuedBytes
+    if (this.#limits.maxQueuedBytes !== null && queued > this.#limits.maxQueuedBytes) {
+      this.slowReader(new SlowReaderError(`${queued} response bytes queued, over maxQueuedBytes ${this.#limits.maxQueuedBytes}`))
+      return
+    }
+    if (queued > this.#limits.pauseAtQueuedBytes) this.pause('backpressure')
+  }
+
+  pause (reason: PauseReason): void {
+    if (this.#closed || this.#pauses.has(reason)) return
+    this.#pauses.add(reason)
+    if (this.#pauses.size === 1) this.#channel.pause()
+  }
+
+  resume (reason: PauseReason): void {
+    if (!this.#pauses.delete(reason) || this.#closed) return
+    if (this.#pauses.size === 0) this.#channel.resume()
+  }
+
+  get paused (): ReadonlySet<PauseReason> { return this.#pauses }
+
+  /**
+   * Runs `fn` under the failure rule: a typed error closes the connection as bad input, any
+   * other exception as an internal error. For protocol code that runs outside `onFrame`
+   * (timers, promise callbacks).
+   */
+  run (fn: () => void): void {
+    if (this.#closed) return
+    try {
+      fn()
+    } catch (err) {
+      this.#inputFailed(err, null)
+    }
+  }
+
+  /** The failure rule for a promise the session started. */
+  guard (promise: Promise<unknown>): void {
+    promise.catch((err: unknown) => { if (!this.#closed) this.#inputFailed(err, null) })
+  }
+
+  /** Bad input: one bounded warning line, the session's last word, close. Only this connection is affected. */
+  fail (err: SpoolError, bytes: Uint8Array | null = null): void {
+    if (this.#closed) return
+    const snippet = bytes === null ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, SNIPPET_BYTES)).toString('hex')
+    this.logger.warn({ code: err.code, reason: err.message.slice(0, 200), clientId: this.clientId || undefined, snippet }, 'closing connection after bad input')
+    this.#countError(err.code)
+    this.close(err)
+  }
+
+  /** An unexpected exception while serving this connection: one error line, close. */
+  internalError (err: unknown): void {
+    if (this.#closed) return
+    this.logger.error({ err, clientId: this.clientId || undefined }, 'closing connection after an internal error')
+    this.#countError('INTERNAL_ERROR')
+    this.close(new UnknownServerError('the broker hit an unexpected error serving this connection', { cause: err }))
+  }
+
+  /** The peer does not read what it asked for: closed once, with the notice behind the queued bytes. */
+  slowReader (err: SlowReaderError): void {
+    if (this.#closed) return
+    this.logger.warn({ code: err.code, queuedBytes: this.#channel.queuedBytes }, 'closing a connection that does not read')
+    this.#countError(err.code)
+    this.close(err)
+  }
+
+  /** Closes if idle past its timeout; the registry's sweep calls this. */
+  checkIdle (nowMs: number): void {
+    if (this.#closed || this.idleTimeoutMs <= 0 || nowMs - this.lastActiveMs <= this.idleTimeoutMs) return
+    if (this.#session?.busy?.() === true) return
+    this.logger.info({ idleMs: nowMs - this.lastActiveMs }, 'closing idle connection')
+    this.#countError('IDLE_TIMEOUT')
+    this.close(new IdleTimeoutError(`no activity for ${this.idleTimeoutMs} ms`))
+  }
+
+  /**
+   * Ends the connection: the session's last word for `err` (if any), then what is queued is
+   * flushed and the channel closed (destroyed after a grace period if the peer never reads).
+   */
+  close (err: SpoolError | null = null): void {
+    if (this.#closed) return
+    if (err !== null && this.#session?.farewell !== undefined) {
+      try {
+        this.#session.farewell(err)
+      } catch (e) {
+        this.logger.error({ err: e }, 'farewell failed')
+      }
+    }
+    this.#closed = true
+    this.#abort.abort(err ?? new SpoolError('connection closed'))
+    this.#channel.end()
+    this.#cleanup()
+  }
+
+  /** Closes now, dropping what is queued. */
+  destroy (): void {
+    if (!this.#closed) {
+      this.#closed = true
+      this.#abort.abort(new SpoolError('connection destroyed'))
+      this.#cleanup()
+    }
+    this.#channel.destroy()
+  }
+
+  #onData (chunk: Uint8Array): void {
+    if (this.#closed || chunk.length === 0) return
+    this.bytesIn += chunk.length
+    this.#counters.receivedBytes += chunk.length
+    const assembler = this.#assembler
+    if (assembler === null) return
+    try {
+      const r = assembler.push(chunk, this.#sink)
+      if (r === 'blocked') this.#waitForBudget()
+      if (!this.#closed) this.#session!.onReadEnd?.()
+    } catch (err) {
+      this.#inputFailed(err, chunk)
+    }
+  }
+
+  readonly #sink = (frame: Uint8Array): boolean => {
+    if (this.#closed) return false
+    return this.#session!.onFrame(frame) && !this.#closed
+  }
+
+  #inputFailed (err: unknown, bytes: Uint8Array | null): void {
+    if (err instanceof SpoolError && !(err instanceof UnknownServerError)) this.fail(err, bytes)
+    else this.internalError(err)
+  }
+
+  #waitForBudget (): void {
+    if (this.#cancelBudgetWait !== null || this.#budget === null) return
+    this.pause('budget')
+    this.#cancelBudgetWait = this.#budget.whenAvailable(() => {
+      this.#cancelBudgetWait = null
+      if (this.#closed) return
+      this.run(() => {
+        const r = this.#assembler!.resume(this.#sink)
+        if (r === 'blocked') {
+          this.#waitForBudget()
+          return
+        }
+        this.resume('budget')
+        if (!this.#closed) this.#session!.onReadEnd?.()
+      })
+    })
+  }
+
+  #onDrain (): void {
+    if (this.#closed) return
+    this.resume('backpressure')
+    if (this.#session?.onDrain !== undefined) this.run(() => this.#session!.onDrain!())
+  }
+
+  #closedByPeer (): void {
+    if (!this.#closed) {
+      this.#closed = true
+      this.#abort.abort(new SpoolError('connection closed by peer'))
+      this.#cleanup()
+    }
+    this.logger.debug({ bytesIn: this.bytesIn, bytesOut: this.bytesOut }, 'connection closed')
+  }
+
+  #countError (reason: string): void {
+    this.#counters.errors.set(reason, (this.#counters.errors.get(reason) ?? 0) + 1)
+  }
+
+  #cleanup (): void {
+    this.#cancelBudgetWait?.()
+    this.#cancelBudgetWait = null
+    this.#assembler?.dispose()
+    try {
+      this.#session?.onClose()
+    } catch (err) {
+      this.logger.error({ err }, 'session cleanup failed')
+    }
+    this.#onClose(this)
+  }
+}

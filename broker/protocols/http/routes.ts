@@ -1,0 +1,69 @@
+/**
+ * What the HTTP port serves, besides its WebSocket endpoints: `/healthz`, `/metrics`
+ * (Prometheus text), the JSON api under `/api/` (api/), and the files built by
+ * scripts/build-web.mjs — the web console at `/`, the browser SDK at `/sdk/spool.js`, the
+ * browser example at `/examples/browser/` (static-files.ts).
+ */
+
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import type { BrokerConfig } from '../../config/settings.js'
+import type { BrokerMetrics } from '../../observability/metrics.js'
+import { apiRoutes, type ApiContext } from './api/http-api.js'
+import { apiRouter } from './api/router.js'
+import { readOnly, sendJson, sendText, type HttpRoutes } from './server.js'
+import { staticFiles } from './static-files.js'
+
+/**
+ * The console's pages may load scripts, styles and connections from the broker only, and may
+ * not be framed by another site (its buttons delete topics).
+ */
+const CONSOLE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+export interface HealthState {
+  closing: boolean
+  uptimeMs: number
+  topics: number
+  connections: number
+  ports: unknown
+  /** Storage refuses writes (a full disk), reads still served. */
+  readOnly?: boolean
+}
+
+export function registerHttpRoutes (routes: HttpRoutes, deps: {
+  config: BrokerConfig
+  metrics: BrokerMetrics
+  api: ApiContext
+  health: () => HealthState
+  webRoot: string
+  logger: Logger
+}): void {
+  routes.routes.set('/healthz', (req, res) => {
+    if (!readOnly(req, res, 'a health check')) return
+    const h = deps.health()
+    sendJson(res, h.closing ? 503 : 200, { status: h.closing ? 'closing' : 'ok', ...h, closing: undefined })
+  })
+  routes.routes.set('/metrics', async (req, res) => {
+    if (!readOnly(req, res, 'metrics')) return
+    sendText(res, 200, await deps.metrics.render(), deps.metrics.contentType)
+  })
+  const api = apiRouter(apiRoutes(deps.api), { allowedOrigins: deps.config.httpAllowedOrigins, maxBodyBytes: deps.config.httpMaxBodyBytes, logger: deps.logger })
+  routes.routes.set('/api', api)
+  routes.prefixes.set('/api/', api)
+  const build = 'run `npm run build` to build it'
+  const consoleDir = join(deps.webRoot, 'console')
+  const htmlHeaders = { 'content-security-policy': CONSOLE_CSP, 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' }
+  const missingConsole = `the web console is missing from ${consoleDir}: ${build}`
+  routes.routes.set('/', staticFiles({ dir: consoleDir, prefix: '/', index: 'index.html', missingHint: missingConsole, htmlHeaders }))
+  routes.prefixes.set('/console/', staticFiles({ dir: consoleDir, prefix: '/console/', index: 'index.html', missingHint: missingConsole, htmlHeaders }))
+  const sdkDir = join(deps.webRoot, 'browser')
+  // Any page may load the SDK (it is public code); connecting is what the Origin check decides.
+  routes.prefixes.set('/sdk/', staticFiles({
+    dir: sdkDir,
+    prefix: '/sdk/',
+    missingHint: `the browser SDK bundle ${join(sdkDir, 'spool.js')} is missing: ${build}`,
+    headers: { 'access-control-allow-origin': '*' },
+  }))
+  const examplesDir = join(deps.webRoot, 'examples')
+  routes.prefixes.set('/examples/', staticFiles({ dir: examplesDir, prefix: '/examples/', index: 'index.html', missingHint: `the examples are missing from ${examplesDir}: ${build}` }))
+}

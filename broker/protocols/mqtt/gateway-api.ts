@@ -1,0 +1,83 @@
+/**
+ * What an MQTT connection (connection.ts) and the CONNECT steps (connect.ts) use of the
+ * gateway, and what the gateway uses of a connection — as interfaces, so the files depend
+ * on these types and not on each other (no import cycles).
+ */
+
+import type { IConnackPacket, ISubscribePacket } from 'mqtt-packet'
+import type { Logger } from 'pino'
+import type { Connection } from '../../network/connection.js'
+import type { Peer } from '../../network/channel.js'
+import type { Principal } from '../../security/principal.js'
+import type { MqttMessage, Route } from './mapping.js'
+import type { StagedBatch } from './publish-stage.js'
+import type { Session, SessionOutput } from './session.js'
+import type { TopicLimits } from './topics.js'
+
+export interface GatewaySettings {
+  maxPacketBytes: number
+  maxBatchBytes: number
+  maxInflight: number
+  maxQueuedBytes: number
+  maxSubscriptions: number
+  keepAliveMaxSec: number
+  sessionExpiryMaxSec: number
+  fsyncAcks: boolean
+}
+
+export interface GatewayCounters {
+  messagesIn: number
+  messagesOut: number
+  bytesOut: number
+  droppedQos0: number
+  droppedShared: number
+  connectionsRefused: number
+}
+
+/** What CONNECT's authenticate step asks: a principal, or a refusal with its CONNACK reason. */
+export interface MqttCredentials {
+  clientId: string
+  username: string | null
+  password: Buffer | null
+  peer: Peer
+}
+export type MqttAuthenticator = (credentials: MqttCredentials) => Principal | { reason: number, why: string } | Promise<Principal | { reason: number, why: string }>
+
+/** A connection as the gateway sees it. */
+export interface MqttClient extends SessionOutput {
+  readonly id: number
+  readonly net: Connection
+  readonly connected: boolean
+  readonly closed: boolean
+  clientId: string
+  session: Session | null
+  will: { message: MqttMessage, delaySec: number } | null
+  gracefulClose: boolean
+  /** Ends the connection; MQTT 5 clients get a DISCONNECT with `reason` first (null: none). */
+  close (reason: number | null): void
+}
+
+/** The gateway as connections and CONNECT see it. */
+export interface MqttGatewayApi {
+  readonly settings: GatewaySettings
+  readonly limits: TopicLimits
+  readonly logger: Logger
+  readonly counters: GatewayCounters
+  readonly connections: Set<MqttClient>
+  readonly authenticator: MqttAuthenticator | null
+  now (): number
+  route (topic: string, topicBytes: Uint8Array): Route
+  /** Appends staged batches; null when all were appended now, a promise when some wait. */
+  appendBatches (batches: StagedBatch[], source: Session | null): Promise<void> | null
+  syncBatches (batches: StagedBatch[]): Promise<void>
+  storeSession (session: Session): void
+  subscribe (session: Session, p: ISubscribePacket): { codes: number[], afterAck: () => void } | null
+  unsubscribe (session: Session, filters: string[]): number[]
+  /** CONNECT's session step: takes over, restores or starts the client's session. */
+  takeSession (conn: MqttClient, clientId: string, clean: boolean, expirySec: number): { session: Session, sessionPresent: boolean }
+  /** After CONNACK: the session goes live on this connection. */
+  attach (conn: MqttClient, session: Session): void
+  connectionClosed (conn: MqttClient): void
+}
+
+export type { IConnackPacket }

@@ -1,0 +1,128 @@
+/**
+ * The native protocol as a WireProtocol (network/connection.ts): length-prefixed frames
+ * (protocol/native/frame.ts), requests answered in any order through the request pipeline,
+ * broker notices (correlation id 0) as the last word before a close.
+ *
+ * Limits, each with its named error (protocol/errors.ts):
+ *   maxFrameBytes        FRAME_TOO_LARGE    notice, then close (the stream's framing is lost)
+ *   malformed header     MALFORMED_FRAME    notice, then close
+ *   maxInFlightRequests  TOO_MANY_IN_FLIGHT answered on that request; the connection stays
+ *   maxQueuedBytes       SLOW_READER        notice behind the queued bytes, then close
+ *   idleTimeoutMs        IDLE_TIMEOUT       notice, then close (idle: no request in flight and
+ *                                           none arrived, whole, for that long)
+ * Reading pauses while more than a quarter of maxQueuedBytes waits to be written, so a slow
+ * reader is throttled before it is cut off.
+ */
+
+import { MalformedFrameError, TooManyInFlightError, type SpoolError } from '../../../protocol/errors.js'
+import {
+  NOTICE_CORRELATION_ID, REQUEST_HEADER_FIXED_BYTES, encodeResponseFrame, lengthPrefixReader, parseRequestFrame,
+  type RequestFrame,
+} from '../../../protocol/native/frame.js'
+import type { ByteChannel } from '../../network/channel.js'
+import type { Connection, ProtocolSession, WireProtocol } from '../../network/connection.js'
+import { RequestPipeline } from '../../network/request-pipeline.js'
+import type { ResponseRoom } from '../../services/fetch.js'
+
+export interface RequestContext {
+  readonly connection: Connection
+  readonly apiVersion: number
+  readonly correlationId: number
+  /** The frame's records section (a view; valid for the life of the request). */
+  readonly records: Uint8Array
+  /** Aborted when the connection closes, so long polls stop waiting. */
+  readonly signal: AbortSignal
+  /** This connection's response memory: what a fetch may still read (see ResponseRoom). */
+  readonly room: ResponseRoom
+}
+
+export interface HandlerResult {
+  body: Record<string, unknown>
+  records?: readonly Uint8Array[]
+}
+
+/** Turns a request into a response (null = no response, e.g. acks=0). */
+export type Dispatch = (frame: RequestFrame, ctx: RequestContext) => HandlerResult | null | Promise<HandlerResult | null>
+
+export interface NativeLimits {
+  maxFrameBytes: number
+  maxInFlightRequests: number
+  maxQueuedBytes: number
+  idleTimeoutMs: number
+}
+
+function notice (err: SpoolError): Uint8Array[] {
+  return encodeResponseFrame(NOTICE_CORRELATION_ID, { errorCode: err.errorCode, errorMessage: err.message })
+}
+
+export function nativeProtocol (limits: NativeLimits, dispatch: Dispatch): WireProtocol {
+  return {
+    name: 'native',
+    limits: { maxQueuedBytes: limits.maxQueuedBytes, pauseAtQueuedBytes: limits.maxQueuedBytes / 4, idleTimeoutMs: limits.idleTimeoutMs },
+    open: connection => new NativeSession(connection, limits, dispatch),
+    refuse (channel: ByteChannel, err: SpoolError) { channel.write(notice(err)) },
+  }
+}
+
+class NativeSession implements ProtocolSession {
+  readonly frameSize
+  readonly maxHeaderBytes = 4
+  readonly #conn: Connection
+  readonly #pipeline: RequestPipeline<RequestFrame>
+  #reserved = 0
+  readonly #room: ResponseRoom
+
+  constructor (conn: Connection, limits: NativeLimits, dispatch: Dispatch) {
+    this.#conn = conn
+    this.frameSize = lengthPrefixReader(limits.maxFrameBytes, REQUEST_HEADER_FIXED_BYTES)
+    this.#room = {
+      limit: limits.maxQueuedBytes,
+      available: () => limits.maxQueuedBytes - conn.queuedBytes - this.#reserved,
+      queued: () => conn.queuedBytes,
+      reserve: bytes => { this.#reserved += bytes },
+      release: bytes => { this.#reserved = Math.max(0, this.#reserved - bytes) },
+    }
+    this.#pipeline = new RequestPipeline<RequestFrame>(conn, {
+      codec: {
+        ordering: 'any',
+        parse: frame => {
+          const request = parseRequestFrame(frame)
+          if (request.correlationId === NOTICE_CORRELATION_ID) throw new MalformedFrameError('correlation id 0 is reserved for broker notices')
+          conn.setClientId(request.clientId)
+          return request
+        },
+        encodeError: (request, err) => encodeResponseFrame(request.correlationId, { errorCode: err.errorCode, errorMessage: err.message }),
+      },
+      maxInFlight: limits.maxInFlightRequests,
+      tooMany: request => {
+        const err = new TooManyInFlightError(`more than ${limits.maxInFlightRequests} requests in flight on this connection`)
+        return encodeResponseFrame(request.correlationId, { errorCode: err.errorCode, errorMessage: err.message })
+      },
+      handle: request => {
+        const ctx: RequestContext = {
+          connection: conn,
+          apiVersion: request.apiVersion,
+          correlationId: request.correlationId,
+          records: request.records,
+          signal: conn.signal,
+          room: this.#room,
+        }
+        const result = dispatch(request, ctx)
+        if (result instanceof Promise) return result.then(r => r === null ? null : encodeResponseFrame(request.correlationId, r.body, r.records))
+        return result === null ? null : encodeResponseFrame(request.correlationId, result.body, result.records)
+      },
+    })
+  }
+
+  onFrame (frame: Uint8Array): boolean {
+    return this.#pipeline.onFrame(frame)
+  }
+
+  busy (): boolean { return this.#pipeline.inFlight > 0 }
+
+  farewell (err: SpoolError): void {
+    this.#conn.write(notice(err))
+  }
+
+  onClose (): void { /* requests in flight see the connection's signal abort */ }
+}

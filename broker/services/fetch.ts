@@ -1,0 +1,176 @@
+/**
+ * Fetch, a long poll, for every protocol that fetches (native, Kafka). Reads every
+ * requested partition (whole batches as they lie on disk, no decoding); if fewer than
+ * minBytes came back and maxWaitMs has not passed, waits for an append to any of the
+ * partitions (or the deadline, or the connection closing) and reads again. The caller
+ * writes the response as header + body + the read buffers, never joined.
+ *
+ * Budget: each partition gets at most its maxBytes and the request at most its maxBytes
+ * (capped by half of the connection's maxQueuedBytes so one response can never trip the
+ * slow-reader limit, and by the connection's response room, so pipelined fetches that are
+ * not read cannot pile up reads in memory); the first batch found is returned even if
+ * larger (KIP-74), so a consumer always moves.
+ */
+
+import type { Logger } from 'pino'
+import { SlowReaderError, SpoolError } from '../../protocol/errors.js'
+import type { Caller } from '../security/principal.js'
+import type { PartitionService } from './partitions.js'
+
+/**
+ * Bytes of response data a connection may hold: its maxQueuedBytes minus what waits to be
+ * written minus what its fetches are reading. A fetch reads at most what is available and
+ * reserves it while it reads; a client that pipelines many large fetches without reading
+ * cannot make the broker read (allocate) more than the limit for it.
+ */
+export interface ResponseRoom {
+  /** The connection's maxQueuedBytes. */
+  readonly limit: number
+  available (): number
+  /** Response bytes written but not yet taken by the peer. */
+  queued (): number
+  reserve (bytes: number): void
+  release (bytes: number): void
+}
+
+export interface FetchPartition {
+  readonly topic: string
+  readonly partition: number
+  readonly fetchOffset: number
+  readonly maxBytes: number
+}
+
+export interface FetchRequest {
+  readonly partitions: readonly FetchPartition[]
+  readonly maxWaitMs: number
+  readonly minBytes: number
+  readonly maxBytes: number
+}
+
+export interface FetchedPartition {
+  readonly topic: string
+  readonly partition: number
+  /** The partition's error (its other fields are -1 then), null when it was read. */
+  readonly error: unknown
+  readonly highWatermark: number
+  readonly lastStableOffset: number
+  readonly logStartOffset: number
+  /** Whole batches (a view of what storage read), empty when none. */
+  readonly records: Uint8Array
+}
+
+export interface FetchResult {
+  /** One entry per requested partition, in request order. */
+  readonly partitions: FetchedPartition[]
+  /** The non-empty record buffers, in order (to be written after the response body). */
+  readonly records: Uint8Array[]
+  readonly bytes: number
+}
+
+export interface FetchContext {
+  readonly partitions: PartitionService
+  readonly caller: Caller
+  readonly room: ResponseRoom
+  readonly signal: AbortSignal
+  readonly now: () => number
+  readonly logger: Logger
+}
+
+const EMPTY = new Uint8Array(0)
+
+export async function fetchRecords (ctx: FetchContext, req: FetchRequest): Promise<FetchResult> {
+  const deadline = ctx.now() + req.maxWaitMs
+  const keys = req.partitions.map(p => [p.topic, p.partition] as const)
+  for (;;) {
+    // Subscribe before reading, so an append that lands during the read still wakes us.
+    let woken = false
+    let wake: () => void = () => { woken = true }
+    const cancel = ctx.partitions.onNextAppend(keys, () => wake())
+    let pass: FetchResult & { anyError: boolean }
+    try {
+      pass = await readOnce(ctx, req)
+    } catch (err) {
+      cancel()
+      throw err
+    }
+    const remaining = deadline - ctx.now()
+    if (pass.bytes >= req.minBytes || pass.anyError || remaining <= 0 || ctx.signal.aborted) {
+      cancel()
+      return pass
+    }
+    if (!woken) {
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(done, remaining)
+        function done (): void {
+          clearTimeout(timer)
+          ctx.signal.removeEventListener('abort', done)
+          resolve()
+        }
+        wake = done
+        ctx.signal.addEventListener('abort', done)
+      })
+    }
+    cancel()
+    if (ctx.signal.aborted) return { partitions: [], records: [], bytes: 0 }
+  }
+}
+
+async function readOnce (ctx: FetchContext, req: FetchRequest): Promise<FetchResult & { anyError: boolean }> {
+  // The connection's room: what is queued for it and what its other fetches are reading
+  // count against maxQueuedBytes. With no room because other fetches of this connection
+  // are reading, this pass reads nothing (the fetch answers empty or long-polls, and the
+  // client asks again); with no room because responses are not being read, the connection
+  // is a slow reader. The budget is reserved before reading, since fetches that arrive
+  // together all read at once.
+  const room = ctx.room.available()
+  if (room <= 0 && ctx.room.queued() >= ctx.room.limit / 2) {
+    throw new SlowReaderError(`${ctx.room.queued()} response bytes queued and no room for more fetch data (maxQueuedBytes ${ctx.room.limit})`)
+  }
+  const budget = Math.max(0, Math.min(req.maxBytes, Math.floor(ctx.room.limit / 2), room))
+  ctx.room.reserve(budget)
+  try {
+    return await readPartitions(ctx, req, budget)
+  } finally {
+    ctx.room.release(budget)
+  }
+}
+
+async function readPartitions (ctx: FetchContext, req: FetchRequest, budget: number): Promise<FetchResult & { anyError: boolean }> {
+  // The first batch found is returned even if larger than the budget (KIP-74), unless
+  // there is no room at all.
+  const mayExceed = budget > 0
+  const records: Uint8Array[] = []
+  const partitions: FetchedPartition[] = []
+  let bytes = 0
+  let anyError = false
+  for (const p of req.partitions) {
+    try {
+      const offsets = ctx.partitions.offsets(p.topic, p.partition)
+      let data: Uint8Array = EMPTY
+      if (budget > 0 || (bytes === 0 && mayExceed)) {
+        const r = await ctx.partitions.read(ctx.caller, p.topic, p.partition, p.fetchOffset, Math.min(p.maxBytes, budget), bytes === 0)
+        data = r.bytes
+      }
+      partitions.push({
+        topic: p.topic,
+        partition: p.partition,
+        error: null,
+        highWatermark: offsets.highWatermark,
+        lastStableOffset: offsets.highWatermark,
+        logStartOffset: offsets.logStartOffset,
+        records: data,
+      })
+      if (data.length > 0) {
+        records.push(data)
+        bytes += data.length
+        budget -= data.length
+      }
+    } catch (err) {
+      if (err instanceof SlowReaderError) throw err
+      if (!(err instanceof SpoolError)) ctx.logger.error({ err, topic: p.topic, partition: p.partition }, 'fetch read failed')
+      anyError = true
+      partitions.push({ topic: p.topic, partition: p.partition, error: err, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: EMPTY })
+    }
+  }
+  return { partitions, records, bytes, anyError }
+}

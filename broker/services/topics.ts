@@ -1,0 +1,168 @@
+/**
+ * Topics: create, delete, describe, list, change config, and auto-create — for every
+ * protocol (native handlers, the Kafka listener, `/api`, the MQTT gateway, the group
+ * coordinator) through this one service, so the rules, the errors and the log lines are the
+ * same whichever door a request came in by:
+ *
+ * - Names follow the one topic-name rule (storage/log-manager.ts `validateTopicName`);
+ *   names starting with `__` are internal: only the broker creates them (createInternal),
+ *   nobody deletes them (INVALID_TOPIC), and lists leave them out unless asked.
+ * - Auto-create happens when the broker's `autoCreateTopics` is on, the request allows it
+ *   (Kafka's allow_auto_topic_creation; MQTT publishes always do) and the caller may create;
+ *   concurrent requests for the same missing topic share one creation.
+ * - One info line per change ("topic created", "topic deleted", "topic config updated"),
+ *   saying who did it and over which protocol.
+ */
+
+import type { Logger } from 'pino'
+import { InvalidPartitionsError, InvalidTopicError, UnknownTopicOrPartitionError } from '../../protocol/errors.js'
+import type { Caller } from '../security/principal.js'
+import { principalString } from '../security/principal.js'
+import type { LogConfig } from '../storage/config.js'
+import type { LogManager, PartitionStats, TopicInfo } from '../storage/log-manager.js'
+import type { AccessPolicy } from './access.js'
+
+export type { TopicInfo, PartitionStats }
+
+export interface TopicSettings {
+  autoCreateTopics: boolean
+  defaultPartitions: number
+  maxPartitionsPerTopic: number
+}
+
+export interface TopicDescription extends TopicInfo {
+  partitionStats: PartitionStats[]
+}
+
+export interface CreateTopicOptions {
+  /** Partitions; the broker's defaultPartitions when absent or -1. */
+  partitions?: number
+  config?: Partial<LogConfig>
+  /** Check everything, create nothing (Kafka's validate_only). */
+  validateOnly?: boolean
+}
+
+export class TopicService {
+  readonly #logs: LogManager
+  readonly #access: AccessPolicy
+  readonly #settings: TopicSettings
+  readonly #logger: Logger
+  readonly #creating = new Map<string, Promise<TopicInfo>>()
+
+  constructor (options: { logs: LogManager, access: AccessPolicy, settings: TopicSettings, logger: Logger }) {
+    this.#logs = options.logs
+    this.#access = options.access
+    this.#settings = options.settings
+    this.#logger = options.logger
+  }
+
+  get settings (): TopicSettings { return this.#settings }
+
+  exists (name: string): boolean { return this.#logs.hasTopic(name) }
+
+  /** A topic's metadata without an authorization check (the broker's own use). */
+  info (name: string): TopicInfo | undefined { return this.#logs.topic(name) }
+
+  /** Partitions of a topic, 0 when it does not exist. */
+  partitionCount (name: string): number { return this.#logs.topic(name)?.partitions ?? 0 }
+
+  /** Topics the caller may describe, by name; internal topics only when asked. */
+  list (caller: Caller, options: { includeInternal?: boolean } = {}): TopicInfo[] {
+    return this.#logs.topics().filter(t => (options.includeInternal === true || !t.internal) && this.#access.allows(caller, 'describe', 'topic', t.name))
+  }
+
+  /** One topic with its partitions' offsets and sizes. */
+  describe (caller: Caller, name: string): TopicDescription {
+    this.#access.check(caller, 'describe', 'topic', name)
+    const info = this.#logs.topic(name)
+    if (info === undefined) throw new UnknownTopicOrPartitionError(`topic "${name}" does not exist`)
+    return { ...info, partitionStats: this.#logs.partitionStats(name) }
+  }
+
+  partitionStats (name: string): PartitionStats[] { return this.#logs.partitionStats(name) }
+
+  async create (caller: Caller, name: string, options: CreateTopicOptions = {}): Promise<TopicInfo> {
+    this.#access.check(caller, 'create', 'topic', name)
+    const partitions = options.partitions === undefined || options.partitions === -1 ? this.#settings.defaultPartitions : options.partitions
+    if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > this.#settings.maxPartitionsPerTopic) {
+      throw new InvalidPartitionsError(`partitions must be 1-${this.#settings.maxPartitionsPerTopic} (got ${partitions})`)
+    }
+    if (options.validateOnly === true) {
+      return this.#logs.validateNewTopic(name, { partitions, config: options.config ?? {} })
+    }
+    const info = await this.#logs.createTopic(name, { partitions, config: options.config ?? {} })
+    this.#logged('topic created', caller, { topic: name, partitions })
+    return info
+  }
+
+  /**
+   * The topic exists afterwards, or this throws: UNKNOWN_TOPIC_OR_PARTITION when it may not
+   * be created (auto-create off, not allowed by the request, not by the caller's rights),
+   * INVALID_TOPIC for an internal or invalid name. `created` says whether this call made it.
+   */
+  async ensure (caller: Caller, name: string, allowAutoCreate = true): Promise<{ info: TopicInfo, created: boolean }> {
+    const existing = this.#logs.topic(name)
+    if (existing !== undefined) return { info: existing, created: false }
+    if (!allowAutoCreate || !this.#settings.autoCreateTopics || !this.#access.allows(caller, 'create', 'topic', name)) {
+      throw new UnknownTopicOrPartitionError(`topic "${name}" does not exist`)
+    }
+    if (name.startsWith('__')) throw new InvalidTopicError(`topic names starting with "__" are reserved for internal topics (${name})`)
+    let pending = this.#creating.get(name)
+    let mine = false
+    if (pending === undefined) {
+      mine = true
+      pending = this.#logs.createTopic(name, { partitions: this.#settings.defaultPartitions })
+        .then(info => {
+          this.#logged('topic created', caller, { topic: name, partitions: info.partitions, autoCreated: true })
+          return info
+        })
+        .finally(() => this.#creating.delete(name))
+      this.#creating.set(name, pending)
+    }
+    return { info: await pending, created: mine }
+  }
+
+  /** Creates one of the broker's own topics (`__consumer_offsets`, MQTT's) unless it exists. */
+  async createInternal (name: string, options: { partitions: number, compact: boolean }): Promise<TopicInfo> {
+    const existing = this.#logs.topic(name)
+    if (existing !== undefined) return existing
+    let pending = this.#creating.get(name)
+    if (pending === undefined) {
+      pending = this.#logs.createTopic(name, {
+        partitions: options.partitions,
+        internal: name.startsWith('__'),
+        ...(options.compact ? { config: { cleanupPolicy: 'compact' as const } } : {}),
+      }).then(info => {
+        this.#logger.info({ topic: name, partitions: info.partitions, internal: info.internal }, 'topic created')
+        return info
+      }).finally(() => this.#creating.delete(name))
+      this.#creating.set(name, pending)
+    }
+    return pending
+  }
+
+  async delete (caller: Caller, name: string): Promise<void> {
+    this.#access.check(caller, 'delete', 'topic', name)
+    const info = this.#logs.topic(name)
+    if (info === undefined) throw new UnknownTopicOrPartitionError(`topic "${name}" does not exist`)
+    if (info.internal) throw new InvalidTopicError(`topic "${name}" is internal and cannot be deleted`)
+    await this.#logs.deleteTopic(name)
+    this.#logged('topic deleted', caller, { topic: name, partitions: info.partitions })
+  }
+
+  async alterConfig (caller: Caller, name: string, config: Partial<LogConfig>): Promise<TopicInfo> {
+    this.#access.check(caller, 'alter_configs', 'topic', name)
+    const info = await this.#logs.updateTopicConfig(name, config)
+    this.#logged('topic config updated', caller, { topic: name, config })
+    return info
+  }
+
+  /** Calls `fn` after each topic deletion. */
+  onDeleted (fn: (topic: string) => void): void {
+    this.#logs.onTopicDeleted(fn)
+  }
+
+  #logged (what: string, caller: Caller, fields: Record<string, unknown>): void {
+    this.#logger.info({ ...fields, principal: principalString(caller.principal), protocol: caller.protocol, clientId: caller.clientId || undefined }, what)
+  }
+}
