@@ -12,7 +12,8 @@
  *
  * Newer versions may only append fields, so a version above 3 is read as v3 and the
  * appended bytes are ignored (as Kafka's own reader does). Known versions must be consumed
- * exactly. An empty assignment (0 bytes) is legal and means "no partitions".
+ * exactly, by their own layout or an older one (see readVersioned). An empty assignment
+ * (0 bytes) is legal and means "no partitions".
  * librdkafka 2.0.2 writes subscription v1 (empty ownedPartitions), kafkajs v0.
  */
 
@@ -43,16 +44,36 @@ const Assignment = new Message('ConsumerProtocolAssignment', {
   userData: bytes({ nullable: '0+', default: null }),
 }, 0, LATEST, Infinity)
 
-export type ConsumerSubscription = Decoded<typeof Subscription.fields> & { version: number }
-export type ConsumerAssignment = Decoded<typeof Assignment.fields> & { version: number }
+/** `version` is the one written; `layoutVersion` the layout the fields were read with. */
+export type ConsumerSubscription = Decoded<typeof Subscription.fields> & { version: number, layoutVersion: number }
+export type ConsumerAssignment = Decoded<typeof Assignment.fields> & { version: number, layoutVersion: number }
 
-function readVersioned<T> (message: Message<typeof Subscription.fields> | Message<typeof Assignment.fields>, data: Uint8Array): T & { version: number } {
-  const r = new Reader(data)
-  const version = r.int16()
+function readAs<T> (message: Message<typeof Subscription.fields> | Message<typeof Assignment.fields>, data: Uint8Array, layout: number, exact: boolean): T {
+  const r = new Reader(data, 2)
+  const body = message.read(layout, r) as T
+  if (exact) r.expectEnd(`${message.name} v${layout}`)
+  return body
+}
+
+/**
+ * Reads the int16 version and the struct. A body that ends exactly where an older layout
+ * ends is read as that layout (fields of later versions take their defaults):
+ * @platformatic/kafka 1.35 labels its subscriptions v1 but writes the v0 fields only.
+ */
+function readVersioned<T> (message: Message<typeof Subscription.fields> | Message<typeof Assignment.fields>, data: Uint8Array): T & { version: number, layoutVersion: number } {
+  const version = new Reader(data).int16()
   if (version < 0) throw new MalformedFrameError(`${message.name} version ${version} is negative`)
-  const body = message.read(Math.min(version, LATEST), r) as T
-  if (version <= LATEST) r.expectEnd(`${message.name} v${version}`)
-  return { version, ...body }
+  if (version > LATEST) return { version, layoutVersion: LATEST, ...readAs<T>(message, data, LATEST, false) }
+  try {
+    return { version, layoutVersion: version, ...readAs<T>(message, data, version, true) }
+  } catch (err) {
+    for (let older = version - 1; older >= 0; older--) {
+      try {
+        return { version, layoutVersion: older, ...readAs<T>(message, data, older, true) }
+      } catch {}
+    }
+    throw err
+  }
 }
 
 /** Reads a member's subscription (JoinGroup protocol metadata). */
@@ -70,7 +91,7 @@ export function encodeSubscription (value: Encodable<typeof Subscription.fields>
 
 /** Reads a member's assignment (SyncGroup assignment bytes); 0 bytes is an empty assignment. */
 export function decodeAssignment (data: Uint8Array): ConsumerAssignment {
-  if (data.length === 0) return { version: 0, assignedPartitions: [], userData: null }
+  if (data.length === 0) return { version: 0, layoutVersion: 0, assignedPartitions: [], userData: null }
   return readVersioned<Decoded<typeof Assignment.fields>>(Assignment, data)
 }
 

@@ -88,8 +88,17 @@ export function decodeRequestHeader (frame: Uint8Array): ParsedRequestHeader {
   return { apiKey, apiVersion, correlationId, clientId, definition, supported, bodyOffset: supported ? r.pos : -1 }
 }
 
+export interface DecodeRequestOptions {
+  /**
+   * Accept bytes left after the body instead of failing with MalformedFrameError. Kafka's
+   * own broker does not check for them, and some clients send them (see the fixtures'
+   * README); a listener may opt in per API for such a client. Default false.
+   */
+  readonly allowTrailingBytes?: boolean
+}
+
 /** Decodes the body after a header from decodeRequestHeader. */
-export function decodeRequestBody (header: ParsedRequestHeader, frame: Uint8Array): KafkaRequest {
+export function decodeRequestBody (header: ParsedRequestHeader, frame: Uint8Array, options: DecodeRequestOptions = {}): KafkaRequest {
   const api = header.definition
   if (api === null) throw new UnsupportedApiError(`api key ${header.apiKey} is not implemented`)
   if (!header.supported) {
@@ -97,7 +106,9 @@ export function decodeRequestBody (header: ParsedRequestHeader, frame: Uint8Arra
   }
   const r = new Reader(frame, header.bodyOffset)
   const body = (api.request as KafkaApi['request']).read(header.apiVersion, r)
-  if (r.pos !== r.end) throw new MalformedFrameError(`${api.name} v${header.apiVersion} request: ${r.end - r.pos} trailing bytes after the body`)
+  if (r.pos !== r.end && options.allowTrailingBytes !== true) {
+    throw new MalformedFrameError(`${api.name} v${header.apiVersion} request: ${r.end - r.pos} trailing bytes after the body`)
+  }
   return {
     apiName: api.name,
     apiKey: header.apiKey,
@@ -113,8 +124,8 @@ export function decodeRequestBody (header: ParsedRequestHeader, frame: Uint8Arra
  * what Spool does not implement (use decodeRequestHeader first to answer those), and
  * MalformedFrameError for bad bytes.
  */
-export function decodeRequest (frame: Uint8Array): KafkaRequest {
-  return decodeRequestBody(decodeRequestHeader(frame), frame)
+export function decodeRequest (frame: Uint8Array, options: DecodeRequestOptions = {}): KafkaRequest {
+  return decodeRequestBody(decodeRequestHeader(frame), frame, options)
 }
 
 function finishFrame (w: Writer, slot: ReturnType<Writer['reserveInt32']>): EncodedFrame {
