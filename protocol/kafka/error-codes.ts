@@ -12,6 +12,7 @@ import type { ErrorName } from '../errors.js'
 
 export const KAFKA_ERRORS = {
   UNKNOWN_SERVER_ERROR: { code: -1, retriable: false },
+  NONE: { code: 0, retriable: false },
   OFFSET_OUT_OF_RANGE: { code: 1, retriable: false },
   CORRUPT_MESSAGE: { code: 2, retriable: true },
   UNKNOWN_TOPIC_OR_PARTITION: { code: 3, retriable: true },
