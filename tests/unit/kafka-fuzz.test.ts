@@ -19,8 +19,8 @@ import { MalformedFrameError, UnsupportedApiError, UnsupportedVersionError } fro
 
 // Cases per (API, direction), shared out over the API's versions. With ~66 codecs this
 // keeps the file near 15 s on the project's 2-core machine.
-const ROUND_TRIP_RUNS = Number(process.env.KAFKA_FUZZ_RUNS ?? 600)
-const MUTATION_RUNS = Number(process.env.KAFKA_FUZZ_RUNS ?? 600)
+const ROUND_TRIP_RUNS = Number(process.env.KAFKA_FUZZ_RUNS ?? 1500)
+const MUTATION_RUNS = Number(process.env.KAFKA_FUZZ_RUNS ?? 1500)
 
 const text = fc.string({ unit: 'grapheme', maxLength: 6 })
 
