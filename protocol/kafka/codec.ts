@@ -255,10 +255,20 @@ export function compileStruct (fields: Fields, version: number, flexible: boolea
   }
   const taggedInOrder = [...tagged.entries()].sort((a, b) => a[0] - b[0])
 
+  // Decoded objects start as a copy of a template holding every field (primitive defaults
+  // in place), so every object of this plan has one shape and fields are only overwritten.
+  const template: Record<string, unknown> = {}
+  const fill: Step[] = []
+  for (const step of steps) {
+    const d = step.makeDefault()
+    const primitive = d === null || typeof d !== 'object'
+    template[step.name] = primitive ? d : null
+    if (step.plan !== null || !primitive) fill.push(step)
+  }
   const read: Read = r => {
-    const out: Record<string, unknown> = {}
-    for (let i = 0; i < steps.length; i++) {
-      const step = steps[i]!
+    const out: Record<string, unknown> = { ...template }
+    for (let i = 0; i < fill.length; i++) {
+      const step = fill[i]!
       out[step.name] = step.plan !== null ? step.plan.read(r) : step.makeDefault()
     }
     if (flexible) readTaggedFields(r, tagged, out)
