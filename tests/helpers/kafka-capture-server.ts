@@ -146,6 +146,7 @@ export class KafkaResponder {
     return { name, errorCode: 0, partitions: parts.map((_, i) => ({ partitionIndex: i, leaderId: 1, replicaNodes: [1], isrNodes: [1] })) }
   }
 
+  /** One case per API, each a few lines; a table of closures would only hide the narrowing of `req`. */
   async #answer (req: KafkaRequest): Promise<EncodedFrame | null> {
     const respond = <A extends AnyKafkaApi>(api: A, body: Parameters<typeof encodeResponse<A>>[3]): EncodedFrame =>
       encodeResponse(api, req.apiVersion, req.correlationId, body)

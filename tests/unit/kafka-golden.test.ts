@@ -31,8 +31,9 @@ const encRes = encodeResponse as (api: AnyKafkaApi, v: number, c: number, body: 
 const QUIRKS: Record<string, string> = {
   // platformatic 1.35 writes DescribeConfigs v3's includeDocumentation into v2 requests.
   'platformatic-kafka.json/DescribeConfigs/2': 'one trailing byte (includeDocumentation, a v3+ field)',
-  // The mock answers ApiVersions v3 with a count of 1 read as a compact array, then a
-  // non-flexible entry: malformed on purpose of neither form, so librdkafka falls back to v0.
+  // librdkafka's mock answers ApiVersions v3 with error 35, a count byte of 1 (an empty
+  // compact array) and then a non-flexible entry: a body of neither form, which is why
+  // librdkafka falls back to v0 against it.
   'kcat-mock.json/ApiVersions/3/response': 'neither a v3 nor a v0 body',
 }
 
