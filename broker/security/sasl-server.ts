@@ -10,9 +10,11 @@
  *
  * Rules kept here:
  * - SCRAM: the client nonce must be printable; the server appends 24 random bytes
- *   (base64) and the client-final must echo the combined nonce exactly. No channel
- *   binding (no -PLUS mechanisms): GS2 flag `n` or `y` (a client that supports binding but
- *   sees no -PLUS offered), `p=` is refused, and `c=` must be the GS2 header in base64.
+ *   (base64) and the client-final must echo the combined nonce exactly (or, for
+ *   librdkafka < 2.6.1, the client nonce followed by the combined nonce; see
+ *   `acceptDuplicatedClientNonce`). No channel binding (no -PLUS mechanisms): GS2 flag
+ *   `n` or `y` (a client that supports binding but sees no -PLUS offered), `p=` is
+ *   refused, and `c=` must be the GS2 header in base64.
  *   The proof is checked as H(proof XOR HMAC(StoredKey, AuthMessage)) == StoredKey with a
  *   constant-time compare; the answer carries v=HMAC(ServerKey, AuthMessage).
  * - An unknown SCRAM user gets a decoy salt (derived from a per-process secret and the
@@ -81,6 +83,11 @@ export interface SaslServerOptions {
   /** Iteration count sent for unknown users (match the store's default; default 4096). */
   readonly decoyIterations?: number
   readonly crypto?: SaslCrypto
+  /**
+   * Accept the client-final nonce of librdkafka < 2.6.1, which repeats the client nonce
+   * before the combined one (default true; Kafka 3.8.1-3.9 accept it too, Kafka 4 does not).
+   */
+  readonly acceptDuplicatedClientNonce?: boolean
   /** Fixed server nonce part, for reproducing published test vectors only. */
   readonly serverNonce?: () => string
 }
@@ -147,6 +154,7 @@ class ScramSession implements SaslServerSession {
   #bare = ''
   #serverFirst = ''
   #nonce = ''
+  #clientNonce = ''
   #credential: ScramCredential | null = null
   #known = false
 
@@ -187,6 +195,7 @@ class ScramSession implements SaslServerSession {
     this.#known = cred !== undefined
     this.#credential = cred ?? this.decoy(first.username)
     const serverPart = this.options.serverNonce?.() ?? randomBytes(24).toString('base64')
+    this.#clientNonce = first.clientNonce
     this.#nonce = first.clientNonce + serverPart
     this.#gs2Header = first.gs2Header
     this.#bare = first.bare
@@ -200,7 +209,11 @@ class ScramSession implements SaslServerSession {
     const user = this.#username
     const fail = (reason: SaslFailureReason, e: ScramServerError): SaslStep => failure(reason, user, `e=${e}`)
     if (final.channelBinding !== base64Encode(utf8(this.#gs2Header))) return fail('channel-binding', 'channel-bindings-dont-match')
-    if (final.nonce !== this.#nonce) return fail('nonce-mismatch', 'other-error')
+    // librdkafka before 2.6.1 (Debian 12's kcat: 2.0.2) sends its client nonce twice
+    // (c-nonce + c-nonce s-nonce). That exact form still contains this session's server
+    // nonce, and the proof covers the message as sent, so it is accepted unless disabled.
+    const duplicated = this.options.acceptDuplicatedClientNonce !== false && final.nonce === this.#clientNonce + this.#nonce
+    if (final.nonce !== this.#nonce && !duplicated) return fail('nonce-mismatch', 'other-error')
     const cred = this.#credential!
     const { keyLength } = SCRAM_MECHANISMS[this.mechanism]
     if (final.proof.length !== keyLength) return fail('invalid-proof', 'invalid-proof')
