@@ -128,7 +128,9 @@ export function readJsonFile<T> (file: string, parse: FileParser<T>): T {
   try {
     json = JSON.parse(text)
   } catch (err) {
-    throw new SecurityFileInvalidError(`${file}: not valid JSON: ${(err as Error).message}`, { cause: err })
+    // V8 quotes a piece of the input in some messages; these files hold keys, so drop it.
+    const reason = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '')
+    throw new SecurityFileInvalidError(`${file}: not valid JSON: ${reason}`)
   }
   return parse(json, file)
 }

@@ -210,9 +210,12 @@ export class TokenService {
     }
   }
 
-  /** Retires the signing key and creates a new one; returns the new key id. */
-  rotate (): string {
-    return this.#keys.update(keys => this.#rotated(keys, this.#now()))
+  /**
+   * Retires the signing key and creates a new one; returns the new key id. With
+   * `revoke`, every older key is deleted at once: every token issued so far stops verifying.
+   */
+  rotate (options: { revoke?: boolean } = {}): string {
+    return this.#keys.update(keys => this.#rotated(options.revoke === true ? [] : keys, this.#now()))
   }
 
   listKeys (): TokenKeyInfo[] {

@@ -169,6 +169,7 @@ t.test('credentials: hand-broken files give a named error, never a crash; a bad 
   const cases: Array<[string, string, RegExp]> = [
     ['truncated', good.slice(0, good.length / 2), /not valid JSON/],
     ['empty', '', /empty \(truncated\?\)/],
+    ['not JSON at all', 'c2VjcmV0LWtleQ==', /not valid JSON: Unexpected token 'c'$/],
     ['not an object', '[]', /\(top level\): expected an object/],
     ['wrong version', '{"version":2,"users":{}}', /version: expected 1, got 2/],
     ['no users', '{"version":1}', /users: expected an object/],
@@ -190,6 +191,8 @@ t.test('credentials: hand-broken files give a named error, never a crash; a bad 
       t.ok(err instanceof SecurityFileInvalidError, `${what}: SecurityFileInvalidError`)
       t.match((err as Error).message, file, `${what}: names the file`)
       t.match((err as Error).message, message, `${what}: says what is wrong`)
+      t.notMatch((err as Error).message, 'c2VjcmV0', `${what}: quotes no file contents`)
+      t.equal((err as Error).cause, undefined, `${what}: carries no parser error that could quote them`)
     }
   }
   // While running: a broken file is reported and ignored; the users stay; a fixed file is taken.
@@ -335,6 +338,14 @@ t.test('tokens: rotation keeps old keys verifying until their tokens cannot be v
   const late = tokens.issue('alice', { ttlMs: 60_000 })
   t.notOk(kids.includes(late.kid), 'a new key after rotationIntervalMs')
   t.ok(tokens.verify(late.token))
+
+  // Revocation: every key goes, every token issued so far with it.
+  const before = tokens.issue('alice', { ttlMs: 60_000 })
+  tokens.rotate({ revoke: true })
+  t.throws(() => tokens.verify(before.token), TokenKeyUnknownError, 'revoked')
+  t.throws(() => tokens.verify(late.token), TokenKeyUnknownError, 'revoked too')
+  t.equal(tokens.listKeys().length, 1, 'only the new key is left')
+  t.ok(tokens.verify(tokens.issue('alice').token), 'new tokens work')
 
   // A broken key file: named error at open.
   writeFileSync(tokens.file, '{"version":1,"keys":[{"kid":"a b","secret":"AAAA","createdAtMs":1}]}')
