@@ -26,9 +26,9 @@ function tempDir (t: Test): string {
   return dir
 }
 
-/** Runs an ES module snippet in another Node process (bounded; killed with its group at teardown). */
-async function otherProcess (t: Test, code: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: DIST, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+/** Runs a program to completion (bounded; its process group is killed at teardown or if this process exits). */
+async function runProcess (t: Test, cmd: string, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = spawn(cmd, args, { cwd: DIST, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
   const kill = (): void => { try { process.kill(-child.pid!, 'SIGKILL') } catch { /* gone */ } }
   t.teardown(kill)
   process.once('exit', kill)
@@ -41,6 +41,11 @@ async function otherProcess (t: Test, code: string): Promise<{ code: number | nu
   clearTimeout(timer)
   process.off('exit', kill)
   return { code: exit, stdout, stderr }
+}
+
+/** Runs an ES module snippet in another Node process. */
+async function otherProcess (t: Test, code: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  return await runProcess(t, process.execPath, ['--input-type=module', '-e', code])
 }
 
 const mod = (p: string): string => JSON.stringify(path.join(DIST, p))
@@ -115,15 +120,9 @@ for mech, c in users['carol']['scram'].items():
     print(mech, c['iterations'], 'ok' if ok else 'MISMATCH')
 `
   const run = async (pw: string): Promise<string> => {
-    const child = spawn('/usr/bin/python3', ['-c', script, store.file, pw], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] })
-    const kill = (): void => { try { process.kill(-child.pid!, 'SIGKILL') } catch { /* gone */ } }
-    t.teardown(kill)
-    const timer = setTimeout(kill, 20_000)
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-    await new Promise(resolve => child.once('exit', resolve))
-    clearTimeout(timer)
-    return out
+    const r = await runProcess(t, '/usr/bin/python3', ['-c', script, store.file, pw])
+    t.equal(r.code, 0, r.stderr)
+    return r.stdout
   }
   t.equal(await run('pässwörd'), 'SCRAM-SHA-256 5000 ok\nSCRAM-SHA-512 5000 ok\n')
   t.equal(await run('password'), 'SCRAM-SHA-256 5000 MISMATCH\nSCRAM-SHA-512 5000 MISMATCH\n', 'and the check can fail')
@@ -229,19 +228,13 @@ t.test('tokens: issue and verify; the claims and header as documented; checked b
   const keys = JSON.parse(readFileSync(tokens.file, 'utf8')) as { keys: Array<{ kid: string, secret: string }> }
   t.equal(statSync(tokens.file).mode & 0o777, 0o600, 'token-keys.json is 0600')
   const secret = keys.keys.find(k => k.kid === issued.kid)!.secret
-  const child = spawn('/usr/bin/python3', ['-c', `
+  const py = await runProcess(t, '/usr/bin/python3', ['-c', `
 import sys, hmac, hashlib, base64
 h, p, s = sys.argv[2].split('.')
 mac = hmac.new(base64.b64decode(sys.argv[1]), (h + '.' + p).encode(), hashlib.sha256).digest()
 print('valid' if hmac.compare_digest(base64.urlsafe_b64encode(mac).rstrip(b'=').decode(), s) else 'invalid')
-`, secret, issued.token], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] })
-  const kill = (): void => { try { process.kill(-child.pid!, 'SIGKILL') } catch { /* gone */ } }
-  t.teardown(kill)
-  let out = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-  const timer = setTimeout(kill, 20_000)
-  await new Promise(resolve => child.once('exit', resolve))
-  clearTimeout(timer)
+`, secret, issued.token])
+  const out = py.stdout
   t.equal(out.trim(), 'valid', 'Python verifies the signature')
   t.equal(createHmac('sha256', Buffer.from(secret, 'base64')).update(`${h}.${p}`).digest('base64url'), s)
 
