@@ -22,7 +22,12 @@ export const ERROR_TABLE = {
   UNKNOWN_MEMBER_ID: { code: 25, retriable: false, message: 'The member id is not known to the group' },
   INVALID_SESSION_TIMEOUT: { code: 26, retriable: false, message: 'The session timeout is outside the allowed range' },
   REBALANCE_IN_PROGRESS: { code: 27, retriable: true, message: 'The group is rebalancing' },
+  TOPIC_AUTHORIZATION_FAILED: { code: 29, retriable: false, message: 'Not authorized to access the topic' },
+  GROUP_AUTHORIZATION_FAILED: { code: 30, retriable: false, message: 'Not authorized to access the group' },
+  CLUSTER_AUTHORIZATION_FAILED: { code: 31, retriable: false, message: 'Not authorized for this cluster operation' },
   INVALID_TIMESTAMP: { code: 32, retriable: false, message: 'The timestamp is invalid' },
+  UNSUPPORTED_SASL_MECHANISM: { code: 33, retriable: false, message: 'The SASL mechanism is not enabled on this listener' },
+  ILLEGAL_SASL_STATE: { code: 34, retriable: false, message: 'The SASL message is not valid in the current state of the exchange' },
   UNSUPPORTED_VERSION: { code: 35, retriable: false, message: 'The api version is not supported' },
   TOPIC_ALREADY_EXISTS: { code: 36, retriable: false, message: 'The topic already exists' },
   INVALID_PARTITIONS: { code: 37, retriable: false, message: 'The partition count is invalid' },
@@ -30,7 +35,9 @@ export const ERROR_TABLE = {
   INVALID_REQUEST: { code: 42, retriable: false, message: 'The request is malformed' },
   OUT_OF_ORDER_SEQUENCE_NUMBER: { code: 45, retriable: false, message: 'The producer sequence number is not the next one expected' },
   INVALID_PRODUCER_EPOCH: { code: 47, retriable: false, message: 'The producer epoch is stale' },
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: { code: 53, retriable: false, message: 'Not authorized to use the transactional id' },
   KAFKA_STORAGE_ERROR: { code: 56, retriable: true, message: 'The broker could not read or write the log' },
+  SASL_AUTHENTICATION_FAILED: { code: 58, retriable: false, message: 'Authentication failed: invalid credentials or a malformed exchange' },
   UNKNOWN_PRODUCER_ID: { code: 59, retriable: false, message: 'The producer id is not known' },
   NON_EMPTY_GROUP: { code: 68, retriable: false, message: 'The group has active members' },
   GROUP_ID_NOT_FOUND: { code: 69, retriable: false, message: 'The group does not exist' },
@@ -60,6 +67,14 @@ export const ERROR_TABLE = {
   HTTP_METHOD_NOT_ALLOWED: { code: 1201, retriable: false, message: 'The HTTP method is not allowed on this endpoint' },
   HTTP_BODY_TOO_LARGE: { code: 1202, retriable: false, message: 'An HTTP request body is larger than httpMaxBodyBytes' },
   HTTP_UNSUPPORTED_MEDIA_TYPE: { code: 1203, retriable: false, message: 'An HTTP request body is not application/json' },
+  TOKEN_EXPIRED: { code: 1300, retriable: false, message: 'The token has expired' },
+  TOKEN_INVALID: { code: 1301, retriable: false, message: 'The token is malformed' },
+  TOKEN_SIGNATURE_INVALID: { code: 1302, retriable: false, message: 'The token signature does not verify' },
+  TOKEN_KEY_UNKNOWN: { code: 1303, retriable: false, message: 'The token was signed with a key this broker does not know' },
+  SECURITY_FILE_INVALID: { code: 1310, retriable: false, message: 'A security file in the data directory is not valid' },
+  TLS_CONFIG_INVALID: { code: 1311, retriable: false, message: 'The TLS certificate, key or CA files cannot be used' },
+  USER_NOT_FOUND: { code: 1320, retriable: false, message: 'No such user' },
+  USER_ALREADY_EXISTS: { code: 1321, retriable: false, message: 'The user already exists' },
 } as const satisfies Record<string, { code: number, retriable: boolean, message: string }>
 
 export type ErrorName = keyof typeof ERROR_TABLE
@@ -98,7 +113,12 @@ export class IllegalGenerationError extends SpoolError { static override readonl
 export class UnknownMemberIdError extends SpoolError { static override readonly errorName = 'UNKNOWN_MEMBER_ID' }
 export class InvalidSessionTimeoutError extends SpoolError { static override readonly errorName = 'INVALID_SESSION_TIMEOUT' }
 export class RebalanceInProgressError extends SpoolError { static override readonly errorName = 'REBALANCE_IN_PROGRESS' }
+export class TopicAuthorizationFailedError extends SpoolError { static override readonly errorName = 'TOPIC_AUTHORIZATION_FAILED' }
+export class GroupAuthorizationFailedError extends SpoolError { static override readonly errorName = 'GROUP_AUTHORIZATION_FAILED' }
+export class ClusterAuthorizationFailedError extends SpoolError { static override readonly errorName = 'CLUSTER_AUTHORIZATION_FAILED' }
 export class InvalidTimestampError extends SpoolError { static override readonly errorName = 'INVALID_TIMESTAMP' }
+export class UnsupportedSaslMechanismError extends SpoolError { static override readonly errorName = 'UNSUPPORTED_SASL_MECHANISM' }
+export class IllegalSaslStateError extends SpoolError { static override readonly errorName = 'ILLEGAL_SASL_STATE' }
 export class UnsupportedVersionError extends SpoolError { static override readonly errorName = 'UNSUPPORTED_VERSION' }
 export class TopicAlreadyExistsError extends SpoolError { static override readonly errorName = 'TOPIC_ALREADY_EXISTS' }
 export class InvalidPartitionsError extends SpoolError { static override readonly errorName = 'INVALID_PARTITIONS' }
@@ -106,7 +126,9 @@ export class InvalidConfigError extends SpoolError { static override readonly er
 export class InvalidRequestError extends SpoolError { static override readonly errorName = 'INVALID_REQUEST' }
 export class OutOfOrderSequenceError extends SpoolError { static override readonly errorName = 'OUT_OF_ORDER_SEQUENCE_NUMBER' }
 export class InvalidProducerEpochError extends SpoolError { static override readonly errorName = 'INVALID_PRODUCER_EPOCH' }
+export class TransactionalIdAuthorizationFailedError extends SpoolError { static override readonly errorName = 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED' }
 export class StorageError extends SpoolError { static override readonly errorName = 'KAFKA_STORAGE_ERROR' }
+export class SaslAuthenticationFailedError extends SpoolError { static override readonly errorName = 'SASL_AUTHENTICATION_FAILED' }
 export class UnknownProducerIdError extends SpoolError { static override readonly errorName = 'UNKNOWN_PRODUCER_ID' }
 export class NonEmptyGroupError extends SpoolError { static override readonly errorName = 'NON_EMPTY_GROUP' }
 export class GroupIdNotFoundError extends SpoolError { static override readonly errorName = 'GROUP_ID_NOT_FOUND' }
@@ -137,6 +159,15 @@ export class HttpMethodNotAllowedError extends SpoolError { static override read
 export class HttpBodyTooLargeError extends SpoolError { static override readonly errorName = 'HTTP_BODY_TOO_LARGE' }
 export class HttpUnsupportedMediaTypeError extends SpoolError { static override readonly errorName = 'HTTP_UNSUPPORTED_MEDIA_TYPE' }
 
+export class TokenExpiredError extends SpoolError { static override readonly errorName = 'TOKEN_EXPIRED' }
+export class TokenInvalidError extends SpoolError { static override readonly errorName = 'TOKEN_INVALID' }
+export class TokenSignatureInvalidError extends SpoolError { static override readonly errorName = 'TOKEN_SIGNATURE_INVALID' }
+export class TokenKeyUnknownError extends SpoolError { static override readonly errorName = 'TOKEN_KEY_UNKNOWN' }
+export class SecurityFileInvalidError extends SpoolError { static override readonly errorName = 'SECURITY_FILE_INVALID' }
+export class TlsConfigInvalidError extends SpoolError { static override readonly errorName = 'TLS_CONFIG_INVALID' }
+export class UserNotFoundError extends SpoolError { static override readonly errorName = 'USER_NOT_FOUND' }
+export class UserAlreadyExistsError extends SpoolError { static override readonly errorName = 'USER_ALREADY_EXISTS' }
+
 /** Every concrete class, one per table row (checked by a unit test). */
 export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
   UnknownServerError, OffsetOutOfRangeError, CorruptRecordError, UnknownTopicOrPartitionError,
@@ -152,6 +183,11 @@ export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
   ClientClosedError, LogClosedError, InvalidArgumentError, ListenFailedError,
   MqttPacketTooLargeError, MqttMalformedPacketError, MqttProtocolError,
   HttpNotFoundError, HttpMethodNotAllowedError, HttpBodyTooLargeError, HttpUnsupportedMediaTypeError,
+  TopicAuthorizationFailedError, GroupAuthorizationFailedError, ClusterAuthorizationFailedError,
+  UnsupportedSaslMechanismError, IllegalSaslStateError, TransactionalIdAuthorizationFailedError,
+  SaslAuthenticationFailedError, TokenExpiredError, TokenInvalidError, TokenSignatureInvalidError,
+  TokenKeyUnknownError, SecurityFileInvalidError, TlsConfigInvalidError, UserNotFoundError,
+  UserAlreadyExistsError,
 ]
 
 const BY_NUMBER = new Map<number, typeof SpoolError>()

@@ -24,6 +24,18 @@ export interface Principal {
   /** The user name, a client certificate's subject, or `ANONYMOUS`. */
   readonly name: string
   readonly method: AuthMethod
+  /** A restriction the credential carries (a browser token scoped to a topic prefix); absent = none. */
+  readonly scope?: TokenScope
+}
+
+/** What a scoped token may reach: topics whose names start with `topicPrefix` (other resources as the ACLs say). */
+export interface TokenScope {
+  readonly topicPrefix: string
+}
+
+/** A frozen `User:<name>` principal. */
+export function userPrincipal (name: string, method: AuthMethod, scope?: TokenScope): Principal {
+  return Object.freeze(scope === undefined ? { type: 'User', name, method } : { type: 'User', name, method, scope: Object.freeze({ ...scope }) })
 }
 
 export const ANONYMOUS: Principal = Object.freeze({ type: 'User', name: 'ANONYMOUS', method: 'anonymous' })
