@@ -187,7 +187,7 @@ t.test('a send that fails at the end of the input ends produce with the error (n
     const r = await runCli(t, ['produce', 'too-big', ...b], { input: big, timeoutMs: 15_000 })
     t.equal(r.signal, null, `run ${i}: not killed by the timeout`)
     t.equal(r.code, 1, `run ${i}: exit 1`)
-    t.match(r.stderr, /more than maxRequestBytes/, `run ${i}: the reason`)
+    t.match(r.stderr, /more than --max-message-bytes 1048576/, `run ${i}: the reason, naming the flag`)
   }
 })
 

@@ -191,7 +191,7 @@ export function tailView (initialTopic: string | null): View {
     try {
       const sdk = await loadSdk()
       client = new sdk.Client({ url: brokerWebSocketUrl(), clientId: 'spool-console-tail' })
-      consumer = client.consumer({ maxWaitMs: 250, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, autoOffsetReset: 'latest' })
+      consumer = client.consumer({ maxWaitMs: 10_000, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, autoOffsetReset: 'latest' })
       const partition = partitionInput.value.trim()
       await consumer.assign(partition === '' ? { topic } : { topic, partitions: [Number(partition)] })
       const from = fromSelect.value as From
@@ -266,7 +266,7 @@ export function tailView (initialTopic: string | null): View {
   }, 1000)
 
   api.topics().then(topics => {
-    topicList.replaceChildren(...topics.map(t => h('option', { value: t.name })))
+    topicList.replaceChildren(...topics.map(t => h('option', { value: t.topic })))
   }, (err: unknown) => errors.show(err))
 
   const root = h('section', { class: 'view tail' }, h('h2', null, 'Live tail'), errors.el, h('div', { class: 'card' }, form, status), h('div', { class: 'card scroll' }, rowsTable))

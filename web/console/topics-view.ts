@@ -43,7 +43,7 @@ function topicList (): View {
     try {
       const config: Record<string, string | number> = { cleanupPolicy: policy.value }
       if (retention.value !== '') config.retentionMs = Number(retention.value)
-      await api.createTopic({ name: nameInput.value.trim(), partitions: Number(partitionsInput.value), config })
+      await api.createTopic({ topic: nameInput.value.trim(), partitions: Number(partitionsInput.value), config })
       errors.clear()
       nameInput.value = ''
       await refresh()
@@ -72,7 +72,7 @@ function topicList (): View {
 
   function render (): void {
     const rows = last.map(t => [
-      h('a', { href: `#/topics/${encodeURIComponent(t.name)}`, class: 'topic-name' }, t.name),
+      h('a', { href: `#/topics/${encodeURIComponent(t.topic)}`, class: 'topic-name' }, t.topic),
       t.partitions,
       formatCount(t.records),
       formatBytes(t.sizeBytes),
@@ -80,12 +80,12 @@ function topicList (): View {
       h('span', { class: `badge ${t.cleanupPolicy}` }, t.cleanupPolicy),
       formatTime(t.createdAtMs).slice(0, 19),
       h('td', { class: 'actions' },
-        h('a', { href: `#/tail/${encodeURIComponent(t.name)}`, class: 'button small' }, 'Tail'),
+        h('a', { href: `#/tail/${encodeURIComponent(t.topic)}`, class: 'button small' }, 'Tail'),
         h('button', {
-          class: pendingDelete === t.name ? 'small danger confirm' : 'small danger',
-          'data-topic': t.name,
-          onclick: () => { void remove(t.name) },
-        }, pendingDelete === t.name ? 'Confirm delete' : 'Delete')),
+          class: pendingDelete === t.topic ? 'small danger confirm' : 'small danger',
+          'data-topic': t.topic,
+          onclick: () => { void remove(t.topic) },
+        }, pendingDelete === t.topic ? 'Confirm delete' : 'Delete')),
     ])
     body.replaceChildren(table(['Topic', 'Partitions', 'Records', 'On disk', 'Retention', 'Cleanup', 'Created', ''], rows,
       { numeric: [1, 2, 3], empty: 'No topics yet: create one above, or produce to one (topics are created on first use).', className: 'topics' }))
@@ -100,7 +100,7 @@ function topicList (): View {
       refreshFailed = false
       errors.clear()
     }
-    if (pendingDelete !== null && !last.some(t => t.name === pendingDelete)) pendingDelete = null
+    if (pendingDelete !== null && !last.some(t => t.topic === pendingDelete)) pendingDelete = null
     render()
   }
   nameInput.addEventListener('input', () => { if (!refreshFailed) errors.clear() })
