@@ -89,10 +89,12 @@ function clamped (...children: Array<Node | string | null>): HTMLElement {
 
 function rowElement (row: Row, format: Format): HTMLTableRowElement {
   return h('tr', null,
-    h('td', { class: 'time' }, formatTime(row.timestamp)),
+    // On narrow screens only the time of day is shown (style.css hides the date).
+    h('td', { class: 'time', title: formatTime(row.timestamp) }, h('span', { class: 'date' }, formatTime(row.timestamp).slice(0, 11)), formatTime(row.timestamp).slice(11)),
     h('td', { class: 'num' }, row.partition),
     h('td', { class: 'num' }, row.offset),
-    h('td', { class: row.key === null ? 'key muted' : 'key' }, row.key ?? 'null'),
+    // A key stays on one line (a long one is cut with an ellipsis; the whole key is the title).
+    h('td', { class: row.key === null ? 'key muted' : 'key', title: row.key ?? undefined }, h('span', { class: 'one-line' }, row.key ?? 'null')),
     valueCell(row, format),
     h('td', { class: 'headers' }, row.headers))
 }
@@ -126,7 +128,7 @@ export function tailView (initialTopic: string | null): View {
   const status = h('div', { class: 'status', id: 'tail-status', 'data-state': 'stopped' })
   const tbody = h('tbody')
   const rowsTable = h('table', { class: 'tail' },
-    h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', { class: 'num' }, 'Partition'), h('th', { class: 'num' }, 'Offset'), h('th', null, 'Key'), h('th', null, 'Value'), h('th', null, 'Headers'))),
+    h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', { class: 'num', title: 'Partition' }, h('span', { class: 'wide' }, 'Partition'), h('span', { class: 'narrow' }, 'P')), h('th', { class: 'num' }, 'Offset'), h('th', null, 'Key'), h('th', null, 'Value'), h('th', null, 'Headers'))),
     tbody)
 
   const form = h('form', { class: 'tail-controls', onsubmit: (event: Event) => { event.preventDefault(); void start() } },
@@ -232,7 +234,10 @@ export function tailView (initialTopic: string | null): View {
       })
     } catch (err) {
       if (mine !== generation) return
-      errors.show(err)
+      if ((err as { code?: string }).code === 'UNKNOWN_TOPIC_OR_PARTITION') {
+        // Said in words, as the topic page does; the tail starts once the topic exists.
+        errors.say(`There is no topic named "${topic}". Create it on the Topics page or produce to it (spool produce ${topic}), then start the tail again.`)
+      } else errors.show(err)
       await stop()
     }
   }

@@ -7,10 +7,12 @@
 
 import { ApiError, api, type TopicDetail, type TopicSummary } from './api.js'
 import {
-  errorBanner, formatBytes, formatCount, formatRetention, formatTime, h, poll, table, type View,
+  errorBanner, formatBytes, formatConfigValue, formatCount, formatRetention, formatTime, h, poll, table, type View,
 } from './dom.js'
 
 const REFRESH_MS = 2000
+/** What a topic name may hold (the broker's rule: [A-Za-z0-9._-]{1,249}). */
+export const TOPIC_NAME_RULE = 'A topic name uses only letters (A-Z, a-z), digits, dots (.), underscores (_) and hyphens (-), at most 249 of them'
 
 const RETENTION_CHOICES: Array<[string, string]> = [
   ['', 'broker default'], ['3600000', '1 hour'], ['86400000', '1 day'], ['604800000', '7 days'], ['-1', 'forever'],
@@ -26,13 +28,15 @@ function topicList (): View {
   let pendingDelete: string | null = null
   let last: TopicSummary[] = []
 
-  const nameInput = h('input', { name: 'name', placeholder: 'topic name', required: true, pattern: '[A-Za-z0-9._\\-]{1,249}', autocomplete: 'off' })
+  const nameInput = h('input', { name: 'name', placeholder: 'topic name', required: true, pattern: '[A-Za-z0-9._\\-]{1,249}', maxlength: 249, autocomplete: 'off', title: TOPIC_NAME_RULE })
+  // The browser's own message for a pattern mismatch says only "match the requested format".
+  nameInput.addEventListener('input', () => nameInput.setCustomValidity(nameInput.validity.patternMismatch ? TOPIC_NAME_RULE : ''))
   const partitionsInput = h('input', { name: 'partitions', type: 'number', min: 1, value: 1, class: 'narrow' })
   const retention = h('select', { name: 'retention' }, ...RETENTION_CHOICES.map(([v, label]) => h('option', { value: v }, label)))
   const policy = h('select', { name: 'cleanupPolicy' }, h('option', { value: 'delete' }, 'delete'), h('option', { value: 'compact' }, 'compact'))
   const createButton = h('button', { type: 'submit' }, 'Create topic')
   const form = h('form', { class: 'create', onsubmit: (event: Event) => { event.preventDefault(); void create() } },
-    h('label', null, 'Name ', nameInput),
+    h('label', null, 'Name ', nameInput, h('small', { class: 'hint' }, 'letters, digits, . _ -')),
     h('label', null, 'Partitions ', partitionsInput),
     h('label', null, 'Retention ', retention),
     h('label', null, 'Cleanup ', policy),
@@ -117,7 +121,7 @@ function topicDetail (name: string): View {
     const partitions = table(['Partition', 'Log start', 'Log end', 'High watermark', 'Records', 'On disk', 'Segments'],
       t.partitions.map(p => [p.partition, p.logStartOffset, p.logEndOffset, p.highWatermark, formatCount(p.logEndOffset - p.logStartOffset), formatBytes(p.sizeBytes), p.segments]),
       { numeric: [0, 1, 2, 3, 4, 5, 6], className: 'partitions' })
-    const config = table(['Setting', 'Value'], Object.entries(t.config).map(([k, v]) => [k, String(v)]), { className: 'config' })
+    const config = table(['Setting', 'Value'], Object.entries(t.config).map(([k, v]) => [k, formatConfigValue(k, v)]), { className: 'config' })
     body.replaceChildren(
       h('div', { class: 'facts' },
         fact('Partitions', String(t.partitions.length)),
