@@ -187,6 +187,22 @@ t.test('/examples/browser without its trailing slash redirects to the page', asy
   t.equal((await fetch(`${base}/examples/nope`, { redirect: 'manual' })).status, 404, 'a missing path is still a 404')
 })
 
+t.test('examples/browser/sdk-snippet.html (the README\'s Browser SDK page) runs to its end, twice', async t => {
+  const snippet = await context.newPage()
+  t.teardown(() => snippet.close())
+  const logged: string[] = []
+  snippet.on('console', msg => logged.push(msg.text()))
+  snippet.on('pageerror', err => logged.push(`pageerror: ${err.message}`))
+  for (const round of [1, 2]) {
+    logged.length = 0
+    await snippet.goto(`${base}/examples/browser/sdk-snippet.html`)
+    await until(`run ${round} to end`, async () => [...logged], l => l.includes('done') || l.some(x => x.startsWith('pageerror')), 20_000)
+    t.same(logged.filter(l => l.startsWith('pageerror')), [], `run ${round}: no error`)
+    t.equal(logged.filter(l => /^\d+ \d+ hello$/.test(l)).length, round, `run ${round}: the reader read every click up to its own`)
+    t.equal(logged.filter(l => /^dashboards \d+ \d+ hello$/.test(l)).length, 1, `run ${round}: the group member read only what is new for the group`)
+  }
+})
+
 t.test('a missing group and a missing topic are said in words; a missing group is polled slowly', async t => {
   const asked: string[] = []
   const onRequest = (r: { url (): string }): void => { if (r.url().includes('/api/groups/no-such-group')) asked.push(r.url()) }

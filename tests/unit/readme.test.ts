@@ -88,10 +88,11 @@ t.test('the Size limits table names settings and options that exist', async t =>
 })
 
 t.test('every README program block is the examples/ file it names', async t => {
-  const blocks = [...readme.matchAll(/^```(js|ts|html)\n(\/\/ (examples\/[\w./-]+): [^\n]*\n[\s\S]*?)^```$/gm)]
-  t.ok(blocks.length >= 1, `${blocks.length} blocks from examples/`)
+  const blocks = [...readme.matchAll(/^```(js|ts|html)\n((?:\/\/|<!--) (examples\/[\w./-]+): [^\n]*\n[\s\S]*?)^```$/gm)]
+  t.ok(blocks.length >= 2, `${blocks.length} blocks from examples/`)
   for (const [, , body, path] of blocks) {
     t.equal(body, readFileSync(new URL(path!, root), 'utf8'), `the README block is ${path}, byte for byte`)
   }
   t.match(section('SDK'), /^```js\n\/\/ examples\/sdk-tour\.js: /m, 'the SDK section shows examples/sdk-tour.js')
+  t.match(section('Browser SDK'), /^```html\n<!-- examples\/browser\/sdk-snippet\.html: /m, 'the Browser SDK section shows examples/browser/sdk-snippet.html')
 })
