@@ -72,6 +72,58 @@ function parseHeaders (headers: string[]): Array<{ key: string, value: Uint8Arra
   })
 }
 
+/**
+ * The CLI's own size limit for a line: --max-message-bytes, else the topic's maxBatchBytes
+ * (an existing topic), else none (a new topic: the broker's limits apply and its error names
+ * them). The producer's own limits leave room for one such batch, so they never refuse first
+ * and the refusal names the flag. `own` holds the errors raised here (no broker hint added).
+ */
+function lineLimit (topic: string, existing: TopicDescription | null, flag: number | undefined): {
+  maxRequestBytes: number
+  batchBytes: number
+  own: WeakSet<object>
+  check: (message: ProducerMessage, line: number) => ProducerMessage
+} {
+  const topicLimit = existing?.config.maxBatchBytes
+  const max = flag ?? (typeof topicLimit === 'number' ? topicLimit : null)
+  const bytes = max ?? UNCHECKED_BYTES
+  const own = new WeakSet<object>()
+  return {
+    maxRequestBytes: Math.max(1024, bytes + REQUEST_FRAMING_BYTES),
+    batchBytes: Math.max(128, Math.min(64 * 1024, bytes - BATCH_HEADER_SIZE)),
+    own,
+    check (message, line) {
+      if (max === null) return message
+      const size = BATCH_HEADER_SIZE + recordSize(toRecordInput(message))
+      if (size <= max) return message
+      const error = new MessageTooLargeError(`line ${line} makes a record batch of about ${size} bytes, more than --max-message-bytes ${max}` +
+        (flag === undefined ? ` (by default topic "${topic}"'s maxBatchBytes)` : '') +
+        ': raise --max-message-bytes, and the topic\'s maxBatchBytes to match')
+      own.add(error)
+      throw error
+    },
+  }
+}
+
+/**
+ * `created topic T (N partitions)` on stderr, once, when the first send to a topic that did
+ * not exist came back (the broker auto-created it); `said()` resolves once it is written.
+ */
+function createdNotice (client: Client, topic: string, existing: TopicDescription | null): { sent: () => void, said: () => Promise<void> } {
+  let saying: Promise<void> | null = null
+  return {
+    sent () {
+      if (existing !== null || saying !== null) return
+      saying = describeIfExists(client, topic).then(t => {
+        if (t === null) return
+        const n = t.partitions.length
+        process.stderr.write(`created topic ${topic} (${n} partition${n === 1 ? '' : 's'})\n`)
+      }, () => {})
+    },
+    said: () => saying ?? Promise.resolve(),
+  }
+}
+
 /** The topic's description, or null when it does not exist (asked without auto-creating it). */
 async function describeIfExists (client: Client, topic: string): Promise<TopicDescription | null> {
   try {
@@ -93,35 +145,16 @@ async function produce (client: Client, _broker: string, topic: string, options:
   if (existing === null && !options.create) {
     throw new UnknownTopicOrPartitionError(`topic "${topic}" does not exist (--no-create: create it first with \`spool topic create ${topic}\`)`)
   }
-  // The CLI's own limit: the flag, else the topic's maxBatchBytes (an existing topic), else
-  // none (a new topic: the broker's limits apply, and its error names them).
-  const topicLimit = existing?.config.maxBatchBytes
-  const maxMessageBytes = options.maxMessageBytes ?? (typeof topicLimit === 'number' ? topicLimit : null)
-  const limitBytes = maxMessageBytes ?? UNCHECKED_BYTES
+  const limit = lineLimit(topic, existing, options.maxMessageBytes)
   const producer = client.producer({
     acks,
     lingerMs: options.lingerMs,
-    // The CLI checks each line against maxMessageBytes itself (below, naming the flag); the
-    // producer's own limits leave room for one such batch and never refuse first.
-    maxRequestBytes: Math.max(1024, limitBytes + REQUEST_FRAMING_BYTES),
-    batchBytes: Math.max(128, Math.min(64 * 1024, limitBytes - BATCH_HEADER_SIZE)),
+    maxRequestBytes: limit.maxRequestBytes,
+    batchBytes: limit.batchBytes,
     allowAutoTopicCreation: options.create,
   })
-  const own = new WeakSet<object>()
   let lineNumber = 0
-  const checked = (message: ProducerMessage): ProducerMessage => {
-    lineNumber++
-    if (maxMessageBytes === null) return message
-    const size = BATCH_HEADER_SIZE + recordSize(toRecordInput(message))
-    if (size > maxMessageBytes) {
-      const error = new MessageTooLargeError(`line ${lineNumber} makes a record batch of about ${size} bytes, more than --max-message-bytes ${maxMessageBytes}` +
-        (options.maxMessageBytes === undefined ? ` (by default topic "${topic}"'s maxBatchBytes)` : '') +
-        ': raise --max-message-bytes, and the topic\'s maxBatchBytes to match')
-      own.add(error)
-      throw error
-    }
-    return message
-  }
+  const checked = (message: ProducerMessage): ProducerMessage => limit.check(message, ++lineNumber)
   const toMessage = (line: Uint8Array): ProducerMessage => {
     if (separator !== null) {
       const { key, value } = splitKey(line, separator)
@@ -129,17 +162,8 @@ async function produce (client: Client, _broker: string, topic: string, options:
     }
     return checked({ key: fixedKey, value: line, headers, partition: options.partition })
   }
-  // A topic this produce created (the broker auto-creates on the first send) is said once.
-  let created: Promise<void> | null = null
-  const sayCreated = (): void => {
-    if (existing !== null || created !== null) return
-    created = describeIfExists(client, topic).then(t => {
-      if (t === null) return
-      const n = t.partitions.length
-      process.stderr.write(`created topic ${topic} (${n} partition${n === 1 ? '' : 's'})\n`)
-    }, () => {})
-  }
-
+  const notice = createdNotice(client, topic, existing)
+  const sayCreated = notice.sent
   const stdin = process.stdin
   const splitter = new LineSplitter()
   const pending = new Set<Promise<RecordMetadata[]>>()
@@ -195,11 +219,11 @@ async function produce (client: Client, _broker: string, topic: string, options:
     })
     while (pending.size > 0 && failure === null) await Promise.race(pending).catch(() => {})
     if (failure !== null) {
-      await created
-      throw own.has(failure as object) ? failure : withHint(failure, topic)
+      await notice.said()
+      throw limit.own.has(failure as object) ? failure : withHint(failure, topic)
     }
     await producer.close()
-    await created
+    await notice.said()
   } finally {
     if (progress !== null) {
       clearInterval(progress)
