@@ -16,6 +16,10 @@ RUN npm ci --no-fund --no-audit && npm prune --omit=dev
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
+# The broker runs as an unprivileged user that owns its data directory (the volume below:
+# Docker copies this ownership into a new named volume).
+RUN groupadd --system --gid 10001 spool && useradd --system --uid 10001 --gid spool --home-dir /data --no-create-home spool \
+ && mkdir -p /data && chown spool:spool /data
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/protocol ./dist/protocol
@@ -29,5 +33,6 @@ COPY --from=build /app/dist/browser ./dist/browser
 COPY --from=build /app/dist/examples ./dist/examples
 VOLUME /data
 EXPOSE 7420 7421 1883
+USER spool:spool
 ENTRYPOINT ["node", "dist/cli/spool.js"]
 CMD ["broker", "start", "--data-dir", "/data", "--host", "0.0.0.0"]

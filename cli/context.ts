@@ -1,18 +1,19 @@
 /**
  * What every client-side command shares: the global `--broker` option (env SPOOL_BROKER,
- * default 127.0.0.1:7420), a Client tuned for a command line (few, short retries, so an
+ * default 127.0.0.1:7420; a host without a port means port 7420, client/address.ts), a Client tuned for a command line (few, short retries, so an
  * unreachable broker is reported within about a second), and the action wrapper that turns
  * errors into one stderr line and an exit code (exit-codes.ts).
  */
 
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander'
 import { Client } from '../client/index.js'
+import { brokerAddress } from '../client/address.js'
 import { EXIT_OK, errorLine, exitCodeFor, isUnexpected } from './exit-codes.js'
 
 export const DEFAULT_BROKER = '127.0.0.1:7420'
 
 export function brokerOption (): Option {
-  return new Option('--broker <host:port>', 'broker address').env('SPOOL_BROKER').default(DEFAULT_BROKER)
+  return new Option('--broker <host[:port]>', 'broker address (port 7420 when none is given)').env('SPOOL_BROKER').default(DEFAULT_BROKER)
 }
 
 /** The global --broker value as seen from a (sub)command. */
@@ -44,9 +45,10 @@ export function withClient<Args extends unknown[]> (
 ): (...args: Args) => Promise<void> {
   return async (...args: Args) => {
     const command = args[args.length - 1] as Command
-    const broker = brokerOf(command)
+    let broker = brokerOf(command)
     let client: Client
     try {
+      broker = brokerAddress(broker)
       client = createClient(broker)
     } catch (err) {
       fail(err, broker)

@@ -14,6 +14,7 @@
  */
 
 import { InvalidArgumentError } from '../protocol/errors.js'
+import { brokerAddress } from './address.js'
 import { Admin } from './admin.js'
 import { Cluster } from './cluster.js'
 import { Consumer, type ConsumerOptions } from './consumer.js'
@@ -24,7 +25,7 @@ import type { TransportFactory } from './transport/transport.js'
 import { webSocketTransport, type WebSocketConstructor } from './transport/websocket.js'
 
 export interface ClientOptions {
-  /** TCP bootstrap brokers, "host:port", tried in order. Default ['127.0.0.1:7420'] when no url. */
+  /** TCP bootstrap brokers, "host:port" (or "host": port 7420), tried in order. Default ['127.0.0.1:7420'] when no url. */
   brokers?: string[] | string
   /** A WebSocket URL (ws://host:7421/ws) instead of TCP brokers. */
   url?: string
@@ -80,9 +81,7 @@ export class Client {
       const brokers = options.brokers ?? ['127.0.0.1:7420']
       addresses = (Array.isArray(brokers) ? brokers : brokers.split(',')).map(b => b.trim()).filter(b => b !== '')
       if (addresses.length === 0) throw new InvalidArgumentError('brokers is empty')
-      for (const address of addresses) {
-        if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(address)) throw new InvalidArgumentError(`broker "${address}" is not host:port`)
-      }
+      addresses = addresses.map(address => brokerAddress(address))
       transport ??= defaultTcpTransport
       if (transport === null) {
         throw new InvalidArgumentError('TCP brokers need the Node entry (spool/client); in a browser use { url: \'ws://host:7421/ws\' }')

@@ -79,6 +79,12 @@ export interface ProducerOptions {
   /** How long the broker may take to satisfy acks. Default the client's requestTimeoutMs. */
   timeoutMs?: number
   retry?: Partial<RetryOptions>
+  /**
+   * Let the broker create a topic this producer sends to and that does not exist (its
+   * autoCreateTopics setting decides). Default true; false: such sends fail with
+   * UnknownTopicOrPartitionError.
+   */
+  allowAutoTopicCreation?: boolean
 }
 
 interface ResolvedProducerOptions {
@@ -94,6 +100,7 @@ interface ResolvedProducerOptions {
   compression: CompressionCode
   timeoutMs: number
   retry: RetryOptions
+  allowAutoTopicCreation: boolean
 }
 
 function resolveOptions (options: ProducerOptions, cluster: Cluster): ResolvedProducerOptions {
@@ -124,6 +131,7 @@ function resolveOptions (options: ProducerOptions, cluster: Cluster): ResolvedPr
     compression: Compression[compression],
     timeoutMs: positive('timeoutMs', options.timeoutMs, cluster.options.requestTimeoutMs),
     retry: { ...cluster.options.retry, ...options.retry },
+    allowAutoTopicCreation: options.allowAutoTopicCreation ?? true,
   }
 }
 
@@ -201,7 +209,7 @@ export class Producer {
   /** The slow path: wait for the producer id, the topic's metadata and buffer room, then send. */
   #sendLater (record: ProducerRecord): Promise<RecordMetadata[]> {
     const waiting = (async () => {
-      await Promise.all([this.#ensureIdentity(), this.#cluster.metadata.topic(record.topic, { allowAutoCreate: true })])
+      await Promise.all([this.#ensureIdentity(), this.#cluster.metadata.topic(record.topic, { allowAutoCreate: this.#options.allowAutoTopicCreation })])
       while (this.#accumulator.bufferedBytes >= this.#options.maxBufferedBytes && !this.#closed) {
         await new Promise<void>(resolve => this.#spaceWaiters.push(resolve))
       }
@@ -228,7 +236,8 @@ export class Producer {
       const message = messages[i]!
       const size = recordSize(toRecordInput(message))
       if (size > maxRecordBytes) {
-        throw new MessageTooLargeError(`message ${i} is about ${size} bytes, more than maxRequestBytes ${maxRecordBytes}`)
+        throw new MessageTooLargeError(`message ${i} is about ${size} bytes, more than the producer's maxRequestBytes ${maxRecordBytes}: ` +
+          'raise the producer option maxRequestBytes, and the topic\'s maxBatchBytes (broker --max-batch-bytes) to match')
       }
       const partition = message.partition
       if (partition !== undefined && (!Number.isInteger(partition) || partition < 0 || partition >= partitions)) {
@@ -459,7 +468,7 @@ export class Producer {
 
   #refreshMetadata (topic: string): void {
     this.#cluster.metadata.invalidate(topic)
-    this.#cluster.metadata.topic(topic, { allowAutoCreate: true }).catch(err => {
+    this.#cluster.metadata.topic(topic, { allowAutoCreate: this.#options.allowAutoTopicCreation }).catch(err => {
       this.#cluster.logger.debug({ topic, err }, 'metadata refresh failed')
     })
   }

@@ -10,17 +10,28 @@
 // hands its partitions to the others (at once on Ctrl-C; after the 10 s session timeout if
 // it is killed), and every instance continues from the group's committed offsets. With
 // --group, --from-beginning applies to partitions the group has no committed offset for.
+import { parseArgs } from 'node:util'
 import { Client, text } from 'spool/client'
 
-const args = process.argv.slice(2)
-const groupAt = args.indexOf('--group')
-const groupId = groupAt >= 0 ? args[groupAt + 1] : undefined
-const topic = args.find((a, i) => !a.startsWith('--') && i !== groupAt + 1) ?? 'orders'
-const fromBeginning = args.includes('--from-beginning')
-if (groupAt >= 0 && (groupId === undefined || groupId.startsWith('--'))) {
-  console.error('usage: node examples/node-consumer.js <topic> [--from-beginning] [--group <group>]')
+const usage = 'usage: node examples/node-consumer.js <topic> [--from-beginning] [--group <group>]'
+let args
+try {
+  args = parseArgs({ allowPositionals: true, options: { group: { type: 'string' }, 'from-beginning': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
+} catch (err) {
+  console.error(`${err.message}\n${usage}`)
   process.exit(1)
 }
+if (args.values.help) {
+  console.log(usage)
+  process.exit(0)
+}
+if (args.positionals.length > 1 || args.values.group === '') {
+  console.error(usage)
+  process.exit(1)
+}
+const topic = args.positionals[0] ?? 'orders'
+const groupId = args.values.group
+const fromBeginning = args.values['from-beginning'] === true
 
 const client = new Client({ brokers: [process.env.SPOOL_BROKER ?? '127.0.0.1:7420'], clientId: 'example-consumer' })
 const partitions = list => list.map(tp => tp.partition).join(',')

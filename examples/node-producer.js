@@ -8,8 +8,18 @@
 // `spool topic create orders --partitions 3`.
 import { Client, toJson } from 'spool/client'
 
-const [topic = 'orders', countArg = '1000'] = process.argv.slice(2)
+const usage = 'usage: node examples/node-producer.js [topic] [count]   (default: orders 1000)'
+const args = process.argv.slice(2)
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(usage)
+  process.exit(0)
+}
+const [topic = 'orders', countArg = '1000'] = args
 const count = Number(countArg)
+if (args.length > 2 || topic.startsWith('-') || !Number.isSafeInteger(count) || count < 0) {
+  console.error(usage)
+  process.exit(1)
+}
 const client = new Client({ brokers: [process.env.SPOOL_BROKER ?? '127.0.0.1:7420'], clientId: 'example-producer' })
 const producer = client.producer({ acks: 1, lingerMs: 5 })
 

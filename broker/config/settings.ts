@@ -185,7 +185,10 @@ export function resolveConfig (sources: ConfigSources = {}): BrokerConfig {
   return validateConfig(config as BrokerConfig)
 }
 
-/** Reads a JSON config file; unknown keys are errors (a typo should not pass silently). */
+/**
+ * Reads a JSON config file: keys camelCase as in the README's table, or the flags' kebab-case;
+ * unknown keys are errors (a typo should not pass silently).
+ */
 export function readConfigFile (path: string): Partial<BrokerConfig> {
   let parsed: unknown
   try {
@@ -197,8 +200,11 @@ export function readConfigFile (path: string): Partial<BrokerConfig> {
     throw new InvalidConfigError(`config file ${path}: expected a JSON object`)
   }
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(parsed)) {
-    if (!(k in SETTINGS) || k === 'configFile') throw new InvalidConfigError(`config file ${path}: unknown setting "${k}"`)
+  for (const [key, v] of Object.entries(parsed)) {
+    // Keys are camelCase (`dataDir`); the flag's kebab-case spelling (`data-dir`) is taken too.
+    const k = /^[a-z0-9]+(-[a-z0-9]+)+$/.test(key) ? key.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase()) : key
+    if (!(k in SETTINGS) || k === 'configFile') throw new InvalidConfigError(`config file ${path}: unknown setting "${key}"`)
+    if (k in out) throw new InvalidConfigError(`config file ${path}: ${k} is given twice ("${k}" and its flag spelling)`)
     out[k] = parseSetting(k as SettingName, v, `config file ${path}`)
   }
   return out as Partial<BrokerConfig>

@@ -76,6 +76,14 @@ function stopOnSignals (stop: () => void): () => void {
   }
 }
 
+/**
+ * The long poll: an idle `tail` or `consume -f` has one fetch parked in the broker for up to
+ * this long (the broker answers at once when a record arrives), instead of the SDK's default
+ * 500 ms round trips. Seeks, pauses and reassignments do not wait for it (the consumer
+ * abandons the parked fetch and sends a fresh one), nor does Ctrl-C.
+ */
+export const LONG_POLL_MS = 10_000
+
 /** How long a member without partitions waits before it concludes (without --follow) that there is nothing for it. */
 const IDLE_MEMBER_MS = 2000
 
@@ -94,7 +102,7 @@ async function consumeGroup (client: Client, topic: string, group: string, optio
     // `spool group describe` shows its progress within a second.
     sessionTimeoutMs: 10_000,
     autoCommitIntervalMs: 1_000,
-    maxWaitMs: 200,
+    maxWaitMs: LONG_POLL_MS,
   })
   let printed = 0
   const stop = (): void => { void consumer.close() }
@@ -160,6 +168,7 @@ async function consume (client: Client, _broker: string, topic: string, options:
     // broker restart (retrying with backoff) instead of giving up after a few attempts;
     // reading up to the end offsets of now gives up like any other command.
     retry: follow ? FOLLOW_RETRY : CLI_RETRY,
+    maxWaitMs: LONG_POLL_MS,
   })
   await consumer.assign(options.partition === undefined ? { topic } : { topic, partition: options.partition })
   const partitions = consumer.assignment()

@@ -3,20 +3,21 @@
  *
  *   spool group list [--format text|json]
  *   spool group describe <group> [--format text|json]
- *   spool group reset-offsets <group> --topic T (--to-earliest | --to-latest | --to-offset N | --to-time ISO)
+ *   spool group reset-offsets <group> --topic T (--to-earliest | --to-latest | --to-offset N | --to-time ISO) [--create]
  *   spool group delete <group>
  *
  * describe shows the members (member id, client id, host, instance id, partitions) and per
  * partition the committed offset, the log end offset, the lag and the owner, with the total
  * lag; `--format json` prints the SDK's GroupDescription on one line. reset-offsets and
  * delete work only on a group without members (stop its consumers first): otherwise one
- * line `error: group "G" has N active members: ...` and exit 1. --to-offset is clamped to
+ * line `error: group "G" has N active members: ...` and exit 1; on a group that does not
+ * exist they say so (exit 1), unless reset-offsets is given --create. --to-offset is clamped to
  * each partition's [log start, log end]; --to-time takes the first offset at or after the
  * time (the log end when there is none).
  */
 
 import { Command, Option } from 'commander'
-import { NonEmptyGroupError, type Client, type GroupDescription } from '../../client/index.js'
+import { GroupIdNotFoundError, NonEmptyGroupError, type Client, type GroupDescription } from '../../client/index.js'
 import { choiceArg, intArg, withClient } from '../context.js'
 import { UsageError } from '../exit-codes.js'
 import { table } from '../output.js'
@@ -42,21 +43,29 @@ async function list (client: Client, _broker: string, options: { format: Format 
   process.stdout.write(table(['GROUP', 'STATE', 'MEMBERS'], groups.map(g => [g.groupId, g.state, g.members])))
 }
 
-/** The text form of `describe`: a header line, the partitions, the members. */
+/** A member id as text tables show it: its first 8 characters (the console does the same; JSON keeps the whole id). */
+export function shortId (id: string): string {
+  return id.length > 9 ? `${id.slice(0, 8)}…` : id
+}
+
+/**
+ * The text form of `describe`, made to fit 80 columns: a header line, the partitions (with
+ * each owner's short member id and client id), the members (host, instance id, partitions).
+ */
 export function describeText (d: GroupDescription): string {
   const byMember = new Map(d.members.map(m => [m.memberId, m]))
   let out = `Group: ${d.groupId}  State: ${d.state}  Members: ${d.members.length}  Epoch: ${d.groupEpoch}  Total lag: ${d.totalLag}\n\n`
   if (d.offsets.length === 0) {
     out += 'no partitions assigned or committed\n'
   } else {
-    out += table(['TOPIC', 'PARTITION', 'COMMITTED', 'LOG END', 'LAG', 'MEMBER', 'CLIENT ID', 'HOST'], d.offsets.map(o => {
+    out += table(['TOPIC', 'PARTITION', 'COMMITTED', 'LOG END', 'LAG', 'MEMBER', 'CLIENT ID'], d.offsets.map(o => {
       const m = o.memberId === null ? undefined : byMember.get(o.memberId)
-      return [o.topic, o.partition, dash(o.committedOffset), dash(o.logEndOffset), dash(o.lag), o.memberId ?? '-', m?.clientId ?? '-', m?.clientHost ?? '-']
+      return [o.topic, o.partition, dash(o.committedOffset), dash(o.logEndOffset), dash(o.lag), o.memberId === null ? '-' : shortId(o.memberId), m?.clientId ?? '-']
     }))
   }
   if (d.members.length > 0) {
     out += '\n' + table(['MEMBER', 'CLIENT ID', 'HOST', 'INSTANCE', 'PARTITIONS'], d.members.map(m => [
-      m.memberId, m.clientId, m.clientHost, m.instanceId ?? '-',
+      shortId(m.memberId), m.clientId, m.clientHost, m.instanceId ?? '-',
       m.assignment.map(a => `${a.topic}:${a.partitions.join(',')}`).join(' ') || '-',
     ]))
   }
@@ -75,15 +84,20 @@ interface ResetOptions {
   toLatest?: boolean
   toOffset?: number
   toTime?: string
+  create?: boolean
 }
 
-/** Refuses (one line, exit 1) while the group has members. */
-async function assertEmpty (client: Client, group: string, doing: string): Promise<void> {
+/**
+ * Refuses (one line, exit 1) while the group has members, and when it does not exist unless
+ * `create` (reset-offsets --create makes a group holding just the new offsets).
+ */
+async function assertEmpty (client: Client, group: string, doing: string, create = false): Promise<void> {
   let members = 0
   try {
     members = (await client.admin().describeGroups([group]))[0]?.members.length ?? 0
   } catch (err) {
-    if ((err as { code?: string }).code !== 'GROUP_ID_NOT_FOUND') throw err
+    if (!(err instanceof GroupIdNotFoundError)) throw err
+    if (!create) throw new GroupIdNotFoundError(`group "${group}" does not exist${doing === 'resetting its offsets' ? ' (give --create to create it with these offsets)' : ''}`, { cause: err })
   }
   if (members > 0) {
     throw new NonEmptyGroupError(`group "${group}" has ${members} active member${members === 1 ? '' : 's'}: stop ${members === 1 ? 'it' : 'them'} before ${doing}`)
@@ -99,7 +113,7 @@ async function resetOffsets (client: Client, _broker: string, group: string, opt
     if (Number.isNaN(time) || time < 0) throw new UsageError(`--to-time takes an ISO date or time, got "${options.toTime}"`)
   }
   const admin = client.admin()
-  await assertEmpty(client, group, 'resetting its offsets')
+  await assertEmpty(client, group, 'resetting its offsets', options.create === true)
   const ranges = await admin.fetchTopicOffsets(options.topic)
   const byTime = time === undefined ? null : new Map((await admin.fetchTopicOffsetsByTimestamp(options.topic, time)).map(x => [x.partition, x.offset]))
   const targets = ranges.map(r => {
@@ -115,7 +129,7 @@ async function resetOffsets (client: Client, _broker: string, group: string, opt
     await admin.setOffsets(group, targets)
   } catch (err) {
     // A member joined between the check and the reset.
-    if (err instanceof NonEmptyGroupError) await assertEmpty(client, group, 'resetting its offsets')
+    if (err instanceof NonEmptyGroupError) await assertEmpty(client, group, 'resetting its offsets', true)
     throw err
   }
   process.stdout.write(`reset group "${group}" on topic "${options.topic}" (${targets.length} partition${targets.length === 1 ? '' : 's'})\n`)
@@ -147,6 +161,7 @@ export function groupCommand (): Command {
     .option('--to-latest', 'to each partition\'s log end (skip everything there now)')
     .option('--to-offset <n>', 'to this offset (clamped to each partition\'s range)', intArg(0))
     .option('--to-time <iso>', 'to the first message at or after this time (e.g. 2024-05-01T12:00:00Z)')
+    .option('--create', 'create the group if it does not exist (default: a group that does not exist is an error)')
     .action(withClient(resetOffsets))
   group.command('delete')
     .description('delete a group and its committed offsets (only while it has no members)')

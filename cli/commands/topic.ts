@@ -2,6 +2,7 @@
  * `spool topic create|list|describe|delete` (architecture.md §7).
  *
  *   spool topic create <topic> [--partitions N] [--retention-ms N] [--retention-bytes N] [--cleanup-policy delete|compact]
+ *                              [--config key=value]...
  *   spool topic list [--format text|json]
  *   spool topic describe <topic> [--format text|json]
  *   spool topic delete <topic>
@@ -13,6 +14,7 @@
 import { Command, Option } from 'commander'
 import type { Client, TopicConfig, TopicDescription } from '../../client/index.js'
 import { choiceArg, intArg, withClient } from '../context.js'
+import { UsageError } from '../exit-codes.js'
 import { humanBytes, table } from '../output.js'
 
 type Format = 'text' | 'json'
@@ -21,7 +23,8 @@ function formatOption (): Option {
   return new Option('--format <format>', 'text or json').argParser(choiceArg(['text', 'json'] as const)).default('text')
 }
 
-function messagesIn (t: TopicDescription): number {
+/** Records held: log end minus log start, summed over partitions (fewer on a compacted topic). */
+function recordsIn (t: TopicDescription): number {
   return t.partitions.reduce((sum, p) => sum + (p.logEndOffset - p.logStartOffset), 0)
 }
 
@@ -34,10 +37,23 @@ interface CreateOptions {
   retentionMs?: number
   retentionBytes?: number
   cleanupPolicy?: 'delete' | 'compact'
+  config: string[]
+}
+
+/** `--config key=value` pairs (topic config names as in the README: maxBatchBytes, segmentMs, ...); numbers as numbers. */
+function parseConfig (pairs: string[]): TopicConfig {
+  const out: TopicConfig = {}
+  for (const pair of pairs) {
+    const at = pair.indexOf('=')
+    if (at <= 0) throw new UsageError(`--config takes key=value, got "${pair}"`)
+    const value = pair.slice(at + 1)
+    out[pair.slice(0, at)] = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value
+  }
+  return out
 }
 
 async function create (client: Client, _broker: string, topic: string, options: CreateOptions): Promise<void> {
-  const config: TopicConfig = {}
+  const config: TopicConfig = parseConfig(options.config)
   if (options.retentionMs !== undefined) config.retentionMs = options.retentionMs
   if (options.retentionBytes !== undefined) config.retentionBytes = options.retentionBytes
   if (options.cleanupPolicy !== undefined) config.cleanupPolicy = options.cleanupPolicy
@@ -49,7 +65,7 @@ async function create (client: Client, _broker: string, topic: string, options: 
 async function list (client: Client, _broker: string, options: { format: Format }): Promise<void> {
   const topics = (await client.admin().describeTopics()).sort((a, b) => a.topic.localeCompare(b.topic))
   if (options.format === 'json') {
-    const rows = topics.map(t => ({ topic: t.topic, partitions: t.partitions.length, messages: messagesIn(t), sizeBytes: sizeOf(t) }))
+    const rows = topics.map(t => ({ topic: t.topic, partitions: t.partitions.length, records: recordsIn(t), sizeBytes: sizeOf(t) }))
     process.stdout.write(JSON.stringify(rows) + '\n')
     return
   }
@@ -57,8 +73,8 @@ async function list (client: Client, _broker: string, options: { format: Format 
     process.stdout.write('no topics\n')
     return
   }
-  process.stdout.write(table(['TOPIC', 'PARTITIONS', 'MESSAGES', 'SIZE'],
-    topics.map(t => [t.topic, t.partitions.length, messagesIn(t), humanBytes(sizeOf(t))])))
+  process.stdout.write(table(['TOPIC', 'PARTITIONS', 'RECORDS', 'SIZE'],
+    topics.map(t => [t.topic, t.partitions.length, recordsIn(t), humanBytes(sizeOf(t))])))
 }
 
 async function describe (client: Client, _broker: string, topic: string, options: { format: Format }): Promise<void> {
@@ -68,11 +84,26 @@ async function describe (client: Client, _broker: string, topic: string, options
     process.stdout.write(JSON.stringify(t) + '\n')
     return
   }
-  const config = Object.entries(t.config).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(' ')
-  process.stdout.write(`Topic: ${t.topic}  Partitions: ${t.partitions.length}  Messages: ${messagesIn(t)}  Size: ${humanBytes(sizeOf(t))}${t.internal ? '  (internal)' : ''}\n`)
-  process.stdout.write(`Config: ${config === '' ? '(defaults)' : config}\n\n`)
-  process.stdout.write(table(['PARTITION', 'LOG START', 'LOG END', 'HIGH WATERMARK', 'MESSAGES', 'SIZE'],
+  const config = Object.entries(t.config).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`)
+  process.stdout.write(`Topic: ${t.topic}  Partitions: ${t.partitions.length}  Records: ${recordsIn(t)}  Size: ${humanBytes(sizeOf(t))}${t.internal ? '  (internal)' : ''}\n`)
+  process.stdout.write(`${wrap('Config:', config.length === 0 ? ['(defaults)'] : config, 80)}\n\n`)
+  process.stdout.write(table(['PARTITION', 'LOG START', 'LOG END', 'HIGH WATERMARK', 'RECORDS', 'SIZE'],
     t.partitions.map(p => [p.partition, p.logStartOffset, p.logEndOffset, p.highWatermark, p.logEndOffset - p.logStartOffset, humanBytes(p.sizeBytes)])))
+}
+
+/** `label word word ...` wrapped at `width` columns, continuation lines indented under the first word. */
+function wrap (label: string, words: string[], width: number): string {
+  const indent = ' '.repeat(label.length + 1)
+  const lines: string[] = []
+  let line = label
+  for (const word of words) {
+    if (line.length > label.length && line.length + 1 + word.length > width) {
+      lines.push(line)
+      line = indent + word
+    } else line += ' ' + word
+  }
+  lines.push(line)
+  return lines.join('\n')
 }
 
 async function remove (client: Client, _broker: string, topic: string): Promise<void> {
@@ -89,9 +120,10 @@ export function topicCommand (): Command {
     .option('--retention-ms <n>', 'keep records this long (-1: forever)', intArg(-1))
     .option('--retention-bytes <n>', 'keep at most this many bytes per partition (-1: no limit)', intArg(-1))
     .addOption(new Option('--cleanup-policy <policy>', 'delete old segments, or compact by key').argParser(choiceArg(['delete', 'compact'] as const)))
+    .option('--config <key=value>', 'any topic setting, e.g. maxBatchBytes=8388608 (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .action(withClient(create))
   topic.command('list')
-    .description('list topics with their partitions, messages and size')
+    .description('list topics with their partitions, records and size')
     .addOption(formatOption())
     .action(withClient(list))
   topic.command('describe')

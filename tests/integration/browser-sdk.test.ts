@@ -220,10 +220,10 @@ t.test('a page from another Origin is refused: WebSocket, SDK and /api; a listed
       sdkOutcome = { ok: false, error: { name: (err as Error).name, code: (err as { code?: string }).code, message: (err as Error).message } }
     }
     await client.close()
-    const postJson = await fetch(`${base}/api/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'from-other-site-json' }) })
+    const postJson = await fetch(`${base}/api/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'from-other-site-json' }) })
       .then(r => `status ${r.status}`, (err: Error) => `${err.name}`)
     // A "simple" request needs no preflight: the browser sends it, the broker must refuse it.
-    const postSimple = await fetch(`${base}/api/topics`, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ name: 'from-other-site-simple' }) })
+    const postSimple = await fetch(`${base}/api/topics`, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ topic: 'from-other-site-simple' }) })
       .then(r => `sent (${r.type})`, (err: Error) => `${err.name}`)
     return { ws, sdk: sdkOutcome, postJson, postSimple }
   }, { base, wsUrl: broker.wsUrl })

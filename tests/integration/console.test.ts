@@ -172,3 +172,139 @@ t.test('Traffic: produce rates per topic and connections by egress', async t => 
   // The duplicate create in the Topics test is answered 409 on purpose; Chromium logs it.
   t.same(errors.filter(e => !/status of 409 \(Conflict\)/.test(e)), [], 'no errors in the console page')
 })
+
+// ---------------------------------------------------------------------------------------
+// What a new user trips over: missing things said in words, units, the name rule, a scale
+// that survives a spike, and every screen at 1440 and 400 px wide without sideways scroll.
+
+t.test('/examples/browser without its trailing slash redirects to the page', async t => {
+  const r = await fetch(`${base}/examples/browser?topic=orders`, { redirect: 'manual' })
+  t.equal(r.status, 301)
+  t.equal(r.headers.get('location'), '/examples/browser/?topic=orders', 'to the slash form, query kept')
+  const followed = await fetch(`${base}/examples/browser?topic=orders`)
+  t.equal(followed.status, 200)
+  t.match(await followed.text(), /Tail a topic/, 'the example page')
+  t.equal((await fetch(`${base}/examples/nope`, { redirect: 'manual' })).status, 404, 'a missing path is still a 404')
+})
+
+t.test('examples/browser/sdk-snippet.html (the README\'s Browser SDK page) runs to its end, twice', async t => {
+  const snippet = await context.newPage()
+  t.teardown(() => snippet.close())
+  const logged: string[] = []
+  snippet.on('console', msg => logged.push(msg.text()))
+  snippet.on('pageerror', err => logged.push(`pageerror: ${err.message}`))
+  for (const round of [1, 2]) {
+    logged.length = 0
+    await snippet.goto(`${base}/examples/browser/sdk-snippet.html`)
+    await until(`run ${round} to end`, async () => [...logged], l => l.includes('done') || l.some(x => x.startsWith('pageerror')), 20_000)
+    t.same(logged.filter(l => l.startsWith('pageerror')), [], `run ${round}: no error`)
+    t.equal(logged.filter(l => /^\d+ \d+ hello$/.test(l)).length, round, `run ${round}: the reader read every click up to its own`)
+    t.equal(logged.filter(l => /^dashboards \d+ \d+ hello$/.test(l)).length, 1, `run ${round}: the group member read only what is new for the group`)
+  }
+})
+
+t.test('a missing group and a missing topic are said in words; a missing group is polled slowly', async t => {
+  const asked: string[] = []
+  const onRequest = (r: { url (): string }): void => { if (r.url().includes('/api/groups/no-such-group')) asked.push(r.url()) }
+  page.on('request', onRequest)
+  t.teardown(() => page.off('request', onRequest))
+  await page.goto(`${base}/#/groups/no-such-group`)
+  const missing = await page.locator('#group-missing').textContent({ timeout: 5000 })
+  t.match(missing, /^There is no consumer group named "no-such-group"\./, 'said in words')
+  t.equal(await page.locator('.error:visible').count(), 0, 'no raw error banner')
+  t.equal(await page.locator('text=Loading…').count(), 0, 'no permanent "Loading…"')
+  const before = asked.length
+  await page.waitForTimeout(3500)
+  t.ok(asked.length - before <= 1, `${asked.length - before} requests for the missing group in 3.5 s (it was one a second)`)
+
+  await page.goto(`${base}/#/tail/no-such-topic`)
+  const banner = page.locator('.error:visible')
+  await banner.waitFor({ timeout: 10_000 })
+  const said = await banner.textContent()
+  t.match(said, /^There is no topic named "no-such-topic"\./, 'the tail says it in words')
+  t.notMatch(said, /UNKNOWN_TOPIC_OR_PARTITION/, 'not the raw code')
+})
+
+t.test('a topic\'s config shows units; the create form says which characters a name may have', async t => {
+  await page.goto(`${base}/#/topics/console-orders`)
+  const config = await page.locator('table.config tbody').innerText({ timeout: 5000 })
+  t.match(config, /retentionMs\s+1h \(3600000 ms\)/, 'a duration in words with its unit')
+  t.match(config, /segmentBytes\s+1\.0 GiB \(1073741824 bytes\)/, 'a size in words with its unit')
+  t.match(config, /retentionBytes\s+no limit \(-1\)/, '-1 in words')
+  const bare = await page.$$eval('table.config td:nth-child(2)', tds => tds.map(td => td.textContent ?? '').filter(v => /^\d{5,}$/.test(v)))
+  t.same(bare, [], 'no bare large number')
+
+  await page.goto(`${base}/#/topics`)
+  await page.fill('form.create input[name=name]', 'bad name!')
+  const message = await page.$eval('form.create input[name=name]', el => (el as HTMLInputElement).validationMessage)
+  t.match(message, /letters .*digits.*dots \(\.\), underscores \(_\) and hyphens \(-\)/, `the browser says the rule: "${message}"`)
+  await page.fill('form.create input[name=name]', 'good.name_1-x')
+  t.equal(await page.$eval('form.create input[name=name]', el => (el as HTMLInputElement).validationMessage), '', 'a good name passes')
+  await page.fill('form.create input[name=name]', '')
+})
+
+t.test('Traffic after a spike: steady traffic stays a visible line, the spike is marked', async t => {
+  await page.goto(`${base}/#/traffic`)
+  await spool(t, ['topic', 'create', 'console-spiky'])
+  await spool(t, ['produce', 'console-spiky'], Array.from({ length: 30_000 }, (_, i) => `spike ${i}`).join('\n') + '\n')
+  const steady = spawnCli(t, ['produce', 'console-spiky', '--broker', address])
+  const timer = setInterval(() => steady.stdin!.write('steady\n'), 50)
+  t.teardown(() => clearInterval(timer))
+  // The chart's line for the topic: its last point's height above the zero line.
+  const lastPointAboveZero = (): Promise<number> => page.$$eval('[data-chart=in] svg.chart polyline', lines => {
+    const line = lines.find(l => l.querySelector('title')?.textContent === 'console-spiky')
+    const zero = Number(document.querySelector('[data-chart=in] svg.chart line.grid')?.getAttribute('y1') ?? 0)
+    const last = line?.getAttribute('points')?.trim().split(' ').at(-1)?.split(',')
+    return last === undefined ? -1 : zero - Number(last[1])
+  })
+  const height = await until('the steady line clear of the zero line after the spike', async () => ({
+    above: await lastPointAboveZero(),
+    clipped: await page.locator('[data-chart=in] .clip-note').count(),
+  }), v => v.clipped > 0 && v.above > 40, 25_000)
+  t.ok(height.above > 40, `steady traffic is drawn ${height.above.toFixed(0)} px above zero (of 172)`)
+  t.match(await page.locator('[data-chart=in] .clip-note').textContent(), /off the scale, peak [\d.]+k?\/s/, 'the spike is said, with its peak')
+  t.ok(await page.locator('[data-chart=in] path.clipped').count() >= 1, 'and marked on the top edge')
+  await saveScreenshot(page, 'console-traffic-spike')
+  clearInterval(timer)
+  steady.stdin!.end()
+})
+
+t.test('every screen at 1440 and 400 px: no sideways scrolling, keys on one line; screenshots', async t => {
+  await page.goto(`${base}/#/tail/console-orders`)
+  await page.locator('#tail-status[data-state=running]').waitFor({ timeout: 10_000 })
+  await spool(t, ['produce', 'console-orders', '--key-separator', ':'], Array.from({ length: 6 }, (_, i) => `customer-${i % 3}:{"order":${i},"customer":"customer-${i % 3}","total":${i * 10.5}}`).join('\n') + '\n')
+  await until('the customer rows', () => tailRows(page), rows => rows.filter(r => r[2]?.startsWith('customer-')).length >= 6, 10_000)
+  const views: Array<[string, string, string]> = [
+    ['topics', '#/topics', 'table.topics'],
+    ['topic', '#/topics/console-orders', 'table.config'],
+    ['groups', '#/groups', 'table.groups'],
+    ['group', '#/groups/console-cli', 'table.offsets'],
+    ['traffic', '#/traffic', 'table.connections'],
+  ]
+  for (const width of [1440, 400]) {
+    await page.setViewportSize({ width, height: 900 })
+    for (const [name, hash, ready] of views) {
+      await page.goto(`${base}/${hash}`)
+      await page.locator(ready).first().waitFor({ timeout: 10_000 })
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      t.ok(overflow <= 0, `${name} at ${width} px: the page does not scroll sideways (${overflow} px too wide)`)
+      await saveScreenshot(page, `console-${name}-${width}`)
+    }
+    // The live tail: rows kept from before the resize (the view is not left).
+    await page.goto(`${base}/#/tail/console-orders`)
+    await page.locator('#tail-status[data-state=running]').waitFor({ timeout: 10_000 })
+    await spool(t, ['produce', 'console-orders', '--key-separator', ':'], `customer-2:{"order":${width},"customer":"customer-2","note":"a value with some words in it so that it takes room"}\n`)
+    await until('the row', () => tailRows(page), rows => rows.some(r => r[2] === 'customer-2'), 10_000)
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    t.ok(overflow <= 0, `tail at ${width} px: the page does not scroll sideways (${overflow} px too wide)`)
+    const keyLines = await page.$eval('table.tail tbody tr td.key', td => {
+      const range = document.createRange()
+      range.selectNodeContents(td)
+      return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size
+    })
+    t.equal(keyLines, 1, `tail at ${width} px: the key "customer-2" is on one line`)
+    await saveScreenshot(page, `console-tail-${width}`)
+  }
+  await page.setViewportSize({ width: 1280, height: 800 })
+  t.same(errors.filter(e => !/status of (409 \(Conflict\)|404 \(Not Found\))/.test(e)), [], 'no errors in the console page but the 404s of the missing group and topic')
+})

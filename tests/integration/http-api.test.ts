@@ -76,9 +76,9 @@ t.test('/api lists its endpoints; /api/overview has broker, totals and rates', a
 })
 
 t.test('topics: create, list, describe, delete, with named errors as 4xx', async t => {
-  const created = await post('/api/topics', { name: 'api-orders', partitions: 3, config: { retentionMs: 3_600_000, cleanupPolicy: 'compact' } })
+  const created = await post('/api/topics', { topic: 'api-orders', partitions: 3, config: { retentionMs: 3_600_000, cleanupPolicy: 'compact' } })
   t.equal(created.status, 201)
-  t.match(created.json, { topic: { name: 'api-orders', internal: false, cleanupPolicy: 'compact', retentionMs: 3_600_000, config: { retentionMs: 3_600_000, cleanupPolicy: 'compact' } } })
+  t.match(created.json, { topic: { topic: 'api-orders', internal: false, cleanupPolicy: 'compact', retentionMs: 3_600_000, config: { retentionMs: 3_600_000, cleanupPolicy: 'compact' } } })
   t.equal((created.json.topic as { partitions: unknown[] }).partitions.length, 3)
 
   const client = new Client({ brokers: [`127.0.0.1:${broker.ports.native}`] })
@@ -88,12 +88,12 @@ t.test('topics: create, list, describe, delete, with named errors as 4xx', async
   await producer.close()
 
   const list = await api('/api/topics')
-  const row = (list.json.topics as Array<Record<string, unknown>>).find(x => x.name === 'api-orders')
-  t.match(row, { name: 'api-orders', partitions: 3, records: 5, cleanupPolicy: 'compact', retentionMs: 3_600_000, retentionBytes: -1 })
+  const row = (list.json.topics as Array<Record<string, unknown>>).find(x => x.topic === 'api-orders')
+  t.match(row, { topic: 'api-orders', partitions: 3, records: 5, cleanupPolicy: 'compact', retentionMs: 3_600_000, retentionBytes: -1 })
   t.ok((row?.sizeBytes as number) > 0, 'bytes on disk')
-  t.notOk((list.json.topics as Array<{ name: string }>).some(x => x.name.startsWith('__')), 'internal topics hidden')
+  t.notOk((list.json.topics as Array<{ topic: string }>).some(x => x.topic.startsWith('__')), 'internal topics hidden')
   const withInternal = await api('/api/topics?internal=true')
-  t.ok((withInternal.json.topics as Array<{ name: string }>).some(x => x.name === '__consumer_offsets'), '?internal=true shows them')
+  t.ok((withInternal.json.topics as Array<{ topic: string }>).some(x => x.topic === '__consumer_offsets'), '?internal=true shows them')
 
   const one = await api('/api/topics/api-orders')
   t.equal(one.status, 200)
@@ -103,18 +103,18 @@ t.test('topics: create, list, describe, delete, with named errors as 4xx', async
   t.ok(parts.every(p => p.segments === 1 && p.highWatermark === p.logEndOffset))
 
   const errors: Array<[unknown, number, string]> = [
-    [{ name: 'api-orders' }, 409, 'TOPIC_ALREADY_EXISTS'],
-    [{ name: 'bad name!' }, 400, 'INVALID_TOPIC'],
-    [{ name: '__mine' }, 400, 'INVALID_TOPIC'],
-    [{ name: 42 }, 400, 'INVALID_TOPIC'],
-    [{ name: 'p0', partitions: 0 }, 400, 'INVALID_PARTITIONS'],
-    [{ name: 'p1', partitions: 1.5 }, 400, 'INVALID_REQUEST'],
-    [{ name: 'c1', config: { retentionMs: 'soon' } }, 400, 'INVALID_CONFIG'],
-    [{ name: 'c2', config: { noSuchSetting: 1 } }, 400, 'INVALID_CONFIG'],
-    [{ name: 'c3', config: { cleanupPolicy: 'shred' } }, 400, 'INVALID_CONFIG'],
-    [{ name: 'x', replicas: 3 }, 400, 'INVALID_REQUEST'],
+    [{ topic: 'api-orders' }, 409, 'TOPIC_ALREADY_EXISTS'],
+    [{ topic: 'bad name!' }, 400, 'INVALID_TOPIC'],
+    [{ topic: '__mine' }, 400, 'INVALID_TOPIC'],
+    [{ topic: 42 }, 400, 'INVALID_TOPIC'],
+    [{ topic: 'p0', partitions: 0 }, 400, 'INVALID_PARTITIONS'],
+    [{ topic: 'p1', partitions: 1.5 }, 400, 'INVALID_REQUEST'],
+    [{ topic: 'c1', config: { retentionMs: 'soon' } }, 400, 'INVALID_CONFIG'],
+    [{ topic: 'c2', config: { noSuchSetting: 1 } }, 400, 'INVALID_CONFIG'],
+    [{ topic: 'c3', config: { cleanupPolicy: 'shred' } }, 400, 'INVALID_CONFIG'],
+    [{ topic: 'x', replicas: 3 }, 400, 'INVALID_REQUEST'],
     [[1, 2], 400, 'INVALID_REQUEST'],
-    ['{"name":', 400, 'INVALID_REQUEST'],
+    ['{"topic":', 400, 'INVALID_REQUEST'],
     ['', 400, 'INVALID_REQUEST'],
   ]
   for (const [body, status, code] of errors) {
@@ -154,7 +154,7 @@ t.test('unknown paths are 404 and wrong methods 405 with Allow', async t => {
 })
 
 t.test('request bodies are bounded by httpMaxBodyBytes with a named error', async t => {
-  const big = JSON.stringify({ name: 'big', config: { pad: 'x'.repeat(8000) } })
+  const big = JSON.stringify({ topic: 'big', config: { pad: 'x'.repeat(8000) } })
   const r = await post('/api/topics', big)
   t.equal(r.status, 413)
   t.equal(r.json.error?.code, 'HTTP_BODY_TOO_LARGE')
@@ -173,7 +173,7 @@ t.test('request bodies are bounded by httpMaxBodyBytes with a named error', asyn
 })
 
 t.test('groups: list and describe with members, assignment, committed/end offsets and lag', async t => {
-  t.equal((await post('/api/topics', { name: 'api-g', partitions: 2 })).status, 201)
+  t.equal((await post('/api/topics', { topic: 'api-g', partitions: 2 })).status, 201)
   const client = new Client({ brokers: [`127.0.0.1:${broker.ports.native}`] })
   t.teardown(() => client.close())
   const producer = client.producer({ lingerMs: 0 })
@@ -259,13 +259,13 @@ t.test('MQTT connections appear in the connections table', async t => {
 })
 
 t.test('Origin: other sites are refused on /api; listed origins get CORS', async t => {
-  const evil = await post('/api/topics', { name: 'csrf' }, { origin: 'http://evil.example' })
+  const evil = await post('/api/topics', { topic: 'csrf' }, { origin: 'http://evil.example' })
   t.same([evil.status, evil.json.error?.code], [403, 'ORIGIN_NOT_ALLOWED'])
   t.equal((await api('/api/topics/csrf')).status, 404, 'nothing was created')
   const evilRead = await api('/api/overview', { headers: { origin: 'http://evil.example' } })
   t.equal(evilRead.status, 403, 'reads are refused too')
   t.equal((await api('/api/topics/x', { method: 'DELETE', headers: { origin: 'null' } })).status, 403, 'file:// pages (Origin null) are refused')
-  const same = await post('/api/topics', { name: 'same-origin' }, { origin: base })
+  const same = await post('/api/topics', { topic: 'same-origin' }, { origin: base })
   t.equal(same.status, 201, 'a page from the broker itself may')
   t.equal(same.headers.get('access-control-allow-origin'), null, 'no CORS header needed for it')
 

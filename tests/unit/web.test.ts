@@ -8,8 +8,8 @@ import { checkOrigin, normalizeOrigin } from '../../broker/protocols/http/origin
 import { resolveStaticPath } from '../../broker/protocols/http/static-files.js'
 import { errorBody, statusFor } from '../../broker/protocols/http/api/router.js'
 import { ERROR_CLASSES, StorageError, UnknownTopicOrPartitionError } from '../../protocol/errors.js'
-import { formatBytes, formatCount, formatDuration, formatRetention, lagClass } from '../../web/console/dom.js'
-import { niceBinaryCeiling, niceCeiling } from '../../web/console/chart.js'
+import { formatBytes, formatConfigValue, formatCount, formatDuration, formatRetention, lagClass } from '../../web/console/dom.js'
+import { chartScale, niceBinaryCeiling, niceCeiling } from '../../web/console/chart.js'
 
 const req = (headers: Record<string, string>): IncomingMessage => ({ headers }) as unknown as IncomingMessage
 
@@ -83,4 +83,32 @@ t.test('console number formats and chart scales', async t => {
   t.equal(niceBinaryCeiling(500_000), 500 * 1024, "500 KiB, not 488 KiB")
   t.equal(niceBinaryCeiling(3 * 1024 * 1024), 5 * 1024 * 1024)
   t.equal(niceBinaryCeiling(700), 1000)
+})
+
+t.test('topic config values with their units', async t => {
+  t.equal(formatConfigValue('retentionMs', 604_800_000), '7d (604800000 ms)')
+  t.equal(formatConfigValue('segmentMs', 3_600_000), '1h (3600000 ms)')
+  t.equal(formatConfigValue('deleteRetentionMs', 90_000), '1m 30s (90000 ms)')
+  t.equal(formatConfigValue('fooMs', 1500), '1500 ms')
+  t.equal(formatConfigValue('retentionMs', -1), 'forever (-1)')
+  t.equal(formatConfigValue('segmentBytes', 1_073_741_824), '1.0 GiB (1073741824 bytes)')
+  t.equal(formatConfigValue('maxBatchBytes', 1_048_576), '1.0 MiB (1048576 bytes)')
+  t.equal(formatConfigValue('indexIntervalBytes', 512), '512 bytes')
+  t.equal(formatConfigValue('retentionBytes', -1), 'no limit (-1)')
+  t.equal(formatConfigValue('minCleanableDirtyRatio', 0.5), '0.5 (50%)')
+  t.equal(formatConfigValue('cleanupPolicy', 'compact'), 'compact')
+})
+
+t.test('chart scale: a spike does not flatten steady traffic', async t => {
+  const steady = Array.from({ length: 60 }, () => 100)
+  t.same(chartScale(steady), { yMax: 100, clipped: false, peak: 100 }, 'steady traffic: the largest value')
+  const spiked = chartScale([...steady, 50_000, 80_000, ...steady])
+  t.equal(spiked.clipped, true, 'a spike is clipped')
+  t.equal(spiked.peak, 80_000, 'and its peak kept')
+  t.equal(spiked.yMax, 200, 'the scale follows steady traffic (1.5 x its 90th percentile, rounded up)')
+  t.ok(100 / spiked.yMax >= 0.5, 'so steady traffic sits half way up, not on zero')
+  t.same(chartScale([0, 0, 0, 5000, 0]), { yMax: 5000, clipped: false, peak: 5000 }, 'a lone burst with nothing else is not clipped')
+  t.equal(chartScale([...steady.map((v, i) => v + i), 250]).clipped, false, 'growth within 3x is not a spike')
+  t.equal(chartScale([], niceCeiling).yMax, 1, 'no data: a unit scale')
+  t.equal(chartScale([...steady, 1e7], niceBinaryCeiling).yMax, niceBinaryCeiling(150), 'bytes use the binary ceiling')
 })

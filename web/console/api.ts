@@ -56,7 +56,7 @@ export const api = {
   overview: () => call<OverviewAnswer>('GET', '/api/overview'),
   topics: () => call<{ topics: TopicSummary[] }>('GET', '/api/topics').then(r => r.topics),
   topic: (name: string) => call<{ topic: TopicDetail }>('GET', `/api/topics/${encodeURIComponent(name)}`).then(r => r.topic),
-  createTopic: (body: { name: string, partitions?: number, config?: Record<string, string | number> }) =>
+  createTopic: (body: { topic: string, partitions?: number, config?: Record<string, string | number> }) =>
     call<{ topic: TopicDetail }>('POST', '/api/topics', body).then(r => r.topic),
   deleteTopic: (name: string) => call<{ deleted: string }>('DELETE', `/api/topics/${encodeURIComponent(name)}`),
   groups: (sinceMs?: number) => call<{ groups: GroupSummary[], timeMs: number }>('GET', `/api/groups${sinceMs === undefined ? '' : `?sinceMs=${sinceMs}`}`),

@@ -1,6 +1,7 @@
 /**
  * Small SVG charts for the console: a line chart with a y scale, a time axis and one line
- * per series (Traffic, a group's lag), and a sparkline (the groups table). Points are
+ * per series (Traffic, a group's lag; Traffic clips spikes, see chartScale), and a
+ * sparkline (the groups table). Points are
  * [timeMs, value]; the x axis is the window ending now. Colours are SVG attributes, not
  * inline styles (the console's Content-Security-Policy has no 'unsafe-inline').
  */
@@ -42,8 +43,32 @@ export interface LineChartOptions {
   format: (value: number) => string
   /** The top of the y scale for the largest value (default niceCeiling). */
   ceiling?: (max: number) => number
+  /**
+   * Keep ordinary values readable after a spike: the scale follows the 90th percentile
+   * (chartScale) and values above it are drawn at the top, each marked, with the peak said.
+   */
+  clipSpikes?: boolean
   width?: number
   height?: number
+}
+
+/** Samples needed before a spike is told from the rest. */
+const MIN_SAMPLES_FOR_CLIPPING = 6
+
+/**
+ * The top of a y scale for `values`: the largest (rounded up by `ceiling`), unless a few
+ * spikes dwarf the rest (the largest is more than 3 times the 90th percentile of the
+ * non-zero values): then 1.5 times that percentile, so steady traffic stays a readable
+ * line instead of a flat one on zero for the five minutes the spike stays in the window.
+ */
+export function chartScale (values: readonly number[], ceiling: (max: number) => number = niceCeiling): { yMax: number, clipped: boolean, peak: number } {
+  const positive = values.filter(v => v > 0).sort((a, b) => a - b)
+  const peak = positive.at(-1) ?? 0
+  if (positive.length >= MIN_SAMPLES_FOR_CLIPPING) {
+    const p90 = positive[Math.floor((positive.length - 1) * 0.9)]!
+    if (peak > 3 * p90) return { yMax: ceiling(p90 * 1.5), clipped: true, peak }
+  }
+  return { yMax: ceiling(peak), clipped: false, peak }
 }
 
 /** A line chart of `series` over the last `windowMs`; a legend is the caller's. */
@@ -55,11 +80,13 @@ export function lineChart (series: readonly Series[], o: LineChartOptions): SVGS
   const top = 8
   const bottom = 20
   const from = o.nowMs - o.windowMs
-  let max = 0
-  for (const s of series) for (const [t, v] of s.points) if (t >= from && v > max) max = v
-  const yMax = (o.ceiling ?? niceCeiling)(max)
+  const values: number[] = []
+  for (const s of series) for (const [t, v] of s.points) if (t >= from) values.push(v)
+  const ceiling = o.ceiling ?? niceCeiling
+  const scale = o.clipSpikes === true ? chartScale(values, ceiling) : { yMax: ceiling(Math.max(0, ...values)), clipped: false, peak: 0 }
+  const yMax = scale.yMax
   const x = (t: number): number => left + ((t - from) / o.windowMs) * (width - left - right)
-  const y = (v: number): number => top + (1 - v / yMax) * (height - top - bottom)
+  const y = (v: number): number => top + (1 - Math.min(v, yMax) / yMax) * (height - top - bottom)
   const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart', role: 'img' })
   for (const frac of [0, 0.5, 1]) {
     const v = yMax * frac
@@ -74,7 +101,23 @@ export function lineChart (series: readonly Series[], o: LineChartOptions): SVGS
     label.textContent = frac === 1 ? 'now' : `-${+(minutes * (1 - frac)).toFixed(1)}m`
     root.append(label)
   }
+  if (scale.clipped) {
+    const note = svg('text', { x: width - right, y: top + 10, 'text-anchor': 'end', class: 'clip-note' })
+    note.textContent = `▲ off the scale, peak ${o.format(scale.peak)}`
+    root.append(note)
+  }
   series.forEach((s, i) => {
+    if (scale.clipped) {
+      // Each value above the scale: a marker on the top edge saying it.
+      for (const [t, v] of s.points) {
+        if (t < from || v <= yMax) continue
+        const mark = svg('path', { d: `M${(x(t) - 4).toFixed(1)},${top + 6} L${x(t).toFixed(1)},${top} L${(x(t) + 4).toFixed(1)},${top + 6} Z`, class: 'clipped', fill: s.color ?? PALETTE[i % PALETTE.length]! })
+        const title = svg('title', {})
+        title.textContent = `${s.name}: ${o.format(v)}`
+        mark.append(title)
+        root.append(mark)
+      }
+    }
     const pts = s.points.filter(([t]) => t >= from).map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`)
     if (pts.length === 0) return
     const color = s.color ?? PALETTE[i % PALETTE.length]!

@@ -78,13 +78,14 @@ export function formatDuration (ms: number): string {
   return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`
 }
 
-/** Retention in words: -1 is forever, whole days and hours are said so. */
+/** Retention in words: -1 is forever, whole days, hours, minutes and seconds are said so. */
 export function formatRetention (ms: number): string {
   if (ms < 0) return 'forever'
   const day = 86_400_000
   const hour = 3_600_000
   if (ms % day === 0) return `${ms / day}d`
   if (ms % hour === 0) return `${ms / hour}h`
+  if (ms < 1000 || ms % 1000 !== 0) return `${ms} ms`
   return formatDuration(ms)
 }
 
@@ -101,9 +102,10 @@ export function lagClass (lag: number): string {
 
 /**
  * Calls `fn` now and then every `intervalMs` after each call settles (never two at once);
- * `onError` gets what it throws. Returns the stop function.
+ * `onError` gets what it throws. `intervalMs` may be a function, asked after each call (a
+ * view polls a missing group slowly, for instance). Returns the stop function.
  */
-export function poll (fn: () => Promise<void>, intervalMs: number, onError: (err: unknown) => void): () => void {
+export function poll (fn: () => Promise<void>, intervalMs: number | (() => number), onError: (err: unknown) => void): () => void {
   let stopped = false
   let timer: ReturnType<typeof setTimeout> | null = null
   const tick = async (): Promise<void> => {
@@ -113,7 +115,7 @@ export function poll (fn: () => Promise<void>, intervalMs: number, onError: (err
     } catch (err) {
       if (!stopped) onError(err)
     }
-    if (!stopped) timer = setTimeout(() => { void tick() }, intervalMs)
+    if (!stopped) timer = setTimeout(() => { void tick() }, typeof intervalMs === 'number' ? intervalMs : intervalMs())
   }
   void tick()
   return () => {
@@ -122,20 +124,41 @@ export function poll (fn: () => Promise<void>, intervalMs: number, onError: (err
   }
 }
 
+/**
+ * A topic config value with its unit: durations (`...Ms`) and sizes (`...Bytes`) in words
+ * next to the raw number (`7d (604800000 ms)`, `1.0 GiB (1073741824 bytes)`), -1 as
+ * "forever" / "no limit", other values as they are.
+ */
+export function formatConfigValue (key: string, value: string | number): string {
+  if (typeof value !== 'number') return String(value)
+  if (key.endsWith('Ms')) {
+    if (value < 0) return `forever (${value})`
+    const words = formatRetention(value)
+    return words.endsWith(' ms') ? words : `${words} (${value} ms)`
+  }
+  if (key.endsWith('Bytes')) return value < 0 ? `no limit (${value})` : value < 1024 ? `${value} bytes` : `${formatBytes(value)} (${value} bytes)`
+  if (key.endsWith('Ratio')) return `${value} (${Math.round(value * 100)}%)`
+  return String(value)
+}
+
 /** A view of the console: its element, and how to stop its timers and connections. */
 export interface View {
   readonly root: HTMLElement
   stop (): void
 }
 
-/** An error line a view shows above its content (hidden when empty). */
-export function errorBanner (): { el: HTMLElement, show (err: unknown): void, clear (): void } {
+/** An error line a view shows above its content (hidden when empty): a named error, or words (`say`). */
+export function errorBanner (): { el: HTMLElement, show (err: unknown): void, say (text: string): void, clear (): void } {
   const el = h('div', { class: 'error', role: 'alert', hidden: true })
   return {
     el,
     show (err) {
       const e = err as { code?: string, message?: string }
       el.textContent = e.code !== undefined ? `${e.code}: ${e.message ?? ''}` : String(e.message ?? err)
+      el.hidden = false
+    },
+    say (text) {
+      el.textContent = text
       el.hidden = false
     },
     clear () {

@@ -5,12 +5,13 @@
  * the lag history is fetched once and then only what is new (`?sinceMs=`).
  */
 
-import { api, type GroupDetail, type GroupSummary } from './api.js'
+import { ApiError, api, type GroupDetail, type GroupSummary } from './api.js'
 import { lineChart, sparkline } from './chart.js'
 import { errorBanner, formatCount, h, lagClass, poll, table, type View } from './dom.js'
 import { fact } from './topics-view.js'
 
 const REFRESH_MS = 1000
+const MISSING_REFRESH_MS = 10_000
 const WINDOW_MS = 5 * 60_000
 
 /** Lag history per group, kept across refreshes (and views) for the last WINDOW_MS. */
@@ -34,6 +35,11 @@ async function refreshGroups (): Promise<{ groups: GroupSummary[], nowMs: number
 
 export function groupsView (id: string | null): View {
   return id === null ? groupList() : groupDetail(id)
+}
+
+/** A member id's first 8 characters (as `spool group describe` prints it); the whole id is the cell's title. */
+function shortId (id: string): string {
+  return id.length > 9 ? `${id.slice(0, 8)}…` : id
 }
 
 function stateBadge (state: string): HTMLElement {
@@ -66,7 +72,7 @@ function groupDetail (id: string): View {
   const render = (g: GroupDetail, nowMs: number): void => {
     const clientOf = new Map(g.members.map(m => [m.memberId, m]))
     const members = table(['Member', 'Client id', 'Host', 'Assignment'], g.members.map(m => [
-      h('code', { title: m.memberId }, m.memberId.slice(0, 8)),
+      h('code', { title: m.memberId }, shortId(m.memberId)),
       m.clientId,
       m.clientHost,
       m.assignment.map(a => `${a.topic} [${a.partitions.join(', ')}]`).join('; ') || '—',
@@ -77,7 +83,7 @@ function groupDetail (id: string): View {
       o.committedOffset < 0 ? '—' : o.committedOffset,
       o.logEndOffset,
       h('td', { class: `num lag ${lagClass(o.lag)}` }, o.lag < 0 ? '—' : formatCount(o.lag)),
-      o.memberId === null ? '—' : `${clientOf.get(o.memberId)?.clientId ?? ''} (${o.memberId.slice(0, 8)})`,
+      o.memberId === null ? '—' : `${clientOf.get(o.memberId)?.clientId ?? ''} (${shortId(o.memberId)})`,
     ]), { numeric: [1, 2, 3], className: 'offsets' })
     const width = Math.max(360, body.clientWidth - 34)
     const lag = lineChart([{ name: 'total lag', points: history.get(id) ?? [] }], { windowMs: WINDOW_MS, nowMs, format: formatCount, width, height: 160 })
@@ -91,10 +97,21 @@ function groupDetail (id: string): View {
       h('div', { class: 'card' }, h('h3', null, 'Members'), members),
       h('div', { class: 'card' }, h('h3', null, 'Partitions'), partitions))
   }
+  // A group that does not exist is a state, not a failure: said in words, and asked about
+  // only every MISSING_REFRESH_MS (it shows once a consumer joins it or commits to it).
+  let missing = false
   const stop = poll(async () => {
     const [{ nowMs }, group] = await Promise.all([refreshGroups(), api.group(id)])
     errors.clear()
+    missing = false
     render(group, nowMs)
-  }, REFRESH_MS, err => errors.show(err))
+  }, () => missing ? MISSING_REFRESH_MS : REFRESH_MS, err => {
+    if (err instanceof ApiError && err.code === 'GROUP_ID_NOT_FOUND') {
+      missing = true
+      errors.clear()
+      body.replaceChildren(h('p', { class: 'muted missing', id: 'group-missing' },
+        `There is no consumer group named "${id}". It appears here once a consumer joins it (spool consume <topic> --group ${id}); looking again every ${MISSING_REFRESH_MS / 1000} s.`))
+    } else errors.show(err)
+  })
   return { root, stop }
 }

@@ -89,10 +89,12 @@ function clamped (...children: Array<Node | string | null>): HTMLElement {
 
 function rowElement (row: Row, format: Format): HTMLTableRowElement {
   return h('tr', null,
-    h('td', { class: 'time' }, formatTime(row.timestamp)),
+    // On narrow screens only the time of day is shown (style.css hides the date).
+    h('td', { class: 'time', title: formatTime(row.timestamp) }, h('span', { class: 'date' }, formatTime(row.timestamp).slice(0, 11)), formatTime(row.timestamp).slice(11)),
     h('td', { class: 'num' }, row.partition),
     h('td', { class: 'num' }, row.offset),
-    h('td', { class: row.key === null ? 'key muted' : 'key' }, row.key ?? 'null'),
+    // A key stays on one line (a long one is cut with an ellipsis; the whole key is the title).
+    h('td', { class: row.key === null ? 'key muted' : 'key', title: row.key ?? undefined }, h('span', { class: 'one-line' }, row.key ?? 'null')),
     valueCell(row, format),
     h('td', { class: 'headers' }, row.headers))
 }
@@ -126,7 +128,7 @@ export function tailView (initialTopic: string | null): View {
   const status = h('div', { class: 'status', id: 'tail-status', 'data-state': 'stopped' })
   const tbody = h('tbody')
   const rowsTable = h('table', { class: 'tail' },
-    h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', { class: 'num' }, 'Partition'), h('th', { class: 'num' }, 'Offset'), h('th', null, 'Key'), h('th', null, 'Value'), h('th', null, 'Headers'))),
+    h('thead', null, h('tr', null, h('th', null, 'Time'), h('th', { class: 'num', title: 'Partition' }, h('span', { class: 'wide' }, 'Partition'), h('span', { class: 'narrow' }, 'P')), h('th', { class: 'num' }, 'Offset'), h('th', null, 'Key'), h('th', null, 'Value'), h('th', null, 'Headers'))),
     tbody)
 
   const form = h('form', { class: 'tail-controls', onsubmit: (event: Event) => { event.preventDefault(); void start() } },
@@ -191,7 +193,7 @@ export function tailView (initialTopic: string | null): View {
     try {
       const sdk = await loadSdk()
       client = new sdk.Client({ url: brokerWebSocketUrl(), clientId: 'spool-console-tail' })
-      consumer = client.consumer({ maxWaitMs: 250, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, autoOffsetReset: 'latest' })
+      consumer = client.consumer({ maxWaitMs: 10_000, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, autoOffsetReset: 'latest' })
       const partition = partitionInput.value.trim()
       await consumer.assign(partition === '' ? { topic } : { topic, partitions: [Number(partition)] })
       const from = fromSelect.value as From
@@ -232,7 +234,10 @@ export function tailView (initialTopic: string | null): View {
       })
     } catch (err) {
       if (mine !== generation) return
-      errors.show(err)
+      if ((err as { code?: string }).code === 'UNKNOWN_TOPIC_OR_PARTITION') {
+        // Said in words, as the topic page does; the tail starts once the topic exists.
+        errors.say(`There is no topic named "${topic}". Create it on the Topics page or produce to it (spool produce ${topic}), then start the tail again.`)
+      } else errors.show(err)
       await stop()
     }
   }
@@ -266,7 +271,7 @@ export function tailView (initialTopic: string | null): View {
   }, 1000)
 
   api.topics().then(topics => {
-    topicList.replaceChildren(...topics.map(t => h('option', { value: t.name })))
+    topicList.replaceChildren(...topics.map(t => h('option', { value: t.topic })))
   }, (err: unknown) => errors.show(err))
 
   const root = h('section', { class: 'view tail' }, h('h2', null, 'Live tail'), errors.el, h('div', { class: 'card' }, form, status), h('div', { class: 'card scroll' }, rowsTable))

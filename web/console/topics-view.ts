@@ -7,10 +7,12 @@
 
 import { ApiError, api, type TopicDetail, type TopicSummary } from './api.js'
 import {
-  errorBanner, formatBytes, formatCount, formatRetention, formatTime, h, poll, table, type View,
+  errorBanner, formatBytes, formatConfigValue, formatCount, formatRetention, formatTime, h, poll, table, type View,
 } from './dom.js'
 
 const REFRESH_MS = 2000
+/** What a topic name may hold (the broker's rule: [A-Za-z0-9._-]{1,249}). */
+export const TOPIC_NAME_RULE = 'A topic name uses only letters (A-Z, a-z), digits, dots (.), underscores (_) and hyphens (-), at most 249 of them'
 
 const RETENTION_CHOICES: Array<[string, string]> = [
   ['', 'broker default'], ['3600000', '1 hour'], ['86400000', '1 day'], ['604800000', '7 days'], ['-1', 'forever'],
@@ -26,13 +28,15 @@ function topicList (): View {
   let pendingDelete: string | null = null
   let last: TopicSummary[] = []
 
-  const nameInput = h('input', { name: 'name', placeholder: 'topic name', required: true, pattern: '[A-Za-z0-9._\\-]{1,249}', autocomplete: 'off' })
+  const nameInput = h('input', { name: 'name', placeholder: 'topic name', required: true, pattern: '[A-Za-z0-9._\\-]{1,249}', maxlength: 249, autocomplete: 'off', title: TOPIC_NAME_RULE })
+  // The browser's own message for a pattern mismatch says only "match the requested format".
+  nameInput.addEventListener('input', () => nameInput.setCustomValidity(nameInput.validity.patternMismatch ? TOPIC_NAME_RULE : ''))
   const partitionsInput = h('input', { name: 'partitions', type: 'number', min: 1, value: 1, class: 'narrow' })
   const retention = h('select', { name: 'retention' }, ...RETENTION_CHOICES.map(([v, label]) => h('option', { value: v }, label)))
   const policy = h('select', { name: 'cleanupPolicy' }, h('option', { value: 'delete' }, 'delete'), h('option', { value: 'compact' }, 'compact'))
   const createButton = h('button', { type: 'submit' }, 'Create topic')
   const form = h('form', { class: 'create', onsubmit: (event: Event) => { event.preventDefault(); void create() } },
-    h('label', null, 'Name ', nameInput),
+    h('label', null, 'Name ', nameInput, h('small', { class: 'hint' }, 'letters, digits, . _ -')),
     h('label', null, 'Partitions ', partitionsInput),
     h('label', null, 'Retention ', retention),
     h('label', null, 'Cleanup ', policy),
@@ -43,7 +47,7 @@ function topicList (): View {
     try {
       const config: Record<string, string | number> = { cleanupPolicy: policy.value }
       if (retention.value !== '') config.retentionMs = Number(retention.value)
-      await api.createTopic({ name: nameInput.value.trim(), partitions: Number(partitionsInput.value), config })
+      await api.createTopic({ topic: nameInput.value.trim(), partitions: Number(partitionsInput.value), config })
       errors.clear()
       nameInput.value = ''
       await refresh()
@@ -72,7 +76,7 @@ function topicList (): View {
 
   function render (): void {
     const rows = last.map(t => [
-      h('a', { href: `#/topics/${encodeURIComponent(t.name)}`, class: 'topic-name' }, t.name),
+      h('a', { href: `#/topics/${encodeURIComponent(t.topic)}`, class: 'topic-name' }, t.topic),
       t.partitions,
       formatCount(t.records),
       formatBytes(t.sizeBytes),
@@ -80,12 +84,12 @@ function topicList (): View {
       h('span', { class: `badge ${t.cleanupPolicy}` }, t.cleanupPolicy),
       formatTime(t.createdAtMs).slice(0, 19),
       h('td', { class: 'actions' },
-        h('a', { href: `#/tail/${encodeURIComponent(t.name)}`, class: 'button small' }, 'Tail'),
+        h('a', { href: `#/tail/${encodeURIComponent(t.topic)}`, class: 'button small' }, 'Tail'),
         h('button', {
-          class: pendingDelete === t.name ? 'small danger confirm' : 'small danger',
-          'data-topic': t.name,
-          onclick: () => { void remove(t.name) },
-        }, pendingDelete === t.name ? 'Confirm delete' : 'Delete')),
+          class: pendingDelete === t.topic ? 'small danger confirm' : 'small danger',
+          'data-topic': t.topic,
+          onclick: () => { void remove(t.topic) },
+        }, pendingDelete === t.topic ? 'Confirm delete' : 'Delete')),
     ])
     body.replaceChildren(table(['Topic', 'Partitions', 'Records', 'On disk', 'Retention', 'Cleanup', 'Created', ''], rows,
       { numeric: [1, 2, 3], empty: 'No topics yet: create one above, or produce to one (topics are created on first use).', className: 'topics' }))
@@ -100,7 +104,7 @@ function topicList (): View {
       refreshFailed = false
       errors.clear()
     }
-    if (pendingDelete !== null && !last.some(t => t.name === pendingDelete)) pendingDelete = null
+    if (pendingDelete !== null && !last.some(t => t.topic === pendingDelete)) pendingDelete = null
     render()
   }
   nameInput.addEventListener('input', () => { if (!refreshFailed) errors.clear() })
@@ -117,7 +121,7 @@ function topicDetail (name: string): View {
     const partitions = table(['Partition', 'Log start', 'Log end', 'High watermark', 'Records', 'On disk', 'Segments'],
       t.partitions.map(p => [p.partition, p.logStartOffset, p.logEndOffset, p.highWatermark, formatCount(p.logEndOffset - p.logStartOffset), formatBytes(p.sizeBytes), p.segments]),
       { numeric: [0, 1, 2, 3, 4, 5, 6], className: 'partitions' })
-    const config = table(['Setting', 'Value'], Object.entries(t.config).map(([k, v]) => [k, String(v)]), { className: 'config' })
+    const config = table(['Setting', 'Value'], Object.entries(t.config).map(([k, v]) => [k, formatConfigValue(k, v)]), { className: 'config' })
     body.replaceChildren(
       h('div', { class: 'facts' },
         fact('Partitions', String(t.partitions.length)),

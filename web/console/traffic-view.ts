@@ -64,7 +64,7 @@ export function trafficView (): View {
     // Drawn at the size it is shown (two columns on wide screens; see .charts in style.css).
     const columns = charts.clientWidth >= 974 ? 2 : 1
     const width = Math.max(360, Math.floor((charts.clientWidth - 14 * (columns - 1)) / columns) - 34)
-    const chart = lineChart(series, { windowMs: WINDOW_MS, nowMs, format: v => formatRate(v, unit), ceiling: unit === 'bytes' ? niceBinaryCeiling : niceCeiling, width, height: 200 })
+    const chart = lineChart(series, { windowMs: WINDOW_MS, nowMs, format: v => formatRate(v, unit), ceiling: unit === 'bytes' ? niceBinaryCeiling : niceCeiling, clipSpikes: true, width, height: 200 })
     return h('div', { class: 'card chart-card', 'data-chart': dir }, h('h3', null, title), chart,
       series.length === 0 ? h('p', { class: 'muted' }, 'No traffic in the last 5 minutes.') : legend(series))
   }

@@ -11,7 +11,8 @@
  *
  * Paths: the part after the mount prefix is URL-decoded and must stay inside the mount's
  * directory: no `..` or `.` segment, no backslash, no NUL (403 otherwise). A missing file is
- * a 404 naming what is missing and how to build it.
+ * a 404 naming what is missing and how to build it; a directory named without its trailing
+ * slash is a 301 to the slash form (where its index is served).
  */
 
 import { createHash } from 'node:crypto'
@@ -105,11 +106,26 @@ export function staticFiles (mount: StaticMount): RouteHandler {
       return
     }
     const entry = load(file)
+    if (entry === null && mount.index !== undefined && !url.pathname.endsWith('/') && isDirectory(file)) {
+      // A directory named without its trailing slash (`/examples/browser`): its index is at
+      // the slash form, where the page's relative URLs resolve inside the directory.
+      res.writeHead(301, { location: `${url.pathname}/${url.search}`, 'cache-control': 'no-cache' })
+      res.end()
+      return
+    }
     if (entry === null) {
       sendText(res, 404, `not found: ${url.pathname} (${mount.missingHint})\n`)
       return
     }
     send(res, req.method === 'HEAD', req.headers['if-none-match'], file, entry, mount)
+  }
+}
+
+function isDirectory (file: string): boolean {
+  try {
+    return statSync(file).isDirectory()
+  } catch {
+    return false
   }
 }
 

@@ -7,7 +7,7 @@
  *   GET    /api                    the list of endpoints
  *   GET    /api/overview           broker, totals, current rates
  *   GET    /api/topics             topics with partition count, size, record span, policy
- *   POST   /api/topics             { name, partitions?, config? } → 201 the new topic
+ *   POST   /api/topics             { topic, partitions?, config? } → 201 the new topic
  *   GET    /api/topics/:name       config and partitions (log start/end, high watermark, bytes)
  *   DELETE /api/topics/:name       deletes the topic
  *   GET    /api/groups             groups with state, members, total lag and its history
@@ -77,7 +77,7 @@ function topicSummary (ctx: ApiContext, info: TopicInfo): TopicSummary {
     records += p.logEndOffset - p.logStartOffset
   }
   return {
-    name: info.name,
+    topic: info.name,
     internal: info.internal,
     partitions: info.partitions,
     sizeBytes,
@@ -98,17 +98,17 @@ function knownTopic (ctx: ApiContext, req: ApiRequest, name: string): TopicInfo 
   return ctx.topics.describe(req.caller, name)
 }
 
-const CREATE_KEYS = new Set(['name', 'partitions', 'config'])
+const CREATE_KEYS = new Set(['topic', 'partitions', 'config'])
 
 /** Checks the shape of a create-topic body; values are checked by LogManager.createTopic. */
 function createTopicBody (ctx: ApiContext, body: unknown): { name: string, partitions: number, config: Partial<LogConfig> } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new InvalidRequestError('body must be a JSON object: { "name": "...", "partitions": 3, "config": { "retentionMs": 3600000 } }')
+    throw new InvalidRequestError('body must be a JSON object: { "topic": "...", "partitions": 3, "config": { "retentionMs": 3600000 } }')
   }
   const unknown = Object.keys(body).filter(k => !CREATE_KEYS.has(k))
-  if (unknown.length > 0) throw new InvalidRequestError(`unknown field ${JSON.stringify(unknown[0]!.slice(0, 64))} (fields: name, partitions, config)`)
-  const { name, partitions, config } = body as { name?: unknown, partitions?: unknown, config?: unknown }
-  if (typeof name !== 'string') throw new InvalidTopicError('name must be a string (the topic name)')
+  if (unknown.length > 0) throw new InvalidRequestError(`unknown field ${JSON.stringify(unknown[0]!.slice(0, 64))} (fields: topic, partitions, config)`)
+  const { topic: name, partitions, config } = body as { topic?: unknown, partitions?: unknown, config?: unknown }
+  if (typeof name !== 'string') throw new InvalidTopicError('topic must be a string (the topic name)')
   if (partitions !== undefined && (typeof partitions !== 'number' || !Number.isSafeInteger(partitions))) {
     throw new InvalidRequestError(`partitions must be an integer, got ${JSON.stringify(partitions)?.slice(0, 32)}`)
   }
@@ -186,7 +186,7 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
     },
     {
       pattern: '/api/topics',
-      doc: 'topics (?internal=true includes internal ones); POST { name, partitions?, config? } creates one',
+      doc: 'topics (?internal=true includes internal ones); POST { topic, partitions?, config? } creates one',
       methods: {
         GET: req => {
           const internal = req.query.get('internal') === 'true'

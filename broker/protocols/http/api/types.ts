@@ -38,7 +38,8 @@ export interface OverviewAnswer {
 
 /** A row of GET /api/topics. */
 export interface TopicSummary {
-  name: string
+  /** The topic's name (the same field name as the SDK's describeTopics and the CLI's JSON). */
+  topic: string
   internal: boolean
   partitions: number
   /** Bytes on disk, all partitions. */
