@@ -1,5 +1,5 @@
 /**
- * Exit codes of the `spool` CLI (architecture.md §7) and the one line printed for an
+ * Exit codes of the `spool` CLI (docs/architecture.md §7) and the one line printed for an
  * expected error. Expected errors (the broker's typed errors, bad arguments) print one line
  * `error: ...` and never a stack trace; only an unexpected bug prints its stack.
  *

@@ -1,5 +1,5 @@
 /**
- * The idempotent producer's bookkeeping (architecture.md §3, kafka-compat-notes.md §4.5).
+ * The idempotent producer's bookkeeping (docs/architecture.md §3, docs/formats.md §4.5).
  * Every batch carries (producerId, producerEpoch, baseSequence) and each partition's
  * sequence runs on without holes, so the broker answers a batch it already wrote with the
  * original offsets instead of writing it twice, and refuses a gap.

@@ -52,7 +52,7 @@ export type { HeaderValue, MessageHeaders, ProducerMessage, ProducerRecord } fro
 export type Acks = 0 | 1 | -1 | 'all'
 
 export interface ProducerOptions {
-  /** 0: no answer; 1 (default): written to the log file; 'all' / -1: fsynced (architecture.md §3). */
+  /** 0: no answer; 1 (default): written to the log file; 'all' / -1: fsynced (docs/architecture.md §3). */
   acks?: Acks
   /** How long a batch waits for more records before it is sent. Default 5. */
   lingerMs?: number

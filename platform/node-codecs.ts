@@ -2,7 +2,7 @@
  * Node-only speed-ups for the pure codecs in protocol/, installed by the Node entries of
  * both the broker and the client: a native CRC-32C when the optional `@node-rs/crc32`
  * package is present, and zlib gzip on the thread pool instead of web streams. protocol/
- * stays free of Node APIs (architecture.md §1) and the browser bundle never imports this
+ * stays free of Node APIs (docs/architecture.md §1) and the browser bundle never imports this
  * file; there the pure-JS CRC and CompressionStream stay in use. platform/ depends only on
  * protocol/, so broker and client can share it without depending on each other.
  */

@@ -7,7 +7,7 @@
  * read, so other codecs are refused with UNSUPPORTED_COMPRESSION_TYPE rather than stored
  * where no consumer of this broker could read them. The decompressed size is bounded.
  *
- * Compacted topics (kafka-compat-notes.md §1.7 step 3, §2.7): every record needs a key, or
+ * Compacted topics (docs/formats.md §1.7 step 4, §2.7): every record needs a key, or
  * the cleaner could never supersede it (checked by the record walk, `requireKeys`), and
  * batches must be uncompressed because the cleaner rewrites records in place.
  */

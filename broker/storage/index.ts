@@ -1,5 +1,5 @@
 /**
- * The storage engine (architecture.md §2-3): what the rest of the broker uses.
+ * The storage engine (docs/architecture.md §2-3): what the rest of the broker uses.
  *
  *   LogManager     topics and their partitions under one data directory
  *   PartitionLog   one partition: append, read, sync (group commit), timestamps, retention,

@@ -1,5 +1,5 @@
 /**
- * All partition logs of a broker under one data directory (architecture.md §2; Kafka's
+ * All partition logs of a broker under one data directory (docs/architecture.md §2; Kafka's
  * LogManager): topic metadata, the directory lock, the clean-shutdown marker, the shared
  * file handle cache and the retention and compaction timers.
  *

@@ -1,6 +1,6 @@
 /**
  * One partition's log: the directory `<dataDir>/<topic>-<partition>/` of segments
- * (architecture.md §2-3, kafka-compat-notes.md §1.7 and §2). The read path's per-segment
+ * (docs/architecture.md §2-3, docs/formats.md §1.7 and §2). The read path's per-segment
  * work is in log-reader.ts, loading in recovery.ts, the cleaner in compaction.ts, group
  * commit in flusher.ts. This class owns the directory and, besides the segment files
  * (segment.ts), these files in it:
@@ -9,7 +9,7 @@
  *   `<offset>.snapshot`    idempotent-producer state (format in producer-state.ts)
  *   `cleaner.swap`         present only during a compaction swap (compaction.ts)
  *
- * Offsets it exposes (§2.8, kept distinct for cluster mode, architecture.md §10):
+ * Offsets it exposes (docs/formats.md §2.8, kept distinct for cluster mode, docs/architecture.md §10):
  *   logStartOffset  first readable offset (retention, deleteRecordsBefore move it)
  *   logEndOffset    the next offset to assign
  *   highWatermark   what consumers may read up to; on a single node it equals the log end
@@ -259,7 +259,7 @@ export class PartitionLog {
     }
   }
 
-  /** Kafka's LogSegment.shouldRoll (kafka-compat-notes.md §2.4); never rolls an empty segment. */
+  /** Kafka's LogSegment.shouldRoll (docs/formats.md §2.4); never rolls an empty segment. */
   #shouldRoll (incomingBytes: number, lastOffset: number, maxTimestampMs: number): boolean {
     const active = this.#active
     if (active.sizeBytes === 0) return false
@@ -322,7 +322,7 @@ export class PartitionLog {
 
   /**
    * Whole batches as they lie on disk, starting with the batch that contains `offset`
-   * (kafka-compat-notes.md §1.7 "Fetch side"). offset < logStartOffset or > logEndOffset →
+   * (docs/formats.md §1.7 "Fetch side"). offset < logStartOffset or > logEndOffset →
    * OffsetOutOfRangeError; offset at the high watermark (or maxOffset) → empty.
    */
   async read (offset: number, maxBytes: number, options: ReadOptions = {}): Promise<ReadResult> {

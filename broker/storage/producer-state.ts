@@ -1,5 +1,5 @@
 /**
- * Idempotent-producer state of one partition (kafka-compat-notes.md §4.5; Kafka's
+ * Idempotent-producer state of one partition (docs/formats.md §4.5; Kafka's
  * ProducerStateManager / ProducerAppendInfo): per producerId the epoch and the metadata
  * of its last 5 batches, so a retried batch is answered with its original offsets instead
  * of being written twice.

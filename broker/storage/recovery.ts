@@ -1,6 +1,6 @@
 /**
  * Opening a partition directory: from files on disk to a consistent in-memory log
- * (architecture.md §2 "Recovery", kafka-compat-notes.md §2.5; Kafka's LogLoader).
+ * (docs/architecture.md §2 "Recovery", docs/formats.md §2.5; Kafka's LogLoader).
  *
  * Steps, in order:
  *   1. finish or discard an interrupted compaction swap (`cleaner.swap`, compaction.ts);

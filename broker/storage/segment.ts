@@ -1,8 +1,8 @@
 /**
  * One segment of a partition log: `<20-digit baseOffset>.log` plus its `.index` and
- * `.timeindex` (architecture.md §2, kafka-compat-notes.md §2.1-2.3).
+ * `.timeindex` (docs/architecture.md §2, docs/formats.md §2.1-2.3).
  *
- * `.log` format: RecordBatch v2 batches back to back exactly as §1 of the compat notes
+ * `.log` format: RecordBatch v2 batches back to back exactly as docs/formats.md §1
  * describes, no extra framing; batches are in offset order, offsets strictly increase and
  * may have gaps (compaction). Everything before `sizeBytes` is whole, valid batches:
  * appends write whole payloads with one write call and only then move `sizeBytes`, so a

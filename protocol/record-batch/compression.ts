@@ -1,7 +1,7 @@
 /**
  * Compression codecs for RecordBatch v2 (attribute bits 0-2). The concatenated records are
  * compressed as one blob after recordsCount; the header stays plain and the CRC covers the
- * compressed bytes (kafka-compat-notes.md §1.5).
+ * compressed bytes (docs/formats.md §1.5).
  *
  * gzip works everywhere through the web-standard CompressionStream (Node >= 18 and
  * browsers). A Node host may register a faster implementation (zlib) with

@@ -1,5 +1,5 @@
 // Pure pieces of the client SDK and CLI, without a broker: the partitioner (Kafka's murmur2
-// vectors from kafka-compat-notes.md §5, sticky null keys), the producer's accumulator and
+// vectors from docs/formats.md §5, sticky null keys), the producer's accumulator and
 // its batching limits, the idempotent producer's sequence bookkeeping, fetched-record decoding, the CLI's output formats and stdin line
 // splitting, exit codes, backoff, and the browser entry's import graph (no node: or ws).
 import { readFileSync } from 'node:fs'
