@@ -64,27 +64,31 @@ export function bestNodeCodecs (): NodeCodecSet {
   ])
 }
 
-let installed: NodeCodecSet | null = null
+let chosen: NodeCodecSet | null = null
+let installed = false
 
-/** Installs the codecs once (synchronously, so the entry needs no top-level await). */
+/** The implementations this process uses (chosen once; does not touch the registry). */
+export function nodeCodecs (): NodeCodecSet {
+  chosen ??= bestNodeCodecs()
+  return chosen
+}
+
+/**
+ * Installs the native CRC-32C (when present) and nodeCodecs() into protocol/'s codec
+ * registry, once (synchronously, so the entry needs no top-level await).
+ */
 export function installNodeCodecs (): void {
-  if (installed !== null) return
+  if (installed) return
+  installed = true
   try {
     const native = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c (data: Buffer): number }
     setNativeCrc32c(data => native.crc32c(Buffer.from(data.buffer, data.byteOffset, data.byteLength)))
   } catch {
     // Optional dependency absent: the JS slicing-by-8 implementation stays in use.
   }
-  installed = bestNodeCodecs()
-  for (const [code, codec] of installed) {
+  for (const [code, codec] of nodeCodecs()) {
     registerCompressionCodec(code, { canCompress: codec.compressSync !== null, compress: codec.compress, decompress: codec.decompress })
   }
-}
-
-/** The implementations installNodeCodecs chose (it installs them first if needed). */
-export function nodeCodecs (): NodeCodecSet {
-  installNodeCodecs()
-  return installed!
 }
 
 /**
