@@ -212,23 +212,47 @@ function zstdError (err: unknown, maxBytes: number): Error {
   return new CorruptRecordError(`zstd records do not decompress: ${(err as Error).message}`, { cause: err })
 }
 
-/** node:zlib's zstd, when this Node has it (feature-detected). */
+function concat (parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+/**
+ * node:zlib's zstd, when this Node has it (feature-detected). It stops after the first frame
+ * (and does not skip a leading skippable frame), so each frame the walk found is decoded on
+ * its own, with what is left of `maxBytes` as its output limit.
+ */
 export function zlibZstd (): NodeCodec | null {
   const z = zlib as unknown as Partial<ZlibZstd>
   if (typeof z.zstdCompressSync !== 'function' || typeof z.zstdDecompressSync !== 'function' ||
     typeof z.zstdCompress !== 'function' || typeof z.zstdDecompress !== 'function' || z.constants === undefined) return null
   const api = z as ZlibZstd
   const compressOptions = { params: { [api.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } }
-  const decompressOptions = (maxBytes: number): object => ({ maxOutputLength: Math.max(1, maxBytes), params: { [api.constants.ZSTD_d_windowLogMax]: ZSTD_MAX_WINDOW_LOG } })
+  const decompressOptions = (left: number): object => ({ maxOutputLength: Math.max(1, left), params: { [api.constants.ZSTD_d_windowLogMax]: ZSTD_MAX_WINDOW_LOG } })
+  const checked = (out: Buffer, left: number, maxBytes: number): Uint8Array => {
+    if (out.length > left) throw tooLarge(maxBytes)
+    return bytes(out)
+  }
   return {
     implementation: `node:zlib zstd (Node ${process.version})`,
     compressSync: data => bytes(api.zstdCompressSync(data, compressOptions)),
     decompressSync (data, maxBytes) {
       try {
-        zstdFrameScan(data, maxBytes)
-        const out = api.zstdDecompressSync(data, decompressOptions(maxBytes))
-        if (out.length > maxBytes) throw tooLarge(maxBytes)
-        return bytes(out)
+        const { frames } = zstdFrameScan(data, maxBytes)
+        const parts: Uint8Array[] = []
+        let left = maxBytes
+        for (const f of frames) {
+          const part = checked(api.zstdDecompressSync(data.subarray(f.start, f.end), decompressOptions(left)), left, maxBytes)
+          left -= part.length
+          parts.push(part)
+        }
+        return concat(parts)
       } catch (err) {
         throw zstdError(err, maxBytes)
       }
@@ -238,10 +262,18 @@ export function zlibZstd (): NodeCodec | null {
     },
     async decompress (data, maxBytes) {
       try {
-        zstdFrameScan(data, maxBytes)
-        const out = await new Promise<Buffer>((resolve, reject) => api.zstdDecompress(data, decompressOptions(maxBytes), (err, out) => err === null ? resolve(out) : reject(err)))
-        if (out.length > maxBytes) throw tooLarge(maxBytes)
-        return bytes(out)
+        const { frames } = zstdFrameScan(data, maxBytes)
+        const parts: Uint8Array[] = []
+        let left = maxBytes
+        for (const f of frames) {
+          const out = await new Promise<Buffer>((resolve, reject) => {
+            api.zstdDecompress(data.subarray(f.start, f.end), decompressOptions(left), (err, o) => err === null ? resolve(o) : reject(err))
+          })
+          const part = checked(out, left, maxBytes)
+          left -= part.length
+          parts.push(part)
+        }
+        return concat(parts)
       } catch (err) {
         throw zstdError(err, maxBytes)
       }
