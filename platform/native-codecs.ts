@@ -77,8 +77,8 @@ function optional<T> (name: string): T | null {
   }
 }
 
-/** The codec whose async functions run the sync ones (for codecs whose native calls are fast). */
-function fromSync (implementation: string, name: string, codec: SyncCompressionCodec): NodeCodec {
+/** A NodeCodec from sync functions (guarded); its async functions run them on the calling thread. */
+export function fromSync (implementation: string, name: string, codec: SyncCompressionCodec): NodeCodec {
   const compress = codec.compressSync
   return {
     implementation,

@@ -20,9 +20,9 @@
 import { createRequire } from 'node:module'
 import { setNativeCrc32c } from '../protocol/bytes/crc32c.js'
 import { UnsupportedCompressionTypeError } from '../protocol/errors.js'
-import { compressionName, guardDecompress, pureLz4, pureSnappy, registerCompressionCodec, type SyncCompressionCodec } from '../protocol/record-batch/compression.js'
+import { compressionName, pureLz4, pureSnappy, registerCompressionCodec } from '../protocol/record-batch/compression.js'
 import { Compression, type CompressionCode } from '../protocol/record-batch/header.js'
-import { napiZstd, nativeLz4, nativeSnappy, type NodeCodec, zlibGzip, zlibZstd } from './native-codecs.js'
+import { fromSync, napiZstd, nativeLz4, nativeSnappy, type NodeCodec, zlibGzip, zlibZstd } from './native-codecs.js'
 import { jsZstd } from './zstd-js.js'
 
 export type { NodeCodec } from './native-codecs.js'
@@ -30,29 +30,13 @@ export type { NodeCodec } from './native-codecs.js'
 /** Codec implementations by compression code. */
 export type NodeCodecSet = ReadonlyMap<CompressionCode, NodeCodec>
 
-function pure (implementation: string, name: string, codec: SyncCompressionCodec): NodeCodec {
-  const compress = codec.compressSync
-  return {
-    implementation,
-    compressSync: compress,
-    decompressSync: (data, maxBytes) => guardDecompress(name, () => codec.decompressSync(data, maxBytes)),
-    async compress (data) {
-      if (compress === null) throw new UnsupportedCompressionTypeError(`${name}: ${implementation} cannot compress`)
-      return compress(data)
-    },
-    async decompress (data, maxBytes) {
-      return guardDecompress(name, () => codec.decompressSync(data, maxBytes))
-    },
-  }
-}
-
 /** The pure implementations (what a Node install without the optional packages runs). */
 export function pureNodeCodecs (): NodeCodecSet {
   return new Map<CompressionCode, NodeCodec>([
     [Compression.gzip, zlibGzip()],
-    [Compression.snappy, pure('pure TS snappy', 'snappy', pureSnappy)],
-    [Compression.lz4, pure('pure TS lz4', 'lz4', pureLz4)],
-    [Compression.zstd, pure('fzstd (pure JS, read only)', 'zstd', jsZstd)],
+    [Compression.snappy, fromSync('pure TS snappy', 'snappy', pureSnappy)],
+    [Compression.lz4, fromSync('pure TS lz4', 'lz4', pureLz4)],
+    [Compression.zstd, fromSync('fzstd (pure JS, read only)', 'zstd', jsZstd)],
   ])
 }
 
