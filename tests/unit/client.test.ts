@@ -362,7 +362,7 @@ t.test('browser entry: no node: module and no ws anywhere in its import graph', 
   t.ok(seen.size > 10, `walked ${seen.size} modules`)
   const forbidden = [...bare].filter(s => s.startsWith('node:') || s === 'ws' || /^(fs|net|zlib|util|module|path|crypto|buffer|os|stream)$/.test(s))
   t.same(forbidden, [], 'no Node-only imports')
-  t.same([...bare].sort(), ['msgpackr'], 'only msgpackr from npm')
+  t.same([...bare].sort(), ['fzstd', 'msgpackr'], 'only msgpackr and the zstd decoder from npm')
   t.notOk([...seen].some(f => f.includes('/broker/') || f.includes('node-tcp') || f.includes('node-codecs')), 'no Node-only client modules, nothing from broker/')
 })
 
