@@ -33,6 +33,7 @@ import type { CachedFile, FileHandleCache } from './file-handle-cache.js'
 import { OffsetIndex } from './offset-index.js'
 import { TimeIndex } from './time-index.js'
 import { maxTimestampAt, baseOffsetAt, scanBatches, type ScanResult } from './batch-scan.js'
+import { faultPoints } from './testing/fault-points.js'
 
 export const LOG_SUFFIX = '.log'
 export const INDEX_SUFFIX = '.index'
@@ -191,6 +192,11 @@ export class Segment {
     const fd = this.file.acquireSync()
     try {
       let written = 0
+      if (faultPoints.active && payload.length > 1) {
+        // Half the payload first, so a point armed here sees (or leaves, crashing) a torn batch.
+        written = fs.writeSync(fd, payload, 0, payload.length >> 1, position)
+        faultPoints.hit('segment.midWrite')
+      }
       while (written < payload.length) {
         written += fs.writeSync(fd, payload, written, payload.length - written, position + written)
       }

@@ -6,6 +6,7 @@
  * an unarmed point costs one boolean read. Points in use:
  *
  *   append.beforeWrite        after validation and offset assignment, before the write
+ *   segment.midWrite          half of the payload written to the .log, the rest not yet
  *   append.afterWrite         after the write, before the in-memory state moves
  *   segment.afterRoll         after a new active segment was created
  *   sync.beforeFdatasync      once per fdatasync of a segment (tests count group commits)
