@@ -263,8 +263,10 @@ export class Broker {
     this.routes.routes.set('/healthz', (req, res) => {
       if (!readOnly(req, res, 'a health check')) return
       const closing = this.#closing !== null
+      const disk = this.logs.diskState // read-only while the disk is full (storage/disk-space.ts)
       sendJson(res, closing ? 503 : 200, {
-        status: closing ? 'closing' : 'ok',
+        status: closing ? 'closing' : disk.readOnly ? 'read-only' : 'ok',
+        storage: { readOnly: disk.readOnly, reason: disk.reason },
         uptimeMs: this.#now() - this.startedAtMs,
         topics: this.logs.topics().filter(t => !t.internal).length,
         connections: this.connections.size,

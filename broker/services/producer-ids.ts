@@ -7,7 +7,7 @@
  *   producer-ids.json := { "version": 1, "nextBlockStart": <integer> }
  */
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { StorageError } from '../../protocol/errors.js'
 
@@ -45,14 +45,20 @@ export class ProducerIdAllocator {
 
   #reserve (end: number): void {
     const tmp = `${this.#path}.tmp`
-    const fd = openSync(tmp, 'w')
     try {
-      writeSync(fd, JSON.stringify({ version: 1, nextBlockStart: end }))
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
+      const fd = openSync(tmp, 'w')
+      try {
+        writeSync(fd, JSON.stringify({ version: 1, nextBlockStart: end }))
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+      renameSync(tmp, this.#path)
+    } catch (err) {
+      rmSync(tmp, { force: true })
+      // A full disk: KAFKA_STORAGE_ERROR (retriable), so producers ask again once space returns.
+      throw new StorageError(`cannot reserve producer ids in ${this.#path}: ${(err as Error).message}`, { cause: err })
     }
-    renameSync(tmp, this.#path)
     this.#blockEnd = end
   }
 }

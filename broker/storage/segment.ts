@@ -102,6 +102,8 @@ export function indexBatch (
 export interface SegmentContext {
   readonly indexIntervalBytes: number
   onIndexRebuild (segment: Segment, reason: string): void
+  /** Writes a cache file (index files) best effort: skipped on a full disk (disk-space.ts). */
+  writeCache (what: string, write: () => void): void
 }
 
 export class Segment {
@@ -221,14 +223,16 @@ export class Segment {
     this.#largestTimestampMs = index.largestTimestampMs
   }
 
-  /** Stops being the active segment: final time-index entry, index files written. */
+  /**
+   * Stops being the active segment: final time-index entry, index files written. The files
+   * are written first: if that throws (a full disk) the segment stays active and usable.
+   */
   deactivate (): void {
     if (!this.#active) return
+    this.sealTimeIndex()
+    this.writeIndexFiles()
     this.#active = false
     this.file.setMode('r')
-    const index = this.#index!
-    index.timeIndex.maybeAppend(index.largestTimestampMs, index.offsetOfLargestTimestamp)
-    this.writeIndexFiles()
   }
 
   /** Writes both index files whole from memory (tmp + rename, so a reader never sees half). */
@@ -304,7 +308,7 @@ export class Segment {
     }
     this.#ctx.onIndexRebuild(this, typeof offsetIndex === 'string' ? `offset index: ${offsetIndex}` : `time index: ${String(timeIndex)}`)
     await this.rebuildIndexes()
-    this.writeIndexFiles()
+    this.#ctx.writeCache('rebuilt index files', () => this.writeIndexFiles())
   }
 
   /**
@@ -420,6 +424,7 @@ export class Segment {
         if (suffix === LOG_SUFFIX) this.file.rename(to)
         else fs.renameSync(from, to)
         renamed.push(to)
+        if (suffix === LOG_SUFFIX && faultPoints.active) faultPoints.hit('segment.midRetire')
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
       }
@@ -438,18 +443,33 @@ export class Segment {
   }
 }
 
-/** Writes `path` via `path.tmp` + rename (no fsync: callers fsync what must be durable). */
-export function writeFileAtomic (filePath: string, bytes: Uint8Array, fsync = false): void {
+/**
+ * Writes `path` via `path.tmp` + rename (no fsync: callers fsync what must be durable). On
+ * failure the temp file is removed (on a full disk it would hold space) and `path` is as it was.
+ * `point` names fault points `<point>.midWrite` (half the bytes in the temp file) and
+ * `<point>.beforeRename` (temp file complete, not renamed).
+ */
+export function writeFileAtomic (filePath: string, bytes: Uint8Array, fsync = false, point?: string): void {
   const tmp = `${filePath}.tmp`
   const fd = fs.openSync(tmp, 'w')
   try {
-    let written = 0
-    while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written)
-    if (fsync) fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
+    try {
+      let written = 0
+      if (point !== undefined && faultPoints.active && bytes.length > 1) {
+        written = fs.writeSync(fd, bytes, 0, bytes.length >> 1)
+        faultPoints.hit(`${point}.midWrite`)
+      }
+      while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written)
+      if (fsync) fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+    if (point !== undefined && faultPoints.active) faultPoints.hit(`${point}.beforeRename`)
+    fs.renameSync(tmp, filePath)
+  } catch (err) {
+    fs.rmSync(tmp, { force: true })
+    throw err
   }
-  fs.renameSync(tmp, filePath)
 }
 
 async function readFileAsyncOrNull (filePath: string): Promise<Buffer | null> {

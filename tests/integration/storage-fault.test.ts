@@ -1,8 +1,8 @@
 // Storage faults at named points (broker/storage/testing/fault-points.ts).
 //
 // 1. A failed write seen through the SDK (defect 5): the first batch of an idempotent
-//    producer on a partition fails to be written (the write is torn half-way and undone, as
-//    on a full disk) while the next batch of that partition is ready. The broker holds no
+//    producer on a partition fails to be written (the write is torn half-way and undone)
+//    while the next batch of that partition is ready. The broker holds no
 //    state for the producer there yet and would accept the next batch out of order; the
 //    producer must keep the second batch back until the first is acknowledged, so both are
 //    written once, in order, and no send fails with OUT_OF_ORDER_SEQUENCE_NUMBER.
@@ -12,9 +12,13 @@ import { faultPoints } from '../../broker/storage/testing/fault-points.js'
 import { startBroker } from '../helpers/broker.js'
 import { collect } from '../helpers/conformance.js'
 
-/** The error a write to a full disk raises (the segment wraps it in a StorageError). */
-function noSpace (): Error {
-  return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' })
+/**
+ * A failed write (the segment undoes the half written and wraps it in a StorageError). EIO,
+ * not ENOSPC: a full disk also makes the broker read-only for every partition (see
+ * disk-full.test.ts), which hides the ordering question this test asks of the producer.
+ */
+function ioError (): Error {
+  return Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO', errno: -5, syscall: 'write' })
 }
 
 t.test('defect 5: a failed first batch is not overtaken by the next one (idempotent SDK, real broker)', async t => {
@@ -28,7 +32,7 @@ t.test('defect 5: a failed first batch is not overtaken by the next one (idempot
     // Producer id and metadata first, on the other partition: partition 1 has never seen this producer.
     await producer.send({ topic: 'd5', messages: [{ value: 'warm-up', partition: 0 }] })
     const before = broker.logs.partition('d5', 1).logEndOffset
-    faultPoints.arm('segment.midWrite', () => { throw noSpace() }, { times: 1 })
+    faultPoints.arm('segment.midWrite', () => { throw ioError() }, { times: 1 })
     const first = producer.send({ topic: 'd5', messages: [{ value: `${acks}:first`, partition: 1 }] })
     // Let the first batch leave (linger 0 closes it in a microtask), then build the second.
     for (let i = 0; i < 5; i++) await null
