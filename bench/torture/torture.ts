@@ -70,41 +70,28 @@ export interface TortureResult {
   cleanShutdownExit: number | string | null
 }
 
-async function main (): Promise<void> {
-  const args = parseArgs()
-  const maxCycles = numberArg(args, 'cycles', 100)
-  const maxSeconds = numberArg(args, 'seconds', 900)
-  const seed = numberArg(args, 'seed', Math.floor(Math.random() * 1e9))
-  const partitions = numberArg(args, 'partitions', 4)
-  const dataDir = args.flags.has('keep') ? mkdtempSync(join(args.tmp ?? tmpdir(), 'spool-torture-')) : tempDir('torture', args.tmp)
-  const random = rng(seed)
-  const began = performance.now()
-  const deadline = began + maxSeconds * 1000
-  const port = await freePort()
-  const address = `127.0.0.1:${port}`
-  let broker = await startBroker(dataDir, port)
-  const admin = new Client({ brokers: [address], clientId: 'torture-admin' })
-  await admin.admin().createTopics([{ topic: TOPIC, partitions }])
+interface Run {
+  dataDir: string
+  port: number
+  address: string
+  broker: Broker
+  random: () => number
+  ledger: Ledger
+  recovery: number[]
+  cycles: number
+  secondKills: number
+}
 
-  const shape = new RecordShape(seed, 16)
-  const ledger = new Ledger()
-  const client = new Client({ brokers: [address], clientId: 'torture-producers' })
-  // Enough retrying to ride out a restart (about 13 s of backoff in all).
-  const fleet = new ProducerFleet(client, { topic: TOPIC, shape, ledger, retry: { retries: 12, initialRetryTimeMs: 100, maxRetryTimeMs: 1500 } })
-  const readers = new GroupReaders([address], TOPIC, GROUP, 2)
-  fleet.start()
-  readers.start()
-
-  const recovery: number[] = []
-  let cycles = 0
-  let secondKills = 0
-  while (cycles < maxCycles && performance.now() < deadline) {
+/** Kill -9 cycles under load until `maxCycles` or the deadline. */
+async function killCycles (run: Run, maxCycles: number, deadline: number): Promise<void> {
+  const { random, dataDir, port } = run
+  while (run.cycles < maxCycles && performance.now() < deadline) {
     await sleep(200 + Math.floor(random() * 1300))
-    await kill9(broker.server)
-    cycles++
+    await kill9(run.broker.server)
+    run.cycles++
     if (random() < 0.25) {
       // Again right after the restart: while it opens and recovers the logs.
-      secondKills++
+      run.secondKills++
       const again = spawnServer('spool', process.execPath, [
         SPOOL_CLI, 'broker', 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--http-port', '0',
         '--mqtt-port', 'off', '--segment-bytes', String(256 * 1024),
@@ -112,56 +99,89 @@ async function main (): Promise<void> {
       await sleep(30 + Math.floor(random() * 400))
       await kill9(again)
     }
-    broker = await startBroker(dataDir, port)
-    recovery.push(broker.readyMs)
-    process.stderr.write(`cycle ${cycles}: acknowledged ${ledger.acked}, restarted in ${Math.round(broker.readyMs)} ms\n`)
+    run.broker = await startBroker(dataDir, port)
+    run.recovery.push(run.broker.readyMs)
+    process.stderr.write(`cycle ${run.cycles}: acknowledged ${run.ledger.acked}, restarted in ${Math.round(run.broker.readyMs)} ms\n`)
   }
+}
 
+/** Stops the load, lets the group catch up (bounded) and returns its committed offsets. */
+async function stopLoad (admin: Client, fleet: ProducerFleet, readers: GroupReaders): Promise<Array<{ partition: number, offset: number }>> {
   await fleet.stop()
-  // Let the group read what is there (bounded), then stop it and note its commits.
   const ends = await admin.admin().fetchTopicOffsets(TOPIC)
   const catchUp = Date.now() + 30_000
   while (Date.now() < catchUp && ends.some(e => e.high > 0 && (readers.delivered.get(e.partition) ?? -1) < e.high - 1)) await sleep(100)
   await readers.stop()
-  const committed = (await admin.admin().fetchOffsets(GROUP, [TOPIC])).map(c => ({ partition: c.partition, offset: c.offset }))
+  return (await admin.admin().fetchOffsets(GROUP, [TOPIC])).map(c => ({ partition: c.partition, offset: c.offset }))
+}
+
+async function main (): Promise<void> {
+  const args = parseArgs()
+  const maxCycles = numberArg(args, 'cycles', 100)
+  const maxSeconds = numberArg(args, 'seconds', 900)
+  const seed = numberArg(args, 'seed', Math.floor(Math.random() * 1e9))
+  const partitions = numberArg(args, 'partitions', 4)
+  const dataDir = args.flags.has('keep') ? mkdtempSync(join(args.tmp ?? tmpdir(), 'spool-torture-')) : tempDir('torture', args.tmp)
+  const began = performance.now()
+  const port = await freePort()
+  const address = `127.0.0.1:${port}`
+  const run: Run = { dataDir, port, address, broker: await startBroker(dataDir, port), random: rng(seed), ledger: new Ledger(), recovery: [], cycles: 0, secondKills: 0 }
+  const admin = new Client({ brokers: [address], clientId: 'torture-admin' })
+  await admin.admin().createTopics([{ topic: TOPIC, partitions }])
+
+  const shape = new RecordShape(seed, 16)
+  const client = new Client({ brokers: [address], clientId: 'torture-producers' })
+  // Enough retrying to ride out a restart (about 13 s of backoff in all).
+  const fleet = new ProducerFleet(client, { topic: TOPIC, shape, ledger: run.ledger, retry: { retries: 12, initialRetryTimeMs: 100, maxRetryTimeMs: 1500 } })
+  const readers = new GroupReaders([address], TOPIC, GROUP, 2)
+  fleet.start()
+  readers.start()
+  await killCycles(run, maxCycles, began + maxSeconds * 1000)
+  const committed = await stopLoad(admin, fleet, readers)
   await admin.close()
   await client.close()
 
   // A clean stop must exit 0, and the next start must not need recovery.
-  broker.server.child.kill('SIGTERM')
-  await broker.server.exited
-  const cleanShutdownExit = broker.server.child.exitCode ?? broker.server.child.signalCode
-  broker = await startBroker(dataDir, port)
-  const verdict = await verify([address], TOPIC, shape, ledger, committed, readers.delivered)
-  if (broker.recoveredUncleanly) verdict.examples.push('the start after a clean shutdown recovered the logs')
-  await broker.server.stop()
+  run.broker.server.child.kill('SIGTERM')
+  await run.broker.server.exited
+  const cleanShutdownExit = run.broker.server.child.exitCode ?? run.broker.server.child.signalCode
+  const last = await startBroker(dataDir, port)
+  const verdict = await verify([address], TOPIC, shape, run.ledger, committed, readers.delivered)
+  if (last.recoveredUncleanly) verdict.examples.push('the start after a clean shutdown recovered the logs')
+  await last.server.stop()
 
-  const sorted = [...recovery].sort((a, b) => a - b)
-  let sent = 0
-  for (let p = 0; p < ledger.producers; p++) sent += ledger.sentCount(p)
-  const result: TortureResult = {
-    command: `node dist/bench/torture/torture.js ${process.argv.slice(2).join(' ')}`.trim(),
-    date: new Date().toISOString(),
-    seed,
-    cycles,
-    secondKills,
-    seconds: Math.round((performance.now() - began) / 1000),
-    sent,
-    acked: ledger.acked,
-    failures: Object.fromEntries(ledger.failures),
-    verdict,
-    anomalies: anomalies(verdict) + (cleanShutdownExit === 0 ? 0 : 1) + (broker.recoveredUncleanly ? 1 : 0),
-    recoveryMs: {
-      count: sorted.length, min: Math.round(sorted[0] ?? NaN), median: Math.round(percentile(sorted, 0.5)),
-      p95: Math.round(percentile(sorted, 0.95)), max: Math.round(sorted.at(-1) ?? NaN),
-    },
-    group: { delivered: readers.deliveredCount, memberRestarts: readers.restarts },
-    cleanShutdownExit,
-  }
+  const result = summarize(run, { seed, began, verdict, cleanShutdownExit, uncleanAfterClean: last.recoveredUncleanly, delivered: readers.deliveredCount, memberRestarts: readers.restarts })
   process.stdout.write(render(result))
   if (args.json !== null) writeFileSync(args.json, JSON.stringify(result, null, 2) + '\n')
   if (args.flags.has('keep')) process.stdout.write(`data dir kept: ${dataDir}\n`)
   if (result.anomalies > 0) process.exitCode = 1
+}
+
+function summarize (run: Run, o: {
+  seed: number, began: number, verdict: Verdict, cleanShutdownExit: number | string | null, uncleanAfterClean: boolean, delivered: number, memberRestarts: number
+}): TortureResult {
+  const sorted = [...run.recovery].sort((a, b) => a - b)
+  let sent = 0
+  for (let p = 0; p < run.ledger.producers; p++) sent += run.ledger.sentCount(p)
+  return {
+    command: `npm run torture -- ${process.argv.slice(2).join(' ')}`.trim(),
+    date: new Date().toISOString(),
+    seed: o.seed,
+    cycles: run.cycles,
+    secondKills: run.secondKills,
+    seconds: Math.round((performance.now() - o.began) / 1000),
+    sent,
+    acked: run.ledger.acked,
+    failures: Object.fromEntries(run.ledger.failures),
+    verdict: o.verdict,
+    anomalies: anomalies(o.verdict) + (o.cleanShutdownExit === 0 ? 0 : 1) + (o.uncleanAfterClean ? 1 : 0),
+    recoveryMs: {
+      count: sorted.length, min: Math.round(sorted[0] ?? NaN), median: Math.round(percentile(sorted, 0.5)),
+      p95: Math.round(percentile(sorted, 0.95)), max: Math.round(sorted.at(-1) ?? NaN),
+    },
+    group: { delivered: o.delivered, memberRestarts: o.memberRestarts },
+    cleanShutdownExit: o.cleanShutdownExit,
+  }
 }
 
 function render (r: TortureResult): string {

@@ -217,78 +217,73 @@ function replayProducers (batches: StoredBatch[]): Map<number, ProducerBatchMeta
   return out
 }
 
-async function checkRecovered (t: Test, dir: string, workload: Workload, acked: Acked[]): Promise<void> {
-  const log = await openLog(dir, workload, true)
-  t.teardown(() => log.close().catch(() => {}))
-  checkFiles(t, dir)
-  const batches = await readBatches(log)
-  // What the child wrote: the acknowledged batches and, when it crashed inside an append, the next one.
+interface Wrote { i: number, seq: number, base: number, acked: boolean, values: string[] }
+
+/** What the child wrote: the acknowledged batches and, when it crashed inside an append, the next one. */
+function whatTheChildWrote (workload: Workload, acked: Acked[]): Wrote[] {
   const attempts = [...acked, ...(workload === 'append' ? [{ i: acked.length, seq: -1, base: -1 }] : [])]
   const seqs = new Map(PIDS.map(p => [p, 0]))
-  const wrote: Array<{ i: number, seq: number, base: number, acked: boolean, values: string[] }> = []
-  for (const a of attempts) {
+  return attempts.map(a => {
     const pid = PIDS[a.i % PIDS.length]!
     const seq = seqs.get(pid)!
     seqs.set(pid, seq + countOf(a.i))
-    const values = decodeBatch(workloadBatch(a.i, seq), 0).records.map(r => text(r.value)!)
-    wrote.push({ i: a.i, seq, base: a.base, acked: a.seq >= 0, values })
-  }
+    return { i: a.i, seq, base: a.base, acked: a.seq >= 0, values: decodeBatch(workloadBatch(a.i, seq), 0).records.map(r => text(r.value)!) }
+  })
+}
+
+/** Append, close and retention: the acknowledged batches from the log start on, contiguous, and at most the interrupted one. */
+function checkBatches (t: Test, log: PartitionLog, batches: StoredBatch[], wrote: Wrote[]): { missing: number, wrong: number } {
   const stored = new Map(batches.map(b => [b.base, b]))
+  const lso = log.logStartOffset
   let missing = 0
   let wrong = 0
-  if (workload === 'append' || workload === 'close' || workload === 'retention') {
-    const lso = log.logStartOffset
-    for (const w of wrote.filter(x => x.acked && x.base >= lso)) {
-      const s = stored.get(w.base)
-      if (s === undefined) missing++
-      else if (JSON.stringify(s.values) !== JSON.stringify(w.values)) wrong++
-    }
-    // Nothing else: the acknowledged batches (from the log start on) and at most the one in flight.
-    const ackedBases = new Set(wrote.filter(x => x.acked).map(x => x.base))
-    const extra = batches.filter(b => !ackedBases.has(b.base))
-    const inFlight = wrote.at(-1)!
-    t.ok(extra.length === 0 || (extra.length === 1 && extra[0] === batches.at(-1) && JSON.stringify(extra[0]!.values) === JSON.stringify(inFlight.values)),
-      `nothing but acknowledged batches, and perhaps the one the crash interrupted (${extra.length} extra)`)
-    let next = lso
-    for (const b of batches) {
-      if (b.base !== next) wrong++
-      next = b.last + 1
-    }
-    t.equal(next, log.logEndOffset, 'offsets contiguous up to the log end')
-    if (workload === 'retention') t.ok(log.segmentBaseOffsets()[0] === lso || lso === 0, 'the log starts at a segment boundary')
-  } else {
-    // Compaction keeps the latest record of each key at its offset, and nothing that was not written.
-    const written = new Map<number, { key: string, value: string }>()
-    for (const w of wrote.filter(x => x.acked)) {
-      w.values.forEach((v, j) => written.set(w.base + j, { key: `k${(w.i + j) % KEYS}`, value: v }))
-    }
-    const latest = new Map<string, number>()
-    for (const [offset, r] of written) latest.set(r.key, Math.max(latest.get(r.key) ?? -1, offset))
-    const have = new Map<number, string | null>()
-    for (const b of batches) b.offsets.forEach((o, j) => have.set(o, b.values[j]!))
-    for (const [offset, value] of have) if (written.get(offset)?.value !== value) wrong++
-    for (const offset of latest.values()) if (!have.has(offset)) missing++
+  for (const w of wrote.filter(x => x.acked && x.base >= lso)) {
+    const s = stored.get(w.base)
+    if (s === undefined) missing++
+    else if (JSON.stringify(s.values) !== JSON.stringify(w.values)) wrong++
   }
-  t.equal(missing, 0, `every acknowledged batch that should survive is there (${acked.length} acknowledged)`)
-  t.equal(wrong, 0, 'at its offsets, with its bytes')
+  const ackedBases = new Set(wrote.filter(x => x.acked).map(x => x.base))
+  const extra = batches.filter(b => !ackedBases.has(b.base))
+  const inFlight = wrote.at(-1)!
+  t.ok(extra.length === 0 || (extra.length === 1 && extra[0] === batches.at(-1) && JSON.stringify(extra[0]!.values) === JSON.stringify(inFlight.values)),
+    `nothing but acknowledged batches, and perhaps the one the crash interrupted (${extra.length} extra)`)
+  let next = lso
+  for (const b of batches) {
+    if (b.base !== next) wrong++
+    next = b.last + 1
+  }
+  t.equal(next, log.logEndOffset, 'offsets contiguous up to the log end')
+  t.ok(lso === 0 || log.segmentBaseOffsets()[0] === lso, 'the log starts at a segment boundary')
+  return { missing, wrong }
+}
 
-  // Producer state agrees with the log.
+/** Compaction: the latest record of each key at its offset, and nothing that was not written. */
+function checkCompacted (batches: StoredBatch[], wrote: Wrote[]): { missing: number, wrong: number } {
+  const written = new Map<number, { key: string, value: string }>()
+  for (const w of wrote.filter(x => x.acked)) w.values.forEach((v, j) => written.set(w.base + j, { key: `k${(w.i + j) % KEYS}`, value: v }))
+  const latest = new Map<string, number>()
+  for (const [offset, r] of written) latest.set(r.key, Math.max(latest.get(r.key) ?? -1, offset))
+  const have = new Map<number, string | null>()
+  for (const b of batches) b.offsets.forEach((o, j) => have.set(o, b.values[j]!))
+  let missing = 0
+  let wrong = 0
+  for (const [offset, value] of have) if (written.get(offset)?.value !== value) wrong++
+  for (const offset of latest.values()) if (!have.has(offset)) missing++
+  return { missing, wrong }
+}
+
+/** Producer state agrees with the log; a retry of each producer's last batch is a duplicate; appends go on. */
+function checkProducers (t: Test, log: PartitionLog, batches: StoredBatch[], wrote: Wrote[], workload: Workload): void {
   const replayed = replayProducers(batches)
   let disagree = 0
   for (const pid of PIDS) {
     const state = log.producerState(pid)?.batches ?? []
     const fromLog = replayed.get(pid) ?? []
-    if (workload === 'compact') {
-      // Compaction may empty a producer's older batches; its last batch is kept.
-      if (JSON.stringify(state.at(-1)) !== JSON.stringify(fromLog.at(-1))) disagree++
-    } else {
-      const lso = log.logStartOffset
-      if (JSON.stringify(state.filter(b => b.baseOffset >= lso)) !== JSON.stringify(fromLog)) disagree++
-    }
+    // Compaction may empty a producer's older batches (its last batch is kept); retention removes old ones.
+    if (workload === 'compact' ? JSON.stringify(state.at(-1)) !== JSON.stringify(fromLog.at(-1))
+      : JSON.stringify(state.filter(b => b.baseOffset >= log.logStartOffset)) !== JSON.stringify(fromLog)) disagree++
   }
   t.equal(disagree, 0, 'producer state agrees with the batches in the log')
-
-  // A retry of each producer's last written batch is a duplicate; appends go on.
   const bySeq = new Map(wrote.map(w => [`${PIDS[w.i % PIDS.length]}:${w.seq}`, w]))
   for (const pid of PIDS) {
     const state = log.producerState(pid)?.batches.at(-1)
@@ -302,8 +297,20 @@ async function checkRecovered (t: Test, dir: string, workload: Workload, acked: 
     t.same({ duplicate: retry.duplicate, base: retry.baseOffset }, { duplicate: true, base: state.baseOffset }, `producer ${pid}: a retry of its last batch is a duplicate`)
   }
   const leo = log.logEndOffset
-  const nextSeq = log.producerState(PIDS[0]!) === undefined ? 0 : log.producerState(PIDS[0]!)!.batches.at(-1)!.lastSeq + 1
-  t.equal(log.append(workloadBatch(PIDS.length * 10_000, nextSeq)).baseOffset, leo, 'appends go on at the log end')
+  const last = log.producerState(PIDS[0]!)?.batches.at(-1)
+  t.equal(log.append(workloadBatch(PIDS.length * 10_000, last === undefined ? 0 : last.lastSeq + 1)).baseOffset, leo, 'appends go on at the log end')
+}
+
+async function checkRecovered (t: Test, dir: string, workload: Workload, acked: Acked[]): Promise<void> {
+  const log = await openLog(dir, workload, true)
+  t.teardown(() => log.close().catch(() => {}))
+  checkFiles(t, dir)
+  const batches = await readBatches(log)
+  const wrote = whatTheChildWrote(workload, acked)
+  const { missing, wrong } = workload === 'compact' ? checkCompacted(batches, wrote) : checkBatches(t, log, batches, wrote)
+  t.equal(missing, 0, `every acknowledged batch that should survive is there (${acked.length} acknowledged)`)
+  t.equal(wrong, 0, 'at its offsets, with its bytes')
+  checkProducers(t, log, batches, wrote, workload)
   const before = await readBatches(log)
   await log.close()
   checkIndexes(t, dir)

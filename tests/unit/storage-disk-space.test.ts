@@ -210,6 +210,9 @@ t.test('read-only mode: entered on a no-space error, refuses writes, keeps reads
   const manager = await openManager(t, dataDir, { logger })
   await manager.createTopic('a', { partitions: 2 })
   await manager.createTopic('c', { partitions: 1, config: { cleanupPolicy: 'compact' } })
+  await manager.createTopic('r', { partitions: 1, config: { segmentBytes: 1024, retentionBytes: 2048 } })
+  const r0 = manager.partition('r', 0)
+  for (let i = 0; i < 40; i++) r0.append(batchOf(`r${i}`, 2))
   const events: boolean[] = []
   manager.onReadOnlyChange(s => events.push(s.readOnly))
   const a0 = manager.partition('a', 0)
@@ -234,6 +237,9 @@ t.test('read-only mode: entered on a no-space error, refuses writes, keeps reads
   t.same((await readAllRecords(a0)).map(r => text(r.value)), ['before:0', 'before:1', 'before:2'], 'reads go on')
   await t.rejects(manager.createTopic('new'), /read-only/, 'topic creation is refused')
   t.equal(await manager.partition('c', 0).compact(), null, 'compaction is skipped')
+  const segments = r0.segmentCount
+  await manager.runRetention()
+  t.ok(r0.segmentCount < segments && r0.logStartOffset > 0, `retention still deletes segments, freeing space (${segments} -> ${r0.segmentCount})`)
 
   t.equal(manager.probeDiskSpace(), true, 'space is back')
   t.equal(manager.readOnly, false)
