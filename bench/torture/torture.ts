@@ -22,7 +22,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '../../client/index.js'
 import { numberArg, parseArgs } from '../lib/cli.js'
-import { runMain, tempDir } from '../lib/cleanup.js'
+import { onCleanup, runMain, tempDir } from '../lib/cleanup.js'
 import { freePort, sleep, spawnServer, waitForLine, type ServerProcess } from '../lib/procs.js'
 import { GroupReaders, Ledger, ProducerFleet, RecordShape, anomalies, rng, verify, type Verdict } from './workload.js'
 
@@ -134,6 +134,11 @@ async function main (): Promise<void> {
   // Enough retrying to ride out a restart (about 13 s of backoff in all).
   const fleet = new ProducerFleet(client, { topic: TOPIC, shape, ledger: run.ledger, retry: { retries: 12, initialRetryTimeMs: 100, maxRetryTimeMs: 1500 } })
   const readers = new GroupReaders([address], TOPIC, GROUP, 2)
+  // On an error too, the clients go before the broker processes are stopped (cleanups run last-registered first).
+  onCleanup(() => admin.close())
+  onCleanup(() => client.close())
+  onCleanup(() => fleet.stop())
+  onCleanup(() => readers.stop())
   fleet.start()
   readers.start()
   await killCycles(run, maxCycles, began + maxSeconds * 1000)
@@ -203,3 +208,5 @@ function render (r: TortureResult): string {
 }
 
 await runMain(main)
+// Whatever a failed run left open (a socket, a timer) must not keep the campaign alive.
+process.exit()
