@@ -404,6 +404,7 @@ export class Producer {
           // The partition's batches were appended back to back: consecutive offsets.
           let offset = result.baseOffset
           for (const batch of batches) {
+            this.#idempotence?.acknowledged(queue, batch)
             this.#complete(batch, offset)
             offset += batch.count
           }

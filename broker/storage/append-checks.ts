@@ -17,7 +17,9 @@
 
 import { CorruptRecordError, InvalidRecordError } from '../../protocol/errors.js'
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, compressionName } from '../../protocol/record-batch/compression.js'
-import { ATTR_COMPRESSION_MASK, type BatchHeader, type CompressionCode } from '../../protocol/record-batch/header.js'
+import {
+  ATTR_COMPRESSION_MASK, setBaseOffset, setPartitionLeaderEpoch, type BatchHeader, type CompressionCode,
+} from '../../protocol/record-batch/header.js'
 import { decompressSync } from '../../platform/node-codecs.js'
 
 /** Decompresses a batch's records for validation (every codec; bounded). */
@@ -40,4 +42,26 @@ export function checkCompactedPayload (headers: BatchHeader[]): void {
         'compressed batches are not accepted on compacted topics: the cleaner rewrites records in place; send them uncompressed')
     }
   }
+}
+
+/**
+ * Rewrites each validated batch's baseOffset (from `baseOffset` on, back to back) and
+ * partitionLeaderEpoch in place; both lie outside the CRC, so nothing is re-encoded.
+ */
+export function assignOffsets (
+  payload: Uint8Array, headers: BatchHeader[], baseOffset: number, leaderEpoch: number,
+): { nextOffset: number, recordCount: number, maxTimestamp: number } {
+  let offset = baseOffset
+  let position = 0
+  let recordCount = 0
+  let maxTimestamp = -1
+  for (const h of headers) {
+    setBaseOffset(payload, position, offset)
+    setPartitionLeaderEpoch(payload, position, leaderEpoch)
+    offset += h.lastOffsetDelta + 1
+    position += h.batchLength + 12
+    recordCount += h.recordsCount
+    if (h.maxTimestamp > maxTimestamp) maxTimestamp = h.maxTimestamp
+  }
+  return { nextOffset: offset, recordCount, maxTimestamp }
 }

@@ -117,7 +117,7 @@ export async function loadLog (o: LoadOptions): Promise<LoadedLog> {
           deletedSegments: later.length, reason: problem,
         }, 'recovery truncated a torn or corrupt log tail')
       }
-      segment.writeIndexFiles()
+      o.segmentContext.writeCache('recovered index files', () => segment.writeIndexFiles())
       minNextOffset = segment.nextOffset
       if (i === segments.length - 1) lastRecovered = true
       if (problem !== null) break
