@@ -1,0 +1,197 @@
+/**
+ * Real etcd servers for tests: one member or a three-member cluster on 127.0.0.1, each in a
+ * fresh temp data dir, on free ports. Every member runs in its own process group under
+ * `setpriv --pdeathsig KILL`, so it dies with the test process even when that is killed
+ * outright; the test's teardown (and process exit) kills the groups too.
+ *
+ * etcd cannot take port 0, so ports are picked by binding 127.0.0.1:0, reading the port and
+ * closing the socket; another process may take the port before etcd binds it, so a start
+ * that fails with "address already in use" is retried on new ports (up to 5 times).
+ *
+ *   const etcd = await startEtcd(t, { members: 3 })
+ *   etcd.endpoints                      // ['http://127.0.0.1:P1', ...]
+ *   await etcd.members[0].kill()        // SIGKILL the member (its data dir stays)
+ *   await etcd.members[0].start()       // restart it on the same ports and data
+ *   await etcd.waitHealthy()
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+
+export interface EtcdTestLike { teardown (fn: () => unknown): void }
+
+export const ETCD_BIN = process.env.SPOOL_ETCD_BIN ?? 'etcd'
+const STDERR_TAIL_BYTES = 16 * 1024
+const START_ATTEMPTS = 5
+
+const liveGroups = new Set<number>()
+let exitHookInstalled = false
+
+function installExitHook (): void {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.on('exit', () => {
+    for (const pid of liveGroups) {
+      try { process.kill(-pid, 'SIGKILL') } catch { /* already gone */ }
+    }
+  })
+}
+
+/** `count` distinct free loopback ports (all held open at once so none repeats). */
+export async function freePorts (count: number): Promise<number[]> {
+  const servers: net.Server[] = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer()
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(0, '127.0.0.1', () => resolve())
+      })
+      servers.push(server)
+    }
+    return servers.map(s => (s.address() as net.AddressInfo).port)
+  } finally {
+    await Promise.all(servers.map(s => new Promise(resolve => s.close(resolve))))
+  }
+}
+
+export class EtcdMember {
+  readonly name: string
+  readonly clientUrl: string
+  readonly peerUrl: string
+  readonly dataDir: string
+  #args: string[]
+  #child: ChildProcess | null = null
+  #stderr = ''
+  #exited: Promise<void> = Promise.resolve()
+  #crashed = false
+
+  constructor (name: string, clientPort: number, peerPort: number, initialCluster: string, dataDir: string) {
+    this.name = name
+    this.clientUrl = `http://127.0.0.1:${clientPort}`
+    this.peerUrl = `http://127.0.0.1:${peerPort}`
+    this.dataDir = dataDir
+    this.#args = [
+      '--name', name, '--data-dir', dataDir,
+      '--listen-client-urls', this.clientUrl, '--advertise-client-urls', this.clientUrl,
+      '--listen-peer-urls', this.peerUrl, '--initial-advertise-peer-urls', this.peerUrl,
+      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', path.basename(dataDir),
+      '--logger', 'zap', '--log-level', 'warn',
+    ]
+  }
+
+  get running (): boolean { return this.#child !== null }
+  /** It exited without being killed (bad flags, port taken, ...). */
+  get crashed (): boolean { return this.#crashed }
+  get pid (): number | null { return this.#child?.pid ?? null }
+  /** The last 16 KiB etcd wrote to stderr. */
+  get stderr (): string { return this.#stderr }
+
+  /** Spawns the member (with its existing data dir after a kill). Health is the cluster's to check. */
+  start (): void {
+    if (this.#child !== null) throw new Error(`etcd ${this.name} is already running`)
+    installExitHook()
+    this.#stderr = ''
+    this.#crashed = false
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', ETCD_BIN, ...this.#args], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] })
+    this.#child = child
+    const pid = child.pid!
+    liveGroups.add(pid)
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.#stderr = (this.#stderr + d).slice(-STDERR_TAIL_BYTES)
+    })
+    this.#exited = new Promise(resolve => child.once('exit', () => {
+      liveGroups.delete(pid)
+      if (this.#child === child) {
+        this.#child = null
+        this.#crashed = true
+      }
+      resolve()
+    }))
+  }
+
+  /** Kills the member's process group (SIGKILL by default) and waits for it to exit. */
+  async kill (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.#child
+    if (child === null) return
+    this.#child = null
+    try { process.kill(-child.pid!, signal) } catch { /* already gone */ }
+    await this.#exited
+  }
+
+  /** Whether the member answers /health with true within `timeoutMs`. */
+  async healthy (timeoutMs = 1000): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(timeoutMs) })
+      const body = await res.json() as { health?: string }
+      return body.health === 'true'
+    } catch {
+      return false
+    }
+  }
+}
+
+export class EtcdCluster {
+  readonly members: EtcdMember[]
+  readonly rootDir: string
+
+  constructor (members: EtcdMember[], rootDir: string) {
+    this.members = members
+    this.rootDir = rootDir
+  }
+
+  get endpoints (): string[] { return this.members.map(m => m.clientUrl) }
+
+  /** Waits (bounded) until every running member reports healthy (a leader exists). */
+  async waitHealthy (timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const crashed = this.members.find(m => m.crashed)
+      if (crashed !== undefined) throw new Error(`etcd ${crashed.name} exited: ${crashed.stderr.slice(-2000)}`)
+      const running = this.members.filter(m => m.running)
+      const states = await Promise.all(running.map(m => m.healthy()))
+      if (running.length > 0 && states.every(Boolean)) return
+      if (Date.now() > deadline) {
+        throw new Error(`etcd did not become healthy within ${timeoutMs} ms: ${this.members.map(m => `${m.name} ${m.running ? 'running' : 'stopped'}: ${m.stderr.slice(-500)}`).join(' | ')}`)
+      }
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  }
+
+  async stop (): Promise<void> {
+    await Promise.all(this.members.map(m => m.kill()))
+    fs.rmSync(this.rootDir, { recursive: true, force: true })
+  }
+}
+
+/** Starts a 1- or 3-member etcd cluster on free loopback ports, stopped at teardown. */
+export async function startEtcd (t: EtcdTestLike, options: { members?: 1 | 3 } = {}): Promise<EtcdCluster> {
+  const count = options.members ?? 1
+  let lastError: Error | null = null
+  for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+    const rootDir = fs.mkdtempSync(path.join(os.tmpdir(), 'spool-etcd-'))
+    const ports = await freePorts(2 * count)
+    const names = Array.from({ length: count }, (_, i) => `n${i + 1}`)
+    const initialCluster = names.map((n, i) => `${n}=http://127.0.0.1:${ports[2 * i + 1]}`).join(',')
+    const members = names.map((n, i) => {
+      const dataDir = path.join(rootDir, n)
+      return new EtcdMember(n, ports[2 * i]!, ports[2 * i + 1]!, initialCluster, dataDir)
+    })
+    const cluster = new EtcdCluster(members, rootDir)
+    for (const m of members) m.start()
+    try {
+      await cluster.waitHealthy()
+      t.teardown(() => cluster.stop())
+      return cluster
+    } catch (err) {
+      lastError = err as Error
+      const portClash = members.some(m => /address already in use/.test(m.stderr))
+      await cluster.stop()
+      if (!portClash) throw err
+    }
+  }
+  throw lastError ?? new Error('etcd did not start')
+}
