@@ -28,7 +28,7 @@ import {
 import { Controller } from './controller.js'
 import { DocumentStore } from './documents.js'
 import { ControllerElection } from './election.js'
-import { bytes, createEtcdClient, etcdCall } from './etcd.js'
+import { bytes, closeEtcdClient, createEtcdClient, etcdCall } from './etcd.js'
 import { ClusterKeys } from './keys.js'
 import { MetadataCache, type ControllerInfo, type MetadataChange } from './metadata-cache.js'
 import { MAX_PLAN_PARTITIONS, MetadataWriter } from './metadata-writer.js'
@@ -237,7 +237,7 @@ export class ClusterAgent extends EventEmitter<ClusterAgentEvents> {
     await this.#election.close()
     await this.#membership.close()
     await this.metadata.close()
-    this.#client.close()
+    await closeEtcdClient(this.#client, [this.#election.election])
     this.#logger.info('left the cluster')
   }
 
@@ -276,7 +276,7 @@ export class ClusterAgent extends EventEmitter<ClusterAgentEvents> {
         this.emit('brokerRegistered', change.broker)
         return
       case 'brokerUnregistered':
-        if (change.nodeId === this.nodeId && this.#membership.registration !== null) void this.#membership.repair()
+        if (change.nodeId === this.nodeId && this.#membership.registration !== null) this.#membership.repair()
         this.emit('brokerUnregistered', change.nodeId)
         return
       case 'controllerChanged': this.emit('controllerChanged', change.controller); return

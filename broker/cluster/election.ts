@@ -17,7 +17,7 @@
  */
 
 import { EventEmitter } from 'node:events'
-import type { Campaign, Etcd3 } from 'etcd3'
+import type { Campaign, Election, Etcd3 } from 'etcd3'
 import type { Logger } from 'pino'
 import { etcdCall, rev } from './etcd.js'
 import type { ClusterKeys } from './keys.js'
@@ -47,6 +47,8 @@ const BACKOFF_MAX_MS = 2000
 
 export class ControllerElection extends EventEmitter<ElectionEvents> {
   readonly #o: ElectionOptions
+  /** One etcd3 Election (and so one watch manager) for this broker's whole life. */
+  readonly election: Election
   #campaign: Campaign | null = null
   #guard: ControllerGuard | null = null
   #closed = false
@@ -56,6 +58,7 @@ export class ControllerElection extends EventEmitter<ElectionEvents> {
   constructor (options: ElectionOptions) {
     super()
     this.#o = options
+    this.election = options.client.namespace(options.keys.electionNamespace).election(options.keys.electionName, options.leaseTtlMs / 1000)
   }
 
   get isController (): boolean { return this.#guard !== null }
@@ -87,7 +90,7 @@ export class ControllerElection extends EventEmitter<ElectionEvents> {
   #run (): void {
     const o = this.#o
     const value = JSON.stringify({ nodeId: o.nodeId, incarnationId: o.incarnationId })
-    const campaign = o.client.namespace(o.keys.electionNamespace).election(o.keys.electionName, o.leaseTtlMs / 1000).campaign(value)
+    const campaign = this.election.campaign(value)
     this.#campaign = campaign
     campaign.on('elected', () => { void this.#onElected(campaign) })
     campaign.on('error', (err: Error) => {

@@ -96,10 +96,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   /** Puts the registration back if it vanished while the lease lives (someone deleted the key). */
-  async repair (): Promise<void> {
-    if (this.#closed || this.#retrying || this.#registration === null) return
-    this.#logger.warn({ nodeId: this.#settings.nodeId }, 'broker registration key vanished while its lease lives; registering again')
-    this.#startRetrying(new Error('registration key deleted'))
+  repair (): void {
+    if (this.#lease !== null) this.#onLeaseLost(this.#lease, new Error('the registration key was deleted'))
   }
 
   async #attempt (): Promise<{ kind: 'registered', registration: BrokerRegistration } | { kind: 'held', holder: BrokerRegistration }> {
@@ -160,7 +158,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (this.#closed || lease !== this.#lease) return
     this.#lease = null
     this.#registration = null
-    this.#logger.warn({ nodeId: this.#settings.nodeId, err: err.message }, 'broker registration lost: lease expired or etcd unreachable; registering again')
+    lease.release()
+    this.#logger.warn({ nodeId: this.#settings.nodeId, err: err.message }, 'broker registration lost (lease expired, revoked or etcd unreachable); registering again')
     this.emit('lost', err)
     this.#startRetrying(err)
   }
@@ -172,12 +171,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   async #retry (cause: Error): Promise<void> {
-    const old = this.#lease
-    if (old !== null && this.#registration !== null) {
-      this.#lease = null
-      this.#registration = null
-      old.release()
-    }
     let delayMs = RETRY_MIN_MS
     for (let attempt = 1; !this.#closed; attempt++) {
       try {

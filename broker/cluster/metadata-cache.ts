@@ -136,7 +136,9 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
     if (this.#probeTimer !== null) clearInterval(this.#probeTimer)
     const w = this.#watcher
     this.#watcher = null
-    if (w !== null) await w.cancel().catch(() => undefined)
+    // Bounded: a watch whose creation is still pending waits for a server answer that a dead
+    // etcd never gives; closeEtcdClient detaches whatever is left.
+    if (w !== null) await Promise.race([w.cancel().catch(() => undefined), new Promise(resolve => setTimeout(resolve, 500).unref())])
   }
 
   /** The last revision applied. */

@@ -69,7 +69,7 @@ export class EtcdMember {
   #exited: Promise<void> = Promise.resolve()
   #crashed = false
 
-  constructor (name: string, clientPort: number, peerPort: number, initialCluster: string, dataDir: string) {
+  constructor (name: string, clientPort: number, peerPort: number, initialCluster: string, clusterToken: string, dataDir: string) {
     this.name = name
     this.clientUrl = `http://127.0.0.1:${clientPort}`
     this.peerUrl = `http://127.0.0.1:${peerPort}`
@@ -78,7 +78,7 @@ export class EtcdMember {
       '--name', name, '--data-dir', dataDir,
       '--listen-client-urls', this.clientUrl, '--advertise-client-urls', this.clientUrl,
       '--listen-peer-urls', this.peerUrl, '--initial-advertise-peer-urls', this.peerUrl,
-      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', path.basename(dataDir),
+      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', clusterToken,
       '--logger', 'zap', '--log-level', 'warn',
     ]
   }
@@ -178,7 +178,7 @@ export async function startEtcd (t: EtcdTestLike, options: { members?: 1 | 3 } =
     const initialCluster = names.map((n, i) => `${n}=http://127.0.0.1:${ports[2 * i + 1]}`).join(',')
     const members = names.map((n, i) => {
       const dataDir = path.join(rootDir, n)
-      return new EtcdMember(n, ports[2 * i]!, ports[2 * i + 1]!, initialCluster, dataDir)
+      return new EtcdMember(n, ports[2 * i]!, ports[2 * i + 1]!, initialCluster, path.basename(rootDir), dataDir)
     })
     const cluster = new EtcdCluster(members, rootDir)
     for (const m of members) m.start()
