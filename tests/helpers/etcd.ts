@@ -13,10 +13,15 @@
  *   await etcd.members[0].kill()        // SIGKILL the member (its data dir stays)
  *   await etcd.members[0].start()       // restart it on the same ports and data
  *   await etcd.waitHealthy()
+ *
+ * With `{ tls: true }` the members serve https with a test CA (made with openssl) and require
+ * client certificates; `etcd.tls` has the CA and a client certificate and key. `enableAuth`
+ * turns etcd authentication on with a root user (etcdctl).
  */
 
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
+import https from 'node:https'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -58,6 +63,27 @@ export async function freePorts (count: number): Promise<number[]> {
   }
 }
 
+export interface EtcdTestTls {
+  caFile: string
+  /** A client certificate and key signed by the CA. */
+  certFile: string
+  keyFile: string
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, in `dir`. */
+export function makeTestCertificates (dir: string): EtcdTestTls & { serverCertFile: string, serverKeyFile: string } {
+  const f = (name: string): string => path.join(dir, name)
+  const openssl = (...args: string[]): void => { execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 20_000 }) }
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  openssl('req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=spool-test-ca')
+  for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+    fs.writeFileSync(f(`${name}.ext`), `${ext}\n`)
+    openssl('req', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name === 'server' ? '127.0.0.1' : 'spool-test-client'}`)
+    openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${name}.crt`), '-days', '2', '-extfile', f(`${name}.ext`))
+  }
+  return { caFile: f('ca.crt'), certFile: f('client.crt'), keyFile: f('client.key'), serverCertFile: f('server.crt'), serverKeyFile: f('server.key') }
+}
+
 export class EtcdMember {
   readonly name: string
   readonly clientUrl: string
@@ -69,9 +95,13 @@ export class EtcdMember {
   #exited: Promise<void> = Promise.resolve()
   #crashed = false
 
-  constructor (name: string, clientPort: number, peerPort: number, initialCluster: string, clusterToken: string, dataDir: string) {
+  readonly #tls: EtcdTestTls | null
+
+  constructor (name: string, clientPort: number, peerPort: number, initialCluster: string, clusterToken: string, dataDir: string,
+    tls: (EtcdTestTls & { serverCertFile: string, serverKeyFile: string }) | null = null) {
     this.name = name
-    this.clientUrl = `http://127.0.0.1:${clientPort}`
+    this.#tls = tls
+    this.clientUrl = `${tls === null ? 'http' : 'https'}://127.0.0.1:${clientPort}`
     this.peerUrl = `http://127.0.0.1:${peerPort}`
     this.dataDir = dataDir
     this.#args = [
@@ -80,6 +110,7 @@ export class EtcdMember {
       '--listen-peer-urls', this.peerUrl, '--initial-advertise-peer-urls', this.peerUrl,
       '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', clusterToken,
       '--logger', 'zap', '--log-level', 'warn',
+      ...(tls === null ? [] : ['--cert-file', tls.serverCertFile, '--key-file', tls.serverKeyFile, '--trusted-ca-file', tls.caFile, '--client-cert-auth']),
     ]
   }
 
@@ -124,6 +155,18 @@ export class EtcdMember {
 
   /** Whether the member answers /health with true within `timeoutMs`. */
   async healthy (timeoutMs = 1000): Promise<boolean> {
+    const tls = this.#tls
+    if (tls !== null) {
+      return await new Promise(resolve => {
+        const req = https.get(`${this.clientUrl}/health`, {
+          ca: fs.readFileSync(tls.caFile), cert: fs.readFileSync(tls.certFile), key: fs.readFileSync(tls.keyFile), timeout: timeoutMs,
+        }, res => {
+          let body = ''
+          res.setEncoding('utf8').on('data', (d: string) => { body += d }).on('end', () => resolve(body.includes('"health":"true"')))
+        })
+        req.on('error', () => resolve(false)).on('timeout', () => { req.destroy(); resolve(false) })
+      })
+    }
     try {
       const res = await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(timeoutMs) })
       const body = await res.json() as { health?: string }
@@ -137,10 +180,24 @@ export class EtcdMember {
 export class EtcdCluster {
   readonly members: EtcdMember[]
   readonly rootDir: string
+  readonly tls: EtcdTestTls | null
 
-  constructor (members: EtcdMember[], rootDir: string) {
+  constructor (members: EtcdMember[], rootDir: string, tls: EtcdTestTls | null = null) {
     this.members = members
     this.rootDir = rootDir
+    this.tls = tls
+  }
+
+  /** Turns on etcd authentication with user root / `password` (etcdctl, bounded). */
+  enableAuth (password: string): void {
+    const tls = this.tls === null ? [] : ['--cacert', this.tls.caFile, '--cert', this.tls.certFile, '--key', this.tls.keyFile]
+    const ctl = (...args: string[]): void => {
+      execFileSync(process.env.SPOOL_ETCDCTL_BIN ?? 'etcdctl', ['--endpoints', this.endpoints.join(','), ...tls, ...args], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 20_000, env: { ...process.env, ETCDCTL_API: '3' } })
+    }
+    ctl('role', 'add', 'root')
+    ctl('user', 'add', `root:${password}`)
+    ctl('user', 'grant-role', 'root', 'root')
+    ctl('auth', 'enable')
   }
 
   get endpoints (): string[] { return this.members.map(m => m.clientUrl) }
@@ -168,19 +225,20 @@ export class EtcdCluster {
 }
 
 /** Starts a 1- or 3-member etcd cluster on free loopback ports, stopped at teardown. */
-export async function startEtcd (t: EtcdTestLike, options: { members?: 1 | 3 } = {}): Promise<EtcdCluster> {
+export async function startEtcd (t: EtcdTestLike, options: { members?: 1 | 3, tls?: boolean } = {}): Promise<EtcdCluster> {
   const count = options.members ?? 1
   let lastError: Error | null = null
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     const rootDir = fs.mkdtempSync(path.join(os.tmpdir(), 'spool-etcd-'))
+    const tls = options.tls === true ? makeTestCertificates(rootDir) : null
     const ports = await freePorts(2 * count)
     const names = Array.from({ length: count }, (_, i) => `n${i + 1}`)
     const initialCluster = names.map((n, i) => `${n}=http://127.0.0.1:${ports[2 * i + 1]}`).join(',')
     const members = names.map((n, i) => {
       const dataDir = path.join(rootDir, n)
-      return new EtcdMember(n, ports[2 * i]!, ports[2 * i + 1]!, initialCluster, path.basename(rootDir), dataDir)
+      return new EtcdMember(n, ports[2 * i]!, ports[2 * i + 1]!, initialCluster, path.basename(rootDir), dataDir, tls)
     })
-    const cluster = new EtcdCluster(members, rootDir)
+    const cluster = new EtcdCluster(members, rootDir, tls === null ? null : { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile })
     for (const m of members) m.start()
     try {
       await cluster.waitHealthy()
