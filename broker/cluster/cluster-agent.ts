@@ -29,7 +29,7 @@ import { Controller } from './controller.js'
 import { DocumentStore } from './documents.js'
 import { ControllerElection } from './election.js'
 import { bytes, closeEtcdClient, createEtcdClient, etcdCall } from './etcd.js'
-import { ClusterKeys } from './keys.js'
+import { ClusterKeys, type DocumentKind } from './keys.js'
 import { MetadataCache, type ControllerInfo, type MetadataChange } from './metadata-cache.js'
 import { MAX_PLAN_PARTITIONS, MetadataWriter } from './metadata-writer.js'
 import { Membership } from './membership.js'
@@ -118,7 +118,7 @@ export class ClusterAgent extends EventEmitter<ClusterAgentEvents> {
     const writer = new MetadataWriter(client, this.metadata, timeoutMs)
     this.#controller = new Controller({ cache: this.metadata, keys: this.keys, writer, election: this.#election, settings, logger, ...(options.random === undefined ? {} : { random: options.random }) })
     this.#producerIds = new ProducerIdBlocks(client, this.keys, settings.producerIdBlockSize, timeoutMs)
-    const doc = (kind: 'acls' | 'quotas' | 'users'): DocumentStore<unknown> => new DocumentStore(kind, client, this.keys, this.metadata, timeoutMs, v => v)
+    const doc = (kind: DocumentKind): DocumentStore<unknown> => new DocumentStore(kind, client, this.keys, this.metadata, timeoutMs, v => v)
     this.documents = { acls: doc('acls'), quotas: doc('quotas'), users: doc('users') }
     this.#wireEvents()
   }
@@ -188,6 +188,14 @@ export class ClusterAgent extends EventEmitter<ClusterAgentEvents> {
   /** Preferred-leader election for the given partitions (at most 64), or for all (null). */
   electPreferredLeaders (partitions: PartitionRef[] | null = null): Promise<RequestResults['electPreferredLeaders']> {
     return this.request('electPreferredLeaders', { partitions })
+  }
+
+  /**
+   * A typed store of cluster-wide documents (`parse` checks and types each value; throw to
+   * reject). `documents` holds untyped ones for the same kinds.
+   */
+  documentStore<T> (kind: DocumentKind, parse: (value: unknown) => T): DocumentStore<T> {
+    return new DocumentStore(kind, this.#client, this.keys, this.metadata, this.settings.etcdOperationTimeoutMs, parse)
   }
 
   /** A producer id unique in the cluster. */

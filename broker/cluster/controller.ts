@@ -114,8 +114,10 @@ export class Controller {
     const cache = this.#o.cache
     switch (change.type) {
       case 'controllerChanged':
-        if (cache.revision >= guard.epoch && change.controller?.campaignKey !== guard.campaignKey) {
-          this.#o.election.stepDown('the metadata shows another controller (or none)')
+        // Our candidate key gone (revoked, expired) means control is lost. Another key shown
+        // ahead of ours only means the cache has not yet applied that key's deletion.
+        if (cache.revision >= guard.epoch && cache.entry(guard.campaignKey) === undefined) {
+          this.#o.election.stepDown('this broker\'s candidate key is gone from etcd')
         }
         return
       case 'brokerUnregistered':

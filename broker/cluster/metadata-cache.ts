@@ -116,6 +116,8 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
 
   constructor (options: MetadataCacheOptions) {
     super()
+    // One listener per caller waiting for a revision or an answer; many may wait at once.
+    this.setMaxListeners(0)
     this.#client = options.client
     this.keys = options.keys
     this.#logger = options.logger

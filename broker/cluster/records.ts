@@ -70,7 +70,10 @@ export interface PartitionState {
 
 export interface ProducerIdCounter { nextBlockStart: number }
 
-export class RecordFormatError extends Error {}
+/** A stored value that fails its check (internal: the cache logs and skips it, never sends it). */
+export class RecordFormatError extends Error {
+  override readonly name = 'RecordFormatError'
+}
 
 function fail (what: string, why: string): never {
   throw new RecordFormatError(`${what}: ${why}`)

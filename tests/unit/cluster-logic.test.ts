@@ -12,6 +12,9 @@ import {
 import { NO_LEADER, parsePartitionState, type PartitionState } from '../../broker/cluster/records.js'
 import { resolveClusterSettings } from '../../broker/cluster/settings.js'
 import { ClusterKeys } from '../../broker/cluster/keys.js'
+import { validateTopicConfig } from '../../broker/cluster/request-planner.js'
+import { parseControllerRequest } from '../../broker/cluster/requests.js'
+import { RecordFormatError, parseBrokerRegistration, parseTopicRecord } from '../../broker/cluster/records.js'
 import {
   BrokerNotAvailableError, FencedLeaderEpochError, IneligibleReplicaError, InvalidConfigError, InvalidReplicationFactorError,
   InvalidRequestError, InvalidUpdateVersionError, NotLeaderOrFollowerError, UnknownLeaderEpochError,
@@ -258,4 +261,26 @@ t.test('key layout parses back', async t => {
   t.equal(k.parse('/spool/other/brokers/1'), null)
   t.equal(k.parse('/spool/c/brokers/01'), null)
   t.equal(k.parse('/spool/c/unknown/x'), null)
+})
+
+t.test('records and topic configs are checked before anyone acts on them', async t => {
+  const p = partition()
+  t.throws(() => parsePartitionState({ ...p, leader: 4 }), RecordFormatError, 'leader outside the ISR')
+  t.throws(() => parsePartitionState({ ...p, isr: [1, 9] }), RecordFormatError, 'ISR member that is not a replica')
+  t.throws(() => parsePartitionState({ ...p, replicas: [1, 1] }), RecordFormatError, 'duplicate replica')
+  t.throws(() => parsePartitionState({ ...p, leaderEpoch: -1 }), RecordFormatError)
+  t.equal(parsePartitionState({ ...p, leader: NO_LEADER }).leader, NO_LEADER, 'offline is a valid state')
+  t.throws(() => parseTopicRecord({ name: 't', topicId: 'i', partitionCount: 1, replicationFactor: 1, config: { a: [1] }, createdAtMs: 0, controllerEpoch: 0 }), RecordFormatError)
+  t.same(parseBrokerRegistration({ nodeId: 1, incarnationId: 'x', rack: null, listeners: { native: { host: 'h', port: 1 }, gopher: { host: 'h', port: 2 } }, registeredAtMs: 0, leaseId: '7' }).listeners,
+    { native: { host: 'h', port: 1 } }, 'unknown listener protocols are dropped')
+  t.throws(() => parseControllerRequest({ id: 'a', kind: 'formatDisk', from: 1, createdAtMs: 0, body: {} }), RecordFormatError)
+  t.throws(() => parseControllerRequest({ id: 'a', kind: 'deleteTopic', from: 1, createdAtMs: 0, body: {}, result: { ok: false } }), RecordFormatError)
+
+  t.same(validateTopicConfig({ retentionMs: 1000, cleanupPolicy: 'compact', uncleanLeaderElection: true, minInsyncReplicas: 2, segmentBytes: null }),
+    { retentionMs: 1000, cleanupPolicy: 'compact', uncleanLeaderElection: true, minInsyncReplicas: 2, segmentBytes: null })
+  t.throws(() => validateTopicConfig({ retentionMs: 'soon' }), InvalidConfigError)
+  t.throws(() => validateTopicConfig({ bogus: 1 }), InvalidConfigError)
+  t.throws(() => validateTopicConfig({ uncleanLeaderElection: 'yes' }), InvalidConfigError)
+  t.throws(() => validateTopicConfig({ minInsyncReplicas: 0 }), InvalidConfigError)
+  t.throws(() => validateTopicConfig([]), InvalidConfigError)
 })
