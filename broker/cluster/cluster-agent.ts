@@ -114,7 +114,7 @@ export class ClusterAgent extends EventEmitter<ClusterAgentEvents> {
     const timeoutMs = settings.etcdOperationTimeoutMs
     this.metadata = new MetadataCache({ client, keys: this.keys, logger, operationTimeoutMs: timeoutMs, healthCheckIntervalMs: settings.healthCheckIntervalMs })
     this.#membership = new Membership({ client, keys: this.keys, settings, incarnationId: this.incarnationId, logger })
-    this.#election = new ControllerElection({ client, keys: this.keys, nodeId: settings.nodeId, incarnationId: this.incarnationId, leaseTtlMs: settings.leaseTtlMs, operationTimeoutMs: timeoutMs, logger })
+    this.#election = new ControllerElection({ client, keys: this.keys, cache: this.metadata, nodeId: settings.nodeId, incarnationId: this.incarnationId, leaseTtlMs: settings.leaseTtlMs, operationTimeoutMs: timeoutMs, logger })
     const writer = new MetadataWriter(client, this.metadata, timeoutMs)
     this.#controller = new Controller({ cache: this.metadata, keys: this.keys, writer, election: this.#election, settings, logger, ...(options.random === undefined ? {} : { random: options.random }) })
     this.#producerIds = new ProducerIdBlocks(client, this.keys, settings.producerIdBlockSize, timeoutMs)
@@ -211,7 +211,8 @@ export class ClusterAgent extends EventEmitter<ClusterAgentEvents> {
     if (leaseId === null) throw new MetadataUnavailableError('this broker is not registered (its lease was lost); retry')
     const id = randomUUID()
     const key = this.keys.request(id)
-    const request = { id, kind, from: this.nodeId, createdAtMs: Date.now(), body }
+    const now = Date.now()
+    const request = { id, kind, from: this.nodeId, createdAtMs: now, expiresAtMs: now + this.settings.controllerRequestTimeoutMs, body }
     await etcdCall(`sending ${kind} to the controller`, this.settings.etcdOperationTimeoutMs,
       () => this.#client.kv.put({ key: bytes(key), value: bytes(JSON.stringify(request)), lease: leaseId }))
     let seen = false
@@ -245,7 +246,7 @@ export class ClusterAgent extends EventEmitter<ClusterAgentEvents> {
     await this.#election.close()
     await this.#membership.close()
     await this.metadata.close()
-    await closeEtcdClient(this.#client, [this.#election.election])
+    await closeEtcdClient(this.#client)
     this.#logger.info('left the cluster')
   }
 

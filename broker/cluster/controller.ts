@@ -45,6 +45,8 @@ export interface ControllerOptions {
 
 const RETRY_MS = 1000
 const MAX_CONFLICTS = 10
+/** Allowance for clock skew between the asker and the controller when dropping expired requests. */
+const EXPIRY_SKEW_MS = 1000
 
 export class Controller {
   readonly #o: ControllerOptions
@@ -291,6 +293,19 @@ export class Controller {
       const request = cache.requests.get(id)
       const entry = cache.entry(key)
       if (request === undefined || request.result !== undefined || entry === undefined || this.#guard !== guard) return
+      if (request.expiresAtMs !== undefined && this.#now() > request.expiresAtMs + EXPIRY_SKEW_MS) {
+        const drop = emptyPlan()
+        drop.expect.push({ key, modRevision: entry.modRevision })
+        drop.deletes.push(key)
+        try {
+          await this.#o.writer.commit(guard, drop)
+        } catch (err) {
+          if (err instanceof MetadataConflictError) continue
+          throw err
+        }
+        this.#o.logger.info({ requestId: id, kind: request.kind, from: request.from }, 'dropped a controller request its sender gave up on')
+        return
+      }
       let planned: PlannedRequest | null = null
       let result: RequestResult
       try {

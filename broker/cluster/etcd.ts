@@ -11,7 +11,7 @@
  */
 
 import fs from 'node:fs'
-import { Etcd3, isRecoverableError, type Election, type IOptions, type Namespace } from 'etcd3'
+import { Etcd3, isRecoverableError, type IOptions } from 'etcd3'
 import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry } from 'cockatiel'
 import { MetadataUnavailableError, SpoolError } from '../../protocol/errors.js'
 import type { ClusterSettings } from './settings.js'
@@ -47,20 +47,15 @@ export function createEtcdClient (settings: EtcdSettings): Etcd3 {
 interface WatchManagerInternals { watchers?: Array<{ cancel: () => Promise<void> }> }
 
 /**
- * Cancels every watcher still attached to the client's watch managers (the root's and each
- * election's), waiting up to `timeoutMs` for etcd to confirm, then closes the client. etcd3
- * 1.1.2 never cancels the watch a losing campaign keeps on the leader's key, even when the
- * campaign is resigned; left attached, it outlives `close()` and, once its stream breaks,
- * its watch manager retries forever on a timer that keeps the process alive. The managers'
- * watcher lists are not public API: they are read by name, and only public `cancel()` is called.
+ * Cancels every watcher still attached to the client's watch manager, waiting up to
+ * `timeoutMs` for etcd to confirm, then closes the client. With etcd3 1.1.2 a watcher left
+ * attached outlives `close()` and, once its stream breaks, its watch manager retries forever on
+ * a timer that keeps the process alive. The manager's watcher list is not public API: it is
+ * read by name, and only the public `cancel()` is called.
  */
-export async function closeEtcdClient (client: Etcd3, elections: readonly Election[] = [], timeoutMs = 1000): Promise<void> {
-  const namespaces: unknown[] = [client, ...elections.map(e => (e as unknown as { namespace?: Namespace }).namespace)]
-  const cancels: Array<Promise<void>> = []
-  for (const ns of namespaces) {
-    const manager = (ns as { watchManager?: WatchManagerInternals } | undefined)?.watchManager
-    for (const w of manager?.watchers?.slice() ?? []) cancels.push(w.cancel().catch(() => undefined))
-  }
+export async function closeEtcdClient (client: Etcd3, timeoutMs = 1000): Promise<void> {
+  const manager = (client as unknown as { watchManager?: WatchManagerInternals }).watchManager
+  const cancels = (manager?.watchers?.slice() ?? []).map(w => w.cancel().catch(() => undefined))
   let timer: NodeJS.Timeout | undefined
   await Promise.race([Promise.all(cancels), new Promise(resolve => { timer = setTimeout(resolve, timeoutMs) })])
   clearTimeout(timer)

@@ -7,7 +7,12 @@
  * dies half-way leaves either no change and no answer (its successor runs the request) or
  * both. Requests are JSON:
  *
- *   { id, kind, from, createdAtMs, body, result?: { ok: true, value } | { ok: false, errorCode, message } }
+ *   { id, kind, from, createdAtMs, expiresAtMs, body, result?: { ok: true, value } | { ok: false, errorCode, message } }
+ *
+ * A request whose put timed out may still reach etcd later (a write etcd had accepted is
+ * committed once it has a quorum again), as a timed-out Kafka admin request may still be
+ * applied. The controller drops requests past their `expiresAtMs` (plus 1 s for clock skew)
+ * instead of running them, so a broker that gave up does not see its change applied long after.
  *
  * Why etcd and not an inter-broker RPC: it needs no broker-to-broker connection (which the
  * network layer does not have yet), it survives a controller change (the next controller finds
@@ -71,6 +76,8 @@ export interface ControllerRequest<K extends RequestKind = RequestKind> {
   kind: K
   from: number
   createdAtMs: number
+  /** The asker stops waiting then (its clock); the controller drops the request once past it. */
+  expiresAtMs?: number
   body: RequestBodies[K]
   result?: RequestResult<K>
 }
