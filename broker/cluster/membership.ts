@@ -82,7 +82,17 @@ export class Membership extends EventEmitter<MembershipEvents> {
         waitingLogged = true
         this.#logger.info({ nodeId: this.#settings.nodeId, holder: outcome.holder.incarnationId }, 'node id is registered by another incarnation; waiting for its lease to expire')
       }
+      await this.#waitForKeyGone(deadline)
+    }
+  }
+
+  /** Polls (every 250 ms, until `deadline`) for the registration key to disappear. */
+  async #waitForKeyGone (deadline: number): Promise<void> {
+    const key = bytes(this.#keys.broker(this.#settings.nodeId))
+    while (Date.now() <= deadline) {
       await new Promise(resolve => setTimeout(resolve, 250))
+      const res = await etcdCall('reading the broker registration', this.#settings.etcdOperationTimeoutMs, () => this.#client.kv.range({ key, keys_only: true }))
+      if (res.kvs.length === 0) return
     }
   }
 
