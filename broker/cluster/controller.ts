@@ -124,11 +124,15 @@ export class Controller {
         return
       case 'brokerUnregistered':
         this.#o.logger.warn({ nodeId: change.nodeId }, 'broker lost: its registration expired or was removed')
-        this.#enqueue(`broker ${change.nodeId} lost`, g => this.#converge(g, `broker ${change.nodeId} lost`,
-          () => this.#perPartition(p => onBrokerLost([p], change.nodeId, electionContext(this.#ctx(g), p.topic), g.epoch)[0] ?? null)))
+        this.#enqueueBrokerLost(change.nodeId, change.previous.incarnationId)
         return
       case 'brokerRegistered':
-        if (change.previous !== null) return
+        if (change.previous !== null && change.previous.incarnationId !== change.broker.incarnationId) {
+          // Replaced without a deletion: the old incarnation is gone all the same.
+          this.#enqueueBrokerLost(change.broker.nodeId, change.previous.incarnationId)
+        } else if (change.previous !== null) {
+          return
+        }
         this.#o.logger.info({ nodeId: change.broker.nodeId, incarnationId: change.broker.incarnationId }, 'broker registered')
         this.#enqueue(`broker ${change.broker.nodeId} returned`, g => this.#converge(g, `broker ${change.broker.nodeId} returned`,
           () => this.#perPartition(p => onBrokerReturned([p], change.broker.nodeId, electionContext(this.#ctx(g), p.topic), g.epoch)[0] ?? null)))
@@ -144,6 +148,19 @@ export class Controller {
         return
       default:
     }
+  }
+
+  /**
+   * The broker's partitions as if it were dead. If a new incarnation registered before this
+   * task runs (a fast restart), it counts as dead too: a restarted broker may have lost
+   * unflushed records, so it rejoins ISRs through its leaders, not by surviving in them.
+   */
+  #enqueueBrokerLost (nodeId: number, incarnationId: string): void {
+    this.#enqueue(`broker ${nodeId} lost`, g => this.#converge(g, `broker ${nodeId} lost`, () => this.#perPartition(p => {
+      const live = this.#o.cache.liveBrokerIds()
+      if (this.#o.cache.brokers.get(nodeId)?.incarnationId !== incarnationId) live.delete(nodeId)
+      return onBrokerLost([p], nodeId, { ...electionContext(this.#ctx(g), p.topic), live }, g.epoch)[0] ?? null
+    })))
   }
 
   // ---- the queue
