@@ -33,6 +33,7 @@ const STDERR_TAIL_BYTES = 16 * 1024
 const START_ATTEMPTS = 5
 
 const liveGroups = new Set<number>()
+const liveDirs = new Set<string>()
 let exitHookInstalled = false
 
 function installExitHook (): void {
@@ -42,6 +43,7 @@ function installExitHook (): void {
     for (const pid of liveGroups) {
       try { process.kill(-pid, 'SIGKILL') } catch { /* already gone */ }
     }
+    for (const dir of liveDirs) fs.rmSync(dir, { recursive: true, force: true })
   })
 }
 
@@ -221,6 +223,7 @@ export class EtcdCluster {
   async stop (): Promise<void> {
     await Promise.all(this.members.map(m => m.kill()))
     fs.rmSync(this.rootDir, { recursive: true, force: true })
+    liveDirs.delete(this.rootDir)
   }
 }
 
@@ -230,6 +233,8 @@ export async function startEtcd (t: EtcdTestLike, options: { members?: 1 | 3, tl
   let lastError: Error | null = null
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     const rootDir = fs.mkdtempSync(path.join(os.tmpdir(), 'spool-etcd-'))
+    liveDirs.add(rootDir)
+    installExitHook()
     const tls = options.tls === true ? makeTestCertificates(rootDir) : null
     const ports = await freePorts(2 * count)
     const names = Array.from({ length: count }, (_, i) => `n${i + 1}`)
