@@ -37,7 +37,7 @@ import type { WireProtocol } from './network/connection.js'
 import { ConnectionRegistry } from './network/registry.js'
 import { startTcpServer, type Listener } from './network/server.js'
 import { webSocketAcceptor, type WebSocketAcceptor } from './network/websocket.js'
-import { createLogger } from './observability/logger.js'
+import { createLogger, type LogFormat } from './observability/logger.js'
 import { BrokerMetrics } from './observability/metrics.js'
 import { StatsSampler } from './observability/stats.js'
 import { newRoutes, startHttpListener, type HttpRoutes } from './protocols/http/server.js'
@@ -139,7 +139,7 @@ export class Broker {
   static async start (options: BrokerOptions = {}): Promise<Broker> {
     const { logger: givenLogger, now = Date.now, webRoot = DEFAULT_WEB_ROOT, ...overrides } = options
     const config = resolveConfig({ overrides })
-    const logger = givenLogger ?? createLogger(config.logLevel)
+    const logger = givenLogger ?? createLogger(config.logLevel, config.logFormat as LogFormat)
     installNodeCodecs()
     const logs = await LogManager.open({
       dataDir: config.dataDir,

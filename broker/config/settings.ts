@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs'
 import { InvalidConfigError } from '../../protocol/errors.js'
 
-type Kind = 'string' | 'int' | 'bool' | 'port' | 'level' | 'list'
+type Kind = 'string' | 'int' | 'bool' | 'port' | 'level' | 'format' | 'list'
 
 interface Setting<K extends Kind, D> {
   kind: K
@@ -34,6 +34,7 @@ export const SETTINGS = {
   httpAllowedOrigins: s<string[] | null>('list', null, 'Web page origins (scheme://host:port) allowed, besides the broker\'s own, to open /ws and /mqtt and to change things through /api; * allows any'),
   httpMaxBodyBytes: s<number>('int', 64 * 1024, 'Largest /api request body accepted'),
   logLevel: s<string>('level', 'info', 'Log level: fatal, error, warn, info, debug, trace or silent'),
+  logFormat: s<string>('format', 'auto', 'Log lines as json, or pretty (readable); auto: pretty on a terminal, json otherwise'),
   nodeId: s<number>('int', 0, 'This broker\'s node id'),
   clusterId: s<string>('string', 'spool', 'Cluster id reported in metadata'),
   mqttPort: s<number | null>('port', 1883, 'MQTT 3.1.1/5 TCP port (also served over WebSocket at /mqtt on the HTTP port); off disables both'),
@@ -94,6 +95,7 @@ export function envName (name: SettingName): string {
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const FORMATS = ['auto', 'json', 'pretty']
 
 /** Parses one setting from a string (flag or env) or a JSON value (file), naming its source on error. */
 export function parseSetting (name: SettingName, raw: unknown, source: string): unknown {
@@ -104,6 +106,9 @@ export function parseSetting (name: SettingName, raw: unknown, source: string): 
   switch (kind) {
     case 'string':
       if (typeof raw !== 'string' || raw.length === 0) bad('must be a non-empty string')
+      return raw
+    case 'format':
+      if (typeof raw !== 'string' || !FORMATS.includes(raw)) bad(`must be one of ${FORMATS.join(', ')}`)
       return raw
     case 'level':
       if (typeof raw !== 'string' || !LEVELS.includes(raw)) bad(`must be one of ${LEVELS.join(', ')}`)

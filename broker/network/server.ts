@@ -65,7 +65,8 @@ export async function serve (target: ListenTarget, make: () => Listenable, socke
       logger.debug({ listener: target.name, err: (err as Error).message }, 'not listening on ::1')
     }
   }
-  logger.info({ listener: target.name, host: target.host, port, ipv6Loopback: servers.length > 1 || undefined }, `${target.name} listening`)
+  // Debug: the one readiness line is the broker's "broker started", once every listener is up.
+  logger.debug({ listener: target.name, host: target.host, port, ipv6Loopback: servers.length > 1 || undefined }, `${target.name} listening`)
   let closing: Promise<void> | null = null
   return {
     name: target.name,

@@ -9,6 +9,8 @@
 import { Command, Option } from 'commander'
 import { SETTINGS, envName, flagName, resolveConfig, type SettingName } from '../../broker/config/settings.js'
 import { Broker } from '../../broker/broker.js'
+import type { LogFormat } from '../../broker/observability/logger.js'
+import { printBanner } from '../banner.js'
 import { SpoolError } from '../../protocol/errors.js'
 import { EXIT_UNCLEAN_SHUTDOWN } from '../exit-codes.js'
 
@@ -35,6 +37,7 @@ export function brokerCommand (): Command {
     try {
       const config = resolveConfig({ flags, env: process.env })
       running = await Broker.start(config)
+      printBanner(running, config.logFormat as LogFormat)
     } catch (err) {
       const reason = err instanceof SpoolError || (err as NodeJS.ErrnoException).code !== undefined
         ? (err as Error).message
@@ -57,6 +60,14 @@ export function brokerCommand (): Command {
     }
     process.on('SIGTERM', () => stop('SIGTERM'))
     process.on('SIGINT', () => stop('SIGINT'))
+    // Under a supervisor that holds the broker's stdin (test harnesses set
+    // SPOOL_STOP_ON_STDIN_CLOSE=1): the supervisor's end, even a kill -9, closes stdin, and
+    // the broker stops cleanly instead of living on as an orphan.
+    if (process.env.SPOOL_STOP_ON_STDIN_CLOSE === '1') {
+      process.stdin.on('error', () => {})
+      process.stdin.once('end', () => stop('stdin closed'))
+      process.stdin.resume()
+    }
   })
   return broker
 }

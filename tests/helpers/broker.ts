@@ -1,20 +1,9 @@
 /** Starting and stopping an embedded broker in a temp data dir for a tap test. */
 
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Broker, type BrokerOptions } from '../../broker/broker.js'
+import { tempDir, type TestLike } from './temp.js'
 
-export interface TestLike {
-  teardown (fn: () => unknown): void
-}
-
-/** A fresh temp dir removed at teardown. */
-export function tempDir (t: TestLike, prefix = 'spool-test-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+export { tempDir, type TestLike }
 
 /** A broker on free ports in a temp data dir, closed at teardown. */
 export async function startBroker (t: TestLike, options: BrokerOptions = {}): Promise<Broker> {

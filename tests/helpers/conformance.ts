@@ -15,10 +15,10 @@ import {
 } from '../../client/index.js'
 import { partitionForKey } from '../../protocol/bytes/murmur2.js'
 import type { TestBroker } from './client-broker.js'
+import { sleep } from './wait.js'
 
 export type TransportName = 'tcp' | 'websocket'
 
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 let topicCounter = 0
 function topicName (t: Test, transport: TransportName): string {

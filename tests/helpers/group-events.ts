@@ -24,14 +24,7 @@ export interface GroupEvent {
 
 export const MEMBER_SCRIPT = fileURLToPath(new URL('./group-member.js', import.meta.url))
 
-/** Waits (bounded) until `predicate` holds; throws with `what` on timeout. */
-export async function until (predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
+export { waitFor as until } from './wait.js'
 
 /** The partitions a member owns according to its events (assign minus revoke). */
 export function ownedFrom (events: readonly GroupEvent[], name: string): number[] {

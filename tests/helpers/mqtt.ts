@@ -8,6 +8,7 @@ import { Broker } from '../../broker/broker.js'
 import type { BrokerConfig } from '../../broker/config/settings.js'
 import type { MqttGateway } from '../../broker/protocols/mqtt/gateway.js'
 import { DiskLog } from './disk-log.js'
+import { sleep } from './wait.js'
 
 export interface TestLike {
   teardown (fn: () => unknown): void
@@ -96,9 +97,7 @@ export function run (t: TestLike, cmd: string, args: string[], options: { timeou
   })
 }
 
-export function sleep (ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms))
-}
+export { sleep }
 
 /** A hand-driven MQTT client on a raw socket: exact packets out, every packet in. */
 export class RawClient {

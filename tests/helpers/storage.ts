@@ -2,7 +2,6 @@
 
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import pino from 'pino'
@@ -12,16 +11,15 @@ import { DEFAULT_LOG_CONFIG, type LogConfig } from '../../broker/storage/config.
 import { FileHandleCache } from '../../broker/storage/file-handle-cache.js'
 import { PartitionLog } from '../../broker/storage/partition-log.js'
 import { utf8 } from './bytes.js'
+import { tempDir as makeTempDir } from './temp.js'
 
 export interface TestContext {
   teardown (fn: () => void | Promise<void>): void
 }
 
-/** A fresh temp dir, removed in teardown. */
+/** A fresh temp dir, removed in teardown (helpers/temp.ts, with the storage prefix). */
 export function tempDir (t: TestContext, prefix = 'spool-storage-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
+  return makeTempDir(t, prefix)
 }
 
 export interface LogLine { level: number, msg: string, [key: string]: unknown }

@@ -12,6 +12,7 @@ import { APIS } from '../../protocol/native/api-keys.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { httpGet, startBroker } from '../helpers/broker.js'
 import { utf8, text } from '../helpers/bytes.js'
+import { waitFor } from '../helpers/wait.js'
 
 const code = (name: keyof typeof ERROR_TABLE): number => ERROR_TABLE[name].code
 
@@ -268,10 +269,6 @@ async function halfOpen (port: number, request?: string): Promise<{ socket: Sock
   return { socket, received: () => got }
 }
 
-async function waitFor (cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!cond() && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
-}
 
 t.test('refused sockets that the peer then resets do not take the broker down', async t => {
   const broker = await startBroker(t, { maxConnections: 2 })

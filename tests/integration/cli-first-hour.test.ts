@@ -12,6 +12,7 @@ import { Client } from '../../client/index.js'
 import { startTestBroker } from '../helpers/client-broker.js'
 import { runCli, spawnCli } from '../helpers/client-cli.js'
 import { waitFor } from '../helpers/processes.js'
+import { requestCount } from '../helpers/metrics.js'
 
 const broker = await startTestBroker(t)
 const b = ['--broker', broker.address]
@@ -150,14 +151,6 @@ t.test('one vocabulary: "topic" and "records" in the CLI\'s JSON, /api and the S
   t.ok(describe.stdout.split('\n').every(l => l.length <= 80), 'topic describe fits 80 columns')
 })
 
-/** The broker's count of Fetch requests (its /metrics). */
-async function fetchRequests (httpPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()
-  let n = 0
-  for (const m of text.matchAll(/^spool_requests_total\{[^}]*api="Fetch"[^}]*\} (\d+)$/gm)) n += Number(m[1])
-  return n
-}
-
 t.test('an idle `spool tail` long-polls: one fetch parked in the broker, not several a second', async t => {
   const quiet = await startTestBroker(t)
   const admin = new Client({ brokers: [quiet.address] })
@@ -168,10 +161,10 @@ t.test('an idle `spool tail` long-polls: one fetch parked in the broker, not sev
   tail.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
   // Wait (bounded) until the tail has sent its first fetch, then watch a 3 s window.
   let started = 0
-  for (let i = 0; i < 200 && (started = await fetchRequests(quiet.httpPort)) === 0; i++) await new Promise(resolve => setTimeout(resolve, 50))
+  for (let i = 0; i < 200 && (started = await requestCount(quiet.httpPort, 'Fetch')) === 0; i++) await new Promise(resolve => setTimeout(resolve, 50))
   t.ok(started > 0, 'the tail is fetching')
   await new Promise(resolve => setTimeout(resolve, 3000))
-  const during = await fetchRequests(quiet.httpPort) - started
+  const during = await requestCount(quiet.httpPort, 'Fetch') - started
   t.ok(during <= 1, `${during} fetches in 3 s of idling (a 500 ms poll makes 6)`)
   // ...and a record still shows at once: the parked fetch is answered by the append.
   await admin.producer().send({ topic: 'idle', messages: [{ value: 'wake up' }] })

@@ -11,6 +11,7 @@ import { startBroker } from '../helpers/broker.js'
 import { runCli, spawnCli } from '../helpers/client-cli.js'
 import { ensureWebBuild, launchBrowser, openPage, saveScreenshot } from '../helpers/browser.js'
 import type { ConsoleSdk } from '../../web/console/sdk.js'
+import { pollFor } from '../helpers/wait.js'
 
 // The console describes the SDK structurally (the broker does not import the client): the
 // real browser SDK must satisfy that description, or this file does not compile.
@@ -33,16 +34,6 @@ async function spool (t: Test, args: string[], input?: string): Promise<void> {
 /** Rows of the live tail, newest first, as [partition, offset, key, value] texts. */
 function tailRows (page: Page): Promise<string[][]> {
   return page.$$eval('table.tail tbody tr', trs => trs.map(tr => [...tr.querySelectorAll('td')].slice(1, 5).map(td => td.textContent ?? '')))
-}
-
-async function until<T> (what: string, fn: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await fn()
-    if (ok(value)) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(value)})`)
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
 }
 
 t.test('Topics: a topic created by the CLI appears; create and delete from the page', async t => {
@@ -84,11 +75,11 @@ t.test('Live tail: lines piped into `spool produce` show within a second; pause,
   const producer = spawnCli(t, ['produce', 'console-orders', '--key-separator', ':', '--broker', address])
   const send = (line: string): void => { producer.stdin!.write(`${line}\n`) }
   send('first:hello from the CLI')
-  await until('the first line (process start-up included)', () => tailRows(page), rows => rows.some(r => r[3] === 'hello from the CLI'), 10_000)
+  await pollFor('the first line (process start-up included)', () => tailRows(page), rows => rows.some(r => r[3] === 'hello from the CLI'), 10_000)
   for (let i = 0; i < 3; i++) {
     const started = Date.now()
     send(`k${i}:line ${i}`)
-    await until(`line ${i}`, () => tailRows(page), rows => rows.some(r => r[3] === `line ${i}`), 1000)
+    await pollFor(`line ${i}`, () => tailRows(page), rows => rows.some(r => r[3] === `line ${i}`), 1000)
     t.ok(Date.now() - started < 1000, `line ${i} shown in ${Date.now() - started} ms`)
   }
   const rows = await tailRows(page)
@@ -100,11 +91,11 @@ t.test('Live tail: lines piped into `spool produce` show within a second; pause,
   await new Promise(resolve => setTimeout(resolve, 800))
   t.notOk((await tailRows(page)).some(r => r[3] === 'while paused'), 'nothing shows while paused')
   await page.click('button[name=pause]')
-  await until('the record sent while paused', () => tailRows(page), r => r.some(x => x[3] === 'while paused'), 5000)
+  await pollFor('the record sent while paused', () => tailRows(page), r => r.some(x => x[3] === 'while paused'), 5000)
   t.pass('it shows after resume')
 
   send('order:{"id":7,"items":["a","b"],"total":12.5}')
-  await until('the JSON line', () => tailRows(page), r => r.some(x => x[3].includes('"total":12.5')), 5000)
+  await pollFor('the JSON line', () => tailRows(page), r => r.some(x => x[3].includes('"total":12.5')), 5000)
   await page.selectOption('select[name=format]', 'json')
   const pretty = await page.locator('pre.json').first().textContent()
   t.equal(pretty, JSON.stringify({ id: 7, items: ['a', 'b'], total: 12.5 }, null, 2), 'pretty-printed JSON')
@@ -116,7 +107,7 @@ t.test('Live tail: lines piped into `spool produce` show within a second; pause,
   await page.fill('input[name=offset]', '0')
   await page.selectOption('select[name=format]', 'text')
   await page.click('button[name=start]')
-  await until('records from offset 0 of every partition', () => tailRows(page), r => r.filter(x => x[1] === '0').length >= 2, 5000)
+  await pollFor('records from offset 0 of every partition', () => tailRows(page), r => r.filter(x => x[1] === '0').length >= 2, 5000)
   t.pass('from an offset: earlier records come back')
   await page.click('button[name=stop]')
   await page.fill('input[name=offset]', '99999')
@@ -133,14 +124,14 @@ t.test('Consumer groups: a group started by the CLI, its lag going to zero', asy
   await spool(t, ['consume', 'console-billing', '--group', 'console-cli', '--from-beginning', '--max-messages', '1'])
   await page.goto(`${base}/#/groups`)
   const lagCell = page.locator('td.lag[data-group="console-cli"]')
-  const before = await until('the group with a lag', () => lagCell.textContent({ timeout: 5000 }), text => Number(text) > 0, 5000)
+  const before = await pollFor('the group with a lag', () => lagCell.textContent({ timeout: 5000 }), text => Number(text) > 0, 5000)
   t.ok(Number(before) > 0, `lag ${before} after one record`)
   const follower = spawnCli(t, ['consume', 'console-billing', '--group', 'console-cli', '--from-beginning', '-f', '--broker', address])
-  await until('the lag at zero', () => lagCell.textContent(), text => text === '0', 20_000)
+  await pollFor('the lag at zero', () => lagCell.textContent(), text => text === '0', 20_000)
   t.pass('the CLI member caught up and the console shows lag 0')
   await page.click('a.group-name:has-text("console-cli")')
   await page.locator('#group-total-lag').waitFor({ timeout: 5000 })
-  const members = await until('the CLI member', () => page.locator('table.members tbody').innerText(), text => text.includes('spool-cli'), 5000)
+  const members = await pollFor('the CLI member', () => page.locator('table.members tbody').innerText(), text => text.includes('spool-cli'), 5000)
   t.match(members, /spool-cli\s+127\.0\.0\.1\s+console-billing \[0, 1, 2\]/, 'member with client id, host and assignment')
   const offsets = await page.locator('table.offsets tbody').innerText()
   for (const p of [0, 1, 2]) {
@@ -161,8 +152,8 @@ t.test('Traffic: produce rates per topic and connections by egress', async t => 
   const producer = spawnCli(t, ['produce', 'console-traffic', '--broker', address])
   const timer = setInterval(() => producer.stdin!.write('x'.repeat(100) + '\n'), 20)
   t.teardown(() => clearInterval(timer))
-  await until('a produce rate for console-traffic', () => page.locator('table.topic-rates').innerText(), text => /console-traffic\s+[1-9]/.test(text), 10_000)
-  await until('the producer in the connections table', () => page.locator('table.connections').innerText(), text => /spool-cli|native-tcp/.test(text), 5000)
+  await pollFor('a produce rate for console-traffic', () => page.locator('table.topic-rates').innerText(), text => /console-traffic\s+[1-9]/.test(text), 10_000)
+  await pollFor('the producer in the connections table', () => page.locator('table.connections').innerText(), text => /spool-cli|native-tcp/.test(text), 5000)
   t.ok(await page.locator('[data-chart=in] polyline').count() >= 1, 'a produce chart line')
   const outs = await page.$$eval('table.connections tbody tr td.egress', tds => tds.map(td => td.textContent ?? ''))
   t.ok(outs.length >= 1, 'connections listed')
@@ -196,7 +187,7 @@ t.test('examples/browser/sdk-snippet.html (the README\'s Browser SDK page) runs 
   for (const round of [1, 2]) {
     logged.length = 0
     await snippet.goto(`${base}/examples/browser/sdk-snippet.html`)
-    await until(`run ${round} to end`, async () => [...logged], l => l.includes('done') || l.some(x => x.startsWith('pageerror')), 20_000)
+    await pollFor(`run ${round} to end`, async () => [...logged], l => l.includes('done') || l.some(x => x.startsWith('pageerror')), 20_000)
     t.same(logged.filter(l => l.startsWith('pageerror')), [], `run ${round}: no error`)
     t.equal(logged.filter(l => /^\d+ \d+ hello$/.test(l)).length, round, `run ${round}: the reader read every click up to its own`)
     t.equal(logged.filter(l => /^dashboards \d+ \d+ hello$/.test(l)).length, 1, `run ${round}: the group member read only what is new for the group`)
@@ -257,7 +248,7 @@ t.test('Traffic after a spike: steady traffic stays a visible line, the spike is
     const last = line?.getAttribute('points')?.trim().split(' ').at(-1)?.split(',')
     return last === undefined ? -1 : zero - Number(last[1])
   })
-  const height = await until('the steady line clear of the zero line after the spike', async () => ({
+  const height = await pollFor('the steady line clear of the zero line after the spike', async () => ({
     above: await lastPointAboveZero(),
     clipped: await page.locator('[data-chart=in] .clip-note').count(),
   }), v => v.clipped > 0 && v.above > 40, 25_000)
@@ -273,7 +264,7 @@ t.test('every screen at 1440 and 400 px: no sideways scrolling, keys on one line
   await page.goto(`${base}/#/tail/console-orders`)
   await page.locator('#tail-status[data-state=running]').waitFor({ timeout: 10_000 })
   await spool(t, ['produce', 'console-orders', '--key-separator', ':'], Array.from({ length: 6 }, (_, i) => `customer-${i % 3}:{"order":${i},"customer":"customer-${i % 3}","total":${i * 10.5}}`).join('\n') + '\n')
-  await until('the customer rows', () => tailRows(page), rows => rows.filter(r => r[2]?.startsWith('customer-')).length >= 6, 10_000)
+  await pollFor('the customer rows', () => tailRows(page), rows => rows.filter(r => r[2]?.startsWith('customer-')).length >= 6, 10_000)
   const views: Array<[string, string, string]> = [
     ['topics', '#/topics', 'table.topics'],
     ['topic', '#/topics/console-orders', 'table.config'],
@@ -294,7 +285,7 @@ t.test('every screen at 1440 and 400 px: no sideways scrolling, keys on one line
     await page.goto(`${base}/#/tail/console-orders`)
     await page.locator('#tail-status[data-state=running]').waitFor({ timeout: 10_000 })
     await spool(t, ['produce', 'console-orders', '--key-separator', ':'], `customer-2:{"order":${width},"customer":"customer-2","note":"a value with some words in it so that it takes room"}\n`)
-    await until('the row', () => tailRows(page), rows => rows.some(r => r[2] === 'customer-2'), 10_000)
+    await pollFor('the row', () => tailRows(page), rows => rows.some(r => r[2] === 'customer-2'), 10_000)
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     t.ok(overflow <= 0, `tail at ${width} px: the page does not scroll sideways (${overflow} px too wide)`)
     const keyLines = await page.$eval('table.tail tbody tr td.key', td => {

@@ -4,12 +4,15 @@
 // one broker this test starts on free ports (the documented ports substituted); and the
 // Docker files checked offline (docker-compose config, the Dockerfile's user and volume).
 import t from 'tap'
+// The README walk-through runs ~50 npx commands: more than the suite's 120 s per file when the machine is loaded.
+t.setTimeout(360_000)
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Client } from '../../client/index.js'
 import { startBroker, type TestLike } from '../helpers/broker.js'
 import { spawnCollected, waitFor } from '../helpers/processes.js'
+import { requestCount } from '../helpers/metrics.js'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 
@@ -18,18 +21,10 @@ function run (t: TestLike, cmd: string, args: string[], env: Record<string, stri
   return { out: p.stdout, err: p.stderr, exited: p.exited, kill: s => p.child.kill(s) }
 }
 
-/** The broker's count of Fetch requests (its /metrics): a consumer that fetched is reading. */
-async function fetchRequests (httpPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()
-  let n = 0
-  for (const m of text.matchAll(/^spool_requests_total\{[^}]*api="Fetch"[^}]*\} (\d+)$/gm)) n += Number(m[1])
-  return n
-}
-
 /** Waits (bounded) until the broker has answered more fetches than `before`. */
 async function fetchedSince (httpPort: number, before: number, what: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
-    if (await fetchRequests(httpPort) > before) return
+    if (await requestCount(httpPort, 'Fetch') > before) return
     await new Promise(resolve => setTimeout(resolve, 50))
   }
   throw new Error(`${what} did not start fetching within 15 s`)
@@ -169,7 +164,7 @@ t.test('every shell block of the README runs as written', async t => {
       child.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d })
       const exited = new Promise<string>(resolve => child.once('exit', (code, signal) => resolve(signal ?? String(code))))
       if (isBackground(line)) {
-        const before = await fetchRequests(http)
+        const before = await requestCount(http, 'Fetch')
         background.push({ line, child, out: () => out, exited })
         await fetchedSince(http, before, where)
         continue

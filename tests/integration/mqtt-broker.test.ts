@@ -5,7 +5,7 @@
 // with Mosquitto clients, MQTT over WebSocket on the HTTP port, gateway metrics, and that
 // retained messages and persistent sessions survive a kill -9 of the broker process.
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import mqtt from 'mqtt'
 import { encodeBatch } from '../../protocol/record-batch/records.js'
@@ -15,9 +15,9 @@ import { httpGet, startBroker, tempDir } from '../helpers/broker.js'
 import { collect, connectClient, run, sleep } from '../helpers/mqtt.js'
 import type { Broker } from '../../broker/broker.js'
 import { INTERNAL_CALLER } from '../../broker/security/principal.js'
+import { spawnBroker as spawnSpoolBroker } from '../helpers/processes.js'
 
 const enc = new TextEncoder()
-const SPOOL = new URL('../../cli/spool.js', import.meta.url).pathname
 
 async function recordsOf (broker: Broker, topic = 'mqtt'): Promise<Array<{ key: string | null, value: string, headers: Record<string, string> }>> {
   const out: Array<{ key: string | null, value: string, headers: Record<string, string> }> = []
@@ -107,24 +107,10 @@ t.test('MQTT over WebSocket at /mqtt on the HTTP port, and gateway metrics', asy
   t.match(metrics.text, /spool_topic_records_in_total\{topic="mqtt"\} 1/)
 })
 
-/** A broker in its own process; resolves with its ports from the 'broker started' line. */
+/** A broker in its own process (every port 0); its child process and MQTT port. */
 async function spawnBroker (t: { teardown (fn: () => unknown): void }, dataDir: string): Promise<{ child: ChildProcess, mqttPort: number }> {
-  const child = spawn(process.execPath, [SPOOL, 'broker', 'start', '--data-dir', dataDir, '--port', '0', '--http-port', '0', '--mqtt-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  let buffered = ''
-  const ports = await new Promise<{ mqtt: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not start: ${buffered}`)), 15_000)
-    child.stdout!.on('data', (d: Buffer) => {
-      buffered += d.toString()
-      for (const line of buffered.split('\n')) {
-        if (!line.includes('"broker started"')) continue
-        clearTimeout(timer)
-        resolve(JSON.parse(line).ports)
-      }
-    })
-    child.once('exit', code => reject(new Error(`broker exited ${code}: ${buffered}`)))
-  })
-  return { child, mqttPort: ports.mqtt }
+  const spawned = await spawnSpoolBroker(t, dataDir)
+  return { child: spawned.child, mqttPort: spawned.ports.mqtt }
 }
 
 t.test('kill -9: retained messages and persistent sessions survive an unclean restart', async t => {

@@ -25,6 +25,7 @@ import { RawClient } from '../helpers/raw-client.js'
 import { collect, connectClient } from '../helpers/mqtt.js'
 import { waitFor } from '../helpers/processes.js'
 import type { Broker } from '../../broker/broker.js'
+import { metricValue, scrape } from '../helpers/metrics.js'
 
 interface LogLine { level: number, msg: string, protocol?: string, peer?: string, clientId?: string, err?: { message?: string } }
 
@@ -40,13 +41,7 @@ function capture (): { logger: pino.Logger, lines: LogLine[] } {
 }
 
 async function metric (broker: Broker, name: string, labels: Record<string, string>): Promise<number> {
-  const text = (await httpGet(broker, '/metrics')).text
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{')) continue
-    const ok = Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))
-    if (ok) return Number(line.slice(line.lastIndexOf(' ') + 1))
-  }
-  return 0
+  return metricValue(await scrape(broker.ports.http!), name, labels)
 }
 
 /** Arms `point` to throw an unexpected (untyped) error for the client `victim` only. */

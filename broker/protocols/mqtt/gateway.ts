@@ -143,7 +143,7 @@ export class MqttGateway implements MqttGatewayApi {
     }
     this.#sweep = setInterval(() => this.#onSweep(), SWEEP_MS)
     this.#sweep.unref()
-    this.logger.info({ logTopics: this.#logTopics.mapper.logTopics(), rules: this.#logTopics.mapper.rules.length, retained, sessions: this.sessions.size }, 'mqtt gateway ready')
+    this.logger.info({ logTopics: this.#logTopics.mapper.logTopics(), rules: this.#logTopics.mapper.rules.length, retained, sessions: this.sessions.size }, 'mqtt state loaded')
   }
 
   route (topic: string, topicBytes: Uint8Array): Route {
