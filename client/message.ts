@@ -21,13 +21,12 @@
 
 import { readInt64 } from '../protocol/bytes/int64.js'
 import { crc32c } from '../protocol/bytes/crc32c.js'
-import { VarintCursor } from '../protocol/bytes/varint.js'
 import { CorruptRecordError } from '../protocol/errors.js'
 import {
-  ATTR_COMPRESSION_MASK, ATTR_CONTROL, ATTR_DELETE_HORIZON, BATCH_HEADER_SIZE, LOG_OVERHEAD, OFFSET_ATTRIBUTES,
+  ATTR_COMPRESSION_MASK, ATTR_CONTROL, BATCH_HEADER_SIZE, LOG_OVERHEAD, OFFSET_ATTRIBUTES,
   OFFSET_BASE_TIMESTAMP, OFFSET_BATCH_LENGTH, OFFSET_CRC, OFFSET_LAST_OFFSET_DELTA, OFFSET_RECORDS_COUNT,
 } from '../protocol/record-batch/header.js'
-import { decodeBatchAsync } from '../protocol/record-batch/records.js'
+import { decodeBatchAsync, walkRecords } from '../protocol/record-batch/records.js'
 
 export interface MessageHeader {
   key: string
@@ -71,7 +70,6 @@ class FetchedMessage implements Message {
 }
 
 const NO_HEADERS: readonly MessageHeader[] = Object.freeze([])
-const headerKeyDecoder = new TextDecoder()
 
 export interface DecodeTarget {
   topic: string
@@ -110,7 +108,7 @@ export function decodeRecordsSection (records: Uint8Array, target: DecodeTarget,
     batches++
     if (lastOffset >= target.fetchOffset && (attributes & ATTR_CONTROL) === 0) {
       if (target.checkCrcs) checkCrc(records, view, pos, size)
-      const baseTimestamp = (attributes & ATTR_DELETE_HORIZON) !== 0 ? 0 : readInt64(view, pos + OFFSET_BASE_TIMESTAMP)
+      const baseTimestamp = readInt64(view, pos + OFFSET_BASE_TIMESTAMP)
       decodeRecords(records, pos + BATCH_HEADER_SIZE, pos + size, view.getInt32(pos + OFFSET_RECORDS_COUNT),
         baseOffset, baseTimestamp, target, out)
     }
@@ -159,53 +157,13 @@ function checkCrc (records: Uint8Array, view: DataView, pos: number, size: numbe
   }
 }
 
-/** The records of one uncompressed batch, `records[start, end)`; skips offsets < fetchOffset. */
+/** The records of one uncompressed batch, `records[start, end)`, through the one record decoder. */
 function decodeRecords (
   records: Uint8Array, start: number, end: number, count: number,
   baseOffset: number, baseTimestamp: number, target: DecodeTarget, out: Message[],
 ): void {
-  const buffer = records.buffer
-  const byteOffset = records.byteOffset
-  const cursor = new VarintCursor(records, start, end)
-  const { topic, partition, fetchOffset } = target
-  for (let i = 0; i < count; i++) {
-    const length = cursor.varint()
-    const recordEnd = cursor.pos + length
-    if (length <= 0 || recordEnd > end) throw new CorruptRecordError(`record ${i} of the batch at ${baseOffset} has an impossible length ${length}`)
-    cursor.pos++ // attributes: unused in v2
-    const timestampDelta = cursor.varlong()
-    const offset = baseOffset + cursor.varint()
-    if (offset < fetchOffset) {
-      cursor.pos = recordEnd
-      continue
-    }
-    const keyLength = cursor.varint()
-    let key: Uint8Array | null = null
-    if (keyLength >= 0) {
-      cursor.skip(keyLength)
-      key = new Uint8Array(buffer, byteOffset + cursor.pos - keyLength, keyLength)
-    }
-    const valueLength = cursor.varint()
-    let value: Uint8Array | null = null
-    if (valueLength >= 0) {
-      cursor.skip(valueLength)
-      value = new Uint8Array(buffer, byteOffset + cursor.pos - valueLength, valueLength)
-    }
-    const headerCount = cursor.varint()
-    let headers = NO_HEADERS
-    if (headerCount !== 0) {
-      if (headerCount < 0 || headerCount > length) throw new CorruptRecordError(`record at offset ${offset} has ${headerCount} headers`)
-      const list: MessageHeader[] = []
-      for (let h = 0; h < headerCount; h++) {
-        const keyBytes = cursor.varint()
-        if (keyBytes < 0) throw new CorruptRecordError(`record at offset ${offset} has a header with a null key`)
-        const headerKey = headerKeyDecoder.decode(cursor.bytes(keyBytes))
-        const valueBytes = cursor.varint()
-        list.push({ key: headerKey, value: valueBytes < 0 ? null : cursor.bytes(valueBytes) })
-      }
-      headers = list
-    }
-    if (cursor.pos !== recordEnd) throw new CorruptRecordError(`record at offset ${offset}: fields do not add up to its length`)
-    out.push(new FetchedMessage(topic, partition, offset, baseTimestamp + timestampDelta, key, value, headers))
-  }
+  const { topic, partition } = target
+  walkRecords(records, start, end, count, baseOffset, baseTimestamp, target.fetchOffset, (offset, timestamp, key, value, headers) => {
+    out.push(new FetchedMessage(topic, partition, offset, timestamp, key, value, headers.length === 0 ? NO_HEADERS : headers))
+  })
 }

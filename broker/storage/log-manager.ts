@@ -56,7 +56,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type pino from 'pino'
 import {
-  InvalidPartitionsError, InvalidTopicError, StorageError, TopicAlreadyExistsError, UnknownTopicOrPartitionError,
+  InvalidPartitionsError, StorageError, TopicAlreadyExistsError, UnknownTopicOrPartitionError,
 } from '../../protocol/errors.js'
 import { resolveLogConfig, validateLogConfig, type LogConfig } from './config.js'
 import { FileHandleCache } from './file-handle-cache.js'
@@ -65,6 +65,7 @@ import { fsyncDir, readCheckedFile, writeCheckedFile } from './checkpoint.js'
 import { faultPoints } from './testing/fault-points.js'
 import { DiskSpace, type DiskState } from './disk-space.js'
 import { acquireLock, releaseLock } from './data-dir-lock.js'
+import { TOPIC_NAME_PATTERN, validateTopicName } from '../../protocol/topic-name.js'
 
 export interface TopicInfo {
   name: string
@@ -108,26 +109,13 @@ interface TopicState {
   logs: PartitionLog[]
 }
 
-export const TOPIC_NAME_PATTERN = /^[A-Za-z0-9._-]{1,249}$/
+export { TOPIC_NAME_PATTERN, validateTopicName }
 const CLEAN_SHUTDOWN_FILE = '.clean-shutdown'
 const TOPICS_FILE = 'topics.json'
 const TOPICS_KIND = 'topics'
 const DELETE_SUFFIX = '-delete'
 const OPEN_CONCURRENCY = 8
 
-/** Throws InvalidTopicError with the reason when `name` is not a valid topic name. */
-export function validateTopicName (name: unknown, internal = false): string {
-  if (typeof name !== 'string') throw new InvalidTopicError(`topic name must be a string, got ${typeof name}`)
-  if (name.length === 0) throw new InvalidTopicError('topic name is empty')
-  if (name.length > 249) throw new InvalidTopicError(`topic name is ${name.length} characters, more than 249`)
-  if (!TOPIC_NAME_PATTERN.test(name)) {
-    const bad = [...name].find(c => !/[A-Za-z0-9._-]/.test(c))!
-    throw new InvalidTopicError(`topic name ${JSON.stringify(name.slice(0, 64))} contains ${JSON.stringify(bad)}; allowed: letters, digits, '.', '_', '-'`)
-  }
-  if (name === '.' || name === '..') throw new InvalidTopicError(`topic name cannot be ${JSON.stringify(name)}`)
-  if (name.startsWith('__') && !internal) throw new InvalidTopicError(`topic names starting with "__" are reserved for internal topics (${JSON.stringify(name)})`)
-  return name
-}
 
 function partitionDirName (topic: string, partition: number): string {
   return `${topic}-${partition}`

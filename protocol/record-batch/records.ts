@@ -239,43 +239,66 @@ export async function encodeBatchCompressed (
   return builder.buildCompressed(compression, options)
 }
 
+/** Receives one decoded record; key, value and header values are views of the input. */
+export type RecordSink = (offset: number, timestamp: number, key: Uint8Array | null, value: Uint8Array | null, headers: readonly RecordHeader[]) => void
+
 /**
- * Decodes the records of `recordsBytes` (the plain records region of a batch) into `out`.
- * Offsets and timestamps are absolute: baseOffset + offsetDelta and baseTimestamp +
- * timestampDelta. Kafka computes timestamps the same way even when a cleaner set the
- * delete-horizon bit (its builder writes the deltas relative to the stamped baseTimestamp).
+ * The one record decoder, used by the broker (MQTT, groups, the console) and by the SDK:
+ * walks `count` records of `bytes[start, end)` (a batch's plain records region) and hands
+ * each to `sink` with absolute offset (baseOffset + offsetDelta) and timestamp
+ * (baseTimestamp + timestampDelta — also when the cleaner set the delete-horizon bit: the
+ * deltas are then relative to the horizon stamped in baseTimestamp, docs/formats.md §1.3).
+ * Records below `fromOffset` are skipped without decoding their key, value or headers.
+ * Allocates nothing per record but the sink's own objects and the header list. Throws
+ * CorruptRecordError when the framing does not add up.
  */
-export function decodeRecordsInto (header: BatchHeader, recordsBytes: Uint8Array, out: DecodedRecord[]): void {
-  const cursor = new VarintCursor(recordsBytes)
-  const baseTimestamp = header.baseTimestamp
-  for (let i = 0; i < header.recordsCount; i++) {
+export function walkRecords (
+  bytes: Uint8Array, start: number, end: number, count: number,
+  baseOffset: number, baseTimestamp: number, fromOffset: number, sink: RecordSink,
+): void {
+  const cursor = new VarintCursor(bytes, start, end)
+  for (let i = 0; i < count; i++) {
     const length = cursor.varint()
     const recordEnd = cursor.pos + length
-    if (length <= 0 || recordEnd > recordsBytes.length) throw new CorruptRecordError(`record ${i} has an impossible length ${length}`)
-    cursor.pos++ // attributes (unused)
+    if (length <= 0 || recordEnd > end) throw new CorruptRecordError(`record ${i} of the batch at ${baseOffset} has an impossible length ${length}`)
+    cursor.pos++ // attributes: unused in v2
     const timestampDelta = cursor.varlong()
-    const offsetDelta = cursor.varint()
+    const offset = baseOffset + cursor.varint()
+    if (offset < fromOffset) {
+      cursor.pos = recordEnd
+      continue
+    }
     const keyLength = cursor.varint()
     const key = keyLength < 0 ? null : cursor.bytes(keyLength)
     const valueLength = cursor.varint()
     const value = valueLength < 0 ? null : cursor.bytes(valueLength)
     const headerCount = cursor.varint()
-    if (headerCount < 0 || headerCount > length) throw new CorruptRecordError(`record ${i} has ${headerCount} headers`)
-    let headers = NO_HEADERS
+    if (headerCount < 0 || headerCount > length) throw new CorruptRecordError(`record at offset ${offset} has ${headerCount} headers`)
+    let headers: readonly RecordHeader[] = NO_HEADERS
     if (headerCount > 0) {
-      headers = []
+      const list: RecordHeader[] = []
       for (let h = 0; h < headerCount; h++) {
         const hkLength = cursor.varint()
-        if (hkLength < 0) throw new CorruptRecordError(`record ${i} header ${h} has a null key`)
+        if (hkLength < 0) throw new CorruptRecordError(`record at offset ${offset} has a header with a null key`)
         const hk = utf8Decoder.decode(cursor.bytes(hkLength))
         const hvLength = cursor.varint()
-        headers.push({ key: hk, value: hvLength < 0 ? null : cursor.bytes(hvLength) })
+        list.push({ key: hk, value: hvLength < 0 ? null : cursor.bytes(hvLength) })
       }
+      headers = list
     }
-    if (cursor.pos !== recordEnd) throw new CorruptRecordError(`record ${i} fields do not add up to its length`)
-    out.push({ offset: header.baseOffset + offsetDelta, timestamp: baseTimestamp + timestampDelta, key, value, headers })
+    if (cursor.pos !== recordEnd) throw new CorruptRecordError(`record at offset ${offset}: fields do not add up to its length`)
+    sink(offset, baseTimestamp + timestampDelta, key, value, headers)
   }
-  if (cursor.pos !== recordsBytes.length) throw new CorruptRecordError('bytes left over after the last record')
+  if (cursor.pos !== end) throw new CorruptRecordError(`bytes left over after the last record of the batch at ${baseOffset}`)
+}
+
+/**
+ * Decodes the records of `recordsBytes` (the plain records region of a batch) into `out`
+ * (walkRecords, every record).
+ */
+export function decodeRecordsInto (header: BatchHeader, recordsBytes: Uint8Array, out: DecodedRecord[]): void {
+  walkRecords(recordsBytes, 0, recordsBytes.length, header.recordsCount, header.baseOffset, header.baseTimestamp, -Infinity,
+    (offset, timestamp, key, value, headers) => { out.push({ offset, timestamp, key, value, headers: headers as RecordHeader[] }) })
 }
 
 /** True when the batch's records must be decompressed before decoding. */

@@ -223,3 +223,19 @@ t.test('random mutations never crash the validator or decoder: named errors only
   t.equal(unnamed, 0)
   t.equal(readBatchHeader(base).recordsCount, 20)
 })
+
+t.test('the delete-horizon bit: the one decoder gives base timestamp + delta, in the SDK and in the broker', async t => {
+  const { ATTR_DELETE_HORIZON } = await import('../../protocol/record-batch/header.js')
+  const { decodeRecordsSection } = await import('../../client/message.js')
+  const batch = encodeBatch([
+    { key: utf8('k1'), value: utf8('a'), timestamp: 1_700_000_000_000 },
+    { key: utf8('k2'), value: null, timestamp: 1_700_000_000_500 },
+  ], { attributes: ATTR_DELETE_HORIZON, baseOffset: 40 })
+  const broker = decodeBatch(batch).records.map(r => [r.offset, r.timestamp])
+  const sdk: Array<[number, number]> = []
+  const out: import('../../client/message.js').Message[] = []
+  decodeRecordsSection(batch, { topic: 't', partition: 0, fetchOffset: 0, checkCrcs: true }, out)
+  for (const m of out) sdk.push([m.offset, m.timestamp])
+  t.same(broker, [[40, 1_700_000_000_000], [41, 1_700_000_000_500]], 'broker-side decoding')
+  t.same(sdk, broker, 'the SDK decodes the same timestamps (it used 0 as the base when the bit was set)')
+})

@@ -30,13 +30,12 @@ import { InvalidConfigError } from '../../../protocol/errors.js'
 import type { DecodedRecord, RecordHeader } from '../../../protocol/record-batch/records.js'
 import { decodeMqttString, type PublishProperties, type QoS, type UserProperty } from './codec.js'
 import { parseSubscriptionFilter, topicMatches, topicNameError, type TopicLimits } from './topics.js'
+import { validateTopicName } from '../../../protocol/topic-name.js'
 
 export interface MapRule {
   filter: string
   logTopic: string
 }
-
-const LOG_TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/
 
 /** Parses `filter=logTopic` entries; throws InvalidConfigError naming the bad entry. */
 export function parseMapRules (entries: readonly string[], limits: TopicLimits): MapRule[] {
@@ -54,9 +53,12 @@ export function parseMapRules (entries: readonly string[], limits: TopicLimits):
   })
 }
 
+/** The one topic-name rule (protocol/topic-name.ts), as a configuration error naming where. */
 export function checkLogTopicName (name: string, where: string): void {
-  if (!LOG_TOPIC_NAME.test(name) || name.startsWith('__')) {
-    throw new InvalidConfigError(`${where}: "${name}" is not a valid log topic name ([A-Za-z0-9._-], not starting with "__")`)
+  try {
+    validateTopicName(name)
+  } catch (err) {
+    throw new InvalidConfigError(`${where}: "${name}" is not a valid log topic name: ${(err as Error).message}`, { cause: err })
   }
 }
 
