@@ -318,3 +318,36 @@ t.test('maxPendingRequestBytes: a connection that needs room waits for it, then 
   t.equal(b.responses[0]?.correlationId, 5, 'B completes once A is gone')
   t.equal(broker.pendingRequests.peak <= broker.pendingRequests.limit, true, `peak ${broker.pendingRequests.peak} within the limit`)
 })
+
+t.test('a slow reader is closed once: one warning line, one count, no listener leak, however many fetches were waiting', async t => {
+  // Campaign finding: one connection closed for SLOW_READER wrote 82 warning lines, counted 82,
+  // and Node warned of 11 abort listeners on one AbortSignal.
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => { warnings.push(w.name) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  const { logger, lines } = capture()
+  const broker = await startBroker(t, { logger, maxQueuedBytes: 1024 * 1024 })
+  const writer = await RawClient.connect(broker.ports.native!, '127.0.0.1', 'writer')
+  t.teardown(() => writer.close())
+  await writer.call('CreateTopics', { topics: [{ topic: 'slow', partitions: 1 }] })
+  const { encodeBatch } = await import('../../protocol/record-batch/records.js')
+  const chunk = encodeBatch([{ key: null, value: new Uint8Array(200 * 1024).fill(1) }])
+  const produce = async (): Promise<void> => { await writer.call('Produce', { acks: 1, timeoutMs: 5000, topics: [{ topic: 'slow', partitions: [{ partition: 0, recordsBytes: chunk.length }] }] }, [chunk]) }
+  for (let i = 0; i < 4; i++) await produce()
+  const slow = await RawClient.connect(broker.ports.native!, '127.0.0.1', 'slow')
+  t.teardown(() => slow.close())
+  slow.socket.pause()
+  // 40 fetches at the end of the log: they park, waiting for records.
+  const greedy = { maxWaitMs: 10_000, minBytes: 1, maxBytes: 4 * 1024 * 1024, topics: [{ topic: 'slow', partitions: [{ partition: 0, fetchOffset: 4, maxBytes: 4 * 1024 * 1024 }] }] }
+  for (let i = 0; i < 40; i++) slow.send('Fetch', greedy)
+  await new Promise(resolve => setTimeout(resolve, 300))
+  // Appends wake them all at once; their answers would pile up unread: SLOW_READER.
+  for (let i = 0; i < 6; i++) await produce()
+  await waitFor(() => lines.some(l => l.msg === 'closing a connection that does not read'), 10_000, 'the slow reader to be closed')
+  await new Promise(resolve => setTimeout(resolve, 300))
+  t.equal(lines.filter(l => l.msg === 'closing a connection that does not read').length, 1, 'one warning line')
+  t.equal(await metric(broker, 'spool_connection_errors_total', { protocol: 'native', reason: 'SLOW_READER' }), 1, 'counted once')
+  t.notOk(warnings.includes('MaxListenersExceededWarning'), 'no MaxListenersExceededWarning')
+  await roundTrip(broker, 'after-slow', 'still serving')
+})
