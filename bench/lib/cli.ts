@@ -25,7 +25,21 @@ export interface BenchArgs {
 
 const BARE = new Set(['quick', 'tiny', 'no-peers', 'scale', 'keep', 'list', 'fresh', 'no-report'])
 
+const USAGE = `Benchmark programs take:
+  --quick          small counts (the whole suite in under 2 minutes)
+  --tiny           smallest counts: only proves the program runs end to end
+  --json <file>    write the result rows as JSON
+  --no-peers       measure Spool only (no NATS, Redis, Mosquitto, Aedes)
+  --tmp <dir>      put temporary data here
+  --only <names>   (the runner) these scenarios only; --list shows them
+Without --quick or --tiny a program runs its full size (minutes). See bench/README.md.
+`
+
 export function parseArgs (argv: readonly string[] = process.argv.slice(2)): BenchArgs {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE)
+    process.exit(0)
+  }
   const values = new Map<string, string>()
   const flags = new Set<string>()
   for (let i = 0; i < argv.length; i++) {
