@@ -46,7 +46,7 @@ export async function waitFor (predicate: () => boolean, timeoutMs = 10_000, wha
 
 /** Starts `spool broker start` on free ports and waits for its 'broker started' log line. */
 export async function spawnBroker (t: TestLike, dataDir: string, extra: string[] = []): Promise<Spawned & { ports: { native: number, http: number } }> {
-  const p = spawnSpool(t, ['broker', 'start', '--data-dir', dataDir, '--port', '0', '--http-port', '0', ...extra])
+  const p = spawnSpool(t, ['broker', 'start', '--data-dir', dataDir, '--port', '0', '--http-port', '0', '--kafka-port', '0', ...extra])
   let ports: { native: number, http: number } | null = null
   await waitFor(() => {
     for (const line of p.stdout().split('\n')) {

@@ -1,0 +1,24 @@
+/**
+ * Registers every Kafka api handler with the dispatcher (one line per api); what is
+ * registered is what ApiVersions advertises, with every version its schema implements.
+ */
+
+import type { KafkaContext } from './context.js'
+import type { KafkaDispatcher } from './dispatcher.js'
+import { fetch } from './fetch.js'
+import { describeCluster, findCoordinator, metadata } from './metadata.js'
+import { listOffsets, offsetForLeaderEpoch } from './offsets.js'
+import { initProducerId } from './producer-ids.js'
+import { produce } from './produce.js'
+
+export function registerKafkaHandlers (dispatcher: KafkaDispatcher, ctx: KafkaContext): void {
+  dispatcher.register('ApiVersions', () => ({ errorCode: 0, apiKeys: dispatcher.advertised() }))
+  dispatcher.register('Metadata', (req, rc) => metadata(ctx, req, rc))
+  dispatcher.register('DescribeCluster', () => describeCluster(ctx))
+  dispatcher.register('FindCoordinator', (req, rc) => findCoordinator(ctx, req, rc))
+  dispatcher.register('Produce', (req, rc) => produce(ctx, req, rc))
+  dispatcher.register('Fetch', (req, rc) => fetch(ctx, req, rc))
+  dispatcher.register('ListOffsets', (req, rc) => listOffsets(ctx, req, rc))
+  dispatcher.register('OffsetForLeaderEpoch', (req, rc) => offsetForLeaderEpoch(ctx, req, rc))
+  dispatcher.register('InitProducerId', (req, rc) => initProducerId(ctx, req, rc))
+}
