@@ -3,6 +3,8 @@
  * registered is what ApiVersions advertises, with every version its schema implements.
  */
 
+import { createPartitions, createTopics, deleteRecords, deleteTopics } from './admin.js'
+import { alterConfigs, describeConfigs, incrementalAlterConfigs } from './configs.js'
 import type { KafkaContext } from './context.js'
 import type { KafkaDispatcher } from './dispatcher.js'
 import { fetch } from './fetch.js'
@@ -21,4 +23,11 @@ export function registerKafkaHandlers (dispatcher: KafkaDispatcher, ctx: KafkaCo
   dispatcher.register('ListOffsets', (req, rc) => listOffsets(ctx, req, rc))
   dispatcher.register('OffsetForLeaderEpoch', (req, rc) => offsetForLeaderEpoch(ctx, req, rc))
   dispatcher.register('InitProducerId', (req, rc) => initProducerId(ctx, req, rc))
+  dispatcher.register('CreateTopics', (req, rc) => createTopics(ctx, req, rc))
+  dispatcher.register('DeleteTopics', (req, rc) => deleteTopics(ctx, req, rc))
+  dispatcher.register('CreatePartitions', (req, rc) => createPartitions(ctx, req, rc))
+  dispatcher.register('DeleteRecords', (req, rc) => deleteRecords(ctx, req, rc))
+  dispatcher.register('DescribeConfigs', (req, rc) => describeConfigs(ctx, req, rc))
+  dispatcher.register('AlterConfigs', (req, rc) => alterConfigs(ctx, req, rc))
+  dispatcher.register('IncrementalAlterConfigs', (req, rc) => incrementalAlterConfigs(ctx, req, rc))
 }
