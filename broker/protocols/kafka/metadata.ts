@@ -12,13 +12,9 @@
  * Internal topics (`__consumer_offsets`, Spool's own formats) are not listed.
  */
 
-import { TransactionalIdAuthorizationFailedError } from '../../../protocol/errors.js'
-import { kafkaErrorCodeOf } from '../../../protocol/kafka/error-codes.js'
 import type { RequestBody, ResponseInput } from '../../../protocol/kafka/registry.js'
 import { kafkaError, type ItemOf, type KafkaContext, type KafkaRequestContext } from './context.js'
 
-/** FindCoordinator key_type for a transactional id. */
-const KEY_TYPE_TRANSACTION = 1
 export const TRANSACTIONS_NOT_SUPPORTED = 'transactions are not supported by Spool (idempotent producers are)'
 
 function brokers (ctx: KafkaContext): Array<{ nodeId: number, host: string, port: number, rack: null }> {
@@ -61,18 +57,14 @@ export function describeCluster (ctx: KafkaContext): ResponseInput<'DescribeClus
 }
 
 /**
- * Groups are coordinated here. Transaction coordinators do not exist: a transactional id
- * gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which every client treats as fatal and shows
- * with the message (see produce.ts for why this code).
+ * Every coordinator is this node. That includes transaction coordinators, which refuse at
+ * the first transactional step (InitProducerId with a transactional id, producer-ids.ts):
+ * there the clients show the error as what it is ("Transactional Id authorization failed",
+ * fatal), whereas an error here is swallowed by kafkajs into "Failed to find group
+ * coordinator" and retried by librdkafka.
  */
 export function findCoordinator (ctx: KafkaContext, req: RequestBody<'FindCoordinator'>, rc: KafkaRequestContext): ResponseInput<'FindCoordinator'> {
-  const answer = (): { errorCode: number, errorMessage: string | null, nodeId: number, host: string, port: number } => {
-    if (req.keyType === KEY_TYPE_TRANSACTION) {
-      const err = new TransactionalIdAuthorizationFailedError(TRANSACTIONS_NOT_SUPPORTED)
-      return { errorCode: kafkaErrorCodeOf(err), errorMessage: err.message, nodeId: -1, host: '', port: -1 }
-    }
-    return { errorCode: 0, errorMessage: null, nodeId: ctx.nodeId, host: ctx.advertised.host, port: ctx.advertised.port }
-  }
-  if (rc.apiVersion >= 4) return { coordinators: req.coordinatorKeys.map(key => ({ key, ...answer() })) }
-  return answer()
+  const answer = { errorCode: 0, errorMessage: null, nodeId: ctx.nodeId, host: ctx.advertised.host, port: ctx.advertised.port }
+  if (rc.apiVersion >= 4) return { coordinators: req.coordinatorKeys.map(key => ({ key, ...answer })) }
+  return answer
 }
