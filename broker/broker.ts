@@ -240,6 +240,8 @@ export class Broker {
           topics: topics.list(INTERNAL_CALLER).length,
           connections: connections.size,
           ports,
+          // Read-only while the disk is full (storage/disk-space.ts).
+          storage: { readOnly: logs.diskState.readOnly, reason: logs.diskState.reason },
         }),
       })
 

@@ -1,7 +1,7 @@
 /**
  * How the CLI prints messages and tables.
  *
- * `--format json`: one JSON object per line (architecture.md §7):
+ * `--format json`: one JSON object per line (docs/architecture.md §7):
  *   {"topic":"t","partition":0,"offset":42,"timestamp":1700000000000,"key":"k","value":"v",
  *    "headers":[{"key":"h","value":"x"}]}
  * key, value and header values are strings when they are valid UTF-8, null when absent,

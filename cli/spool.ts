@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `spool` command line (architecture.md §7): `broker start` runs a broker
+ * The `spool` command line (docs/architecture.md §7): `broker start` runs a broker
  * (cli/commands/broker.ts); the client-side commands (topic, produce, consume, tail, group) talk
  * to the broker at --broker (env SPOOL_BROKER, default 127.0.0.1:7420). Exit codes: 0 ok,
  * 1 usage or not found, 2 broker unreachable (cli/exit-codes.ts).

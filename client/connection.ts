@@ -2,7 +2,7 @@
  * One connection to one broker address: correlation of requests and responses over a
  * Transport, per-request timeouts, the ApiVersions handshake, and broker notices.
  *
- * Protocol rules honoured here (architecture.md §5, protocol/native/frame.ts):
+ * Protocol rules honoured here (docs/architecture.md §5, protocol/native/frame.ts):
  * - Responses may arrive in any order (a long-polling fetch does not hold up a produce on
  *   the same connection): they are matched by correlation id, never by position.
  * - Correlation id 0 is a broker notice sent just before the broker closes the connection

@@ -13,7 +13,7 @@
  * retry, up to `retries` failures in a row.
  *
  * Today every fetch goes to the bootstrap broker (a single-broker cluster); cluster mode
- * (architecture.md §10) will group partitions by leader, one fetch per leader.
+ * (docs/architecture.md §10) will group partitions by leader, one fetch per leader.
  */
 
 import {

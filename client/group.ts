@@ -1,5 +1,5 @@
 /**
- * Consumer group membership for a Consumer (architecture.md §4; the wire side is
+ * Consumer group membership for a Consumer (docs/architecture.md §4; the wire side is
  * protocol/native/apis/group-heartbeat.ts and offsets.ts): the heartbeat loop, the
  * partitions the coordinator assigns and revokes, offset commits, and leaving.
  *

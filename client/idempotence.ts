@@ -1,5 +1,5 @@
 /**
- * The idempotent producer's bookkeeping (architecture.md §3, kafka-compat-notes.md §4.5).
+ * The idempotent producer's bookkeeping (docs/architecture.md §3, docs/formats.md §4.5).
  * Every batch carries (producerId, producerEpoch, baseSequence) and each partition's
  * sequence runs on without holes, so the broker answers a batch it already wrote with the
  * original offsets instead of writing it twice, and refuses a gap.
@@ -11,6 +11,8 @@
  *   take    gate(): at most 5 of the partition's batches in flight and one per request; a
  *           batch back for a retry goes out only when no later batch of the partition is in
  *           flight, so it is never overtaken. A retry resends the same bytes (same sequence).
+ *           Until the broker has acknowledged one batch of the partition under its current
+ *           identity, that batch is the only one in flight (see "first contact" below).
  *   answer  classify():
  *             ok                          done
  *             retriable error             'retry': back into the queue in creation order
@@ -30,6 +32,15 @@
  * A fresh id rather than epoch + 1 because this broker hands out ids with epoch 0 and fences
  * nothing by epoch. Other partitions keep their id. Caveat, as in Kafka: a batch that failed
  * because its retries ran out may have been written all the same (its answers were lost).
+ *
+ * First contact: a broker that holds no state for a producer id on a partition (a new id,
+ * or one whose batches retention removed) accepts ANY sequence from it, as Kafka's broker
+ * does (KIP-360). If the partition's first batch under an identity failed (a full disk) while
+ * the second was in flight, the second would be written first and the broker would expect
+ * the sequence after it: the retried first batch then fails with OUT_OF_ORDER_SEQUENCE_NUMBER
+ * although it was never written, and the partition's order is broken. So the first batch
+ * goes alone; once it is acknowledged the broker holds the producer's state and checks every
+ * later sequence, and batches are pipelined again (`acknowledged()`).
  *
  * Not safe for concurrent use; the Producer calls it from the event loop only.
  */
@@ -78,6 +89,8 @@ export class Idempotence {
   /** Partitions waiting for a fresh identity (restart()). */
   readonly #waiting = new Set<PartitionQueue>()
   #renewing = false
+  /** The identity each partition last had a batch acknowledged under (the broker knows it there). */
+  readonly #known = new WeakMap<PartitionQueue, ProducerIdentity>()
 
   constructor (options: IdempotenceOptions) {
     this.#options = { ...options, maxInFlightPerPartition: Math.min(options.maxInFlightPerPartition, MAX_IN_FLIGHT_PER_PARTITION) }
@@ -125,6 +138,8 @@ export class Idempotence {
     }
     const inFlight = queue.inFlight
     if (inFlight.length >= this.#options.maxInFlightPerPartition) return false
+    // First contact: nothing pipelined behind a batch the broker may accept out of order.
+    if (inFlight.length > 0 && !sameIdentity(this.#known.get(queue), queue.identity)) return false
     // Never overtaken: a batch back for a retry waits for later ones still in flight.
     return inFlight.length === 0 || inFlight[inFlight.length - 1]!.order < head.order
   }
@@ -132,6 +147,15 @@ export class Idempotence {
   /** The batch was put on the wire. */
   sent (queue: PartitionQueue, batch: ProducerBatch): void {
     queue.inFlight.push(batch)
+  }
+
+  /** The broker wrote the batch (or answered it as a duplicate): it knows the batch's identity on this partition. */
+  acknowledged (queue: PartitionQueue, batch: ProducerBatch): void {
+    const stamp = batch.stamp
+    const identity = queue.identity
+    if (stamp !== null && identity !== null && stamp.producerId === identity.producerId && stamp.producerEpoch === identity.producerEpoch) {
+      this.#known.set(queue, identity)
+    }
   }
 
   /** The batch's request was answered (or failed): it is no longer in flight. */
@@ -198,6 +222,10 @@ export class Idempotence {
       this.#options.onRenewed(err instanceof Error ? err : new Error(String(err)), [...this.#waiting])
     })
   }
+}
+
+function sameIdentity (a: ProducerIdentity | null | undefined, b: ProducerIdentity | null): boolean {
+  return a !== undefined && a !== null && b !== null && a.producerId === b.producerId && a.producerEpoch === b.producerEpoch
 }
 
 /** Rewrites the batch's producer fields in place and recomputes its CRC (they lie inside it). */

@@ -1,5 +1,5 @@
 /**
- * Which partition a produced message goes to, in this order (architecture.md §7):
+ * Which partition a produced message goes to, in this order (docs/architecture.md §7):
  *   1. an explicit `partition`;
  *   2. a non-null key: murmur2(key) % partitions, Kafka's default partitioner, so a key
  *      lands on the same partition whichever client (Java, kafkajs, Spool) wrote it;

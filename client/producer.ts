@@ -30,10 +30,11 @@
 
 import {
   ClientClosedError, ERROR_TABLE, InvalidArgumentError, MessageTooLargeError, SpoolError, UnknownServerError,
-  UnknownTopicOrPartitionError, UnsupportedApiError, UnsupportedVersionError, errorFromCode,
+  UnknownTopicOrPartitionError, UnsupportedApiError, UnsupportedCompressionTypeError, UnsupportedVersionError, errorFromCode,
 } from '../protocol/errors.js'
 import type { RequestOf } from '../protocol/native/api-keys.js'
-import { Compression, type CompressionCode } from '../protocol/record-batch/header.js'
+import { canCompress } from '../protocol/record-batch/compression.js'
+import { Compression, type CompressionCode, type CompressionName } from '../protocol/record-batch/header.js'
 import type { BuildOptions } from '../protocol/record-batch/records.js'
 import {
   CLOSED_BATCH, OPENED_BATCH, RecordAccumulator, type PartitionQueue, type RequestEntry, type TakenRequest,
@@ -52,7 +53,7 @@ export type { HeaderValue, MessageHeaders, ProducerMessage, ProducerRecord } fro
 export type Acks = 0 | 1 | -1 | 'all'
 
 export interface ProducerOptions {
-  /** 0: no answer; 1 (default): written to the log file; 'all' / -1: fsynced (architecture.md §3). */
+  /** 0: no answer; 1 (default): written to the log file; 'all' / -1: fsynced (docs/architecture.md §3). */
   acks?: Acks
   /** How long a batch waits for more records before it is sent. Default 5. */
   lingerMs?: number
@@ -67,7 +68,13 @@ export interface ProducerOptions {
   maxRequestBytes?: number
   /** Records buffered or in flight before send() waits. Default 32 MiB. */
   maxBufferedBytes?: number
-  compression?: 'none' | 'gzip'
+  /**
+   * Batch compression, as Kafka producers offer it. Default 'none'. Every codec is read
+   * everywhere; writing zstd needs Node >= 22.15 (zlib) or the optional `zstd-napi` package,
+   * and the browser SDK writes none, gzip, snappy and lz4 (UnsupportedCompressionTypeError
+   * from `producer()` otherwise). snappy is written xerial-framed, as Kafka's Java client does.
+   */
+  compression?: CompressionName
   /**
    * Idempotent delivery: a producer id and per-partition sequence numbers make retries safe
    * (no duplicates, no reordering). Default true, except with acks=0 (no answers to number;
@@ -112,7 +119,12 @@ function resolveOptions (options: ProducerOptions, cluster: Cluster): ResolvedPr
     return v
   }
   const compression = options.compression ?? 'none'
-  if (compression !== 'none' && compression !== 'gzip') throw new InvalidArgumentError(`compression must be 'none' or 'gzip', got ${String(compression)}`)
+  if (!Object.hasOwn(Compression, compression)) {
+    throw new InvalidArgumentError(`compression must be one of ${Object.keys(Compression).join(', ')}, got ${String(compression)}`)
+  }
+  if (!canCompress(Compression[compression])) {
+    throw new UnsupportedCompressionTypeError(`this host cannot write ${compression} batches (it reads them)`)
+  }
   if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') {
     throw new InvalidArgumentError(`idempotent must be a boolean, got ${String(options.idempotent)}`)
   }
@@ -392,6 +404,7 @@ export class Producer {
           // The partition's batches were appended back to back: consecutive offsets.
           let offset = result.baseOffset
           for (const batch of batches) {
+            this.#idempotence?.acknowledged(queue, batch)
             this.#complete(batch, offset)
             offset += batch.count
           }

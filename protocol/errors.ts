@@ -13,10 +13,17 @@ export const ERROR_TABLE = {
   OFFSET_OUT_OF_RANGE: { code: 1, retriable: false, message: 'The requested offset is outside the range of offsets held by the partition' },
   CORRUPT_MESSAGE: { code: 2, retriable: false, message: 'A record batch failed validation (length, magic or CRC32C)' },
   UNKNOWN_TOPIC_OR_PARTITION: { code: 3, retriable: true, message: 'The topic or partition does not exist' },
+  LEADER_NOT_AVAILABLE: { code: 5, retriable: true, message: 'The partition has no leader right now (an election is under way or the partition is offline)' },
+  NOT_LEADER_OR_FOLLOWER: { code: 6, retriable: true, message: 'This broker is not the leader or a follower of the partition' },
   REQUEST_TIMED_OUT: { code: 7, retriable: true, message: 'The request timed out' },
+  BROKER_NOT_AVAILABLE: { code: 8, retriable: false, message: 'The broker is not registered in the cluster' },
+  REPLICA_NOT_AVAILABLE: { code: 9, retriable: true, message: 'The replica is not available on this broker' },
   MESSAGE_TOO_LARGE: { code: 10, retriable: false, message: 'A record batch is larger than the configured maximum' },
+  STALE_CONTROLLER_EPOCH: { code: 11, retriable: false, message: 'The controller epoch is stale: another broker became the controller' },
   NOT_COORDINATOR: { code: 16, retriable: true, message: 'This broker is not the coordinator for the group' },
   INVALID_TOPIC: { code: 17, retriable: false, message: 'The topic name is invalid' },
+  NOT_ENOUGH_REPLICAS: { code: 19, retriable: true, message: 'Fewer in-sync replicas than required' },
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: { code: 20, retriable: true, message: 'The batch was written, but fewer in-sync replicas than required have it' },
   INVALID_REQUIRED_ACKS: { code: 21, retriable: false, message: 'acks must be 0, 1 or -1 (all)' },
   ILLEGAL_GENERATION: { code: 22, retriable: false, message: 'The member generation is not current' },
   INCONSISTENT_GROUP_PROTOCOL: { code: 23, retriable: false, message: 'The member\'s group protocol does not match the group\'s (protocol type, assignors, or a native and a Kafka-protocol member in one group)' },
@@ -33,7 +40,9 @@ export const ERROR_TABLE = {
   UNSUPPORTED_VERSION: { code: 35, retriable: false, message: 'The api version is not supported' },
   TOPIC_ALREADY_EXISTS: { code: 36, retriable: false, message: 'The topic already exists' },
   INVALID_PARTITIONS: { code: 37, retriable: false, message: 'The partition count is invalid' },
+  INVALID_REPLICATION_FACTOR: { code: 38, retriable: false, message: 'The replication factor is invalid or larger than the number of live brokers' },
   INVALID_CONFIG: { code: 40, retriable: false, message: 'A configuration value is invalid' },
+  NOT_CONTROLLER: { code: 41, retriable: true, message: 'This broker is not the controller' },
   INVALID_REQUEST: { code: 42, retriable: false, message: 'The request is malformed' },
   OUT_OF_ORDER_SEQUENCE_NUMBER: { code: 45, retriable: false, message: 'The producer sequence number is not the next one expected' },
   INVALID_PRODUCER_EPOCH: { code: 47, retriable: false, message: 'The producer epoch is stale' },
@@ -41,13 +50,18 @@ export const ERROR_TABLE = {
   KAFKA_STORAGE_ERROR: { code: 56, retriable: true, message: 'The broker could not read or write the log' },
   SASL_AUTHENTICATION_FAILED: { code: 58, retriable: false, message: 'Authentication failed: invalid credentials or a malformed exchange' },
   UNKNOWN_PRODUCER_ID: { code: 59, retriable: false, message: 'The producer id is not known' },
+  REASSIGNMENT_IN_PROGRESS: { code: 60, retriable: false, message: 'A partition reassignment is in progress' },
   NON_EMPTY_GROUP: { code: 68, retriable: false, message: 'The group has active members' },
   GROUP_ID_NOT_FOUND: { code: 69, retriable: false, message: 'The group does not exist' },
+  FENCED_LEADER_EPOCH: { code: 74, retriable: true, message: 'The leader epoch in the request is older than the current one' },
+  UNKNOWN_LEADER_EPOCH: { code: 75, retriable: true, message: 'The leader epoch in the request is newer than the one this broker knows' },
   UNSUPPORTED_COMPRESSION_TYPE: { code: 76, retriable: false, message: 'The compression type is not supported' },
   GROUP_MAX_SIZE_REACHED: { code: 81, retriable: false, message: 'The group has reached its maximum number of members' },
   MEMBER_ID_REQUIRED: { code: 79, retriable: false, message: 'The member must rejoin with the member id it was given' },
   FENCED_INSTANCE_ID: { code: 82, retriable: false, message: 'Another member with the same group instance id took over' },
   INVALID_RECORD: { code: 87, retriable: false, message: 'A record batch is not valid for this topic' },
+  INVALID_UPDATE_VERSION: { code: 95, retriable: false, message: 'The partition epoch in the request is stale' },
+  INELIGIBLE_REPLICA: { code: 107, retriable: false, message: 'A replica proposed for the ISR is not eligible (not a live, registered replica)' },
   FENCED_MEMBER_EPOCH: { code: 110, retriable: false, message: 'The member epoch is fenced: the member was evicted' },
   STALE_MEMBER_EPOCH: { code: 113, retriable: true, message: 'The member epoch is stale' },
   FRAME_TOO_LARGE: { code: 1000, retriable: false, message: 'A frame is larger than maxFrameBytes' },
@@ -79,6 +93,9 @@ export const ERROR_TABLE = {
   TLS_CONFIG_INVALID: { code: 1311, retriable: false, message: 'The TLS certificate, key or CA files cannot be used' },
   USER_NOT_FOUND: { code: 1320, retriable: false, message: 'No such user' },
   USER_ALREADY_EXISTS: { code: 1321, retriable: false, message: 'The user already exists' },
+  METADATA_UNAVAILABLE: { code: 1400, retriable: true, message: 'Cluster metadata is unavailable: etcd did not answer (quorum lost or unreachable)' },
+  DUPLICATE_BROKER_ID: { code: 1401, retriable: false, message: 'Another live broker is registered with the same node id' },
+  METADATA_CONFLICT: { code: 1402, retriable: true, message: 'A metadata change lost a race with a concurrent change; retry' },
 } as const satisfies Record<string, { code: number, retriable: boolean, message: string }>
 
 export type ErrorName = keyof typeof ERROR_TABLE
@@ -108,10 +125,17 @@ export class UnknownServerError extends SpoolError { static override readonly er
 export class OffsetOutOfRangeError extends SpoolError { static override readonly errorName = 'OFFSET_OUT_OF_RANGE' }
 export class CorruptRecordError extends SpoolError { static override readonly errorName = 'CORRUPT_MESSAGE' }
 export class UnknownTopicOrPartitionError extends SpoolError { static override readonly errorName = 'UNKNOWN_TOPIC_OR_PARTITION' }
+export class LeaderNotAvailableError extends SpoolError { static override readonly errorName = 'LEADER_NOT_AVAILABLE' }
+export class NotLeaderOrFollowerError extends SpoolError { static override readonly errorName = 'NOT_LEADER_OR_FOLLOWER' }
 export class RequestTimedOutError extends SpoolError { static override readonly errorName = 'REQUEST_TIMED_OUT' }
+export class BrokerNotAvailableError extends SpoolError { static override readonly errorName = 'BROKER_NOT_AVAILABLE' }
+export class ReplicaNotAvailableError extends SpoolError { static override readonly errorName = 'REPLICA_NOT_AVAILABLE' }
 export class MessageTooLargeError extends SpoolError { static override readonly errorName = 'MESSAGE_TOO_LARGE' }
+export class StaleControllerEpochError extends SpoolError { static override readonly errorName = 'STALE_CONTROLLER_EPOCH' }
 export class NotCoordinatorError extends SpoolError { static override readonly errorName = 'NOT_COORDINATOR' }
 export class InvalidTopicError extends SpoolError { static override readonly errorName = 'INVALID_TOPIC' }
+export class NotEnoughReplicasError extends SpoolError { static override readonly errorName = 'NOT_ENOUGH_REPLICAS' }
+export class NotEnoughReplicasAfterAppendError extends SpoolError { static override readonly errorName = 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' }
 export class InvalidRequiredAcksError extends SpoolError { static override readonly errorName = 'INVALID_REQUIRED_ACKS' }
 export class IllegalGenerationError extends SpoolError { static override readonly errorName = 'ILLEGAL_GENERATION' }
 export class InconsistentGroupProtocolError extends SpoolError { static override readonly errorName = 'INCONSISTENT_GROUP_PROTOCOL' }
@@ -130,7 +154,9 @@ export class IllegalSaslStateError extends SpoolError { static override readonly
 export class UnsupportedVersionError extends SpoolError { static override readonly errorName = 'UNSUPPORTED_VERSION' }
 export class TopicAlreadyExistsError extends SpoolError { static override readonly errorName = 'TOPIC_ALREADY_EXISTS' }
 export class InvalidPartitionsError extends SpoolError { static override readonly errorName = 'INVALID_PARTITIONS' }
+export class InvalidReplicationFactorError extends SpoolError { static override readonly errorName = 'INVALID_REPLICATION_FACTOR' }
 export class InvalidConfigError extends SpoolError { static override readonly errorName = 'INVALID_CONFIG' }
+export class NotControllerError extends SpoolError { static override readonly errorName = 'NOT_CONTROLLER' }
 export class InvalidRequestError extends SpoolError { static override readonly errorName = 'INVALID_REQUEST' }
 export class OutOfOrderSequenceError extends SpoolError { static override readonly errorName = 'OUT_OF_ORDER_SEQUENCE_NUMBER' }
 export class InvalidProducerEpochError extends SpoolError { static override readonly errorName = 'INVALID_PRODUCER_EPOCH' }
@@ -138,11 +164,16 @@ export class TransactionalIdAuthorizationFailedError extends SpoolError { static
 export class StorageError extends SpoolError { static override readonly errorName = 'KAFKA_STORAGE_ERROR' }
 export class SaslAuthenticationFailedError extends SpoolError { static override readonly errorName = 'SASL_AUTHENTICATION_FAILED' }
 export class UnknownProducerIdError extends SpoolError { static override readonly errorName = 'UNKNOWN_PRODUCER_ID' }
+export class ReassignmentInProgressError extends SpoolError { static override readonly errorName = 'REASSIGNMENT_IN_PROGRESS' }
 export class NonEmptyGroupError extends SpoolError { static override readonly errorName = 'NON_EMPTY_GROUP' }
 export class GroupIdNotFoundError extends SpoolError { static override readonly errorName = 'GROUP_ID_NOT_FOUND' }
+export class FencedLeaderEpochError extends SpoolError { static override readonly errorName = 'FENCED_LEADER_EPOCH' }
+export class UnknownLeaderEpochError extends SpoolError { static override readonly errorName = 'UNKNOWN_LEADER_EPOCH' }
 export class UnsupportedCompressionTypeError extends SpoolError { static override readonly errorName = 'UNSUPPORTED_COMPRESSION_TYPE' }
 export class GroupMaxSizeReachedError extends SpoolError { static override readonly errorName = 'GROUP_MAX_SIZE_REACHED' }
 export class InvalidRecordError extends SpoolError { static override readonly errorName = 'INVALID_RECORD' }
+export class InvalidUpdateVersionError extends SpoolError { static override readonly errorName = 'INVALID_UPDATE_VERSION' }
+export class IneligibleReplicaError extends SpoolError { static override readonly errorName = 'INELIGIBLE_REPLICA' }
 export class FencedMemberEpochError extends SpoolError { static override readonly errorName = 'FENCED_MEMBER_EPOCH' }
 export class StaleMemberEpochError extends SpoolError { static override readonly errorName = 'STALE_MEMBER_EPOCH' }
 export class FrameTooLargeError extends SpoolError { static override readonly errorName = 'FRAME_TOO_LARGE' }
@@ -166,6 +197,9 @@ export class HttpNotFoundError extends SpoolError { static override readonly err
 export class HttpMethodNotAllowedError extends SpoolError { static override readonly errorName = 'HTTP_METHOD_NOT_ALLOWED' }
 export class HttpBodyTooLargeError extends SpoolError { static override readonly errorName = 'HTTP_BODY_TOO_LARGE' }
 export class HttpUnsupportedMediaTypeError extends SpoolError { static override readonly errorName = 'HTTP_UNSUPPORTED_MEDIA_TYPE' }
+export class MetadataUnavailableError extends SpoolError { static override readonly errorName = 'METADATA_UNAVAILABLE' }
+export class DuplicateBrokerIdError extends SpoolError { static override readonly errorName = 'DUPLICATE_BROKER_ID' }
+export class MetadataConflictError extends SpoolError { static override readonly errorName = 'METADATA_CONFLICT' }
 
 export class TokenExpiredError extends SpoolError { static override readonly errorName = 'TOKEN_EXPIRED' }
 export class TokenInvalidError extends SpoolError { static override readonly errorName = 'TOKEN_INVALID' }
@@ -196,6 +230,11 @@ export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
   SaslAuthenticationFailedError, TokenExpiredError, TokenInvalidError, TokenSignatureInvalidError,
   TokenKeyUnknownError, SecurityFileInvalidError, TlsConfigInvalidError, UserNotFoundError,
   UserAlreadyExistsError, InconsistentGroupProtocolError, InvalidGroupIdError, MemberIdRequiredError, FencedInstanceIdError,
+  LeaderNotAvailableError, NotLeaderOrFollowerError, BrokerNotAvailableError, ReplicaNotAvailableError,
+  StaleControllerEpochError, NotEnoughReplicasError, NotEnoughReplicasAfterAppendError,
+  InvalidReplicationFactorError, NotControllerError, ReassignmentInProgressError, FencedLeaderEpochError,
+  UnknownLeaderEpochError, InvalidUpdateVersionError, IneligibleReplicaError,
+  MetadataUnavailableError, DuplicateBrokerIdError, MetadataConflictError,
 ]
 
 const BY_NUMBER = new Map<number, typeof SpoolError>()

@@ -6,6 +6,8 @@
 #   mosquitto-clients  mosquitto_pub / mosquitto_sub against the MQTT gateway
 #   kcat               a librdkafka client against the Kafka listener
 #   docker-compose     validates docker-compose.yml offline (no engine needed)
+#   etcd-server        etcd, the cluster tests' consensus store (tests/helpers/etcd.ts)
+#   etcd-client        etcdctl, to look at a test cluster's keys by hand
 set -eu
 
 need=""
@@ -13,6 +15,8 @@ command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v mosquitto_pub >/dev/null 2>&1 || need="$need mosquitto-clients"
 command -v kcat >/dev/null 2>&1 || need="$need kcat"
 command -v docker-compose >/dev/null 2>&1 || need="$need docker-compose"
+command -v etcd >/dev/null 2>&1 || need="$need etcd-server"
+command -v etcdctl >/dev/null 2>&1 || need="$need etcd-client"
 
 [ -z "$need" ] && exit 0
 

@@ -3,7 +3,7 @@
  * The same table gives the `spool broker start` flags (kebab-case), the environment
  * variables (`SPOOL_` + UPPER_SNAKE) and the config-file keys (camelCase, JSON), and the
  * README's configuration section is checked against it. Precedence: flags, then
- * environment, then config file, then defaults (architecture.md §6).
+ * environment, then config file, then defaults (docs/architecture.md §6).
  */
 
 import { readFileSync } from 'node:fs'

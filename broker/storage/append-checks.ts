@@ -2,35 +2,35 @@
  * Append-time checks that need Node or the topic's config, on top of the pure header and
  * record checks in protocol/record-batch/header.ts.
  *
- * Compressed batches are decompressed (synchronously: append is synchronous, the acks=1
- * contract) so that their records are checked like uncompressed ones; only gzip can be
- * read, so other codecs are refused with UNSUPPORTED_COMPRESSION_TYPE rather than stored
- * where no consumer of this broker could read them. The decompressed size is bounded.
+ * Compressed batches — gzip, snappy (raw or xerial-framed), lz4 (frames) and zstd, every
+ * codec Kafka producers write — are decompressed (synchronously: append is synchronous, the
+ * acks=1 contract) with the fastest implementation this process has (platform/node-codecs.ts)
+ * so that their records are walked like uncompressed ones; compressed bytes that do not
+ * decode are refused with INVALID_RECORD, a decompressed size past the bound with
+ * MESSAGE_TOO_LARGE, codec bits 5-7 with UNSUPPORTED_COMPRESSION_TYPE (validateBatch, before
+ * this runs). The batch is then stored as the producer compressed it.
  *
- * Compacted topics (kafka-compat-notes.md §1.7 step 3, §2.7): every record needs a key, or
+ * Compacted topics (docs/formats.md §1.7 step 4, §2.7): every record needs a key, or
  * the cleaner could never supersede it (checked by the record walk, `requireKeys`), and
  * batches must be uncompressed because the cleaner rewrites records in place.
  */
 
-import { gunzipSync } from 'node:zlib'
-import { InvalidRecordError, MessageTooLargeError, UnsupportedCompressionTypeError } from '../../protocol/errors.js'
-import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '../../protocol/record-batch/compression.js'
-import { ATTR_COMPRESSION_MASK, Compression, type BatchHeader, type CompressionCode } from '../../protocol/record-batch/header.js'
+import { CorruptRecordError, InvalidRecordError } from '../../protocol/errors.js'
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, compressionName } from '../../protocol/record-batch/compression.js'
+import {
+  ATTR_COMPRESSION_MASK, setBaseOffset, setPartitionLeaderEpoch, type BatchHeader, type CompressionCode,
+} from '../../protocol/record-batch/header.js'
+import { decompressSync } from '../../platform/node-codecs.js'
 
-/** Decompresses a batch's records for validation (gzip only). */
+/** Decompresses a batch's records for validation (every codec; bounded). */
 export function decompressForCheck (compression: CompressionCode, bytes: Uint8Array): Uint8Array {
-  if (compression !== Compression.gzip) {
-    const name = Object.keys(Compression).find(k => Compression[k as keyof typeof Compression] === compression) ?? String(compression)
-    throw new UnsupportedCompressionTypeError(`compression ${name} is not supported by this broker (none or gzip)`)
-  }
   try {
-    const out = gunzipSync(bytes, { maxOutputLength: DEFAULT_MAX_DECOMPRESSED_BYTES })
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+    return decompressSync(compression, bytes, DEFAULT_MAX_DECOMPRESSED_BYTES)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new MessageTooLargeError(`decompressed batch exceeds ${DEFAULT_MAX_DECOMPRESSED_BYTES} bytes`, { cause: err })
+    if (err instanceof CorruptRecordError) {
+      throw new InvalidRecordError(`${compressionName(compression)} records do not decompress: ${err.message}`, { cause: err })
     }
-    throw new InvalidRecordError(`gzip records do not decompress: ${(err as Error).message}`, { cause: err })
+    throw err
   }
 }
 
@@ -42,4 +42,26 @@ export function checkCompactedPayload (headers: BatchHeader[]): void {
         'compressed batches are not accepted on compacted topics: the cleaner rewrites records in place; send them uncompressed')
     }
   }
+}
+
+/**
+ * Rewrites each validated batch's baseOffset (from `baseOffset` on, back to back) and
+ * partitionLeaderEpoch in place; both lie outside the CRC, so nothing is re-encoded.
+ */
+export function assignOffsets (
+  payload: Uint8Array, headers: BatchHeader[], baseOffset: number, leaderEpoch: number,
+): { nextOffset: number, recordCount: number, maxTimestamp: number } {
+  let offset = baseOffset
+  let position = 0
+  let recordCount = 0
+  let maxTimestamp = -1
+  for (const h of headers) {
+    setBaseOffset(payload, position, offset)
+    setPartitionLeaderEpoch(payload, position, leaderEpoch)
+    offset += h.lastOffsetDelta + 1
+    position += h.batchLength + 12
+    recordCount += h.recordsCount
+    if (h.maxTimestamp > maxTimestamp) maxTimestamp = h.maxTimestamp
+  }
+  return { nextOffset: offset, recordCount, maxTimestamp }
 }

@@ -11,18 +11,34 @@
 
 import fs from 'node:fs'
 import path from 'node:path'
+import { faultPoints } from './testing/fault-points.js'
 
-export function writeFileAtomic (filePath: string, bytes: Uint8Array, durable: boolean): void {
+/**
+ * On failure the temp file is removed (on a full disk it would hold space) and `filePath` is
+ * as it was. `point` names fault points `<point>.midWrite` (half the bytes in the temp file)
+ * and `<point>.beforeRename` (temp file complete, not renamed).
+ */
+export function writeFileAtomic (filePath: string, bytes: Uint8Array, durable: boolean, point?: string): void {
   const tmp = `${filePath}.tmp`
-  const fd = fs.openSync(tmp, 'w', 0o600)
   try {
-    let written = 0
-    while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written)
-    if (durable) fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
+    const fd = fs.openSync(tmp, 'w', 0o600)
+    try {
+      let written = 0
+      if (point !== undefined && faultPoints.active && bytes.length > 1) {
+        written = fs.writeSync(fd, bytes, 0, bytes.length >> 1)
+        faultPoints.hit(`${point}.midWrite`)
+      }
+      while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written)
+      if (durable) fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+    if (point !== undefined && faultPoints.active) faultPoints.hit(`${point}.beforeRename`)
+    fs.renameSync(tmp, filePath)
+  } catch (err) {
+    fs.rmSync(tmp, { force: true })
+    throw err
   }
-  fs.renameSync(tmp, filePath)
   if (durable) fsyncDir(path.dirname(filePath))
 }
 

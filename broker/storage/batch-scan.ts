@@ -4,7 +4,7 @@
  * only), by timestamp lookups and by the cleaner. The fetch path does not use this: it reads
  * one chunk and walks headers in place (partition-log.ts).
  *
- * A batch is accepted when (kafka-compat-notes.md §2.5, Kafka's LogSegment.recover):
+ * A batch is accepted when (docs/formats.md §2.5, Kafka's LogSegment.recover):
  * - at least 12 bytes are left and its size (batchLength + 12) is between 61 bytes and
  *   MAX_STORED_BATCH_BYTES, and the whole batch is in the file;
  * - magic is 2;

@@ -1,5 +1,5 @@
 /**
- * The log cleaner for cleanupPolicy 'compact' (architecture.md §2, kafka-compat-notes.md
+ * The log cleaner for cleanupPolicy 'compact' (docs/architecture.md §2, docs/formats.md
  * §2.7; Kafka's LogCleaner): keeps the latest record per key, drops keyless records and,
  * after their delete horizon, tombstones. Offsets never change: kept records keep their
  * offsets, and a rewritten batch keeps its baseOffset, lastOffsetDelta and producer fields,

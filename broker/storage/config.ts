@@ -1,5 +1,5 @@
 /**
- * Per-partition log configuration (architecture.md §2, kafka-compat-notes.md §2.4-2.7).
+ * Per-partition log configuration (docs/architecture.md §2, docs/formats.md §2.4-2.7).
  *
  * Names follow Kafka's topic configs with units in the name (`segment.bytes` →
  * `segmentBytes`). A topic stores only its overrides; the effective config is
@@ -42,7 +42,7 @@ export const DEFAULT_LOG_CONFIG: LogConfig = Object.freeze({
 
 /**
  * Hard bounds applied by validation. segmentBytes and maxBatchBytes stay below 2^31 so a
- * position in a segment always fits the index's int32 (kafka-compat-notes.md §2.3), and a
+ * position in a segment always fits the index's int32 (docs/formats.md §2.3), and a
  * segment is never smaller than one header so a roll always makes progress.
  */
 export const MAX_SEGMENT_BYTES = 0x7fffffff

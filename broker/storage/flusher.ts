@@ -1,5 +1,5 @@
 /**
- * Group commit for acks=all (architecture.md §3): `sync()` resolves after an fdatasync
+ * Group commit for acks=all (docs/architecture.md §3): `sync()` resolves after an fdatasync
  * that covers every batch appended before the call, and callers never each pay for one.
  *
  * Rounds: a round starts on the next turn of the event loop (so every caller of the same

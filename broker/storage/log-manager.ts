@@ -1,5 +1,5 @@
 /**
- * All partition logs of a broker under one data directory (architecture.md §2; Kafka's
+ * All partition logs of a broker under one data directory (docs/architecture.md §2; Kafka's
  * LogManager): topic metadata, the directory lock, the clean-shutdown marker, the shared
  * file handle cache and the retention and compaction timers.
  *
@@ -7,11 +7,15 @@
  *   .lock                   the owning process's pid. Created exclusively; refused with a
  *                           StorageError while that pid is alive (or while another LogManager
  *                           of this process holds the directory); a lock left by a dead pid is
- *                           taken over. Not protected against pid reuse or two processes
- *                           taking over the same stale lock at the same instant.
- *   .clean-shutdown         empty; written and fsynced by close() after every log closed
- *                           cleanly, removed (and the removal fsynced) by open() before any log
- *                           is opened, so a crash at any later point means "recover".
+ *                           taken over. On a full disk (no room for the pid's bytes) the lock is
+ *                           a symbolic link whose target is the pid (it needs no data block).
+ *                           Not protected against pid reuse or two processes taking over the
+ *                           same stale lock at the same instant.
+ *   .clean-shutdown         empty; written and fsynced by close() once every log's data is
+ *                           fsynced (even if some cache file could not be written: see close),
+ *                           removed (and the removal fsynced) by open() before any log is
+ *                           opened, so a crash at any later point means "recover".
+ *   .space-probe.tmp        only while the disk-space probe runs (disk-space.ts)
  *   topics.json             checked file (checkpoint.ts), kind "topics", body:
  *                             { "topics": [ { "name": "orders", "partitions": 3,
  *                               "config": { ...overrides only... }, "internal": false,
@@ -34,6 +38,18 @@
  * its creation completes until its deletion starts. runRetention and runCompaction never
  * overlap themselves; close() stops the timers, aborts a running compaction pass, closes
  * every log and only then writes the marker.
+ *
+ * A full disk (disk-space.ts): the first write that fails for lack of space, or an open that
+ * finds less than 1 MiB free, makes the whole data directory read-only: appends, topic
+ * creation and compaction are refused or skipped, fetches and retention go on, and a probe
+ * every second ends the mode once space is back (`readOnly`, `onReadOnlyChange`). Opening
+ * never fails for lack of space alone: cache files it would rewrite are skipped.
+ *
+ * Shutdown on a full disk: close() tries every step of every log (fsync, index files,
+ * producer snapshot, checkpoint) and writes the clean-shutdown marker when every log's data
+ * was fsynced — the files that could not be written are caches the next open rebuilds.
+ * Then, if anything failed, it logs one line ('shutdown incomplete': which logs, which steps,
+ * whether the marker was written) and rejects with a StorageError saying the same.
  */
 
 import fs from 'node:fs'
@@ -47,6 +63,8 @@ import { FileHandleCache } from './file-handle-cache.js'
 import { PartitionLog } from './partition-log.js'
 import { fsyncDir, readCheckedFile, writeCheckedFile } from './checkpoint.js'
 import { faultPoints } from './testing/fault-points.js'
+import { DiskSpace, type DiskState } from './disk-space.js'
+import { acquireLock, releaseLock } from './data-dir-lock.js'
 
 export interface TopicInfo {
   name: string
@@ -70,6 +88,10 @@ export interface LogManagerOptions {
   /** Compaction timer period; 0 disables the timer (default 15000, Kafka's cleaner backoff). */
   compactionIntervalMs?: number
   maxPartitionsPerTopic?: number
+  /** Period of the free-space probe while read-only (default 1000). */
+  diskProbeIntervalMs?: number
+  /** Free bytes the probe needs before writes resume, and below which open starts read-only (default 1 MiB). */
+  minFreeBytes?: number
 }
 
 interface TopicMeta {
@@ -87,15 +109,11 @@ interface TopicState {
 }
 
 export const TOPIC_NAME_PATTERN = /^[A-Za-z0-9._-]{1,249}$/
-const LOCK_FILE = '.lock'
 const CLEAN_SHUTDOWN_FILE = '.clean-shutdown'
 const TOPICS_FILE = 'topics.json'
 const TOPICS_KIND = 'topics'
 const DELETE_SUFFIX = '-delete'
 const OPEN_CONCURRENCY = 8
-
-/** Data directories locked by LogManagers of this process (a second one is refused). */
-const lockedInProcess = new Set<string>()
 
 /** Throws InvalidTopicError with the reason when `name` is not a valid topic name. */
 export function validateTopicName (name: unknown, internal = false): string {
@@ -121,26 +139,6 @@ async function mapLimit<T> (items: T[], limit: number, fn: (item: T) => Promise<
     while (next < items.length) await fn(items[next++]!)
   })
   await Promise.all(workers)
-}
-
-/**
- * Whether `pid` is a running process. A zombie (killed, not yet reaped by its parent —
- * common right after `kill -9` under a minimal init) still answers signal 0 but holds no
- * files: on Linux /proc says so, and it counts as dead.
- */
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-    return state !== 'Z' && state !== 'X'
-  } catch {
-    return true
-  }
 }
 
 export interface PartitionStats {
@@ -179,8 +177,9 @@ export class LogManager {
   #closed = false
   #closing: Promise<void> | null = null
   readonly #lockKey: string
+  readonly #disk: DiskSpace
 
-  private constructor (o: LogManagerOptions, lockKey: string, recoveredUncleanly: boolean) {
+  private constructor (o: LogManagerOptions, lockKey: string, recoveredUncleanly: boolean, disk: DiskSpace) {
     this.dataDir = o.dataDir
     this.#defaults = validateLogConfig(o.defaults ?? {})
     this.#logger = o.logger
@@ -189,6 +188,7 @@ export class LogManager {
     this.#maxPartitionsPerTopic = o.maxPartitionsPerTopic ?? 10000
     this.#lockKey = lockKey
     this.recoveredUncleanly = recoveredUncleanly
+    this.#disk = disk
   }
 
   /** Locks the data dir, reads topics.json, removes leftovers and opens every partition. */
@@ -197,7 +197,9 @@ export class LogManager {
     fs.mkdirSync(o.dataDir, { recursive: true })
     const lockKey = fs.realpathSync(o.dataDir)
     acquireLock(lockKey, o.logger)
+    const disk = new DiskSpace({ dir: o.dataDir, logger: o.logger, probeIntervalMs: o.diskProbeIntervalMs, minFreeBytes: o.minFreeBytes, now: o.now })
     try {
+      if (!disk.probe()) disk.enterReadOnly(`less than ${o.minFreeBytes ?? 1024 * 1024} bytes free at start`)
       const markerPath = path.join(o.dataDir, CLEAN_SHUTDOWN_FILE)
       const clean = fs.existsSync(markerPath)
       const metas = readTopics(o.dataDir)
@@ -205,7 +207,7 @@ export class LogManager {
         fs.rmSync(markerPath)
         fsyncDir(o.dataDir)
       }
-      const manager = new LogManager(o, lockKey, !clean && metas.existed)
+      const manager = new LogManager(o, lockKey, !clean && metas.existed, disk)
       if (!metas.existed) manager.#writeTopics([])
       manager.#removeLeftovers(metas.topics)
       const jobs: Array<{ state: TopicState, partition: number }> = []
@@ -221,6 +223,7 @@ export class LogManager {
       manager.#startTimers(o)
       return manager
     } catch (err) {
+      disk.stop()
       releaseLock(lockKey)
       throw err
     }
@@ -236,6 +239,7 @@ export class LogManager {
       now: this.#now,
       recover,
       handles: this.#handles,
+      disk: this.#disk,
     })
   }
 
@@ -272,6 +276,22 @@ export class LogManager {
 
   #checkOpen (): void {
     if (this.#closed) throw new StorageError(`log manager for ${this.dataDir} is closed`)
+  }
+
+  /** True while the disk is full: appends and topic creation are refused (see the header). */
+  get readOnly (): boolean { return this.#disk.readOnly }
+
+  /** Read-only or not, why, and since when. */
+  get diskState (): DiskState { return this.#disk.state }
+
+  /** Calls `fn` whenever the data directory becomes read-only or writable again. */
+  onReadOnlyChange (fn: (state: DiskState) => void): void {
+    this.#disk.onChange(fn)
+  }
+
+  /** Looks for free space now (a timer does it every second while read-only); returns whether writes may go on. */
+  probeDiskSpace (): boolean {
+    return this.#disk.probe()
   }
 
   /** Runs metadata changes one at a time. */
@@ -318,6 +338,7 @@ export class LogManager {
     try {
       return await this.#serial(async () => {
         this.#checkOpen()
+        this.#disk.checkWritable(`creating topic ${name}`)
         const meta: TopicMeta = { name, partitions, config: overrides, internal, createdAtMs: this.#now() }
         const state: TopicState = { meta, config: resolveLogConfig(this.#defaults, overrides), logs: [] }
         try {
@@ -337,6 +358,7 @@ export class LogManager {
         } catch (err) {
           await Promise.allSettled(state.logs.map(l => l.close()))
           for (let p = 0; p < partitions; p++) fs.rmSync(path.join(this.dataDir, partitionDirName(name, p)), { recursive: true, force: true })
+          this.#disk.noteWriteError(err, `creating topic ${name}`)
           throw err instanceof StorageError ? err : new StorageError(`creating topic ${name} failed: ${(err as Error).message}`, { cause: err })
         }
         this.#topics.set(name, state)
@@ -535,19 +557,45 @@ export class LogManager {
     this.#closed = true
     if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer)
     if (this.#compactionTimer !== null) clearInterval(this.#compactionTimer)
+    this.#disk.stop()
     await this.#queue
     try {
-      const results = await Promise.allSettled(this.#allLogs().map(l => l.close()))
+      const logs = this.#allLogs()
+      const results = await Promise.allSettled(logs.map(l => l.close()))
       await Promise.allSettled([this.#retentionRun, this.#compactionRun])
-      const failed = results.filter(r => r.status === 'rejected')
-      if (failed.length > 0) {
-        this.#logger.error({ failed: failed.length, err: (failed[0] as PromiseRejectedResult).reason }, 'some logs did not close cleanly; no clean-shutdown marker')
-        throw new StorageError(`${failed.length} logs failed to close`, { cause: (failed[0] as PromiseRejectedResult).reason })
+      const failures: Array<{ log: string, problems: string[] }> = []
+      let dataDurable = true
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') return
+        const log = logs[i]!
+        const outcome = log.closeOutcome
+        if (outcome === null || !outcome.dataDurable) dataDurable = false
+        failures.push({ log: `${log.topic}-${log.partition}`, problems: outcome?.problems ?? [String((r.reason as Error).message)] })
+      })
+      let markerWritten = false
+      let markerProblem: string | null = null
+      if (dataDurable) {
+        try {
+          const fd = fs.openSync(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), 'w')
+          try { fs.fsyncSync(fd) } finally { fs.closeSync(fd) }
+          fsyncDir(this.dataDir)
+          markerWritten = true
+        } catch (err) {
+          markerProblem = (err as Error).message
+        }
       }
-      const fd = fs.openSync(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), 'w')
-      fs.fsyncSync(fd)
-      fs.closeSync(fd)
-      fsyncDir(this.dataDir)
+      if (failures.length > 0 || markerProblem !== null) {
+        const steps = [...new Set(failures.flatMap(f => f.problems.map(p => p.slice(0, p.indexOf(':')))))]
+        this.#logger.error({
+          failedLogs: failures.length, closedLogs: logs.length - failures.length, steps, markerWritten, markerProblem,
+          dataDurable, failures: failures.slice(0, 20),
+        }, 'shutdown incomplete')
+        const what = failures.length > 0 ? `${failures.length} of ${logs.length} logs could not write ${steps.join(', ')}` : 'every log closed'
+        throw new StorageError(`shutdown incomplete: ${what}; ${markerWritten
+          ? 'all data is fsynced and the clean-shutdown marker was written (the next start rebuilds the rest)'
+          : `no clean-shutdown marker (${markerProblem ?? 'some data could not be fsynced'}): the next start recovers the logs`}`,
+        { cause: results.find(r => r.status === 'rejected')?.reason })
+      }
     } finally {
       releaseLock(this.#lockKey)
     }
@@ -574,37 +622,4 @@ function readTopics (dataDir: string): { existed: boolean, topics: TopicMeta[] }
     validateLogConfig(t.config)
   }
   return { existed: true, topics: topics as TopicMeta[] }
-}
-
-function acquireLock (dataDir: string, logger: pino.Logger): void {
-  if (lockedInProcess.has(dataDir)) throw new StorageError(`data dir ${dataDir} is already open in this process`)
-  const lockPath = path.join(dataDir, LOCK_FILE)
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = fs.openSync(lockPath, 'wx')
-      fs.writeSync(fd, `${process.pid}\n`)
-      fs.closeSync(fd)
-      lockedInProcess.add(dataDir)
-      return
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError(`cannot create ${lockPath}: ${(err as Error).message}`, { cause: err })
-    }
-    let pid = Number.NaN
-    try {
-      pid = Number.parseInt(fs.readFileSync(lockPath, 'utf8').trim(), 10)
-    } catch { /* vanished or unreadable: treat as stale */ }
-    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-      throw new StorageError(`data dir ${dataDir} is locked by running process ${pid} (${lockPath}); stop it first, or remove the file if that process is not a Spool broker`)
-    }
-    logger.warn({ lockPath, stalePid: pid }, 'taking over a stale data dir lock')
-    fs.rmSync(lockPath, { force: true })
-  }
-  throw new StorageError(`could not lock ${dataDir}`)
-}
-
-function releaseLock (dataDir: string): void {
-  lockedInProcess.delete(dataDir)
-  try {
-    fs.rmSync(path.join(dataDir, LOCK_FILE), { force: true })
-  } catch { /* best effort */ }
 }

@@ -158,3 +158,20 @@ export function floorSegment (segments: Segment[], offset: number): number {
   }
   return found
 }
+
+/**
+ * The first offset whose record timestamp is >= timestampMs over `segments`, or null;
+ * segments whose largest timestamp is smaller are skipped without loading their indexes.
+ */
+export async function findOffsetForTimestamp (
+  segments: Segment[], timestampMs: number, logStartOffset: number, maxOffset: number, ensureIndexes: (segment: Segment) => Promise<void>,
+): Promise<{ offset: number, timestamp: number } | null> {
+  for (const segment of segments) {
+    if (segment.sizeBytes === 0 || segment.baseOffset >= maxOffset) continue
+    if (await segment.maxRecordTimestampMs() < timestampMs) continue
+    await ensureIndexes(segment)
+    const found = await findTimestampInSegment(segment, timestampMs, logStartOffset, maxOffset)
+    if (found !== null) return found
+  }
+  return null
+}

@@ -1,5 +1,5 @@
 /**
- * The sparse offset index of one segment: `<baseOffset>.index` (kafka-compat-notes.md §2.3).
+ * The sparse offset index of one segment: `<baseOffset>.index` (docs/formats.md §2.3).
  *
  * File format: a plain array of 8-byte big-endian entries, no header, no checksum:
  *

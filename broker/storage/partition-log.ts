@@ -1,6 +1,6 @@
 /**
  * One partition's log: the directory `<dataDir>/<topic>-<partition>/` of segments
- * (architecture.md §2-3, kafka-compat-notes.md §1.7 and §2). The read path's per-segment
+ * (docs/architecture.md §2-3, docs/formats.md §1.7 and §2). The read path's per-segment
  * work is in log-reader.ts, loading in recovery.ts, the cleaner in compaction.ts, group
  * commit in flusher.ts. This class owns the directory and, besides the segment files
  * (segment.ts), these files in it:
@@ -9,7 +9,7 @@
  *   `<offset>.snapshot`    idempotent-producer state (format in producer-state.ts)
  *   `cleaner.swap`         present only during a compaction swap (compaction.ts)
  *
- * Offsets it exposes (§2.8, kept distinct for cluster mode, architecture.md §10):
+ * Offsets it exposes (docs/formats.md §2.8, kept distinct for cluster mode, docs/architecture.md §10):
  *   logStartOffset  first readable offset (retention, deleteRecordsBefore move it)
  *   logEndOffset    the next offset to assign
  *   highWatermark   what consumers may read up to; on a single node it equals the log end
@@ -36,7 +36,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type pino from 'pino'
-import { setBaseOffset, setPartitionLeaderEpoch, validateBatches } from '../../protocol/record-batch/header.js'
+import { validateBatches } from '../../protocol/record-batch/header.js'
 import { InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageError } from '../../protocol/errors.js'
 import { resolveLogConfig, validateLogConfig, type LogConfig } from './config.js'
 import { FileRetiredError, type FileHandleCache } from './file-handle-cache.js'
@@ -47,12 +47,15 @@ import { loadLog } from './recovery.js'
 import { decideRetention, type RetentionCandidate } from './retention.js'
 import { compactLog, DEFAULT_MAX_KEYS_PER_PASS, type CleanerHost, type CompactionResult } from './compaction.js'
 import { MAX_RELATIVE_OFFSET } from './batch-scan.js'
-import { EMPTY, findTimestampInSegment, floorSegment, readSegmentBatches, type SegmentRead } from './log-reader.js'
-import { checkCompactedPayload, decompressForCheck } from './append-checks.js'
+import { EMPTY, findOffsetForTimestamp, floorSegment, readSegmentBatches, type SegmentRead } from './log-reader.js'
+import { assignOffsets, checkCompactedPayload, decompressForCheck } from './append-checks.js'
 import { faultPoints } from './testing/fault-points.js'
 import { Segment, type SegmentContext } from './segment.js'
+import { DiskSpace } from './disk-space.js'
+import type { AppendOptions, AppendResult, CloseOutcome, ReadOptions, ReadResult } from './log-types.js'
 
 export type { CompactionResult } from './compaction.js'
+export type { AppendOptions, AppendResult, CloseOutcome, ReadOptions, ReadResult } from './log-types.js'
 
 export interface PartitionLogOptions {
   dir: string
@@ -64,43 +67,11 @@ export interface PartitionLogOptions {
   /** false after a clean shutdown; true makes recovery scan the possibly unflushed tail. */
   recover: boolean
   handles: FileHandleCache
-}
-
-export interface AppendOptions {
-  /** Written into every batch's partitionLeaderEpoch (single node: 0). */
-  leaderEpoch?: number
-}
-
-export interface AppendResult {
-  baseOffset: number
-  lastOffset: number
-  /** -1: CreateTime (LogAppendTime is not supported). */
-  logAppendTimeMs: number
-  logStartOffset: number
-  /** The batch was already written by this producer; offsets are the original ones. */
-  duplicate: boolean
-  recordCount: number
-  /** Bytes written (0 for a duplicate). */
-  bytes: number
-}
-
-export interface ReadOptions {
-  /** Batches whose last offset is at or above this are not returned (default: high watermark). */
-  maxOffset?: number
-  /** KIP-74: return the first batch even if it is larger than maxBytes (default true). */
-  minOneBatch?: boolean
-}
-
-export interface ReadResult {
-  /** Whole batches as on disk (the first one contains the requested offset); may be empty. */
-  bytes: Buffer
-  /** baseOffset of the first returned batch (the requested offset when empty). */
-  firstOffset: number
-  /** The offset to read next: after the last returned batch (or past a gap). */
-  nextOffset: number
-  highWatermark: number
-  logStartOffset: number
-  logEndOffset: number
+  /**
+   * The data directory's writability, shared by the logs of a LogManager (disk-space.ts).
+   * Default: one of the log's own for its directory.
+   */
+  disk?: DiskSpace
 }
 
 /** Old segments whose indexes stay in memory per log (the active segment's always do). */
@@ -131,6 +102,9 @@ export class PartitionLog {
   readonly #pendingDeletes = new Set<Promise<void>>()
   #loadedIndexes: Segment[] = []
   readonly #segmentContext: SegmentContext
+  readonly #disk: DiskSpace
+  readonly #ownsDisk: boolean
+  #closeOutcome: CloseOutcome | null = null
 
   private constructor (o: PartitionLogOptions) {
     this.topic = o.topic
@@ -140,11 +114,16 @@ export class PartitionLog {
     this.#logger = o.logger
     this.#now = o.now ?? Date.now
     this.#handles = o.handles
+    this.#ownsDisk = o.disk === undefined
+    this.#disk = o.disk ?? new DiskSpace({ dir: o.dir, logger: o.logger, now: this.#now })
     const self = this
     this.#segmentContext = {
       get indexIntervalBytes () { return self.#config.indexIntervalBytes },
       onIndexRebuild (segment, reason) {
         self.#logger.warn({ topic: self.topic, partition: self.partition, segment: segment.baseOffset, reason }, 'rebuilding segment indexes')
+      },
+      writeCache (what, write) {
+        self.#disk.bestEffort(`${what} of ${self.topic}-${self.partition}`, write)
       },
     }
     this.#flusher = new Flusher({
@@ -170,7 +149,7 @@ export class PartitionLog {
     log.#producers = loaded.producers
     log.#firstDirtyOffset = loaded.firstDirtyOffset
     log.#tombstoneHorizons = loaded.tombstoneHorizons
-    if (loaded.recoveredSegments > 0) log.#writeCheckpoint(false)
+    if (loaded.recoveredSegments > 0) log.#writeCheckpointBestEffort()
     return log
   }
 
@@ -183,6 +162,8 @@ export class PartitionLog {
   get segmentCount (): number { return this.#segments.length }
   get config (): LogConfig { return this.#config }
   get closed (): boolean { return this.#closed }
+  /** Set once close() finished (also when it failed): what reached the disk. */
+  get closeOutcome (): CloseOutcome | null { return this.#closeOutcome }
   /** Base offsets of all segments, oldest first (the last one is active). */
   segmentBaseOffsets (): number[] { return this.#segments.map(s => s.baseOffset) }
 
@@ -223,34 +204,24 @@ export class PartitionLog {
         duplicate: true, recordCount: duplicate.lastOffset - duplicate.baseOffset + 1, bytes: 0,
       }
     }
-    // Validation is over: from here on the log changes.
-    const leaderEpoch = options.leaderEpoch ?? 0
+    // Validation is over. On a full disk nothing is written, whoever asks (disk-space.ts).
+    this.#disk.checkWritable(`append to ${this.topic}-${this.partition}`)
     const baseOffset = this.#logEndOffset
-    let offset = baseOffset
-    let position = 0
-    let recordCount = 0
-    let maxTimestamp = -1
-    for (let i = 0; i < headers.length; i++) {
-      const h = headers[i]!
-      setBaseOffset(payload, position, offset)
-      setPartitionLeaderEpoch(payload, position, leaderEpoch)
-      offset += h.lastOffsetDelta + 1
-      position += h.batchLength + 12
-      recordCount += h.recordsCount
-      if (h.maxTimestamp > maxTimestamp) maxTimestamp = h.maxTimestamp
+    const { nextOffset: offset, recordCount, maxTimestamp } = assignOffsets(payload, headers, baseOffset, options.leaderEpoch ?? 0)
+    // A roll or write that fails leaves the log, its producer state and offsets as they were.
+    let active: Segment
+    try {
+      if (this.#shouldRoll(payload.length, offset - 1, maxTimestamp)) this.#roll()
+      if (faultPoints.active) faultPoints.hit('append.beforeWrite')
+      active = this.#active
+      active.append(payload, headers, baseOffset)
+    } catch (err) {
+      this.#disk.noteWriteError(err, `append to ${this.topic}-${this.partition}`)
+      throw err instanceof StorageError ? err : new StorageError(`append to ${this.topic}-${this.partition} failed: ${(err as Error).message}`, { cause: err })
     }
-    if (this.#shouldRoll(payload.length, offset - 1, maxTimestamp)) this.#roll()
-    if (faultPoints.active) faultPoints.hit('append.beforeWrite')
-    const active = this.#active
-    active.append(payload, headers, baseOffset)
     if (faultPoints.active) faultPoints.hit('append.afterWrite')
     this.#flusher.markDirty(active)
-    let batchBase = baseOffset
-    for (let i = 0; i < headers.length; i++) {
-      const h = headers[i]!
-      if (h.producerId >= 0) this.#producers.update(h.producerId, h.producerEpoch, h.baseSequence, h.lastOffsetDelta, batchBase, h.maxTimestamp)
-      batchBase += h.lastOffsetDelta + 1
-    }
+    this.#producers.recordAppend(headers, baseOffset)
     this.#logEndOffset = offset
     this.#highWatermark = offset
     return {
@@ -259,7 +230,7 @@ export class PartitionLog {
     }
   }
 
-  /** Kafka's LogSegment.shouldRoll (kafka-compat-notes.md §2.4); never rolls an empty segment. */
+  /** Kafka's LogSegment.shouldRoll (docs/formats.md §2.4); never rolls an empty segment. */
   #shouldRoll (incomingBytes: number, lastOffset: number, maxTimestampMs: number): boolean {
     const active = this.#active
     if (active.sizeBytes === 0) return false
@@ -274,16 +245,30 @@ export class PartitionLog {
   /** Starts a new active segment at the log end offset (no-op when the active one is empty). */
   roll (): void {
     this.#checkOpen()
+    this.#disk.checkWritable(`roll of ${this.topic}-${this.partition}`)
     if (this.#active.sizeBytes > 0) this.#roll()
   }
 
+  /**
+   * What can fail comes first, with the log unchanged: the old segment's index files
+   * (deactivate writes them before it lets go), then the new .log. The producer snapshot
+   * after it is a cache (skipped on a full disk).
+   */
   #roll (): void {
     const old = this.#active
     old.deactivate()
-    const next = Segment.create(this.#segmentContext, this.dir, this.#logEndOffset, this.#handles, this.#now())
+    let next: Segment
+    try {
+      if (faultPoints.active) faultPoints.hit('roll.beforeCreate')
+      next = Segment.create(this.#segmentContext, this.dir, this.#logEndOffset, this.#handles, this.#now())
+    } catch (err) {
+      old.activate()
+      throw err
+    }
     this.#segments = [...this.#segments, next]
     this.#active = next
-    this.#producers.writeSnapshot(this.dir, this.#logEndOffset)
+    if (faultPoints.active) faultPoints.hit('roll.beforeSnapshot')
+    this.#disk.bestEffort(`producer snapshot of ${this.topic}-${this.partition}`, () => this.#producers.writeSnapshot(this.dir, this.#logEndOffset))
     this.#trackLoadedIndexes(old)
     this.#flusher.markDirDirty()
     // Kafka flushes a rolled segment in the background; the recovery point follows.
@@ -299,7 +284,10 @@ export class PartitionLog {
    * concurrent callers share rounds (flusher.ts).
    */
   sync (): Promise<void> {
-    return this.#flusher.sync()
+    return this.#flusher.sync().catch((err: unknown) => {
+      this.#disk.noteWriteError(err, `fsync of ${this.topic}-${this.partition}`)
+      throw err
+    })
   }
 
   /** fdatasync rounds so far (group commit is visible here and at `sync.beforeFdatasync`). */
@@ -308,7 +296,11 @@ export class PartitionLog {
   #onDurable (offset: number, rolledSegmentsFlushed: boolean): void {
     if (offset <= this.#recoveryPoint) return
     this.#recoveryPoint = offset
-    if (rolledSegmentsFlushed && !this.#closed) this.#writeCheckpoint(false)
+    if (rolledSegmentsFlushed && !this.#closed) this.#writeCheckpointBestEffort()
+  }
+
+  #writeCheckpointBestEffort (): void {
+    this.#disk.bestEffort(`log checkpoint of ${this.topic}-${this.partition}`, () => this.#writeCheckpoint(false))
   }
 
   #writeCheckpoint (fsync: boolean): void {
@@ -322,7 +314,7 @@ export class PartitionLog {
 
   /**
    * Whole batches as they lie on disk, starting with the batch that contains `offset`
-   * (kafka-compat-notes.md §1.7 "Fetch side"). offset < logStartOffset or > logEndOffset →
+   * (docs/formats.md §1.7 "Fetch side"). offset < logStartOffset or > logEndOffset →
    * OffsetOutOfRangeError; offset at the high watermark (or maxOffset) → empty.
    */
   async read (offset: number, maxBytes: number, options: ReadOptions = {}): Promise<ReadResult> {
@@ -400,24 +392,11 @@ export class PartitionLog {
     this.#checkOpen()
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#offsetForTimestamp(this.#segments, timestampMs)
+        return await findOffsetForTimestamp(this.#segments, timestampMs, this.#logStartOffset, this.#highWatermark, s => this.#ensureIndexes(s))
       } catch (err) {
         if (!(err instanceof FileRetiredError) || attempt >= 3) throw err
       }
     }
-  }
-
-  async #offsetForTimestamp (segments: Segment[], timestampMs: number): Promise<{ offset: number, timestamp: number } | null> {
-    const logStartOffset = this.#logStartOffset
-    const maxOffset = this.#highWatermark
-    for (const segment of segments) {
-      if (segment.sizeBytes === 0 || segment.baseOffset >= maxOffset) continue
-      if (await segment.maxRecordTimestampMs() < timestampMs) continue
-      await this.#ensureIndexes(segment)
-      const found = await findTimestampInSegment(segment, timestampMs, logStartOffset, maxOffset)
-      if (found !== null) return found
-    }
-    return null
   }
 
   /**
@@ -430,12 +409,21 @@ export class PartitionLog {
       throw new OffsetOutOfRangeError(`cannot delete records before ${offset}: the high watermark is ${this.#highWatermark}`)
     }
     if (offset <= this.#logStartOffset) return
+    // The new start offset is durable before anything is deleted; if it cannot be written
+    // (a full disk) the call fails with the log unchanged.
+    const previous = this.#logStartOffset
     this.#logStartOffset = offset
+    try {
+      this.#writeCheckpoint(true)
+    } catch (err) {
+      this.#logStartOffset = previous
+      this.#disk.noteWriteError(err, `deleteRecords on ${this.topic}-${this.partition}`)
+      throw new StorageError(`deleteRecords on ${this.topic}-${this.partition}: the log checkpoint could not be written: ${(err as Error).message}`, { cause: err })
+    }
     let count = 0
     while (count < this.#segments.length - 1 && this.#segments[count + 1]!.baseOffset <= offset) count++
     if (count > 0) this.#deleteOldest(count, 'deleteRecords')
     this.#producers.truncateHead(offset)
-    this.#writeCheckpoint(true)
     fsyncDir(this.dir)
   }
 
@@ -486,7 +474,7 @@ export class PartitionLog {
     if (this.#closed || this.#segments[0] !== segments[0]) return none // changed meanwhile: next run
     const decision = decideRetention(candidates, config, nowMs, this.#highWatermark, this.#logEndOffset, this.#active.sizeBytes === 0)
     if (decision.deleteCount === 0) return none
-    if (decision.rollFirst && this.#active === segments.at(-1)) this.roll()
+    if (decision.rollFirst && this.#active === segments.at(-1) && !this.#disk.readOnly) this.roll()
     const count = Math.min(decision.deleteCount, this.#segments.length - 1)
     if (count <= 0) return none
     if (faultPoints.active) faultPoints.hit('retention.beforeDelete')
@@ -499,7 +487,7 @@ export class PartitionLog {
    */
   compact (options: { maxKeys?: number } = {}): Promise<CompactionResult | null> {
     if (this.#closed) return Promise.reject(new LogClosedError(`log ${this.topic}-${this.partition} is closed`))
-    if (this.#config.cleanupPolicy !== 'compact') return Promise.resolve(null)
+    if (this.#config.cleanupPolicy !== 'compact' || this.#disk.readOnly) return Promise.resolve(null)
     this.#compaction ??= compactLog(this.#cleanerHost(), options.maxKeys ?? DEFAULT_MAX_KEYS_PER_PASS)
       .finally(() => { this.#compaction = null })
     return this.#compaction
@@ -533,7 +521,7 @@ export class PartitionLog {
       cleanerDone (firstDirtyOffset, horizons) {
         self.#firstDirtyOffset = firstDirtyOffset
         self.#tombstoneHorizons = horizons
-        self.#writeCheckpoint(false)
+        self.#writeCheckpointBestEffort()
       },
     }
   }
@@ -548,19 +536,45 @@ export class PartitionLog {
     return this.#closing
   }
 
+  /**
+   * Every step is tried even when an earlier one failed (on a full disk only the data fsync
+   * matters: the index files, the snapshot and the checkpoint are caches rebuilt at the next
+   * open); a failure makes close() reject, naming the steps, and shows in `closeOutcome`.
+   */
   async #close (): Promise<void> {
     this.#closed = true
     await this.#compaction?.catch(() => null)
-    await this.#flusher.sync()
+    const problems: string[] = []
+    const step = (what: string, fn: () => void): void => {
+      try {
+        fn()
+      } catch (err) {
+        problems.push(`${what}: ${(err as Error).message}`)
+      }
+    }
+    let dataDurable = true
+    try {
+      await this.#flusher.sync()
+    } catch (err) {
+      dataDurable = false
+      problems.push(`fsync: ${(err as Error).message}`)
+    }
     const active = this.#active
     active.sealTimeIndex()
-    active.writeIndexFiles(true)
-    if (faultPoints.active) faultPoints.hit('close.beforeSnapshot')
-    this.#producers.writeSnapshot(this.dir, this.#logEndOffset, true)
-    this.#recoveryPoint = this.#logEndOffset
-    this.#writeCheckpoint(true)
-    fsyncDir(this.dir)
-    await Promise.all([...this.#pendingDeletes])
+    step('index files', () => active.writeIndexFiles(true))
+    step('producer snapshot', () => {
+      if (faultPoints.active) faultPoints.hit('close.beforeSnapshot')
+      this.#producers.writeSnapshot(this.dir, this.#logEndOffset, true)
+    })
+    if (dataDurable) this.#recoveryPoint = this.#logEndOffset
+    step('log checkpoint', () => this.#writeCheckpoint(true))
+    step('directory fsync', () => fsyncDir(this.dir))
+    await Promise.allSettled([...this.#pendingDeletes])
     for (const s of this.#segments) s.detach()
+    if (this.#ownsDisk) this.#disk.stop()
+    this.#closeOutcome = { dataDurable, problems }
+    if (problems.length > 0) {
+      throw new StorageError(`closing ${this.topic}-${this.partition}: ${problems.join('; ')}`)
+    }
   }
 }

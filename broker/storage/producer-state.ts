@@ -1,5 +1,5 @@
 /**
- * Idempotent-producer state of one partition (kafka-compat-notes.md §4.5; Kafka's
+ * Idempotent-producer state of one partition (docs/formats.md §4.5; Kafka's
  * ProducerStateManager / ProducerAppendInfo): per producerId the epoch and the metadata
  * of its last 5 batches, so a retried batch is answered with its original offsets instead
  * of being written twice.
@@ -155,6 +155,15 @@ export class ProducerStateManager {
     })
   }
 
+  /** Records the batches of an append written from `baseOffset` on (back to back). */
+  recordAppend (headers: BatchHeader[], baseOffset: number): void {
+    let batchBase = baseOffset
+    for (const h of headers) {
+      if (h.producerId >= 0) this.update(h.producerId, h.producerEpoch, h.baseSequence, h.lastOffsetDelta, batchBase, h.maxTimestamp)
+      batchBase += h.lastOffsetDelta + 1
+    }
+  }
+
   /** The last offset of a producer's last batch, or -1 (the cleaner keeps that batch). */
   lastOffsetOf (producerId: number): number {
     return this.#producers.get(producerId)?.batches.at(-1)?.lastOffset ?? -1
@@ -240,7 +249,7 @@ export class ProducerStateManager {
 
   /** Writes `<offset>.snapshot` into `dir` and prunes old ones. */
   writeSnapshot (dir: string, offset: number, fsync = false): void {
-    writeFileAtomic(path.join(dir, offsetFileName(offset, SNAPSHOT_SUFFIX)), this.toSnapshot(offset), fsync)
+    writeFileAtomic(path.join(dir, offsetFileName(offset, SNAPSHOT_SUFFIX)), this.toSnapshot(offset), fsync, 'snapshot')
     const offsets = listSnapshotOffsets(dir)
     for (const old of offsets.slice(0, Math.max(0, offsets.length - SNAPSHOTS_TO_KEEP))) {
       fs.rmSync(path.join(dir, offsetFileName(old, SNAPSHOT_SUFFIX)), { force: true })

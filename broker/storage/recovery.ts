@@ -1,6 +1,6 @@
 /**
  * Opening a partition directory: from files on disk to a consistent in-memory log
- * (architecture.md §2 "Recovery", kafka-compat-notes.md §2.5; Kafka's LogLoader).
+ * (docs/architecture.md §2 "Recovery", docs/formats.md §2.5; Kafka's LogLoader).
  *
  * Steps, in order:
  *   1. finish or discard an interrupted compaction swap (`cleaner.swap`, compaction.ts);
@@ -117,7 +117,7 @@ export async function loadLog (o: LoadOptions): Promise<LoadedLog> {
           deletedSegments: later.length, reason: problem,
         }, 'recovery truncated a torn or corrupt log tail')
       }
-      segment.writeIndexFiles()
+      o.segmentContext.writeCache('recovered index files', () => segment.writeIndexFiles())
       minNextOffset = segment.nextOffset
       if (i === segments.length - 1) lastRecovered = true
       if (problem !== null) break

@@ -1,5 +1,5 @@
 /**
- * Which closed segments retention deletes (kafka-compat-notes.md §2.6; Kafka's
+ * Which closed segments retention deletes (docs/formats.md §2.6; Kafka's
  * UnifiedLog.deleteRetentionMsBreachedSegments / deleteRetentionSizeBreachedSegments).
  *
  * - Time: a segment is deletable when now - largestTimestamp > retentionMs (largest record

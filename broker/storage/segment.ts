@@ -1,8 +1,8 @@
 /**
  * One segment of a partition log: `<20-digit baseOffset>.log` plus its `.index` and
- * `.timeindex` (architecture.md §2, kafka-compat-notes.md §2.1-2.3).
+ * `.timeindex` (docs/architecture.md §2, docs/formats.md §2.1-2.3).
  *
- * `.log` format: RecordBatch v2 batches back to back exactly as §1 of the compat notes
+ * `.log` format: RecordBatch v2 batches back to back exactly as docs/formats.md §1
  * describes, no extra framing; batches are in offset order, offsets strictly increase and
  * may have gaps (compaction). Everything before `sizeBytes` is whole, valid batches:
  * appends write whole payloads with one write call and only then move `sizeBytes`, so a
@@ -34,6 +34,7 @@ import { OffsetIndex } from './offset-index.js'
 import { TimeIndex } from './time-index.js'
 import { maxTimestampAt, baseOffsetAt, scanBatches, type ScanResult } from './batch-scan.js'
 import { writeFileAtomic } from './atomic-file.js'
+import { faultPoints } from './testing/fault-points.js'
 
 export const LOG_SUFFIX = '.log'
 export const INDEX_SUFFIX = '.index'
@@ -102,6 +103,8 @@ export function indexBatch (
 export interface SegmentContext {
   readonly indexIntervalBytes: number
   onIndexRebuild (segment: Segment, reason: string): void
+  /** Writes a cache file (index files) best effort: skipped on a full disk (disk-space.ts). */
+  writeCache (what: string, write: () => void): void
 }
 
 export class Segment {
@@ -192,6 +195,11 @@ export class Segment {
     const fd = this.file.acquireSync()
     try {
       let written = 0
+      if (faultPoints.active && payload.length > 1) {
+        // Half the payload first, so a point armed here sees (or leaves, crashing) a torn batch.
+        written = fs.writeSync(fd, payload, 0, payload.length >> 1, position)
+        faultPoints.hit('segment.midWrite')
+      }
       while (written < payload.length) {
         written += fs.writeSync(fd, payload, written, payload.length - written, position + written)
       }
@@ -216,14 +224,16 @@ export class Segment {
     this.#largestTimestampMs = index.largestTimestampMs
   }
 
-  /** Stops being the active segment: final time-index entry, index files written. */
+  /**
+   * Stops being the active segment: final time-index entry, index files written. The files
+   * are written first: if that throws (a full disk) the segment stays active and usable.
+   */
   deactivate (): void {
     if (!this.#active) return
+    this.sealTimeIndex()
+    this.writeIndexFiles()
     this.#active = false
     this.file.setMode('r')
-    const index = this.#index!
-    index.timeIndex.maybeAppend(index.largestTimestampMs, index.offsetOfLargestTimestamp)
-    this.writeIndexFiles()
   }
 
   /** Writes both index files whole from memory (tmp + rename, so a reader never sees half). */
@@ -299,7 +309,7 @@ export class Segment {
     }
     this.#ctx.onIndexRebuild(this, typeof offsetIndex === 'string' ? `offset index: ${offsetIndex}` : `time index: ${String(timeIndex)}`)
     await this.rebuildIndexes()
-    this.writeIndexFiles()
+    this.#ctx.writeCache('rebuilt index files', () => this.writeIndexFiles())
   }
 
   /**
@@ -415,6 +425,7 @@ export class Segment {
         if (suffix === LOG_SUFFIX) this.file.rename(to)
         else fs.renameSync(from, to)
         renamed.push(to)
+        if (suffix === LOG_SUFFIX && faultPoints.active) faultPoints.hit('segment.midRetire')
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
       }

@@ -1,5 +1,5 @@
 /**
- * The sparse time index of one segment: `<baseOffset>.timeindex` (kafka-compat-notes.md §2.3).
+ * The sparse time index of one segment: `<baseOffset>.timeindex` (docs/formats.md §2.3).
  *
  * File format: a plain array of 12-byte big-endian entries, no header, no checksum:
  *

@@ -2,13 +2,15 @@
  * `spool broker start`: runs a broker in the foreground. Every setting of broker/config/settings.ts
  * is a flag (kebab-case) and an environment variable (SPOOL_*); `--config file.json` reads a
  * config file. SIGTERM and SIGINT stop it cleanly (connections flushed, logs fsynced,
- * clean-shutdown marker written) and the process exits 0; a second signal exits at once.
+ * clean-shutdown marker written) and the process exits 0; a second signal exits at once, and
+ * a shutdown that could not write everything (a full disk) exits 3 (cli/exit-codes.ts).
  */
 
 import { Command, Option } from 'commander'
 import { SETTINGS, envName, flagName, resolveConfig, type SettingName } from '../../broker/config/settings.js'
 import { Broker } from '../../broker/broker.js'
 import { SpoolError } from '../../protocol/errors.js'
+import { EXIT_UNCLEAN_SHUTDOWN } from '../exit-codes.js'
 
 function camel (flag: string): string {
   return flag.replace(/^--/, '').replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())
@@ -44,13 +46,13 @@ export function brokerCommand (): Command {
     const stop = (signal: string): void => {
       if (stopping) {
         process.stderr.write(`${signal} again: exiting without a clean shutdown\n`)
-        process.exit(1)
+        process.exit(EXIT_UNCLEAN_SHUTDOWN)
       }
       stopping = true
       running.logger.info({ signal }, 'signal received')
       running.close().then(() => process.exit(0), err => {
         process.stderr.write(`error: unclean shutdown: ${(err as Error).message}\n`)
-        process.exit(1)
+        process.exit(EXIT_UNCLEAN_SHUTDOWN)
       })
     }
     process.on('SIGTERM', () => stop('SIGTERM'))

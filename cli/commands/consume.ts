@@ -1,5 +1,5 @@
 /**
- * `spool consume <topic>` and `spool tail <topic>` (architecture.md §7).
+ * `spool consume <topic>` and `spool tail <topic>` (docs/architecture.md §7).
  *
  *   spool consume <topic> [--from-beginning | --offset N | --from-time ISO] [-f|--follow]
  *                         [--max-messages N] [--format text|json] [--partition P] [--print-key]

@@ -1,5 +1,5 @@
 /**
- * `spool group list|describe|reset-offsets|delete` (architecture.md §7).
+ * `spool group list|describe|reset-offsets|delete` (docs/architecture.md §7).
  *
  *   spool group list [--format text|json]
  *   spool group describe <group> [--format text|json]

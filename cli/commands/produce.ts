@@ -1,5 +1,5 @@
 /**
- * `spool produce <topic>`: one message per stdin line (architecture.md §7).
+ * `spool produce <topic>`: one message per stdin line (docs/architecture.md §7).
  *
  *   --key K             every message gets key K
  *   --key-separator S   split each line at the first S into key and value (a line without S

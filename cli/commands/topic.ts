@@ -1,5 +1,5 @@
 /**
- * `spool topic create|list|describe|delete` (architecture.md §7).
+ * `spool topic create|list|describe|delete` (docs/architecture.md §7).
  *
  *   spool topic create <topic> [--partitions N] [--retention-ms N] [--retention-bytes N] [--cleanup-policy delete|compact]
  *                              [--config key=value]...

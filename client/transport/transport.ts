@@ -6,7 +6,7 @@
  * A transport delivers whole response frames (length prefix included, as
  * `protocol/native/frame.ts` defines them): a TCP transport runs the push FrameDecoder over
  * its byte stream, a WebSocket transport hands over each binary message (one frame per
- * message, architecture.md §5). It writes one request frame given as parts (header, body,
+ * message, docs/architecture.md §5). It writes one request frame given as parts (header, body,
  * record batches) so the record bytes are never copied into a joined buffer on TCP.
  *
  * Concurrency: all calls happen on the event loop; `write` never blocks. Its return value

@@ -1,6 +1,6 @@
 /**
  * WebSocket transport: the native protocol's frames carried one per binary message
- * (architecture.md §5), for browsers (global WebSocket) and Node (the `ws` package's
+ * (docs/architecture.md §5), for browsers (global WebSocket) and Node (the `ws` package's
  * WebSocket, injected: Node 20 has no global one). Browser-safe: no Buffer, no node:
  * imports; binaryType is 'arraybuffer' so both runtimes hand over ArrayBuffers.
  *

@@ -1,6 +1,6 @@
 /**
  * CRC-32C (Castagnoli; reflected polynomial 0x82F63B78, init and final XOR 0xFFFFFFFF),
- * the checksum of Kafka's RecordBatch v2 (kafka-compat-notes.md §1.2).
+ * the checksum of Kafka's RecordBatch v2 (docs/formats.md §1.2).
  *
  * Pure JS slicing-by-8: eight 256-entry tables let the loop consume 8 bytes per step.
  * On ~200 byte inputs it is as fast as a native call; on large inputs a native

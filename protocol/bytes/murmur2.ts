@@ -1,6 +1,6 @@
 /**
  * Kafka's default key partitioner: 32-bit MurmurHash2 with seed 0x9747b28c over the key
- * bytes, then `(h & 0x7fffffff) % partitions` (kafka-compat-notes.md §5). Java, kafkajs and
+ * bytes, then `(h & 0x7fffffff) % partitions` (docs/formats.md §5). Java, kafkajs and
  * librdkafka's `murmur2_random` agree with this, so a key lands on the same partition
  * whichever client wrote it. `toPositive` is a mask, not Math.abs.
  */

@@ -2,7 +2,7 @@
  * Zigzag varints as Kafka's RecordBatch v2 uses them (protobuf sint32/sint64): zigzag maps
  * n to (n << 1) ^ (n >> 31), then base-128 groups, least significant first, 0x80 as the
  * continuation bit. At most 5 bytes for a varint and 10 for a varlong
- * (kafka-compat-notes.md §1.4). Varlongs here are JS numbers, exact for |n| <= 2^52 (the
+ * (docs/formats.md §1.4). Varlongs here are JS numbers, exact for |n| <= 2^52 (the
  * zigzag doubles the magnitude; timestamp deltas are far inside that).
  */
 

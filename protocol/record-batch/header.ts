@@ -1,5 +1,5 @@
 /**
- * RecordBatch v2 header: 61 bytes, big-endian (kafka-compat-notes.md §1.1).
+ * RecordBatch v2 header: 61 bytes, big-endian (docs/formats.md §1.1).
  *
  *   offset size field
  *        0    8 baseOffset            rewritten by the broker on append

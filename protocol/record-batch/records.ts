@@ -1,5 +1,5 @@
 /**
- * Encoding and decoding the records inside a RecordBatch v2 (kafka-compat-notes.md §1.4).
+ * Encoding and decoding the records inside a RecordBatch v2 (docs/formats.md §1.4).
  *
  * Each record:
  *   length varint | attributes int8 | timestampDelta varlong | offsetDelta varint |
@@ -62,7 +62,7 @@ export interface BuildOptions {
   attributes?: number
   /**
    * The batch's lastOffsetDelta; defaults to count - 1. The log cleaner sets it to keep a
-   * batch's offset span when it drops records (kafka-compat-notes.md §2.7).
+   * batch's offset span when it drops records (docs/formats.md §2.7).
    */
   lastOffsetDelta?: number
 }

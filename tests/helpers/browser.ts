@@ -1,5 +1,5 @@
 /**
- * Headless Chromium for tests (toolchain.md §Browser and WebSocket): Debian's /usr/bin/chromium
+ * Headless Chromium for tests: Debian's /usr/bin/chromium
  * driven by playwright-core, in a fresh profile directory, closed and removed at teardown.
  * There is no skip: a missing browser fails the test with the command that installs it
  * (scripts/setup-system.sh installs it for `npm test`).

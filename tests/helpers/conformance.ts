@@ -1,6 +1,6 @@
 /**
  * The client conformance suite: one function of tests that every transport must pass
- * (style.md §5, in the manner of aedes-persistence's abstract.js). The integration test
+ * (one exported function of tests, run against each implementation). The integration test
  * runs it twice against a real broker: over TCP and over WebSocket.
  *
  * Each test uses its own topic. Every wait is bounded. The broker restart test runs last,

@@ -154,7 +154,7 @@ t.test('one vocabulary: "topic" and "records" in the CLI\'s JSON, /api and the S
 async function fetchRequests (httpPort: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()
   let n = 0
-  for (const m of text.matchAll(/^spool_requests_total\{api="Fetch"[^}]*\} (\d+)$/gm)) n += Number(m[1])
+  for (const m of text.matchAll(/^spool_requests_total\{[^}]*api="Fetch"[^}]*\} (\d+)$/gm)) n += Number(m[1])
   return n
 }
 

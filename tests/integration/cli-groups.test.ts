@@ -1,5 +1,5 @@
 // `spool consume --group` and `spool group ...` as spawned processes against a real broker
-// (architecture.md §7): a group consumer commits exactly what it printed, whatever ends it
+// (docs/architecture.md §7): a group consumer commits exactly what it printed, whatever ends it
 // (--max-messages, SIGINT, SIGTERM, a closed stdout) and the next run continues after it;
 // `group describe` (table and JSON) shows members with client ids and hosts and lag per
 // partition and in total; `reset-offsets` is refused while the group has members and sets

@@ -1,4 +1,4 @@
-// Durability through the client (architecture.md §3, acks=1): a broker child process
+// Durability through the client (docs/architecture.md §3, acks=1): a broker child process
 // (`spool broker start`) is killed with SIGKILL while this process produces with acks=1,
 // then restarted on the same data dir and port; production continues. Every acknowledged
 // record must be readable exactly once, in order. Sends are not retried here (retries: 0):

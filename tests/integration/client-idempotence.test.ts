@@ -1,5 +1,5 @@
-// The idempotent producer against a real broker over real sockets (architecture.md §3,
-// kafka-compat-notes.md §4.5). A TCP proxy loses the answer to a Produce request after the
+// The idempotent producer against a real broker over real sockets (docs/architecture.md §3,
+// docs/formats.md §4.5). A TCP proxy loses the answer to a Produce request after the
 // broker wrote the batch (tests/helpers/cutting-proxy.ts): the producer's retry must be
 // answered with the original offsets and write nothing twice, with one batch or several in
 // flight, and a non-idempotent producer in the same spot does duplicate (the test has teeth).

@@ -1,4 +1,4 @@
-// Consumer groups through the SDK against a real broker (architecture.md §4): members in
+// Consumer groups through the SDK against a real broker (docs/architecture.md §4): members in
 // this process and as processes (tests/helpers/group-member.ts), every assign, revoke and
 // processed message recorded on one timeline (tests/helpers/group-events.ts). It proves:
 // a join moves only the partitions that must move; a member killed with SIGKILL loses its

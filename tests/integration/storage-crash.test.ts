@@ -1,4 +1,4 @@
-// kill -9 of a process appending with acks=1 (architecture.md §3): every batch whose append
+// kill -9 of a process appending with acks=1 (docs/architecture.md §3): every batch whose append
 // returned is there after recovery exactly once with its content, nothing partial is
 // readable, producer state is rebuilt, and appends continue. Runs the appender three times
 // on the same directory, each run killed at a different point.

@@ -1,5 +1,5 @@
 // Pure pieces of the client SDK and CLI, without a broker: the partitioner (Kafka's murmur2
-// vectors from kafka-compat-notes.md §5, sticky null keys), the producer's accumulator and
+// vectors from docs/formats.md §5, sticky null keys), the producer's accumulator and
 // its batching limits, the idempotent producer's sequence bookkeeping, fetched-record decoding, the CLI's output formats and stdin line
 // splitting, exit codes, backoff, and the browser entry's import graph (no node: or ws).
 import { readFileSync } from 'node:fs'
@@ -362,7 +362,7 @@ t.test('browser entry: no node: module and no ws anywhere in its import graph', 
   t.ok(seen.size > 10, `walked ${seen.size} modules`)
   const forbidden = [...bare].filter(s => s.startsWith('node:') || s === 'ws' || /^(fs|net|zlib|util|module|path|crypto|buffer|os|stream)$/.test(s))
   t.same(forbidden, [], 'no Node-only imports')
-  t.same([...bare].sort(), ['msgpackr'], 'only msgpackr from npm')
+  t.same([...bare].sort(), ['fzstd', 'msgpackr'], 'only msgpackr and the zstd decoder from npm')
   t.notOk([...seen].some(f => f.includes('/broker/') || f.includes('node-tcp') || f.includes('node-codecs')), 'no Node-only client modules, nothing from broker/')
 })
 
@@ -388,11 +388,18 @@ t.test('idempotence: one batch per partition and request, at most 5 in flight, a
   await idem.ensure()
   const h = harness(200, 0, (queue, batch) => idem.stamp(queue, batch))
   const q = h.acc.queue('t', 0)
-  const send = h.send(7)
-  for (let i = 0; i < 7; i++) h.acc.append(q, { value: value(100), timestamp: 1 }, 121, send, i)
+  const send = h.send(8)
+  for (let i = 0; i < 8; i++) h.acc.append(q, { value: value(100), timestamp: 1 }, 121, send, i)
   h.acc.closeAll()
   const gate = (queue: PartitionQueue): boolean => idem.gate(queue)
   const yes = (): boolean => true
+  // First contact: the broker may not know this producer on the partition yet, so its first
+  // batch goes alone until it is acknowledged.
+  const contact = h.acc.take(1_000_000, 0, () => 1, yes, gate)!
+  idem.sent(q, contact.entries[0]!.batches[0]!)
+  t.equal(h.acc.take(1_000_000, 0, () => 1, yes, gate), null, 'nothing pipelined behind the first batch under an identity')
+  idem.answered(q, contact.entries[0]!.batches[0]!)
+  idem.acknowledged(q, contact.entries[0]!.batches[0]!)
   const sent = []
   for (;;) {
     const taken = h.acc.take(1_000_000, 0, () => 1, yes, gate)
@@ -410,11 +417,11 @@ t.test('idempotence: one batch per partition and request, at most 5 in flight, a
   idem.answered(q, sent[1]!)
   t.equal(idem.classify(q, sent[1]!, new OutOfOrderSequenceError('gap'), 5), 'requeue', 'a sequence error behind a pending batch is retried')
   h.acc.requeue(q, [sent[1]!])
-  t.same(q.ready.map(b => b.order), [0, 1, 5, 6], 'requeued in creation order')
+  t.same(q.ready.map(b => b.order), [1, 2, 6, 7], 'requeued in creation order')
   for (const b of sent.slice(2)) idem.answered(q, b)
   const again = h.acc.take(1_000_000, 0, () => 1, yes, gate)!
   t.equal(again.entries[0]!.batches[0], sent[0], 'once nothing later is in flight, the first goes again')
-  t.equal(readBatchHeader(sent[0]!.bytes!).baseSequence, 0, 'with its original sequence')
+  t.equal(readBatchHeader(sent[0]!.bytes!).baseSequence, 1, 'with its original sequence')
   idem.sent(q, sent[0]!)
   idem.answered(q, sent[0]!)
   t.equal(idem.classify(q, sent[0]!, new InvalidRecordError('bad'), 5), 'fail', 'a non-retriable error fails the batch')
@@ -441,4 +448,12 @@ t.test('idempotence: a restart re-stamps the queued batches under a fresh id fro
   t.same(q.ready.map(b => readBatchHeader(b.bytes!)).map(x => [x.producerId, x.baseSequence]), [[2, 0], [2, 1]])
   for (const b of q.ready) t.doesNotThrow(() => validateBatch(b.bytes!), 'the CRC was recomputed')
   t.equal(q.nextSequence, 2)
+  const take = (): ReturnType<typeof h.acc.take> => h.acc.take(1_000_000, 0, () => 1, () => true, queue => idem.gate(queue))
+  const first = take()!.entries[0]!.batches[0]!
+  idem.sent(q, first)
+  t.equal(take(), null, 'under the fresh id the first batch goes alone')
+  idem.answered(q, first)
+  idem.acknowledged(q, first)
+  idem.sent(q, take()!.entries[0]!.batches[0]!)
+  t.equal(q.inFlight.length, 1, 'then the next one goes')
 })

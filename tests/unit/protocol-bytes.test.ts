@@ -1,5 +1,5 @@
 // Pure codecs: CRC-32C (check value, JS vs native, slicing boundaries), zigzag varints,
-// int64 helpers and the murmur2 partitioner against Kafka's vectors (kafka-compat-notes.md §5).
+// int64 helpers and the murmur2 partitioner against Kafka's vectors (docs/formats.md §5).
 import t from 'tap'
 import { crc32c, crc32cJs, setNativeCrc32c, hasNativeCrc32c } from '../../protocol/bytes/crc32c.js'
 import { murmur2, partitionForKey } from '../../protocol/bytes/murmur2.js'

@@ -1,4 +1,4 @@
-// RecordBatch v2: the worked example from kafka-compat-notes.md §1.8 byte for byte, round
+// RecordBatch v2: the worked example from docs/formats.md §1.8 byte for byte, round
 // trips (plain and gzip), and header validation that names every kind of bad batch.
 import t from 'tap'
 import {

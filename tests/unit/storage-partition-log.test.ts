@@ -78,7 +78,8 @@ t.test('bad batches are rejected with a named error and the directory stays byte
     ['compressed batch on a compacted topic', compacted, gzipped, InvalidRecordError],
     ['empty payload', log, new Uint8Array(0), InvalidRecordError],
     ['gzip attribute over records that are not gzip', log, withAttributes(good, Compression.gzip), InvalidRecordError],
-    ['a codec this broker cannot read (zstd)', log, withAttributes(good, Compression.zstd), UnsupportedCompressionTypeError],
+    ['zstd attribute over records that are not zstd', log, withAttributes(good, Compression.zstd), InvalidRecordError],
+    ['codec bits 5 (no such codec)', log, withAttributes(good, 5), UnsupportedCompressionTypeError],
     ['gzip whose records are garbage', log, await gzipOver(new Uint8Array(20).fill(0xff), 1), CorruptRecordError],
   ]
   for (const [name, target, payload, errorClass] of cases) {

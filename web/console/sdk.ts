@@ -3,7 +3,7 @@
  * browser SDK the broker serves (`/sdk/spool.js`) at run time, so it runs exactly what users
  * run, and the console's bundle does not contain a second copy of it.
  *
- * The broker never imports the client (architecture.md §1), so the part of the SDK the
+ * The broker never imports the client (docs/architecture.md §1), so the part of the SDK the
  * console uses is described here, structurally; tests/integration/console.test.ts checks at
  * compile time that the real SDK (client/browser.ts) satisfies it.
  */

@@ -26,8 +26,8 @@ export interface HealthState {
   topics: number
   connections: number
   ports: unknown
-  /** Storage refuses writes (a full disk), reads still served. */
-  readOnly?: boolean
+  /** Storage refuses writes (a full disk) while reads are still served. */
+  storage: { readOnly: boolean, reason: string | null }
 }
 
 export function registerHttpRoutes (routes: HttpRoutes, deps: {
@@ -41,7 +41,7 @@ export function registerHttpRoutes (routes: HttpRoutes, deps: {
   routes.routes.set('/healthz', (req, res) => {
     if (!readOnly(req, res, 'a health check')) return
     const h = deps.health()
-    sendJson(res, h.closing ? 503 : 200, { status: h.closing ? 'closing' : 'ok', ...h, closing: undefined })
+    sendJson(res, h.closing ? 503 : 200, { status: h.closing ? 'closing' : h.storage.readOnly ? 'read-only' : 'ok', ...h, closing: undefined })
   })
   routes.routes.set('/metrics', async (req, res) => {
     if (!readOnly(req, res, 'metrics')) return

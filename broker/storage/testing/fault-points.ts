@@ -6,8 +6,14 @@
  * an unarmed point costs one boolean read. Points in use:
  *
  *   append.beforeWrite        after validation and offset assignment, before the write
+ *   segment.midWrite          half of the payload written to the .log, the rest not yet
  *   append.afterWrite         after the write, before the in-memory state moves
+ *   roll.beforeCreate         roll: old segment's index files written, new .log not created
+ *   roll.beforeSnapshot       roll: new active segment created, producer snapshot not written
  *   segment.afterRoll         after a new active segment was created
+ *   snapshot.midWrite         producer snapshot: half its bytes in `<offset>.snapshot.tmp`
+ *   snapshot.beforeRename     producer snapshot: temp file complete and fsynced (at close), not renamed
+ *   segment.midRetire         deleting a segment: `.log` renamed to `.deleted`, its indexes not yet
  *   sync.beforeFdatasync      once per fdatasync of a segment (tests count group commits)
  *   retention.beforeDelete    retention chose segments, nothing renamed yet
  *   compaction.beforeSwap     cleaned files written and fsynced, no manifest yet

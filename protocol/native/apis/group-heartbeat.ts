@@ -1,6 +1,6 @@
 /**
  * GroupHeartbeat (key 68): broker-side assignment in the spirit of Kafka's KIP-848
- * (kafka-compat-notes.md §4.4). A member joins with memberEpoch 0, then heartbeats every
+ * (docs/formats.md §4.4). A member joins with memberEpoch 0, then heartbeats every
  * heartbeatIntervalMs with its epoch; the coordinator answers with the partitions the member
  * may own now. Partitions move incrementally: a partition leaves a member's assignment
  * (the member must stop fetching it, commit, and report it no longer owned) before it is

@@ -1,6 +1,6 @@
 /**
  * InitProducerId (key 22): a fresh producer id (and epoch 0) for an idempotent producer
- * (kafka-compat-notes.md §4.5). Ids are never reused: the broker allocates them from a
+ * (docs/formats.md §4.5). Ids are never reused: the broker allocates them from a
  * persisted counter.
  *
  *   request  v0 := {}

@@ -1,6 +1,6 @@
 /**
  * Committed offsets of consumer groups, kept in the internal compacted topic
- * `__consumer_offsets` (architecture.md §4).
+ * `__consumer_offsets` (docs/architecture.md §4).
  *
  * OffsetCommit (key 8): a member commits for partitions it owns now (or is giving up), with
  * its current member epoch. memberId '' and memberEpoch -1 is an admin commit (offset reset),
