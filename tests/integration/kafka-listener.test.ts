@@ -157,6 +157,11 @@ t.test('Produce v3-7 and Fetch v4-12: batches stored as sent, read back whole; a
     t.same(Buffer.from(stored.subarray(16)), Buffer.from(copy.subarray(16)), `Produce v${v}: the rest of the batch is stored byte for byte`)
     expected += 2
   }
+  for (let v = 0; v <= 2; v++) {
+    const old = await c.call('Produce', v, { acks: 1, timeoutMs: 5000, topicData: [{ name: 'pf', partitionData: [{ index: 0, records: batch(['old format']) }] }] })
+    t.equal(old.responses[0]!.partitionResponses[0]!.errorCode, KafkaErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, `Produce v${v} (message format v0/v1, advertised for librdkafka's compression gate): UNSUPPORTED_FOR_MESSAGE_FORMAT`)
+  }
+  t.equal(broker.logs.partition('pf', 0).logEndOffset, 0, 'nothing appended by them')
   // acks 0: no answer; the next request's answer is the next frame.
   const before = c.frames.length
   c.send('Produce', 7, { acks: 0, timeoutMs: 5000, topicData: [{ name: 'pf', partitionData: [{ index: 0, records: batch(['fire-and-forget']) }] }] })

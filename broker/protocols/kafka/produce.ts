@@ -14,10 +14,15 @@
  * (no retries, the producer stops) and show it with its meaning — a transactional producer
  * cannot work here. UNSUPPORTED_VERSION would make clients fall back or retry, and
  * INVALID_REQUEST reads as a client bug.
+ *
+ * Produce v0-2 is advertised only because librdkafka 2.0.2 enables gzip, snappy and lz4
+ * only when the broker's Produce range includes v0. Those versions carry message formats
+ * v0/v1, which Spool does not store: their partitions get UNSUPPORTED_FOR_MESSAGE_FORMAT
+ * (clients that can send v3+ always do).
  */
 
 import { InvalidRecordError, InvalidRequiredAcksError, SpoolError, StorageError, TransactionalIdAuthorizationFailedError } from '../../../protocol/errors.js'
-import { kafkaErrorCodeOf } from '../../../protocol/kafka/error-codes.js'
+import { KafkaErrorCode, kafkaErrorCodeOf } from '../../../protocol/kafka/error-codes.js'
 import { ATTR_TRANSACTIONAL, BATCH_HEADER_SIZE, LOG_OVERHEAD, OFFSET_ATTRIBUTES, OFFSET_BATCH_LENGTH } from '../../../protocol/record-batch/header.js'
 import type { RequestBody, ResponseInput } from '../../../protocol/kafka/registry.js'
 import { kafkaError, type KafkaContext, type KafkaRequestContext } from './context.js'
@@ -52,6 +57,12 @@ export function produce (ctx: KafkaContext, req: RequestBody<'Produce'>, rc: Kaf
   const caller = rc.connection.caller
   const acks = req.acks
   let refusal: SpoolError | null = null
+  if (rc.apiVersion < 3) {
+    if (acks === 0) return null
+    return {
+      responses: req.topicData.map(t => ({ name: t.name, partitionResponses: t.partitionData.map(p => failed(p.index, KafkaErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT)) })),
+    }
+  }
   if (req.transactionalId !== null) refusal = new TransactionalIdAuthorizationFailedError(TRANSACTIONS_NOT_SUPPORTED)
   else if (acks !== 0 && acks !== 1 && acks !== -1) refusal = new InvalidRequiredAcksError(`acks must be 0, 1 or -1 (got ${acks})`)
   const pendingSyncs: Array<{ topic: string, result: PartitionResult }> = []
