@@ -324,3 +324,22 @@ t.test('kill -9 of the broker under a kafkajs idempotent producer and a librdkaf
   t.equal(await second.child.exited, 0, 'the restarted broker stops cleanly')
 })
 
+
+t.test('examples/kafka-kafkajs.js and examples/kafka-confluent.py run to their end, twice', async t => {
+  const broker = await startBroker(t, { groupInitialRebalanceDelayMs: 200 })
+  const address = `127.0.0.1:${broker.ports.kafka}`
+  const root = new URL('../../../', import.meta.url)
+  for (const round of [1, 2]) {
+    const js = await runProgram(t, process.execPath, ['examples/kafka-kafkajs.js', address], { cwd: root.pathname, timeoutMs: 60_000 })
+    t.equal(js.code, 0, `kafkajs run ${round}: ${js.stderr}`)
+    t.match(js.stdout, /^produced( \d\/\d+)+\n/, `kafkajs run ${round}: produced`)
+    t.equal(js.stderr, '', `kafkajs run ${round}: nothing on stderr`)
+    t.equal(js.stdout.split('\n').filter(l => l.startsWith('read ')).length, 3, `kafkajs run ${round}: read this run's three`)
+    const py = await runProgram(t, join(root.pathname, 'examples/kafka-confluent.py'), [address], { cwd: root.pathname, timeoutMs: 60_000 })
+    t.equal(py.code, 0, `confluent run ${round}: ${py.stderr}`)
+    t.equal(py.stdout.split('\n').filter(l => l.startsWith('read ')).length, 3, `confluent run ${round}: read this run's three`)
+  }
+  t.equal(broker.partitions.offsets('kafkajs-demo', 0).highWatermark + broker.partitions.offsets('kafkajs-demo', 1).highWatermark + broker.partitions.offsets('kafkajs-demo', 2).highWatermark, 6, 'six records from two runs')
+  const described = broker.groups.describeGroups({ groupIds: ['kafkajs-demo', 'python-demo'] }).groups
+  t.same(described.map(g => [g.groupId, g.totalLag]), [['kafkajs-demo', 0], ['python-demo', 0]], 'both groups committed everything they read')
+})
