@@ -9,7 +9,8 @@
  *               connection (framing memory, limits, idle, metering, the failure rule) in the
  *               one registry of every connection
  *   protocols/  the front-end of the connection's protocol: native (request pipeline →
- *               dispatcher → handlers), mqtt (gateway), http (api, console, /ws and /mqtt)
+ *               dispatcher → handlers), kafka (the same, answers in request order), mqtt
+ *               (gateway), http (api, console, /ws and /mqtt)
  *   services/   topics, partitions, fetch, producer ids — the only code that changes
  *               topics or appends; every call takes the Caller and passes the AccessPolicy
  *   storage/    partition logs on disk; groups/ keeps its offsets through the services

@@ -24,7 +24,7 @@ t.test('SIGTERM and SIGINT stop it cleanly with exit 0', async t => {
 t.test('a second broker on the same data dir is refused; bad flags are one line', async t => {
   const dir = tempDir(t)
   const first = await spawnBroker(t, dir)
-  const second = spawnSpool(t, ['broker', 'start', '--data-dir', dir, '--port', '0', '--http-port', '0'])
+  const second = spawnSpool(t, ['broker', 'start', '--data-dir', dir, '--port', '0', '--http-port', '0', '--kafka-port', '0'])
   t.equal(await second.exited, 1)
   t.match(second.stderr(), /^error: broker did not start: .*lock/m)
   t.notMatch(second.stderr(), /\n\s+at /, 'no stack trace')

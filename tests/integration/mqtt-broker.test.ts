@@ -109,7 +109,7 @@ t.test('MQTT over WebSocket at /mqtt on the HTTP port, and gateway metrics', asy
 
 /** A broker in its own process; resolves with its ports from the 'broker started' line. */
 async function spawnBroker (t: { teardown (fn: () => unknown): void }, dataDir: string): Promise<{ child: ChildProcess, mqttPort: number }> {
-  const child = spawn(process.execPath, [SPOOL, 'broker', 'start', '--data-dir', dataDir, '--port', '0', '--http-port', '0', '--mqtt-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [SPOOL, 'broker', 'start', '--data-dir', dataDir, '--port', '0', '--http-port', '0', '--mqtt-port', '0', '--kafka-port', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let buffered = ''
   const ports = await new Promise<{ mqtt: number }>((resolve, reject) => {
