@@ -18,7 +18,7 @@ import { Client } from '../../client/index.js'
 import { KafkaErrorCode, decodeAssignment, encodeAssignment, encodeSubscription } from '../../protocol/kafka/index.js'
 import { encodeBatch } from '../../protocol/record-batch/records.js'
 import type { Broker } from '../../broker/broker.js'
-import { startBroker, type TestLike } from '../helpers/broker.js'
+import { httpGet, startBroker, type TestLike } from '../helpers/broker.js'
 import { KafkaRawClient } from '../helpers/kafka-raw.js'
 import { kcat, runProgram, startProgram, type Program } from '../helpers/kafka-programs.js'
 import { tpKey } from '../../broker/groups/assignor.js'
@@ -335,6 +335,9 @@ t.test('kafkajs: a group of three processes, one killed; seek; spool group list,
   const lag = broker.groups.describeGroups({ groupIds: ['trio-g'] }).groups[0]!
   t.equal(lag.offsets.length, 6, 'committed on every partition')
   t.equal(lag.totalLag, 10, 'with the lag of the 10 records sent after the members stopped')
+  const api = await httpGet(broker, '/api/groups/trio-g')
+  t.equal(api.status, 200, 'the console\'s /api/groups/:id')
+  t.equal((JSON.parse(api.text) as { group?: { totalLag?: number } }).group?.totalLag, 10, 'shows it with its lag')
   const reset = await spool(['group', 'reset-offsets', 'trio-g', '--topic', 'trio', '--to-earliest'])
   t.equal(reset.code, 0, reset.stderr)
   t.equal(broker.groups.describeGroups({ groupIds: ['trio-g'] }).groups[0]!.totalLag, 610, 'reset to the earliest by spool group reset-offsets')

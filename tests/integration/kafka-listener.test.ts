@@ -24,6 +24,13 @@ import { partitionForKey } from '../../protocol/bytes/murmur2.js'
 import { KafkaErrorCode } from '../../protocol/kafka/index.js'
 import { ATTR_TRANSACTIONAL, readBatchHeader } from '../../protocol/record-batch/header.js'
 import { decodeBatch, encodeBatch, forEachBatch } from '../../protocol/record-batch/records.js'
+import { BrokerMetrics } from '../../broker/observability/metrics.js'
+import { ConnectionRegistry } from '../../broker/network/registry.js'
+import { tcpChannel } from '../../broker/network/channel.js'
+import { startTcpServer } from '../../broker/network/server.js'
+import { KafkaDispatcher } from '../../broker/protocols/kafka/dispatcher.js'
+import { kafkaProtocol } from '../../broker/protocols/kafka/wire.js'
+import { userPrincipal } from '../../broker/security/principal.js'
 import { startBroker, tempDir, type TestLike } from '../helpers/broker.js'
 import { KafkaRawClient } from '../helpers/kafka-raw.js'
 import { kcat } from '../helpers/kafka-programs.js'
@@ -419,4 +426,45 @@ t.test('bad input: random, mutated, oversized and unknown frames close only thei
   const still = await bystander.call('Produce', 7, { acks: 1, timeoutMs: 5000, topicData: [{ name: 'steady', partitionData: [{ index: 0, records: batch(['still']) }] }] })
   t.equal(still.responses[0]!.partitionResponses[0]!.errorCode, 0, 'the bystander on its own connection is still served')
   t.equal(broker.logs.partition('steady', 0).logEndOffset, 1)
+})
+
+t.test('the pre-authentication stage: only the allowed apis, small frames, until a handler completes authentication', async t => {
+  const logger = pino({ level: 'silent' })
+  const dispatcher = new KafkaDispatcher(new BrokerMetrics({ defaultMetrics: false }))
+  const seen: string[] = []
+  dispatcher.register('ApiVersions', () => ({ errorCode: 0, apiKeys: dispatcher.advertised() }))
+  // A stand-in SASL step: the security work registers the real one the same way.
+  dispatcher.register('SaslHandshake', (req, rc) => {
+    if (req.mechanism === 'TEST') rc.session.completeAuthentication(userPrincipal('alice', 'plain'))
+    return { errorCode: 0, mechanisms: ['TEST'] }
+  })
+  dispatcher.register('Metadata', (_req, rc) => {
+    seen.push(rc.connection.principal.name)
+    return { brokers: [], clusterId: 'x', controllerId: 0, topics: [] }
+  })
+  const wire = kafkaProtocol({ maxFrameBytes: 1 << 20, maxInFlightRequests: 10, maxQueuedBytes: 1 << 20, idleTimeoutMs: 60_000 }, dispatcher, { preAuthApis: new Set([18, 17]), maxPreAuthFrameBytes: 1024 })
+  const registry = new ConnectionRegistry({ maxConnections: 10, perProtocol: {}, budget: null, logger, now: Date.now })
+  t.teardown(() => registry.closeAll())
+  const listener = await startTcpServer({ name: 'kafka', host: '127.0.0.1', port: 0, flag: '--kafka-port' }, socket => { registry.accept(tcpChannel(socket), wire) }, logger)
+  t.teardown(() => listener.close())
+
+  const early = await KafkaRawClient.connect(listener.port)
+  t.teardown(() => early.close())
+  t.equal((await early.call('ApiVersions', 3, { clientSoftwareName: 'x', clientSoftwareVersion: '1' })).errorCode, 0, 'ApiVersions is allowed before authentication')
+  early.send('Metadata', 9, { topics: null })
+  await early.until(() => early.closed)
+  t.ok(early.closed, 'any other api before authentication closes the connection')
+  t.same(seen, [], 'and is not handled')
+
+  const big = await KafkaRawClient.connect(listener.port)
+  t.teardown(() => big.close())
+  big.send('SaslHandshake', 1, { mechanism: 'x'.repeat(4000) })
+  await big.until(() => big.closed)
+  t.ok(big.closed, 'a frame over the pre-authentication limit closes the connection')
+
+  const ok = await KafkaRawClient.connect(listener.port)
+  t.teardown(() => ok.close())
+  t.same((await ok.call('SaslHandshake', 1, { mechanism: 'TEST' })).mechanisms, ['TEST'])
+  await ok.call('Metadata', 9, { topics: [{ name: 'y'.repeat(2000) }] })
+  t.same(seen, ['alice'], 'after authentication: every api, larger frames, the connection\'s principal set')
 })
