@@ -72,7 +72,7 @@ function tempDir (prefix: string): string {
 
 /** `spool broker start` on free ports; resolves with its ports once it logs 'broker started'. */
 async function startBroker (): Promise<{ native: number, http: number }> {
-  const child = spawn(process.execPath, [CLI, 'broker', 'start', '--data-dir', tempDir('spool-bench-browser-'), '--port', '0', '--http-port', '0', '--mqtt-port', 'off'], {
+  const child = spawn(process.execPath, [CLI, 'broker', 'start', '--data-dir', tempDir('spool-bench-browser-'), '--port', '0', '--http-port', '0', '--mqtt-port', 'off', '--kafka-port', 'off'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   cleanups.push(() => stopChild(child))

@@ -58,7 +58,7 @@ async function freePort (): Promise<number> {
 async function startBroker (dataDir: string, heartbeatMs: number): Promise<{ child: ChildProcess, address: string }> {
   const port = await freePort()
   const child = spawn(process.execPath, [cli, 'broker', 'start', '--data-dir', dataDir, '--port', String(port), '--http-port', 'off',
-    '--mqtt-port', 'off', '--group-heartbeat-interval-ms', String(heartbeatMs)], { stdio: ['ignore', 'ignore', 'inherit'] })
+    '--mqtt-port', 'off', '--kafka-port', 'off', '--group-heartbeat-interval-ms', String(heartbeatMs)], { stdio: ['ignore', 'ignore', 'inherit'] })
   const address = `127.0.0.1:${port}`
   const deadline = Date.now() + 15_000
   for (;;) {

@@ -9,7 +9,8 @@
  *               connection (framing memory, limits, idle, metering, the failure rule) in the
  *               one registry of every connection
  *   protocols/  the front-end of the connection's protocol: native (request pipeline →
- *               dispatcher → handlers), mqtt (gateway), http (api, console, /ws and /mqtt)
+ *               dispatcher → handlers), kafka (the same, answers in request order), mqtt
+ *               (gateway), http (api, console, /ws and /mqtt)
  *   services/   topics, partitions, fetch, producer ids — the only code that changes
  *               topics or appends; every call takes the Caller and passes the AccessPolicy
  *   storage/    partition logs on disk; groups/ keeps its offsets through the services
@@ -28,6 +29,7 @@
 import type { Logger } from 'pino'
 import { fileURLToPath } from 'node:url'
 import { installNodeCodecs } from '../platform/node-codecs.js'
+import { resolveClusterId } from './config/cluster-id.js'
 import { listenerTable, type BrokerPorts, type ListenerConfig } from './config/listeners.js'
 import { resolveConfig, type BrokerConfig } from './config/settings.js'
 import { GroupCoordinator } from './groups/coordinator.js'
@@ -46,6 +48,7 @@ import { webSocketEndpoint } from './protocols/http/upgrade.js'
 import { MqttGateway } from './protocols/mqtt/gateway.js'
 import { mqttProtocol } from './protocols/mqtt/listener.js'
 import { registerGatewayMetrics } from './protocols/mqtt/metrics.js'
+import { kafkaFrontEnd } from './protocols/kafka/listener.js'
 import { Dispatcher } from './protocols/native/dispatcher.js'
 import { registerGroupHandlers } from './protocols/native/groups.js'
 import { registerHandlers } from './protocols/native/register.js'
@@ -159,6 +162,8 @@ export class Broker {
     const listeners: Listener[] = []
     const closers: Array<() => void> = []
     try {
+      // `auto` becomes the id kept in the data dir, for every protocol's metadata.
+      config.clusterId = resolveClusterId(config.dataDir, config.clusterId)
       // Services: the only writers of topics and partitions.
       const metrics = new BrokerMetrics()
       const access = ALLOW_ALL
@@ -185,6 +190,7 @@ export class Broker {
       registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, now })
       registerGroupHandlers(dispatcher, groups)
       const native = nativeProtocol(config, dispatcher.dispatch)
+      const kafka = config.kafkaPort === null ? null : kafkaFrontEnd({ config, topics, partitions, producerIds, groups, logger, metrics, now })
       let mqtt: MqttGateway | null = null
       let mqttWire: WireProtocol | null = null
       if (config.mqttPort !== null) {
@@ -211,7 +217,7 @@ export class Broker {
       // The HTTP port's routes and WebSocket endpoints.
       const routes = newRoutes()
       const startedAtMs = now()
-      const ports: BrokerPorts = { native: null, http: null, mqtt: null }
+      const ports: BrokerPorts = { native: null, http: null, mqtt: null, kafka: null }
       const acceptors: WebSocketAcceptor[] = []
       const wsNative = webSocketAcceptor({ maxPayload: config.maxFrameBytes, budget, logger })
       acceptors.push(wsNative)
@@ -241,7 +247,7 @@ export class Broker {
       })
 
       // Listeners, from the table; each one that binds is closed again if a later one fails.
-      const wires: Record<Exclude<ListenerConfig['protocol'], 'http'>, WireProtocol | null> = { native, mqtt: mqttWire }
+      const wires: Record<Exclude<ListenerConfig['protocol'], 'http'>, WireProtocol | null> = { native, mqtt: mqttWire, kafka: kafka?.wire ?? null }
       for (const l of listenerTable(config)) {
         const target = { name: l.name, host: l.host, port: l.port, flag: l.flag }
         if (l.protocol === 'http') {
@@ -257,6 +263,9 @@ export class Broker {
         if (l.protocol === 'native') {
           ports.native = listener.port
           advertised.port = listener.port
+        } else if (l.protocol === 'kafka') {
+          ports.kafka = listener.port
+          kafka!.bound(listener.port)
         } else {
           ports.mqtt = listener.port
         }

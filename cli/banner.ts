@@ -40,8 +40,9 @@ export function bannerText (facts: BannerFacts, format: 'json' | 'pretty'): stri
     `  native protocol   ${at(facts.ports.native ?? null)}   (SDK and CLI: --broker ${facts.ports.native === null ? '-' : at(facts.ports.native ?? null)})`,
     `  HTTP              ${at(facts.ports.http ?? null)}   (console, /api, /metrics, /ws, /mqtt)`,
     `  MQTT              ${at(facts.ports.mqtt ?? null)}`,
+    `  Kafka             ${at(facts.ports.kafka ?? null)}   (kcat, kafkajs, librdkafka clients)`,
     ...Object.entries(facts.ports)
-      .filter(([name]) => !['native', 'http', 'mqtt'].includes(name))
+      .filter(([name]) => !['native', 'http', 'mqtt', 'kafka'].includes(name))
       .map(([name, port]) => `  ${name.padEnd(18)}${at(port)}`),
     `  web console       ${facts.consoleUrl ?? 'off (no HTTP listener)'}`,
     `  data dir          ${facts.dataDir}`,

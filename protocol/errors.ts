@@ -26,6 +26,8 @@ export const ERROR_TABLE = {
   NOT_ENOUGH_REPLICAS_AFTER_APPEND: { code: 20, retriable: true, message: 'The batch was written, but fewer in-sync replicas than required have it' },
   INVALID_REQUIRED_ACKS: { code: 21, retriable: false, message: 'acks must be 0, 1 or -1 (all)' },
   ILLEGAL_GENERATION: { code: 22, retriable: false, message: 'The member generation is not current' },
+  INCONSISTENT_GROUP_PROTOCOL: { code: 23, retriable: false, message: 'The member\'s group protocol does not match the group\'s (protocol type, assignors, or a native and a Kafka-protocol member in one group)' },
+  INVALID_GROUP_ID: { code: 24, retriable: false, message: 'The group id is empty or invalid' },
   UNKNOWN_MEMBER_ID: { code: 25, retriable: false, message: 'The member id is not known to the group' },
   INVALID_SESSION_TIMEOUT: { code: 26, retriable: false, message: 'The session timeout is outside the allowed range' },
   REBALANCE_IN_PROGRESS: { code: 27, retriable: true, message: 'The group is rebalancing' },
@@ -55,6 +57,8 @@ export const ERROR_TABLE = {
   UNKNOWN_LEADER_EPOCH: { code: 75, retriable: true, message: 'The leader epoch in the request is newer than the one this broker knows' },
   UNSUPPORTED_COMPRESSION_TYPE: { code: 76, retriable: false, message: 'The compression type is not supported' },
   GROUP_MAX_SIZE_REACHED: { code: 81, retriable: false, message: 'The group has reached its maximum number of members' },
+  MEMBER_ID_REQUIRED: { code: 79, retriable: false, message: 'The member must rejoin with the member id it was given' },
+  FENCED_INSTANCE_ID: { code: 82, retriable: false, message: 'Another member with the same group instance id took over' },
   INVALID_RECORD: { code: 87, retriable: false, message: 'A record batch is not valid for this topic' },
   INVALID_UPDATE_VERSION: { code: 95, retriable: false, message: 'The partition epoch in the request is stale' },
   INELIGIBLE_REPLICA: { code: 107, retriable: false, message: 'A replica proposed for the ISR is not eligible (not a live, registered replica)' },
@@ -134,6 +138,10 @@ export class NotEnoughReplicasError extends SpoolError { static override readonl
 export class NotEnoughReplicasAfterAppendError extends SpoolError { static override readonly errorName = 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' }
 export class InvalidRequiredAcksError extends SpoolError { static override readonly errorName = 'INVALID_REQUIRED_ACKS' }
 export class IllegalGenerationError extends SpoolError { static override readonly errorName = 'ILLEGAL_GENERATION' }
+export class InconsistentGroupProtocolError extends SpoolError { static override readonly errorName = 'INCONSISTENT_GROUP_PROTOCOL' }
+export class InvalidGroupIdError extends SpoolError { static override readonly errorName = 'INVALID_GROUP_ID' }
+export class MemberIdRequiredError extends SpoolError { static override readonly errorName = 'MEMBER_ID_REQUIRED' }
+export class FencedInstanceIdError extends SpoolError { static override readonly errorName = 'FENCED_INSTANCE_ID' }
 export class UnknownMemberIdError extends SpoolError { static override readonly errorName = 'UNKNOWN_MEMBER_ID' }
 export class InvalidSessionTimeoutError extends SpoolError { static override readonly errorName = 'INVALID_SESSION_TIMEOUT' }
 export class RebalanceInProgressError extends SpoolError { static override readonly errorName = 'REBALANCE_IN_PROGRESS' }
@@ -221,7 +229,7 @@ export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
   UnsupportedSaslMechanismError, IllegalSaslStateError, TransactionalIdAuthorizationFailedError,
   SaslAuthenticationFailedError, TokenExpiredError, TokenInvalidError, TokenSignatureInvalidError,
   TokenKeyUnknownError, SecurityFileInvalidError, TlsConfigInvalidError, UserNotFoundError,
-  UserAlreadyExistsError,
+  UserAlreadyExistsError, InconsistentGroupProtocolError, InvalidGroupIdError, MemberIdRequiredError, FencedInstanceIdError,
   LeaderNotAvailableError, NotLeaderOrFollowerError, BrokerNotAvailableError, ReplicaNotAvailableError,
   StaleControllerEpochError, NotEnoughReplicasError, NotEnoughReplicasAfterAppendError,
   InvalidReplicationFactorError, NotControllerError, ReassignmentInProgressError, FencedLeaderEpochError,

@@ -5,6 +5,9 @@
 #   chromium           headless browser tests (playwright-core drives /usr/bin/chromium)
 #   mosquitto-clients  mosquitto_pub / mosquitto_sub against the MQTT gateway
 #   kcat               a librdkafka client against the Kafka listener
+#   python3-kafka, python3-confluent-kafka
+#                      kafka-python and confluent-kafka-python against the Kafka listener
+#                      (run with /usr/bin/python3, which sees Debian's modules)
 #   docker-compose     validates docker-compose.yml offline (no engine needed)
 #   etcd-server        etcd, the cluster tests' consensus store (tests/helpers/etcd.ts)
 #   etcd-client        etcdctl, to look at a test cluster's keys by hand
@@ -14,6 +17,8 @@ need=""
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v mosquitto_pub >/dev/null 2>&1 || need="$need mosquitto-clients"
 command -v kcat >/dev/null 2>&1 || need="$need kcat"
+/usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || need="$need python3-kafka"
+/usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || need="$need python3-confluent-kafka"
 command -v docker-compose >/dev/null 2>&1 || need="$need docker-compose"
 command -v etcd >/dev/null 2>&1 || need="$need etcd-server"
 command -v etcdctl >/dev/null 2>&1 || need="$need etcd-client"

@@ -15,7 +15,7 @@ const SPOOL_CLI = fileURLToPath(new URL('../../cli/spool.js', import.meta.url))
 
 export interface SpoolBroker extends ServerProcess {
   readonly dataDir: string
-  readonly ports: { native: number, http: number, mqtt: number | null }
+  readonly ports: { native: number, http: number, mqtt: number | null, kafka: number | null }
   /** host:port of the native protocol. */
   readonly address: string
   /** The native protocol over WebSocket. */
@@ -28,6 +28,8 @@ export interface StartSpoolOptions {
   dataDir: string
   /** Serve MQTT on a free port (default off). */
   mqtt?: boolean
+  /** Serve the Kafka protocol on a free port (default off). */
+  kafka?: boolean
   /** More `spool broker start` flags, e.g. ['--segment-bytes', '1048576']. */
   args?: string[]
   /** Node flags for the broker process (added to SPOOL_BENCH_BROKER_NODE_ARGS). */
@@ -39,18 +41,18 @@ export async function startSpool (options: StartSpoolOptions): Promise<SpoolBrok
   const args = [
     ...envNodeArgs, ...(options.nodeArgs ?? []), SPOOL_CLI, 'broker', 'start',
     '--data-dir', options.dataDir, '--port', '0', '--http-port', '0',
-    '--mqtt-port', options.mqtt === true ? '0' : 'off', '--log-level', 'info',
+    '--mqtt-port', options.mqtt === true ? '0' : 'off', '--kafka-port', options.kafka === true ? '0' : 'off', '--log-level', 'info',
     ...(options.args ?? []),
   ]
   const started = performance.now()
   const server = spawnServer('spool', process.execPath, args)
   const line = await waitForLine(server, l => l.includes('"broker started"'), 60_000)
   const startSeconds = (performance.now() - started) / 1000
-  const ports = (JSON.parse(line) as { ports: { native: number, http: number, mqtt?: number } }).ports
+  const ports = (JSON.parse(line) as { ports: { native: number, http: number, mqtt?: number, kafka?: number } }).ports
   return {
     ...server,
     dataDir: options.dataDir,
-    ports: { native: ports.native, http: ports.http, mqtt: ports.mqtt ?? null },
+    ports: { native: ports.native, http: ports.http, mqtt: ports.mqtt ?? null, kafka: ports.kafka ?? null },
     address: `127.0.0.1:${ports.native}`,
     wsUrl: `ws://127.0.0.1:${ports.http}/ws`,
     startSeconds,

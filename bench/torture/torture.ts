@@ -37,7 +37,7 @@ async function startBroker (dataDir: string, port: number): Promise<Broker> {
   const started = performance.now()
   const server = spawnServer('spool', process.execPath, [
     SPOOL_CLI, 'broker', 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--http-port', '0',
-    '--mqtt-port', 'off', '--segment-bytes', String(256 * 1024), '--log-level', 'info',
+    '--mqtt-port', 'off', '--kafka-port', 'off', '--segment-bytes', String(256 * 1024), '--log-level', 'info',
   ])
   const line = await waitForLine(server, l => l.includes('"broker started"'), 60_000)
   return { server, readyMs: performance.now() - started, recoveredUncleanly: (JSON.parse(line) as { recoveredUncleanly?: boolean }).recoveredUncleanly === true }
@@ -94,7 +94,7 @@ async function killCycles (run: Run, maxCycles: number, deadline: number): Promi
       run.secondKills++
       const again = spawnServer('spool', process.execPath, [
         SPOOL_CLI, 'broker', 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--http-port', '0',
-        '--mqtt-port', 'off', '--segment-bytes', String(256 * 1024),
+        '--mqtt-port', 'off', '--kafka-port', 'off', '--segment-bytes', String(256 * 1024),
       ])
       await sleep(30 + Math.floor(random() * 400))
       await kill9(again)

@@ -36,8 +36,10 @@ export const SETTINGS = {
   logLevel: s<string>('level', 'info', 'Log level: fatal, error, warn, info, debug, trace or silent'),
   logFormat: s<string>('format', 'auto', 'Log lines as json, or pretty (readable); auto: pretty on a terminal, json otherwise'),
   nodeId: s<number>('int', 0, 'This broker\'s node id'),
-  clusterId: s<string>('string', 'spool', 'Cluster id reported in metadata'),
+  clusterId: s<string>('string', 'auto', 'Cluster id reported in metadata (native and Kafka); auto: one generated on first start and kept in the data dir (file cluster-id)'),
   mqttPort: s<number | null>('port', 1883, 'MQTT 3.1.1/5 TCP port (also served over WebSocket at /mqtt on the HTTP port); off disables both'),
+  kafkaPort: s<number | null>('port', 9092, 'Kafka wire-protocol TCP port for existing Kafka clients (kcat, librdkafka, kafkajs); off disables it'),
+  kafkaAdvertisedListener: s<string | null>('string', null, 'host:port (or host) Kafka clients are told to connect to in Metadata and FindCoordinator answers; default: 127.0.0.1 (or --host) and the bound Kafka port'),
   mqttLogTopic: s<string>('string', 'mqtt', 'Log topic receiving MQTT publishes that no mqttMap rule matches (created on its first publish)'),
   mqttPartitions: s<number>('int', 1, 'Partitions of MQTT log topics the gateway creates'),
   mqttMap: s<string[] | null>('list', null, 'Rules filter=logTopic sending matching MQTT topics to other log topics; the first match wins'),
@@ -54,7 +56,7 @@ export const SETTINGS = {
   autoCreateTopics: s<boolean>('bool', true, 'Create unknown topics when a client asks for their metadata'),
   defaultPartitions: s<number>('int', 1, 'Partitions of an auto-created topic, or of a created topic that names none'),
   maxPartitionsPerTopic: s<number>('int', 10_000, 'Largest partition count a topic may have'),
-  maxFrameBytes: s<number>('int', 16 * MiB, 'Largest native frame accepted (checked from the length prefix before buffering)'),
+  maxFrameBytes: s<number>('int', 16 * MiB, 'Largest native or Kafka frame accepted (checked from the length prefix before buffering)'),
   maxBatchBytes: s<number>('int', 1 * MiB, 'Default largest record batch a topic accepts'),
   maxInFlightRequests: s<number>('int', 1000, 'Requests one connection may have waiting for an answer'),
   maxConnections: s<number>('int', 10_000, 'Connections the broker accepts at once, every protocol together, WebSockets included (plain HTTP requests are not counted); the next one is refused'),
@@ -72,6 +74,7 @@ export const SETTINGS = {
   groupMinSessionTimeoutMs: s<number>('int', 500, 'Smallest session timeout a group member may ask for'),
   groupMaxSessionTimeoutMs: s<number>('int', 5 * 60 * 1000, 'Largest session timeout a group member may ask for'),
   groupMaxSize: s<number>('int', 1000, 'Members one consumer group may have'),
+  groupInitialRebalanceDelayMs: s<number>('int', 3000, 'How long the first rebalance of an empty Kafka-protocol (JoinGroup) group waits for more members to join (Kafka\'s group.initial.rebalance.delay.ms)'),
 } as const
 
 export type SettingName = keyof typeof SETTINGS
@@ -156,8 +159,23 @@ export function validateConfig (config: BrokerConfig): BrokerConfig {
   if (config.groupMinSessionTimeoutMs > config.groupMaxSessionTimeoutMs) {
     throw new InvalidConfigError('groupMinSessionTimeoutMs exceeds groupMaxSessionTimeoutMs')
   }
+  if (config.groupInitialRebalanceDelayMs < 0) throw new InvalidConfigError('groupInitialRebalanceDelayMs must be >= 0')
+  if (config.kafkaAdvertisedListener !== null) parseHostPort(config.kafkaAdvertisedListener, 'kafkaAdvertisedListener')
   if (config.retentionCheckIntervalMs < 0) throw new InvalidConfigError('retentionCheckIntervalMs must be >= 0')
   return config
+}
+
+/**
+ * Parses `host:port` or `host` (IPv6 hosts in brackets: `[::1]:9092`); port 1-65535, null
+ * when not given. Throws InvalidConfigError naming the setting.
+ */
+export function parseHostPort (text: string, setting: string): { host: string, port: number | null } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(text)
+  const port = m?.[3] === undefined ? null : Number(m[3])
+  if (m === null || (port !== null && (port < 1 || port > 65535))) {
+    throw new InvalidConfigError(`${setting} must be host or host:port with a port 1-65535 (got ${JSON.stringify(text)})`)
+  }
+  return { host: m[1] ?? m[2]!, port }
 }
 
 export interface ConfigSources {

@@ -12,15 +12,17 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import {
-  FencedMemberEpochError, GroupIdNotFoundError, GroupMaxSizeReachedError, IllegalGenerationError, InvalidRequestError,
+  FencedMemberEpochError, GroupIdNotFoundError, GroupMaxSizeReachedError, IllegalGenerationError, InconsistentGroupProtocolError, InvalidRequestError,
   InvalidSessionTimeoutError, NonEmptyGroupError, SpoolError, StaleMemberEpochError, UnknownMemberIdError,
   UnknownTopicOrPartitionError,
 } from '../../protocol/errors.js'
 import type { RequestOf, ResponseOf } from '../../protocol/native/api-keys.js'
 import type { PartitionService } from '../services/partitions.js'
 import type { TopicService } from '../services/topics.js'
+import { decodeAssignment, decodeSubscription } from '../../protocol/kafka/consumer-protocol.js'
 import { tpKey, tpParse, type TopicPartition } from './assignor.js'
-import { Group, newMember, type Member } from './group.js'
+import { ClassicGroups } from './classic-coordinator.js'
+import { Group, newMember, type CommittedOffset, type Member } from './group.js'
 import { OffsetStore, type StoreRecord, type StoredGroup } from './offset-store.js'
 
 export interface CoordinatorConfig {
@@ -29,6 +31,8 @@ export interface CoordinatorConfig {
   groupMinSessionTimeoutMs: number
   groupMaxSessionTimeoutMs: number
   groupMaxSize: number
+  /** The classic protocol's initial rebalance delay (classic-group.ts). */
+  groupInitialRebalanceDelayMs: number
 }
 
 export interface ClientInfo {
@@ -53,7 +57,30 @@ function toList (tps: Iterable<TopicPartition>): Array<{ topic: string, partitio
   return [...byTopic.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }))
 }
 
+/** A member's subscribed topics from its consumer-protocol subscription, null if it is not one. */
+function subscribedTopicsOf (metadata: Uint8Array): string[] | null {
+  try {
+    return decodeSubscription(metadata).topics
+  } catch {
+    return null
+  }
+}
+
+/** A member's partitions from its consumer-protocol assignment (empty if it is not one). */
+function assignedOf (assignment: Uint8Array): Array<{ topic: string, partitions: number[] }> {
+  try {
+    return decodeAssignment(assignment).assignedPartitions.map(a => ({ topic: a.topic, partitions: [...a.partitions].sort((x, y) => x - y) }))
+  } catch {
+    return []
+  }
+}
+
+/** The native state name of a classic group's state (DescribeGroups, ListGroups, the console). */
+const CLASSIC_STATE_NAMES = { Empty: 'empty', PreparingRebalance: 'reconciling', CompletingRebalance: 'reconciling', Stable: 'stable' } as const
+
 export class GroupCoordinator {
+  /** Groups under Kafka's classic protocol (JoinGroup/SyncGroup), sharing the offsets here. */
+  readonly classic: ClassicGroups
   readonly #groups = new Map<string, Group>()
   readonly #partitions: PartitionService
   readonly #topics: TopicService
@@ -70,6 +97,27 @@ export class GroupCoordinator {
     this.#logger = options.logger.child({ component: 'groups' })
     this.#now = options.now ?? Date.now
     this.#store = new OffsetStore(options, options.config.offsetsTopicPartitions)
+    this.classic = new ClassicGroups({
+      host: {
+        offsets: groupId => this.#group(groupId).offsets,
+        nativeMembers: groupId => this.#groups.get(groupId)?.members.size ?? 0,
+        writeOffsets: (groupId, entries) => {
+          if (entries.length === 0) return
+          this.#store.writeOffsets(groupId, entries)
+          const offsets = this.#group(groupId).offsets
+          for (const e of entries) {
+            if (e.value === null) offsets.delete(tpKey(e.topic, e.partition))
+            else offsets.set(tpKey(e.topic, e.partition), e.value)
+          }
+        },
+        writeClassic: (groupId, snapshot) => this.#store.writeClassic(groupId, snapshot),
+        partitionExists: (topic, partition) => this.#partitions.has(topic, partition),
+      },
+      config: options.config,
+      logger: this.#logger,
+      now: this.#now,
+      topicsOf: subscribedTopicsOf,
+    })
   }
 
   /** Opens `__consumer_offsets`, rebuilds state from it and starts the timeout checks. */
@@ -105,6 +153,10 @@ export class GroupCoordinator {
   }
 
   #apply (r: StoreRecord): void {
+    if (r.kind === 'classic') {
+      this.classic.restore(r.groupId, r.value)
+      return
+    }
     if (r.kind === 'offset') {
       const group = this.#group(r.groupId)
       if (r.value === null) group.offsets.delete(tpKey(r.topic, r.partition))
@@ -181,6 +233,9 @@ export class GroupCoordinator {
     let changed = false
     if (req.memberEpoch === 0) {
       if (req.subscribedTopics === null) throw new InvalidRequestError('a joining member must send subscribedTopics')
+      if (this.classic.members(req.groupId) > 0) {
+        throw new InconsistentGroupProtocolError(`group ${req.groupId} has members using the Kafka consumer protocol (JoinGroup); a native consumer cannot join it: use another group id`)
+      }
       member = this.#join(group, req, client, now)
       changed = true
     } else {
@@ -298,6 +353,7 @@ export class GroupCoordinator {
 
   /** Evicts members whose session or revocation deadline passed. Called every TICK_MS. */
   tick (): void {
+    this.classic.tick()
     const now = this.#now()
     for (const group of this.#groups.values()) {
       let changed = false
@@ -321,9 +377,12 @@ export class GroupCoordinator {
     const group = this.#group(req.groupId)
     let member: Member | undefined
     if (req.memberEpoch === -1 && req.memberId === '') {
-      if (group.members.size > 0) {
-        throw new NonEmptyGroupError(`group ${req.groupId} has ${group.members.size} active members; stop them before resetting offsets`)
+      const members = group.members.size + this.classic.members(req.groupId)
+      if (members > 0) {
+        throw new NonEmptyGroupError(`group ${req.groupId} has ${members} active members; stop them before resetting offsets`)
       }
+    } else if (this.classic.members(req.groupId) > 0) {
+      throw new UnknownMemberIdError(`member ${req.memberId} is not in group ${req.groupId} (its members use the Kafka consumer protocol)`)
     } else {
       member = group.members.get(req.memberId)
       if (member === undefined) throw new UnknownMemberIdError(`member ${req.memberId} is not in group ${req.groupId}`)
@@ -372,23 +431,60 @@ export class GroupCoordinator {
 
   listGroups (): Omit<ResponseOf<'ListGroups'>, 'errorCode' | 'errorMessage'> {
     return {
-      groups: [...this.#groups.values()]
-        .filter(g => g.members.size > 0 || g.offsets.size > 0)
-        .map(g => ({ groupId: g.groupId, state: g.state, members: g.members.size }))
+      groups: this.groupIds()
+        .map(groupId => ({ groupId, state: this.stateOf(groupId), members: this.memberCount(groupId) }))
         .sort((a, b) => (a.groupId < b.groupId ? -1 : 1)),
     }
+  }
+
+  /** Every group with members (of either protocol) or committed offsets. */
+  groupIds (): string[] {
+    const ids = new Set<string>()
+    for (const g of this.#groups.values()) if (g.members.size > 0 || g.offsets.size > 0) ids.add(g.groupId)
+    for (const g of this.classic.groups()) if (g.members.size > 0) ids.add(g.groupId)
+    return [...ids]
+  }
+
+  /** Members of a group under either protocol. */
+  memberCount (groupId: string): number {
+    return (this.#groups.get(groupId)?.members.size ?? 0) + this.classic.members(groupId)
+  }
+
+  /** A group's state in the native vocabulary: empty, reconciling, stable (dead: no such group). */
+  stateOf (groupId: string): string {
+    const classic = this.classic.get(groupId)
+    if (classic !== undefined && classic.members.size > 0) return CLASSIC_STATE_NAMES[classic.state]
+    const g = this.#groups.get(groupId)
+    if (g === undefined || (g.members.size === 0 && g.offsets.size === 0)) return 'dead'
+    return g.state
+  }
+
+  /** The committed offsets of a group (empty when none), shared by both protocols. */
+  committed (groupId: string): ReadonlyMap<TopicPartition, CommittedOffset> {
+    return this.#groups.get(groupId)?.offsets ?? new Map()
   }
 
   describeGroups (req: RequestOf<'DescribeGroups'>): Omit<ResponseOf<'DescribeGroups'>, 'errorCode' | 'errorMessage'> {
     return {
       groups: req.groupIds.map(groupId => {
-        const g = this.#groups.get(groupId)
-        if (g === undefined || (g.members.size === 0 && g.offsets.size === 0)) {
+        const g = this.#groups.get(groupId) ?? new Group(groupId)
+        const classic = this.classic.get(groupId)
+        const classicMembers = classic === undefined ? [] : [...classic.members.values()].map(m => ({
+          memberId: m.memberId,
+          instanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          memberEpoch: classic.generationId,
+          subscribedTopics: subscribedTopicsOf(classic.metadataOf(m)) ?? [],
+          assignment: classic.state === 'Stable' ? assignedOf(m.assignment) : [],
+        }))
+        if (g.members.size === 0 && g.offsets.size === 0 && classicMembers.length === 0) {
           const err = new GroupIdNotFoundError(`group ${groupId} does not exist`)
           return { groupId, errorCode: err.errorCode, errorMessage: err.message, state: 'dead', groupEpoch: -1, assignor: 'uniform', members: [], offsets: [], totalLag: 0 }
         }
         const owner = new Map<TopicPartition, string>()
         for (const m of g.members.values()) for (const tp of m.assigned) owner.set(tp, m.memberId)
+        for (const m of classicMembers) for (const a of m.assignment) for (const p of a.partitions) owner.set(tpKey(a.topic, p), m.memberId)
         const tps = new Set<TopicPartition>([...g.offsets.keys(), ...owner.keys()])
         let totalLag = 0
         const offsets = [...tps].sort().map(tp => {
@@ -406,13 +502,15 @@ export class GroupCoordinator {
           groupId,
           errorCode: 0,
           errorMessage: null,
-          state: g.state,
-          groupEpoch: g.groupEpoch,
-          assignor: 'uniform',
-          members: [...g.members.values()].map(m => ({
-            ...identity(m),
-            assignment: toList(m.assigned),
-          })),
+          state: this.stateOf(groupId),
+          groupEpoch: classicMembers.length > 0 ? classic!.generationId : g.groupEpoch,
+          assignor: classicMembers.length > 0 ? classic!.protocolName ?? '' : 'uniform',
+          members: classicMembers.length > 0
+            ? classicMembers
+            : [...g.members.values()].map(m => ({
+                ...identity(m),
+                assignment: toList(m.assigned),
+              })),
           offsets,
           totalLag,
         }
@@ -424,12 +522,14 @@ export class GroupCoordinator {
     return {
       groups: req.groupIds.map(groupId => {
         const g = this.#groups.get(groupId)
+        const members = this.memberCount(groupId)
         let error: SpoolError | null = null
-        if (g === undefined || (g.members.size === 0 && g.offsets.size === 0)) error = new GroupIdNotFoundError(`group ${groupId} does not exist`)
-        else if (g.members.size > 0) error = new NonEmptyGroupError(`group ${groupId} has ${g.members.size} active members`)
+        if (members === 0 && (g === undefined || g.offsets.size === 0)) error = new GroupIdNotFoundError(`group ${groupId} does not exist`)
+        else if (members > 0) error = new NonEmptyGroupError(`group ${groupId} has ${members} active members`)
         if (error !== null) return { groupId, errorCode: error.errorCode, errorMessage: error.message }
         this.#store.writeOffsets(groupId, [...g!.offsets.keys()].map(tp => ({ ...tpParse(tp), value: null })))
         this.#store.writeGroup(groupId, null)
+        this.classic.delete(groupId)
         this.#groups.delete(groupId)
         this.#logger.info({ group: groupId }, 'group deleted')
         return { groupId, errorCode: 0, errorMessage: null }
@@ -459,7 +559,10 @@ export class GroupCoordinator {
 
   /** Members per group, for /metrics. */
   *memberCounts (): Iterable<[{ group: string }, number]> {
-    for (const g of this.#groups.values()) if (g.members.size > 0) yield [{ group: g.groupId }, g.members.size]
+    for (const groupId of this.groupIds()) {
+      const n = this.memberCount(groupId)
+      if (n > 0) yield [{ group: groupId }, n]
+    }
   }
 }
 

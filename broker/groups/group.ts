@@ -39,6 +39,8 @@ export interface CommittedOffset {
   offset: number
   metadata: string | null
   commitTimestampMs: number
+  /** The leader epoch a Kafka client committed with (OffsetCommit v6+), if any. */
+  leaderEpoch?: number
 }
 
 export type GroupState = 'empty' | 'reconciling' | 'stable'

@@ -9,6 +9,11 @@
  *   key ['group', groupId]                    → { groupEpoch, members: [{ memberId, instanceId,
  *                                                 clientId, clientHost, memberEpoch, subscribedTopics,
  *                                                 rebalanceTimeoutMs, sessionTimeoutMs, assigned: [tp] }] }
+ *   key ['classic', groupId]                  → a Kafka-protocol group's membership when Stable
+ *                                                 (classic-group.ts ClassicSnapshot: generationId,
+ *                                                 protocolType, protocolName, leaderId, members with
+ *                                                 their protocols' metadata and assignment bytes)
+ * An offset value may also carry `leaderEpoch` (committed by a Kafka client).
  * Writes are synchronous appends through the partition service (acks=1: a commit that was
  * answered survives kill -9).
  */
@@ -20,6 +25,7 @@ import { INTERNAL_CALLER } from '../security/principal.js'
 import type { PartitionService } from '../services/partitions.js'
 import { replayTopic } from '../services/records.js'
 import type { TopicService } from '../services/topics.js'
+import type { ClassicSnapshot } from './classic-group.js'
 import type { CommittedOffset } from './group.js'
 
 export const OFFSETS_TOPIC = '__consumer_offsets'
@@ -44,6 +50,7 @@ export interface StoredGroup {
 export type StoreRecord =
   | { kind: 'offset', groupId: string, topic: string, partition: number, value: CommittedOffset | null }
   | { kind: 'group', groupId: string, value: StoredGroup | null }
+  | { kind: 'classic', groupId: string, value: ClassicSnapshot | null }
 
 const utf8 = new TextEncoder()
 
@@ -94,6 +101,13 @@ export class OffsetStore {
     this.#partitions.append(INTERNAL_CALLER, OFFSETS_TOPIC, this.partitionFor(groupId), builder.build())
   }
 
+  /** Appends a Kafka-protocol group's membership snapshot (null deletes it). */
+  writeClassic (groupId: string, value: ClassicSnapshot | null): void {
+    const builder = new RecordBatchBuilder(1024)
+    builder.append({ key: packr.pack(['classic', groupId]) as Uint8Array, value: value === null ? null : packr.pack(value) as Uint8Array })
+    this.#partitions.append(INTERNAL_CALLER, OFFSETS_TOPIC, this.partitionFor(groupId), builder.build())
+  }
+
   /** Appends the group's membership snapshot (null deletes it). */
   writeGroup (groupId: string, value: StoredGroup | null): void {
     const builder = new RecordBatchBuilder(1024)
@@ -122,7 +136,39 @@ function decodeRecord (key: Uint8Array, value: Uint8Array | null): StoreRecord |
       groupId: k[1],
       topic: k[2],
       partition: k[3],
-      value: { offset: o.offset, metadata: typeof o.metadata === 'string' ? o.metadata : null, commitTimestampMs: typeof o.commitTimestampMs === 'number' ? o.commitTimestampMs : 0 },
+      value: {
+        offset: o.offset,
+        metadata: typeof o.metadata === 'string' ? o.metadata : null,
+        commitTimestampMs: typeof o.commitTimestampMs === 'number' ? o.commitTimestampMs : 0,
+        ...(typeof o.leaderEpoch === 'number' ? { leaderEpoch: o.leaderEpoch } : {}),
+      },
+    }
+  }
+  if (k[0] === 'classic' && typeof k[1] === 'string') {
+    if (v === null) return { kind: 'classic', groupId: k[1], value: null }
+    const c = v as Partial<ClassicSnapshot>
+    if (typeof c.generationId !== 'number' || !Array.isArray(c.members)) return null
+    const members = c.members.filter(m => typeof m?.memberId === 'string' && Array.isArray(m.protocols) && m.assignment instanceof Uint8Array).map(m => ({
+      memberId: m.memberId,
+      groupInstanceId: typeof m.groupInstanceId === 'string' ? m.groupInstanceId : null,
+      clientId: String(m.clientId ?? ''),
+      clientHost: String(m.clientHost ?? ''),
+      sessionTimeoutMs: Number(m.sessionTimeoutMs) || 45_000,
+      rebalanceTimeoutMs: Number(m.rebalanceTimeoutMs) || 300_000,
+      protocolType: String(m.protocolType ?? 'consumer'),
+      protocols: m.protocols.filter(p => typeof p?.name === 'string' && p.metadata instanceof Uint8Array).map(p => ({ name: p.name, metadata: p.metadata })),
+      assignment: m.assignment,
+    }))
+    return {
+      kind: 'classic',
+      groupId: k[1],
+      value: {
+        generationId: c.generationId,
+        protocolType: typeof c.protocolType === 'string' ? c.protocolType : null,
+        protocolName: typeof c.protocolName === 'string' ? c.protocolName : null,
+        leaderId: typeof c.leaderId === 'string' ? c.leaderId : null,
+        members,
+      },
     }
   }
   if (k[0] === 'group' && typeof k[1] === 'string') {

@@ -78,6 +78,17 @@ export class PartitionService {
     return result
   }
 
+  /**
+   * Moves the partition's log start offset up to `offset` (Kafka's DeleteRecords; -1: the
+   * high watermark), deleting whole segments below it; the new log start offset.
+   */
+  deleteRecordsBefore (caller: Caller, topic: string, partition: number, offset: number): number {
+    this.#access.check(caller, 'delete', 'topic', topic)
+    const log = this.#logs.partition(topic, partition)
+    log.deleteRecordsBefore(offset === -1 ? log.highWatermark : offset)
+    return log.logStartOffset
+  }
+
   /** A partition's offsets; UNKNOWN_TOPIC_OR_PARTITION when there is no such partition. */
   offsets (topic: string, partition: number): PartitionOffsets {
     return this.#logs.partition(topic, partition)

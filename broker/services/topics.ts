@@ -141,6 +141,24 @@ export class TopicService {
     return pending
   }
 
+  /**
+   * Raises a topic's partition count (never lowers it: INVALID_PARTITIONS). Existing keys
+   * keep their partitions only until the count changes, as in Kafka.
+   */
+  async addPartitions (caller: Caller, name: string, count: number, options: { validateOnly?: boolean } = {}): Promise<TopicInfo> {
+    this.#access.check(caller, 'alter', 'topic', name)
+    const info = this.#logs.topic(name)
+    if (info === undefined) throw new UnknownTopicOrPartitionError(`topic "${name}" does not exist`)
+    if (info.internal) throw new InvalidTopicError(`topic "${name}" is internal`)
+    if (!Number.isSafeInteger(count) || count <= info.partitions || count > this.#settings.maxPartitionsPerTopic) {
+      throw new InvalidPartitionsError(`topic ${name} has ${info.partitions} partitions; the new count must be ${info.partitions + 1}-${this.#settings.maxPartitionsPerTopic} (got ${count})`)
+    }
+    if (options.validateOnly === true) return { ...info, partitions: count }
+    const updated = await this.#logs.addPartitions(name, count)
+    this.#logged('topic partitions added', caller, { topic: name, from: info.partitions, partitions: count })
+    return updated
+  }
+
   async delete (caller: Caller, name: string): Promise<void> {
     this.#access.check(caller, 'delete', 'topic', name)
     const info = this.#logs.topic(name)

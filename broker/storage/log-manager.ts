@@ -359,6 +359,43 @@ export class LogManager {
     }
   }
 
+  /**
+   * Raises a topic's partition count to `count` (Kafka's CreatePartitions; partitions are
+   * never removed): the new partition logs are created, then topics.json names them. A
+   * crash between the two leaves directories that the next start removes as leftovers.
+   */
+  async addPartitions (name: string, count: number): Promise<TopicInfo> {
+    this.#checkOpen()
+    if (!this.#topics.has(name) || this.#busyNames.has(name)) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name)} does not exist`)
+    return this.#serial(async () => {
+      const state = this.#topics.get(name)
+      if (state === undefined) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name)} does not exist`)
+      const current = state.meta.partitions
+      if (!Number.isSafeInteger(count) || count <= current || count > this.#maxPartitionsPerTopic) {
+        throw new InvalidPartitionsError(`topic ${name} has ${current} partitions; the new count must be ${current + 1}..${this.#maxPartitionsPerTopic} (got ${String(count)})`)
+      }
+      const added: PartitionLog[] = []
+      try {
+        for (let p = current; p < count; p++) {
+          const dir = path.join(this.dataDir, partitionDirName(name, p))
+          if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true })
+          added.push(await this.#openLog(state, p, false))
+          if (p % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop()
+        }
+        const meta: TopicMeta = { ...state.meta, partitions: count }
+        this.#writeTopics(this.#metas().map(m => (m.name === name ? meta : m)))
+        state.meta = meta
+      } catch (err) {
+        await Promise.allSettled(added.map(l => l.close()))
+        for (let p = current; p < count; p++) fs.rmSync(path.join(this.dataDir, partitionDirName(name, p)), { recursive: true, force: true })
+        throw err instanceof StorageError ? err : new StorageError(`adding partitions to ${name} failed: ${(err as Error).message}`, { cause: err })
+      }
+      state.logs.push(...added)
+      this.#logger.debug({ topic: name, from: current, to: count }, 'partitions added')
+      return this.#info(state)
+    })
+  }
+
   async deleteTopic (name: string): Promise<void> {
     this.#checkOpen()
     const state = this.#topics.get(name)

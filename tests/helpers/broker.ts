@@ -8,7 +8,7 @@ export { tempDir, type TestLike }
 /** A broker on free ports in a temp data dir, closed at teardown. */
 export async function startBroker (t: TestLike, options: BrokerOptions = {}): Promise<Broker> {
   const dataDir = options.dataDir ?? tempDir(t)
-  const broker = await Broker.start({ host: '127.0.0.1', port: 0, httpPort: 0, mqttPort: 0, logLevel: 'silent', ...options, dataDir })
+  const broker = await Broker.start({ host: '127.0.0.1', port: 0, httpPort: 0, mqttPort: 0, kafkaPort: 0, logLevel: 'silent', ...options, dataDir })
   t.teardown(() => broker.close())
   return broker
 }

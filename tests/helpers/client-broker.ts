@@ -25,7 +25,7 @@ export async function startTestBroker (t: Test, options: Record<string, unknown>
   const dataDir = mkdtempSync(join(tmpdir(), 'spool-client-test-'))
   const start = (port: number, httpPort: number): Promise<Broker> =>
     // Listeners these tests do not use are off, so no fixed default port (MQTT's 1883) is taken.
-    Broker.start({ dataDir, host: '127.0.0.1', port, httpPort, mqttPort: null, logLevel: 'silent', ...options })
+    Broker.start({ dataDir, host: '127.0.0.1', port, httpPort, mqttPort: null, kafkaPort: null, logLevel: 'silent', ...options })
   let broker: Broker | null = await start(0, 0)
   const nativePort = broker.ports.native!
   const httpPort = broker.ports.http!

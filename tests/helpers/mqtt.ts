@@ -36,6 +36,7 @@ export async function startGateway (t: TestLike, overrides: Partial<BrokerConfig
     port: null,
     httpPort: null,
     mqttPort: 0,
+    kafkaPort: null,
     retentionCheckIntervalMs: 0,
     ...overrides,
     logger: pino({ level: process.env.SPOOL_TEST_LOG ?? 'silent' }),

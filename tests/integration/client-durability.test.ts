@@ -19,7 +19,7 @@ const address = `127.0.0.1:${port}`
 let broker: ChildProcess | null = null
 
 async function startBroker (): Promise<void> {
-  const child = spawn(process.execPath, [CLI, 'broker', 'start', '--data-dir', dataDir, '--port', String(port), '--http-port', '0', '--mqtt-port', 'off'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, [CLI, 'broker', 'start', '--data-dir', dataDir, '--port', String(port), '--http-port', '0', '--mqtt-port', 'off', '--kafka-port', 'off'], { stdio: ['ignore', 'ignore', 'pipe'] })
   broker = child
   const deadline = Date.now() + 15_000
   for (;;) {

@@ -129,11 +129,14 @@ function shell (command: string, env: Record<string, string>): ChildProcess {
 }
 
 t.test('every shell block of the README runs as written', async t => {
-  const broker = await startBroker(t, { mqttPort: null })
+  // Kafka-protocol groups form at once (the 3 s initial rebalance delay would only add waiting).
+  const broker = await startBroker(t, { mqttPort: null, groupInitialRebalanceDelayMs: 0 })
   const native = broker.ports.native!
   const http = broker.ports.http!
+  const kafka = broker.ports.kafka!
   const env = { SPOOL_BROKER: `127.0.0.1:${native}` }
   const substitute = (line: string): string => line
+    .replace(/(127\.0\.0\.1|localhost):9092/g, `127.0.0.1:${kafka}`)
     .replace(/(127\.0\.0\.1|localhost):7421/g, `127.0.0.1:${http}`)
     .replace(/(127\.0\.0\.1|localhost):7420/g, `127.0.0.1:${native}`)
   const children = new Set<ChildProcess>()

@@ -133,7 +133,7 @@ t.test('broker killed with SIGKILL: committed offsets and membership survive, me
   const address = `127.0.0.1:${port}`
   let broker: Spawned | null = null
   const start = async (): Promise<void> => {
-    broker = spawnSpool(t, ['broker', 'start', '--data-dir', dataDir, '--port', String(port), '--http-port', 'off', '--mqtt-port', 'off', '--group-heartbeat-interval-ms', String(HEARTBEAT_MS)])
+    broker = spawnSpool(t, ['broker', 'start', '--data-dir', dataDir, '--port', String(port), '--http-port', 'off', '--mqtt-port', 'off', '--kafka-port', 'off', '--group-heartbeat-interval-ms', String(HEARTBEAT_MS)])
     await until(() => broker!.stdout().includes('"broker started"') || broker!.child.exitCode !== null, 15_000, 'the broker to start')
     t.match(broker!.stdout(), /"broker started"/, broker!.stderr())
   }

@@ -67,7 +67,7 @@ t.test('/api lists its endpoints; /api/overview has broker, totals and rates', a
   t.equal(o.headers.get('content-type'), 'application/json; charset=utf-8')
   t.equal(o.headers.get('cache-control'), 'no-store')
   t.match(o.json, {
-    broker: { version: String, nodeId: 0, clusterId: 'spool', uptimeMs: Number, ports: { native: broker.ports.native, http: broker.ports.http } },
+    broker: { version: String, nodeId: 0, clusterId: String, uptimeMs: Number, ports: { native: broker.ports.native, http: broker.ports.http } },
     topics: { count: Number, partitions: Number, sizeBytes: Number },
     groups: { count: Number },
     connections: { count: Number },

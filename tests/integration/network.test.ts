@@ -2,8 +2,8 @@
 // - the failure rule: an unexpected exception while handling one connection's input closes
 //   that connection only (with its protocol's last word, one error log line and
 //   spool_connection_errors_total{reason="INTERNAL_ERROR"}); other clients keep producing
-//   and consuming and the broker stays up — native TCP, native over /ws, MQTT TCP, MQTT over
-//   /mqtt, HTTP;
+//   and consuming and the broker stays up — native TCP, native over /ws, Kafka TCP, MQTT
+//   TCP, MQTT over /mqtt, HTTP;
 // - maxConnections counts every protocol and refuses the next connection at accept, MQTT
 //   included before CONNECT, with the refusal counted;
 // - frames trickled one byte per write hold one buffer of the frame's size (not one per
@@ -22,6 +22,7 @@ import { ERROR_TABLE } from '../../protocol/errors.js'
 import { faultPoints } from '../../broker/storage/testing/fault-points.js'
 import { startBroker, httpGet } from '../helpers/broker.js'
 import { RawClient } from '../helpers/raw-client.js'
+import { KafkaRawClient } from '../helpers/kafka-raw.js'
 import { collect, connectClient } from '../helpers/mqtt.js'
 import { waitFor } from '../helpers/processes.js'
 import type { Broker } from '../../broker/broker.js'
@@ -87,6 +88,29 @@ t.test('failure rule: native TCP — an unexpected throw closes that connection 
   t.equal(line?.clientId, 'victim', '… and the client')
   t.equal(line?.level, 50, 'at error level')
   t.equal(await metric(broker, 'spool_connection_errors_total', { protocol: 'native', reason: 'INTERNAL_ERROR' }), 1, 'counted')
+})
+
+t.test('failure rule: Kafka TCP — an unexpected throw answers UNKNOWN_SERVER_ERROR and closes that connection only', async t => {
+  const { logger, lines } = capture()
+  const broker = await startBroker(t, { logger })
+  armFor(t, 'kafka.request', 'kafka-victim')
+  const bystander = await KafkaRawClient.connect(broker.ports.kafka!, 'kafka-bystander')
+  t.teardown(() => bystander.close())
+  const victim = await KafkaRawClient.connect(broker.ports.kafka!, 'kafka-victim')
+  t.teardown(() => victim.close())
+  const answer = await victim.call('ApiVersions', 3, { clientSoftwareName: 'victim', clientSoftwareVersion: '1' })
+  t.equal(answer.errorCode, ERROR_TABLE.UNKNOWN_SERVER_ERROR.code, 'the failed request is answered UNKNOWN_SERVER_ERROR')
+  await victim.until(() => victim.closed)
+  t.ok(victim.closed, 'the connection is closed')
+  const meta = await bystander.call('Metadata', 9, { topics: [{ name: 'after-kafka' }], allowAutoTopicCreation: true })
+  t.equal(meta.topics[0]!.errorCode, 0, 'another Kafka client is served')
+  await roundTrip(broker, 'after-kafka-native', 'still serving')
+  const line = lines.find(l => l.msg === 'closing connection after an internal error')
+  t.equal(line?.protocol, 'kafka', 'one error line naming the protocol')
+  t.match(line?.peer, /^127\.0\.0\.1:\d+$/, '… the peer')
+  t.equal(line?.clientId, 'kafka-victim', '… and the client')
+  t.equal(lines.filter(l => l.msg === 'closing connection after an internal error').length, 1, 'one line')
+  t.equal(await metric(broker, 'spool_connection_errors_total', { protocol: 'kafka', reason: 'INTERNAL_ERROR' }), 1, 'counted')
 })
 
 t.test('failure rule: native over /ws', async t => {

@@ -25,6 +25,7 @@
  *
  * And one point per protocol front-end, for the failure-rule tests (detail: the client id):
  *   native.request            a native request, before its handler (native TCP and /ws)
+ *   kafka.request             a Kafka request, before its handler
  *   mqtt.packet               an MQTT packet, before it is handled (MQTT TCP and /mqtt)
  *   http.request              an HTTP request, before its route handler
  *
