@@ -75,6 +75,7 @@ export const ERROR_TABLE = {
   TLS_CONFIG_INVALID: { code: 1311, retriable: false, message: 'The TLS certificate, key or CA files cannot be used' },
   USER_NOT_FOUND: { code: 1320, retriable: false, message: 'No such user' },
   USER_ALREADY_EXISTS: { code: 1321, retriable: false, message: 'The user already exists' },
+  AUTHENTICATION_REQUIRED: { code: 1330, retriable: false, message: 'The broker requires authentication before this request' },
 } as const satisfies Record<string, { code: number, retriable: boolean, message: string }>
 
 export type ErrorName = keyof typeof ERROR_TABLE
@@ -167,6 +168,7 @@ export class SecurityFileInvalidError extends SpoolError { static override reado
 export class TlsConfigInvalidError extends SpoolError { static override readonly errorName = 'TLS_CONFIG_INVALID' }
 export class UserNotFoundError extends SpoolError { static override readonly errorName = 'USER_NOT_FOUND' }
 export class UserAlreadyExistsError extends SpoolError { static override readonly errorName = 'USER_ALREADY_EXISTS' }
+export class AuthenticationRequiredError extends SpoolError { static override readonly errorName = 'AUTHENTICATION_REQUIRED' }
 
 /** Every concrete class, one per table row (checked by a unit test). */
 export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
@@ -187,7 +189,7 @@ export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
   UnsupportedSaslMechanismError, IllegalSaslStateError, TransactionalIdAuthorizationFailedError,
   SaslAuthenticationFailedError, TokenExpiredError, TokenInvalidError, TokenSignatureInvalidError,
   TokenKeyUnknownError, SecurityFileInvalidError, TlsConfigInvalidError, UserNotFoundError,
-  UserAlreadyExistsError,
+  UserAlreadyExistsError, AuthenticationRequiredError,
 ]
 
 const BY_NUMBER = new Map<number, typeof SpoolError>()

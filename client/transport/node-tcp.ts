@@ -8,12 +8,17 @@
  * - Incoming bytes go through the push FrameDecoder, which checks each length prefix
  *   against maxFrameBytes before buffering and returns frames that lie within one chunk as
  *   views (no copy).
+ * - With `tls` options the socket is a node:tls one: the broker's certificate must verify
+ *   against `ca` (or the system's CAs) and name the host (SNI for DNS names only), and the
+ *   transport opens once the handshake is done. A certificate that does not verify rejects
+ *   with Node's error (its `code`, e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE, names why).
  */
 
-import { Socket, connect } from 'node:net'
+import { Socket, connect, isIP } from 'node:net'
+import { connect as connectTls, type ConnectionOptions } from 'node:tls'
 import { BrokerUnreachableError } from '../../protocol/errors.js'
 import { FrameDecoder, RESPONSE_HEADER_BYTES } from '../../protocol/native/frame.js'
-import type { Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js'
+import type { TlsClientOptions, Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js'
 
 /** Splits "host:port" (IPv6 as "[::1]:7420"). */
 export function parseHostPort (address: string): { host: string, port: number } {
@@ -81,11 +86,31 @@ class NodeTcpTransport implements Transport {
   }
 }
 
-/** Opens a TCP connection to "host:port". */
+type Pem = string | Uint8Array
+const pem = (v: Pem): string | Buffer => typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+
+function nodeTlsOptions (tls: TlsClientOptions): ConnectionOptions {
+  return {
+    ...(tls.ca === undefined ? {} : { ca: Array.isArray(tls.ca) ? tls.ca.map(pem) : pem(tls.ca) }),
+    ...(tls.cert === undefined ? {} : { cert: pem(tls.cert) }),
+    ...(tls.key === undefined ? {} : { key: pem(tls.key) }),
+    ...(tls.passphrase === undefined ? {} : { passphrase: tls.passphrase }),
+    ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+    ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
+  }
+}
+
+/** Opens a TCP connection to "host:port" (TLS with `options.tls`). */
 export const nodeTcpTransport: TransportFactory = (address, handlers, options: TransportOptions) => {
   const { host, port } = parseHostPort(address)
   return new Promise<Transport>((resolve, reject) => {
-    const socket = connect({ host, port, noDelay: true })
+    const tls = options.tls
+    const socket = tls === undefined
+      ? connect({ host, port, noDelay: true })
+      : connectTls({
+        host, port, ...nodeTlsOptions(tls),
+        ...(tls.servername === undefined && isIP(host) === 0 ? { servername: host } : {}),
+      })
     const timer = setTimeout(() => {
       const err = Object.assign(new Error(`connect to ${address} timed out after ${options.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })
       socket.destroy()
@@ -97,7 +122,7 @@ export const nodeTcpTransport: TransportFactory = (address, handlers, options: T
       reject(err)
     }
     socket.once('error', onError)
-    socket.once('connect', () => {
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       clearTimeout(timer)
       socket.off('error', onError)
       socket.setNoDelay(true)

@@ -22,11 +22,11 @@
 
 import { readFileSync } from 'node:fs'
 import {
-  GroupIdNotFoundError, InvalidRequestError, InvalidTopicError, UnknownTopicOrPartitionError, errorFromCode,
+  GroupIdNotFoundError, InvalidRequestError, InvalidTopicError, errorFromCode,
 } from '../../../../protocol/errors.js'
 import type { BrokerPorts } from '../../../config/listeners.js'
 import type { BrokerConfig } from '../../../config/settings.js'
-import type { GroupCoordinator } from '../../../groups/coordinator.js'
+import type { GroupAccess } from '../../../groups/group-access.js'
 import type { LogConfig } from '../../../storage/config.js'
 import type { TopicInfo, TopicService } from '../../../services/topics.js'
 import type { StatsSampler, TopicRate } from '../../../observability/stats.js'
@@ -38,7 +38,8 @@ import type {
 export interface ApiContext {
   config: BrokerConfig
   topics: TopicService
-  groups: GroupCoordinator
+  /** The group coordinator behind its access checks. */
+  groups: GroupAccess
   stats: StatsSampler
   /** Listener ports as bound (null when off). */
   ports: Readonly<BrokerPorts>
@@ -93,8 +94,8 @@ function topicDetail (ctx: ApiContext, info: TopicInfo): TopicDetail {
   return { ...topicSummary(ctx, info), config: { ...info.config }, partitions: ctx.topics.partitionStats(info.name) }
 }
 
+/** A topic the caller may describe (its authorization error first, so a denied caller does not learn whether it exists). */
 function knownTopic (ctx: ApiContext, req: ApiRequest, name: string): TopicInfo {
-  if (!ctx.topics.exists(name)) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name.slice(0, 249))} does not exist`)
   return ctx.topics.describe(req.caller, name)
 }
 
@@ -118,8 +119,8 @@ function createTopicBody (ctx: ApiContext, body: unknown): { name: string, parti
   return { name, partitions: (partitions as number | undefined) ?? ctx.config.defaultPartitions, config: (config ?? {}) as Partial<LogConfig> }
 }
 
-function describeGroup (ctx: ApiContext, groupId: string): GroupDetail {
-  const [group] = ctx.groups.describeGroups({ groupIds: [groupId] }).groups
+function describeGroup (ctx: ApiContext, req: ApiRequest, groupId: string): GroupDetail {
+  const [group] = ctx.groups.describeGroups(req.caller, { groupIds: [groupId] }).groups
   if (group === undefined) throw new GroupIdNotFoundError(`group ${JSON.stringify(groupId)} does not exist`)
   if (group.errorCode !== 0) throw errorFromCode(group.errorCode, group.errorMessage ?? undefined)
   const { errorCode: _code, errorMessage: _message, ...rest } = group
@@ -175,7 +176,7 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
               ports: ctx.ports,
             },
             topics: { count: topics.length, partitions, sizeBytes },
-            groups: { count: ctx.groups.listGroups().groups.length },
+            groups: { count: ctx.groups.listGroups(req.caller).groups.length },
             connections: { count: ctx.connectionCount() },
             rates: totalRates(Object.values(last?.topics ?? {})),
             timeMs: ctx.now(),
@@ -206,7 +207,6 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
         GET: req => ({ body: { topic: topicDetail(ctx, knownTopic(ctx, req, req.params.name!)) } }),
         DELETE: async req => {
           const name = req.params.name!
-          if (!ctx.topics.exists(name)) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name.slice(0, 249))} does not exist`)
           await ctx.topics.delete(req.caller, name)
           return { body: { deleted: name } }
         },
@@ -218,8 +218,8 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
       methods: {
         GET: req => {
           const history = groupLagHistory(ctx, sinceMs(req))
-          const groups = ctx.groups.listGroups().groups.map((g): GroupSummary => {
-            const detail = ctx.groups.describeGroups({ groupIds: [g.groupId] }).groups[0]
+          const groups = ctx.groups.listGroups(req.caller).groups.map((g): GroupSummary => {
+            const detail = ctx.groups.describeGroups(req.caller, { groupIds: [g.groupId] }).groups[0]
             return {
               groupId: g.groupId,
               state: g.state,
@@ -237,9 +237,9 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
       pattern: '/api/groups/:id',
       doc: 'one group: members, assignment, committed/end offsets and lag per partition; DELETE deletes an empty group',
       methods: {
-        GET: req => ({ body: { group: describeGroup(ctx, req.params.id!) } }),
+        GET: req => ({ body: { group: describeGroup(ctx, req, req.params.id!) } }),
         DELETE: req => {
-          const [result] = ctx.groups.deleteGroups({ groupIds: [req.params.id!] }).groups
+          const [result] = ctx.groups.deleteGroups(req.caller, { groupIds: [req.params.id!] }).groups
           if (result !== undefined && result.errorCode !== 0) throw errorFromCode(result.errorCode, result.errorMessage ?? undefined)
           return { body: { deleted: req.params.id! } }
         },
