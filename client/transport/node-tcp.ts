@@ -15,7 +15,7 @@
  */
 
 import { Socket, connect, isIP } from 'node:net'
-import { connect as connectTls, type ConnectionOptions } from 'node:tls'
+import { connect as connectTls, type ConnectionOptions, type TLSSocket } from 'node:tls'
 import { BrokerUnreachableError } from '../../protocol/errors.js'
 import { FrameDecoder, RESPONSE_HEADER_BYTES } from '../../protocol/native/frame.js'
 import type { TlsClientOptions, Transport, TransportFactory, TransportHandlers, TransportOptions } from './transport.js'
@@ -41,8 +41,10 @@ class NodeTcpTransport implements Transport {
     this.#decoder = new FrameDecoder(maxFrameBytes, RESPONSE_HEADER_BYTES)
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('drain', () => handlers.onDrain())
-    socket.on('error', err => this.#finish(err))
-    socket.on('close', () => this.#finish())
+    socket.on('error', err => this.#finish(this.#framed ? err : refusedTls(err, socket)))
+    socket.on('close', () => this.#finish(this.#framed || !(socket as Partial<TLSSocket>).encrypted
+      ? undefined
+      : new BrokerUnreachableError(`cannot reach broker at ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: it closed the TLS connection before answering (does it require a client certificate from its CA?)`)))
   }
 
   #onData (chunk: Buffer): void {
@@ -84,6 +86,17 @@ class NodeTcpTransport implements Transport {
     this.#socket.destroy()
     this.#handlers.onClose(error)
   }
+}
+
+/**
+ * With TLS 1.3 a broker checks the client's certificate after the client's side of the
+ * handshake is done: a refusal arrives as an alert on the first read. Named as unreachable,
+ * with the alert, rather than as a connection that merely closed.
+ */
+function refusedTls (err: Error, socket: Socket): Error {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === undefined || !code.startsWith('ERR_SSL_')) return err
+  return new BrokerUnreachableError(`cannot reach broker at ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: it refused the TLS connection (${code}; does it require a client certificate from its CA?)`, { cause: err })
 }
 
 type Pem = string | Uint8Array
