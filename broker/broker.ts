@@ -44,6 +44,8 @@ import { newRoutes, startHttpListener, type HttpRoutes } from './protocols/http/
 import { registerHttpRoutes } from './protocols/http/routes.js'
 import { webSocketEndpoint } from './protocols/http/upgrade.js'
 import { MqttGateway } from './protocols/mqtt/gateway.js'
+import { parseMapRules } from './protocols/mqtt/mapping.js'
+import { MqttAccess, mqttAuthenticator } from './security/mqtt-access.js'
 import { mqttProtocol } from './protocols/mqtt/listener.js'
 import { registerGatewayMetrics } from './protocols/mqtt/metrics.js'
 import { Dispatcher } from './protocols/native/dispatcher.js'
@@ -214,7 +216,7 @@ export class Broker {
       let mqtt: MqttGateway | null = null
       let mqttWire: WireProtocol | null = null
       if (config.mqttPort !== null || config.mqttTlsPort !== null) {
-        mqtt = new MqttGateway({ config, log: { topics, partitions }, logger, now })
+        mqtt = new MqttGateway({ config, log: { topics, partitions }, logger, now, ...mqttSecurity(config, security) })
         await mqtt.open()
         registerGatewayMetrics(mqtt, metrics)
         const gateway = mqtt
@@ -335,4 +337,14 @@ function registerStorageMetrics (metrics: BrokerMetrics, logs: LogManager): void
 /** The login of a connection whose TLS client certificate verified (null: none). */
 function certificateLogin (principal: Principal | null): { principal: Principal, expiresAtMs: null } | null {
   return principal === null ? null : { principal, expiresAtMs: null }
+}
+
+/** With --auth, MQTT CONNECT authenticates against the user store and publish/subscribe pass the ACLs (security/mqtt-access.ts). */
+function mqttSecurity (config: BrokerConfig, security: BrokerSecurity): { authenticator?: ReturnType<typeof mqttAuthenticator>, authorizer?: MqttAccess } {
+  if (!security.required) return {}
+  const rules = parseMapRules(config.mqttMap ?? [], { maxTopicBytes: config.mqttMaxTopicLength, maxTopicLevels: config.mqttMaxTopicLevels })
+  return {
+    authenticator: mqttAuthenticator(security.authenticator, config.tlsPrincipal as 'dn' | 'cn'),
+    authorizer: new MqttAccess(security.access, rules, config.mqttLogTopic),
+  }
 }
