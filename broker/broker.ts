@@ -43,6 +43,7 @@ import { StatsSampler } from './observability/stats.js'
 import { newRoutes, startHttpListener, type HttpRoutes } from './protocols/http/server.js'
 import { registerHttpRoutes } from './protocols/http/routes.js'
 import { webSocketEndpoint } from './protocols/http/upgrade.js'
+import { HttpAuth } from './protocols/http/auth.js'
 import { MqttGateway } from './protocols/mqtt/gateway.js'
 import { parseMapRules } from './protocols/mqtt/mapping.js'
 import { MqttAccess, mqttAuthenticator } from './security/mqtt-access.js'
@@ -243,7 +244,8 @@ export class Broker {
       const acceptors: WebSocketAcceptor[] = []
       const wsNative = webSocketAcceptor({ maxPayload: config.maxFrameBytes, budget, logger })
       acceptors.push(wsNative)
-      routes.upgrades.set('/ws', webSocketEndpoint({ acceptor: wsNative, registry: connections, protocol: native, allowedOrigins: config.httpAllowedOrigins, logger }))
+      const httpAuth = new HttpAuth({ required: security.required, authenticator: security.authenticator, now })
+      routes.upgrades.set('/ws', webSocketEndpoint({ acceptor: wsNative, registry: connections, protocol: native, allowedOrigins: config.httpAllowedOrigins, logger, login: req => httpAuth.session(req) }))
       if (mqttWire !== null) {
         const wsMqtt = webSocketAcceptor({ maxPayload: config.mqttMaxPacketBytes + 16, subprotocol: 'mqtt', budget, logger })
         acceptors.push(wsMqtt)
@@ -256,7 +258,9 @@ export class Broker {
         metrics,
         webRoot,
         logger,
-        api: { config, topics, groups: groupAccess, stats, ports, startedAtMs, connectionCount: () => connections.size, now },
+        api: { config, topics, groups: groupAccess, stats, ports, startedAtMs, connectionCount: () => connections.size, now, access },
+        auth: httpAuth,
+        session: { tokens: security.tokens, credentials: security.credentials, superUsers: security.superUsers },
         health: () => ({
           closing: lifecycle.closing,
           uptimeMs: now() - startedAtMs,

@@ -29,6 +29,7 @@ import type { BrokerConfig } from '../../../config/settings.js'
 import type { GroupAccess } from '../../../groups/group-access.js'
 import type { LogConfig } from '../../../storage/config.js'
 import type { TopicInfo, TopicService } from '../../../services/topics.js'
+import { CLUSTER_RESOURCE, type AccessPolicy } from '../../../services/access.js'
 import type { StatsSampler, TopicRate } from '../../../observability/stats.js'
 import type { ApiRequest, ApiRoute } from './router.js'
 import type {
@@ -46,6 +47,8 @@ export interface ApiContext {
   startedAtMs: number
   /** Open connections, all protocols. */
   connectionCount: () => number
+  /** The services' policy (what /api/traffic may show). */
+  access: AccessPolicy
   now: () => number
 }
 
@@ -150,9 +153,10 @@ function totalRates (rates: Iterable<TopicRate>): TopicRate {
   return sum
 }
 
-/** The api's routes, bound to the broker's state. */
-export function apiRoutes (ctx: ApiContext): ApiRoute[] {
+/** The api's routes, bound to the broker's state; `extra` routes (logins, tokens) join the index. */
+export function apiRoutes (ctx: ApiContext, extra: readonly ApiRoute[] = []): ApiRoute[] {
   const routes: ApiRoute[] = [
+    ...extra,
     {
       pattern: '/api/overview',
       doc: 'broker, totals and current rates',
@@ -250,8 +254,13 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
       doc: 'per-second produce/fetch rates per topic (?sinceMs=T) and connections, heaviest egress first',
       methods: {
         GET: req => {
-          const history = ctx.stats.history(sinceMs(req)).map(s => ({ timeMs: s.timeMs, topics: s.topics }))
-          const body: TrafficAnswer = { timeMs: ctx.now(), history, connections: ctx.stats.connections() }
+          // Rates only of topics the caller may describe; connections only to who may describe the cluster.
+          const visible = ctx.access.allows(req.caller, 'describe', 'cluster', CLUSTER_RESOURCE) ? null : new Set(ctx.topics.list(req.caller, { includeInternal: true }).map(t => t.name))
+          const history = ctx.stats.history(sinceMs(req)).map(s => ({
+            timeMs: s.timeMs,
+            topics: visible === null ? s.topics : Object.fromEntries(Object.entries(s.topics).filter(([name]) => visible.has(name))),
+          }))
+          const body: TrafficAnswer = { timeMs: ctx.now(), history, connections: visible === null ? ctx.stats.connections() : [] }
           return { body }
         },
       },
