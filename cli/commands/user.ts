@@ -4,6 +4,7 @@
  *
  *   spool user add <name> [--password-file F] [--iterations N] [--data-dir D]
  *   spool user passwd <name> [--password-file F] [--data-dir D]
+ * (--password-file is the program's global option, see cli/context.ts.)
  *   spool user delete <name> [--data-dir D]
  *   spool user list [--format text|json] [--data-dir D]
  *
@@ -39,6 +40,14 @@ export function local<Args extends unknown[]> (run: (...args: Args) => Promise<v
   }
 }
 
+/**
+ * `--password-file` is the program's option (it also gives --user's password to the client
+ * commands), so it is read from there; here it is the password of the user being made.
+ */
+function passwordFileOf (command: Command): string | undefined {
+  return (command.optsWithGlobals() as { passwordFile?: string }).passwordFile
+}
+
 function store (dataDir: string): CredentialStore {
   return CredentialStore.open({ dataDir })
 }
@@ -48,22 +57,20 @@ export function userCommand (): Command {
   user.command('add <name>')
     .description('create a user (password from --password-file, a prompt, or the first line of stdin)')
     .addOption(dataDirOption())
-    .option('--password-file <file>', 'file whose first line is the password')
     .option('--iterations <n>', 'PBKDF2 iterations of its SCRAM credentials (4096-1000000)', intArg(4096))
-    .action(local(async (name: string, o: { dataDir: string, passwordFile?: string, iterations?: number }) => {
+    .action(local(async (name: string, o: { dataDir: string, iterations?: number }, command: Command) => {
       const s = store(o.dataDir)
-      const password = await newPassword(o.passwordFile, `password for ${name}`)
+      const password = await newPassword(passwordFileOf(command), `password for ${name}`)
       await s.addUser(name, password, o.iterations === undefined ? {} : { iterations: o.iterations })
       process.stdout.write(`created user ${name} (SCRAM-SHA-256, SCRAM-SHA-512) in ${s.file}\n`)
     }))
   user.command('passwd <name>')
     .description('change a user\'s password (connections already open stay)')
     .addOption(dataDirOption())
-    .option('--password-file <file>', 'file whose first line is the new password')
-    .action(local(async (name: string, o: { dataDir: string, passwordFile?: string }) => {
+    .action(local(async (name: string, o: { dataDir: string }, command: Command) => {
       const s = store(o.dataDir)
       if (!s.hasUser(name)) throw new UserNotFoundError(`user ${name} does not exist`)
-      await s.changePassword(name, await newPassword(o.passwordFile, `new password for ${name}`))
+      await s.changePassword(name, await newPassword(passwordFileOf(command), `new password for ${name}`))
       process.stdout.write(`changed the password of ${name}\n`)
     }))
   user.command('delete <name>')

@@ -45,8 +45,8 @@ export async function waitFor (predicate: () => boolean, timeoutMs = 10_000, wha
 }
 
 /** Starts `spool broker start` on free ports and waits for its 'broker started' log line. */
-export async function spawnBroker (t: TestLike, dataDir: string, extra: string[] = []): Promise<Spawned & { ports: { native: number, http: number } }> {
-  const p = spawnSpool(t, ['broker', 'start', '--data-dir', dataDir, '--port', '0', '--http-port', '0', ...extra])
+export async function spawnBroker (t: TestLike, dataDir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<Spawned & { ports: { native: number, http: number } }> {
+  const p = spawnSpool(t, ['broker', 'start', '--data-dir', dataDir, '--port', '0', '--http-port', '0', ...extra], { env })
   let ports: { native: number, http: number } | null = null
   await waitFor(() => {
     for (const line of p.stdout().split('\n')) {

@@ -22,7 +22,7 @@ function run (t: TestLike, cmd: string, args: string[], env: Record<string, stri
 async function fetchRequests (httpPort: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text()
   let n = 0
-  for (const m of text.matchAll(/^spool_requests_total\{api="Fetch"[^}]*\} (\d+)$/gm)) n += Number(m[1])
+  for (const m of text.matchAll(/^spool_requests_total\{[^}]*api="Fetch"[^}]*\} (\d+)$/gm)) n += Number(m[1])
   return n
 }
 
@@ -137,7 +137,8 @@ t.test('every shell block of the README runs as written', async t => {
   const broker = await startBroker(t, { mqttPort: null })
   const native = broker.ports.native!
   const http = broker.ports.http!
-  const env = { SPOOL_BROKER: `127.0.0.1:${native}` }
+  // The Security section's `spool user`/`acl`/`token` edit this broker's data directory.
+  const env = { SPOOL_BROKER: `127.0.0.1:${native}`, SPOOL_DATA_DIR: broker.config.dataDir }
   const substitute = (line: string): string => line
     .replace(/(127\.0\.0\.1|localhost):7421/g, `127.0.0.1:${http}`)
     .replace(/(127\.0\.0\.1|localhost):7420/g, `127.0.0.1:${native}`)

@@ -10,12 +10,13 @@
 // checks refuse to expose an unauthenticated broker; and no password, proof or token is in
 // any log line of this file.
 import t from 'tap'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { Broker } from '../../broker/broker.js'
 import { Client, text, utf8 } from '../../client/index.js'
 import { ERROR_TABLE, type ErrorName } from '../../protocol/errors.js'
 import { runCli } from '../helpers/client-cli.js'
+import { spawnBroker } from '../helpers/processes.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { LogAudit, seedSecurity, startSecureBroker, tempDir } from '../helpers/security.js'
 
@@ -243,6 +244,46 @@ t.test('safe defaults: no unauthenticated broker on a non-loopback address; --au
   await c.admin().createTopics([{ topic: 'first-run' }])
   t.same(await c.admin().listTopics(), ['first-run'])
   await seedSecurity(tempDir(t), {})
+})
+
+t.test('the container\'s command (--auth --bootstrap-admin admin): a generated password printed once, or SPOOL_ADMIN_PASSWORD', async t => {
+  const compose = readFileSync(new URL('../../../docker-compose.yml', import.meta.url), 'utf8')
+  const dockerfile = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8')
+  const command = JSON.parse(/^ {4}command: (\[.*\])$/m.exec(compose)![1]!) as string[]
+  t.same(JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!), command, 'the image and compose run the same command')
+  t.ok(command.includes('--auth') && command.includes('--host'), 'with --auth, since it binds every interface')
+  t.match(compose, /SPOOL_ADMIN_PASSWORD: "\$\{SPOOL_ADMIN_PASSWORD:-\}"/, 'the password may come from the environment or a .env file')
+  // The same flags here, but on loopback: a test never listens on another address.
+  const flags = command.slice(2).map(a => a === '0.0.0.0' ? '127.0.0.1' : a).map(a => a === '/data' ? tempDir(t) : a)
+  const dataDir = flags[flags.indexOf('--data-dir') + 1]!
+  const first = spawnBroker(t, dataDir, [...flags.filter(f => f !== dataDir && f !== '--data-dir'), '--mqtt-port', 'off'])
+  const started = await first
+  const password = /^ {6}(\S+)$/m.exec(started.stderr())?.[1]
+  t.ok(password !== undefined && password.length >= 20, 'a generated password is printed on stderr')
+  audit.secret(password!)
+  t.notMatch(started.stdout(), new RegExp(password!), 'and is not in the log (stdout)')
+  const admin = new Client({ brokers: [`127.0.0.1:${started.ports.native}`], sasl: { username: 'admin', password: password! } })
+  t.teardown(() => admin.close())
+  await admin.admin().createTopics([{ topic: 'from-admin' }])
+  t.same(await admin.admin().listTopics(), ['from-admin'], 'the admin is a super user')
+  await admin.close()
+  started.child.kill('SIGTERM')
+  t.equal(await started.exited, 0)
+  const second = await spawnBroker(t, dataDir, [...flags.filter(f => f !== dataDir && f !== '--data-dir'), '--mqtt-port', 'off'])
+  t.notMatch(second.stderr(), /generated password/, 'the next start prints nothing: the user exists')
+  second.child.kill('SIGTERM')
+  await second.exited
+  const given = tempDir(t)
+  const third = await spawnBroker(t, given, ['--auth', '--bootstrap-admin', 'admin', '--mqtt-port', 'off'], { SPOOL_ADMIN_PASSWORD: 'given-Secret-8' })
+  audit.secret('given-Secret-8')
+  t.notMatch(third.stderr(), /generated password/)
+  const byEnv = new Client({ brokers: [`127.0.0.1:${third.ports.native}`], sasl: { username: 'admin', password: 'given-Secret-8' } })
+  t.teardown(() => byEnv.close())
+  t.same(await byEnv.admin().listTopics(), [], 'SPOOL_ADMIN_PASSWORD is the admin\'s password')
+  await byEnv.close()
+  third.child.kill('SIGTERM')
+  await third.exited
+  audit.lines.push(started.stdout(), second.stdout(), third.stdout())
 })
 
 t.test('no password, SCRAM proof or token in any log line of this file', async t => {
