@@ -172,10 +172,11 @@ t.test('browser: a page with a token consumes; expired and out-of-scope tokens a
   const context = await launchBrowser(t)
   const { page, errors } = await openPage(context, `http://127.0.0.1:${b.ports.http}/healthz`)
   t.teardown(() => page.close())
-  const outcome = await page.evaluate(async ({ url, good, expired }) => {
+  const outcome = await page.evaluate(async ({ url, good, expired, password }) => {
     const sdk = await import('/sdk/spool.js' as string) as Sdk
-    const read = async (token: string, topic: string): Promise<{ ok: boolean, values?: string[], code?: string }> => {
-      const client = new sdk.Client({ url, token, retry: { retries: 0 } })
+    type Auth = { token: string } | { sasl: { username: string, password: string } } | Record<string, never>
+    const read = async (auth: Auth | string, topic: string): Promise<{ ok: boolean, values?: string[], code?: string }> => {
+      const client = new sdk.Client({ url, retry: { retries: 0 }, ...(typeof auth === 'string' ? { token: auth } : auth) })
       try {
         const consumer = client.consumer({ fromBeginning: true, maxWaitMs: 100 })
         await consumer.assign({ topic })
@@ -189,12 +190,21 @@ t.test('browser: a page with a token consumes; expired and out-of-scope tokens a
         await client.close()
       }
     }
-    return { good: await read(good, 'dash.sales'), expired: await read(expired, 'dash.sales'), scoped: await read(good, 'orders'), none: await read('', 'dash.sales').catch(() => ({ ok: false, code: 'NO_TOKEN' })) }
-  }, { url: `ws://127.0.0.1:${b.ports.http}/ws`, good, expired })
+    return {
+      good: await read(good, 'dash.sales'),
+      expired: await read(expired, 'dash.sales'),
+      scoped: await read(good, 'orders'),
+      none: await read({}, 'dash.sales'),
+      wrong: await read({ sasl: { username: 'alice', password: 'wrong-Password-9' } }, 'dash.sales'),
+      scram: await read({ sasl: { username: 'alice', password } }, 'dash.sales'),
+    }
+  }, { url: `ws://127.0.0.1:${b.ports.http}/ws`, good, expired, password: PASSWORDS.alice })
   t.same(outcome.good, { ok: true, values: ['s1', 's2'] }, 'a page with a valid token consumes over /ws')
   t.same(outcome.expired, { ok: false, code: 'TOKEN_EXPIRED' }, 'an expired token is refused with TOKEN_EXPIRED')
   t.same(outcome.scoped, { ok: false, code: 'TOPIC_AUTHORIZATION_FAILED' }, 'a token scoped to dash. cannot read orders')
-  t.equal(outcome.none.ok, false)
+  t.same(outcome.none, { ok: false, code: 'AUTHENTICATION_REQUIRED' }, 'no credentials over /ws: AUTHENTICATION_REQUIRED')
+  t.same(outcome.wrong, { ok: false, code: 'SASL_AUTHENTICATION_FAILED' }, 'a wrong password over /ws: SASL_AUTHENTICATION_FAILED')
+  t.same(outcome.scram, { ok: true, values: ['s1', 's2'] }, 'SCRAM-SHA-256 in the browser (WebCrypto) works too')
   t.same(errors.filter(e => !/WebSocket|ERR_/.test(e)), [], 'no other errors in the page')
   t.notOk(audit.lines.some(l => l.includes('/ws?') || l.includes('token=')), 'no token in a URL the broker saw')
 })

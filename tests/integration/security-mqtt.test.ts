@@ -96,6 +96,14 @@ t.test('mqtt.js: CONNACK codes, READ without WRITE, SUBACK 0x87, wills, session 
   const bad4 = await connect(t, port, { protocolVersion: 4, username: 'reader', password: 'wrong-Password-9' })
   t.equal((bad4 as { code?: number }).code, 4, '3.1.1 wrong password: 4')
 
+  const wsUrl = `ws://127.0.0.1:${b.ports.http}/mqtt`
+  const overWs = mqtt.connect(wsUrl, { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 5, username: 'reader', password: 'wrong-Password-9' })
+  t.teardown(() => { overWs.end(true) })
+  t.equal(await new Promise(resolve => { overWs.once('error', err => resolve((err as { code?: number }).code)); overWs.once('connect', () => resolve('connected')) }), 0x86, 'MQTT over WebSocket checks the same store: 0x86')
+  const wsOk = mqtt.connect(wsUrl, { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 5, username: 'reader', password: PASSWORDS.reader })
+  t.teardown(() => { wsOk.end(true) })
+  t.equal(await new Promise(resolve => { wsOk.once('error', err => resolve((err as { code?: number }).code)); wsOk.once('connect', () => resolve('connected')) }), 'connected')
+
   const reader = await connected(t, port, { protocolVersion: 5, username: 'reader', password: PASSWORDS.reader, clientId: 'reader-1' })
   const codes = await granted(reader.subscribeAsync({ 'orders/#': { qos: 1 }, 'other/#': { qos: 1 }, '#': { qos: 0 } }))
   t.same(codes, [1, 0x87, 0x87], 'orders/# granted; filters reaching the default log topic mqtt: 0x87')
