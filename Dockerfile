@@ -35,4 +35,8 @@ VOLUME /data
 EXPOSE 7420 7421 1883
 USER spool:spool
 ENTRYPOINT ["node", "dist/cli/spool.js"]
-CMD ["broker", "start", "--data-dir", "/data", "--host", "0.0.0.0"]
+# Listening on every interface of the container, so authentication is on: the first start
+# creates the super user "admin" with the password in SPOOL_ADMIN_PASSWORD, or generates one
+# and prints it once (docker logs). `spool user` / `spool acl` run in the container manage
+# the rest (docker exec <container> node dist/cli/spool.js user add alice --data-dir /data).
+CMD ["broker", "start", "--data-dir", "/data", "--host", "0.0.0.0", "--auth", "--bootstrap-admin", "admin"]

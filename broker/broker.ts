@@ -37,7 +37,7 @@ import { ByteBudget } from './network/budget.js'
 import { tcpChannel } from './network/channel.js'
 import type { WireProtocol } from './network/connection.js'
 import { ConnectionRegistry } from './network/registry.js'
-import { startTcpServer, type Listener } from './network/server.js'
+import { startTcpServer, startTlsServer, type Listener } from './network/server.js'
 import { webSocketAcceptor, type WebSocketAcceptor } from './network/websocket.js'
 import { createLogger, type LogFormat } from './observability/logger.js'
 import { BrokerMetrics } from './observability/metrics.js'
@@ -45,16 +45,24 @@ import { StatsSampler } from './observability/stats.js'
 import { newRoutes, startHttpListener, type HttpRoutes } from './protocols/http/server.js'
 import { registerHttpRoutes } from './protocols/http/routes.js'
 import { webSocketEndpoint } from './protocols/http/upgrade.js'
+import { HttpAuth } from './protocols/http/auth.js'
 import { MqttGateway } from './protocols/mqtt/gateway.js'
+import { parseMapRules } from './protocols/mqtt/mapping.js'
+import { MqttAccess, mqttAuthenticator } from './security/mqtt-access.js'
 import { mqttProtocol } from './protocols/mqtt/listener.js'
 import { registerGatewayMetrics } from './protocols/mqtt/metrics.js'
 import { kafkaFrontEnd } from './protocols/kafka/listener.js'
 import { Dispatcher } from './protocols/native/dispatcher.js'
 import { registerGroupHandlers } from './protocols/native/groups.js'
 import { registerHandlers } from './protocols/native/register.js'
-import { nativeProtocol } from './protocols/native/wire.js'
-import { INTERNAL_CALLER } from './security/principal.js'
-import { ALLOW_ALL } from './services/access.js'
+import { registerSaslHandlers } from './protocols/native/sasl.js'
+import { DEFAULT_MAX_PRE_AUTH_FRAME_BYTES } from './protocols/kafka/wire.js'
+import { ApiVersions as KafkaApiVersions } from '../protocol/kafka/apis/api-versions.js'
+import { nativeProtocol, type NativeAuth } from './protocols/native/wire.js'
+import type { AuthThrottleOptions } from './security/auth-throttle.js'
+import { BrokerSecurity, checkExposure } from './security/broker-security.js'
+import { INTERNAL_CALLER, type Principal } from './security/principal.js'
+import { GroupAccess } from './groups/group-access.js'
 import { PartitionService } from './services/partitions.js'
 import { FileBlockSource, ProducerIdService } from './services/producer-ids.js'
 import { TopicService } from './services/topics.js'
@@ -70,7 +78,16 @@ export interface BrokerOptions extends Partial<BrokerConfig> {
    * `examples/browser/`); default this package's `dist/`.
    */
   webRoot?: string
+  /** Failed-login throttle tuning (tests shorten the delays). */
+  authThrottle?: AuthThrottleOptions
+  /** The bootstrap admin's password (`spool broker start` passes SPOOL_ADMIN_PASSWORD); generated when absent. */
+  bootstrapPassword?: string
+  /** Told a generated bootstrap admin password, once (never logged). */
+  onBootstrapPassword?: (user: string, password: string) => void
 }
+
+/** How long a connection of an authenticating broker may take to authenticate. */
+const AUTH_TIMEOUT_MS = 10_000
 
 /** This package's dist/ (this file is dist/broker/broker.js once built). */
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -90,6 +107,7 @@ export class Broker {
   readonly logs: LogManager
   readonly metrics: BrokerMetrics
   readonly services: BrokerServices
+  readonly security: BrokerSecurity
   readonly topics: TopicService
   readonly partitions: PartitionService
   readonly groups: GroupCoordinator
@@ -108,7 +126,7 @@ export class Broker {
   #closing: Promise<void> | null = null
 
   private constructor (init: {
-    config: BrokerConfig, logger: Logger, logs: LogManager, metrics: BrokerMetrics, services: BrokerServices, stats: StatsSampler,
+    config: BrokerConfig, logger: Logger, logs: LogManager, metrics: BrokerMetrics, services: BrokerServices, security: BrokerSecurity, stats: StatsSampler,
     connections: ConnectionRegistry, pendingRequests: ByteBudget, mqtt: MqttGateway | null, routes: HttpRoutes, listeners: Listener[], closers: Array<() => void>, ports: BrokerPorts,
     startedAtMs: number, now: () => number, lifecycle: { closing: boolean }
   }) {
@@ -117,6 +135,7 @@ export class Broker {
     this.logs = init.logs
     this.metrics = init.metrics
     this.services = init.services
+    this.security = init.security
     this.topics = init.services.topics
     this.partitions = init.services.partitions
     this.groups = init.services.groups
@@ -140,8 +159,9 @@ export class Broker {
    * listener and its flag) and everything started before it is closed again.
    */
   static async start (options: BrokerOptions = {}): Promise<Broker> {
-    const { logger: givenLogger, now = Date.now, webRoot = DEFAULT_WEB_ROOT, ...overrides } = options
+    const { logger: givenLogger, now = Date.now, webRoot = DEFAULT_WEB_ROOT, authThrottle, bootstrapPassword, onBootstrapPassword, ...overrides } = options
     const config = resolveConfig({ overrides })
+    checkExposure(config) // before anything is opened, let alone listening
     const logger = givenLogger ?? createLogger(config.logLevel, config.logFormat as LogFormat)
     installNodeCodecs()
     const logs = await LogManager.open({
@@ -166,7 +186,15 @@ export class Broker {
       config.clusterId = resolveClusterId(config.dataDir, config.clusterId)
       // Services: the only writers of topics and partitions.
       const metrics = new BrokerMetrics()
-      const access = ALLOW_ALL
+      const security = await BrokerSecurity.open({
+        config, logger, now,
+        ...(authThrottle === undefined ? {} : { throttle: authThrottle }),
+        ...(bootstrapPassword === undefined ? {} : { bootstrapPassword }),
+        ...(onBootstrapPassword === undefined ? {} : { onBootstrapPassword }),
+      })
+      closers.push(() => security.close())
+      security.registerMetrics(metrics)
+      const access = security.access
       const topics = new TopicService({ logs, access, logger, settings: config })
       const partitions = new PartitionService({ logs, metrics, access })
       const producerIds = new ProducerIdService({ source: new FileBlockSource(config.dataDir), access })
@@ -174,6 +202,7 @@ export class Broker {
       const groups = new GroupCoordinator({ topics, partitions, config, logger, now })
       await groups.start()
       closers.push(() => groups.close())
+      const groupAccess = new GroupAccess(groups, access)
       metrics.gauge('spool_group_lag', 'Log end offset minus committed offset, by group and partition', ['group', 'topic', 'partition'], () => groups.lag())
       metrics.gauge('spool_group_members', 'Members of each consumer group', ['group'], () => groups.memberCounts())
       registerStorageMetrics(metrics, logs)
@@ -188,13 +217,18 @@ export class Broker {
       const advertised = { host: config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host, port: 0 }
       const dispatcher = new Dispatcher(metrics)
       registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, now })
-      registerGroupHandlers(dispatcher, groups)
-      const native = nativeProtocol(config, dispatcher.dispatch)
-      const kafka = config.kafkaPort === null ? null : kafkaFrontEnd({ config, topics, partitions, producerIds, groups, logger, metrics, now })
+      registerGroupHandlers(dispatcher, groupAccess)
+      const nativeAuth: NativeAuth = { required: security.required, authenticator: security.authenticator, timeoutMs: AUTH_TIMEOUT_MS }
+      registerSaslHandlers(dispatcher, nativeAuth, now)
+      const native = nativeProtocol(config, dispatcher.dispatch, nativeAuth)
+      // With --auth, a Kafka session stays in its pre-authentication stage (ApiVersions only)
+      // until a SASL exchange authenticates it.
+      const kafkaAuth = security.required ? { preAuthApis: new Set([KafkaApiVersions.key]), maxPreAuthFrameBytes: DEFAULT_MAX_PRE_AUTH_FRAME_BYTES } : null
+      const kafka = config.kafkaPort === null ? null : kafkaFrontEnd({ config, topics, partitions, producerIds, groups, logger, metrics, now, authentication: kafkaAuth })
       let mqtt: MqttGateway | null = null
       let mqttWire: WireProtocol | null = null
-      if (config.mqttPort !== null) {
-        mqtt = new MqttGateway({ config, log: { topics, partitions }, logger, now })
+      if (config.mqttPort !== null || config.mqttTlsPort !== null) {
+        mqtt = new MqttGateway({ config, log: { topics, partitions }, logger, now, ...mqttSecurity(config, security) })
         await mqtt.open()
         registerGatewayMetrics(mqtt, metrics)
         const gateway = mqtt
@@ -217,11 +251,12 @@ export class Broker {
       // The HTTP port's routes and WebSocket endpoints.
       const routes = newRoutes()
       const startedAtMs = now()
-      const ports: BrokerPorts = { native: null, http: null, mqtt: null, kafka: null }
+      const ports: BrokerPorts = { native: null, http: null, mqtt: null, kafka: null, nativeTls: null, https: null, mqttTls: null }
       const acceptors: WebSocketAcceptor[] = []
       const wsNative = webSocketAcceptor({ maxPayload: config.maxFrameBytes, budget, logger })
       acceptors.push(wsNative)
-      routes.upgrades.set('/ws', webSocketEndpoint({ acceptor: wsNative, registry: connections, protocol: native, allowedOrigins: config.httpAllowedOrigins, logger }))
+      const httpAuth = new HttpAuth({ required: security.required, authenticator: security.authenticator, now })
+      routes.upgrades.set('/ws', webSocketEndpoint({ acceptor: wsNative, registry: connections, protocol: native, allowedOrigins: config.httpAllowedOrigins, logger, login: req => httpAuth.session(req) }))
       if (mqttWire !== null) {
         const wsMqtt = webSocketAcceptor({ maxPayload: config.mqttMaxPacketBytes + 16, subprotocol: 'mqtt', budget, logger })
         acceptors.push(wsMqtt)
@@ -234,7 +269,9 @@ export class Broker {
         metrics,
         webRoot,
         logger,
-        api: { config, topics, groups, stats, ports, startedAtMs, connectionCount: () => connections.size, now },
+        api: { config, topics, groups: groupAccess, stats, ports, startedAtMs, connectionCount: () => connections.size, now, access },
+        auth: httpAuth,
+        session: { tokens: security.tokens, credentials: security.credentials, superUsers: security.superUsers },
         health: () => ({
           closing: lifecycle.closing,
           uptimeMs: now() - startedAtMs,
@@ -248,31 +285,29 @@ export class Broker {
 
       // Listeners, from the table; each one that binds is closed again if a later one fails.
       const wires: Record<Exclude<ListenerConfig['protocol'], 'http'>, WireProtocol | null> = { native, mqtt: mqttWire, kafka: kafka?.wire ?? null }
+      const portKey: Record<string, keyof BrokerPorts> = { native: 'native', 'native-tls': 'nativeTls', mqtt: 'mqtt', 'mqtt-tls': 'mqttTls', kafka: 'kafka', http: 'http', https: 'https' }
+      const tls = security.tls
       for (const l of listenerTable(config)) {
         const target = { name: l.name, host: l.host, port: l.port, flag: l.flag }
+        let listener: Listener
         if (l.protocol === 'http') {
-          const http = await startHttpListener({ target, routes, registry: connections, logger })
-          listeners.push(http)
-          ports.http = http.port
-          continue
-        }
-        const wire = wires[l.protocol]
-        if (wire === null) continue
-        const listener = await startTcpServer(target, socket => { connections.accept(tcpChannel(socket), wire) }, logger)
-        listeners.push(listener)
-        if (l.protocol === 'native') {
-          ports.native = listener.port
-          advertised.port = listener.port
-        } else if (l.protocol === 'kafka') {
-          ports.kafka = listener.port
-          kafka!.bound(listener.port)
+          listener = await startHttpListener({ target, routes, registry: connections, logger, tls: l.tls ? tls : null })
         } else {
-          ports.mqtt = listener.port
+          const wire = wires[l.protocol]
+          if (wire === null) continue
+          listener = l.tls
+            // A verified client certificate authenticates the connection before its first byte.
+            ? await startTlsServer(target, tls!, socket => { connections.accept(tcpChannel(socket), wire, certificateLogin(tls!.peerPrincipal(socket))) }, logger)
+            : await startTcpServer(target, socket => { connections.accept(tcpChannel(socket), wire) }, logger)
         }
+        listeners.push(listener)
+        ports[portKey[l.name]!] = listener.port
+        if (l.protocol === 'kafka') kafka!.bound(listener.port)
       }
+      advertised.port = ports.native ?? ports.nativeTls ?? 0
       stats.start()
       const broker = new Broker({
-        config, logger, logs, metrics, services: { topics, partitions, producerIds, groups }, stats, connections, pendingRequests: budget, mqtt, routes, listeners, closers, ports, startedAtMs, now, lifecycle,
+        config, logger, logs, metrics, services: { topics, partitions, producerIds, groups }, security, stats, connections, pendingRequests: budget, mqtt, routes, listeners, closers, ports, startedAtMs, now, lifecycle,
       })
       logger.info({ ports, dataDir: config.dataDir, recoveredUncleanly: logs.recoveredUncleanly }, 'broker started')
       return broker
@@ -315,4 +350,19 @@ function registerStorageMetrics (metrics: BrokerMetrics, logs: LogManager): void
   gauge('spool_partition_log_start_offset', 'First offset still held per partition', p => p.logStartOffset)
   gauge('spool_partition_log_end_offset', 'Next offset to be written per partition', p => p.logEndOffset)
   gauge('spool_partition_high_watermark', 'Offset below which consumers read, per partition', p => p.highWatermark)
+}
+
+/** The login of a connection whose TLS client certificate verified (null: none). */
+function certificateLogin (principal: Principal | null): { principal: Principal, expiresAtMs: null } | null {
+  return principal === null ? null : { principal, expiresAtMs: null }
+}
+
+/** With --auth, MQTT CONNECT authenticates against the user store and publish/subscribe pass the ACLs (security/mqtt-access.ts). */
+function mqttSecurity (config: BrokerConfig, security: BrokerSecurity): { authenticator?: ReturnType<typeof mqttAuthenticator>, authorizer?: MqttAccess } {
+  if (!security.required) return {}
+  const rules = parseMapRules(config.mqttMap ?? [], { maxTopicBytes: config.mqttMaxTopicLength, maxTopicLevels: config.mqttMaxTopicLevels })
+  return {
+    authenticator: mqttAuthenticator(security.authenticator, config.tlsPrincipal as 'dn' | 'cn'),
+    authorizer: new MqttAccess(security.access, rules, config.mqttLogTopic),
+  }
 }

@@ -25,7 +25,7 @@ export function bannerFacts (broker: Broker): BannerFacts {
     host: broker.config.host,
     consoleUrl: broker.ports.http === null ? null : `http://${shown}:${broker.ports.http}/`,
     dataDir: broker.config.dataDir,
-    auth: false,
+    auth: broker.security.required,
   }
 }
 

@@ -1,14 +1,22 @@
 /**
  * What every client-side command shares: the global `--broker` option (env SPOOL_BROKER,
- * default 127.0.0.1:7420; a host without a port means port 7420, client/address.ts), a Client tuned for a command line (few, short retries, so an
- * unreachable broker is reported within about a second), and the action wrapper that turns
- * errors into one stderr line and an exit code (exit-codes.ts).
+ * default 127.0.0.1:7420; a host without a port means port 7420, client/address.ts), the
+ * global TLS and authentication options, a Client tuned for a command line (few, short
+ * retries, so an unreachable broker is reported within about a second), and the action
+ * wrapper that turns errors into one stderr line and an exit code (exit-codes.ts).
+ *
+ * TLS: `--tls` (the system's CAs), `--ca <file>` (implies --tls), `--cert <file> --cert-key
+ * <file>` (a client certificate, mTLS; not `--key`, which is `spool produce`'s record key). Authentication: `--user <name>` (env SPOOL_USER)
+ * with the password from `--password-file <file>` or SPOOL_PASSWORD (never a flag value, so
+ * it stays out of shell history and `ps`), `--sasl-mechanism` (SCRAM-SHA-256 by default).
  */
 
+import { readFileSync } from 'node:fs'
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander'
-import { Client } from '../client/index.js'
+import { Client, type ClientOptions, type TlsClientOptions } from '../client/index.js'
 import { brokerAddress } from '../client/address.js'
-import { EXIT_OK, errorLine, exitCodeFor, isUnexpected } from './exit-codes.js'
+import { EXIT_OK, UsageError, errorLine, exitCodeFor, isUnexpected } from './exit-codes.js'
+import { clientPassword } from './secrets.js'
 
 export const DEFAULT_BROKER = '127.0.0.1:7420'
 
@@ -22,15 +30,67 @@ export function brokerOf (command: Command): string {
   return broker ?? process.env.SPOOL_BROKER ?? DEFAULT_BROKER
 }
 
+/** The global TLS and authentication options (see the file header). */
+export function securityOptions (): Option[] {
+  return [
+    new Option('--tls', 'connect with TLS (the broker\'s --tls-port)'),
+    new Option('--ca <file>', 'PEM CA the broker\'s certificate must chain to (implies --tls)').env('SPOOL_CA'),
+    new Option('--cert <file>', 'PEM client certificate to present (mTLS; with --cert-key)').env('SPOOL_CERT'),
+    new Option('--cert-key <file>', 'PEM key of --cert').env('SPOOL_CERT_KEY'),
+    new Option('--user <name>', 'authenticate as this user (password from --password-file or SPOOL_PASSWORD)').env('SPOOL_USER'),
+    new Option('--password-file <file>', 'file whose first line is the password of --user').env('SPOOL_PASSWORD_FILE'),
+    new Option('--sasl-mechanism <mechanism>', 'SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN (PLAIN needs --tls)').choices(['SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN']).default('SCRAM-SHA-256'),
+  ]
+}
+
+interface SecurityFlags {
+  tls?: boolean
+  ca?: string
+  cert?: string
+  certKey?: string
+  user?: string
+  passwordFile?: string
+  saslMechanism?: 'SCRAM-SHA-256' | 'SCRAM-SHA-512' | 'PLAIN'
+}
+
+function readPem (file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new UsageError(`cannot read the ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+}
+
+/** The Client options the global TLS and authentication flags ask for. */
+export async function securityOf (command: Command): Promise<Pick<ClientOptions, 'tls' | 'sasl'>> {
+  const o = command.optsWithGlobals() as SecurityFlags
+  const out: Pick<ClientOptions, 'tls' | 'sasl'> = {}
+  if (o.tls === true || o.ca !== undefined || o.cert !== undefined) {
+    if ((o.cert === undefined) !== (o.certKey === undefined)) throw new UsageError('--cert and --cert-key go together')
+    const tls: TlsClientOptions = {}
+    if (o.ca !== undefined) tls.ca = readPem(o.ca, 'CA')
+    if (o.cert !== undefined) tls.cert = readPem(o.cert, 'certificate')
+    if (o.certKey !== undefined) tls.key = readPem(o.certKey, 'key')
+    out.tls = tls
+  }
+  if (o.user !== undefined) {
+    out.sasl = { mechanism: o.saslMechanism ?? 'SCRAM-SHA-256', username: o.user, password: await clientPassword(o.passwordFile, o.user) }
+  } else if (o.passwordFile !== undefined) {
+    throw new UsageError('--password-file needs --user')
+  }
+  return out
+}
+
 /** A command gives up quickly when the broker is not there (exit code 2). */
 export const CLI_RETRY = { retries: 2, initialRetryTimeMs: 100, maxRetryTimeMs: 1_000 }
 
-export function createClient (broker: string): Client {
+export function createClient (broker: string, security: Pick<ClientOptions, 'tls' | 'sasl'> = {}): Client {
   return new Client({
     brokers: [broker],
     clientId: 'spool-cli',
     connectTimeoutMs: 5_000,
     retry: CLI_RETRY,
+    ...security,
   })
 }
 
@@ -49,7 +109,7 @@ export function withClient<Args extends unknown[]> (
     let client: Client
     try {
       broker = brokerAddress(broker)
-      client = createClient(broker)
+      client = createClient(broker, await securityOf(command))
     } catch (err) {
       fail(err, broker)
       return

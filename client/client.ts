@@ -6,6 +6,8 @@
  *   new Client({ url: 'ws://127.0.0.1:7421/ws' })          WebSocket (browser: global WebSocket)
  *   new Client({ url, WebSocket })                         WebSocket with an injected constructor
  *                                                          (Node: `import { WebSocket } from 'ws'`)
+ *   new Client({ brokers, tls: { ca }, sasl: { username, password } })   TLS and SCRAM-SHA-256 (Node)
+ *   new Client({ url: 'wss://host:7443/ws', token: () => fetchToken() })   a browser with a token
  *
  * `close()` first closes its consumers (a group consumer commits and leaves its group:
  * consumer.close()), then stops everything else at once: sends not yet acknowledged fail
@@ -21,7 +23,8 @@ import { Consumer, type ConsumerOptions } from './consumer.js'
 import { silentLogger, type Logger } from './logger.js'
 import { Producer, type ProducerOptions } from './producer.js'
 import { DEFAULT_RETRY, type RetryOptions } from './retry.js'
-import type { TransportFactory } from './transport/transport.js'
+import { authenticationOf, type SaslOptions, type TokenSource } from './auth.js'
+import type { TlsClientOptions, TransportFactory } from './transport/transport.js'
 import { webSocketTransport, type WebSocketConstructor } from './transport/websocket.js'
 
 export interface ClientOptions {
@@ -43,6 +46,16 @@ export interface ClientOptions {
   logger?: Logger
   /** A custom transport (tests, proxies); overrides the one chosen from brokers/url. */
   transport?: TransportFactory
+  /** Authenticate with a user name and password (SCRAM-SHA-256 unless `mechanism` says otherwise). */
+  sasl?: SaslOptions
+  /**
+   * Authenticate with a broker token (`spool token create`, `POST /api/tokens`): the way for
+   * browsers. A function is asked for a token for every new connection, so reconnects after
+   * the broker closed an expired token's connection get a fresh one.
+   */
+  token?: TokenSource
+  /** TLS to TCP brokers (Node): `true` for the system's CAs, or options (ca, cert, key, ...). Over WebSocket use a wss:// url. */
+  tls?: boolean | TlsClientOptions
 }
 
 let defaultTcpTransport: TransportFactory | null = null
@@ -56,6 +69,12 @@ function positiveInt (name: string, value: number | undefined, fallback: number)
   const v = value ?? fallback
   if (!Number.isInteger(v) || v <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`)
   return v
+}
+
+function tlsOf (tls: ClientOptions['tls'], webSocket: boolean): TlsClientOptions | null {
+  if (tls === undefined || tls === false) return null
+  if (webSocket) throw new InvalidArgumentError('tls applies to TCP brokers; for WebSocket give a wss:// url')
+  return tls === true ? {} : tls
 }
 
 export class Client {
@@ -97,6 +116,8 @@ export class Client {
       maxFrameBytes: positiveInt('maxFrameBytes', options.maxFrameBytes, 64 * 1024 * 1024),
       retry: { ...DEFAULT_RETRY, ...options.retry },
       logger: options.logger ?? silentLogger,
+      authentication: authenticationOf(options),
+      tls: tlsOf(options.tls, useWebSocket),
     })
   }
 

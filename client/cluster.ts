@@ -21,7 +21,8 @@ import { Connection, type RequestOptions, type Response } from './connection.js'
 import type { Logger } from './logger.js'
 import { MetadataCache } from './metadata.js'
 import { backoffMs, type RetryOptions } from './retry.js'
-import type { TransportFactory } from './transport/transport.js'
+import type { Authentication } from './auth.js'
+import type { TlsClientOptions, TransportFactory } from './transport/transport.js'
 
 export interface ClusterOptions {
   addresses: string[]
@@ -33,6 +34,8 @@ export interface ClusterOptions {
   maxFrameBytes: number
   retry: RetryOptions
   logger: Logger
+  authentication: Authentication | null
+  tls: TlsClientOptions | null
 }
 
 export class Cluster {
@@ -125,6 +128,8 @@ export class Cluster {
         requestTimeoutMs: o.requestTimeoutMs,
         maxFrameBytes: o.maxFrameBytes,
         logger: o.logger,
+        authentication: o.authentication,
+        ...(o.tls === null ? {} : { tls: o.tls }),
       })
     } catch (err) {
       if (err instanceof SpoolError) throw err

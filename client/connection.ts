@@ -13,23 +13,28 @@
  *   version, schema mismatch): it is checked before the body's schema and thrown as the
  *   typed error.
  * - A produce with acks=0 gets no response: `send` resolves once the frame is written.
- * - The first request on a connection is ApiVersions; `request` refuses an api the broker
- *   does not serve at the version this client speaks, without sending it.
+ * - The first request on a connection is ApiVersions (after the SASL exchange when the
+ *   client authenticates, client/auth.ts); `request` refuses an api the broker does not
+ *   serve at the version this client speaks, without sending it.
+ * - A broker closes a connection whose token expired with a TOKEN_EXPIRED notice; when the
+ *   token is renewable (a function) pending requests fail with a retriable ConnectionError
+ *   instead, and the retry's new connection asks for a fresh token.
  *
  * Concurrency: all methods run on the event loop. Any number of requests may be in flight;
  * callers bound their own concurrency (the producer's maxInFlight, one fetch per consumer).
  */
 
 import {
-  ConnectionError, MalformedFrameError, RequestTimedOutError, SpoolError, UnsupportedApiError, UnsupportedVersionError,
+  ConnectionError, MalformedFrameError, RequestTimedOutError, SpoolError, TokenExpiredError, UnsupportedApiError, UnsupportedVersionError,
   errorFromCode,
 } from '../protocol/errors.js'
+import type { Authentication } from './auth.js'
 import { APIS, type ApiName, type RequestOf, type ResponseOf } from '../protocol/native/api-keys.js'
 import {
   NOTICE_CORRELATION_ID, decodeBody, encodeClientId, encodeRequestFrame, parseResponseFrame,
 } from '../protocol/native/frame.js'
 import type { Logger } from './logger.js'
-import type { Transport, TransportFactory } from './transport/transport.js'
+import type { Transport, TransportFactory, TransportOptions } from './transport/transport.js'
 
 export interface ConnectionOptions {
   address: string
@@ -39,6 +44,10 @@ export interface ConnectionOptions {
   requestTimeoutMs: number
   maxFrameBytes: number
   logger: Logger
+  /** How to authenticate (null: anonymous). */
+  authentication?: Authentication | null
+  /** TLS options for the transport (Node TCP). */
+  tls?: TransportOptions['tls']
 }
 
 export interface Response<N extends ApiName> {
@@ -82,6 +91,8 @@ export class Connection {
   #drainWaiters: Array<() => void> = []
   /** apiKey -> [minVersion, maxVersion] the broker serves; null before the handshake. */
   #versions: Map<number, [number, number]> | null = null
+  /** Authenticated with a token that a new connection can renew. */
+  #renewable = false
 
   private constructor (options: ConnectionOptions) {
     this.address = options.address
@@ -100,8 +111,9 @@ export class Connection {
       onFrame: frame => connection.#onFrame(frame),
       onDrain: () => connection.#onDrain(),
       onClose: error => connection.#onClose(error),
-    }, { connectTimeoutMs: options.connectTimeoutMs, maxFrameBytes: options.maxFrameBytes })
+    }, { connectTimeoutMs: options.connectTimeoutMs, maxFrameBytes: options.maxFrameBytes, ...(options.tls == null ? {} : { tls: options.tls }) })
     try {
+      if (options.authentication != null) await connection.#authenticate(options.authentication)
       const { body } = await connection.request('ApiVersions', {}, { timeoutMs: options.connectTimeoutMs })
       const versions = new Map<number, [number, number]>()
       for (const api of body.apis) versions.set(api.apiKey, [api.minVersion, api.maxVersion])
@@ -114,6 +126,28 @@ export class Connection {
   }
 
   get closed (): boolean { return this.#closed }
+
+  /**
+   * The SASL exchange: SaslHandshake and the first SaslAuthenticate go out together, then
+   * one SaslAuthenticate per server challenge until the client's side is done (for SCRAM:
+   * the broker's signature verified).
+   */
+  async #authenticate (auth: Authentication): Promise<void> {
+    this.#renewable = auth.renewable
+    const client = await auth.client()
+    const timeoutMs = this.#options.connectTimeoutMs
+    const first = await client.start()
+    const handshake = this.request('SaslHandshake', { mechanism: auth.mechanism }, { timeoutMs })
+    const answer = this.request('SaslAuthenticate', { authBytes: first }, { timeoutMs })
+    answer.catch(() => {}) // a refused handshake fails it too; the handshake's error is the one to report
+    await handshake
+    let response = await answer
+    for (;;) {
+      const next = await client.step(response.body.authBytes)
+      if (next === null) return
+      response = await this.request('SaslAuthenticate', { authBytes: next }, { timeoutMs })
+    }
+  }
 
   /** True when the transport's send buffer is below its high water mark. */
   get writable (): boolean { return this.#writable }
@@ -251,6 +285,9 @@ export class Connection {
       error = new MalformedFrameError('undecodable broker notice', { cause: err })
     }
     this.#options.logger.debug({ address: this.address, code: error.code }, `broker notice: ${error.message}`)
+    if (error instanceof TokenExpiredError && this.#renewable) {
+      error = new ConnectionError(`the broker at ${this.address} closed the connection: its token expired (a new connection gets a fresh one)`, { cause: error })
+    }
     // The broker closes the connection right after a notice; fail what is pending now.
     this.#failAndClose(error)
   }

@@ -4,12 +4,14 @@
 //   node examples/node-consumer.js orders --from-beginning     (everything, then new ones)
 //   node examples/node-consumer.js orders --group billing      (as a member of group "billing")
 //
-// Broker: $SPOOL_BROKER or 127.0.0.1:7420. Without --group it reads every partition. With
+// Broker: $SPOOL_BROKER or 127.0.0.1:7420 (with --auth: SPOOL_USER and SPOOL_PASSWORD; with
+// TLS: SPOOL_CA, the broker's CA file, and its TLS port). Without --group it reads every partition. With
 // --group, start it in several shells: the group's partitions are shared between the
 // instances (`spool group describe billing` shows who has which), an instance that stops
 // hands its partitions to the others (at once on Ctrl-C; after the 10 s session timeout if
 // it is killed), and every instance continues from the group's committed offsets. With
 // --group, --from-beginning applies to partitions the group has no committed offset for.
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { Client, text } from 'spool/client'
 
@@ -33,7 +35,12 @@ const topic = args.positionals[0] ?? 'orders'
 const groupId = args.values.group
 const fromBeginning = args.values['from-beginning'] === true
 
-const client = new Client({ brokers: [process.env.SPOOL_BROKER ?? '127.0.0.1:7420'], clientId: 'example-consumer' })
+// A broker with --auth and TLS: SPOOL_USER + SPOOL_PASSWORD (SCRAM-SHA-256), SPOOL_CA (its CA file).
+const security = {
+  ...(process.env.SPOOL_USER ? { sasl: { username: process.env.SPOOL_USER, password: process.env.SPOOL_PASSWORD ?? '' } } : {}),
+  ...(process.env.SPOOL_CA ? { tls: { ca: readFileSync(process.env.SPOOL_CA, 'utf8') } } : {}),
+}
+const client = new Client({ brokers: [process.env.SPOOL_BROKER ?? '127.0.0.1:7420'], clientId: 'example-consumer', ...security })
 const partitions = list => list.map(tp => tp.partition).join(',')
 const consumer = client.consumer(groupId === undefined
   ? { fromBeginning }

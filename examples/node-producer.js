@@ -2,10 +2,13 @@
 //
 //   node examples/node-producer.js orders 1000        (broker: $SPOOL_BROKER or 127.0.0.1:7420)
 //
+// With --auth: SPOOL_USER=alice SPOOL_PASSWORD=... ; with TLS: SPOOL_CA=ca.crt (and the TLS port).
+//
 // Keys are customer ids, so one customer's orders stay in order on one partition
 // (murmur2(key) % partitions, as Kafka does). The topic is created on first use when the
 // broker's autoCreateTopics is on (the default); create it with more partitions first with
 // `spool topic create orders --partitions 3`.
+import { readFileSync } from 'node:fs'
 import { Client, toJson } from 'spool/client'
 
 const usage = 'usage: node examples/node-producer.js [topic] [count]   (default: orders 1000)'
@@ -20,7 +23,12 @@ if (args.length > 2 || topic.startsWith('-') || !Number.isSafeInteger(count) || 
   console.error(usage)
   process.exit(1)
 }
-const client = new Client({ brokers: [process.env.SPOOL_BROKER ?? '127.0.0.1:7420'], clientId: 'example-producer' })
+// A broker with --auth and TLS: SPOOL_USER + SPOOL_PASSWORD (SCRAM-SHA-256), SPOOL_CA (its CA file).
+const security = {
+  ...(process.env.SPOOL_USER ? { sasl: { username: process.env.SPOOL_USER, password: process.env.SPOOL_PASSWORD ?? '' } } : {}),
+  ...(process.env.SPOOL_CA ? { tls: { ca: readFileSync(process.env.SPOOL_CA, 'utf8') } } : {}),
+}
+const client = new Client({ brokers: [process.env.SPOOL_BROKER ?? '127.0.0.1:7420'], clientId: 'example-producer', ...security })
 const producer = client.producer({ acks: 1, lingerMs: 5 })
 
 const started = performance.now()

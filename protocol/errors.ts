@@ -93,6 +93,7 @@ export const ERROR_TABLE = {
   TLS_CONFIG_INVALID: { code: 1311, retriable: false, message: 'The TLS certificate, key or CA files cannot be used' },
   USER_NOT_FOUND: { code: 1320, retriable: false, message: 'No such user' },
   USER_ALREADY_EXISTS: { code: 1321, retriable: false, message: 'The user already exists' },
+  AUTHENTICATION_REQUIRED: { code: 1330, retriable: false, message: 'The broker requires authentication before this request' },
   METADATA_UNAVAILABLE: { code: 1400, retriable: true, message: 'Cluster metadata is unavailable: etcd did not answer (quorum lost or unreachable)' },
   DUPLICATE_BROKER_ID: { code: 1401, retriable: false, message: 'Another live broker is registered with the same node id' },
   METADATA_CONFLICT: { code: 1402, retriable: true, message: 'A metadata change lost a race with a concurrent change; retry' },
@@ -209,6 +210,7 @@ export class SecurityFileInvalidError extends SpoolError { static override reado
 export class TlsConfigInvalidError extends SpoolError { static override readonly errorName = 'TLS_CONFIG_INVALID' }
 export class UserNotFoundError extends SpoolError { static override readonly errorName = 'USER_NOT_FOUND' }
 export class UserAlreadyExistsError extends SpoolError { static override readonly errorName = 'USER_ALREADY_EXISTS' }
+export class AuthenticationRequiredError extends SpoolError { static override readonly errorName = 'AUTHENTICATION_REQUIRED' }
 
 /** Every concrete class, one per table row (checked by a unit test). */
 export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
@@ -235,6 +237,7 @@ export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
   InvalidReplicationFactorError, NotControllerError, ReassignmentInProgressError, FencedLeaderEpochError,
   UnknownLeaderEpochError, InvalidUpdateVersionError, IneligibleReplicaError,
   MetadataUnavailableError, DuplicateBrokerIdError, MetadataConflictError,
+  AuthenticationRequiredError,
 ]
 
 const BY_NUMBER = new Map<number, typeof SpoolError>()

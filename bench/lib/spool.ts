@@ -15,7 +15,7 @@ const SPOOL_CLI = fileURLToPath(new URL('../../cli/spool.js', import.meta.url))
 
 export interface SpoolBroker extends ServerProcess {
   readonly dataDir: string
-  readonly ports: { native: number, http: number, mqtt: number | null, kafka: number | null }
+  readonly ports: { native: number, http: number, mqtt: number | null, kafka: number | null, nativeTls: number | null }
   /** host:port of the native protocol. */
   readonly address: string
   /** The native protocol over WebSocket. */
@@ -48,11 +48,11 @@ export async function startSpool (options: StartSpoolOptions): Promise<SpoolBrok
   const server = spawnServer('spool', process.execPath, args)
   const line = await waitForLine(server, l => l.includes('"broker started"'), 60_000)
   const startSeconds = (performance.now() - started) / 1000
-  const ports = (JSON.parse(line) as { ports: { native: number, http: number, mqtt?: number, kafka?: number } }).ports
+  const ports = (JSON.parse(line) as { ports: { native: number, http: number, mqtt?: number, kafka?: number, nativeTls?: number | null } }).ports
   return {
     ...server,
     dataDir: options.dataDir,
-    ports: { native: ports.native, http: ports.http, mqtt: ports.mqtt ?? null, kafka: ports.kafka ?? null },
+    ports: { native: ports.native, http: ports.http, mqtt: ports.mqtt ?? null, kafka: ports.kafka ?? null, nativeTls: ports.nativeTls ?? null },
     address: `127.0.0.1:${ports.native}`,
     wsUrl: `ws://127.0.0.1:${ports.http}/ws`,
     startSeconds,
@@ -67,8 +67,8 @@ export function spoolClient (broker: SpoolBroker, clientId: string, options: { w
     : new Client({ brokers: [broker.address], clientId, ...rest })
 }
 
-export async function createTopic (broker: SpoolBroker, topic: string, partitions: number, config: Record<string, unknown> = {}): Promise<void> {
-  const client = spoolClient(broker, 'bench-admin')
+export async function createTopic (broker: SpoolBroker, topic: string, partitions: number, config: Record<string, unknown> = {}, options: ClientOptions = {}): Promise<void> {
+  const client = spoolClient(broker, 'bench-admin', options)
   try {
     await client.admin().createTopics([{ topic, partitions, config: config as never }])
   } finally {
@@ -99,10 +99,10 @@ export interface ProduceLoad {
 }
 
 /** Clients with one producer each, connected and warmed up (metadata fetched) before timing. */
-export async function openProducers (broker: SpoolBroker, load: ProduceLoad): Promise<Array<{ client: Client, producer: Producer }>> {
+export async function openProducers (broker: SpoolBroker, load: ProduceLoad, options: ClientOptions = {}): Promise<Array<{ client: Client, producer: Producer }>> {
   const out: Array<{ client: Client, producer: Producer }> = []
   for (let i = 0; i < load.producers; i++) {
-    const client = spoolClient(broker, `bench-producer-${i}`)
+    const client = spoolClient(broker, `bench-producer-${i}`, options)
     const producer = client.producer(load.producer)
     await producer.send({ topic: load.topic, messages: [{ value: new Uint8Array(8) }] })
     out.push({ client, producer })

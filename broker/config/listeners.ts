@@ -1,9 +1,12 @@
 /**
  * The listener table: one block per listener — its name, the protocol it speaks, where it
- * binds, and the flag that moves it (for error messages). The broker starts its listeners
- * from this table. Today it is derived from the per-protocol port settings (`--port`,
- * `--kafka-port`, `--http-port`, `--mqtt-port`, which stay as the shorthands); TLS and authentication
- * settings will join each block.
+ * binds, whether it speaks TLS, and the flag that moves it (for error messages). The broker
+ * starts its listeners from this table. It is derived from the per-listener port settings:
+ * plain listeners (`--port`, `--kafka-port`, `--http-port`, `--mqtt-port`) and TLS ones (`--tls-port`,
+ * `--https-port`, `--mqtt-tls-port`, off unless set), so plain and TLS run side by side or
+ * TLS alone (switch the plain port off). Every TLS listener uses the one certificate of
+ * `--tls-cert-file`/`--tls-key-file` and the client-certificate policy of `--tls-client-auth`;
+ * authentication (`--auth`) applies to every listener alike.
  */
 
 import { parseHostPort, type BrokerConfig } from './settings.js'
@@ -16,16 +19,24 @@ export interface ListenerConfig {
   readonly protocol: ListenerProtocol
   readonly host: string
   readonly port: number
+  /** TLS on this listener (the certificate of tlsCertFile). */
+  readonly tls: boolean
   /** The setting that moves it, as a flag. */
   readonly flag: string
 }
 
 export function listenerTable (config: BrokerConfig): ListenerConfig[] {
   const out: ListenerConfig[] = []
-  if (config.port !== null) out.push({ name: 'native', protocol: 'native', host: config.host, port: config.port, flag: '--port' })
-  if (config.kafkaPort !== null) out.push({ name: 'kafka', protocol: 'kafka', host: config.host, port: config.kafkaPort, flag: '--kafka-port' })
-  if (config.mqttPort !== null) out.push({ name: 'mqtt', protocol: 'mqtt', host: config.host, port: config.mqttPort, flag: '--mqtt-port' })
-  if (config.httpPort !== null) out.push({ name: 'http', protocol: 'http', host: config.host, port: config.httpPort, flag: '--http-port' })
+  const add = (name: string, protocol: ListenerProtocol, port: number | null, tls: boolean, flag: string): void => {
+    if (port !== null) out.push({ name, protocol, host: config.host, port, tls, flag })
+  }
+  add('native', 'native', config.port, false, '--port')
+  add('native-tls', 'native', config.tlsPort, true, '--tls-port')
+  add('kafka', 'kafka', config.kafkaPort, false, '--kafka-port')
+  add('mqtt', 'mqtt', config.mqttPort, false, '--mqtt-port')
+  add('mqtt-tls', 'mqtt', config.mqttTlsPort, true, '--mqtt-tls-port')
+  add('http', 'http', config.httpPort, false, '--http-port')
+  add('https', 'http', config.httpsPort, true, '--https-port')
   return out
 }
 
@@ -37,6 +48,12 @@ export interface BrokerPorts {
   http: number | null
   /** MQTT TCP port (MQTT over WebSocket is /mqtt on the HTTP port). */
   mqtt: number | null
+  /** Native protocol over TLS. */
+  nativeTls: number | null
+  /** The HTTP port's routes over TLS. */
+  https: number | null
+  /** MQTT over TLS. */
+  mqttTls: number | null
   /** Kafka wire-protocol TCP port. */
   kafka: number | null
 }

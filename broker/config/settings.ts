@@ -75,6 +75,21 @@ export const SETTINGS = {
   groupMaxSessionTimeoutMs: s<number>('int', 5 * 60 * 1000, 'Largest session timeout a group member may ask for'),
   groupMaxSize: s<number>('int', 1000, 'Members one consumer group may have'),
   groupInitialRebalanceDelayMs: s<number>('int', 3000, 'How long the first rebalance of an empty Kafka-protocol (JoinGroup) group waits for more members to join (Kafka\'s group.initial.rebalance.delay.ms)'),
+  auth: s<boolean>('bool', false, 'Require authentication on every listener (SASL or a token on the native protocol and /ws, a user name and password or a client certificate on MQTT, a login on /api and the console) and enforce the ACLs'),
+  allowAnonymous: s<boolean>('bool', false, 'Start on a non-loopback --host without --auth (anyone who reaches the ports may read, write and delete)'),
+  superUsers: s<string[] | null>('list', null, 'Principals allowed everything whatever the ACLs say (User:admin,User:ops)'),
+  allowEveryoneIfNoAclFound: s<boolean>('bool', false, 'Allow an operation on a resource that no ACL names at all (Kafka\'s allow.everyone.if.no.acl.found)'),
+  bootstrapAdmin: s<string | null>('string', null, 'With --auth and no users yet, create this user as a super user; its password is SPOOL_ADMIN_PASSWORD, or generated and printed once on stderr'),
+  saslPlainWithoutTls: s<boolean>('bool', false, 'Accept SASL PLAIN (the password itself on the wire) on connections without TLS'),
+  metricsPublic: s<boolean>('bool', false, 'Serve /metrics without authentication when --auth is on'),
+  tlsCertFile: s<string | null>('string', null, 'PEM certificate (chain) of the TLS listeners; re-read on change and on SIGHUP'),
+  tlsKeyFile: s<string | null>('string', null, 'PEM private key of tlsCertFile'),
+  tlsCaFile: s<string | null>('string', null, 'PEM CA bundle that client certificates must chain to (mTLS)'),
+  tlsClientAuth: s<string>('string', 'none', 'Client certificates on the TLS listeners: none, requested (a verified one authenticates) or required'),
+  tlsPrincipal: s<string>('string', 'dn', 'Principal of a client certificate: dn (User:CN=alice,O=acme, RFC 2253) or cn (User:alice)'),
+  tlsPort: s<number | null>('port', null, 'Native protocol over TLS (SDK and CLI with --tls); off unless set'),
+  httpsPort: s<number | null>('port', null, 'HTTPS port: the HTTP port\'s routes over TLS (wss:// for /ws and /mqtt); off unless set'),
+  mqttTlsPort: s<number | null>('port', null, 'MQTT over TLS (8883 by convention); off unless set'),
 } as const
 
 export type SettingName = keyof typeof SETTINGS
@@ -162,6 +177,7 @@ export function validateConfig (config: BrokerConfig): BrokerConfig {
   if (config.groupInitialRebalanceDelayMs < 0) throw new InvalidConfigError('groupInitialRebalanceDelayMs must be >= 0')
   if (config.kafkaAdvertisedListener !== null) parseHostPort(config.kafkaAdvertisedListener, 'kafkaAdvertisedListener')
   if (config.retentionCheckIntervalMs < 0) throw new InvalidConfigError('retentionCheckIntervalMs must be >= 0')
+  validateSecurityConfig(config)
   return config
 }
 
@@ -176,6 +192,26 @@ export function parseHostPort (text: string, setting: string): { host: string, p
     throw new InvalidConfigError(`${setting} must be host or host:port with a port 1-65535 (got ${JSON.stringify(text)})`)
   }
   return { host: m[1] ?? m[2]!, port }
+}
+
+const CLIENT_AUTH = ['none', 'requested', 'required']
+const TLS_PRINCIPAL = ['dn', 'cn']
+
+/** The TLS and authentication settings that must agree with each other. */
+function validateSecurityConfig (config: BrokerConfig): void {
+  if (!CLIENT_AUTH.includes(config.tlsClientAuth)) throw new InvalidConfigError(`tlsClientAuth must be one of ${CLIENT_AUTH.join(', ')} (got ${JSON.stringify(config.tlsClientAuth)})`)
+  if (!TLS_PRINCIPAL.includes(config.tlsPrincipal)) throw new InvalidConfigError(`tlsPrincipal must be dn or cn (got ${JSON.stringify(config.tlsPrincipal)})`)
+  const tlsListeners = (['tlsPort', 'httpsPort', 'mqttTlsPort'] as const).filter(k => config[k] !== null)
+  if (tlsListeners.length > 0 && (config.tlsCertFile === null || config.tlsKeyFile === null)) {
+    throw new InvalidConfigError(`${tlsListeners.map(flagName).join(', ')} need a certificate and its key: give --tls-cert-file and --tls-key-file`)
+  }
+  if (config.tlsClientAuth !== 'none' && config.tlsCaFile === null) {
+    throw new InvalidConfigError(`tlsClientAuth ${config.tlsClientAuth} needs --tls-ca-file (the CA client certificates must chain to)`)
+  }
+  for (const p of config.superUsers ?? []) {
+    if (!/^User:./s.test(p)) throw new InvalidConfigError(`superUsers: ${JSON.stringify(p)} is not User:<name>`)
+  }
+  if (config.bootstrapAdmin !== null && !config.auth) throw new InvalidConfigError('bootstrapAdmin needs --auth (it creates the first user of an authenticated broker)')
 }
 
 export interface ConfigSources {

@@ -15,6 +15,9 @@
  *   waiting.
  * - Idle: no activity (`touch`) for `idleTimeoutMs` closes with IDLE_TIMEOUT, unless the
  *   session says it is busy. MQTT sets its keep-alive here after CONNECT.
+ * - Credential expiry: a principal authenticated with an expiring credential (a token)
+ *   closes the connection with TOKEN_EXPIRED once it runs out — checked by the registry's
+ *   idle sweep (once a second), so it costs no timer per connection.
  * - Pauses by reason (backpressure, budget, throttle): reading resumes when no reason is left.
  * - The failure rule, the same for every protocol: bad input (a typed SpoolError from the
  *   framing or the session) closes the connection with one warning line naming the error and
@@ -28,7 +31,7 @@
 import { setMaxListeners } from 'node:events'
 import type { Logger } from 'pino'
 import { FrameAssembler, type FrameSizeReader } from '../../protocol/bytes/frame-assembler.js'
-import { IdleTimeoutError, SlowReaderError, SpoolError, UnknownServerError } from '../../protocol/errors.js'
+import { IdleTimeoutError, SlowReaderError, SpoolError, TokenExpiredError, UnknownServerError } from '../../protocol/errors.js'
 import { ANONYMOUS, type Caller, type Principal, type ProtocolName } from '../security/principal.js'
 import type { ByteBudget } from './budget.js'
 import type { ByteChannel, Peer, TransportName } from './channel.js'
@@ -121,6 +124,7 @@ export class Connection {
   #assembler: FrameAssembler | null = null
   #session: ProtocolSession | null = null
   #principal: Principal = ANONYMOUS
+  #authExpiresAtMs: number | null = null
   #caller: Caller | null = null
   #closed = false
   #cancelBudgetWait: (() => void) | null = null
@@ -169,11 +173,18 @@ export class Connection {
     return this.#caller
   }
 
-  /** An authenticator proved who the peer is. */
-  authenticated (principal: Principal): void {
+  /** An authenticator proved who the peer is; `expiresAtMs`: when its credential (a token) runs out. */
+  authenticated (principal: Principal, expiresAtMs: number | null = null): void {
     this.#principal = principal
+    this.#authExpiresAtMs = expiresAtMs
     this.#caller = null
   }
+
+  /** True once an authenticator set a principal. */
+  get isAuthenticated (): boolean { return this.#principal !== ANONYMOUS }
+
+  /** When the connection's credential runs out (null: it does not). */
+  get authExpiresAtMs (): number | null { return this.#authExpiresAtMs }
 
   setClientId (clientId: string): void {
     if (clientId === this.clientId) return
@@ -259,9 +270,16 @@ export class Connection {
     this.close(err)
   }
 
-  /** Closes if idle past its timeout; the registry's sweep calls this. */
+  /** Closes if idle past its timeout or past its credential's expiry; the registry's sweep calls this. */
   checkIdle (nowMs: number): void {
-    if (this.#closed || this.idleTimeoutMs <= 0 || nowMs - this.lastActiveMs <= this.idleTimeoutMs) return
+    if (this.#closed) return
+    if (this.#authExpiresAtMs !== null && nowMs >= this.#authExpiresAtMs) {
+      this.logger.info({ principal: `${this.#principal.type}:${this.#principal.name}` }, 'closing a connection whose token expired')
+      this.#countError('TOKEN_EXPIRED')
+      this.close(new TokenExpiredError(`the token of this connection expired at ${new Date(this.#authExpiresAtMs).toISOString()}: authenticate again with a fresh one`))
+      return
+    }
+    if (this.idleTimeoutMs <= 0 || nowMs - this.lastActiveMs <= this.idleTimeoutMs) return
     if (this.#session?.busy?.() === true) return
     this.logger.info({ idleMs: nowMs - this.lastActiveMs }, 'closing idle connection')
     this.#countError('IDLE_TIMEOUT')

@@ -13,7 +13,7 @@
 import type { Logger } from 'pino'
 import { TooManyConnectionsError } from '../../protocol/errors.js'
 import type { BrokerMetrics, Labels } from '../observability/metrics.js'
-import type { ProtocolName } from '../security/principal.js'
+import type { Principal, ProtocolName } from '../security/principal.js'
 import type { ByteBudget } from './budget.js'
 import type { ByteChannel } from './channel.js'
 import { Connection, type ProtocolCounters, type WireProtocol } from './connection.js'
@@ -61,8 +61,12 @@ export class ConnectionRegistry {
     return c
   }
 
-  /** Wraps a new channel in a Connection of `protocol`, or refuses it (told why, then ended). */
-  accept (channel: ByteChannel, protocol: WireProtocol): Connection | null {
+  /**
+   * Wraps a new channel in a Connection of `protocol`, or refuses it (told why, then ended).
+   * `principal`: who the channel already proved to be (a verified TLS client certificate,
+   * a WebSocket upgrade with a login session), set before the protocol's session opens.
+   */
+  accept (channel: ByteChannel, protocol: WireProtocol, principal?: { principal: Principal, expiresAtMs: number | null } | null): Connection | null {
     const refusal = this.#refusal(protocol.name)
     if (refusal !== null) {
       this.#refused(protocol.name, channel.peer.address, refusal)
@@ -92,6 +96,7 @@ export class ConnectionRegistry {
     const opened = this.#opened.get(key)
     if (opened === undefined) this.#opened.set(key, { labels: { protocol: protocol.name, transport: channel.transport }, count: 1 })
     else opened.count++
+    if (principal != null) connection.authenticated(principal.principal, principal.expiresAtMs)
     connection.start(protocol)
     return connection.closed ? null : connection
   }

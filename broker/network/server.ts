@@ -10,12 +10,23 @@
  * port when the machine has IPv6 loopback: Node, browsers and librdkafka resolve
  * `localhost` to ::1 first, and a client told `localhost:9092` should not depend on falling
  * back. Port 0 (tests) binds 127.0.0.1 only.
+ *
+ * TLS listeners (`startTlsServer`) take their certificate from the TlsContextManager, which
+ * swaps it on every server it is attached to when the files change or on SIGHUP (open
+ * connections keep theirs). A handshake must finish within TLS_HANDSHAKE_TIMEOUT_MS; a
+ * failed one (no client certificate where one is required, TLS 1.1, not TLS at all) ends
+ * that socket with one debug line and a count, nothing else.
  */
 
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import { ListenFailedError } from '../../protocol/errors.js'
+import type { TlsContextManager } from '../security/tls.js'
+
+/** How long a TLS client may take to finish its handshake. */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000
 
 export interface Listener {
   readonly name: string
@@ -43,6 +54,28 @@ export async function startTcpServer (target: ListenTarget, onSocket: (socket: S
     socket.on('close', () => sockets.delete(socket))
     onSocket(socket)
   })
+  return serve(target, make, sockets, logger)
+}
+
+/** Starts a TLS listener with the manager's certificate; every socket that finishes its handshake goes to `onSocket`. */
+export async function startTlsServer (target: ListenTarget, tls: TlsContextManager, onSocket: (socket: TLSSocket) => void, logger: Logger, onHandshakeError?: () => void): Promise<Listener> {
+  const sockets = new Set<Socket>()
+  const make = (): Server => {
+    const server = createTlsServer({ ...tls.serverOptions(), handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onSocket)
+    // The TCP sockets, handshaking or not, so a closing listener can end them all.
+    server.on('connection', (raw: Socket) => {
+      raw.setNoDelay(true)
+      sockets.add(raw)
+      raw.on('close', () => sockets.delete(raw))
+    })
+    server.on('tlsClientError', (err, socket) => {
+      logger.debug({ listener: target.name, err: err.message, peer: socket.remoteAddress }, 'TLS handshake failed')
+      onHandshakeError?.()
+      socket.destroy()
+    })
+    tls.attach(server)
+    return server
+  }
   return serve(target, make, sockets, logger)
 }
 

@@ -63,6 +63,8 @@ export interface Authorizer {
   /** False for the allow-all authorizer. */
   readonly enabled: boolean
   authorize (caller: Caller, operation: AclOperation, resource: Resource): Decision
+  /** The same decision, neither counted nor reported (list filtering, "could it?" questions). */
+  peek (caller: Caller, operation: AclOperation, resource: Resource): Decision
   /**
    * Whether the caller may do `operation` on at least one resource of `type` (Kafka's
    * authorizeByResourceType: idempotent producers need write on some topic).
@@ -87,6 +89,7 @@ export function authorizationError (resource: Resource, operation: AclOperation)
 export class AllowAllAuthorizer implements Authorizer {
   readonly enabled = false
   authorize (): Decision { return DECISIONS.authorizationDisabled }
+  peek (): Decision { return DECISIONS.authorizationDisabled }
   authorizeByResourceType (): Decision { return DECISIONS.authorizationDisabled }
   filterAuthorized<T> (_c: Caller, _o: AclOperation, _t: ResourceType, items: Iterable<T>, _nameOf: (item: T) => string): T[] { return [...items] }
   close (): void {}
@@ -233,6 +236,10 @@ export class AclAuthorizer implements Authorizer {
       this.#denials.report(caller, operation, resource, d)
     }
     return d
+  }
+
+  peek (caller: Caller, operation: AclOperation, resource: Resource): Decision {
+    return this.#lookup(caller, operation, resource)
   }
 
   filterAuthorized<T> (caller: Caller, operation: AclOperation, type: ResourceType, items: Iterable<T>, nameOf: (item: T) => string): T[] {

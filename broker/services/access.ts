@@ -2,8 +2,8 @@
  * The one authorization point every service call passes. A service asks the AccessPolicy
  * whether the caller may perform an operation on a resource before it changes or reveals
  * anything; the policy throws the named authorization error when not. With authentication
- * off the policy allows everything (today's behaviour); the security layer supplies an ACL
- * policy (broker/security/) through the same interface, so no service changes when it does.
+ * off the policy allows everything; with `--auth` the broker passes the ACL policy
+ * (broker/security/access-policy.ts) through the same interface.
  *
  * The vocabulary is Kafka's, so ACLs read the same on every listener.
  */
@@ -29,5 +29,5 @@ export const ALLOW_ALL: AccessPolicy = Object.freeze({
   allows (): boolean { return true },
 })
 
-/** The name of the one cluster resource (Kafka's `kafka-cluster`). */
-export const CLUSTER_RESOURCE = 'spool-cluster'
+/** The name of the one cluster resource: `kafka-cluster`, the name Kafka clients and ACLs use. */
+export const CLUSTER_RESOURCE = 'kafka-cluster'

@@ -20,7 +20,7 @@ import type { Caller } from '../security/principal.js'
 import { principalString } from '../security/principal.js'
 import type { LogConfig } from '../storage/config.js'
 import type { LogManager, PartitionStats, TopicInfo } from '../storage/log-manager.js'
-import type { AccessPolicy } from './access.js'
+import type { AccessPolicy, Operation } from './access.js'
 
 export type { TopicInfo, PartitionStats }
 
@@ -69,6 +69,11 @@ export class TopicService {
   /** Topics the caller may describe, by name; internal topics only when asked. */
   list (caller: Caller, options: { includeInternal?: boolean } = {}): TopicInfo[] {
     return this.#logs.topics().filter(t => (options.includeInternal === true || !t.internal) && this.#access.allows(caller, 'describe', 'topic', t.name))
+  }
+
+  /** Throws the named authorization error when the caller may not do `operation` on the topic (handlers that answer per topic). */
+  authorize (caller: Caller, operation: Operation, name: string): void {
+    this.#access.check(caller, operation, 'topic', name)
   }
 
   /** One topic with its partitions' offsets and sizes. */

@@ -114,6 +114,8 @@ const CLEAN_SHUTDOWN_FILE = '.clean-shutdown'
 const TOPICS_FILE = 'topics.json'
 const TOPICS_KIND = 'topics'
 const DELETE_SUFFIX = '-delete'
+/** `<topic>-<partition>`: the only directories besides DELETE_SUFFIX ones that the log manager owns. */
+const PARTITION_DIR = /-\d+$/
 const OPEN_CONCURRENCY = 8
 
 
@@ -255,6 +257,8 @@ export class LogManager {
         continue
       }
       if (expected.has(entry.name)) continue
+      // Only what a partition directory can be named: `security/` (users, ACLs, token keys) and the like stay.
+      if (!PARTITION_DIR.test(entry.name) && !entry.name.endsWith(DELETE_SUFFIX)) continue
       if (!entry.name.endsWith(DELETE_SUFFIX)) {
         this.#logger.warn({ dir: entry.name }, 'removing a partition directory that topics.json does not name (left by an interrupted create or delete)')
       }
@@ -595,7 +599,9 @@ function readTopics (dataDir: string): { existed: boolean, topics: TopicMeta[] }
   const file = path.join(dataDir, TOPICS_FILE)
   const read = readCheckedFile(TOPICS_KIND, file)
   if (read === null) {
-    const others = fs.readdirSync(dataDir, { withFileTypes: true }).filter(e => e.isDirectory() && !e.name.endsWith(DELETE_SUFFIX))
+    // Partition directories (`<topic>-<n>`) without topics.json are a lost topic list; other
+    // directories (`security/`, written by `spool user add` before the first start) are not.
+    const others = fs.readdirSync(dataDir, { withFileTypes: true }).filter(e => e.isDirectory() && PARTITION_DIR.test(e.name) && !e.name.endsWith(DELETE_SUFFIX))
     if (others.length > 0) {
       throw new StorageError(`${file} is missing but ${dataDir} holds ${others.length} directories (e.g. ${others[0]!.name}); refusing to guess the topics`)
     }

@@ -4,6 +4,8 @@
  * config file. SIGTERM and SIGINT stop it cleanly (connections flushed, logs fsynced,
  * clean-shutdown marker written) and the process exits 0; a second signal exits at once, and
  * a shutdown that could not write everything (a full disk) exits 3 (cli/exit-codes.ts).
+ * With --auth --bootstrap-admin NAME and no users yet, the first user is created with the
+ * password in SPOOL_ADMIN_PASSWORD, or a generated one printed once on stderr.
  */
 
 import { Command, Option } from 'commander'
@@ -36,7 +38,16 @@ export function brokerCommand (): Command {
     let running: Broker
     try {
       const config = resolveConfig({ flags, env: process.env })
-      running = await Broker.start(config)
+      running = await Broker.start({
+        ...config,
+        // The bootstrap admin's password comes from the environment, never a flag (shell history).
+        ...(process.env.SPOOL_ADMIN_PASSWORD === undefined ? {} : { bootstrapPassword: process.env.SPOOL_ADMIN_PASSWORD }),
+        onBootstrapPassword: (user, password) => {
+          // Printed once, here, not through the logger: log lines never carry a password.
+          process.stderr.write(`\n  Created the super user "${user}" with the generated password:\n\n      ${password}\n\n` +
+            `  It is shown only now. Change it with: spool user passwd ${user} --data-dir ${config.dataDir}\n\n`)
+        },
+      })
       printBanner(running, config.logFormat as LogFormat)
     } catch (err) {
       const reason = err instanceof SpoolError || (err as NodeJS.ErrnoException).code !== undefined

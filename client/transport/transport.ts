@@ -35,6 +35,24 @@ export interface TransportOptions {
   connectTimeoutMs: number
   /** Largest response frame accepted (checked from the length prefix before buffering). */
   maxFrameBytes: number
+  /** TLS for a TCP transport (Node); WebSocket transports use wss:// URLs instead. */
+  tls?: TlsClientOptions
+}
+
+/**
+ * TLS options of the Node TCP transport (a subset of node:tls connect options; PEM text or
+ * bytes). The broker's certificate is checked against `ca` (default: the system's CAs) and
+ * the host name; `cert` + `key` present a client certificate (mTLS).
+ */
+export interface TlsClientOptions {
+  ca?: string | Uint8Array | Array<string | Uint8Array>
+  cert?: string | Uint8Array
+  key?: string | Uint8Array
+  passphrase?: string
+  /** The name the certificate must carry when it differs from the host connected to. */
+  servername?: string
+  /** Default true: refuse a certificate that does not verify. */
+  rejectUnauthorized?: boolean
 }
 
 /**

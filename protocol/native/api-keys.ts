@@ -20,6 +20,7 @@ import {
   DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, ListGroupsRequest, ListGroupsResponse,
 } from './apis/groups.js'
 import { InitProducerIdRequest, InitProducerIdResponse } from './apis/init-producer-id.js'
+import { SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse } from './apis/sasl.js'
 
 export const ApiKey = {
   Produce: 0,
@@ -30,10 +31,12 @@ export const ApiKey = {
   OffsetFetch: 9,
   DescribeGroups: 15,
   ListGroups: 16,
+  SaslHandshake: 17,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
   InitProducerId: 22,
+  SaslAuthenticate: 36,
   DeleteGroups: 42,
   GroupHeartbeat: 68,
   DescribeTopics: 1000,
@@ -69,6 +72,8 @@ export const APIS = {
   DescribeGroups: spec('DescribeGroups', DescribeGroupsRequest, DescribeGroupsResponse),
   DeleteGroups: spec('DeleteGroups', DeleteGroupsRequest, DeleteGroupsResponse),
   InitProducerId: spec('InitProducerId', InitProducerIdRequest, InitProducerIdResponse),
+  SaslHandshake: spec('SaslHandshake', SaslHandshakeRequest, SaslHandshakeResponse),
+  SaslAuthenticate: spec('SaslAuthenticate', SaslAuthenticateRequest, SaslAuthenticateResponse),
 } as const
 export type Apis = typeof APIS
 

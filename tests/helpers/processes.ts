@@ -81,8 +81,8 @@ export function freePort (): Promise<number> {
 }
 
 /** Starts `spool broker start` with every listener on a free port and waits for its 'broker started' log line. */
-export async function spawnBroker (t: TestLike, dataDir: string, extra: string[] = []): Promise<Spawned & { ports: { native: number, http: number, mqtt: number, kafka: number } }> {
-  const p = spawnSpool(t, ['broker', 'start', '--data-dir', dataDir, '--port', '0', '--http-port', '0', '--mqtt-port', '0', '--kafka-port', '0', ...extra])
+export async function spawnBroker (t: TestLike, dataDir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<Spawned & { ports: { native: number, http: number, mqtt: number, kafka: number } }> {
+  const p = spawnSpool(t, ['broker', 'start', '--data-dir', dataDir, '--port', '0', '--http-port', '0', '--mqtt-port', '0', '--kafka-port', '0', ...extra], { env })
   let ports: { native: number, http: number, mqtt: number, kafka: number } | null = null
   await waitFor(() => {
     for (const line of p.stdout().split('\n')) {

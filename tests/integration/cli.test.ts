@@ -118,7 +118,9 @@ t.test('unreachable broker: exit 2 with one line, promptly', async t => {
     const r = await runCli(t, [...args, '--broker', `127.0.0.1:${port}`], { input: 'a\n' })
     t.equal(r.code, 2, args.join(' '))
     t.equal(r.stderr, `error: cannot reach broker at 127.0.0.1:${port} (ECONNREFUSED)\n`, args.join(' '))
-    t.ok(r.ms < 5_000, `${args.join(' ')} gave up after ${r.ms} ms`)
+    // Not the SDK's ~9 s of retries (a CLI command without -f gives up at once); the bound is
+    // wide because a loaded machine takes seconds just to start node.
+    t.ok(r.ms < 8_500, `${args.join(' ')} gave up after ${r.ms} ms`)
   }
   const env = await runCli(t, ['topic', 'list'], { env: { SPOOL_BROKER: `127.0.0.1:${port}` } })
   t.equal(env.code, 2, 'SPOOL_BROKER is used')

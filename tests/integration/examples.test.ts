@@ -134,7 +134,8 @@ t.test('every shell block of the README runs as written', async t => {
   const native = broker.ports.native!
   const http = broker.ports.http!
   const kafka = broker.ports.kafka!
-  const env = { SPOOL_BROKER: `127.0.0.1:${native}` }
+  // The Security section's `spool user`/`acl`/`token` edit this broker's data directory.
+  const env = { SPOOL_BROKER: `127.0.0.1:${native}`, SPOOL_DATA_DIR: broker.config.dataDir }
   const substitute = (line: string): string => line
     .replace(/(127\.0\.0\.1|localhost):9092/g, `127.0.0.1:${kafka}`)
     .replace(/(127\.0\.0\.1|localhost):7421/g, `127.0.0.1:${http}`)

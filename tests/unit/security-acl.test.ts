@@ -391,3 +391,82 @@ t.test('failed-authentication throttle', async t => {
   t.same({ failures: th.stats.failures, successes: th.stats.successes }, { failures: 114, successes: 0 })
   t.ok(th.stats.delayed > 0)
 })
+
+// ---- the wiring's pure pieces: the services' policy, MQTT reach, OAUTHBEARER, safe defaults ----
+
+t.test('AclAccessPolicy: Kafka\'s alternatives, the internal caller, errors per resource', async t => {
+  const { AclAccessPolicy } = await import('../../broker/security/access-policy.js')
+  const { INTERNAL_CALLER } = await import('../../broker/security/principal.js')
+  const a = open(t)
+  a.addAcls([
+    { principal: 'User:creator', resourceType: 'cluster', resourceName: 'kafka-cluster', operation: 'create' },
+    { principal: 'User:writer', resourceType: 'topic', resourceName: 'orders', operation: 'write' },
+    { principal: 'User:idem', resourceType: 'cluster', resourceName: 'kafka-cluster', operation: 'idempotent_write' },
+  ])
+  const p = new AclAccessPolicy(a)
+  t.ok(p.allows(caller('creator'), 'create', 'topic', 'anything'), 'create on the cluster allows creating any topic')
+  t.notOk(p.allows(caller('writer'), 'create', 'topic', 'anything'))
+  t.ok(p.allows(caller('writer'), 'idempotent_write', 'cluster', 'kafka-cluster'), 'write on some topic allows an idempotent producer id')
+  t.ok(p.allows(caller('idem'), 'idempotent_write', 'cluster', 'kafka-cluster'), 'as does idempotent_write on the cluster')
+  t.notOk(p.allows(caller('creator'), 'idempotent_write', 'cluster', 'kafka-cluster'))
+  t.ok(p.allows(INTERNAL_CALLER, 'delete', 'topic', '__consumer_offsets'), 'the broker itself is always allowed')
+  throwsNamed(t, () => p.check(caller('writer'), 'read', 'topic', 'orders'), Error, /Not authorized to read topic orders/)
+  throwsNamed(t, () => p.check(caller('writer'), 'read', 'group', 'g'), Error, /group g/)
+  const before = a.stats.denied
+  p.allows(caller('nobody'), 'read', 'topic', 'orders')
+  t.equal(a.stats.denied, before, 'allows() (list filtering) is not counted as a denial')
+  p.check(caller('creator'), 'create', 'topic', 'x')
+  t.equal(a.stats.denied, before, 'a denial the cluster ACL lifts is not counted either')
+})
+
+t.test('MQTT: which log topics a filter reaches; filter overlap and cover', async t => {
+  const { MqttAccess, filterCovers, filtersOverlap } = await import('../../broker/security/mqtt-access.js')
+  const overlap: Array<[string, string, boolean]> = [
+    ['a/b', 'a/b', true], ['a/+', 'a/b', true], ['a/#', 'a', true], ['#', 'x/y', true], ['a/b', 'a/c', false],
+    ['a/+/c', 'a/b/+', true], ['a/b', 'a/b/c', false], ['+', 'a/b', false], ['a/+', '+/b', true], ['$share/g/a', 'a', false],
+  ]
+  for (const [x, y, want] of overlap) {
+    t.equal(filtersOverlap(x, y), want, `${x} ∩ ${y}`)
+    t.equal(filtersOverlap(y, x), want, `${y} ∩ ${x}`)
+  }
+  const cover: Array<[string, string, boolean]> = [
+    ['a/#', 'a/b/c', true], ['a/#', 'a', true], ['a/+', 'a/b', true], ['a/+', 'a/#', false], ['a/b', 'a/+', false],
+    ['#', '#', true], ['a/+/c', 'a/b/c', true], ['a/b', 'a/b/c', false], ['+/+', 'a/b', true], ['a', 'a/#', false],
+  ]
+  for (const [outer, inner, want] of cover) t.equal(filterCovers(outer, inner), want, `${outer} ⊇ ${inner}`)
+  const m = new MqttAccess({ check () {}, allows: () => true }, [{ filter: 'orders/#', logTopic: 'orders' }, { filter: 'sensors/+/temp', logTopic: 'temps' }], 'mqtt')
+  t.same(m.reachable('orders/eu/1'), ['orders'], 'inside a rule: only its log topic')
+  t.same(m.reachable('orders/#'), ['orders'])
+  t.same(m.reachable('sensors/#').sort(), ['mqtt', 'temps'], 'partly covered: the rule\'s and the default')
+  t.same(m.reachable('#').sort(), ['mqtt', 'orders', 'temps'], '# reaches every log topic')
+  t.same(m.reachable('$share/g/orders/+'), ['orders'], 'a shared subscription by its filter')
+  t.same(m.reachable('other/x'), ['mqtt'])
+})
+
+t.test('OAUTHBEARER client messages (RFC 7628) are parsed strictly', async t => {
+  const { bearerToken } = await import('../../broker/security/authenticator.js')
+  const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+  t.equal(bearerToken(enc('n,,\u0001auth=Bearer a.b.c\u0001\u0001')), 'a.b.c')
+  t.equal(bearerToken(enc('n,a=alice,\u0001host=x\u0001auth=Bearer a.b-_c\u0001\u0001')), 'a.b-_c', 'authzid and other keys allowed')
+  for (const bad of ['auth=Bearer a.b.c', 'n,,\u0001auth=Bearer a.b.c\u0001', 'n,,\u0001auth=Basic xyz\u0001\u0001', 'n,,\u0001\u0001', 'p=x,,\u0001auth=Bearer t\u0001\u0001',
+    'n,,\u0001auth=Bearer a b\u0001\u0001', 'n,,\u0001auth=Bearer a\u0001auth=Bearer b\u0001\u0001', 'n,,\u0001garbage\u0001\u0001']) {
+    t.equal(bearerToken(enc(bad)), null, JSON.stringify(bad))
+  }
+  t.equal(bearerToken(new Uint8Array([0xff, 0xfe])), null, 'not UTF-8')
+})
+
+t.test('safe defaults: loopback hosts, the exposure rule; the login redirect stays on the broker', async t => {
+  const { checkExposure, isLoopbackHost } = await import('../../broker/security/broker-security.js')
+  const { defaultConfig } = await import('../../broker/config/settings.js')
+  const { safeNext } = await import('../../broker/protocols/http/login-page.js')
+  for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '::ffff:127.0.0.1']) t.ok(isLoopbackHost(h), h)
+  for (const h of ['0.0.0.0', '::', '10.0.0.5', '192.168.1.2', 'example.com', '128.0.0.1']) t.notOk(isLoopbackHost(h), h)
+  const base = defaultConfig()
+  t.doesNotThrow(() => checkExposure(base), 'the first run (loopback, no auth) is fine')
+  t.throws(() => checkExposure({ ...base, host: '0.0.0.0' }), { code: 'INVALID_CONFIG', message: /--allow-anonymous/ })
+  t.doesNotThrow(() => checkExposure({ ...base, host: '0.0.0.0', auth: true }))
+  t.doesNotThrow(() => checkExposure({ ...base, host: '0.0.0.0', allowAnonymous: true }))
+  for (const [next, want] of [['/console/', '/console/'], ['/?x=1', '/?x=1'], [null, '/'], ['//evil.example/', '/'], ['https://evil.example/', '/'], ['/\\evil', '/'], ['x', '/']] as Array<[string | null, string]>) {
+    t.equal(safeNext(next), want, `next=${String(next)}`)
+  }
+})

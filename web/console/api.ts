@@ -46,6 +46,8 @@ async function call<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: 
     json = null
   }
   if (!res.ok) {
+    // A broker with --auth whose login session ended: back to its login form, then here.
+    if (res.status === 401) location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`)
     const error = (json as Partial<ApiErrorBody> | null)?.error
     throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? (text.slice(0, 200) || res.statusText))
   }

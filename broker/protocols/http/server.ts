@@ -4,13 +4,15 @@
  * registered by the parts of the broker that own them; this file only serves them.
  */
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { HttpMethodNotAllowedError, HttpNotFoundError, InvalidRequestError, UnknownServerError, type SpoolError } from '../../../protocol/errors.js'
 import type { ConnectionRegistry } from '../../network/registry.js'
-import { serve, type Listener, type ListenTarget } from '../../network/server.js'
+import { TLS_HANDSHAKE_TIMEOUT_MS, serve, type Listener, type ListenTarget } from '../../network/server.js'
+import type { TlsContextManager } from '../../security/tls.js'
 import { refuseUpgrade, type UpgradeHandler } from '../../network/websocket.js'
 import { errorBody, statusFor } from './api/router.js'
 import { faultPoints } from '../../storage/testing/fault-points.js'
@@ -60,12 +62,15 @@ export async function startHttpListener (options: {
   routes: HttpRoutes
   registry: ConnectionRegistry
   logger: Logger
+  /** HTTPS with this certificate (the same routes; WebSockets become wss://). */
+  tls?: TlsContextManager | null
 }): Promise<Listener> {
   const { routes, logger, registry } = options
+  const tls = options.tls ?? null
   const sockets = new Set<Socket>()
   const prefixes = () => [...routes.prefixes.entries()].sort((a, b) => b[0].length - a[0].length)
   const make = (): ReturnType<typeof createServer> => {
-    const server = createServer((req, res) => {
+    const onRequest: RequestListener = (req, res) => {
       let url: URL
       try {
         url = new URL(req.url ?? '/', 'http://localhost')
@@ -91,7 +96,15 @@ export async function startHttpListener (options: {
           if (!res.headersSent) sendError(res, new UnknownServerError('internal error (see the broker log)'), { connection: 'close' })
           else res.destroy()
         })
-    })
+    }
+    const server = tls === null ? createServer(onRequest) : createHttpsServer({ ...tls.serverOptions(), handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onRequest)
+    if (tls !== null) {
+      tls.attach(server as import('node:https').Server)
+      server.on('tlsClientError', (err: Error, socket: Duplex) => {
+        logger.debug({ listener: options.target.name, err: err.message }, 'TLS handshake failed')
+        socket.destroy()
+      })
+    }
     server.headersTimeout = 10_000
     server.requestTimeout = 30_000
     // HTTP sockets are not counted against maxConnections, so /healthz and /metrics answer

@@ -7,13 +7,19 @@
  *
  * Origin check (protocols/http/origin.ts): a browser page from an Origin that is neither this
  * broker's host nor in httpAllowedOrigins is answered 403 before any WebSocket is created.
+ *
+ * Who: `login(req)` may name the connection's principal from the upgrade request (the
+ * console's session cookie: its live tail needs no token), until the session ends. Without
+ * one, a connection authenticates in-band like any native connection (a token for browsers).
  */
 
+import type { IncomingMessage } from 'node:http'
 import type { Logger } from 'pino'
 import { webSocketChannel } from '../../network/channel.js'
 import type { WireProtocol } from '../../network/connection.js'
 import type { ConnectionRegistry } from '../../network/registry.js'
 import { refuseUpgrade, type UpgradeHandler, type WebSocketAcceptor } from '../../network/websocket.js'
+import type { HttpLogin } from './auth.js'
 import { originAllowed } from './origin.js'
 
 export { originAllowed } from './origin.js'
@@ -47,10 +53,12 @@ export function webSocketEndpoint (options: {
   protocol: WireProtocol
   allowedOrigins: readonly string[] | null
   logger: Logger
+  /** The principal the upgrade request itself proves (a login session), or null. */
+  login?: (req: IncomingMessage) => HttpLogin | null
 }): UpgradeHandler {
   return originCheckedUpgrade((req, socket, head) => {
     options.acceptor.upgrade(req, socket, head, (ws, raw) => {
-      options.registry.accept(webSocketChannel(ws, raw, req), options.protocol)
+      options.registry.accept(webSocketChannel(ws, raw, req), options.protocol, options.login?.(req) ?? null)
     })
   }, options.allowedOrigins, options.logger)
 }

@@ -178,6 +178,10 @@ function authenticate (gw: MqttGatewayApi, conn: ConnectingClient, plan: Connect
     if ('reason' in r) return r
     plan.principal = r
     conn.net.authenticated(r)
+    const will = plan.will?.message
+    if (will !== undefined && gw.authorizer !== null && !gw.authorizer.publish(conn.net.caller, gw.route(will.topic, will.topicBytes).logTopic, will.topic)) {
+      return { reason: Reason.notAuthorized, why: `the will topic ${will.topic.slice(0, 200)} is not authorized` }
+    }
     return null
   }
   return result instanceof Promise ? result.then(apply) : apply(result)

@@ -40,7 +40,8 @@ type State = 'new' | 'connecting' | 'connected' | 'closed'
 interface PendingAck {
   cmd: 'puback' | 'pubrec'
   packetId: number
-  batch: StagedBatch
+  /** Null for a publish that was not authorized: MQTT 5 gets 0x87, 3.1.1 a positive ack; nothing was stored. */
+  batch: StagedBatch | null
 }
 
 /** How long a new connection may take to send CONNECT. */
@@ -265,8 +266,14 @@ export class MqttConnection implements MqttClient, ProtocolSession {
       properties = kept.length > 0 ? { ...rest, userProperties: kept } : (Object.keys(rest).length === 0 ? null : rest)
     }
     const message: MqttMessage = { topic, topicBytes, payload: p.payload, qos: p.qos, retain: p.retain, properties, timestampMs: this.#gw.now() }
+    const route = this.#gw.route(topic, topicBytes)
+    if (this.#gw.authorizer !== null && !this.#gw.authorizer.publish(this.net.caller, route.logTopic, topic)) {
+      // Answered in arrival order behind the staged ones, through the same ack list.
+      if (p.qos > 0) this.#acks.push({ cmd: p.qos === 1 ? 'puback' : 'pubrec', packetId: p.packetId, batch: null })
+      return
+    }
     this.#gw.counters.messagesIn++
-    const batch = this.#stage.add(this.#gw.route(topic, topicBytes), message)
+    const batch = this.#stage.add(route, message)
     if (p.qos > 0) {
       this.#acks.push({ cmd: p.qos === 1 ? 'puback' : 'pubrec', packetId: p.packetId, batch })
     }
@@ -278,8 +285,8 @@ export class MqttConnection implements MqttClient, ProtocolSession {
    * topic to be created or acks wait for fsync (later acks then queue behind them).
    */
   #flush (): void {
-    if (this.#stage.empty) return
-    const batches = this.#stage.take()
+    if (this.#stage.empty && this.#acks.length === 0) return
+    const batches = this.#stage.empty ? [] : this.#stage.take()
     const appending = this.#gw.appendBatches(batches, this.session)
     const acks = this.#acks.splice(0, this.#acks.length)
     if (appending === null && !this.#gw.settings.fsyncAcks && this.#chained === 0) {
@@ -303,6 +310,15 @@ export class MqttConnection implements MqttClient, ProtocolSession {
     if (this.#state === 'closed') return
     const session = this.session!
     for (const a of acks) {
+      if (a.batch === null) {
+        if (this.version === 5) {
+          this.write(encodeAck(a.cmd, a.packetId, Reason.notAuthorized, 5))
+          continue
+        }
+        if (a.cmd === 'pubrec') session.inboundQos2.add(a.packetId)
+        this.write(encodeAck(a.cmd, a.packetId, 0, this.version))
+        continue
+      }
       if (a.batch.error !== null) {
         // The record could not be written: MQTT 5 says so in the ack; 3.1.1 has no way but closing.
         if (this.version === 5) {
@@ -354,7 +370,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
       this.fail(new MqttProtocolError('Subscription Identifier 0 [MQTT-3.8.2.1.2]'), Reason.protocolError, whole)
       return
     }
-    const granted = this.#gw.subscribe(this.session!, p)
+    const granted = this.#gw.subscribe(this.session!, p, this.net.caller)
     if (granted === null) {
       this.fail(new MqttProtocolError('shared subscription with No Local set [MQTT-3.8.3-4]'), Reason.protocolError, whole)
       return

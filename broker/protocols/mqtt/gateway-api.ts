@@ -8,7 +8,7 @@ import type { IConnackPacket, ISubscribePacket } from 'mqtt-packet'
 import type { Logger } from 'pino'
 import type { Connection } from '../../network/connection.js'
 import type { Peer } from '../../network/channel.js'
-import type { Principal } from '../../security/principal.js'
+import type { Caller, Principal } from '../../security/principal.js'
 import type { MqttMessage, Route } from './mapping.js'
 import type { StagedBatch } from './publish-stage.js'
 import type { Session, SessionOutput } from './session.js'
@@ -43,6 +43,12 @@ export interface MqttCredentials {
 }
 export type MqttAuthenticator = (credentials: MqttCredentials) => Principal | { reason: number, why: string } | Promise<Principal | { reason: number, why: string }>
 
+/** The ACL checks of publish, subscribe and wills (security/mqtt-access.ts); null: everything allowed. */
+export interface MqttAuthorizer {
+  publish (caller: Caller, logTopic: string, topic: string): boolean
+  subscribe (caller: Caller, filter: string): boolean
+}
+
 /** A connection as the gateway sees it. */
 export interface MqttClient extends SessionOutput {
   readonly id: number
@@ -65,13 +71,14 @@ export interface MqttGatewayApi {
   readonly counters: GatewayCounters
   readonly connections: Set<MqttClient>
   readonly authenticator: MqttAuthenticator | null
+  readonly authorizer: MqttAuthorizer | null
   now (): number
   route (topic: string, topicBytes: Uint8Array): Route
   /** Appends staged batches; null when all were appended now, a promise when some wait. */
   appendBatches (batches: StagedBatch[], source: Session | null): Promise<void> | null
   syncBatches (batches: StagedBatch[]): Promise<void>
   storeSession (session: Session): void
-  subscribe (session: Session, p: ISubscribePacket): { codes: number[], afterAck: () => void } | null
+  subscribe (session: Session, p: ISubscribePacket, caller?: Caller): { codes: number[], afterAck: () => void } | null
   unsubscribe (session: Session, filters: string[]): number[]
   /** CONNECT's session step: takes over, restores or starts the client's session. */
   takeSession (conn: MqttClient, clientId: string, clean: boolean, expirySec: number): { session: Session, sessionPresent: boolean }

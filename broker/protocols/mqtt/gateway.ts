@@ -23,8 +23,9 @@ import type { Logger } from 'pino'
 import { InvalidConfigError } from '../../../protocol/errors.js'
 import type { BrokerConfig } from '../../config/settings.js'
 import type {
-  GatewayCounters, GatewaySettings, MqttAuthenticator, MqttClient, MqttGatewayApi,
+  GatewayCounters, GatewaySettings, MqttAuthenticator, MqttAuthorizer, MqttClient, MqttGatewayApi,
 } from './gateway-api.js'
+import type { Caller } from '../../security/principal.js'
 import type { LogAccess } from './log-access.js'
 import { LogTopics } from './log-topics.js'
 import type { MqttMessage, Route } from './mapping.js'
@@ -44,6 +45,7 @@ export interface MqttGatewayOptions {
   logger: Logger
   now?: () => number
   authenticator?: MqttAuthenticator | null
+  authorizer?: MqttAuthorizer | null
 }
 
 /** A session's output is always a connection of this gateway (attach sets it). */
@@ -61,6 +63,7 @@ export class MqttGateway implements MqttGatewayApi {
   readonly logger: Logger
   readonly now: () => number
   readonly authenticator: MqttAuthenticator | null
+  readonly authorizer: MqttAuthorizer | null
   readonly counters: GatewayCounters = { messagesIn: 0, messagesOut: 0, bytesOut: 0, droppedQos0: 0, droppedShared: 0, connectionsRefused: 0 }
   readonly connections = new Set<MqttClient>()
   readonly sessions = new Map<string, Session>()
@@ -78,6 +81,7 @@ export class MqttGateway implements MqttGatewayApi {
     this.logger = options.logger
     this.now = options.now ?? Date.now
     this.authenticator = options.authenticator ?? null
+    this.authorizer = options.authorizer ?? null
     this.limits = { maxTopicBytes: c.mqttMaxTopicLength, maxTopicLevels: c.mqttMaxTopicLevels }
     this.settings = {
       maxPacketBytes: c.mqttMaxPacketBytes,
@@ -188,6 +192,12 @@ export class MqttGateway implements MqttGatewayApi {
   /** After CONNACK: the session goes live on this connection. */
   attach (conn: MqttClient, session: Session): void {
     conn.session = session
+    // A session another principal made keeps only what this connection's may subscribe to.
+    const authorizer = this.authorizer
+    if (authorizer !== null) {
+      const denied = [...session.subscriptions.keys()].filter(f => !authorizer.subscribe(conn.net.caller, f))
+      if (denied.length > 0) this.#subs.unsubscribe(session, denied)
+    }
     this.#subs.goLive(session)
     session.attach(conn)
     this.storeSession(session)
@@ -195,8 +205,10 @@ export class MqttGateway implements MqttGatewayApi {
 
   // ----- SUBSCRIBE / UNSUBSCRIBE -----
 
-  subscribe (session: Session, p: ISubscribePacket): { codes: number[], afterAck: () => void } | null {
-    const granted = this.#subs.subscribe(session, p, this.#retained, this.now())
+  subscribe (session: Session, p: ISubscribePacket, caller?: Caller): { codes: number[], afterAck: () => void } | null {
+    const authorizer = this.authorizer
+    const allowed = authorizer === null || caller === undefined ? undefined : (filter: string) => authorizer.subscribe(caller, filter)
+    const granted = this.#subs.subscribe(session, p, this.#retained, this.now(), allowed)
     this.storeSession(session)
     return granted
   }

@@ -16,6 +16,8 @@ export const Reason = {
   implementationSpecificError: 0x83,
   unsupportedProtocolVersion: 0x84,
   clientIdentifierNotValid: 0x85,
+  badUserNameOrPassword: 0x86,
+  notAuthorized: 0x87,
   serverUnavailable: 0x88,
   serverBusy: 0x89,
   serverShuttingDown: 0x8b,
@@ -44,6 +46,8 @@ export const ReturnCode = {
   unacceptableProtocolVersion: 1,
   identifierRejected: 2,
   serverUnavailable: 3,
+  badUserNameOrPassword: 4,
+  notAuthorized: 5,
 } as const
 
 /** The 3.1.1 CONNACK return code closest to a v5 CONNACK reason code. */
@@ -51,6 +55,8 @@ export function v4ReturnCode (reason: number): number {
   if (reason === Reason.success) return ReturnCode.accepted
   if (reason === Reason.unsupportedProtocolVersion) return ReturnCode.unacceptableProtocolVersion
   if (reason === Reason.clientIdentifierNotValid) return ReturnCode.identifierRejected
+  if (reason === Reason.badUserNameOrPassword) return ReturnCode.badUserNameOrPassword
+  if (reason === Reason.notAuthorized) return ReturnCode.notAuthorized
   return ReturnCode.serverUnavailable
 }
 

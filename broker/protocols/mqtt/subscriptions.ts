@@ -34,7 +34,7 @@ export class Subscriptions {
    * (queue the retained messages [MQTT-3.3.1-6]); null for a protocol error (a shared
    * subscription with No Local [MQTT-3.8.3-4]).
    */
-  subscribe (session: Session, p: ISubscribePacket, retained: RetainedStore, nowMs: number): { codes: number[], afterAck: () => void } | null {
+  subscribe (session: Session, p: ISubscribePacket, retained: RetainedStore, nowMs: number, allowed?: (filter: string) => boolean): { codes: number[], afterAck: () => void } | null {
     const v5 = session.protocolVersion === 5
     const subId = p.properties?.subscriptionIdentifier ?? null
     const codes: number[] = []
@@ -46,6 +46,10 @@ export class Subscriptions {
         continue
       }
       if (parsed.shareGroup !== null && s.nl === true) return null
+      if (allowed !== undefined && !allowed(s.topic)) {
+        codes.push(v5 ? Reason.notAuthorized : 0x80)
+        continue
+      }
       const existed = session.subscriptions.get(s.topic)
       if (existed === undefined && session.subscriptions.size >= this.#maxPerSession) {
         codes.push(v5 ? Reason.quotaExceeded : 0x80)

@@ -25,6 +25,8 @@ export async function metadata (ctx: BrokerContext, req: RequestOf<'Metadata'>, 
     let error: unknown = null
     let info = ctx.topics.info(name)
     try {
+      // Described only to who may describe it; to others it neither exists nor is created.
+      if (req.topics !== null) ctx.topics.authorize(caller, 'describe', name)
       if (info === undefined) info = (await ctx.topics.ensure(caller, name, req.allowAutoCreate)).info
     } catch (err) {
       error = asNamed(err, ctx)
@@ -34,6 +36,7 @@ export async function metadata (ctx: BrokerContext, req: RequestOf<'Metadata'>, 
       ...errorFields(error),
       internal: info?.internal ?? false,
       partitions: info === undefined || error !== null ? [] : describePartitions(ctx, info.partitions),
+      ...(error !== null ? { internal: false } : {}),
     })
   }
   return {

@@ -12,13 +12,25 @@
  *                                           none arrived, whole, for that long)
  * Reading pauses while more than a quarter of maxQueuedBytes waits to be written, so a slow
  * reader is throttled before it is cut off.
+ *
+ * Authentication (protocol/native/apis/sasl.ts): with `auth.required`, a connection that has
+ * not authenticated (by SASL, a token, or a verified client certificate at accept) is in a
+ * pre-authentication stage: only ApiVersions, SaslHandshake and SaslAuthenticate are
+ * served — any other request closes it with an AUTHENTICATION_REQUIRED notice —, its
+ * frames are limited to PRE_AUTH_MAX_FRAME_BYTES (FRAME_TOO_LARGE past it), and it must
+ * authenticate within `auth.timeoutMs` (IDLE_TIMEOUT). Once authenticated, the broker's own
+ * limits apply. Without `required`, the SASL apis still work (the connection gets its
+ * principal) and nothing else changes.
  */
 
-import { MalformedFrameError, TooManyInFlightError, type SpoolError } from '../../../protocol/errors.js'
+import { AuthenticationRequiredError, MalformedFrameError, TooManyInFlightError, type SpoolError } from '../../../protocol/errors.js'
+import { ApiKey } from '../../../protocol/native/api-keys.js'
+import { PRE_AUTH_MAX_FRAME_BYTES } from '../../../protocol/native/apis/sasl.js'
 import {
   NOTICE_CORRELATION_ID, REQUEST_HEADER_FIXED_BYTES, encodeResponseFrame, lengthPrefixReader, parseRequestFrame,
   type RequestFrame,
 } from '../../../protocol/native/frame.js'
+import type { AuthExchange, Authenticator } from '../../security/authenticator.js'
 import type { ByteChannel } from '../../network/channel.js'
 import type { Connection, ProtocolSession, WireProtocol } from '../../network/connection.js'
 import { RequestPipeline } from '../../network/request-pipeline.js'
@@ -34,7 +46,28 @@ export interface RequestContext {
   readonly signal: AbortSignal
   /** This connection's response memory: what a fetch may still read (see ResponseRoom). */
   readonly room: ResponseRoom
+  /** This connection's SASL exchange (sasl.ts). */
+  readonly sasl: SaslState
 }
+
+/** Where a connection's SASL exchange stands. */
+export interface SaslState {
+  /** The mechanism SaslHandshake chose, null before. */
+  mechanism: string | null
+  exchange: AuthExchange | null
+}
+
+/** How the native listener authenticates (null: no authenticator at all). */
+export interface NativeAuth {
+  /** Refuse everything but ApiVersions and SASL until the connection has authenticated. */
+  readonly required: boolean
+  readonly authenticator: Authenticator
+  /** How long a connection may take to authenticate. */
+  readonly timeoutMs: number
+}
+
+/** What an unauthenticated connection may ask. */
+const PRE_AUTH_APIS: ReadonlySet<number> = new Set([ApiKey.ApiVersions, ApiKey.SaslHandshake, ApiKey.SaslAuthenticate])
 
 export interface HandlerResult {
   body: Record<string, unknown>
@@ -55,11 +88,11 @@ function notice (err: SpoolError): Uint8Array[] {
   return encodeResponseFrame(NOTICE_CORRELATION_ID, { errorCode: err.errorCode, errorMessage: err.message })
 }
 
-export function nativeProtocol (limits: NativeLimits, dispatch: Dispatch): WireProtocol {
+export function nativeProtocol (limits: NativeLimits, dispatch: Dispatch, auth: NativeAuth | null = null): WireProtocol {
   return {
     name: 'native',
     limits: { maxQueuedBytes: limits.maxQueuedBytes, pauseAtQueuedBytes: limits.maxQueuedBytes / 4, idleTimeoutMs: limits.idleTimeoutMs },
-    open: connection => new NativeSession(connection, limits, dispatch),
+    open: connection => new NativeSession(connection, limits, dispatch, auth),
     refuse (channel: ByteChannel, err: SpoolError) { channel.write(notice(err)) },
   }
 }
@@ -71,10 +104,19 @@ class NativeSession implements ProtocolSession {
   readonly #pipeline: RequestPipeline<RequestFrame>
   #reserved = 0
   readonly #room: ResponseRoom
+  readonly #limits: NativeLimits
+  readonly #sasl: SaslState = { mechanism: null, exchange: null }
+  /** Still in the pre-authentication stage (auth required, not yet authenticated). */
+  #gated: boolean
 
-  constructor (conn: Connection, limits: NativeLimits, dispatch: Dispatch) {
+  constructor (conn: Connection, limits: NativeLimits, dispatch: Dispatch, auth: NativeAuth | null) {
     this.#conn = conn
-    this.frameSize = lengthPrefixReader(limits.maxFrameBytes, REQUEST_HEADER_FIXED_BYTES)
+    this.#limits = limits
+    const full = lengthPrefixReader(limits.maxFrameBytes, REQUEST_HEADER_FIXED_BYTES)
+    const small = lengthPrefixReader(Math.min(limits.maxFrameBytes, PRE_AUTH_MAX_FRAME_BYTES), REQUEST_HEADER_FIXED_BYTES)
+    this.#gated = auth?.required === true && !conn.isAuthenticated
+    if (this.#gated) conn.idleTimeoutMs = auth!.timeoutMs
+    this.frameSize = (bytes: Uint8Array, pos: number, end: number): number => this.#ungated() ? full(bytes, pos, end) : small(bytes, pos, end)
     this.#room = {
       limit: limits.maxQueuedBytes,
       available: () => limits.maxQueuedBytes - conn.queuedBytes - this.#reserved,
@@ -99,6 +141,10 @@ class NativeSession implements ProtocolSession {
         return encodeResponseFrame(request.correlationId, { errorCode: err.errorCode, errorMessage: err.message })
       },
       handle: request => {
+        if (!this.#ungated() && !PRE_AUTH_APIS.has(request.apiKey)) {
+          conn.fail(new AuthenticationRequiredError(`this broker requires authentication (SaslHandshake, then SaslAuthenticate) before api key ${request.apiKey}`))
+          return null
+        }
         const ctx: RequestContext = {
           connection: conn,
           apiVersion: request.apiVersion,
@@ -106,6 +152,7 @@ class NativeSession implements ProtocolSession {
           records: request.records,
           signal: conn.signal,
           room: this.#room,
+          sasl: this.#sasl,
         }
         const result = dispatch(request, ctx)
         if (result instanceof Promise) return result.then(r => r === null ? null : encodeResponseFrame(request.correlationId, r.body, r.records))
@@ -116,6 +163,15 @@ class NativeSession implements ProtocolSession {
 
   onFrame (frame: Uint8Array): boolean {
     return this.#pipeline.onFrame(frame)
+  }
+
+  /** True once the pre-authentication stage is over (or there was none); restores the idle timeout then. */
+  #ungated (): boolean {
+    if (!this.#gated) return true
+    if (!this.#conn.isAuthenticated) return false
+    this.#gated = false
+    this.#conn.idleTimeoutMs = this.#limits.idleTimeoutMs
+    return true
   }
 
   busy (): boolean { return this.#pipeline.inFlight > 0 }

@@ -22,13 +22,14 @@
 
 import { readFileSync } from 'node:fs'
 import {
-  GroupIdNotFoundError, InvalidRequestError, InvalidTopicError, UnknownTopicOrPartitionError, errorFromCode,
+  GroupIdNotFoundError, InvalidRequestError, InvalidTopicError, errorFromCode,
 } from '../../../../protocol/errors.js'
 import type { BrokerPorts } from '../../../config/listeners.js'
 import type { BrokerConfig } from '../../../config/settings.js'
-import type { GroupCoordinator } from '../../../groups/coordinator.js'
+import type { GroupAccess } from '../../../groups/group-access.js'
 import type { LogConfig } from '../../../storage/config.js'
 import type { TopicInfo, TopicService } from '../../../services/topics.js'
+import { CLUSTER_RESOURCE, type AccessPolicy } from '../../../services/access.js'
 import type { StatsSampler, TopicRate } from '../../../observability/stats.js'
 import type { ApiRequest, ApiRoute } from './router.js'
 import type {
@@ -38,13 +39,16 @@ import type {
 export interface ApiContext {
   config: BrokerConfig
   topics: TopicService
-  groups: GroupCoordinator
+  /** The group coordinator behind its access checks. */
+  groups: GroupAccess
   stats: StatsSampler
   /** Listener ports as bound (null when off). */
   ports: Readonly<BrokerPorts>
   startedAtMs: number
   /** Open connections, all protocols. */
   connectionCount: () => number
+  /** The services' policy (what /api/traffic may show). */
+  access: AccessPolicy
   now: () => number
 }
 
@@ -93,8 +97,8 @@ function topicDetail (ctx: ApiContext, info: TopicInfo): TopicDetail {
   return { ...topicSummary(ctx, info), config: { ...info.config }, partitions: ctx.topics.partitionStats(info.name) }
 }
 
+/** A topic the caller may describe (its authorization error first, so a denied caller does not learn whether it exists). */
 function knownTopic (ctx: ApiContext, req: ApiRequest, name: string): TopicInfo {
-  if (!ctx.topics.exists(name)) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name.slice(0, 249))} does not exist`)
   return ctx.topics.describe(req.caller, name)
 }
 
@@ -118,8 +122,8 @@ function createTopicBody (ctx: ApiContext, body: unknown): { name: string, parti
   return { name, partitions: (partitions as number | undefined) ?? ctx.config.defaultPartitions, config: (config ?? {}) as Partial<LogConfig> }
 }
 
-function describeGroup (ctx: ApiContext, groupId: string): GroupDetail {
-  const [group] = ctx.groups.describeGroups({ groupIds: [groupId] }).groups
+function describeGroup (ctx: ApiContext, req: ApiRequest, groupId: string): GroupDetail {
+  const [group] = ctx.groups.describeGroups(req.caller, { groupIds: [groupId] }).groups
   if (group === undefined) throw new GroupIdNotFoundError(`group ${JSON.stringify(groupId)} does not exist`)
   if (group.errorCode !== 0) throw errorFromCode(group.errorCode, group.errorMessage ?? undefined)
   const { errorCode: _code, errorMessage: _message, ...rest } = group
@@ -149,9 +153,10 @@ function totalRates (rates: Iterable<TopicRate>): TopicRate {
   return sum
 }
 
-/** The api's routes, bound to the broker's state. */
-export function apiRoutes (ctx: ApiContext): ApiRoute[] {
+/** The api's routes, bound to the broker's state; `extra` routes (logins, tokens) join the index. */
+export function apiRoutes (ctx: ApiContext, extra: readonly ApiRoute[] = []): ApiRoute[] {
   const routes: ApiRoute[] = [
+    ...extra,
     {
       pattern: '/api/overview',
       doc: 'broker, totals and current rates',
@@ -175,7 +180,7 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
               ports: ctx.ports,
             },
             topics: { count: topics.length, partitions, sizeBytes },
-            groups: { count: ctx.groups.listGroups().groups.length },
+            groups: { count: ctx.groups.listGroups(req.caller).groups.length },
             connections: { count: ctx.connectionCount() },
             rates: totalRates(Object.values(last?.topics ?? {})),
             timeMs: ctx.now(),
@@ -206,7 +211,6 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
         GET: req => ({ body: { topic: topicDetail(ctx, knownTopic(ctx, req, req.params.name!)) } }),
         DELETE: async req => {
           const name = req.params.name!
-          if (!ctx.topics.exists(name)) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name.slice(0, 249))} does not exist`)
           await ctx.topics.delete(req.caller, name)
           return { body: { deleted: name } }
         },
@@ -218,8 +222,8 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
       methods: {
         GET: req => {
           const history = groupLagHistory(ctx, sinceMs(req))
-          const groups = ctx.groups.listGroups().groups.map((g): GroupSummary => {
-            const detail = ctx.groups.describeGroups({ groupIds: [g.groupId] }).groups[0]
+          const groups = ctx.groups.listGroups(req.caller).groups.map((g): GroupSummary => {
+            const detail = ctx.groups.describeGroups(req.caller, { groupIds: [g.groupId] }).groups[0]
             return {
               groupId: g.groupId,
               state: g.state,
@@ -237,9 +241,9 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
       pattern: '/api/groups/:id',
       doc: 'one group: members, assignment, committed/end offsets and lag per partition; DELETE deletes an empty group',
       methods: {
-        GET: req => ({ body: { group: describeGroup(ctx, req.params.id!) } }),
+        GET: req => ({ body: { group: describeGroup(ctx, req, req.params.id!) } }),
         DELETE: req => {
-          const [result] = ctx.groups.deleteGroups({ groupIds: [req.params.id!] }).groups
+          const [result] = ctx.groups.deleteGroups(req.caller, { groupIds: [req.params.id!] }).groups
           if (result !== undefined && result.errorCode !== 0) throw errorFromCode(result.errorCode, result.errorMessage ?? undefined)
           return { body: { deleted: req.params.id! } }
         },
@@ -250,8 +254,13 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
       doc: 'per-second produce/fetch rates per topic (?sinceMs=T) and connections, heaviest egress first',
       methods: {
         GET: req => {
-          const history = ctx.stats.history(sinceMs(req)).map(s => ({ timeMs: s.timeMs, topics: s.topics }))
-          const body: TrafficAnswer = { timeMs: ctx.now(), history, connections: ctx.stats.connections() }
+          // Rates only of topics the caller may describe; connections only to who may describe the cluster.
+          const visible = ctx.access.allows(req.caller, 'describe', 'cluster', CLUSTER_RESOURCE) ? null : new Set(ctx.topics.list(req.caller, { includeInternal: true }).map(t => t.name))
+          const history = ctx.stats.history(sinceMs(req)).map(s => ({
+            timeMs: s.timeMs,
+            topics: visible === null ? s.topics : Object.fromEntries(Object.entries(s.topics).filter(([name]) => visible.has(name))),
+          }))
+          const body: TrafficAnswer = { timeMs: ctx.now(), history, connections: visible === null ? ctx.stats.connections() : [] }
           return { body }
         },
       },

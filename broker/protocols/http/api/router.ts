@@ -5,6 +5,8 @@
  *   Origin check (protocols/http/origin.ts; CSRF)                        → 403 ORIGIN_NOT_ALLOWED
  *   OPTIONS preflight from a listed Origin                          → 204 with CORS headers
  *   method check (HEAD is GET without a body)                       → 405 HTTP_METHOD_NOT_ALLOWED + Allow
+ *   who asks (http/auth.ts: session cookie, Bearer token, Basic)     → 401 SASL_AUTHENTICATION_FAILED,
+ *     with --auth, a login for every route but /api/login              TOKEN_EXPIRED, ..., AUTHENTICATION_REQUIRED
  *   body (methods with one): application/json only                  → 415 HTTP_UNSUPPORTED_MEDIA_TYPE
  *     at most maxBodyBytes, counted before buffering                → 413 HTTP_BODY_TOO_LARGE
  *     valid JSON                                                    → 400 INVALID_REQUEST
@@ -19,17 +21,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import {
-  HttpBodyTooLargeError, HttpMethodNotAllowedError, HttpNotFoundError, HttpUnsupportedMediaTypeError, InvalidRequestError,
+  AuthenticationRequiredError, HttpBodyTooLargeError, HttpMethodNotAllowedError, HttpNotFoundError, HttpUnsupportedMediaTypeError, InvalidRequestError,
   OriginNotAllowedError, SpoolError, UnknownServerError, type ErrorName,
 } from '../../../../protocol/errors.js'
 import { checkOrigin } from '../origin.js'
-import { ANONYMOUS, type Caller } from '../../../security/principal.js'
+import type { HttpAuth, HttpLogin } from '../auth.js'
+import { ANONYMOUS, type Caller, type Principal } from '../../../security/principal.js'
 
 export type ApiMethod = 'GET' | 'POST' | 'DELETE'
 
 export interface ApiRequest {
-  /** Who asks (anonymous until the HTTP listener authenticates requests). */
+  /** Who asks (anonymous without a login). */
   caller: Caller
+  /** The login behind the caller (a session, a token, Basic), null when anonymous. */
+  login: HttpLogin | null
+  /** The HTTP request itself (its cookie, its socket), for the login endpoints. */
+  http: IncomingMessage
   /** Path parameters (`:name` in the pattern), URL-decoded. */
   params: Record<string, string>
   query: URLSearchParams
@@ -40,6 +47,8 @@ export interface ApiRequest {
 export interface ApiAnswer {
   status?: number
   body: unknown
+  /** Extra response headers (Set-Cookie of a login). */
+  headers?: Record<string, string>
 }
 
 export type ApiHandler = (req: ApiRequest) => ApiAnswer | Promise<ApiAnswer>
@@ -50,12 +59,16 @@ export interface ApiRoute {
   methods: Partial<Record<ApiMethod, ApiHandler>>
   /** One line for the `/api` index. */
   doc: string
+  /** Served without a login when --auth is on (the login itself). */
+  public?: boolean
 }
 
 export interface RouterOptions {
   allowedOrigins: readonly string[] | null
   maxBodyBytes: number
   logger: Logger
+  /** Who asks; null: every request is anonymous. */
+  auth?: HttpAuth | null
 }
 
 const METHODS_WITH_BODY = new Set<string>(['POST'])
@@ -72,6 +85,17 @@ export function statusFor (err: SpoolError): number {
     HTTP_BODY_TOO_LARGE: 413,
     HTTP_UNSUPPORTED_MEDIA_TYPE: 415,
     ORIGIN_NOT_ALLOWED: 403,
+    AUTHENTICATION_REQUIRED: 401,
+    SASL_AUTHENTICATION_FAILED: 401,
+    UNSUPPORTED_SASL_MECHANISM: 401,
+    TOKEN_EXPIRED: 401,
+    TOKEN_INVALID: 401,
+    TOKEN_SIGNATURE_INVALID: 401,
+    TOKEN_KEY_UNKNOWN: 401,
+    TOPIC_AUTHORIZATION_FAILED: 403,
+    GROUP_AUTHORIZATION_FAILED: 403,
+    CLUSTER_AUTHORIZATION_FAILED: 403,
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 403,
     UNKNOWN_SERVER_ERROR: 500,
   }
   return byName[err.code] ?? (err.retriable ? 503 : 400)
@@ -157,10 +181,10 @@ async function readJsonBody (req: IncomingMessage, maxBytes: number): Promise<un
   }
 }
 
-/** The caller of an HTTP request: the peer's address; anonymous until HTTP authentication lands. */
-export function httpCaller (req: IncomingMessage): Caller {
+/** The caller of an HTTP request: its principal (anonymous without a login) and the peer's address. */
+export function httpCaller (req: IncomingMessage, principal: Principal = ANONYMOUS): Caller {
   const raw = req.socket.remoteAddress ?? ''
-  return { principal: ANONYMOUS, clientId: '', host: raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw, protocol: 'http' }
+  return { principal, clientId: '', host: raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw, protocol: 'http' }
 }
 
 /** A route handler for the HTTP listener that serves `routes` (register it on the `/api` prefix). */
@@ -208,9 +232,13 @@ export function apiRouter (routes: readonly ApiRoute[], options: RouterOptions) 
       return
     }
     try {
+      const login = options.auth == null ? null : await options.auth.authenticate(req)
+      if (login === null && options.auth?.required === true && found.route.public !== true) {
+        throw new AuthenticationRequiredError('this broker requires a login: POST /api/login, or a token (Authorization: Bearer) or user and password (Authorization: Basic)')
+      }
       const body = METHODS_WITH_BODY.has(method) ? await readJsonBody(req, options.maxBodyBytes) : undefined
-      const answer = await handler({ caller: httpCaller(req), params: found.params, query: url.searchParams, body })
-      writeJson(res, answer.status ?? 200, answer.body, extra)
+      const answer = await handler({ caller: httpCaller(req, login?.principal), login, http: req, params: found.params, query: url.searchParams, body })
+      writeJson(res, answer.status ?? 200, answer.body, { ...extra, ...answer.headers })
     } catch (err) {
       if (err instanceof SpoolError) {
         fail(err)
