@@ -62,7 +62,7 @@ export async function startSecureBroker (t: TestLike, options: SecureBrokerOptio
   const dataDir = rest.dataDir ?? tempDir(t, 'spool-secure-')
   await seedSecurity(dataDir, users, acls)
   const broker = await Broker.start({
-    host: '127.0.0.1', port: 0, httpPort: 0, mqttPort: null, logLevel: 'silent', auth: true,
+    host: '127.0.0.1', port: 0, httpPort: 0, mqttPort: null, kafkaPort: null, logLevel: 'silent', auth: true,
     authThrottle: { baseDelayMs: 1, maxDelayMs: 5 },
     ...rest, dataDir,
   })

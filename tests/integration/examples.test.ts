@@ -5,7 +5,7 @@
 // Docker files checked offline (docker-compose config, the Dockerfile's user and volume).
 import t from 'tap'
 // The README walk-through runs ~50 npx commands: more than the suite's 120 s per file when the machine is loaded.
-t.setTimeout(360_000)
+t.setTimeout(660_000)
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -128,7 +128,7 @@ function shell (command: string, env: Record<string, string>): ChildProcess {
   return spawn('bash', ['-c', command], { cwd: root, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
-t.test('every shell block of the README runs as written', async t => {
+t.test('every shell block of the README runs as written', { timeout: 600_000 }, async t => {
   // Kafka-protocol groups form at once (the 3 s initial rebalance delay would only add waiting).
   const broker = await startBroker(t, { mqttPort: null, groupInitialRebalanceDelayMs: 0 })
   const native = broker.ports.native!

@@ -151,9 +151,9 @@ t.test('a replaced certificate is served after SIGHUP without a restart; open co
 
 t.test('TLS listeners without a certificate, or client auth without a CA, are named errors', async t => {
   const dir = tempDir(t)
-  await t.rejects(Broker.start({ dataDir: dir, port: 0, httpPort: null, mqttPort: null, tlsPort: 0, logLevel: 'silent' }), { code: 'INVALID_CONFIG', message: /--tls-port need a certificate and its key: give --tls-cert-file and --tls-key-file/ })
-  await t.rejects(Broker.start({ dataDir: dir, port: 0, httpPort: null, mqttPort: null, tlsClientAuth: 'required', logLevel: 'silent' }), { code: 'INVALID_CONFIG', message: /--tls-ca-file/ })
-  await t.rejects(Broker.start({ dataDir: dir, port: 0, httpPort: null, mqttPort: null, tlsPort: 0, tlsCertFile: '/nonexistent.crt', tlsKeyFile: '/nonexistent.key', logLevel: 'silent' }), { code: 'TLS_CONFIG_INVALID', message: /nonexistent\.crt cannot be read/ })
+  await t.rejects(Broker.start({ dataDir: dir, port: 0, httpPort: null, mqttPort: null, kafkaPort: null, tlsPort: 0, logLevel: 'silent' }), { code: 'INVALID_CONFIG', message: /--tls-port need a certificate and its key: give --tls-cert-file and --tls-key-file/ })
+  await t.rejects(Broker.start({ dataDir: dir, port: 0, httpPort: null, mqttPort: null, kafkaPort: null, tlsClientAuth: 'required', logLevel: 'silent' }), { code: 'INVALID_CONFIG', message: /--tls-ca-file/ })
+  await t.rejects(Broker.start({ dataDir: dir, port: 0, httpPort: null, mqttPort: null, kafkaPort: null, tlsPort: 0, tlsCertFile: '/nonexistent.crt', tlsKeyFile: '/nonexistent.key', logLevel: 'silent' }), { code: 'TLS_CONFIG_INVALID', message: /nonexistent\.crt cannot be read/ })
 })
 
 t.test('no secret in any log line of this file', async t => {

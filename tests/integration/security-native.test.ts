@@ -227,17 +227,17 @@ t.test('spool user add/list/passwd/delete edit the store a running broker uses',
 
 t.test('safe defaults: no unauthenticated broker on a non-loopback address; --auth needs a user', async t => {
   const dir = tempDir(t)
-  await t.rejects(Broker.start({ dataDir: dir, host: '0.0.0.0', port: 0, httpPort: null, mqttPort: null, logLevel: 'silent' }),
+  await t.rejects(Broker.start({ dataDir: dir, host: '0.0.0.0', port: 0, httpPort: null, mqttPort: null, kafkaPort: null, logLevel: 'silent' }),
     { code: 'INVALID_CONFIG', message: /--host 0\.0\.0\.0 would let other machines connect.*spool user add admin.*--auth.*--allow-anonymous/ })
-  await t.rejects(Broker.start({ dataDir: dir, host: '127.0.0.1', port: 0, httpPort: null, mqttPort: null, logLevel: 'silent', auth: true }),
+  await t.rejects(Broker.start({ dataDir: dir, host: '127.0.0.1', port: 0, httpPort: null, mqttPort: null, kafkaPort: null, logLevel: 'silent', auth: true }),
     { code: 'INVALID_CONFIG', message: /no user exists/ }, '--auth with no user at all is refused too')
-  const cli = await runCli(t, ['broker', 'start', '--data-dir', dir, '--host', '0.0.0.0', '--port', '0', '--http-port', 'off', '--mqtt-port', 'off'])
+  const cli = await runCli(t, ['broker', 'start', '--data-dir', dir, '--host', '0.0.0.0', '--port', '0', '--http-port', 'off', '--mqtt-port', 'off', '--kafka-port', 'off'])
   t.equal(cli.code, 1, 'spool broker start exits 1')
   t.match(cli.stderr, /^error: broker did not start: --host 0\.0\.0\.0 would let other machines connect/m)
   t.match(cli.stderr, /spool user add admin --data-dir/, 'and says how to set up a user')
   t.notMatch(cli.stdout, /listening/, 'nothing listened')
   // The loopback first run is unchanged: anonymous, everything allowed.
-  const open = await Broker.start({ dataDir: dir, host: '127.0.0.1', port: 0, httpPort: null, mqttPort: null, logLevel: 'silent' })
+  const open = await Broker.start({ dataDir: dir, host: '127.0.0.1', port: 0, httpPort: null, mqttPort: null, kafkaPort: null, logLevel: 'silent' })
   t.teardown(() => open.close())
   const c = new Client({ brokers: [`127.0.0.1:${open.ports.native}`] })
   t.teardown(() => c.close())
