@@ -73,6 +73,10 @@ export const PacketType = {
 const ACK_CMDS: Record<number, AckCmd> = { 4: 'puback', 5: 'pubrec', 6: 'pubrel', 7: 'pubcomp' }
 const ACK_TYPES: Record<AckCmd, number> = { puback: 4, pubrec: 5, pubrel: 6, pubcomp: 7 }
 
+// mqtt-packet pre-builds 65,536 two-byte buffers (~8 MB) the first time it encodes unless
+// told not to; the gateway encodes only the rarer packets with it, so it allocates per use.
+mqttPacket.writeToStream.cacheNumbers = false
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 const utf8 = new TextEncoder()
 
@@ -95,18 +99,29 @@ const PROP = {
   correlationData: 0x09, subscriptionIdentifier: 0x0b, topicAlias: 0x23, userProperty: 0x26,
 } as const
 
+/**
+ * mqtt-packet parsers, one per protocol version, shared by every connection: each is fed one
+ * whole, size-checked packet at a time and so is back in its initial state after each parse;
+ * one that failed or stopped mid-packet is replaced. (A parser per connection costs ~1 KB —
+ * an EventEmitter, a BufferList stream, a Packet — for the few packets after CONNECT.)
+ * CONNECT gets a parser of its own: mqtt-packet takes its settings from a CONNECT it parses.
+ */
+type MqttParser = ReturnType<typeof mqttPacket.parser>
+interface ParseOutcome { packet: Packet | null, error: Error | null }
+const sharedParsers = new Map<4 | 5, { parser: MqttParser, outcome: ParseOutcome }>()
+
+function newParser (version: 4 | 5 | null): { parser: MqttParser, outcome: ParseOutcome } {
+  const parser = version === null ? mqttPacket.parser() : mqttPacket.parser({ protocolVersion: version })
+  const outcome: ParseOutcome = { packet: null, error: null }
+  parser.on('packet', (p: Packet) => { outcome.packet = p })
+  parser.on('error', (err: Error) => { outcome.error = err })
+  return { parser, outcome }
+}
+
 /** Decodes one packet per call; one instance per connection (it tracks the protocol version). */
 export class PacketDecoder {
   /** 4 (3.1.1) or 5, fixed by CONNECT; 3 (3.1) is decoded as 4. */
   version: 4 | 5 = 4
-  readonly #parser = mqttPacket.parser()
-  #parsed: Packet | null = null
-  #parseError: Error | null = null
-
-  constructor () {
-    this.#parser.on('packet', (p: Packet) => { this.#parsed = p })
-    this.#parser.on('error', (err: Error) => { this.#parseError = err })
-  }
 
   decode (first: number, body: Uint8Array, whole: Uint8Array): IncomingPacket | SpoolError {
     const type = first >> 4
@@ -129,23 +144,35 @@ export class PacketDecoder {
       case PacketType.unsubscribe:
       case PacketType.disconnect:
       case PacketType.auth:
-        return this.#viaMqttPacket(whole)
+        return this.#viaMqttPacket(type, whole)
       default:
         return new MqttProtocolError(`packet type ${type} is not sent by clients (${first.toString(16)})`)
     }
   }
 
-  #viaMqttPacket (whole: Uint8Array): IncomingPacket | SpoolError {
-    this.#parsed = null
-    this.#parseError = null
-    try {
-      this.#parser.parse(Buffer.from(whole.buffer, whole.byteOffset, whole.byteLength))
-    } catch (err) {
-      return new MqttMalformedPacketError(`undecodable packet: ${(err as Error).message}`, { cause: err })
+  #viaMqttPacket (type: number, whole: Uint8Array): IncomingPacket | SpoolError {
+    const connect = type === PacketType.connect
+    let entry = connect ? null : sharedParsers.get(this.version) ?? null
+    if (entry === null) {
+      entry = newParser(connect ? null : this.version)
+      if (!connect) sharedParsers.set(this.version, entry)
     }
-    const parseError = this.#parseError as Error | null
+    const outcome = entry.outcome
+    outcome.packet = null
+    outcome.error = null
+    let thrown: unknown = null
+    try {
+      entry.parser.parse(Buffer.from(whole.buffer, whole.byteOffset, whole.byteLength))
+    } catch (err) {
+      thrown = err
+    }
+    const p = outcome.packet as Packet | null
+    const parseError = outcome.error as Error | null
+    outcome.packet = null
+    outcome.error = null
+    if (!connect && (thrown !== null || parseError !== null || p === null)) sharedParsers.delete(this.version)
+    if (thrown !== null) return new MqttMalformedPacketError(`undecodable packet: ${(thrown as Error).message}`, { cause: thrown })
     if (parseError !== null) return new MqttMalformedPacketError(parseError.message, { cause: parseError })
-    const p = this.#parsed as Packet | null
     if (p === null) return new MqttMalformedPacketError('packet shorter than its remaining length')
     if (p.cmd === 'connect') this.version = p.protocolVersion === 5 ? 5 : 4
     return p as IncomingPacket

@@ -25,7 +25,7 @@ import {
   PINGRESP, PacketDecoder, encodeAck, encodeOther, type AckPacket, type PublishPacket,
 } from './codec.js'
 import { TOPIC_ALIAS_MAX, runConnect } from './connect.js'
-import { MQTT_MAX_HEADER_BYTES, bodyStart, mqttHeaderReader } from './framer.js'
+import { MQTT_MAX_HEADER_BYTES, bodyStart, sharedHeaderReader } from './framer.js'
 import type { MqttGatewayApi } from './gateway-api.js'
 import type { MqttMessage } from './mapping.js'
 import { PublishStage, type StagedBatch } from './publish-stage.js'
@@ -52,12 +52,13 @@ export class MqttConnection implements MqttClient, ProtocolSession {
   readonly maxHeaderBytes = MQTT_MAX_HEADER_BYTES
   readonly #gw: MqttGatewayApi
   readonly #decoder = new PacketDecoder()
-  readonly #stage: PublishStage
-  readonly #acks: PendingAck[] = []
-  readonly #aliases = new Map<number, { topic: string, bytes: Uint8Array }>()
+  // Created on first use: an idle device connection holds none of these.
+  #stage: PublishStage | null = null
+  #acks: PendingAck[] | null = null
+  #aliases: Map<number, { topic: string, bytes: Uint8Array }> | null = null
   /** Packets that arrived while CONNECT's steps ran (views of their chunks). */
-  readonly #waiting: Uint8Array[] = []
-  #ackChain: Promise<void> = Promise.resolve()
+  #waiting: Uint8Array[] | null = null
+  #ackChain: Promise<void> | null = null
   #state: State = 'new'
   #inboundPending = 0
   /** Flushes whose acks wait in #ackChain. */
@@ -77,8 +78,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
   constructor (gateway: MqttGatewayApi, net: Connection) {
     this.#gw = gateway
     this.net = net
-    this.#stage = new PublishStage(gateway.settings.maxBatchBytes)
-    const header = mqttHeaderReader(gateway.settings.maxPacketBytes)
+    const header = sharedHeaderReader(gateway.settings.maxPacketBytes)
     this.frameSize = (chunk: Uint8Array, pos: number, end: number): number => {
       if (this.#state === 'new' && chunk[pos] !== 0x10) {
         // Not MQTT at all (or not CONNECT first [MQTT-3.1.0-1]): close before waiting for a length.
@@ -100,7 +100,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
 
   onFrame (whole: Uint8Array): boolean {
     if (this.#state === 'connecting') {
-      this.#waiting.push(whole)
+      (this.#waiting ??= []).push(whole)
       this.net.pause('session')
       return true
     }
@@ -115,7 +115,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
     this.session?.scheduleResume()
   }
 
-  readonly #onPacket = (whole: Uint8Array): boolean => {
+  #onPacket (whole: Uint8Array): boolean {
     if (this.#state === 'closed') return false
     this.net.touch()
     if (faultPoints.active) faultPoints.hit('mqtt.packet', this.clientId)
@@ -191,7 +191,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
   #connected (outcome: { connack: import('mqtt-packet').IConnackPacket, session: Session } | null): void {
     if (this.#state !== 'connecting') return
     if (outcome === null) {
-      this.#waiting.length = 0
+      this.#waiting = null
       return
     }
     this.#state = 'connected'
@@ -200,8 +200,9 @@ export class MqttConnection implements MqttClient, ProtocolSession {
     this.net.idleTimeoutMs = this.keepAliveMs * 1.5
     this.write(encodeOther(outcome.connack, this.version))
     this.#gw.attach(this, outcome.session)
-    if (this.#waiting.length > 0) {
-      const waiting = this.#waiting.splice(0)
+    if (this.#waiting !== null) {
+      const waiting = this.#waiting
+      this.#waiting = null
       for (const whole of waiting) if (!this.#onPacket(whole)) break
       this.#flush()
     }
@@ -220,7 +221,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
         return
       }
       if (topic.length === 0) {
-        const known = this.#aliases.get(alias)
+        const known = this.#aliases?.get(alias)
         if (known === undefined) {
           this.fail(new MqttProtocolError(`topic alias ${alias} used before it was set`), Reason.protocolError, whole)
           return
@@ -228,7 +229,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
         topic = known.topic
         topicBytes = known.bytes
       } else {
-        this.#aliases.set(alias, { topic, bytes: topicBytes.slice() })
+        (this.#aliases ??= new Map()).set(alias, { topic, bytes: topicBytes.slice() })
       }
     }
     const invalid = topicNameError(topic, this.#gw.limits) ?? reservedTopicError(topic)
@@ -248,7 +249,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
     // Receive Maximum [MQTT-3.3.4-7]: every QoS 1/2 PUBLISH the broker has not acknowledged
     // counts as it is decoded — those staged in this read (acked at its end), those whose
     // acks wait for an append or fsync, and QoS 2 awaiting PUBREL. One more is DISCONNECT 0x93.
-    if (p.qos > 0 && this.version === 5 && this.#acks.length + this.#inboundPending + session.inboundQos2.size >= this.#gw.settings.maxInflight) {
+    if (p.qos > 0 && this.version === 5 && (this.#acks?.length ?? 0) + this.#inboundPending + session.inboundQos2Count >= this.#gw.settings.maxInflight) {
       this.fail(new MqttProtocolError(`more than ${this.#gw.settings.maxInflight} QoS 1/2 publishes unacknowledged`), Reason.receiveMaximumExceeded, whole)
       return
     }
@@ -266,9 +267,9 @@ export class MqttConnection implements MqttClient, ProtocolSession {
     }
     const message: MqttMessage = { topic, topicBytes, payload: p.payload, qos: p.qos, retain: p.retain, properties, timestampMs: this.#gw.now() }
     this.#gw.counters.messagesIn++
-    const batch = this.#stage.add(this.#gw.route(topic, topicBytes), message)
+    const batch = (this.#stage ??= new PublishStage(this.#gw.settings.maxBatchBytes)).add(this.#gw.route(topic, topicBytes), message)
     if (p.qos > 0) {
-      this.#acks.push({ cmd: p.qos === 1 ? 'puback' : 'pubrec', packetId: p.packetId, batch })
+      (this.#acks ??= []).push({ cmd: p.qos === 1 ? 'puback' : 'pubrec', packetId: p.packetId, batch })
     }
   }
 
@@ -278,10 +279,11 @@ export class MqttConnection implements MqttClient, ProtocolSession {
    * topic to be created or acks wait for fsync (later acks then queue behind them).
    */
   #flush (): void {
-    if (this.#stage.empty) return
+    if (this.#stage === null || this.#stage.empty) return
     const batches = this.#stage.take()
     const appending = this.#gw.appendBatches(batches, this.session)
-    const acks = this.#acks.splice(0, this.#acks.length)
+    const acks = this.#acks ?? []
+    this.#acks = null
     if (appending === null && !this.#gw.settings.fsyncAcks && this.#chained === 0) {
       if (acks.length > 0) this.#sendAcks(acks)
       return
@@ -292,7 +294,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
       : appending.then(() => fsync ? this.#gw.syncBatches(batches) : undefined)
     this.#chained++
     this.#inboundPending += acks.length
-    this.#ackChain = this.#ackChain.then(() => ready).then(() => {
+    this.#ackChain = (this.#ackChain ?? Promise.resolve()).then(() => ready).then(() => {
       this.#chained--
       this.#inboundPending -= acks.length
       if (acks.length > 0) this.net.run(() => this.#sendAcks(acks))
@@ -327,7 +329,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
       case 'pubrec':
         // A PUBREC with an error reason ends the exchange (5.0 §4.3.3); otherwise answer PUBREL.
         if (p.reasonCode >= 0x80) {
-          session.inflight.delete(p.packetId)
+          session.dropInflight(p.packetId)
           session.scheduleResume()
           break
         }
@@ -425,7 +427,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
 
   onClose (): void {
     this.#state = 'closed'
-    this.#waiting.length = 0
+    this.#waiting = null
     this.#gw.connectionClosed(this)
   }
 }

@@ -29,7 +29,9 @@ import type { LogAccess } from './log-access.js'
 import { LogTopics } from './log-topics.js'
 import type { MqttMessage, Route } from './mapping.js'
 import type { StagedBatch } from './publish-stage.js'
+import { ReadBudget } from './read-budget.js'
 import { Reason } from './reason-codes.js'
+import { RestoreQueue } from './restore-queue.js'
 import { RetainedStore } from './retained-store.js'
 import { Session, type SessionContext } from './session.js'
 import { SessionStore } from './session-store.js'
@@ -70,6 +72,8 @@ export class MqttGateway implements MqttGatewayApi {
   readonly #store: SessionStore
   readonly #pendingWills = new Map<string, { timer: NodeJS.Timeout, message: MqttMessage }>()
   readonly #ctx: SessionContext
+  readonly #budget: ReadBudget
+  readonly #restoring: RestoreQueue<Session>
   #sweep: NodeJS.Timeout | null = null
   #lastSnapshotMs = 0
 
@@ -97,8 +101,11 @@ export class MqttGateway implements MqttGatewayApi {
       this.settings.maxPacketBytes = Math.max(256, c.maxBatchBytes - 1024)
       this.logger.warn({ mqttMaxPacketBytes: c.mqttMaxPacketBytes, maxBatchBytes: c.maxBatchBytes, effective: this.settings.maxPacketBytes }, 'mqttMaxPacketBytes lowered to fit maxBatchBytes')
     }
+    if (c.mqttCatchUpBytes <= 0) throw new InvalidConfigError(`mqttCatchUpBytes must be positive (got ${c.mqttCatchUpBytes})`)
+    this.#budget = new ReadBudget(c.mqttCatchUpBytes)
+    this.#restoring = new RestoreQueue<Session>((err, session) => this.logger.warn({ err, clientId: session.clientId }, 'mqtt session delivery could not be restored'))
     this.#retained = new RetainedStore(options.log, this.limits)
-    this.#store = new SessionStore(options.log)
+    this.#store = new SessionStore(options.log, err => this.logger.warn({ err }, 'mqtt sessions could not be stored'))
     this.#subs = new Subscriptions({ limits: this.limits, maxPerSession: this.settings.maxSubscriptions, onSharedDrop: () => { this.counters.droppedShared++ } })
     this.#logTopics = new LogTopics({
       log: options.log,
@@ -108,7 +115,12 @@ export class MqttGateway implements MqttGatewayApi {
       logger: this.logger,
       now: this.now,
       settings: { logTopic: c.mqttLogTopic, partitions: c.mqttPartitions, rules: c.mqttMap ?? [], maxBatchBytes: c.maxBatchBytes },
+      budget: this.#budget,
     })
+    // New partitions: every session takes their start as its position (live when connected).
+    this.#logTopics.onPartitions = (first, count) => {
+      for (const session of this.sessions.values()) session.adopt(first + count - 1)
+    }
     const gw = this
     this.#ctx = {
       log: options.log,
@@ -116,6 +128,7 @@ export class MqttGateway implements MqttGatewayApi {
       maxQueuedBytes: this.settings.maxQueuedBytes,
       logger: this.logger,
       now: this.now,
+      budget: this.#budget,
       tailers: this.#logTopics.tailers,
       get counters () { return gw.counters },
     }
@@ -189,7 +202,7 @@ export class MqttGateway implements MqttGatewayApi {
   attach (conn: MqttClient, session: Session): void {
     conn.session = session
     this.#subs.goLive(session)
-    session.attach(conn)
+    if (session.attach(conn)) this.#restoring.push(session)
     this.storeSession(session)
   }
 
@@ -214,11 +227,7 @@ export class MqttGateway implements MqttGatewayApi {
     if (session.expirySec === 0) return
     session.dirty = false
     session.stored = true
-    try {
-      this.#store.write(session.clientId, session.snapshot())
-    } catch (err) {
-      this.logger.warn({ err, clientId: session.clientId }, 'mqtt session could not be stored')
-    }
+    this.#store.write(session.clientId, session)
   }
 
   connectionClosed (conn: MqttClient): void {
@@ -271,6 +280,7 @@ export class MqttGateway implements MqttGatewayApi {
     try {
       const now = this.now()
       this.#logTopics.discover()
+      this.#logTopics.releaseIdle(now)
       for (const session of this.sessions.values()) {
         if (this.#expired(session, now)) this.#endSession(session)
       }
@@ -299,6 +309,7 @@ export class MqttGateway implements MqttGatewayApi {
       conn.close(Reason.serverShuttingDown)
     }
     for (const session of this.sessions.values()) if (session.dirty) this.storeSession(session)
+    this.#store.flush()
     for (const w of this.#pendingWills.values()) clearTimeout(w.timer)
     this.#pendingWills.clear()
   }

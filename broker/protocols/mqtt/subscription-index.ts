@@ -8,11 +8,14 @@
  * starting with `$`; "a/#" also matches "a" [MQTT-4.7.1-2].
  *
  * Not safe to mutate during a `match` callback's use of `out` (callers copy or finish first).
+ *
+ * Memory: a node's children map and value set exist only when it has children or values (a
+ * device subscribed to `dev/<id>/cfg` costs two nodes, one map and one set).
  */
 
 class TrieNode<T> {
-  readonly children = new Map<string, TrieNode<T>>()
-  readonly values = new Set<T>()
+  children: Map<string, TrieNode<T>> | null = null
+  values: Set<T> | null = null
   constructor (readonly parent: TrieNode<T> | null, readonly level: string) {}
 }
 
@@ -26,15 +29,16 @@ export class SubscriptionIndex<T> {
   add (filter: string, value: T): void {
     let node = this.#root
     for (const level of filter.split('/')) {
-      let child = node.children.get(level)
+      let child = node.children?.get(level)
       if (child === undefined) {
         child = new TrieNode(node, level)
-        node.children.set(level, child)
+        ;(node.children ??= new Map()).set(level, child)
       }
       node = child
     }
-    if (!node.values.has(value)) {
-      node.values.add(value)
+    const values = node.values ??= new Set()
+    if (!values.has(value)) {
+      values.add(value)
       this.#size++
     }
   }
@@ -42,15 +46,18 @@ export class SubscriptionIndex<T> {
   remove (filter: string, value: T): void {
     let node: TrieNode<T> | undefined = this.#root
     for (const level of filter.split('/')) {
-      node = node.children.get(level)
+      node = node.children?.get(level)
       if (node === undefined) return
     }
-    if (!node.values.delete(value)) return
+    if (node.values === null || !node.values.delete(value)) return
     this.#size--
+    if (node.values.size === 0) node.values = null
     // Prune empty branches so the trie stays as small as the live filters.
-    while (node.parent !== null && node.values.size === 0 && node.children.size === 0) {
-      node.parent.children.delete(node.level)
-      node = node.parent
+    while (node.parent !== null && node.values === null && (node.children === null || node.children.size === 0)) {
+      const parent: TrieNode<T> = node.parent
+      parent.children!.delete(node.level)
+      if (parent.children!.size === 0) parent.children = null
+      node = parent
     }
   }
 
@@ -61,20 +68,22 @@ export class SubscriptionIndex<T> {
 
   #walk (node: TrieNode<T>, topic: string, start: number, first: boolean, out: T[]): void {
     const dollar = first && topic.charCodeAt(0) === 36
-    if (!dollar) {
-      const hash = node.children.get('#')
-      if (hash !== undefined) for (const v of hash.values) out.push(v)
+    const children = node.children
+    if (!dollar && children !== null) {
+      const hash = children.get('#')
+      if (hash !== undefined && hash.values !== null) for (const v of hash.values) out.push(v)
     }
     if (start > topic.length) {
-      for (const v of node.values) out.push(v)
+      if (node.values !== null) for (const v of node.values) out.push(v)
       return
     }
+    if (children === null) return
     let end = topic.indexOf('/', start)
     if (end < 0) end = topic.length
-    const exact = node.children.get(topic.slice(start, end))
+    const exact = children.get(topic.slice(start, end))
     if (exact !== undefined) this.#walk(exact, topic, end + 1, false, out)
     if (!dollar) {
-      const plus = node.children.get('+')
+      const plus = children.get('+')
       if (plus !== undefined) this.#walk(plus, topic, end + 1, false, out)
     }
   }
