@@ -100,15 +100,16 @@ const PROP = {
 } as const
 
 /**
- * mqtt-packet parsers, one per protocol version, shared by every connection: each is fed one
- * whole, size-checked packet at a time and so is back in its initial state after each parse;
- * one that failed or stopped mid-packet is replaced. (A parser per connection costs ~1 KB —
- * an EventEmitter, a BufferList stream, a Packet — for the few packets after CONNECT.)
- * CONNECT gets a parser of its own: mqtt-packet takes its settings from a CONNECT it parses.
+ * mqtt-packet parsers shared by every connection — one for CONNECT, one per protocol version
+ * for the packets after it: each is fed one whole, size-checked packet at a time and so is
+ * back in its initial state after each parse; one that failed or stopped mid-packet is
+ * replaced. (A parser costs ~1.5 KB — an EventEmitter, a BufferList stream, a Packet — which a
+ * parser per connection, or per CONNECT, would cost per device.) CONNECT has its own because
+ * mqtt-packet takes its settings from a CONNECT it parses; its parsing reads only the packet.
  */
 type MqttParser = ReturnType<typeof mqttPacket.parser>
 interface ParseOutcome { packet: Packet | null, error: Error | null }
-const sharedParsers = new Map<4 | 5, { parser: MqttParser, outcome: ParseOutcome }>()
+const sharedParsers = new Map<4 | 5 | 'connect', { parser: MqttParser, outcome: ParseOutcome }>()
 
 function newParser (version: 4 | 5 | null): { parser: MqttParser, outcome: ParseOutcome } {
   const parser = version === null ? mqttPacket.parser() : mqttPacket.parser({ protocolVersion: version })
@@ -151,11 +152,11 @@ export class PacketDecoder {
   }
 
   #viaMqttPacket (type: number, whole: Uint8Array): IncomingPacket | SpoolError {
-    const connect = type === PacketType.connect
-    let entry = connect ? null : sharedParsers.get(this.version) ?? null
-    if (entry === null) {
-      entry = newParser(connect ? null : this.version)
-      if (!connect) sharedParsers.set(this.version, entry)
+    const key = type === PacketType.connect ? 'connect' : this.version
+    let entry = sharedParsers.get(key)
+    if (entry === undefined) {
+      entry = newParser(key === 'connect' ? null : key)
+      sharedParsers.set(key, entry)
     }
     const outcome = entry.outcome
     outcome.packet = null
@@ -170,7 +171,9 @@ export class PacketDecoder {
     const parseError = outcome.error as Error | null
     outcome.packet = null
     outcome.error = null
-    if (!connect && (thrown !== null || parseError !== null || p === null)) sharedParsers.delete(this.version)
+    if (thrown !== null || parseError !== null || p === null) sharedParsers.delete(key)
+    // The CONNECT parser keeps the last CONNECT as its settings: let go of it (credentials).
+    else if (key === 'connect') (entry.parser as unknown as { settings: object }).settings = {}
     if (thrown !== null) return new MqttMalformedPacketError(`undecodable packet: ${(thrown as Error).message}`, { cause: thrown })
     if (parseError !== null) return new MqttMalformedPacketError(parseError.message, { cause: parseError })
     if (p === null) return new MqttMalformedPacketError('packet shorter than its remaining length')
@@ -410,6 +413,22 @@ export const PINGRESP = Buffer.from([0xd0, 0x00])
 
 /** Any other packet, through mqtt-packet (v5 fields when version is 5). */
 export function encodeOther (packet: Packet, version: 4 | 5): Buffer {
+  // The packets every connection gets once, written here without mqtt-packet's per-call
+  // stream object: a 3.1.1 CONNACK, and a SUBACK without properties (3.1.1 §3.9, 5.0 §3.9).
+  if (packet.cmd === 'connack' && version === 4) {
+    return Buffer.from([0x20, 2, packet.sessionPresent ? 1 : 0, packet.returnCode ?? 0])
+  }
+  if (packet.cmd === 'suback' && packet.properties === undefined && packet.granted.length < 100) {
+    const v5 = version === 5 ? 1 : 0
+    const out = Buffer.allocUnsafe(4 + v5 + packet.granted.length)
+    out[0] = 0x90
+    out[1] = 2 + v5 + packet.granted.length
+    out[2] = packet.messageId! >> 8
+    out[3] = packet.messageId! & 0xff
+    if (v5 === 1) out[4] = 0 // property length
+    for (let i = 0; i < packet.granted.length; i++) out[4 + v5 + i] = packet.granted[i] as number
+    return out
+  }
   return mqttPacket.generate(packet, { protocolVersion: version })
 }
 

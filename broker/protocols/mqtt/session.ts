@@ -32,6 +32,7 @@ import type { LogAccess } from './log-access.js'
 import { remainingExpirySec } from './mapping.js'
 import type { ReadBudget } from './read-budget.js'
 import { resendInflight } from './resend.js'
+import { SmallMap } from './small-map.js'
 import type { StoredInflight, StoredSession, StoredSubscription } from './session-store.js'
 import type { TopicLimits } from './topics.js'
 
@@ -89,7 +90,8 @@ export class Session {
   readonly clientId: string
   expirySec: number
   protocolVersion: 4 | 5
-  readonly subscriptions = new Map<string, Subscription>()
+  /** By filter as subscribed (one entry inline: most devices have one). */
+  readonly subscriptions = new SmallMap<string, Subscription>()
   output: SessionOutput | null = null
   disconnectedAtMs: number | null = null
   /** Positions or acks moved since the last stored snapshot. */

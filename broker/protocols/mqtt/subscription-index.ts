@@ -9,14 +9,54 @@
  *
  * Not safe to mutate during a `match` callback's use of `out` (callers copy or finish first).
  *
- * Memory: a node's children map and value set exist only when it has children or values (a
- * device subscribed to `dev/<id>/cfg` costs two nodes, one map and one set).
+ * Memory: a node holds its only child and its only value inline; a Map of children and a
+ * Set of values are made when a second one comes (a device subscribed to `dev/<id>/cfg`
+ * costs two small nodes and no hash table).
  */
 
+import { SmallMap } from './small-map.js'
+
 class TrieNode<T> {
-  children: Map<string, TrieNode<T>> | null = null
-  values: Set<T> | null = null
+  readonly children = new SmallMap<string, TrieNode<T>>()
+  readonly values = new SmallSet<T>()
   constructor (readonly parent: TrieNode<T> | null, readonly level: string) {}
+}
+
+/** A set holding one value inline (most filters have one subscriber). */
+class SmallSet<T> {
+  #one: T | undefined = undefined
+  #has = false
+  #set: Set<T> | null = null
+
+  get size (): number { return this.#set !== null ? this.#set.size : this.#has ? 1 : 0 }
+
+  has (v: T): boolean { return this.#set !== null ? this.#set.has(v) : this.#has && this.#one === v }
+
+  add (v: T): void {
+    if (this.#set !== null) this.#set.add(v)
+    else if (!this.#has) {
+      this.#one = v
+      this.#has = true
+    } else if (this.#one !== v) {
+      this.#set = new Set([this.#one as T, v])
+      this.#one = undefined
+      this.#has = false
+    }
+  }
+
+  delete (v: T): boolean {
+    if (this.#set !== null) return this.#set.delete(v)
+    if (!this.#has || this.#one !== v) return false
+    this.#one = undefined
+    this.#has = false
+    return true
+  }
+
+  /** Appends every value to `out` (no iterator object on the match path). */
+  pushTo (out: T[]): void {
+    if (this.#set !== null) for (const v of this.#set) out.push(v)
+    else if (this.#has) out.push(this.#one as T)
+  }
 }
 
 export class SubscriptionIndex<T> {
@@ -29,16 +69,15 @@ export class SubscriptionIndex<T> {
   add (filter: string, value: T): void {
     let node = this.#root
     for (const level of filter.split('/')) {
-      let child = node.children?.get(level)
+      let child = node.children.get(level)
       if (child === undefined) {
         child = new TrieNode(node, level)
-        ;(node.children ??= new Map()).set(level, child)
+        node.children.set(level, child)
       }
       node = child
     }
-    const values = node.values ??= new Set()
-    if (!values.has(value)) {
-      values.add(value)
+    if (!node.values.has(value)) {
+      node.values.add(value)
       this.#size++
     }
   }
@@ -46,18 +85,15 @@ export class SubscriptionIndex<T> {
   remove (filter: string, value: T): void {
     let node: TrieNode<T> | undefined = this.#root
     for (const level of filter.split('/')) {
-      node = node.children?.get(level)
+      node = node.children.get(level)
       if (node === undefined) return
     }
-    if (node.values === null || !node.values.delete(value)) return
+    if (!node.values.delete(value)) return
     this.#size--
-    if (node.values.size === 0) node.values = null
     // Prune empty branches so the trie stays as small as the live filters.
-    while (node.parent !== null && node.values === null && (node.children === null || node.children.size === 0)) {
-      const parent: TrieNode<T> = node.parent
-      parent.children!.delete(node.level)
-      if (parent.children!.size === 0) parent.children = null
-      node = parent
+    while (node.parent !== null && node.values.size === 0 && node.children.size === 0) {
+      node.parent.children.delete(node.level)
+      node = node.parent
     }
   }
 
@@ -69,15 +105,15 @@ export class SubscriptionIndex<T> {
   #walk (node: TrieNode<T>, topic: string, start: number, first: boolean, out: T[]): void {
     const dollar = first && topic.charCodeAt(0) === 36
     const children = node.children
-    if (!dollar && children !== null) {
+    if (!dollar) {
       const hash = children.get('#')
-      if (hash !== undefined && hash.values !== null) for (const v of hash.values) out.push(v)
+      if (hash !== undefined) hash.values.pushTo(out)
     }
     if (start > topic.length) {
-      if (node.values !== null) for (const v of node.values) out.push(v)
+      node.values.pushTo(out)
       return
     }
-    if (children === null) return
+    if (children.size === 0) return
     let end = topic.indexOf('/', start)
     if (end < 0) end = topic.length
     const exact = children.get(topic.slice(start, end))
