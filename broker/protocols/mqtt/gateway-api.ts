@@ -23,6 +23,7 @@ export interface GatewaySettings {
   keepAliveMaxSec: number
   sessionExpiryMaxSec: number
   fsyncAcks: boolean
+  maxSessions: number
 }
 
 export interface GatewayCounters {
@@ -32,6 +33,9 @@ export interface GatewayCounters {
   droppedQos0: number
   droppedShared: number
   connectionsRefused: number
+  /** Persistent sessions created, and ended by expiry. */
+  sessionsCreated: number
+  sessionsExpired: number
 }
 
 /** What CONNECT's authenticate step asks: a principal, or a refusal with its CONNACK reason. */
@@ -73,6 +77,8 @@ export interface MqttGatewayApi {
   storeSession (session: Session): void
   subscribe (session: Session, p: ISubscribePacket): { codes: number[], afterAck: () => void } | null
   unsubscribe (session: Session, filters: string[]): number[]
+  /** CONNECT's admit step: null when the client may have its session, or why not (session-limits.ts). */
+  admitSession (clientId: string, clean: boolean, expirySec: number, host: string): { reason: number, why: string, quiet: true } | null
   /** CONNECT's session step: takes over, restores or starts the client's session. */
   takeSession (conn: MqttClient, clientId: string, clean: boolean, expirySec: number): { session: Session, sessionPresent: boolean }
   /** After CONNACK: the session goes live on this connection. */

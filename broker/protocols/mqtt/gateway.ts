@@ -33,6 +33,7 @@ import { ReadBudget } from './read-budget.js'
 import { Reason } from './reason-codes.js'
 import { RestoreQueue } from './restore-queue.js'
 import { RetainedStore } from './retained-store.js'
+import { SessionLimits } from './session-limits.js'
 import { Session, type SessionContext } from './session.js'
 import { SessionStore } from './session-store.js'
 import { Subscriptions } from './subscriptions.js'
@@ -55,6 +56,8 @@ function isClient (output: object): output is MqttClient {
 
 const SWEEP_MS = 250
 const SNAPSHOT_MS = 1000
+/** Session expiry has one-second resolution: the sessions are looked at once a second. */
+const EXPIRY_CHECK_MS = 1000
 const NEVER_EXPIRES = 0xffffffff
 
 export class MqttGateway implements MqttGatewayApi {
@@ -63,7 +66,7 @@ export class MqttGateway implements MqttGatewayApi {
   readonly logger: Logger
   readonly now: () => number
   readonly authenticator: MqttAuthenticator | null
-  readonly counters: GatewayCounters = { messagesIn: 0, messagesOut: 0, bytesOut: 0, droppedQos0: 0, droppedShared: 0, connectionsRefused: 0 }
+  readonly counters: GatewayCounters = { messagesIn: 0, messagesOut: 0, bytesOut: 0, droppedQos0: 0, droppedShared: 0, connectionsRefused: 0, sessionsCreated: 0, sessionsExpired: 0 }
   readonly connections = new Set<MqttClient>()
   readonly sessions = new Map<string, Session>()
   readonly #subs: Subscriptions
@@ -74,6 +77,10 @@ export class MqttGateway implements MqttGatewayApi {
   readonly #ctx: SessionContext
   readonly #budget: ReadBudget
   readonly #restoring: RestoreQueue<Session>
+  readonly #sessionLimits: SessionLimits
+  /** Persistent sessions (expiry > 0) among `sessions`: what mqttMaxSessions bounds. */
+  #persistent = 0
+  #lastExpiryCheckMs = 0
   #sweep: NodeJS.Timeout | null = null
   #lastSnapshotMs = 0
 
@@ -92,8 +99,9 @@ export class MqttGateway implements MqttGatewayApi {
       keepAliveMaxSec: Math.min(c.mqttKeepAliveMax, 65535),
       sessionExpiryMaxSec: c.mqttSessionExpiryMaxSec,
       fsyncAcks: c.mqttFsyncAcks,
+      maxSessions: c.mqttMaxSessions,
     }
-    for (const k of ['mqttMaxPacketBytes', 'mqttMaxTopicLength', 'mqttMaxTopicLevels', 'mqttMaxSubscriptionsPerClient', 'mqttMaxInflight', 'mqttMaxConnections', 'mqttMaxQueuedBytes', 'mqttPartitions'] as const) {
+    for (const k of ['mqttMaxPacketBytes', 'mqttMaxTopicLength', 'mqttMaxTopicLevels', 'mqttMaxSubscriptionsPerClient', 'mqttMaxInflight', 'mqttMaxConnections', 'mqttMaxQueuedBytes', 'mqttPartitions', 'mqttMaxSessions', 'mqttSessionCreateRate', 'mqttCatchUpBytes'] as const) {
       if (c[k] <= 0) throw new InvalidConfigError(`${k} must be positive (got ${c[k]})`)
     }
     if (c.mqttMaxPacketBytes + 1024 > c.maxBatchBytes) {
@@ -101,7 +109,7 @@ export class MqttGateway implements MqttGatewayApi {
       this.settings.maxPacketBytes = Math.max(256, c.maxBatchBytes - 1024)
       this.logger.warn({ mqttMaxPacketBytes: c.mqttMaxPacketBytes, maxBatchBytes: c.maxBatchBytes, effective: this.settings.maxPacketBytes }, 'mqttMaxPacketBytes lowered to fit maxBatchBytes')
     }
-    if (c.mqttCatchUpBytes <= 0) throw new InvalidConfigError(`mqttCatchUpBytes must be positive (got ${c.mqttCatchUpBytes})`)
+    this.#sessionLimits = new SessionLimits({ maxSessions: c.mqttMaxSessions, ratePerSec: c.mqttSessionCreateRate, logger: this.logger })
     this.#budget = new ReadBudget(c.mqttCatchUpBytes)
     this.#restoring = new RestoreQueue<Session>((err, session) => this.logger.warn({ err, clientId: session.clientId }, 'mqtt session delivery could not be restored'))
     this.#retained = new RetainedStore(options.log, this.limits)
@@ -149,10 +157,16 @@ export class MqttGateway implements MqttGatewayApi {
       const { session, subscriptions } = Session.restore(this.#ctx, clientId, s, now)
       if (this.#expired(session, now)) {
         this.#store.write(clientId, null)
+        this.counters.sessionsExpired++
         continue
       }
       for (const sub of subscriptions) this.#subs.add(session, sub, false)
       this.sessions.set(clientId, session)
+      this.#count(session)
+    }
+    if (this.#persistent > this.settings.maxSessions) {
+      // Kept (they are clients' state), but no new one until the count is under the limit.
+      this.logger.warn({ sessions: this.#persistent, mqttMaxSessions: this.settings.maxSessions }, 'more persistent mqtt sessions stored than mqttMaxSessions allows')
     }
     this.#sweep = setInterval(() => this.#onSweep(), SWEEP_MS)
     this.#sweep.unref()
@@ -171,7 +185,32 @@ export class MqttGateway implements MqttGatewayApi {
     return this.#logTopics.syncBatches(batches)
   }
 
-  // ----- CONNECT's session step -----
+  // ----- CONNECT's admit and session steps -----
+
+  admitSession (clientId: string, clean: boolean, expirySec: number, host: string): { reason: number, why: string, quiet: true } | null {
+    if (expirySec === 0) return null
+    const existing = this.sessions.get(clientId)
+    // A returning persistent session is never refused; a clean start replaces the old one.
+    if (existing !== undefined && existing.counted && !clean) return null
+    const persistent = this.#persistent - (existing !== undefined && existing.counted ? 1 : 0)
+    return this.#sessionLimits.admit(host, clientId, persistent, this.now())
+  }
+
+  /** Keeps #persistent true: a session counts while it is the client's and has an expiry. */
+  #count (session: Session): void {
+    const counts = session.expirySec > 0 && this.sessions.get(session.clientId) === session
+    if (counts === session.counted) return
+    session.counted = counts
+    this.#persistent += counts ? 1 : -1
+  }
+
+  /** Persistent sessions kept now (online and offline). */
+  get persistentSessions (): number { return this.#persistent }
+
+  /** What the session limits refused, by reason. */
+  get sessionRefusals (): { limit: number, rate: number } {
+    return { limit: this.#sessionLimits.refusedLimit, rate: this.#sessionLimits.refusedRate }
+  }
 
   takeSession (conn: MqttClient, clientId: string, clean: boolean, expirySec: number): { session: Session, sessionPresent: boolean } {
     // Session takeover [MQTT-3.1.4-3]: the older connection is closed (MQTT 5: reason 0x8E).
@@ -195,6 +234,9 @@ export class MqttGateway implements MqttGatewayApi {
     const session = existing ?? new Session(this.#ctx, clientId, expirySec, conn.version)
     session.expirySec = expirySec
     this.sessions.set(clientId, session)
+    const wasCounted = session.counted
+    this.#count(session)
+    if (session.counted && !wasCounted) this.counters.sessionsCreated++
     return { session, sessionPresent: existing !== undefined }
   }
 
@@ -237,6 +279,7 @@ export class MqttGateway implements MqttGatewayApi {
     this.#detach(conn, session, session.expirySec > 0)
     if (session.expirySec === 0) this.#endSession(session)
     else this.storeSession(session)
+    this.#count(session)
   }
 
   /** The session stops delivering to `conn`; its will is handled now. */
@@ -268,6 +311,7 @@ export class MqttGateway implements MqttGatewayApi {
   #endSession (session: Session): void {
     if (session.output !== null) this.#subs.goOffline(session)
     this.sessions.delete(session.clientId)
+    this.#count(session)
     if (session.stored) this.#store.write(session.clientId, null)
   }
 
@@ -281,8 +325,16 @@ export class MqttGateway implements MqttGatewayApi {
       const now = this.now()
       this.#logTopics.discover()
       this.#logTopics.releaseIdle(now)
-      for (const session of this.sessions.values()) {
-        if (this.#expired(session, now)) this.#endSession(session)
+      if (now - this.#lastExpiryCheckMs >= EXPIRY_CHECK_MS) {
+        // Session expiry (MQTT 5.0 §3.1.2.11.2; 3.1.1: mqttSessionExpiryMaxSec): an offline
+        // session ends once its expiry interval has passed since it disconnected.
+        this.#lastExpiryCheckMs = now
+        this.#sessionLimits.prune(now)
+        for (const session of this.sessions.values()) {
+          if (!this.#expired(session, now)) continue
+          this.counters.sessionsExpired++
+          this.#endSession(session)
+        }
       }
       if (now - this.#lastSnapshotMs >= SNAPSHOT_MS) {
         this.#lastSnapshotMs = now
@@ -316,4 +368,10 @@ export class MqttGateway implements MqttGatewayApi {
 
   /** Retained messages held (for metrics). */
   get retainedCount (): number { return this.#retained.size }
+
+  /** Catch-up and restore state (for metrics and tests). */
+  get catchUp (): { sessions: number, reads: number, readBytes: number, budgetUsed: number, budgetPeak: number, budgetWaits: number, restoring: number } {
+    const s = this.#logTopics.catchUpStats()
+    return { ...s, budgetUsed: this.#budget.used, budgetPeak: this.#budget.peak, budgetWaits: this.#budget.waits, restoring: this.#restoring.size }
+  }
 }

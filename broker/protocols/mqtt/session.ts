@@ -98,6 +98,8 @@ export class Session {
   dirty = false
   /** A snapshot of this session is in `__mqtt_sessions` (so ending it needs a tombstone). */
   stored = false
+  /** Counted among the gateway's persistent sessions (mqttMaxSessions). */
+  counted = false
   /** One per log partition, by the partition's index. */
   readonly cursors: Cursor[] = []
   readonly #ctx: SessionContext
