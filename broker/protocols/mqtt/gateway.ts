@@ -8,13 +8,17 @@
  * partition's Tailer fans the new records out from memory.
  * Delivery path: Tailer (one per MQTT log partition, woken by any protocol's append) →
  * the subscription trie (subscriptions.ts) → Session.offerLive / SharedGroup.deliver →
- * socket. Sessions that fell behind read the log themselves and rejoin (session.ts).
+ * socket. Sessions that fell behind share the partition's catch-up sweep (catch-up.ts: one
+ * read and one decode of each range, under the broker-wide mqttCatchUpBytes) and rejoin the
+ * tailer live; a returning session's resend and catch-up are queued after its CONNACK
+ * (restore-queue.ts).
  * State: retained messages in `__mqtt_retained`, persistent sessions in `__mqtt_sessions`
  * (both compacted, both rebuilt from the log on start).
  *
- * Here: sessions — CONNECT's session step (takeover, restore, clean start), attach and
- * detach, wills, expiry, snapshots — and the sweep that drives expiry, snapshots and the
- * discovery of new log topics. Keep-alive and the CONNECT timeout are each connection's idle
+ * Here: sessions — CONNECT's admit and session steps (limits on persistent sessions,
+ * takeover, restore, clean start), attach and detach, wills, expiry, snapshots — and the
+ * sweep that drives expiry, snapshots, idle catch-up memory and the discovery of new log
+ * topics. Keep-alive and the CONNECT timeout are each connection's idle
  * timeout (network/connection.ts). No per-message timers.
  */
 
