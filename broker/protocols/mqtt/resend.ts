@@ -75,6 +75,7 @@ export async function resendInflight (ctx: ResendContext, out: SessionOutput, in
         let r = 0
         for (; i < list.length && list[i]!.offset < end; i++) {
           const f = list[i]!
+          if (inflight.get(f.packetId) !== f) continue // acknowledged meanwhile
           if (f.state === 1) {
             out.write(encodeAck('pubrel', f.packetId, 0, out.version))
             continue

@@ -108,6 +108,10 @@ export class Session {
   #pendingRetained: Delivery[] | null = null
   #nextPacketId = 1
   #resumeScheduled = false
+  /** In-flight messages are being resent: no catch-up or retained message goes out before them. */
+  #restoring = false
+  /** The connection whose restore is still to run (one per attach). */
+  #restoreFor: SessionOutput | null = null
 
   constructor (ctx: SessionContext, clientId: string, expirySec: number, protocolVersion: 4 | 5) {
     this.#ctx = ctx
@@ -207,35 +211,49 @@ export class Session {
     this.output = output
     this.protocolVersion = output.version
     this.disconnectedAtMs = null
-    let behind = this.#inflight !== null && this.#inflight.size > 0
+    // With messages to resend, nothing new goes out before them: the cursors join their
+    // tailers (through the sweep, at once when nothing is missing) once the resend is done.
+    const resend = this.#inflight !== null && this.#inflight.size > 0
+    let behind = resend
+    if (resend) this.#restoring = true
     const tailers = this.#ctx.tailers
     for (let i = 0; i < tailers.length; i++) {
       const t = tailers[i]!
       const c = this.cursor(i)
       if (c.nextOffset >= t.position) {
         c.nextOffset = t.position
-        c.live = true
+        c.live = !resend
       } else {
         behind = true
       }
     }
+    if (behind) this.#restoreFor = output
     return behind
   }
 
   /** After attach (paced by the gateway): resends what is in flight, then catches up. */
   async restore (): Promise<void> {
     const out = this.output
-    if (out === null) return
-    if (this.#inflight !== null && this.#inflight.size > 0) {
-      await resendInflight(this.#ctx, out, this.#inflight, () => this.output === out)
+    if (out === null || this.#restoreFor !== out) return
+    this.#restoreFor = null
+    try {
+      if (this.#inflight !== null && this.#inflight.size > 0) {
+        await resendInflight(this.#ctx, out, this.#inflight, () => this.output === out)
+      }
+    } finally {
+      if (this.output === out) {
+        this.#restoring = false
+        this.scheduleResume()
+      }
     }
-    if (this.output === out) this.scheduleResume()
   }
 
   /** Detaches the connection; live cursors freeze at the tailers' positions. */
   detach (nowMs: number): void {
     this.output = null
     this.disconnectedAtMs = nowMs
+    this.#restoring = false
+    this.#restoreFor = null
     const tailers = this.#ctx.tailers
     for (let i = 0; i < tailers.length; i++) {
       const t = tailers[i]!
@@ -345,7 +363,7 @@ export class Session {
 
   /** Retained messages waiting for room first, then every partition the session is behind on joins its sweep. */
   #resume (): void {
-    if (this.output === null) return
+    if (this.output === null || this.#restoring) return
     const retained = this.#pendingRetained
     if (retained !== null) {
       let sent = 0
