@@ -105,6 +105,63 @@ t.test('2,000 sessions subscribed before the MQTT log topic exists all get their
   t.equal(gateway.catchUp.reads, 0, 'no session read the log to catch up: all joined the new tailer live at its start')
 })
 
+t.test('catch-up: sessions at different positions, exact and wildcard filters, tiny windows — each gets every matching message once, in order', async t => {
+  const { port } = await startGateway(t)
+  // Offline sessions with receive maximum 3: their windows fill again and again while they
+  // catch up, so they leave and rejoin the sweep many times.
+  const specs: Array<[string, string[]]> = [['exact', ['t/a']], ['wild', ['t/#']], ['two', ['t/a', 't/b']], ['late', ['t/c']]]
+  for (const [id, filters] of specs) {
+    const c = await RawClient.open(t, port, 5)
+    t.equal((await c.connect({ clientId: id, clean: false, properties: { sessionExpiryInterval: 300 } }))?.reasonCode, 0, `${id} connected`)
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: filters.map(f => ({ topic: f, qos: 1 as const })) })
+    t.ok(await c.next('suback'), `${id} subscribed`)
+    c.send({ cmd: 'disconnect' })
+    await c.waitClosed()
+  }
+  const topics = ['t/a', 't/b', 't/c']
+  const published: Array<[string, string]> = []
+  const publish = async (count: number): Promise<void> => {
+    const list: string[] = []
+    for (let i = 0; i < count; i++) {
+      const topic = topics[(published.length + i) % 3]!
+      list.push(topic)
+    }
+    const base = published.length
+    list.forEach((topic, i) => published.push([topic, String(base + i)]))
+    // publishEach sends a fixed payload: publish one by one with the sequence instead.
+    const c = await RawClient.open(t, port, 4)
+    await c.connect({ clientId: `pub-${base}` })
+    list.forEach((topic, i) => c.send({ cmd: 'publish', topic, payload: Buffer.from(String(base + i)), qos: 1, messageId: (i % 60000) + 1, retain: false, dup: false }))
+    for (let i = 0; i < list.length; i++) if (await c.next('puback', 10_000) === null) break
+    c.socket.destroy()
+  }
+  await publish(300)
+  const expected = (filters: string[]): string[] => published.filter(([topic]) => filters.some(f => f === 't/#' || f === topic)).map(([, v]) => v)
+  const drain = async (id: string, filters: string[], want: number): Promise<string[]> => {
+    const c = await RawClient.open(t, port, 5)
+    const ack = await c.connect({ clientId: id, clean: false, properties: { sessionExpiryInterval: 300, receiveMaximum: 3 } })
+    t.equal(ack?.sessionPresent, true, `${id} came back to its session`)
+    const got: string[] = []
+    const deadline = Date.now() + 30_000
+    while (got.length < want && Date.now() < deadline) {
+      const p = await c.next('publish', 5000) as mqttPacket.IPublishPacket | null
+      if (p === null) break
+      got.push(Buffer.from(p.payload).toString())
+      await sleep(got.length % 7 === 0 ? 5 : 0) // acknowledge at an uneven pace
+      c.send({ cmd: 'puback', messageId: p.messageId!, reasonCode: 0 } as mqttPacket.IPubackPacket)
+    }
+    t.same(got, expected(filters).slice(0, want), `${id} got ${want} messages once each, in order`)
+    t.equal(want, expected(filters).length, `${want} is every message ${id} subscribed to`)
+    t.equal(await c.next('publish', 300), null, `${id} got nothing more`)
+    return got
+  }
+  // Two at once, from the same old position; one later, after more traffic; one last.
+  await Promise.all([drain('exact', ['t/a'], 100), drain('wild', ['t/#'], 300)])
+  await publish(90)
+  await drain('two', ['t/a', 't/b'], 260)
+  await drain('late', ['t/c'], 130)
+})
+
 t.test('regression: a persistent session that never acknowledges and keeps reconnecting does not stall the event loop', async t => {
   // A persistent session subscribed to the will topics never sends PUBACK, so its in-flight
   // window (1,000) fills; it keeps reconnecting without DISCONNECT, as do 8 clients whose wills
