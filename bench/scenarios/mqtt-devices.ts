@@ -12,7 +12,11 @@
  *                          Peak RSS growth = peak during the storm − RSS before it. Spool
  *                          also: a native produce round trip every 50 ms during the storm,
  *                          its p50 and max next to the same measured while idle.
- *   idle memory            (RSS with D connected, subscribed, idle clients − RSS before) / D
+ *   idle memory            (RSS with D connected, subscribed, idle clients − RSS before) / D,
+ *                          on the fresh server and again after those D clients left (what a
+ *                          connection holds, without the one-time growth of the heap); also
+ *                          for "Node.js net (floor)", a Node server that only answers CONNECT
+ *                          and SUBSCRIBE — the floor under any broker written for Node
  *   fan-out to D topics    D clean sessions each subscribed to its own topic, one publish per
  *                          device: time to all delivered — first on a fresh broker (for
  *                          Spool the first publish creates the MQTT log topic), then again
@@ -30,13 +34,34 @@ import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { bySize, parseArgs } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
-import { rssBytes, RssSampler, sleep } from '../lib/procs.js'
+import { rssBytes, RssSampler, sleep, spawnServer, waitForLine } from '../lib/procs.js'
 import { Recorder, SPOOL } from '../lib/result.js'
 import { spoolClient, startSpool, type SpoolBroker } from '../lib/spool.js'
 import { MOSQUITTO, mosquittoPath, startMosquitto } from '../peers/mqtt.js'
 import { Device, deviceTopic, eachLimited, publishEach, until } from './mqtt-fleet.js'
 
 const FD_ENV = 'SPOOL_BENCH_FD_RAISED'
+
+const NODE_FLOOR = 'Node.js net (floor)'
+/** Answers CONNECT with CONNACK and SUBSCRIBE with SUBACK (whole small packets per read), nothing else. */
+const NODE_FLOOR_SERVER = `
+const net = require('node:net')
+const server = net.createServer({ noDelay: true }, socket => {
+  socket.on('error', () => {})
+  socket.on('data', d => {
+    for (let i = 0; i < d.length;) {
+      const type = d[i] >> 4
+      let len = 0, m = 1, j = i + 1
+      do { len += (d[j] & 127) * m; m *= 128 } while (d[j++] & 128)
+      if (type === 1) socket.write(Buffer.from([0x20, 2, 0, 0]))
+      else if (type === 8) socket.write(Buffer.from([0x90, 3, d[j], d[j + 1], 1]))
+      else if (type === 14) socket.end()
+      i = j + len
+    }
+  })
+})
+server.listen(0, '127.0.0.1', () => console.log('ready ' + server.address().port))
+`
 
 function shellLimit (flag: '-n' | '-Hn'): number {
   const r = spawnSync('sh', ['-c', `ulimit ${flag}`], { encoding: 'utf8' })
@@ -101,8 +126,26 @@ async function main (): Promise<void> {
         return { name: MOSQUITTO, port: server.port, pid: server.pid, roundTrip: null, output: () => server.output(), stop: () => server.stop() }
       }])
     }
+    // The floor under any Node.js broker: a net server that only answers CONNECT and
+    // SUBSCRIBE, holding nothing per connection but Node's own socket (idle memory only).
+    if (parts.has('idle')) {
+      starters.push([NODE_FLOOR, async () => {
+        const server = spawnServer('node-floor', process.execPath, ['-e', NODE_FLOOR_SERVER])
+        const line = await waitForLine(server, l => l.startsWith('ready '))
+        return { name: NODE_FLOOR, port: Number(line.split(' ')[1]), pid: server.pid, roundTrip: null, output: () => server.output(), stop: () => server.stop() }
+      }])
+    }
     for (const [name, start] of starters) {
       if (only !== undefined && only !== name) continue
+      if (name === NODE_FLOOR) {
+        const system = await start()
+        try {
+          await idleAndFanOut(rec, system, devices, new Set(['idle']))
+        } finally {
+          await system.stop()
+        }
+        continue
+      }
       if (parts.has('storm')) {
         for (const n of storms) {
           process.stderr.write(`${name}: storm of ${n}\n`)
