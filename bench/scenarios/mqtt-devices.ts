@@ -34,9 +34,9 @@ import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { bySize, parseArgs } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
-import { rssBytes, RssSampler, sleep, spawnServer, waitForLine } from '../lib/procs.js'
+import { cpuSecondsBetween, cpuTicks, rssBytes, RssSampler, sleep, spawnServer, waitForLine } from '../lib/procs.js'
 import { Recorder, SPOOL } from '../lib/result.js'
-import { spoolClient, startSpool, type SpoolBroker } from '../lib/spool.js'
+import { startSpool, type SpoolBroker } from '../lib/spool.js'
 import { MOSQUITTO, mosquittoPath, startMosquitto } from '../peers/mqtt.js'
 import { Device, deviceTopic, eachLimited, publishEach, until } from './mqtt-fleet.js'
 
@@ -82,14 +82,12 @@ async function raiseFdLimit (): Promise<boolean> {
   return true
 }
 
-if (!await raiseFdLimit()) await main()
-
 interface System {
   name: string
   port: number
   pid: number
-  /** A native produce round trip (Spool only). */
-  roundTrip: (() => Promise<number>) | null
+  /** Native round trips from another process (Spool only). */
+  prober: Prober | null
   /** The server's recent output (for notes when something went wrong). */
   output (): string
   stop (): Promise<void>
@@ -116,14 +114,15 @@ async function main (): Promise<void> {
     const spoolArgs = ['--max-connections', String(bigger), '--mqtt-max-connections', String(bigger), '--mqtt-max-sessions', String(bigger), '--mqtt-session-create-rate', '1000000']
     const starters: Array<[string, () => Promise<System>]> = [[SPOOL, async () => {
       const broker = await startSpool({ dataDir: tempDir('spool', dir), mqtt: true, args: spoolArgs })
-      return { name: SPOOL, port: broker.ports.mqtt!, pid: broker.pid, roundTrip: await nativeRoundTrip(broker), output: () => broker.output(), stop: () => broker.stop() }
+      const prober = await Prober.start(broker)
+      return { name: SPOOL, port: broker.ports.mqtt!, pid: broker.pid, prober, output: () => broker.output(), stop: async () => { await prober.stop(); await broker.stop() } }
     }]]
     if (args.noPeers) rec.skip('peers (--no-peers)')
     else if (mosquittoPath() === null) rec.skip(`${MOSQUITTO}: mosquitto is not installed (bench/setup)`)
     else {
       starters.push([MOSQUITTO, async () => {
         const server = await startMosquitto(tempDir('mosquitto', dir))
-        return { name: MOSQUITTO, port: server.port, pid: server.pid, roundTrip: null, output: () => server.output(), stop: () => server.stop() }
+        return { name: MOSQUITTO, port: server.port, pid: server.pid, prober: null, output: () => server.output(), stop: () => server.stop() }
       }])
     }
     // The floor under any Node.js broker: a net server that only answers CONNECT and
@@ -132,7 +131,7 @@ async function main (): Promise<void> {
       starters.push([NODE_FLOOR, async () => {
         const server = spawnServer('node-floor', process.execPath, ['-e', NODE_FLOOR_SERVER])
         const line = await waitForLine(server, l => l.startsWith('ready '))
-        return { name: NODE_FLOOR, port: Number(line.split(' ')[1]), pid: server.pid, roundTrip: null, output: () => server.output(), stop: () => server.stop() }
+        return { name: NODE_FLOOR, port: Number(line.split(' ')[1]), pid: server.pid, prober: null, output: () => server.output(), stop: () => server.stop() }
       }])
     }
     for (const [name, start] of starters) {
@@ -171,26 +170,58 @@ async function main (): Promise<void> {
   })
 }
 
-/** A native client producing one record at a time: each call is one round trip, in ms. */
-async function nativeRoundTrip (broker: SpoolBroker): Promise<() => Promise<number>> {
-  const client = spoolClient(broker, 'bench-round-trip')
-  const producer = client.producer({ acks: 1, lingerMs: 0 })
-  await producer.send({ topic: 'round-trip', messages: [{ value: new Uint8Array(8) }] })
-  return async () => {
-    const t0 = performance.now()
-    await producer.send({ topic: 'round-trip', messages: [{ value: new Uint8Array(8) }] })
-    return performance.now() - t0
-  }
+/** The prober: one native produce (acks=1) every 20 ms, printing when it ended and how long it took. */
+const PROBER_SCRIPT = `
+const { Client } = await import(process.argv[1])
+const client = new Client({ brokers: [process.argv[2]], clientId: 'bench-prober' })
+const producer = client.producer({ acks: 1, lingerMs: 0 })
+const value = new Uint8Array(8)
+await producer.send({ topic: 'round-trip', messages: [{ value }] })
+console.log('ready')
+for (;;) {
+  const t0 = performance.now()
+  await producer.send({ topic: 'round-trip', messages: [{ value }] })
+  console.log(Date.now() + ' ' + (performance.now() - t0).toFixed(3))
+  await new Promise(resolve => setTimeout(resolve, 20))
 }
+`
 
-async function roundTrips (system: System, count: number): Promise<number[]> {
-  const out: number[] = []
-  if (system.roundTrip === null) return out
-  for (let i = 0; i < count; i++) {
-    out.push(await system.roundTrip())
-    await sleep(20)
+/**
+ * Native round trips measured from a process of their own, so the device fleet's work in
+ * this process is not counted as the broker's: samples of [end time (ms since the epoch,
+ * one clock for the machine), milliseconds].
+ */
+class Prober {
+  readonly samples: Array<[number, number]> = []
+  readonly #server: ReturnType<typeof spawnServer>
+
+  private constructor (server: ReturnType<typeof spawnServer>) {
+    this.#server = server
+    let buffered = ''
+    server.child.stdout?.on('data', (d: Buffer) => {
+      buffered += d.toString()
+      const lines = buffered.split('\n')
+      buffered = lines.pop() ?? ''
+      for (const line of lines) {
+        const [at, ms] = line.split(' ').map(Number)
+        if (Number.isFinite(at) && Number.isFinite(ms)) this.samples.push([at!, ms!])
+      }
+    })
   }
-  return out
+
+  static async start (broker: SpoolBroker): Promise<Prober> {
+    const client = new URL('../../client/index.js', import.meta.url).href
+    const server = spawnServer('prober', process.execPath, ['--input-type=module', '-e', PROBER_SCRIPT, client, broker.address])
+    await waitForLine(server, l => l.startsWith('ready'), 30_000)
+    return new Prober(server)
+  }
+
+  /** Round trips that ended between two times (ms since the epoch), sorted. */
+  between (fromMs: number, toMs: number): number[] {
+    return this.samples.filter(([at]) => at >= fromMs && at <= toMs).map(([, ms]) => ms).sort((a, b) => a - b)
+  }
+
+  stop (): Promise<void> { return this.#server.stop() }
 }
 
 function percentile (sorted: number[], p: number): number {
@@ -209,24 +240,18 @@ async function storm (rec: Recorder, system: System, n: number, maxOpen: number)
   if (failed > 0) rec.note(`${system.name}: ${failed} of ${n} sessions could not be set up for the storm of ${n}`)
   const published = await publishEach(system.port, `storm-publisher-${n}`, fleet.map(d => deviceTopic(d.index)), Buffer.alloc(64, 0x61), 300_000)
   if (published < n) rec.note(`${system.name}: only ${published} of ${n} queued messages were acknowledged before the storm`)
-  const idle = await roundTrips(system, 10)
-  await sleep(500)
+  const idleFrom = Date.now()
+  await sleep(1500)
+  const idleTo = Date.now()
   const rssBefore = rssBytes(system.pid)
   const sampler = new RssSampler([system.pid], 50)
+  const cpuBefore = cpuTicks(system.pid)
   const t0 = performance.now()
   let delivered = 0
   let connacks = 0
   let lastConnackMs = 0
   const connackMs: number[] = []
-  let stormDone = false
-  const duringStorm: Promise<number[]> = (async () => {
-    const out: number[] = []
-    while (!stormDone && system.roundTrip !== null) {
-      out.push(await system.roundTrip())
-      await sleep(50)
-    }
-    return out
-  })()
+  const stormFrom = Date.now()
   const keepOpen = n <= maxOpen
   await eachLimited(fleet, maxOpen, async d => {
     const started = performance.now()
@@ -247,14 +272,16 @@ async function storm (rec: Recorder, system: System, n: number, maxOpen: number)
     if (!keepOpen) await d.disconnect()
   })
   const allMs = performance.now() - t0
-  stormDone = true
-  const during = (await duringStorm).sort((a, b) => a - b)
+  const cpu = cpuSecondsBetween(cpuBefore, cpuTicks(system.pid)).total
+  const stormTo = Date.now()
   const peak = sampler.stop().get(system.pid) ?? NaN
-  idle.sort((a, b) => a - b)
+  const idle = system.prober?.between(idleFrom, idleTo) ?? []
+  const during = system.prober?.between(stormFrom, stormTo) ?? []
   rec.add({ name, system: system.name, metric: 'time to every message delivered', value: allMs / 1000, unit: 's', better: 'lower' })
   rec.add({ name, system: system.name, metric: 'time to every CONNACK', value: lastConnackMs / 1000, unit: 's', better: 'lower' })
   connackMs.sort((a, b) => a - b)
   rec.add({ name, system: system.name, metric: 'CONNACK p99 (from its connect)', value: percentile(connackMs, 0.99), unit: 'ms', better: 'lower' })
+  rec.add({ name, system: system.name, metric: 'server CPU per session', value: cpu / n * 1000, unit: 'ms', better: 'lower' })
   rec.add({ name, system: system.name, metric: 'peak RSS growth', value: (peak - rssBefore) / 1e6, unit: 'MB', better: 'lower' })
   rec.add({ name, system: system.name, metric: 'peak RSS', value: peak / 1e6, unit: 'MB', better: 'lower' })
   if (delivered < n) rec.add({ name, system: system.name, metric: 'messages not delivered', value: n - delivered, unit: 'msg', better: 'lower' })
@@ -263,9 +290,10 @@ async function storm (rec: Recorder, system: System, n: number, maxOpen: number)
     const lines = system.output().split('\n').filter(l => /warn|error|clos|refus/i.test(l)).slice(-3)
     if (lines.length > 0) rec.note(`${system.name}, storm of ${n}: ${n - connacks} CONNACKs missing; the server's last words: ${lines.join(' | ').slice(0, 600)}`)
   }
-  if (system.roundTrip !== null) {
+  if (system.prober !== null) {
     rec.add({ name, system: system.name, metric: 'native round trip p50, idle', value: percentile(idle, 0.5), unit: 'ms', better: 'lower' })
     rec.add({ name, system: system.name, metric: 'native round trip p50 during the storm', value: percentile(during, 0.5), unit: 'ms', better: 'lower' })
+    rec.add({ name, system: system.name, metric: 'native round trip p99 during the storm', value: percentile(during, 0.99), unit: 'ms', better: 'lower' })
     rec.add({ name, system: system.name, metric: 'native round trip max during the storm', value: during[during.length - 1] ?? NaN, unit: 'ms', better: 'lower' })
   }
   for (const d of fleet) d.destroy()
@@ -329,3 +357,6 @@ async function fanOut (rec: Recorder, system: System, fleet: Device[], delivered
     if (delivered() < target) rec.add({ name, system: system.name, metric: 'messages not delivered', value: target - delivered(), unit: 'msg', better: 'lower' })
   }
 }
+
+// Last: everything above (classes included) is defined by now.
+if (!await raiseFdLimit()) await main()
