@@ -60,6 +60,8 @@ function isClient (output: object): output is MqttClient {
 
 const SWEEP_MS = 250
 const SNAPSHOT_MS = 1000
+/** Connected sessions stored per snapshot round at most (the rest wait for the next round). */
+const SNAPSHOTS_PER_SWEEP = 2000
 /** Session expiry has one-second resolution: the sessions are looked at once a second. */
 const EXPIRY_CHECK_MS = 1000
 const NEVER_EXPIRES = 0xffffffff
@@ -87,6 +89,8 @@ export class MqttGateway implements MqttGatewayApi {
   #lastExpiryCheckMs = 0
   #sweep: NodeJS.Timeout | null = null
   #lastSnapshotMs = 0
+  /** Where the next snapshot round starts (in the sessions' order). */
+  #snapshotFrom = 0
 
   constructor (options: MqttGatewayOptions) {
     const c = options.config
@@ -249,7 +253,10 @@ export class MqttGateway implements MqttGatewayApi {
     conn.session = session
     this.#subs.goLive(session)
     if (session.attach(conn)) this.#restoring.push(session)
-    this.storeSession(session)
+    // A new session is stored at once; a returning one is already, and its positions go out
+    // with the next snapshot (a reconnect storm does not rewrite every session at once).
+    if (session.stored) session.dirty = true
+    else this.storeSession(session)
   }
 
   // ----- SUBSCRIBE / UNSUBSCRIBE -----
@@ -342,13 +349,38 @@ export class MqttGateway implements MqttGatewayApi {
       }
       if (now - this.#lastSnapshotMs >= SNAPSHOT_MS) {
         this.#lastSnapshotMs = now
-        for (const session of this.sessions.values()) {
-          if (session.dirty && session.output !== null) this.storeSession(session)
-        }
+        this.#snapshot()
       }
     } catch (err) {
       this.logger.error({ err }, 'mqtt sweep failed')
     }
+  }
+
+  /**
+   * Stores connected sessions whose positions or acks moved, at most SNAPSHOTS_PER_SWEEP a
+   * second, going round the sessions (those left over stay dirty and are first next time).
+   */
+  #snapshot (): void {
+    let stored = 0
+    let index = 0
+    let next = 0
+    const from = this.#snapshotFrom
+    for (const pass of [0, 1]) {
+      index = 0
+      for (const session of this.sessions.values()) {
+        const i = index++
+        if (pass === 0 ? i < from : i >= from) continue
+        if (!session.dirty || session.output === null) continue
+        if (stored >= SNAPSHOTS_PER_SWEEP) {
+          this.#snapshotFrom = i
+          return
+        }
+        this.storeSession(session)
+        stored++
+        next = i + 1
+      }
+    }
+    this.#snapshotFrom = next
   }
 
   /** Closes every connection (MQTT 5: reason 0x8B) and stores every persistent session. */

@@ -18,9 +18,10 @@
  *
  * Writes are gathered for one turn of the event loop and appended together (one batch, one
  * write, for however many sessions changed in that turn — a reconnect storm of thousands
- * costs a few appends, not one each); the state written is the session's as it is then, so a
- * session changed several times in a turn is written once. `flush` writes what waits now
- * (the gateway calls it when it closes).
+ * costs a few appends, not one each), at most FLUSH_PER_TURN sessions a turn; the state
+ * written is the session's as it is then, so a session changed several times before it is
+ * written is written once. `flush()` writes everything that waits (the gateway calls it when
+ * it closes).
  */
 
 import { packr } from '../../../protocol/native/frame.js'
@@ -61,6 +62,8 @@ export type PendingState = { snapshot (): StoredSession } | null
 
 /** Bytes of one batch of session records before another is started. */
 const FLUSH_BATCH_BYTES = 256 * 1024
+/** Sessions written per turn of the event loop at most. */
+const FLUSH_PER_TURN = 500
 
 export class SessionStore {
   readonly #log: LogAccess
@@ -90,19 +93,34 @@ export class SessionStore {
   /** Stores the session's state at the end of this turn (null: the session ended). */
   write (clientId: string, state: PendingState): void {
     this.#pending.set(clientId, state)
+    this.#schedule()
+  }
+
+  #schedule (): void {
     if (this.#scheduled) return
     this.#scheduled = true
     setImmediate(() => {
       this.#scheduled = false
-      this.flush()
+      this.flush(FLUSH_PER_TURN)
+      if (this.#pending.size > 0) this.#schedule()
     })
   }
 
-  /** Appends every pending write now, in as few batches as fit. */
-  flush (): void {
+  /** Appends pending writes now (at most `limit` of them; the rest wait), in as few batches as fit. */
+  flush (limit = Infinity): void {
     if (this.#pending.size === 0) return
-    const pending = this.#pending
-    this.#pending = new Map()
+    let pending = this.#pending
+    if (pending.size <= limit) {
+      this.#pending = new Map()
+    } else {
+      // The oldest `limit` now, the rest on the next turn: a burst never holds the loop long.
+      pending = new Map()
+      for (const [clientId, state] of this.#pending) {
+        if (pending.size >= limit) break
+        pending.set(clientId, state)
+        this.#pending.delete(clientId)
+      }
+    }
     let builder: RecordBatchBuilder | null = null
     const appendBuilt = (): void => {
       if (builder === null) return
