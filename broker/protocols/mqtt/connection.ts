@@ -45,6 +45,8 @@ interface PendingAck {
 
 /** How long a new connection may take to send CONNECT. */
 export const CONNECT_TIMEOUT_MS = 10_000
+/** The longest a new connection's CONNECT timeout is stretched while the broker lags (see `busy`). */
+const CONNECT_GRACE_MAX_MS = 120_000
 
 export class MqttConnection implements MqttClient, ProtocolSession {
   readonly net: Connection
@@ -115,6 +117,19 @@ export class MqttConnection implements MqttClient, ProtocolSession {
     this.session?.scheduleResume()
   }
 
+  /**
+   * Before CONNECT, the idle check waits while the broker itself is behind: when recent
+   * connections' first packets reached the gateway only D ms after their accept (a reconnect
+   * storm larger than the broker serves at once), a connection younger than 2 × D (at most
+   * CONNECT_GRACE_MAX_MS) has probably sent its CONNECT already — the bytes wait for the
+   * broker, not for the client. A peer that sends nothing is still closed, only later.
+   */
+  busy (): boolean {
+    if (this.#state !== 'new') return false
+    const age = this.#gw.now() - this.net.connectedAtMs
+    return age < Math.min(2 * this.#gw.firstPacketLagMs, CONNECT_GRACE_MAX_MS)
+  }
+
   #onPacket (whole: Uint8Array): boolean {
     if (this.#state === 'closed') return false
     this.net.touch()
@@ -134,6 +149,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
       return false
     }
     if (this.#state === 'new') {
+      this.#gw.noteFirstPacket(this.#gw.now() - this.net.connectedAtMs)
       if (packet.cmd !== 'connect') {
         this.fail(new MqttProtocolError(`first packet is ${packet.cmd}, not CONNECT [MQTT-3.1.0-1]`), Reason.protocolError, whole)
         return false

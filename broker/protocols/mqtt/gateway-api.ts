@@ -70,6 +70,9 @@ export interface MqttGatewayApi {
   readonly connections: Set<MqttClient>
   readonly authenticator: MqttAuthenticator | null
   now (): number
+  /** How long recent connections' first packets took to reach the gateway after accept (decaying maximum). */
+  readonly firstPacketLagMs: number
+  noteFirstPacket (delayMs: number): void
   route (topic: string, topicBytes: Uint8Array): Route
   /** Appends staged batches; null when all were appended now, a promise when some wait. */
   appendBatches (batches: StagedBatch[], source: Session | null): Promise<void> | null

@@ -86,6 +86,7 @@ export class MqttGateway implements MqttGatewayApi {
   readonly #sessionLimits: SessionLimits
   /** Persistent sessions (expiry > 0) among `sessions`: what mqttMaxSessions bounds. */
   #persistent = 0
+  #firstPacketLagMs = 0
   #lastExpiryCheckMs = 0
   #sweep: NodeJS.Timeout | null = null
   #lastSnapshotMs = 0
@@ -183,6 +184,15 @@ export class MqttGateway implements MqttGatewayApi {
 
   route (topic: string, topicBytes: Uint8Array): Route {
     return this.#logTopics.route(topic, topicBytes)
+  }
+
+  /** Decaying maximum of accept → first packet delays (MqttConnection.busy stretches CONNECT timeouts by it). */
+  get firstPacketLagMs (): number { return this.#firstPacketLagMs }
+
+  noteFirstPacket (delayMs: number): void {
+    // Each sample lowers the memory of a past storm by 1%: a few hundred quick connections
+    // after a storm bring the grace back to nothing.
+    this.#firstPacketLagMs = Math.max(delayMs, this.#firstPacketLagMs * 0.99)
   }
 
   appendBatches (batches: StagedBatch[], source: Session | null): Promise<void> | null {
