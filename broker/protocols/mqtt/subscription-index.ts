@@ -17,8 +17,9 @@
 import { SmallMap } from './small-map.js'
 
 class TrieNode<T> {
-  readonly children = new SmallMap<string, TrieNode<T>>()
-  readonly values = new SmallSet<T>()
+  /** Made when the first child or value comes (a leaf has no children, an inner node often no values). */
+  children: SmallMap<string, TrieNode<T>> | null = null
+  values: SmallSet<T> | null = null
   constructor (readonly parent: TrieNode<T> | null, readonly level: string) {}
 }
 
@@ -69,15 +70,16 @@ export class SubscriptionIndex<T> {
   add (filter: string, value: T): void {
     let node = this.#root
     for (const level of filter.split('/')) {
-      let child = node.children.get(level)
+      let child = node.children?.get(level)
       if (child === undefined) {
         child = new TrieNode(node, level)
-        node.children.set(level, child)
+        ;(node.children ??= new SmallMap()).set(level, child)
       }
       node = child
     }
-    if (!node.values.has(value)) {
-      node.values.add(value)
+    const values = node.values ??= new SmallSet()
+    if (!values.has(value)) {
+      values.add(value)
       this.#size++
     }
   }
@@ -85,15 +87,18 @@ export class SubscriptionIndex<T> {
   remove (filter: string, value: T): void {
     let node: TrieNode<T> | undefined = this.#root
     for (const level of filter.split('/')) {
-      node = node.children.get(level)
+      node = node.children?.get(level)
       if (node === undefined) return
     }
-    if (!node.values.delete(value)) return
+    if (node.values === null || !node.values.delete(value)) return
     this.#size--
+    if (node.values.size === 0) node.values = null
     // Prune empty branches so the trie stays as small as the live filters.
-    while (node.parent !== null && node.values.size === 0 && node.children.size === 0) {
-      node.parent.children.delete(node.level)
-      node = node.parent
+    while (node.parent !== null && node.values === null && (node.children === null || node.children.size === 0)) {
+      const parent: TrieNode<T> = node.parent
+      parent.children!.delete(node.level)
+      if (parent.children!.size === 0) parent.children = null
+      node = parent
     }
   }
 
@@ -105,15 +110,15 @@ export class SubscriptionIndex<T> {
   #walk (node: TrieNode<T>, topic: string, start: number, first: boolean, out: T[]): void {
     const dollar = first && topic.charCodeAt(0) === 36
     const children = node.children
-    if (!dollar) {
-      const hash = children.get('#')
-      if (hash !== undefined) hash.values.pushTo(out)
-    }
-    if (start > topic.length) {
-      node.values.pushTo(out)
+    if (children === null) {
+      if (start > topic.length) node.values?.pushTo(out)
       return
     }
-    if (children.size === 0) return
+    if (!dollar) children.get('#')?.values?.pushTo(out)
+    if (start > topic.length) {
+      node.values?.pushTo(out)
+      return
+    }
     let end = topic.indexOf('/', start)
     if (end < 0) end = topic.length
     const exact = children.get(topic.slice(start, end))
