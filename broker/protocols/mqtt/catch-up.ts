@@ -29,8 +29,9 @@
  *
  * Memory: every read goes through the broker-wide ReadBudget (mqttCatchUpBytes). Ranges read
  * are kept (they serve members who join later, as in a reconnect storm, without a read) until
- * unused for CACHE_IDLE_MS, or sooner when another reader waits for the budget or the
- * partition holds more than half of it. Time: delivery yields to the event loop every
+ * unused for CACHE_IDLE_MS, or sooner when another reader waits for the budget (checked at
+ * each read and by the gateway's sweep, every 250 ms) or the partition holds more than half
+ * of it. Time: delivery yields to the event loop every
  * SLICE_MS, so other connections are served while a large backlog is delivered.
  *
  * Not applied in catch-up: no local (the log does not say which session published a record)
@@ -145,11 +146,12 @@ export class CatchUp {
     this.#inRange.delete(session)
   }
 
-  /** Drops kept ranges unused for a while. */
+  /** Drops kept ranges unused for a while, or all of them while other readers wait for the budget. */
   releaseIdle (nowMs: number): void {
     if (this.#running) return
+    const pressed = this.#budget.waiting > 0
     this.#ranges = this.#ranges.filter(r => {
-      if (nowMs - r.usedAtMs < CACHE_IDLE_MS) return true
+      if (!pressed && nowMs - r.usedAtMs < CACHE_IDLE_MS) return true
       this.#drop(r)
       return false
     })
