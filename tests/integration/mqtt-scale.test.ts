@@ -162,6 +162,34 @@ t.test('catch-up: sessions at different positions, exact and wildcard filters, t
   await drain('late', ['t/c'], 130)
 })
 
+t.test('catch-up under a small read budget: 4 partitions, 500 sessions, every message delivered, read memory bounded, no deadlock between sweeps', async t => {
+  const budget = 64 * 1024
+  const { handle, port } = await startGateway(t, { mqttPartitions: 4, mqttCatchUpBytes: budget, mqttSessionCreateRate: 1_000_000 })
+  const n = 500
+  const fleet = Array.from({ length: n }, (_, i) => new Device(20_000 + i))
+  t.teardown(() => { for (const d of fleet) d.destroy() })
+  await eachLimited(fleet, 100, async d => {
+    await d.open(port, { clean: false, subscribe: true, timeoutMs: 30_000 })
+    await d.disconnect()
+  })
+  // Four messages per device, ~500 bytes each: a backlog of ~1 MB over four partitions.
+  const topics = fleet.flatMap(d => [0, 1, 2, 3].map(() => deviceTopic(d.index)))
+  t.equal(await publishEach(port, 'budget-publisher', topics, Buffer.alloc(500, 0x64), 60_000), 4 * n, 'the backlog was published')
+  let complete = 0
+  await eachLimited(fleet, n, async d => {
+    let done: () => void = () => {}
+    const all = new Promise<void>(resolve => { done = resolve })
+    if (await d.open(port, { clean: false, subscribe: false, timeoutMs: 60_000, onPublish: x => { if (x.received === 4) done() } }) !== 0) return
+    if (d.received < 4) await within(all, 60_000)
+    if (d.received === 4) complete++
+  })
+  t.equal(complete, n, 'every device got its four messages')
+  const stats = handle.gateway.catchUp
+  t.ok(stats.budgetPeak <= 1024 * 1024, `read memory peaked at ${(stats.budgetPeak / 1024).toFixed(0)} KiB (budget 64 KiB plus at most a batch read whole; a read per session would hold ~125 MiB)`)
+  t.ok(stats.budgetWaits > 0, `readers waited for the budget (${stats.budgetWaits} times)`)
+  t.equal(stats.sessions, 0, 'no session is left in a sweep')
+})
+
 t.test('regression: a persistent session that never acknowledges and keeps reconnecting does not stall the event loop', async t => {
   // A persistent session subscribed to the will topics never sends PUBACK, so its in-flight
   // window (1,000) fills; it keeps reconnecting without DISCONNECT, as do 8 clients whose wills

@@ -229,6 +229,9 @@ export class CatchUp {
         return r
       }
     }
+    // A sweep about to wait for the budget holds nothing: its kept ranges go first when the
+    // budget has no room for a whole read (or others wait), so sweeps never wait on each other.
+    if (this.#budget.waiting > 0 || this.#budget.limit - this.#budget.used < CATCH_UP_READ_BYTES) this.#dropAll()
     // Yield first: a read near the log's end may complete synchronously, and a sweep must not
     // run range after range without letting other connections in.
     await yieldTurn()
