@@ -26,6 +26,7 @@ import {
 } from './codec.js'
 import { TOPIC_ALIAS_MAX, runConnect } from './connect.js'
 import { MQTT_MAX_HEADER_BYTES, bodyStart, sharedHeaderReader } from './framer.js'
+import type { Admittable } from './admission.js'
 import type { MqttGatewayApi } from './gateway-api.js'
 import type { MqttMessage } from './mapping.js'
 import { PublishStage, type StagedBatch } from './publish-stage.js'
@@ -48,7 +49,7 @@ export const CONNECT_TIMEOUT_MS = 10_000
 /** The longest a new connection's CONNECT timeout is stretched while the broker lags (see `busy`). */
 const CONNECT_GRACE_MAX_MS = 120_000
 
-export class MqttConnection implements MqttClient, ProtocolSession {
+export class MqttConnection implements MqttClient, ProtocolSession, Admittable {
   readonly net: Connection
   readonly frameSize
   readonly maxHeaderBytes = MQTT_MAX_HEADER_BYTES
@@ -89,6 +90,15 @@ export class MqttConnection implements MqttClient, ProtocolSession {
       return header(chunk, pos, end)
     }
     gateway.connections.add(this)
+    // Read only once the admission queue lets it in (admission.ts): CONNECTs are handled at
+    // the rate the broker serves them, not all at once in a storm.
+    net.pause('throttle')
+    gateway.admission.push(this)
+  }
+
+  /** Lets the connection's bytes in (the admission queue calls it, once). */
+  admit (): void {
+    if (this.#state !== 'closed') this.net.resume('throttle')
   }
 
   get id (): number { return this.net.id }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { Connection } from '../../network/connection.js'
 import type { Peer } from '../../network/channel.js'
 import type { Principal } from '../../security/principal.js'
+import type { Admittable } from './admission.js'
 import type { MqttMessage, Route } from './mapping.js'
 import type { StagedBatch } from './publish-stage.js'
 import type { Session, SessionOutput } from './session.js'
@@ -68,6 +69,8 @@ export interface MqttGatewayApi {
   readonly logger: Logger
   readonly counters: GatewayCounters
   readonly connections: Set<MqttClient>
+  /** New connections are let in (their CONNECT read) by this queue, at the rate the broker serves them. */
+  readonly admission: { push (item: Admittable): void }
   readonly authenticator: MqttAuthenticator | null
   now (): number
   /** How long recent connections' first packets took to reach the gateway after accept (decaying maximum). */

@@ -29,6 +29,7 @@ import type { BrokerConfig } from '../../config/settings.js'
 import type {
   GatewayCounters, GatewaySettings, MqttAuthenticator, MqttClient, MqttGatewayApi,
 } from './gateway-api.js'
+import { Admission } from './admission.js'
 import type { LogAccess } from './log-access.js'
 import { LogTopics } from './log-topics.js'
 import type { MqttMessage, Route } from './mapping.js'
@@ -75,6 +76,7 @@ export class MqttGateway implements MqttGatewayApi {
   readonly counters: GatewayCounters = { messagesIn: 0, messagesOut: 0, bytesOut: 0, droppedQos0: 0, droppedShared: 0, connectionsRefused: 0, sessionsCreated: 0, sessionsExpired: 0 }
   readonly connections = new Set<MqttClient>()
   readonly sessions = new Map<string, Session>()
+  readonly admission = new Admission()
   readonly #subs: Subscriptions
   readonly #logTopics: LogTopics
   readonly #retained: RetainedStore

@@ -16,6 +16,7 @@ export interface GatewayState {
   readonly persistentSessions: number
   readonly sessionRefusals: { limit: number, rate: number }
   readonly catchUp: { sessions: number, readBytes: number, budgetUsed: number, budgetWaits: number, restoring: number }
+  readonly admission: { readonly waiting: number }
 }
 
 export function registerGatewayMetrics (gateway: GatewayState, metrics: BrokerMetrics): void {
@@ -33,6 +34,7 @@ export function registerGatewayMetrics (gateway: GatewayState, metrics: BrokerMe
   metrics.gauge('spool_mqtt_retained_messages', 'Retained MQTT messages', [], () => [[{}, gateway.retainedCount]])
   metrics.gauge('spool_mqtt_catch_up_sessions', 'MQTT sessions behind the log, served by the catch-up sweeps', [], () => [[{}, gateway.catchUp.sessions]])
   metrics.gauge('spool_mqtt_catch_up_bytes', 'Bytes held reading MQTT logs back for sessions behind (bounded by mqttCatchUpBytes)', [], () => [[{}, gateway.catchUp.budgetUsed]])
+  metrics.gauge('spool_mqtt_connections_waiting', 'New MQTT connections whose CONNECT waits to be read (paced admission)', [], () => [[{}, gateway.admission.waiting]])
   metrics.gauge('spool_mqtt_restores_pending', 'Returning MQTT sessions whose resend and catch-up are queued or running', [], () => [[{}, gateway.catchUp.restoring]])
   counter('spool_mqtt_messages_in_total', 'PUBLISH packets received from MQTT clients', () => c.messagesIn)
   counter('spool_mqtt_messages_out_total', 'PUBLISH packets sent to MQTT clients', () => c.messagesOut)
