@@ -33,6 +33,7 @@ export const SCENARIOS: ScenarioSpec[] = [
   { name: 'latency', file: 'scenarios/latency.js', in: ALL, timeout: T(300, 90, 60) },
   { name: 'acks-all', file: 'scenarios/acks-all.js', in: ALL, timeout: T(300, 60, 60) },
   { name: 'mqtt', file: 'scenarios/mqtt.js', in: ALL, timeout: T(600, 120, 60) },
+  { name: 'mqtt-devices', file: 'scenarios/mqtt-devices.js', in: { full: true, quick: true, tiny: false }, timeout: T(1800, 600, 120) },
   { name: 'websocket', file: 'scenarios/websocket.js', in: ALL, timeout: T(300, 60, 60) },
   { name: 'kafka', file: 'scenarios/kafka.js', in: { full: true, quick: true, tiny: false }, timeout: T(600, 120, 60) },
   { name: 'security', file: 'scenarios/security.js', in: { full: true, quick: true, tiny: false }, timeout: T(600, 120, 60) },

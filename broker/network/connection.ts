@@ -26,6 +26,10 @@
  *   `spool_connection_errors_total{protocol,reason}`. The session gets a last word
  *   (`farewell`) when its protocol can tell the peer why. Nothing a client sends can end the
  *   broker process.
+ *
+ * Memory: an idle connection holds only what it uses — its abort signal, its child logger
+ * and the set of pause reasons are created the first time they are needed (thousands of
+ * idle device connections use none of them).
  */
 
 import { setMaxListeners } from 'node:events'
@@ -99,13 +103,16 @@ export interface ConnectionOptions {
 
 const SNIPPET_BYTES = 32
 
+/** Pause reasons as bits (an idle connection holds one number, not a Set). */
+const PAUSE_BITS: Record<PauseReason, number> = { backpressure: 1, budget: 2, throttle: 4, session: 8 }
+const PAUSE_REASONS = Object.keys(PAUSE_BITS) as PauseReason[]
+
 export class Connection {
   readonly id: number
   readonly protocol: ProtocolName
   readonly transport: TransportName
   readonly peer: Peer
   readonly connectedAtMs: number
-  readonly logger: Logger
   readonly now: () => number
   clientId = ''
   /** The consumer group this connection works for, if any (the console, `spool top`). */
@@ -119,8 +126,10 @@ export class Connection {
   readonly #counters: ProtocolCounters
   readonly #budget: ByteBudget | null
   readonly #onClose: (c: Connection) => void
-  readonly #abort = new AbortController()
-  readonly #pauses = new Set<PauseReason>()
+  readonly #parentLogger: Logger
+  #logger: Logger | null = null
+  #abort: AbortController | null = null
+  #pauses = 0
   #assembler: FrameAssembler | null = null
   #session: ProtocolSession | null = null
   #principal: Principal = ANONYMOUS
@@ -141,10 +150,8 @@ export class Connection {
     this.#budget = options.budget
     this.#onClose = options.onClose
     this.now = options.now
-    this.logger = options.logger.child({ conn: this.id, protocol: this.protocol, transport: this.transport, peer: this.peer.address })
+    this.#parentLogger = options.logger
     this.connectedAtMs = this.lastActiveMs = this.now()
-    // Every long-polling request of the connection listens for the close.
-    setMaxListeners(0, this.#abort.signal)
     this.#channel.onData(chunk => this.#onData(chunk))
     this.#channel.onDrain(() => this.#onDrain())
     this.#channel.onClose(() => this.#closedByPeer())
@@ -162,8 +169,23 @@ export class Connection {
   }
 
   get closed (): boolean { return this.#closed }
+
+  /** This connection's logger (conn, protocol, transport and peer on every line). */
+  get logger (): Logger {
+    this.#logger ??= this.#parentLogger.child({ conn: this.id, protocol: this.protocol, transport: this.transport, peer: this.peer.address })
+    return this.#logger
+  }
+
   /** Aborted when the connection closes (long polls stop waiting). */
-  get signal (): AbortSignal { return this.#abort.signal }
+  get signal (): AbortSignal {
+    if (this.#abort === null) {
+      this.#abort = new AbortController()
+      // Every long-polling request of the connection listens for the close.
+      setMaxListeners(0, this.#abort.signal)
+      if (this.#closed) this.#abort.abort(new SpoolError('connection closed'))
+    }
+    return this.#abort.signal
+  }
   get queuedBytes (): number { return this.#channel.queuedBytes }
   get principal (): Principal { return this.#principal }
 
@@ -214,17 +236,25 @@ export class Connection {
   }
 
   pause (reason: PauseReason): void {
-    if (this.#closed || this.#pauses.has(reason)) return
-    this.#pauses.add(reason)
-    if (this.#pauses.size === 1) this.#channel.pause()
+    const bit = PAUSE_BITS[reason]
+    if (this.#closed || (this.#pauses & bit) !== 0) return
+    const was = this.#pauses
+    this.#pauses |= bit
+    if (was === 0) this.#channel.pause()
   }
 
   resume (reason: PauseReason): void {
-    if (!this.#pauses.delete(reason) || this.#closed) return
-    if (this.#pauses.size === 0) this.#channel.resume()
+    const bit = PAUSE_BITS[reason]
+    if ((this.#pauses & bit) === 0) return
+    this.#pauses &= ~bit
+    if (this.#closed) return
+    if (this.#pauses === 0) this.#channel.resume()
   }
 
-  get paused (): ReadonlySet<PauseReason> { return this.#pauses }
+  /** The reasons reading is paused for (a new set each call). */
+  get paused (): ReadonlySet<PauseReason> {
+    return new Set(PAUSE_REASONS.filter(r => (this.#pauses & PAUSE_BITS[r]) !== 0))
+  }
 
   /**
    * Runs `fn` under the failure rule: a typed error closes the connection as bad input, any
@@ -300,7 +330,7 @@ export class Connection {
       }
     }
     this.#closed = true
-    this.#abort.abort(err ?? new SpoolError('connection closed'))
+    this.#abort?.abort(err ?? new SpoolError('connection closed'))
     this.#channel.end()
     this.#cleanup()
   }
@@ -309,7 +339,7 @@ export class Connection {
   destroy (): void {
     if (!this.#closed) {
       this.#closed = true
-      this.#abort.abort(new SpoolError('connection destroyed'))
+      this.#abort?.abort(new SpoolError('connection destroyed'))
       this.#cleanup()
     }
     this.#channel.destroy()
@@ -367,10 +397,11 @@ export class Connection {
   #closedByPeer (): void {
     if (!this.#closed) {
       this.#closed = true
-      this.#abort.abort(new SpoolError('connection closed by peer'))
+      this.#abort?.abort(new SpoolError('connection closed by peer'))
       this.#cleanup()
     }
-    this.logger.debug({ bytesIn: this.bytesIn, bytesOut: this.bytesOut }, 'connection closed')
+    // Only when debug lines are wanted: the child logger is not created for nothing.
+    if (this.#parentLogger.isLevelEnabled('debug')) this.logger.debug({ bytesIn: this.bytesIn, bytesOut: this.bytesOut }, 'connection closed')
   }
 
   #countError (reason: string): void {

@@ -121,9 +121,17 @@ export function listenOn (server: Listenable, target: ListenTarget, host: string
       server.removeListener('error', onError)
       resolve()
     })
-    server.listen(port, host)
+    server.listen({ port, host, backlog: LISTEN_BACKLOG })
   })
 }
+
+/**
+ * Connections the kernel holds for a listener until the broker accepts them (Linux caps it
+ * at net.core.somaxconn, 4096 by default). Node's default, 511, overflows when thousands of
+ * devices reconnect at once: the kernel then drops their SYNs and each waits 1 s, 3 s, 7 s
+ * to try again, while a deeper queue lets the broker accept them as fast as it can.
+ */
+const LISTEN_BACKLOG = 4096
 
 function listenError (target: ListenTarget, host: string, port: number, err: NodeJS.ErrnoException): ListenFailedError {
   const at = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`

@@ -73,6 +73,10 @@ export const PacketType = {
 const ACK_CMDS: Record<number, AckCmd> = { 4: 'puback', 5: 'pubrec', 6: 'pubrel', 7: 'pubcomp' }
 const ACK_TYPES: Record<AckCmd, number> = { puback: 4, pubrec: 5, pubrel: 6, pubcomp: 7 }
 
+// mqtt-packet pre-builds 65,536 two-byte buffers (~8 MB) the first time it encodes unless
+// told not to; the gateway encodes only the rarer packets with it, so it allocates per use.
+mqttPacket.writeToStream.cacheNumbers = false
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 const utf8 = new TextEncoder()
 
@@ -95,18 +99,30 @@ const PROP = {
   correlationData: 0x09, subscriptionIdentifier: 0x0b, topicAlias: 0x23, userProperty: 0x26,
 } as const
 
+/**
+ * mqtt-packet parsers shared by every connection — one for CONNECT, one per protocol version
+ * for the packets after it: each is fed one whole, size-checked packet at a time and so is
+ * back in its initial state after each parse; one that failed or stopped mid-packet is
+ * replaced. (A parser costs ~1.5 KB — an EventEmitter, a BufferList stream, a Packet — which a
+ * parser per connection, or per CONNECT, would cost per device.) CONNECT has its own because
+ * mqtt-packet takes its settings from a CONNECT it parses; its parsing reads only the packet.
+ */
+type MqttParser = ReturnType<typeof mqttPacket.parser>
+interface ParseOutcome { packet: Packet | null, error: Error | null }
+const sharedParsers = new Map<4 | 5 | 'connect', { parser: MqttParser, outcome: ParseOutcome }>()
+
+function newParser (version: 4 | 5 | null): { parser: MqttParser, outcome: ParseOutcome } {
+  const parser = version === null ? mqttPacket.parser() : mqttPacket.parser({ protocolVersion: version })
+  const outcome: ParseOutcome = { packet: null, error: null }
+  parser.on('packet', (p: Packet) => { outcome.packet = p })
+  parser.on('error', (err: Error) => { outcome.error = err })
+  return { parser, outcome }
+}
+
 /** Decodes one packet per call; one instance per connection (it tracks the protocol version). */
 export class PacketDecoder {
   /** 4 (3.1.1) or 5, fixed by CONNECT; 3 (3.1) is decoded as 4. */
   version: 4 | 5 = 4
-  readonly #parser = mqttPacket.parser()
-  #parsed: Packet | null = null
-  #parseError: Error | null = null
-
-  constructor () {
-    this.#parser.on('packet', (p: Packet) => { this.#parsed = p })
-    this.#parser.on('error', (err: Error) => { this.#parseError = err })
-  }
 
   decode (first: number, body: Uint8Array, whole: Uint8Array): IncomingPacket | SpoolError {
     const type = first >> 4
@@ -129,23 +145,37 @@ export class PacketDecoder {
       case PacketType.unsubscribe:
       case PacketType.disconnect:
       case PacketType.auth:
-        return this.#viaMqttPacket(whole)
+        return this.#viaMqttPacket(type, whole)
       default:
         return new MqttProtocolError(`packet type ${type} is not sent by clients (${first.toString(16)})`)
     }
   }
 
-  #viaMqttPacket (whole: Uint8Array): IncomingPacket | SpoolError {
-    this.#parsed = null
-    this.#parseError = null
-    try {
-      this.#parser.parse(Buffer.from(whole.buffer, whole.byteOffset, whole.byteLength))
-    } catch (err) {
-      return new MqttMalformedPacketError(`undecodable packet: ${(err as Error).message}`, { cause: err })
+  #viaMqttPacket (type: number, whole: Uint8Array): IncomingPacket | SpoolError {
+    const key = type === PacketType.connect ? 'connect' : this.version
+    let entry = sharedParsers.get(key)
+    if (entry === undefined) {
+      entry = newParser(key === 'connect' ? null : key)
+      sharedParsers.set(key, entry)
     }
-    const parseError = this.#parseError as Error | null
+    const outcome = entry.outcome
+    outcome.packet = null
+    outcome.error = null
+    let thrown: unknown = null
+    try {
+      entry.parser.parse(Buffer.from(whole.buffer, whole.byteOffset, whole.byteLength))
+    } catch (err) {
+      thrown = err
+    }
+    const p = outcome.packet as Packet | null
+    const parseError = outcome.error as Error | null
+    outcome.packet = null
+    outcome.error = null
+    if (thrown !== null || parseError !== null || p === null) sharedParsers.delete(key)
+    // The CONNECT parser keeps the last CONNECT as its settings: let go of it (credentials).
+    else if (key === 'connect') (entry.parser as unknown as { settings: object }).settings = {}
+    if (thrown !== null) return new MqttMalformedPacketError(`undecodable packet: ${(thrown as Error).message}`, { cause: thrown })
     if (parseError !== null) return new MqttMalformedPacketError(parseError.message, { cause: parseError })
-    const p = this.#parsed as Packet | null
     if (p === null) return new MqttMalformedPacketError('packet shorter than its remaining length')
     if (p.cmd === 'connect') this.version = p.protocolVersion === 5 ? 5 : 4
     return p as IncomingPacket
@@ -383,6 +413,22 @@ export const PINGRESP = Buffer.from([0xd0, 0x00])
 
 /** Any other packet, through mqtt-packet (v5 fields when version is 5). */
 export function encodeOther (packet: Packet, version: 4 | 5): Buffer {
+  // The packets every connection gets once, written here without mqtt-packet's per-call
+  // stream object: a 3.1.1 CONNACK, and a SUBACK without properties (3.1.1 §3.9, 5.0 §3.9).
+  if (packet.cmd === 'connack' && version === 4) {
+    return Buffer.from([0x20, 2, packet.sessionPresent ? 1 : 0, packet.returnCode ?? 0])
+  }
+  if (packet.cmd === 'suback' && packet.properties === undefined && packet.granted.length < 100) {
+    const v5 = version === 5 ? 1 : 0
+    const out = Buffer.allocUnsafe(4 + v5 + packet.granted.length)
+    out[0] = 0x90
+    out[1] = 2 + v5 + packet.granted.length
+    out[2] = packet.messageId! >> 8
+    out[3] = packet.messageId! & 0xff
+    if (v5 === 1) out[4] = 0 // property length
+    for (let i = 0; i < packet.granted.length; i++) out[4 + v5 + i] = packet.granted[i] as number
+    return out
+  }
   return mqttPacket.generate(packet, { protocolVersion: version })
 }
 

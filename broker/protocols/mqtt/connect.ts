@@ -6,6 +6,8 @@
  *                 rules [MQTT-3.1.3-5..8], password only with a user name (3.1.1), will topic
  *   authenticate  who the client is (the gateway's authenticator; anonymous when none)
  *   keep-alive    the keep alive and session expiry the broker grants
+ *   admit         a new persistent session must fit mqttMaxSessions and the peer's
+ *                 mqttSessionCreateRate (session-limits.ts); a returning one always does
  *   session       takes over or restores the client's session [MQTT-3.1.4-3], or starts one
  *
  * Then the CONNACK is built (MQTT 5 properties say what the broker granted). The runner stays
@@ -57,10 +59,11 @@ export interface ConnectOutcome {
   session: Session
 }
 
-/** A refusal: the CONNACK reason code and why (logged). */
+/** A refusal: the CONNACK reason code and why (logged, unless `quiet`: logged where it was decided). */
 export interface Refusal {
   reason: number
   why: string
+  quiet?: true
 }
 
 type StepResult = Refusal | null
@@ -70,6 +73,7 @@ export const CONNECT_STEPS: ReadonlyArray<readonly [string, Step]> = [
   ['check', checkPacket],
   ['authenticate', authenticate],
   ['keep-alive', grantKeepAlive],
+  ['admit', admitSession],
 ]
 
 /**
@@ -110,7 +114,7 @@ function runFrom (index: number, gw: MqttGatewayApi, conn: ConnectingClient, pla
 
 function refuse (gw: MqttGatewayApi, conn: ConnectingClient, plan: ConnectPlan, r: Refusal): null {
   gw.counters.connectionsRefused++
-  gw.logger.info({ clientId: plan.packet.clientId, peer: conn.net.peer.address, reason: `0x${r.reason.toString(16)}` }, `mqtt connect refused: ${r.why}`)
+  if (r.quiet !== true) gw.logger.info({ clientId: plan.packet.clientId, peer: conn.net.peer.address, reason: `0x${r.reason.toString(16)}` }, `mqtt connect refused: ${r.why}`)
   // 3.1.1 has no CONNACK code for a broken packet: such a CONNECT just closes the
   // connection [MQTT-3.1.4-1], rather than a misleading "server unavailable".
   const violation = r.reason === Reason.malformedPacket || r.reason === Reason.protocolError || r.reason === Reason.topicNameInvalid
@@ -203,6 +207,11 @@ function grantKeepAlive (gw: MqttGatewayApi, _conn: ConnectingClient, plan: Conn
   plan.askedExpiry = plan.v5 ? (plan.packet.properties?.sessionExpiryInterval ?? 0) : (plan.clean ? 0 : NEVER_EXPIRES)
   plan.expirySec = Math.min(plan.askedExpiry, gw.settings.sessionExpiryMaxSec)
   return null
+}
+
+/** A new persistent session needs room under the session limits; returning and clean ones do not. */
+function admitSession (gw: MqttGatewayApi, conn: ConnectingClient, plan: ConnectPlan): StepResult {
+  return gw.admitSession(plan.clientId, plan.clean, plan.expirySec, conn.net.peer.host)
 }
 
 /** The last step: the connection takes the client's session, and the CONNACK says what was granted. */

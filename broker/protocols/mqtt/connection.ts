@@ -25,7 +25,8 @@ import {
   PINGRESP, PacketDecoder, encodeAck, encodeOther, type AckPacket, type PublishPacket,
 } from './codec.js'
 import { TOPIC_ALIAS_MAX, runConnect } from './connect.js'
-import { MQTT_MAX_HEADER_BYTES, bodyStart, mqttHeaderReader } from './framer.js'
+import { MQTT_MAX_HEADER_BYTES, bodyStart, sharedHeaderReader } from './framer.js'
+import type { Admittable } from './admission.js'
 import type { MqttGatewayApi } from './gateway-api.js'
 import type { MqttMessage } from './mapping.js'
 import { PublishStage, type StagedBatch } from './publish-stage.js'
@@ -46,19 +47,22 @@ interface PendingAck {
 
 /** How long a new connection may take to send CONNECT. */
 export const CONNECT_TIMEOUT_MS = 10_000
+/** The longest a new connection's CONNECT timeout is stretched while the broker lags (see `busy`). */
+const CONNECT_GRACE_MAX_MS = 120_000
 
-export class MqttConnection implements MqttClient, ProtocolSession {
+export class MqttConnection implements MqttClient, ProtocolSession, Admittable {
   readonly net: Connection
   readonly frameSize
   readonly maxHeaderBytes = MQTT_MAX_HEADER_BYTES
   readonly #gw: MqttGatewayApi
   readonly #decoder = new PacketDecoder()
-  readonly #stage: PublishStage
-  readonly #acks: PendingAck[] = []
-  readonly #aliases = new Map<number, { topic: string, bytes: Uint8Array }>()
+  // Created on first use: an idle device connection holds none of these.
+  #stage: PublishStage | null = null
+  #acks: PendingAck[] | null = null
+  #aliases: Map<number, { topic: string, bytes: Uint8Array }> | null = null
   /** Packets that arrived while CONNECT's steps ran (views of their chunks). */
-  readonly #waiting: Uint8Array[] = []
-  #ackChain: Promise<void> = Promise.resolve()
+  #waiting: Uint8Array[] | null = null
+  #ackChain: Promise<void> | null = null
   #state: State = 'new'
   #inboundPending = 0
   /** Flushes whose acks wait in #ackChain. */
@@ -78,8 +82,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
   constructor (gateway: MqttGatewayApi, net: Connection) {
     this.#gw = gateway
     this.net = net
-    this.#stage = new PublishStage(gateway.settings.maxBatchBytes)
-    const header = mqttHeaderReader(gateway.settings.maxPacketBytes)
+    const header = sharedHeaderReader(gateway.settings.maxPacketBytes)
     this.frameSize = (chunk: Uint8Array, pos: number, end: number): number => {
       if (this.#state === 'new' && chunk[pos] !== 0x10) {
         // Not MQTT at all (or not CONNECT first [MQTT-3.1.0-1]): close before waiting for a length.
@@ -88,6 +91,15 @@ export class MqttConnection implements MqttClient, ProtocolSession {
       return header(chunk, pos, end)
     }
     gateway.connections.add(this)
+    // Read only once the admission queue lets it in (admission.ts): CONNECTs are handled at
+    // the rate the broker serves them, not all at once in a storm.
+    net.pause('throttle')
+    gateway.admission.push(this)
+  }
+
+  /** Lets the connection's bytes in (the admission queue calls it, once). */
+  admit (): void {
+    if (this.#state !== 'closed') this.net.resume('throttle')
   }
 
   get id (): number { return this.net.id }
@@ -101,7 +113,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
 
   onFrame (whole: Uint8Array): boolean {
     if (this.#state === 'connecting') {
-      this.#waiting.push(whole)
+      (this.#waiting ??= []).push(whole)
       this.net.pause('session')
       return true
     }
@@ -116,7 +128,20 @@ export class MqttConnection implements MqttClient, ProtocolSession {
     this.session?.scheduleResume()
   }
 
-  readonly #onPacket = (whole: Uint8Array): boolean => {
+  /**
+   * Before CONNECT, the idle check waits while the broker itself is behind: when recent
+   * connections' first packets reached the gateway only D ms after their accept (a reconnect
+   * storm larger than the broker serves at once), a connection younger than 2 × D (at most
+   * CONNECT_GRACE_MAX_MS) has probably sent its CONNECT already — the bytes wait for the
+   * broker, not for the client. A peer that sends nothing is still closed, only later.
+   */
+  busy (): boolean {
+    if (this.#state !== 'new') return false
+    const age = this.#gw.now() - this.net.connectedAtMs
+    return age < Math.min(2 * this.#gw.firstPacketLagMs, CONNECT_GRACE_MAX_MS)
+  }
+
+  #onPacket (whole: Uint8Array): boolean {
     if (this.#state === 'closed') return false
     this.net.touch()
     if (faultPoints.active) faultPoints.hit('mqtt.packet', this.clientId)
@@ -135,6 +160,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
       return false
     }
     if (this.#state === 'new') {
+      this.#gw.noteFirstPacket(this.#gw.now() - this.net.connectedAtMs)
       if (packet.cmd !== 'connect') {
         this.fail(new MqttProtocolError(`first packet is ${packet.cmd}, not CONNECT [MQTT-3.1.0-1]`), Reason.protocolError, whole)
         return false
@@ -192,7 +218,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
   #connected (outcome: { connack: import('mqtt-packet').IConnackPacket, session: Session } | null): void {
     if (this.#state !== 'connecting') return
     if (outcome === null) {
-      this.#waiting.length = 0
+      this.#waiting = null
       return
     }
     this.#state = 'connected'
@@ -201,8 +227,9 @@ export class MqttConnection implements MqttClient, ProtocolSession {
     this.net.idleTimeoutMs = this.keepAliveMs * 1.5
     this.write(encodeOther(outcome.connack, this.version))
     this.#gw.attach(this, outcome.session)
-    if (this.#waiting.length > 0) {
-      const waiting = this.#waiting.splice(0)
+    if (this.#waiting !== null) {
+      const waiting = this.#waiting
+      this.#waiting = null
       for (const whole of waiting) if (!this.#onPacket(whole)) break
       this.#flush()
     }
@@ -221,7 +248,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
         return
       }
       if (topic.length === 0) {
-        const known = this.#aliases.get(alias)
+        const known = this.#aliases?.get(alias)
         if (known === undefined) {
           this.fail(new MqttProtocolError(`topic alias ${alias} used before it was set`), Reason.protocolError, whole)
           return
@@ -229,7 +256,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
         topic = known.topic
         topicBytes = known.bytes
       } else {
-        this.#aliases.set(alias, { topic, bytes: topicBytes.slice() })
+        (this.#aliases ??= new Map()).set(alias, { topic, bytes: topicBytes.slice() })
       }
     }
     const invalid = topicNameError(topic, this.#gw.limits) ?? reservedTopicError(topic)
@@ -249,7 +276,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
     // Receive Maximum [MQTT-3.3.4-7]: every QoS 1/2 PUBLISH the broker has not acknowledged
     // counts as it is decoded — those staged in this read (acked at its end), those whose
     // acks wait for an append or fsync, and QoS 2 awaiting PUBREL. One more is DISCONNECT 0x93.
-    if (p.qos > 0 && this.version === 5 && this.#acks.length + this.#inboundPending + session.inboundQos2.size >= this.#gw.settings.maxInflight) {
+    if (p.qos > 0 && this.version === 5 && (this.#acks?.length ?? 0) + this.#inboundPending + session.inboundQos2Count >= this.#gw.settings.maxInflight) {
       this.fail(new MqttProtocolError(`more than ${this.#gw.settings.maxInflight} QoS 1/2 publishes unacknowledged`), Reason.receiveMaximumExceeded, whole)
       return
     }
@@ -269,13 +296,13 @@ export class MqttConnection implements MqttClient, ProtocolSession {
     const route = this.#gw.route(topic, topicBytes)
     if (this.#gw.authorizer !== null && !this.#gw.authorizer.publish(this.net.caller, route.logTopic, topic)) {
       // Answered in arrival order behind the staged ones, through the same ack list.
-      if (p.qos > 0) this.#acks.push({ cmd: p.qos === 1 ? 'puback' : 'pubrec', packetId: p.packetId, batch: null })
+      if (p.qos > 0) (this.#acks ??= []).push({ cmd: p.qos === 1 ? 'puback' : 'pubrec', packetId: p.packetId, batch: null })
       return
     }
     this.#gw.counters.messagesIn++
-    const batch = this.#stage.add(route, message)
+    const batch = (this.#stage ??= new PublishStage(this.#gw.settings.maxBatchBytes)).add(route, message)
     if (p.qos > 0) {
-      this.#acks.push({ cmd: p.qos === 1 ? 'puback' : 'pubrec', packetId: p.packetId, batch })
+      (this.#acks ??= []).push({ cmd: p.qos === 1 ? 'puback' : 'pubrec', packetId: p.packetId, batch })
     }
   }
 
@@ -285,10 +312,13 @@ export class MqttConnection implements MqttClient, ProtocolSession {
    * topic to be created or acks wait for fsync (later acks then queue behind them).
    */
   #flush (): void {
-    if (this.#stage.empty && this.#acks.length === 0) return
-    const batches = this.#stage.empty ? [] : this.#stage.take()
+    const stage = this.#stage
+    const staged = stage !== null && !stage.empty
+    if (!staged && (this.#acks?.length ?? 0) === 0) return
+    const batches = staged ? stage.take() : []
     const appending = this.#gw.appendBatches(batches, this.session)
-    const acks = this.#acks.splice(0, this.#acks.length)
+    const acks = this.#acks ?? []
+    this.#acks = null
     if (appending === null && !this.#gw.settings.fsyncAcks && this.#chained === 0) {
       if (acks.length > 0) this.#sendAcks(acks)
       return
@@ -299,7 +329,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
       : appending.then(() => fsync ? this.#gw.syncBatches(batches) : undefined)
     this.#chained++
     this.#inboundPending += acks.length
-    this.#ackChain = this.#ackChain.then(() => ready).then(() => {
+    this.#ackChain = (this.#ackChain ?? Promise.resolve()).then(() => ready).then(() => {
       this.#chained--
       this.#inboundPending -= acks.length
       if (acks.length > 0) this.net.run(() => this.#sendAcks(acks))
@@ -343,7 +373,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
       case 'pubrec':
         // A PUBREC with an error reason ends the exchange (5.0 §4.3.3); otherwise answer PUBREL.
         if (p.reasonCode >= 0x80) {
-          session.inflight.delete(p.packetId)
+          session.dropInflight(p.packetId)
           session.scheduleResume()
           break
         }
@@ -441,7 +471,7 @@ export class MqttConnection implements MqttClient, ProtocolSession {
 
   onClose (): void {
     this.#state = 'closed'
-    this.#waiting.length = 0
+    this.#waiting = null
     this.#gw.connectionClosed(this)
   }
 }

@@ -47,6 +47,15 @@ export function mqttHeaderReader (maxPacketBytes: number): FrameSizeReader {
   }
 }
 
+const sharedReaders = new Map<number, FrameSizeReader>()
+
+/** One header reader per size limit, shared by every connection (no closure per connection). */
+export function sharedHeaderReader (maxPacketBytes: number): FrameSizeReader {
+  let reader = sharedReaders.get(maxPacketBytes)
+  if (reader === undefined) sharedReaders.set(maxPacketBytes, (reader = mqttHeaderReader(maxPacketBytes)))
+  return reader
+}
+
 /** Where a whole packet's body starts (after the fixed header). */
 export function bodyStart (packet: Uint8Array): number {
   let i = 1

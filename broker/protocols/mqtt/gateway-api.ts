@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import type { Connection } from '../../network/connection.js'
 import type { Peer } from '../../network/channel.js'
 import type { Caller, Principal } from '../../security/principal.js'
+import type { Admittable } from './admission.js'
 import type { MqttMessage, Route } from './mapping.js'
 import type { StagedBatch } from './publish-stage.js'
 import type { Session, SessionOutput } from './session.js'
@@ -23,6 +24,7 @@ export interface GatewaySettings {
   keepAliveMaxSec: number
   sessionExpiryMaxSec: number
   fsyncAcks: boolean
+  maxSessions: number
 }
 
 export interface GatewayCounters {
@@ -32,6 +34,9 @@ export interface GatewayCounters {
   droppedQos0: number
   droppedShared: number
   connectionsRefused: number
+  /** Persistent sessions created, and ended by expiry. */
+  sessionsCreated: number
+  sessionsExpired: number
 }
 
 /** What CONNECT's authenticate step asks: a principal, or a refusal with its CONNACK reason. */
@@ -70,9 +75,14 @@ export interface MqttGatewayApi {
   readonly logger: Logger
   readonly counters: GatewayCounters
   readonly connections: Set<MqttClient>
+  /** New connections are let in (their CONNECT read) by this queue, at the rate the broker serves them. */
+  readonly admission: { push (item: Admittable): void }
   readonly authenticator: MqttAuthenticator | null
   readonly authorizer: MqttAuthorizer | null
   now (): number
+  /** How long recent connections' first packets took to reach the gateway after accept (decaying maximum). */
+  readonly firstPacketLagMs: number
+  noteFirstPacket (delayMs: number): void
   route (topic: string, topicBytes: Uint8Array): Route
   /** Appends staged batches; null when all were appended now, a promise when some wait. */
   appendBatches (batches: StagedBatch[], source: Session | null): Promise<void> | null
@@ -80,6 +90,8 @@ export interface MqttGatewayApi {
   storeSession (session: Session): void
   subscribe (session: Session, p: ISubscribePacket, caller?: Caller): { codes: number[], afterAck: () => void } | null
   unsubscribe (session: Session, filters: string[]): number[]
+  /** CONNECT's admit step: null when the client may have its session, or why not (session-limits.ts). */
+  admitSession (clientId: string, clean: boolean, expirySec: number, host: string): { reason: number, why: string, quiet: true } | null
   /** CONNECT's session step: takes over, restores or starts the client's session. */
   takeSession (conn: MqttClient, clientId: string, clean: boolean, expirySec: number): { session: Session, sessionPresent: boolean }
   /** After CONNACK: the session goes live on this connection. */

@@ -11,13 +11,17 @@
  *
  * Tailing: one tailer per partition of every log topic, from the end of the topics that
  * exist at start, from the start of those created later (by MQTT or by any other client —
- * the gateway's sweep looks for them).
+ * the gateway's sweep looks for them). Each tailer has its catch-up sweep (catch-up.ts);
+ * every sweep reads under the one ReadBudget. When partitions appear, `onPartitions` tells
+ * the gateway before any of their records is fanned out, so the sessions that exist then
+ * join the new tailers live at their start.
  */
 
 import type { Logger } from 'pino'
 import { append, ensureTopic, type LogAccess } from './log-access.js'
 import { TopicMapper, checkLogTopicName, parseMapRules, type MqttMessage, type Route } from './mapping.js'
 import { PublishStage, type StagedBatch } from './publish-stage.js'
+import type { ReadBudget } from './read-budget.js'
 import type { RetainedStore } from './retained-store.js'
 import type { Session } from './session.js'
 import type { Subscriptions } from './subscriptions.js'
@@ -45,8 +49,11 @@ export class LogTopics {
   readonly #logger: Logger
   readonly #settings: LogTopicSettings
   readonly #now: () => number
+  readonly #budget: ReadBudget
+  /** Called with the indexes of new tailers, before they fan anything out. */
+  onPartitions: (first: number, count: number) => void = () => {}
 
-  constructor (options: { log: LogAccess, subs: Subscriptions, retained: RetainedStore, limits: TopicLimits, logger: Logger, settings: LogTopicSettings, now: () => number }) {
+  constructor (options: { log: LogAccess, subs: Subscriptions, retained: RetainedStore, limits: TopicLimits, logger: Logger, settings: LogTopicSettings, now: () => number, budget: ReadBudget }) {
     const s = options.settings
     checkLogTopicName(s.logTopic, 'mqttLogTopic')
     this.mapper = new TopicMapper(parseMapRules(s.rules, options.limits), s.logTopic, s.partitions)
@@ -57,6 +64,7 @@ export class LogTopics {
     this.#logger = options.logger
     this.#settings = s
     this.#now = options.now
+    this.#budget = options.budget
   }
 
   /** Tails the log topics that exist, from their end. */
@@ -123,6 +131,24 @@ export class LogTopics {
     for (const t of this.tailers) t.close()
   }
 
+  /** Drops catch-up ranges nobody used for a while (the gateway's sweep). */
+  releaseIdle (nowMs: number): void {
+    for (const t of this.tailers) t.catchUp.releaseIdle(nowMs)
+  }
+
+  /** Sessions waiting in or served by catch-up sweeps, and reads done (for metrics). */
+  catchUpStats (): { sessions: number, reads: number, readBytes: number } {
+    let sessions = 0
+    let reads = 0
+    let readBytes = 0
+    for (const t of this.tailers) {
+      sessions += t.catchUp.size
+      reads += t.catchUp.reads
+      readBytes += t.catchUp.readBytes
+    }
+    return { sessions, reads, readBytes }
+  }
+
   #appendOne (b: StagedBatch, source: Session | null): void {
     try {
       b.baseOffset = append(this.#log, b.logTopic, b.partition, b.builder.build()).baseOffset
@@ -153,11 +179,14 @@ export class LogTopics {
     this.#tailed.add(topic)
     const partitions = this.#log.topics.partitionCount(topic)
     this.mapper.setPartitions(topic, partitions)
+    const first = this.tailers.length
     for (let p = 0; p < partitions; p++) {
-      const t = new Tailer({ index: this.tailers.length, logTopic: topic, partition: p, log: this.#log, subs: this.#subs.index, limits: this.#limits, logger: this.#logger })
+      const t = new Tailer({ index: this.tailers.length, logTopic: topic, partition: p, log: this.#log, subs: this.#subs.index, limits: this.#limits, logger: this.#logger, budget: this.#budget, now: this.#now })
       if (fromStart) t.startAt(this.#log.partitions.offsets(topic, p).logStartOffset)
       this.tailers.push(t)
       this.#byPartition.set(`${topic}\u0000${p}`, t)
     }
+    // Synchronously, before the first append to these partitions is fanned out.
+    this.onPartitions(first, partitions)
   }
 }

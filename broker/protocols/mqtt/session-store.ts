@@ -15,6 +15,13 @@
  *          or null (tombstone)
  * A crash loses at most the last second of position updates: QoS 1 messages may then be
  * delivered again (allowed), QoS 2 messages delivered but not yet recorded may repeat.
+ *
+ * Writes are gathered for one turn of the event loop and appended together (one batch, one
+ * write, for however many sessions changed in that turn — a reconnect storm of thousands
+ * costs a few appends, not one each), at most FLUSH_PER_TURN sessions a turn; the state
+ * written is the session's as it is then, so a session changed several times before it is
+ * written is written once. `flush()` writes everything that waits (the gateway calls it when
+ * it closes).
  */
 
 import { packr } from '../../../protocol/native/frame.js'
@@ -50,11 +57,23 @@ export interface StoredSession {
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder()
 
+/** The state a pending write takes when flushed (a session's snapshot then), or null for a tombstone. */
+export type PendingState = { snapshot (): StoredSession } | null
+
+/** Bytes of one batch of session records before another is started. */
+const FLUSH_BATCH_BYTES = 256 * 1024
+/** Sessions written per turn of the event loop at most. */
+const FLUSH_PER_TURN = 500
+
 export class SessionStore {
   readonly #log: LogAccess
+  readonly #onError: (err: unknown) => void
+  #pending = new Map<string, PendingState>()
+  #scheduled = false
 
-  constructor (log: LogAccess) {
+  constructor (log: LogAccess, onError: (err: unknown) => void = () => {}) {
     this.#log = log
+    this.#onError = onError
   }
 
   /** Creates the topic if needed and returns the latest stored state of every session. */
@@ -71,11 +90,57 @@ export class SessionStore {
     return sessions
   }
 
-  /** Appends the session's state (null: the session ended). */
-  write (clientId: string, session: StoredSession | null): void {
-    const builder = new RecordBatchBuilder(512)
-    builder.append({ key: utf8.encode(clientId), value: session === null ? null : packr.pack(session) as Uint8Array })
-    append(this.#log, SESSIONS_TOPIC, 0, builder.build())
+  /** Stores the session's state at the end of this turn (null: the session ended). */
+  write (clientId: string, state: PendingState): void {
+    this.#pending.set(clientId, state)
+    this.#schedule()
+  }
+
+  #schedule (): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      this.flush(FLUSH_PER_TURN)
+      if (this.#pending.size > 0) this.#schedule()
+    })
+  }
+
+  /** Appends pending writes now (at most `limit` of them; the rest wait), in as few batches as fit. */
+  flush (limit = Infinity): void {
+    if (this.#pending.size === 0) return
+    let pending = this.#pending
+    if (pending.size <= limit) {
+      this.#pending = new Map()
+    } else {
+      // The oldest `limit` now, the rest on the next turn: a burst never holds the loop long.
+      pending = new Map()
+      for (const [clientId, state] of this.#pending) {
+        if (pending.size >= limit) break
+        pending.set(clientId, state)
+        this.#pending.delete(clientId)
+      }
+    }
+    let builder: RecordBatchBuilder | null = null
+    const appendBuilt = (): void => {
+      if (builder === null) return
+      const bytes = builder.build()
+      builder = null
+      try {
+        append(this.#log, SESSIONS_TOPIC, 0, bytes)
+      } catch (err) {
+        this.#onError(err)
+      }
+    }
+    for (const [clientId, state] of pending) {
+      const value = state === null ? null : packr.pack(state.snapshot()) as Uint8Array
+      const key = utf8.encode(clientId)
+      const size = key.length + (value?.length ?? 0) + 32
+      if (builder !== null && builder.sizeBytes + size > FLUSH_BATCH_BYTES) appendBuilt()
+      builder ??= new RecordBatchBuilder(Math.min(FLUSH_BATCH_BYTES, Math.max(512, size * 2)))
+      builder.append({ key, value })
+    }
+    appendBuilt()
   }
 }
 

@@ -7,38 +7,36 @@
  * matching record once, in offset order. When the session cannot take a QoS 1/2 message
  * (its in-flight window [MQTT-4.9.0-1] is full, or its socket has more than mqttMaxQueuedBytes
  * queued), the cursor leaves the live set at that record's offset and the message stays in
- * the log; when acks or a drain free room, the session reads the log itself from that offset
- * ("catch-up") until it reaches the tailer's position, then rejoins the live set. A returning
- * persistent session catches up the same way from its stored positions. So a session never
- * queues more than its window in memory, and nothing it missed is lost while it is in the log.
+ * the log; when acks or a drain free room, the session joins the partition's catch-up sweep
+ * (catch-up.ts: one read and one decode of each range for every session behind the tailer)
+ * until it reaches the tailer's position, then rejoins the live set. A returning persistent
+ * session catches up the same way from its stored positions. So a session never queues more
+ * than its window in memory, and nothing it missed is lost while it is in the log.
  *
  * Outbound QoS 1: PUBLISH → PUBACK. QoS 2: PUBLISH → PUBREC → PUBREL → PUBCOMP [MQTT-4.3.3].
  * Packet ids in flight are unique [MQTT-2.3.1-2]; on reconnect unacknowledged PUBLISHes are
- * sent again with DUP=1 and their packet ids, and PUBRELs again [MQTT-4.4.0-1].
+ * sent again with DUP=1 and their packet ids, and PUBRELs again [MQTT-4.4.0-1] (resend.ts).
  * Inbound QoS 2 packet ids awaiting PUBREL are kept so a resent PUBLISH is not stored twice.
  *
- * Concurrency: everything runs on the event loop; a catch-up read is async, and after each
- * await the session re-checks that it is still attached and the cursor still not live.
+ * Memory: an idle session holds its subscriptions and one small cursor per log partition;
+ * the in-flight map, the inbound QoS 2 set and the retained queue exist only while used.
+ *
+ * Concurrency: everything runs on the event loop; the resend after a reconnect is async, and
+ * after each await it re-checks that the session is still attached to the same connection.
  */
 
 import type { Logger } from 'pino'
-import { encodeAck, encodePublish, type PublishProperties, type QoS } from './codec.js'
-import type { DecodedRecord } from '../../../protocol/record-batch/records.js'
-import { readRecords, type LogAccess } from './log-access.js'
-import { recordToMessage, remainingExpirySec, type MqttMessage } from './mapping.js'
+import { encodePublish, type QoS } from './codec.js'
+import { outgoingProperties, type Delivery, type Inflight, type SessionOutput } from './delivery.js'
+import type { LogAccess } from './log-access.js'
+import { remainingExpirySec } from './mapping.js'
+import type { ReadBudget } from './read-budget.js'
+import { resendInflight } from './resend.js'
+import { SmallMap } from './small-map.js'
 import type { StoredInflight, StoredSession, StoredSubscription } from './session-store.js'
-import { topicMatches, type TopicLimits } from './topics.js'
+import type { TopicLimits } from './topics.js'
 
-/** What a session writes to: its current connection. */
-export interface SessionOutput {
-  readonly version: 4 | 5
-  /** Outbound in-flight window: min(client Receive Maximum, mqttMaxInflight). */
-  readonly window: number
-  /** Largest packet the client accepts (MQTT 5 Maximum Packet Size), or Infinity. */
-  readonly maxPacketBytes: number
-  readonly queuedBytes: number
-  write (packet: Uint8Array): void
-}
+export type { Delivery, SessionOutput } from './delivery.js'
 
 export interface Subscription {
   readonly kind: 'sub'
@@ -54,41 +52,22 @@ export interface Subscription {
   subId: number | null
 }
 
-/** A message on its way to one session. */
-export interface Delivery {
-  message: MqttMessage
-  qos: QoS
-  retain: boolean
-  subIds: number[] | null
-  logTopic: string
-  partition: number
-  /** -1 for messages that are not records (retained on subscribe). */
-  offset: number
-}
-
-interface Inflight {
-  packetId: number
-  qos: QoS
-  /** 0: PUBLISH sent, waiting for PUBACK/PUBREC; 1: PUBREL sent, waiting for PUBCOMP. */
-  state: 0 | 1
-  logTopic: string
-  partition: number
-  offset: number
-  /**
-   * Kept only for messages that are not records (retained on subscribe): a record is read
-   * back from the log if it must be sent again, so a payload view never pins a read buffer.
-   */
-  delivery: Delivery | null
-}
-
 export interface Cursor {
   nextOffset: number
   live: boolean
-  reading: boolean
-  /** Records of the last catch-up read not yet offered (at most one read's worth). */
-  pending: DecodedRecord[] | null
-  /** Where the read after `pending` starts. */
-  pendingNext: number
+  /** A member of the partition's catch-up sweep. */
+  sweeping: boolean
+}
+
+/** A log partition as a session sees it: its tailer's position and its catch-up sweep. */
+export interface PartitionFeed {
+  readonly logTopic: string
+  readonly partition: number
+  /** The next offset the tailer fans out. */
+  readonly position: number
+  /** Where tailing began: cursors of sessions older than the tailer start here. */
+  readonly startPosition: number
+  readonly catchUp: { join (session: Session): void, leave (session: Session): void }
 }
 
 /** The parts of the gateway a session uses. */
@@ -98,52 +77,87 @@ export interface SessionContext {
   readonly maxQueuedBytes: number
   readonly logger: Logger
   now (): number
-  /** Tailers by index: log topic, partition and the position fanned out so far. */
-  readonly tailers: ReadonlyArray<{ readonly logTopic: string, readonly partition: number, readonly position: number, readonly startPosition: number }>
+  /** The broker-wide bound on read-back memory (resend after a reconnect). */
+  readonly budget: ReadBudget
+  /** Log partitions by index (a session keeps one cursor per partition). */
+  readonly tailers: ReadonlyArray<PartitionFeed>
   counters: { messagesOut: number, bytesOut: number, droppedQos0: number }
 }
 
-const CATCH_UP_READ_BYTES = 256 * 1024
+const EMPTY_INFLIGHT: ReadonlyMap<number, Inflight> = new Map()
 
 export class Session {
   readonly clientId: string
   expirySec: number
   protocolVersion: 4 | 5
-  readonly subscriptions = new Map<string, Subscription>()
+  /** By filter as subscribed (one entry inline: most devices have one). */
+  readonly subscriptions = new SmallMap<string, Subscription>()
   output: SessionOutput | null = null
   disconnectedAtMs: number | null = null
   /** Positions or acks moved since the last stored snapshot. */
   dirty = false
   /** A snapshot of this session is in `__mqtt_sessions` (so ending it needs a tombstone). */
   stored = false
-  readonly inflight = new Map<number, Inflight>()
-  readonly inboundQos2 = new Set<number>()
+  /** Counted among the gateway's persistent sessions (mqttMaxSessions). */
+  counted = false
+  /** One per log partition, by the partition's index. */
   readonly cursors: Cursor[] = []
   readonly #ctx: SessionContext
-  readonly #pendingRetained: Delivery[] = []
+  #inflight: Map<number, Inflight> | null = null
+  #inboundQos2: Set<number> | null = null
+  #pendingRetained: Delivery[] | null = null
   #nextPacketId = 1
   #resumeScheduled = false
+  /** In-flight messages are being resent: no catch-up or retained message goes out before them. */
+  #restoring = false
+  /** The connection whose restore is still to run (one per attach). */
+  #restoreFor: SessionOutput | null = null
 
   constructor (ctx: SessionContext, clientId: string, expirySec: number, protocolVersion: 4 | 5) {
     this.#ctx = ctx
     this.clientId = clientId
     this.expirySec = expirySec
     this.protocolVersion = protocolVersion
-    for (const t of ctx.tailers) this.cursors.push({ nextOffset: t.position, live: false, reading: false, pending: null, pendingNext: 0 })
+    for (const t of ctx.tailers) this.cursors.push({ nextOffset: t.position, live: false, sweeping: false })
+  }
+
+  /** QoS 1/2 messages sent and not yet acknowledged, by packet id (read-only view when none). */
+  get inflight (): ReadonlyMap<number, Inflight> { return this.#inflight ?? EMPTY_INFLIGHT }
+
+  /** Inbound QoS 2 packet ids whose PUBREL has not come yet. */
+  get inboundQos2 (): Set<number> { return this.#inboundQos2 ??= new Set() }
+
+  get inboundQos2Count (): number { return this.#inboundQos2?.size ?? 0 }
+
+  /** Forgets an in-flight message (a PUBREC with an error reason ended it). */
+  dropInflight (packetId: number): void {
+    this.#inflight?.delete(packetId)
   }
 
   /**
-   * The cursor for tailer `index`, created when the tailer is newer than the session (a log
-   * topic that appeared later): it starts at the tailer's position, live if connected.
+   * The cursor for partition `index`. Cursors are created when the partition appears
+   * (`adopt`); one missing here belongs to a partition newer than the session's last look,
+   * and starts at the tailer's start — live when connected, since a connected session's
+   * subscriptions were in the trie all along.
    */
   cursor (index: number): Cursor {
+    while (this.cursors.length <= index) this.adopt(this.cursors.length)
+    return this.cursors[index]!
+  }
+
+  /**
+   * A log partition appeared (a fresh broker's first publish, a new mqttMap target, more
+   * partitions): the session takes its start as its position, joining the tailer live when
+   * connected — no read.
+   */
+  adopt (index: number): void {
+    if (this.cursors.length > index) return
     while (this.cursors.length <= index) {
       const t = this.#ctx.tailers[this.cursors.length]!
-      const live = this.output !== null && t.startPosition >= t.position
-      this.cursors.push({ nextOffset: t.startPosition, live, reading: false, pending: null, pendingNext: 0 })
+      const live = this.output !== null && t.position === t.startPosition
+      this.cursors.push({ nextOffset: t.startPosition, live, sweeping: false })
       if (!live) this.scheduleResume()
     }
-    return this.cursors[index]!
   }
 
   /** Rebuilds an offline session from its stored state; positions missing start at the tail. */
@@ -158,7 +172,7 @@ export class Session {
       s.cursor(i).nextOffset = pos !== undefined ? Math.min(pos[2], t.position) : ctx.log.partitions.offsets(t.logTopic, t.partition).logStartOffset
     })
     for (const [packetId, qos, state, logTopic, partition, offset] of stored.inflight) {
-      s.inflight.set(packetId, { packetId, qos, state, logTopic, partition, offset, delivery: null })
+      (s.#inflight ??= new Map()).set(packetId, { packetId, qos, state, logTopic, partition, offset, delivery: null })
     }
     for (const id of stored.inboundQos2) s.inboundQos2.add(id)
     return { session: s, subscriptions: stored.subscriptions }
@@ -166,52 +180,91 @@ export class Session {
 
   snapshot (): StoredSession {
     const inflight: StoredInflight[] = []
-    for (const f of this.inflight.values()) {
-      if (f.offset >= 0) inflight.push([f.packetId, f.qos, f.state, f.logTopic, f.partition, f.offset])
+    if (this.#inflight !== null) {
+      for (const f of this.#inflight.values()) {
+        if (f.offset >= 0) inflight.push([f.packetId, f.qos, f.state, f.logTopic, f.partition, f.offset])
+      }
     }
+    const subscriptions: StoredSubscription[] = []
+    for (const x of this.subscriptions.values()) subscriptions.push({ filter: x.raw, qos: x.qos, nl: x.nl, rap: x.rap, rh: x.rh, subId: x.subId })
     return {
       v: 1,
       expirySec: this.expirySec,
       disconnectedAtMs: this.disconnectedAtMs,
       protocolVersion: this.protocolVersion,
-      subscriptions: [...this.subscriptions.values()].map(x => ({ filter: x.raw, qos: x.qos, nl: x.nl, rap: x.rap, rh: x.rh, subId: x.subId })),
+      subscriptions,
       positions: this.#ctx.tailers.map((t, i) => {
         const c = this.cursor(i)
         return [t.logTopic, t.partition, c.live ? t.position : c.nextOffset]
       }),
       inflight,
-      inboundQos2: [...this.inboundQos2],
+      inboundQos2: this.#inboundQos2 === null ? [] : [...this.#inboundQos2],
     }
   }
 
-  /** Attaches a connection: resends what is in flight, then resumes delivery from the log. */
-  attach (output: SessionOutput): void {
+  /**
+   * Attaches a connection: cursors at their tailer's position go live at once. True when
+   * delivery must be restored (in-flight messages to resend, partitions to catch up on):
+   * the gateway queues `restore` for it, so a CONNACK never waits for a backlog.
+   */
+  attach (output: SessionOutput): boolean {
     this.output = output
     this.protocolVersion = output.version
     this.disconnectedAtMs = null
-    this.#ctx.tailers.forEach((t, i) => {
+    // With messages to resend, nothing new goes out before them: the cursors join their
+    // tailers (through the sweep, at once when nothing is missing) once the resend is done.
+    const resend = this.#inflight !== null && this.#inflight.size > 0
+    let behind = resend
+    if (resend) this.#restoring = true
+    const tailers = this.#ctx.tailers
+    for (let i = 0; i < tailers.length; i++) {
+      const t = tailers[i]!
       const c = this.cursor(i)
-      if (!c.reading && c.nextOffset >= t.position) {
+      if (c.nextOffset >= t.position) {
         c.nextOffset = t.position
-        c.live = true
+        c.live = !resend
+      } else {
+        behind = true
       }
-    })
-    void this.#resendInflight().then(() => this.scheduleResume())
+    }
+    if (behind) this.#restoreFor = output
+    return behind
+  }
+
+  /** After attach (paced by the gateway): resends what is in flight, then catches up. */
+  async restore (): Promise<void> {
+    const out = this.output
+    if (out === null || this.#restoreFor !== out) return
+    this.#restoreFor = null
+    try {
+      if (this.#inflight !== null && this.#inflight.size > 0) {
+        await resendInflight(this.#ctx, out, this.#inflight, () => this.output === out)
+      }
+    } finally {
+      if (this.output === out) {
+        this.#restoring = false
+        this.scheduleResume()
+      }
+    }
   }
 
   /** Detaches the connection; live cursors freeze at the tailers' positions. */
   detach (nowMs: number): void {
     this.output = null
     this.disconnectedAtMs = nowMs
-    this.#ctx.tailers.forEach((t, i) => {
+    this.#restoring = false
+    this.#restoreFor = null
+    const tailers = this.#ctx.tailers
+    for (let i = 0; i < tailers.length; i++) {
+      const t = tailers[i]!
       const c = this.cursor(i)
       if (c.live) {
         c.live = false
         c.nextOffset = t.position
       }
-      c.pending = null
-    })
-    this.#pendingRetained.length = 0
+      if (c.sweeping) t.catchUp.leave(this)
+    }
+    this.#pendingRetained = null
     this.dirty = true
   }
 
@@ -228,7 +281,8 @@ export class Session {
 
   /** Queues retained messages for a new subscription (they wait for window room like the rest). */
   queueRetained (deliveries: Delivery[]): void {
-    for (const d of deliveries) this.#pendingRetained.push(d)
+    const queue = this.#pendingRetained ??= []
+    for (const d of deliveries) queue.push(d)
     this.scheduleResume()
   }
 
@@ -240,7 +294,7 @@ export class Session {
   send (d: Delivery): boolean {
     const out = this.output
     if (out === null) return false
-    if (d.qos > 0 && (this.inflight.size >= out.window || out.queuedBytes > this.#ctx.maxQueuedBytes)) return false
+    if (d.qos > 0 && ((this.#inflight?.size ?? 0) >= out.window || out.queuedBytes > this.#ctx.maxQueuedBytes)) return false
     const expiry = remainingExpirySec(d.message, this.#ctx.now())
     if (expiry === -1) return true // expired: never delivered [MQTT-3.3.2-5]
     if (d.qos === 0 && out.queuedBytes > this.#ctx.maxQueuedBytes) {
@@ -259,7 +313,7 @@ export class Session {
     }, out.version)
     if (packet.length > out.maxPacketBytes) return true // the client could not take it [MQTT-3.1.2-25]
     if (d.qos > 0) {
-      this.inflight.set(packetId, { packetId, qos: d.qos, state: 0, logTopic: d.logTopic, partition: d.partition, offset: d.offset, delivery: d.offset < 0 ? d : null })
+      (this.#inflight ??= new Map()).set(packetId, { packetId, qos: d.qos, state: 0, logTopic: d.logTopic, partition: d.partition, offset: d.offset, delivery: d.offset < 0 ? d : null })
     }
     out.write(packet)
     this.#ctx.counters.messagesOut++
@@ -268,18 +322,20 @@ export class Session {
   }
 
   #allocPacketId (): number {
+    const inflight = this.#inflight
     for (;;) {
       const id = this.#nextPacketId
       this.#nextPacketId = id === 65535 ? 1 : id + 1
-      if (!this.inflight.has(id)) return id
+      if (inflight === null || !inflight.has(id)) return id
     }
   }
 
   /** PUBACK (QoS 1) or PUBCOMP (QoS 2) from the client; false for an unknown packet id. */
   completed (packetId: number, qos: 1 | 2): boolean {
-    const f = this.inflight.get(packetId)
+    const f = this.#inflight?.get(packetId)
     if (f === undefined || f.qos !== qos || (qos === 2 && f.state !== 1)) return false
-    this.inflight.delete(packetId)
+    this.#inflight!.delete(packetId)
+    if (this.#inflight!.size === 0) this.#inflight = null
     this.dirty = true
     this.scheduleResume()
     return true
@@ -287,7 +343,7 @@ export class Session {
 
   /** PUBREC from the client: the QoS 2 message moves to the PUBREL step. */
   received (packetId: number): boolean {
-    const f = this.inflight.get(packetId)
+    const f = this.#inflight?.get(packetId)
     if (f === undefined || f.qos !== 2) return false
     f.state = 1
     f.delivery = null
@@ -305,144 +361,21 @@ export class Session {
     })
   }
 
+  /** Retained messages waiting for room first, then every partition the session is behind on joins its sweep. */
   #resume (): void {
-    if (this.output === null) return
-    while (this.#pendingRetained.length > 0) {
-      if (!this.send(this.#pendingRetained[0]!)) return
-      this.#pendingRetained.shift()
+    if (this.output === null || this.#restoring) return
+    const retained = this.#pendingRetained
+    if (retained !== null) {
+      let sent = 0
+      while (sent < retained.length && this.send(retained[sent]!)) sent++
+      retained.splice(0, sent)
+      if (retained.length > 0) return
+      this.#pendingRetained = null
     }
-    for (let i = 0; i < this.#ctx.tailers.length; i++) {
+    const tailers = this.#ctx.tailers
+    for (let i = 0; i < tailers.length; i++) {
       const c = this.cursor(i)
-      if (!c.live && !c.reading) void this.#catchUp(i, c)
+      if (!c.live && !c.sweeping) tailers[i]!.catchUp.join(this)
     }
   }
-
-  /** Reads the log from the cursor until it reaches the tailer, delivering what matches. */
-  async #catchUp (index: number, c: Cursor): Promise<void> {
-    const tailer = this.#ctx.tailers[index]!
-    c.reading = true
-    try {
-      while (this.output !== null && !c.live) {
-        if (c.nextOffset >= tailer.position) {
-          // Caught up: from here the tailer delivers (no await between the check and the join).
-          c.nextOffset = tailer.position
-          c.live = true
-          return
-        }
-        const out = this.output
-        if (this.inflight.size >= out.window || out.queuedBytes > this.#ctx.maxQueuedBytes) return
-        // Continue from the records of the previous read when they start here (a window that
-        // keeps filling would otherwise read and decode the same batch again and again).
-        let records: DecodedRecord[]
-        let nextOffset: number
-        if (c.pending !== null && c.pending.length > 0 && c.pending[0]!.offset <= c.nextOffset) {
-          records = c.pending
-          nextOffset = c.pendingNext
-        } else {
-          ({ records, nextOffset } = await readRecords(this.#ctx.log, tailer.logTopic, tailer.partition, c.nextOffset, CATCH_UP_READ_BYTES))
-        }
-        c.pending = null
-        if (this.output === null || c.live) return
-        const limit = tailer.position
-        for (let i = 0; i < records.length; i++) {
-          const r = records[i]!
-          if (r.offset < c.nextOffset) continue
-          if (r.offset >= limit) break
-          const d = this.#match(r.offset, recordToMessage(r, this.#ctx.limits), tailer.logTopic, tailer.partition)
-          if (d !== null && !this.send(d)) {
-            c.nextOffset = r.offset
-            c.pending = records.slice(i)
-            c.pendingNext = nextOffset
-            this.dirty = true
-            return
-          }
-          c.nextOffset = r.offset + 1
-        }
-        if (nextOffset > c.nextOffset) c.nextOffset = Math.min(nextOffset, limit)
-        this.dirty = true
-        if (records.length === 0 && nextOffset <= c.nextOffset && c.nextOffset < limit) c.nextOffset = limit
-      }
-    } catch (err) {
-      this.#ctx.logger.warn({ err, clientId: this.clientId, topic: tailer.logTopic, partition: tailer.partition }, 'mqtt catch-up read failed')
-      setTimeout(() => this.scheduleResume(), 1000).unref()
-    } finally {
-      c.reading = false
-    }
-  }
-
-  /** The delivery of a log record to this session's own (non-shared) subscriptions, or null. */
-  #match (offset: number, message: MqttMessage | null, logTopic: string, partition: number): Delivery | null {
-    if (message === null) return null
-    let qos = -1
-    let rap = false
-    let subIds: number[] | null = null
-    for (const s of this.subscriptions.values()) {
-      if (s.shareGroup !== null || !topicMatches(s.filter, message.topic)) continue
-      if (s.qos > qos) qos = s.qos
-      if (s.rap) rap = true
-      if (s.subId !== null) (subIds ??= []).push(s.subId)
-    }
-    if (qos < 0) return null
-    return {
-      message,
-      qos: Math.min(qos, message.qos) as QoS,
-      retain: this.protocolVersion === 5 && rap && message.retain,
-      subIds,
-      logTopic,
-      partition,
-      offset,
-    }
-  }
-
-  async #resendInflight (): Promise<void> {
-    const out = this.output
-    if (out === null || this.inflight.size === 0) return
-    for (const f of [...this.inflight.values()].sort((a, b) => a.offset - b.offset)) {
-      if (f.state === 1) {
-        out.write(encodeAck('pubrel', f.packetId, 0, out.version))
-        continue
-      }
-      const d = f.delivery ?? await this.#readBack(f)
-      if (this.output !== out) return
-      if (d === null) {
-        this.inflight.delete(f.packetId)
-        continue
-      }
-      const expiry = remainingExpirySec(d.message, this.#ctx.now())
-      out.write(encodePublish({
-        topicBytes: d.message.topicBytes, packetId: f.packetId, qos: f.qos, retain: d.retain, dup: true,
-        payload: d.message.payload, properties: out.version === 5 ? outgoingProperties(d, expiry === -1 ? 1 : expiry) : null,
-      }, out.version))
-    }
-  }
-
-  /** Reads an in-flight message back from the log after a restart (null if it is gone). */
-  async #readBack (f: Inflight): Promise<Delivery | null> {
-    try {
-      const { records } = await readRecords(this.#ctx.log, f.logTopic, f.partition, f.offset, 64 * 1024)
-      const r = records.find(x => x.offset === f.offset)
-      const message = r === undefined ? null : recordToMessage(r, this.#ctx.limits)
-      if (message === null) return null
-      return { message, qos: f.qos, retain: false, subIds: null, logTopic: f.logTopic, partition: f.partition, offset: f.offset }
-    } catch {
-      return null
-    }
-  }
-}
-
-/** v5 properties of an outgoing PUBLISH: the message's, with remaining expiry and subscription ids. */
-function outgoingProperties (d: Delivery, expirySec: number | null): PublishProperties | null {
-  const p = d.message.properties
-  if (p === null && d.subIds === null) return null
-  const out: PublishProperties = {}
-  if (p !== null) {
-    if (p.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = p.payloadFormatIndicator
-    if (expirySec !== null) out.messageExpiryInterval = expirySec // the remaining time [MQTT-3.3.2-6]
-    if (p.contentType !== undefined) out.contentType = p.contentType
-    if (p.responseTopic !== undefined) out.responseTopic = p.responseTopic
-    if (p.correlationData !== undefined) out.correlationData = p.correlationData
-    if (p.userProperties !== undefined) out.userProperties = p.userProperties
-  }
-  if (d.subIds !== null) out.subscriptionIdentifiers = d.subIds
-  return out
 }

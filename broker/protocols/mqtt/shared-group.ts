@@ -11,6 +11,9 @@
 import type { QoS } from './codec.js'
 import type { Delivery, Subscription } from './session.js'
 
+/** What the subscription trie holds: a live session's subscription or a share group. */
+export type Target = Subscription | SharedGroup
+
 export class SharedGroup {
   readonly kind = 'share'
   readonly name: string

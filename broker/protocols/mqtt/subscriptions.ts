@@ -11,9 +11,8 @@ import { Reason } from './reason-codes.js'
 import type { RetainedStore } from './retained-store.js'
 import type { Delivery, Session, Subscription } from './session.js'
 import type { StoredSubscription } from './session-store.js'
-import { SharedGroup } from './shared-group.js'
+import { SharedGroup, type Target } from './shared-group.js'
 import { SubscriptionIndex } from './subscription-index.js'
-import type { Target } from './tailer.js'
 import { parseSubscriptionFilter, type TopicLimits } from './topics.js'
 
 export class Subscriptions {

@@ -10,20 +10,22 @@
  */
 
 import type { Logger } from 'pino'
+import { CatchUp } from './catch-up.js'
 import type { QoS } from './codec.js'
 import { readRecords, type LogAccess } from './log-access.js'
 import { recordToMessage, type MqttMessage } from './mapping.js'
-import type { Delivery, Session, Subscription } from './session.js'
-import type { SharedGroup } from './shared-group.js'
+import type { ReadBudget } from './read-budget.js'
+import type { Delivery, PartitionFeed, Session } from './session.js'
+import type { Target } from './shared-group.js'
 import type { SubscriptionIndex } from './subscription-index.js'
 import type { TopicLimits } from './topics.js'
 
-export type Target = Subscription | SharedGroup
-
 const TAIL_READ_BYTES = 1024 * 1024
 
-export class Tailer {
+export class Tailer implements PartitionFeed {
   readonly index: number
+  /** Sessions behind `position` share this sweep of the partition (catch-up.ts). */
+  readonly catchUp: CatchUp
   readonly logTopic: string
   readonly partition: number
   position: number
@@ -38,7 +40,7 @@ export class Tailer {
   #cancel: (() => void) | null = null
   #closed = false
 
-  constructor (options: { index: number, logTopic: string, partition: number, log: LogAccess, subs: SubscriptionIndex<Target>, limits: TopicLimits, logger: Logger }) {
+  constructor (options: { index: number, logTopic: string, partition: number, log: LogAccess, subs: SubscriptionIndex<Target>, limits: TopicLimits, logger: Logger, budget: ReadBudget, now: () => number }) {
     this.index = options.index
     this.logTopic = options.logTopic
     this.partition = options.partition
@@ -48,6 +50,7 @@ export class Tailer {
     this.#logger = options.logger
     this.position = options.log.partitions.offsets(options.logTopic, options.partition).highWatermark
     this.startPosition = this.position
+    this.catchUp = new CatchUp({ feed: this, log: options.log, budget: options.budget, subs: options.subs, limits: options.limits, logger: options.logger, now: options.now })
     this.#arm()
   }
 
@@ -60,6 +63,7 @@ export class Tailer {
   close (): void {
     this.#closed = true
     this.#cancel?.()
+    this.catchUp.close()
   }
 
   #arm (): void {

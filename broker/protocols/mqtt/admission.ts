@@ -1,0 +1,71 @@
+/**
+ * Pacing new MQTT connections: a connection's socket starts paused and is let in (reading
+ * resumed, so its CONNECT is read and answered) by this queue, a number per turn of the event
+ * loop. The number adapts to how long the loop's turns take: while a turn — the poll phase in
+ * which the admitted connections' CONNECTs are handled, with everything else the broker does
+ * — takes longer than TARGET_TURN_MS, fewer are let in per turn; while turns are short, more.
+ * So in a reconnect storm of thousands, the broker handles CONNECTs at the rate it can serve
+ * them (the rest wait in their sockets' kernel buffers, costing nothing here) and requests of
+ * other connections keep their turns. A single connection waits at most one turn.
+ */
+
+export interface Admittable {
+  /** Lets the connection in (resumes reading); a closed one does nothing. */
+  admit (): void
+}
+
+/** A turn of the event loop longer than this means too many were let in at once. */
+const TARGET_TURN_MS = 10
+const MIN_PER_TURN = 16
+const MAX_PER_TURN = 2048
+
+export class Admission {
+  #queue: Admittable[] = []
+  #head = 0
+  #perTurn = 256
+  #scheduled = false
+  #lastTurnMs = 0
+
+  get waiting (): number { return this.#queue.length - this.#head }
+
+  push (item: Admittable): void {
+    this.#queue.push(item)
+    this.#schedule()
+  }
+
+  #schedule (): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      this.#turn()
+    })
+  }
+
+  #turn (): void {
+    const now = performance.now()
+    if (this.#lastTurnMs > 0) {
+      // The time since the last admission turn: the previous batch's CONNECTs and the rest.
+      const turnMs = now - this.#lastTurnMs
+      if (turnMs > TARGET_TURN_MS) this.#perTurn = Math.max(MIN_PER_TURN, this.#perTurn >> 1)
+      else if (turnMs < TARGET_TURN_MS / 2) this.#perTurn = Math.min(MAX_PER_TURN, this.#perTurn + (this.#perTurn >> 2))
+    }
+    let admitted = 0
+    while (admitted < this.#perTurn && this.#head < this.#queue.length) {
+      const item = this.#queue[this.#head]!
+      this.#queue[this.#head++] = undefined as unknown as Admittable
+      item.admit()
+      admitted++
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head)
+      this.#head = 0
+    }
+    if (this.#head < this.#queue.length) {
+      this.#lastTurnMs = performance.now()
+      this.#schedule()
+    } else {
+      this.#lastTurnMs = 0
+    }
+  }
+}
