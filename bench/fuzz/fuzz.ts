@@ -2,7 +2,7 @@
  * `npm run fuzz`: property-based and mutation fuzzing of every decoder (codec targets, in
  * process) and of every listener of a real broker process (listener targets, over sockets).
  *
- *   node dist/bench/fuzz/fuzz.js [--target all|codec|listener|codec:<name>|listener:<name>]
+ *   node dist/bench/fuzz/fuzz.js [--target all|codec|listener|codec:<name>|listener:<name>[,...]]
  *                                [--cases 1000000] [--socket-cases 10000] [--seed N]
  *                                [--idle-connections 3000] [--case I | --path P] [--json file] [--list]
  *
@@ -56,11 +56,12 @@ async function main (): Promise<void> {
     for (const [name, summary] of Object.entries(LISTENER_TARGETS)) process.stdout.write(`listener:${name}  ${summary}\n`)
     return
   }
-  const wantsCodec = (name: string): boolean => target === 'all' || target === 'codec' || target === `codec:${name}` ||
-    (target === 'codec:kafka' && name.startsWith('kafka-'))
-  const listenerNames = target === 'all' || target === 'listener'
+  // Several targets may be given, separated by commas.
+  const wanted = target.split(',').map(s => s.trim()).filter(s => s !== '')
+  const wantsCodec = (name: string): boolean => wanted.some(w => w === 'all' || w === 'codec' || w === `codec:${name}` || (w === 'codec:kafka' && name.startsWith('kafka-')))
+  const listenerNames = wanted.some(w => w === 'all' || w === 'listener')
     ? Object.keys(LISTENER_TARGETS)
-    : target.startsWith('listener:') ? [target.slice('listener:'.length)] : []
+    : wanted.filter(w => w.startsWith('listener:')).map(w => w.slice('listener:'.length))
   const chosen = all.filter(c => wantsCodec(c.name))
   if (chosen.length === 0 && listenerNames.length === 0) throw new Error(`no target "${target}" (--list shows them)`)
   for (const n of listenerNames) if (!(n in LISTENER_TARGETS)) throw new Error(`no listener target "${n}" (--list shows them)`)

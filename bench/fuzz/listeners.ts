@@ -121,11 +121,12 @@ type Outcome = 'answered' | 'closed' | 'waiting' | 'hang'
 
 /** Waits for the probe or the close; a complete stream owes one of them within the bound. */
 async function settle (conn: RawConn, verdict: FramingVerdict, answered: () => boolean, closing: () => boolean = () => false): Promise<Outcome> {
-  const bound = verdict === 'partial' ? PARTIAL_LOOK_MS : CASE_BOUND_MS
+  const owed = verdict === 'complete' || verdict === 'error'
+  const bound = owed ? CASE_BOUND_MS : PARTIAL_LOOK_MS
   await conn.until(() => conn.closed || answered() || closing(), bound)
   if (answered()) return 'answered'
   if (conn.closed || closing()) return 'closed'
-  return verdict === 'partial' ? 'waiting' : 'hang'
+  return owed ? 'hang' : 'waiting'
 }
 
 async function runCases (ctx: Ctx, target: string, n: number, run: (i: number, rng: Rng) => Promise<{ mode: string, outcome: Outcome | 'refused', input: Uint8Array, note?: string }>): Promise<TargetReport> {
@@ -138,7 +139,13 @@ async function runCases (ctx: Ctx, target: string, n: number, run: (i: number, r
     while (next < last && ctx.broker.alive) {
       const i = next++
       const t0 = performance.now()
-      const r = await run(i, caseRng(ctx.seed, `listener:${target}`, i))
+      let r: Awaited<ReturnType<typeof run>>
+      try {
+        r = await run(i, caseRng(ctx.seed, `listener:${target}`, i))
+      } catch (err) {
+        // The fuzzer's own side failed (a connect refused, a generator bug): a failure too.
+        r = { mode: 'error', outcome: 'refused', input: new Uint8Array(0), note: `the case could not run: ${(err as Error)?.stack ?? String(err)}` }
+      }
       const took = performance.now() - t0
       if (took > (slowest.get(r.outcome) ?? 0)) slowest.set(r.outcome, took)
       outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1
@@ -188,10 +195,10 @@ async function nativeTcp (ctx: Ctx): Promise<TargetReport> {
 }
 
 /** What the broker's WebSocket layer and the protocol behind it make of a stream of client frames. */
-function wsVerdict (stream: Uint8Array, maxPayload: number, inner: (payload: Uint8Array) => FramingVerdict): FramingVerdict {
+function wsVerdict (stream: Uint8Array, maxPayload: number, probeFrame: number, inner: (payload: Uint8Array) => FramingVerdict): FramingVerdict {
   // The gatherer's framing first: an unfinished WebSocket frame may be waited for.
   let tooLarge = false
-  const outer = framing(stream, wsFrameSize(maxPayload, () => { tooLarge = true }), MAX_WS_HEADER_BYTES)
+  const outer = framing(stream, wsFrameSize(maxPayload, () => { tooLarge = true }), MAX_WS_HEADER_BYTES, probeFrame)
   if (tooLarge) return 'error'
   if (outer !== 'complete') return outer
   // Whole frames: ws refuses invalid ones (close); binary messages go to the protocol.
@@ -253,7 +260,7 @@ async function webSocketTarget (ctx: Ctx, name: 'ws' | 'mqtt-ws'): Promise<Targe
       }
       // A close frame from the broker ends the case (a client would answer it and the broker
       // then closes the TCP connection; without an answer it waits END_GRACE_MS first).
-      const outcome = await settle(conn, wsVerdict(stream, maxPayload, inner), answered, () => wsServerMessages(conn.received).closed)
+      const outcome = await settle(conn, wsVerdict(stream, maxPayload, wsBinary(probe).length, inner), answered, () => wsServerMessages(conn.received).closed)
       return { mode, outcome, input: stream }
     } finally {
       conn.destroy()
@@ -325,7 +332,7 @@ async function kafka (ctx: Ctx): Promise<TargetReport> {
         }
         return false
       }
-      const outcome = await settle(conn, framing(bytes, lengthPrefixReader(100 * MiB, 8), 4), answered)
+      const outcome = await settle(conn, framing(bytes, lengthPrefixReader(100 * MiB, 8), 4, probe.length), answered)
       return { mode: 'mutated', outcome, input: bytes }
     } finally {
       conn.destroy()

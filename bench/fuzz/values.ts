@@ -69,7 +69,11 @@ function nodes (value: unknown, out: Array<{ parent: unknown, key: string | numb
 function clone (value: unknown): unknown {
   if (value instanceof Uint8Array) return new Uint8Array(value)
   if (Array.isArray(value)) return value.map(clone)
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, clone(v)]))
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) Object.defineProperty(out, k, { value: clone(v), enumerable: true, writable: true, configurable: true })
+    return out
+  }
   return value
 }
 
@@ -98,7 +102,8 @@ export function mutateValue (value: unknown, rng: Rng): unknown {
       const obj = current as Record<string, unknown>
       const keys = Object.keys(obj)
       if (keys.length > 0 && rng.chance(0.6)) delete obj[rng.pick(keys)]
-      else obj[rng.pick(['__proto__', 'constructor', 'extra', 'toString', ''])] = oddValue(rng)
+      // An own property, also for "__proto__" (an assignment would change the prototype).
+      else Object.defineProperty(obj, rng.pick(['__proto__', 'constructor', 'extra', 'toString', '']), { value: oddValue(rng), enumerable: true, writable: true, configurable: true })
     } else {
       holder[key] = oddValue(rng)
     }

@@ -108,29 +108,36 @@ export function nativeProbeAnswered (bytes: Uint8Array): boolean {
   return found
 }
 
-export type FramingVerdict = 'complete' | 'partial' | 'error'
+/**
+ * - `complete`: whole frames, the last of them exactly the probe (`tail` bytes): the broker
+ *   owes an answer to the probe, or a close;
+ * - `swallowed`: whole frames, but a length field took the probe into an earlier frame: the
+ *   broker owes nothing more (it may answer that frame, and waits for the next);
+ * - `partial`: a frame still arriving: the broker may wait;
+ * - `error`: framing the broker refuses: it owes a close.
+ */
+export type FramingVerdict = 'complete' | 'swallowed' | 'partial' | 'error'
 
-/** How the broker's framing reads `bytes`: whole frames, a frame still arriving, or bad framing. */
-export function framing (bytes: Uint8Array, reader: ReturnType<typeof lengthPrefixReader>, maxHeader: number, check?: (frame: Uint8Array) => boolean): FramingVerdict {
+/** How the broker's framing reads `bytes`, whose last `tail` bytes are the probe. */
+export function framing (bytes: Uint8Array, reader: ReturnType<typeof lengthPrefixReader>, maxHeader: number, tail: number): FramingVerdict {
   const assembler = new FrameAssembler(reader, maxHeader)
-  let bad = false
+  let lastSize = 0
+  let total = 0
   try {
     assembler.push(bytes, frame => {
-      if (check !== undefined && !check(frame)) {
-        bad = true
-        return false
-      }
+      lastSize = frame.length
+      total += frame.length
       return true
     })
   } catch {
     return 'error'
   }
-  if (bad) return 'error'
-  return assembler.bufferedBytes > 0 ? 'partial' : 'complete'
+  if (assembler.bufferedBytes > 0) return 'partial'
+  return total === bytes.length && lastSize === tail ? 'complete' : 'swallowed'
 }
 
-export function nativeFraming (bytes: Uint8Array, maxFrameBytes: number): FramingVerdict {
-  return framing(bytes, lengthPrefixReader(maxFrameBytes, REQUEST_HEADER_FIXED_BYTES), 4)
+export function nativeFraming (bytes: Uint8Array, maxFrameBytes: number, tail = nativeProbe().length): FramingVerdict {
+  return framing(bytes, lengthPrefixReader(maxFrameBytes, REQUEST_HEADER_FIXED_BYTES), 4, tail)
 }
 
 // ----- MQTT -----
@@ -149,8 +156,8 @@ export function mqttPingAnswered (bytes: Uint8Array): boolean {
   return found
 }
 
-export function mqttFraming (bytes: Uint8Array, maxPacketBytes: number): FramingVerdict {
-  return framing(bytes, mqttHeaderReader(maxPacketBytes), MQTT_MAX_HEADER_BYTES)
+export function mqttFraming (bytes: Uint8Array, maxPacketBytes: number, tail = PINGREQ.length): FramingVerdict {
+  return framing(bytes, mqttHeaderReader(maxPacketBytes), MQTT_MAX_HEADER_BYTES, tail)
 }
 
 // ----- WebSocket -----
