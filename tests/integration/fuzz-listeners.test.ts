@@ -33,7 +33,7 @@ t.test('every listener over real sockets: no crash, no hang, no internal error, 
     const timer = setTimeout(() => reject(new Error(`the listener fuzzer did not finish within 240 s:\n${out.slice(-3000)}`)), 240_000)
     child.once('exit', (c, s) => { clearTimeout(timer); resolve(c ?? s ?? -1) })
   })
-  t.equal(code, 0, `fuzz exits 0\n${out.slice(-4000)}`)
+  t.equal(code, 0, 'fuzz exits 0', { output: out.slice(-4000) })
   const r = JSON.parse(fs.readFileSync(json, 'utf8')) as FuzzReport
   const l = r.listeners!
   t.same(l.failures.map(f => `${f.target} case ${f.case} (${f.mode}): ${f.message}`), [], 'no failure')

@@ -31,7 +31,7 @@ t.test('one minute of mixed load: nothing lost, no crash, no error, descriptors 
     const timer = setTimeout(() => reject(new Error(`the soak did not finish within 240 s:\n${out.slice(-3000)}`)), 240_000)
     child.once('exit', (c, s) => { clearTimeout(timer); resolve(c ?? s ?? -1) })
   })
-  t.equal(code, 0, `soak exits 0\n${out.slice(-2500)}`)
+  t.equal(code, 0, 'soak exits 0', { output: out.slice(-3000) })
   const r = JSON.parse(fs.readFileSync(json, 'utf8')) as SoakResult
   const check = (name: string): boolean | null | undefined => r.checks.find(c => c.name.startsWith(name))?.ok
   t.equal(check('broker alive'), true, 'the broker stayed up and SIGTERM stopped it with exit 0')
