@@ -4,11 +4,12 @@
  *
  *   node dist/bench/fuzz/fuzz.js [--target all|codec|listener|codec:<name>|listener:<name>[,...]]
  *                                [--cases 1000000] [--socket-cases 10000] [--seed N]
- *                                [--idle-connections 3000] [--case I | --path P] [--json file] [--list]
+ *                                [--idle-connections 3000] [--http-cases N] [--case I | --path P] [--json file] [--list]
  *
  *   --cases         cases per codec target (property + mutation; default 10^6)
  *   --socket-cases  connections per listener target (default 10^4; see listeners.ts)
  *   --idle-connections  connections held open at once by listener:idle (default 3000)
+ *   --http-cases    requests of listener:http (default: --socket-cases)
  *   --seed          the run's seed (default: random, printed); with the same seed and counts
  *                   a run makes the same inputs (the broker's scheduling is not replayed)
  *   --case I        replay one mutation case of one codec target (with --seed, --target)
@@ -44,7 +45,7 @@ function render (r: TargetResult): string {
 
 async function main (): Promise<void> {
   const args = parseArgs()
-  const target = args.values.get('target') ?? (args.flags.has('target') ? 'all' : 'all')
+  const target = args.values.get('target') ?? 'all'
   const seed = numberArg(args, 'seed', Math.floor(Math.random() * 2 ** 31))
   const cases = numberArg(args, 'cases', 1_000_000)
   const socketCases = numberArg(args, 'socket-cases', 10_000)
@@ -78,7 +79,7 @@ async function main (): Promise<void> {
   }
   if (listenerNames.length > 0) {
     const l = await runListenerFuzz({
-      targets: listenerNames, cases: socketCases, seed, idleConnections: numberArg(args, 'idle-connections', 3000),
+      targets: listenerNames, cases: socketCases, seed, idleConnections: numberArg(args, 'idle-connections', 3000), httpCases: numberArg(args, 'http-cases', socketCases),
       ...(onlyCase === undefined ? {} : { onlyCase }), log: line => process.stdout.write(`${line}\n`),
     })
     report.listeners = l

@@ -26,7 +26,9 @@ import { concatParts, encodeClientId, encodeRequestFrame } from '../../protocol/
 import { sleep } from '../lib/procs.js'
 import type { BrokerPorts, ResourceSampler } from './broker-child.js'
 import { RawConn, openWebSocket } from './wire.js'
-import type { ListenerFailure } from './listeners.js'
+import type { IdleReport, ListenerFailure } from './listener-report.js'
+
+export type { IdleReport }
 
 export const IDLE_KINDS = ['native-idle', 'native-half-header', 'native-half-frame', 'native-half-closed', 'native-non-reading', 'mqtt-idle',
   'mqtt-connected-idle', 'ws-idle', 'http-keep-alive', 'http-half-headers'] as const
@@ -35,17 +37,6 @@ export type IdleKind = (typeof IDLE_KINDS)[number]
 /** Kinds the broker must have closed by itself by the end of the hold. */
 const MUST_CLOSE: readonly IdleKind[] = ['native-idle', 'native-half-header', 'native-half-frame', 'native-half-closed', 'mqtt-idle', 'ws-idle']
 
-export interface IdleReport {
-  connections: number
-  /** How long opening them all took. */
-  openingMs: number
-  opened: Record<string, number>
-  failedToOpen: number
-  heldMs: number
-  closedByBroker: Record<string, number>
-  peakSockets: number
-  peakRssBytes: number
-}
 
 const MQTT_CONNECT_KEEPALIVE_0 = Uint8Array.from([0x10, 0x10, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x00, 0x00, 0x04, 0x69, 0x64, 0x6c, 0x65])
 

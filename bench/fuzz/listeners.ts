@@ -32,8 +32,8 @@ import { onCleanup } from '../lib/cleanup.js'
 import { sleep } from '../lib/procs.js'
 import { nativeFixtureFrames, mqttFixtureFrames, kafkaFixtureFrames } from './corpus.js'
 import { captureMqttFrames, captureSdkFrames, distinct } from './capture.js'
-import { BrokerChild, MiB, ResourceSampler, cliHasKafkaListener, type LogLine } from './broker-child.js'
-import { MqttCanary, SdkCanary, type CanaryStats } from './canary.js'
+import { BrokerChild, MiB, ResourceSampler, cliHasKafkaListener } from './broker-child.js'
+import { MqttCanary, SdkCanary } from './canary.js'
 import { caseRng, hex, mutate, type Rng } from './engine.js'
 import {
   corpora, httpCase, inMessages, mqttCase, nativeCase, rawWebSocketFrames, withNativeProbe, withPing, type Corpora,
@@ -43,8 +43,11 @@ import {
   type FramingVerdict,
 } from './wire.js'
 import { runIdlePhase, type IdleReport } from './idle.js'
+import { finish, type ListenerFailure, type ListenerReport, type TargetReport } from './listener-report.js'
 import { lengthPrefixReader } from '../../protocol/native/frame.js'
 import { wsFrameSize, MAX_WS_HEADER_BYTES } from '../../broker/network/websocket.js'
+
+export type { ListenerFailure, ListenerReport, TargetReport }
 
 export const LISTENER_TARGETS: Record<string, string> = {
   native: 'native protocol over TCP (the SDK\'s port)',
@@ -69,49 +72,13 @@ const CASE_BOUND_MS = 8000
 const PARTIAL_LOOK_MS = 250
 const CONCURRENCY = 8
 
-export interface ListenerFailure {
-  target: string
-  case: number
-  mode: string
-  message: string
-  /** What the case wrote (hex, truncated). */
-  input: string
-  reproduce: string
-}
-
-export interface TargetReport {
-  target: string
-  cases: number
-  ms: number
-  /** Cases by how they ended: answered, closed, waiting (an unfinished frame), by mode too. */
-  outcomes: Record<string, number>
-  /** The longest case, by how it ended. */
-  slowestMs: Record<string, number>
-  skipped: string | null
-}
-
-export interface ListenerReport {
-  seed: number
-  brokerFlags: string[]
-  targets: TargetReport[]
-  idle: IdleReport | null
-  canaries: CanaryStats[]
-  memory: { baselineRssBytes: number, maxRssBytes: number, endRssBytes: number, boundBytes: number }
-  sockets: { baseline: number, max: number, end: number }
-  fds: { baseline: number, end: number }
-  brokerErrors: LogLine[]
-  /** Warnings the broker logged (bad input closing a connection, mostly), by message. */
-  brokerWarnings: Record<string, number>
-  brokerAlive: boolean
-  cleanStopExit: number | string | null
-  failures: ListenerFailure[]
-}
-
 interface Ctx {
   broker: BrokerChild
   corpora: Corpora
   seed: number
   cases: number
+  /** Cases of listener:http (cheap: a request each). */
+  httpCases: number
   /** Only this case (a replay). */
   onlyCase: number | undefined
   failures: ListenerFailure[]
@@ -285,7 +252,7 @@ async function mqttTcp (ctx: Ctx): Promise<TargetReport> {
 }
 
 async function http (ctx: Ctx): Promise<TargetReport> {
-  return runCases(ctx, 'http', ctx.cases, async (_i, rng) => {
+  return runCases(ctx, 'http', ctx.httpCases, async (_i, rng) => {
     const k = httpCase(rng, ctx.broker.ports.http)
     const conn = await RawConn.open(ctx.broker.ports.http)
     try {
@@ -345,6 +312,7 @@ export interface ListenerRunOptions {
   cases: number
   seed: number
   idleConnections?: number
+  httpCases?: number
   onlyCase?: number
   log: (line: string) => void
 }
@@ -367,7 +335,7 @@ export async function runListenerFuzz (o: ListenerRunOptions): Promise<ListenerR
   // Frames from this broker's own clients, beside the fixtures.
   const liveNative = distinct(await captureSdkFrames(broker.ports.native, 'fuzz-capture'), 16)
   const liveMqtt = distinct(await captureMqttFrames(broker.ports.mqtt, 'fuzz-capture'))
-  const ctx: Ctx = { broker, corpora: corpora([...nativeFixtureFrames(), ...liveNative], [...mqttFixtureFrames(), ...liveMqtt]), seed: o.seed, cases: o.cases, onlyCase: o.onlyCase, failures: [] }
+  const ctx: Ctx = { broker, corpora: corpora([...nativeFixtureFrames(), ...liveNative], [...mqttFixtureFrames(), ...liveMqtt]), seed: o.seed, cases: o.cases, httpCases: o.httpCases ?? o.cases, onlyCase: o.onlyCase, failures: [] }
   o.log(`listeners: captured ${liveNative.length} SDK frames and ${liveMqtt.length} mqtt.js packets from this broker`)
 
   const sdk = new SdkCanary(broker.ports.native, `fuzz-canary-${process.pid}`)
@@ -404,43 +372,6 @@ export async function runListenerFuzz (o: ListenerRunOptions): Promise<ListenerR
   const canaries = [await sdk.stop(), await mq.stop()]
   await sleep(300)
   end = sampler.now() ?? end
-  const maxRss = sampler.max('rssBytes')
-  const bound = baseline.rssBytes + 2 * FUZZ_BROKER.maxPendingRequestBytes + 256 * MiB
-  const alive = broker.alive
-  const report: ListenerReport = {
-    seed: o.seed,
-    brokerFlags: flags,
-    targets,
-    idle,
-    canaries,
-    memory: { baselineRssBytes: baseline.rssBytes, maxRssBytes: maxRss, endRssBytes: end?.rssBytes ?? NaN, boundBytes: bound },
-    sockets: { baseline: baseline.sockets, max: sampler.max('sockets'), end: end?.sockets ?? NaN },
-    fds: { baseline: baseline.fds, end: end?.fds ?? NaN },
-    brokerErrors: broker.errors.slice(0, 50),
-    brokerWarnings: Object.fromEntries(broker.warnings),
-    brokerAlive: alive,
-    cleanStopExit: null,
-    failures: ctx.failures,
-  }
-  const fail = (message: string): void => { report.failures.push({ target: 'listener', case: -1, mode: 'run', message, input: '', reproduce: `npm run fuzz -- --target listener --seed ${o.seed} --socket-cases ${o.cases}` }) }
-  if (!alive) fail(`the broker process died: ${JSON.stringify(broker.exit)}; last output: ${broker.server.output().slice(-2000)}`)
-  for (const e of broker.errors.slice(0, 10)) fail(`the broker logged an error: ${e.raw.slice(0, 1500)}`)
-  if (maxRss > bound) fail(`resident memory reached ${Math.round(maxRss / MiB)} MiB, above the bound of ${Math.round(bound / MiB)} MiB`)
-  for (const c of canaries) {
-    if (c.failures > 0 || c.roundTrips === 0) fail(`canary ${c.name}: ${c.failures} failed round trips of ${c.roundTrips + c.failures} (${c.lastError ?? ''})`)
-    if (c.maxGapMs > 10_000) fail(`canary ${c.name}: ${Math.round(c.maxGapMs)} ms without a round trip`)
-    if (c.consumed < c.acknowledged) fail(`canary ${c.name}: ${c.acknowledged - c.consumed} acknowledged records never read back`)
-  }
-  if (end !== null && end.sockets > baseline.sockets + 4) fail(`the broker still holds ${end.sockets} sockets after every fuzz connection closed (baseline ${baseline.sockets})`)
-  if (alive) {
-    report.cleanStopExit = await broker.stop()
-    if (report.cleanStopExit !== 0) fail(`SIGTERM after the run: exit ${String(report.cleanStopExit)}`)
-  }
-  sampler.stop()
-  o.log(`listeners: rss baseline ${Math.round(baseline.rssBytes / MiB)} MiB, max ${Math.round(maxRss / MiB)} MiB (bound ${Math.round(bound / MiB)}), end ${Math.round((end?.rssBytes ?? NaN) / MiB)} MiB; ` +
-    `sockets baseline ${baseline.sockets}, max ${report.sockets.max}, end ${report.sockets.end}; fds ${baseline.fds} → ${report.fds.end}`)
-  for (const c of canaries) o.log(`  canary ${c.name}: ${c.roundTrips} round trips, max ${Math.round(c.maxRoundTripMs)} ms, longest gap ${Math.round(c.maxGapMs)} ms, ${c.failures} failures, ${c.consumed}/${c.acknowledged} read back`)
-  o.log(`  broker: ${alive ? 'alive' : 'DEAD'}, ${broker.errors.length} error lines, ${[...broker.warnings.values()].reduce((a, b) => a + b, 0)} warnings, SIGTERM exit ${String(report.cleanStopExit)}`)
-  for (const f of report.failures) o.log(`  FAIL ${f.target} case ${f.case} (${f.mode}): ${f.message}\n    replay: ${f.reproduce}${f.input === '' ? '' : `\n    input: ${f.input.slice(0, 600)}`}`)
+  const report = await finish({ broker, sampler, baseline, end, canaries, targets, idle, flags, seed: o.seed, cases: o.cases, failures: ctx.failures, log: o.log })
   return report
 }
