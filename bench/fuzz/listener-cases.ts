@@ -6,7 +6,9 @@
  *                msgpack body mutated structurally (framing intact, so the request reaches its
  *                handler with odd values); length prefixes past maxFrameBytes, at its limit,
  *                below the smallest header; byte-at-a-time trickles; floods of pipelined
- *                requests. Over /ws the same bytes are cut into 1–3 binary messages, or a raw
+ *                requests; Produce requests carrying the RecordBatch fuzzer's batches, each
+ *                followed by a Fetch of that partition. Over /ws the same bytes are cut into
+ *                1–3 binary messages, or a raw
  *                stream of (mutated, maybe invalid) WebSocket frames is sent instead.
  *   mqtt, mqtt-ws  a captured CONNECT (3.1.1 or 5) and captured client packets of that version,
  *                mutated or not; a mutated CONNECT alone; random bytes; remaining lengths past
@@ -25,18 +27,21 @@ import type { CapturedFrame } from './capture.js'
 import { mutate, type Rng } from './engine.js'
 import { mutateValue, oddValue } from './values.js'
 import { webSocketTarget } from './codecs/websocket.js'
+import { recordBatchTarget } from './codecs/record-batch.js'
 import { PINGREQ, nativeProbe, wsBinary } from './wire.js'
 
 export interface Corpora {
   native: Uint8Array[]
+  /** Topics the `produce` mode writes fuzzed record batches to (created by the run). */
+  produceTopics: string[]
   mqttConnect: Record<4 | 5, Uint8Array[]>
   mqttPackets: Record<4 | 5, Uint8Array[]>
   mqttAll: Uint8Array[]
 }
 
 /** Requests from the SDK and client packets from mqtt.js (fixtures and this run's capture). */
-export function corpora (native: readonly CapturedFrame[], mqttFrames: readonly CapturedFrame[]): Corpora {
-  const c: Corpora = { native: [], mqttConnect: { 4: [], 5: [] }, mqttPackets: { 4: [], 5: [] }, mqttAll: [] }
+export function corpora (native: readonly CapturedFrame[], mqttFrames: readonly CapturedFrame[], produceTopics: string[] = []): Corpora {
+  const c: Corpora = { native: [], produceTopics, mqttConnect: { 4: [], 5: [] }, mqttPackets: { 4: [], 5: [] }, mqttAll: [] }
   for (const f of native) if (f.direction === 'request') c.native.push(f.bytes)
   for (const f of mqttFrames) {
     if (f.direction !== 'request') continue
@@ -74,10 +79,30 @@ function lengthPrefix (n: number, rest: Uint8Array): Uint8Array {
   return out
 }
 
+/**
+ * A Produce of record batches from the RecordBatch fuzzer (mutated, CRCs mostly fixed up, so
+ * some pass the append checks and land in the log), then a Fetch of that partition from the
+ * start: what the broker accepts it must also serve, compact and recover.
+ */
+function produceCase (c: Corpora, rng: Rng): SocketCase {
+  const records = recordBatchTarget.generate(rng)
+  const topic = rng.pick(c.produceTopics)
+  const partition = rng.int(2)
+  const id = encodeClientId('fuzz-producer')
+  const produce = concatParts(encodeRequestFrame(0, 0, (rng.u32() >>> 1) || 1, id, {
+    acks: rng.pick([1, 1, -1, 0]), timeoutMs: 5000, topics: [{ topic, partitions: [{ partition, recordsBytes: records.length }] }],
+  }, [records]))
+  const fetch = concatParts(encodeRequestFrame(1, 0, (rng.u32() >>> 1) || 1, id, {
+    maxWaitMs: 0, minBytes: 0, maxBytes: 1024 * 1024, topics: [{ topic, partitions: [{ partition, fetchOffset: rng.chance(0.5) ? 0 : rng.int(50), maxBytes: 512 * 1024 }] }],
+  }))
+  return { mode: 'produce', bytes: concatParts([produce, fetch]), trickle: false }
+}
+
 /** The native bytes of a case (before the probe). */
 export function nativeCase (c: Corpora, rng: Rng, maxFrameBytes: number): SocketCase {
   const r = rng.int(100)
   if (r < 5) return { mode: 'random', bytes: rng.bytes(1 + rng.small(200)), trickle: false }
+  if (r >= 90 && c.produceTopics.length > 0) return produceCase(c, rng)
   if (r < 10) {
     const n = rng.pick([maxFrameBytes - 3, maxFrameBytes - 4, maxFrameBytes + 1, 0xffffffff, 0x7fffffff, 0, 3, 11, 15, 1 + rng.small(maxFrameBytes)])
     return { mode: 'oversize', bytes: lengthPrefix(n, rng.bytes(rng.small(64))), trickle: false }

@@ -42,6 +42,8 @@ export interface ListenerReport {
   brokerWarnings: Record<string, number>
   brokerAlive: boolean
   cleanStopExit: number | string | null
+  /** Records of the produce mode's topics read back by the SDK, before and after a restart. */
+  readBack: { records: number, afterRestart: number } | null
   failures: ListenerFailure[]
 }
 
@@ -95,6 +97,7 @@ export async function finish (r: RunState): Promise<ListenerReport> {
     brokerWarnings: Object.fromEntries(broker.warnings),
     brokerAlive: alive,
     cleanStopExit: null,
+    readBack: null,
     failures: r.failures,
   }
   const fail = (message: string): void => {

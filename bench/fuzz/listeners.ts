@@ -9,7 +9,9 @@
  * A case passes when the broker answers the probe or closes the connection; when the bytes
  * leave a frame unfinished (the framing simulation in wire.ts says so) the broker may also
  * wait for the rest, and the case ends after a short look. Anything else within the case's
- * bound is a hang. Then the idle phase: thousands of connections that send nothing, half a
+ * bound is a hang. Record batches the produce mode got into the log must read back through
+ * the SDK, before and after a restart of the broker on the same data (fuzzed-log.ts). Then
+ * the idle phase: thousands of connections that send nothing, half a
  * header, half a frame, half-close, or send requests and never read, held open together.
  *
  * What must hold, checked for the whole run:
@@ -43,6 +45,7 @@ import {
   type FramingVerdict,
 } from './wire.js'
 import { runIdlePhase, type IdleReport } from './idle.js'
+import { createProduceTopics, readBack } from './fuzzed-log.js'
 import { finish, type ListenerFailure, type ListenerReport, type TargetReport } from './listener-report.js'
 import { lengthPrefixReader } from '../../protocol/native/frame.js'
 import { wsFrameSize, MAX_WS_HEADER_BYTES } from '../../broker/network/websocket.js'
@@ -320,11 +323,13 @@ export interface ListenerRunOptions {
 /** Runs the listener targets against one broker child process; see the file header for the rules. */
 export async function runListenerFuzz (o: ListenerRunOptions): Promise<ListenerReport> {
   const dataDir = mkdtempSync(join(tmpdir(), 'spool-fuzz-listeners-'))
-  onCleanup(() => rmSync(dataDir, { recursive: true, force: true }))
+  // Kept when what the broker wrote is part of a failure (the log is the reproducer then).
+  let keepData = false
+  onCleanup(() => { if (!keepData) rmSync(dataDir, { recursive: true, force: true }) })
   const flags = [
     '--max-frame-bytes', String(FUZZ_BROKER.maxFrameBytes), '--max-pending-request-bytes', String(FUZZ_BROKER.maxPendingRequestBytes),
     '--mqtt-max-packet-bytes', String(FUZZ_BROKER.mqttMaxPacketBytes), '--idle-timeout-ms', String(FUZZ_BROKER.idleTimeoutMs),
-    '--max-partitions-per-topic', String(FUZZ_BROKER.maxPartitionsPerTopic),
+    '--max-partitions-per-topic', String(FUZZ_BROKER.maxPartitionsPerTopic), '--retention-check-interval-ms', '1000',
   ]
   const wantsKafka = o.targets.includes('kafka') && cliHasKafkaListener()
   const broker = await BrokerChild.start(dataDir, flags, { kafka: wantsKafka })
@@ -335,7 +340,8 @@ export async function runListenerFuzz (o: ListenerRunOptions): Promise<ListenerR
   // Frames from this broker's own clients, beside the fixtures.
   const liveNative = distinct(await captureSdkFrames(broker.ports.native, 'fuzz-capture'), 16)
   const liveMqtt = distinct(await captureMqttFrames(broker.ports.mqtt, 'fuzz-capture'))
-  const ctx: Ctx = { broker, corpora: corpora([...nativeFixtureFrames(), ...liveNative], [...mqttFixtureFrames(), ...liveMqtt]), seed: o.seed, cases: o.cases, httpCases: o.httpCases ?? o.cases, onlyCase: o.onlyCase, failures: [] }
+  const produceTopics = await createProduceTopics(broker.ports.native)
+  const ctx: Ctx = { broker, corpora: corpora([...nativeFixtureFrames(), ...liveNative], [...mqttFixtureFrames(), ...liveMqtt], produceTopics), seed: o.seed, cases: o.cases, httpCases: o.httpCases ?? o.cases, onlyCase: o.onlyCase, failures: [] }
   o.log(`listeners: captured ${liveNative.length} SDK frames and ${liveMqtt.length} mqtt.js packets from this broker`)
 
   const sdk = new SdkCanary(broker.ports.native, `fuzz-canary-${process.pid}`)
@@ -372,6 +378,30 @@ export async function runListenerFuzz (o: ListenerRunOptions): Promise<ListenerR
   const canaries = [await sdk.stop(), await mq.stop()]
   await sleep(300)
   end = sampler.now() ?? end
+  // What the produce mode got into the log reads back, now and after a restart on the same data.
+  const fail = (message: string): void => { ctx.failures.push({ target: 'listener:native', case: -1, mode: 'produce', message, input: '', reproduce: `npm run fuzz -- --target listener:native --seed ${o.seed} --socket-cases ${o.cases}` }) }
+  const before = broker.alive ? await readBack(broker.ports.native) : null
+  if (before?.error != null) fail(`the fuzzed batches the broker accepted do not read back: ${before.error.slice(0, 1500)}`)
   const report = await finish({ broker, sampler, baseline, end, canaries, targets, idle, flags, seed: o.seed, cases: o.cases, failures: ctx.failures, log: o.log })
+  if (report.cleanStopExit === 0) {
+    const again = await BrokerChild.start(dataDir, flags).catch((err: Error) => err)
+    if (again instanceof Error) {
+      fail(`the broker does not start again on the fuzzed data: ${again.message.slice(0, 1500)}`)
+    } else {
+      const after = await readBack(again.ports.native)
+      if (after.error !== null) fail(`after a restart, the fuzzed batches do not read back: ${after.error.slice(0, 1500)}`)
+      const exit = await again.stop()
+      for (const e of again.errors.slice(0, 5)) fail(`the restarted broker logged an error: ${e.raw.slice(0, 1500)}`)
+      if (exit !== 0) fail(`the restarted broker's SIGTERM exit is ${String(exit)}`)
+      report.readBack = { records: before?.records ?? 0, afterRestart: after.records }
+      o.log(`listeners: fuzzed produce topics read back: ${before?.records ?? 0} records, ${after.records} after a restart on the same data (exit ${String(exit)})`)
+    }
+  }
+  const produceFailures = ctx.failures.filter(f => f.mode === 'produce')
+  for (const f of produceFailures) o.log(`  FAIL ${f.target} (${f.mode}): ${f.message}`)
+  if (produceFailures.length > 0) {
+    keepData = true
+    o.log(`  the broker's data directory is kept for inspection: ${dataDir}`)
+  }
   return report
 }
