@@ -15,7 +15,8 @@
  * nodejs_eventloop_lag_max_seconds on /metrics, which reading resets). At the end the load
  * stops, the group catches up, every client leaves, and the program checks and prints:
  *
- *   - the broker is alive, logged no error line, and SIGTERM stops it with exit 0;
+ *   - the broker is alive, logged no error line (and one warning per slow reader it closed),
+ *     and SIGTERM stops it with exit 0;
  *   - every acknowledged record is in the log once, at its offset, in order (the torture
  *     program's verify), and the group read every one of them;
  *   - the broker's sockets return to their baseline once the clients are gone;
@@ -69,6 +70,8 @@ export interface SoakResult {
   verdict: Verdict
   notConsumedByGroup: number
   brokerErrors: string[]
+  /** Warning lines the broker logged, by message. */
+  brokerWarnings: Record<string, number>
   cleanStopExit: number | string | null
   checks: SoakCheck[]
   samples: SoakSample[]
@@ -203,6 +206,7 @@ async function main (): Promise<void> {
   const result = summarize({
     minutes, seed, samples, before, after, canaries, verdict, notConsumed, cleanStopExit, alive,
     errors: broker.errors.map(e => e.raw.slice(0, 1000)),
+    warnings: Object.fromEntries(broker.warnings),
     load: {
       recordsSent: (() => { let n = 0; for (let p = 0; p < producers.ledger.producers; p++) n += producers.ledger.sentCount(p); return n })(),
       recordsAcknowledged: producers.ledger.acked,
@@ -233,8 +237,9 @@ async function main (): Promise<void> {
 
 function summarize (o: {
   minutes: number, seed: number, samples: SoakSample[], before: ResourceSample, after: ResourceSample | null, canaries: CanaryStats[], verdict: Verdict,
-  notConsumed: number, cleanStopExit: number | string | null, alive: boolean, errors: string[], load: Record<string, number | string>,
+  notConsumed: number, cleanStopExit: number | string | null, alive: boolean, errors: string[], warnings: Record<string, number>, load: Record<string, number | string>,
 }): SoakResult {
+  const slowWarnings = o.warnings['closing a connection that does not read'] ?? 0
   const durationMs = o.minutes * 60_000
   const warmUpMs = Math.min(5 * 60_000, Math.max(15_000, durationMs / 5))
   const steady = o.samples.filter(s => s.atMs >= warmUpMs)
@@ -249,6 +254,7 @@ function summarize (o: {
     { name: 'broker alive, SIGTERM exit 0', ok: o.alive && o.cleanStopExit === 0, detail: `alive ${o.alive}, exit ${String(o.cleanStopExit)}` },
     { name: 'no error logged by the broker', ok: o.errors.length === 0, detail: o.errors.length === 0 ? 'none' : o.errors.slice(0, 3).join(' | ') },
     { name: 'acknowledged records: none lost, duplicated, reordered or corrupted', ok: anomalies(o.verdict) === 0 && o.verdict.checked === Number(o.load.recordsAcknowledged), detail: `checked ${o.verdict.checked}: lost ${o.verdict.lost}, duplicated ${o.verdict.duplicated}, reordered ${o.verdict.reordered}, corrupted ${o.verdict.corrupted}, commits ahead ${o.verdict.commitsAhead}` },
+    { name: 'one warning per slow reader the broker closed', ok: slowWarnings <= Number(o.load.slowReaderCycles), detail: `${slowWarnings} "closing a connection that does not read" lines, ${o.load.slowReaderCycles} slow-reader connections` },
     { name: 'every acknowledged record read by the group', ok: o.notConsumed === 0, detail: `${o.notConsumed} not read` },
     { name: 'sockets back to the baseline after the clients left', ok: after.sockets <= o.before.sockets + 2, detail: `baseline ${o.before.sockets}, after ${after.sockets}` },
     { name: 'canaries never failed', ok: o.canaries.every(c => c.failures === 0 && c.roundTrips > 0), detail: o.canaries.map(c => `${c.name}: ${c.roundTrips} ok, ${c.failures} failed`).join('; ') },
@@ -270,6 +276,7 @@ function summarize (o: {
     verdict: o.verdict,
     notConsumedByGroup: o.notConsumed,
     brokerErrors: o.errors.slice(0, 20),
+    brokerWarnings: o.warnings,
     cleanStopExit: o.cleanStopExit,
     checks,
     samples: o.samples,
@@ -283,6 +290,7 @@ function render (r: SoakResult): string {
     `  load: ${Object.entries(r.load).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `  rss: after warm-up (${Math.round(r.rss.warmUpMs / 1000)} s) ${mib(r.rss.startBytes)}, end ${mib(r.rss.endBytes)} (${r.rss.driftPercent.toFixed(1)}%), max ${mib(r.rss.maxBytes)}`,
     `  fds: baseline ${r.fds.baseline}, max ${r.fds.max}, after the clients left ${r.fds.afterClientsLeft}; sockets: baseline ${r.sockets.baseline}, max ${r.sockets.max}, after ${r.sockets.afterClientsLeft}`,
+    `  broker warnings: ${Object.entries(r.brokerWarnings).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}`,
     `  event loop: longest stall ${Math.round(r.stalls.maxMs)} ms; ${r.stalls.over100ms} of ${r.stalls.samples} 5-s windows had a stall over 100 ms`,
     ...r.canaries.map(c => `  canary ${c.name}: ${c.roundTrips} round trips, max ${Math.round(c.maxRoundTripMs)} ms, longest gap ${Math.round(c.maxGapMs)} ms, ${c.failures} failed`),
     '  checks:',

@@ -36,6 +36,7 @@ t.test('one minute of mixed load: nothing lost, no crash, no error, descriptors 
   const check = (name: string): boolean | null | undefined => r.checks.find(c => c.name.startsWith(name))?.ok
   t.equal(check('broker alive'), true, 'the broker stayed up and SIGTERM stopped it with exit 0')
   t.equal(check('no error logged'), true, `no error line: ${r.brokerErrors.slice(0, 2).join(' | ')}`)
+  t.equal(check('one warning per slow reader'), true, `warnings: ${JSON.stringify(r.brokerWarnings)}`)
   t.ok(Number(r.load.recordsAcknowledged) > 2000, `${r.load.recordsAcknowledged} records acknowledged`)
   t.same({ lost: r.verdict.lost, duplicated: r.verdict.duplicated, reordered: r.verdict.reordered, corrupted: r.verdict.corrupted },
     { lost: 0, duplicated: 0, reordered: 0, corrupted: 0 }, `every acknowledged record is in the log once (${r.verdict.checked} checked)`)
