@@ -136,6 +136,8 @@ export class Connection {
   #authExpiresAtMs: number | null = null
   #caller: Caller | null = null
   #closed = false
+  /** close() is giving the session its last word: the output limits no longer apply. */
+  #closing = false
   #cancelBudgetWait: (() => void) | null = null
 
   constructor (options: ConnectionOptions) {
@@ -227,6 +229,9 @@ export class Connection {
     this.#channel.write(parts)
     this.bytesOut += size
     this.#counters.sentBytes += size
+    // The farewell goes out behind whatever is queued; checking the limits again here would
+    // close the connection from inside its own close.
+    if (this.#closing) return
     const queued = this.#channel.queuedBytes
     if (this.#limits.maxQueuedBytes !== null && queued > this.#limits.maxQueuedBytes) {
       this.slowReader(new SlowReaderError(`${queued} response bytes queued, over maxQueuedBytes ${this.#limits.maxQueuedBytes}`))
@@ -321,7 +326,8 @@ export class Connection {
    * flushed and the channel closed (destroyed after a grace period if the peer never reads).
    */
   close (err: SpoolError | null = null): void {
-    if (this.#closed) return
+    if (this.#closed || this.#closing) return
+    this.#closing = true
     if (err !== null && this.#session?.farewell !== undefined) {
       try {
         this.#session.farewell(err)

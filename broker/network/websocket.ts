@@ -23,7 +23,8 @@ import { END_GRACE_MS } from './channel.js'
 
 /** Frames one message may be split into. */
 export const MAX_FRAGMENTS = 64
-const MAX_WS_HEADER_BYTES = 14
+/** The longest WebSocket frame header: 2 bytes, a 64-bit length, a 4-byte mask. */
+export const MAX_WS_HEADER_BYTES = 14
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void
 
@@ -78,7 +79,7 @@ export function refuseUpgrade (socket: Socket, status: number, reason: string): 
  * extended length, 4-byte masking key. A payload over `maxPayload` is given to `ws` as the
  * header alone, which `ws` refuses (close 1009).
  */
-function wsFrameSize (maxPayload: number, onTooLarge: () => void): FrameSizeReader {
+export function wsFrameSize (maxPayload: number, onTooLarge: () => void): FrameSizeReader {
   return (b, pos, end) => {
     if (end - pos < 2) return -1
     const second = b[pos + 1]!

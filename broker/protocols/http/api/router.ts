@@ -244,6 +244,12 @@ export function apiRouter (routes: readonly ApiRoute[], options: RouterOptions) 
         fail(err)
         return
       }
+      if (req.destroyed && !req.complete) {
+        // The client closed the connection before its body arrived: nobody to answer, and
+        // not the broker's fault (an error line here would let any client write them).
+        options.logger.debug({ method, path: url.pathname.slice(0, 200) }, 'api request body cut off')
+        return
+      }
       options.logger.error({ err, method, path: url.pathname }, 'api handler failed')
       fail(new UnknownServerError('internal error (see the broker log)'))
     }
