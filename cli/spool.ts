@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * The `spool` command line (docs/architecture.md §7): `broker start` runs a broker
- * (cli/commands/broker.ts); the client-side commands (topic, produce, consume, tail, group) talk
- * to the broker at --broker (env SPOOL_BROKER, default 127.0.0.1:7420). Exit codes: 0 ok,
- * 1 usage or not found, 2 broker unreachable (cli/exit-codes.ts).
+ * (cli/commands/broker.ts); the client-side commands (topic, produce, consume, tail, group,
+ * top, quota) talk to the broker at --broker (env SPOOL_BROKER, default 127.0.0.1:7420).
+ * Exit codes: 0 ok, 1 usage or not found, 2 broker unreachable (cli/exit-codes.ts).
  */
 
 import { readFileSync } from 'node:fs'
@@ -12,6 +12,8 @@ import { brokerCommand } from './commands/broker.js'
 import { consumeCommand, tailCommand } from './commands/consume.js'
 import { groupCommand } from './commands/group.js'
 import { produceCommand } from './commands/produce.js'
+import { quotaCommand } from './commands/quota.js'
+import { topCommand } from './commands/top.js'
 import { topicCommand } from './commands/topic.js'
 import { brokerOption } from './context.js'
 
@@ -29,5 +31,7 @@ program.addCommand(produceCommand())
 program.addCommand(consumeCommand())
 program.addCommand(tailCommand())
 program.addCommand(groupCommand())
+program.addCommand(topCommand())
+program.addCommand(quotaCommand())
 
 await program.parseAsync(process.argv)

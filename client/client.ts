@@ -16,7 +16,8 @@
 import { InvalidArgumentError } from '../protocol/errors.js'
 import { brokerAddress } from './address.js'
 import { Admin } from './admin.js'
-import { Cluster } from './cluster.js'
+import { Cluster, type ThrottleStats } from './cluster.js'
+import type { ThrottleEvent } from './connection.js'
 import { Consumer, type ConsumerOptions } from './consumer.js'
 import { silentLogger, type Logger } from './logger.js'
 import { Producer, type ProducerOptions } from './producer.js'
@@ -43,6 +44,12 @@ export interface ClientOptions {
   logger?: Logger
   /** A custom transport (tests, proxies); overrides the one chosen from brokers/url. */
   transport?: TransportFactory
+  /**
+   * Called when a broker throttles this client (a quota: Produce and Fetch responses carry
+   * the time). The client then holds its next requests to that broker until the time has
+   * passed; `client.throttleStats()` sums what happened.
+   */
+  onThrottle?: (event: ThrottleEvent) => void
 }
 
 let defaultTcpTransport: TransportFactory | null = null
@@ -97,6 +104,7 @@ export class Client {
       maxFrameBytes: positiveInt('maxFrameBytes', options.maxFrameBytes, 64 * 1024 * 1024),
       retry: { ...DEFAULT_RETRY, ...options.retry },
       logger: options.logger ?? silentLogger,
+      ...(options.onThrottle === undefined ? {} : { onThrottle: options.onThrottle }),
     })
   }
 
@@ -123,6 +131,11 @@ export class Client {
   }
 
   get closed (): boolean { return this.#cluster.closed }
+
+  /** How often and how long brokers throttled this client so far (quotas). */
+  throttleStats (): ThrottleStats {
+    return { ...this.#cluster.throttleStats }
+  }
 
   /**
    * Closes every consumer (see Consumer.close), then every producer and connection (see the

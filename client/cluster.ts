@@ -17,7 +17,7 @@ import {
   BrokerUnreachableError, ClientClosedError, SpoolError,
 } from '../protocol/errors.js'
 import type { ApiName, RequestOf } from '../protocol/native/api-keys.js'
-import { Connection, type RequestOptions, type Response } from './connection.js'
+import { Connection, type RequestOptions, type Response, type ThrottleEvent } from './connection.js'
 import type { Logger } from './logger.js'
 import { MetadataCache } from './metadata.js'
 import { backoffMs, type RetryOptions } from './retry.js'
@@ -33,6 +33,17 @@ export interface ClusterOptions {
   maxFrameBytes: number
   retry: RetryOptions
   logger: Logger
+  onThrottle?: (event: ThrottleEvent) => void
+}
+
+/** How often and how long brokers throttled this client (quotas). */
+export interface ThrottleStats {
+  /** Responses that carried a throttle time. */
+  throttles: number
+  /** Their throttle times, summed (ms). */
+  throttleTimeMs: number
+  /** The last one (ms), 0 when none yet. */
+  lastThrottleTimeMs: number
 }
 
 export class Cluster {
@@ -42,6 +53,7 @@ export class Cluster {
   readonly #connections = new Map<string, Connection | Promise<Connection>>()
   readonly #sleepers = new Set<{ timer: ReturnType<typeof setTimeout>, reject: (err: Error) => void }>()
   readonly #closeHooks = new Set<() => void>()
+  readonly throttleStats: ThrottleStats = { throttles: 0, throttleTimeMs: 0, lastThrottleTimeMs: 0 }
   /** Index in `addresses` of the bootstrap address that last connected. */
   #bootstrapIndex = 0
   #closed = false
@@ -125,6 +137,12 @@ export class Cluster {
         requestTimeoutMs: o.requestTimeoutMs,
         maxFrameBytes: o.maxFrameBytes,
         logger: o.logger,
+        onThrottle: event => {
+          this.throttleStats.throttles++
+          this.throttleStats.throttleTimeMs += event.throttleTimeMs
+          this.throttleStats.lastThrottleTimeMs = event.throttleTimeMs
+          o.onThrottle?.(event)
+        },
       })
     } catch (err) {
       if (err instanceof SpoolError) throw err

@@ -20,6 +20,10 @@ import {
   DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, ListGroupsRequest, ListGroupsResponse,
 } from './apis/groups.js'
 import { InitProducerIdRequest, InitProducerIdResponse } from './apis/init-producer-id.js'
+import { DescribeConnectionsRequest, DescribeConnectionsResponse } from './apis/describe-connections.js'
+import {
+  AlterClientQuotasRequest, AlterClientQuotasResponse, DescribeClientQuotasRequest, DescribeClientQuotasResponse,
+} from './apis/client-quotas.js'
 
 export const ApiKey = {
   Produce: 0,
@@ -35,8 +39,11 @@ export const ApiKey = {
   DeleteTopics: 20,
   InitProducerId: 22,
   DeleteGroups: 42,
+  DescribeClientQuotas: 48,
+  AlterClientQuotas: 49,
   GroupHeartbeat: 68,
   DescribeTopics: 1000,
+  DescribeConnections: 1001,
 } as const
 export type ApiName = keyof typeof ApiKey
 
@@ -69,6 +76,9 @@ export const APIS = {
   DescribeGroups: spec('DescribeGroups', DescribeGroupsRequest, DescribeGroupsResponse),
   DeleteGroups: spec('DeleteGroups', DeleteGroupsRequest, DeleteGroupsResponse),
   InitProducerId: spec('InitProducerId', InitProducerIdRequest, InitProducerIdResponse),
+  DescribeClientQuotas: spec('DescribeClientQuotas', DescribeClientQuotasRequest, DescribeClientQuotasResponse),
+  AlterClientQuotas: spec('AlterClientQuotas', AlterClientQuotasRequest, AlterClientQuotasResponse),
+  DescribeConnections: spec('DescribeConnections', DescribeConnectionsRequest, DescribeConnectionsResponse),
 } as const
 export type Apis = typeof APIS
 

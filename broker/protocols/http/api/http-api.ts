@@ -14,6 +14,7 @@
  *   GET    /api/groups/:id         members, assignment, committed/end offsets and lag
  *   DELETE /api/groups/:id         deletes a group without members
  *   GET    /api/traffic            per-second rates per topic (history) and connections
+ *   GET    /api/connections        connections with rates (?by=group|topic|client|host), the egress notice
  *
  * `?sinceMs=T` on /api/groups and /api/traffic limits the history to samples after T (the
  * console asks only for what it has not seen); `?internal=true` on /api/topics includes
@@ -30,6 +31,8 @@ import type { GroupCoordinator } from '../../../groups/coordinator.js'
 import type { LogConfig } from '../../../storage/config.js'
 import type { TopicInfo, TopicService } from '../../../services/topics.js'
 import type { StatsSampler, TopicRate } from '../../../observability/stats.js'
+import type { EgressWatch } from '../../../quotas/egress.js'
+import { connectionsRoute } from './connections-api.js'
 import type { ApiRequest, ApiRoute } from './router.js'
 import type {
   GroupDetail, GroupSummary, OverviewAnswer, TopicDetail, TopicSummary, TrafficAnswer,
@@ -40,6 +43,8 @@ export interface ApiContext {
   topics: TopicService
   groups: GroupCoordinator
   stats: StatsSampler
+  /** Egress anomalies (the console's notice). */
+  egress: EgressWatch
   /** Listener ports as bound (null when off). */
   ports: Readonly<BrokerPorts>
   startedAtMs: number
@@ -178,6 +183,7 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
             groups: { count: ctx.groups.listGroups().groups.length },
             connections: { count: ctx.connectionCount() },
             rates: totalRates(Object.values(last?.topics ?? {})),
+            egress: ctx.egress.notice(),
             timeMs: ctx.now(),
           }
           return { body }
@@ -256,6 +262,7 @@ export function apiRoutes (ctx: ApiContext): ApiRoute[] {
         },
       },
     },
+    connectionsRoute(ctx),
   ]
   routes.unshift({
     pattern: '/api',
