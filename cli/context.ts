@@ -25,10 +25,10 @@ export function brokerOf (command: Command): string {
 /** A command gives up quickly when the broker is not there (exit code 2). */
 export const CLI_RETRY = { retries: 2, initialRetryTimeMs: 100, maxRetryTimeMs: 1_000 }
 
-export function createClient (broker: string): Client {
+export function createClient (broker: string, clientId = 'spool-cli'): Client {
   return new Client({
     brokers: [broker],
-    clientId: 'spool-cli',
+    clientId,
     connectTimeoutMs: 5_000,
     retry: CLI_RETRY,
   })
@@ -42,6 +42,7 @@ export function createClient (broker: string): Client {
  */
 export function withClient<Args extends unknown[]> (
   run: (client: Client, broker: string, ...args: Args) => Promise<void>,
+  options: { clientId?: string } = {},
 ): (...args: Args) => Promise<void> {
   return async (...args: Args) => {
     const command = args[args.length - 1] as Command
@@ -49,7 +50,7 @@ export function withClient<Args extends unknown[]> (
     let client: Client
     try {
       broker = brokerAddress(broker)
-      client = createClient(broker)
+      client = createClient(broker, options.clientId)
     } catch (err) {
       fail(err, broker)
       return

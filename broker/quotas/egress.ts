@@ -40,8 +40,10 @@ export class EgressWatch {
   readonly #settings: EgressSettings
   readonly #logger: Logger
   readonly #now: () => number
-  /** Per connection id: since when it has been over its share, and when it was last logged. */
-  readonly #over = new Map<string, { sinceMs: number, loggedMs: number | null }>()
+  /** Per connection id: since when it has been over its share. */
+  readonly #over = new Map<string, number>()
+  /** Per open connection id: when it was last logged (kept while it dips and comes back). */
+  readonly #logged = new Map<string, number>()
 
   constructor (options: { stats: StatsSampler, settings: EgressSettings, logger: Logger, now: () => number }) {
     this.#stats = options.stats
@@ -76,20 +78,26 @@ export class EgressWatch {
     const now = this.#now()
     const notice = this.notice()
     const seen = new Set<string>()
+    const rates = this.#stats.connections()
     if (notice.anomaly) {
-      for (const r of this.#stats.connections()) {
+      for (const r of rates) {
         const share = 100 * r.bytesOutPerSec / notice.bytesOutPerSec
         if (!(share > s.egressWarnPercent)) break // heaviest first: the rest have less
         seen.add(r.id)
-        let state = this.#over.get(r.id)
-        if (state === undefined) this.#over.set(r.id, (state = { sinceMs: now, loggedMs: null }))
-        if (now - state.sinceMs < s.egressWarnSeconds * 1000) continue
-        if (state.loggedMs !== null && now - state.loggedMs < REPEAT_MS) continue
-        state.loggedMs = now
-        this.#warn(r, share, notice, now - state.sinceMs)
+        const since = this.#over.get(r.id) ?? now
+        this.#over.set(r.id, since)
+        if (now - since < s.egressWarnSeconds * 1000) continue
+        const logged = this.#logged.get(r.id)
+        if (logged !== undefined && now - logged < REPEAT_MS) continue
+        this.#logged.set(r.id, now)
+        this.#warn(r, share, notice, now - since)
       }
     }
     for (const id of this.#over.keys()) if (!seen.has(id)) this.#over.delete(id)
+    if (this.#logged.size > 0) {
+      const open = new Set(rates.map(r => r.id))
+      for (const id of this.#logged.keys()) if (!open.has(id)) this.#logged.delete(id)
+    }
   }
 
   #warn (r: ConnectionRate, share: number, notice: EgressNotice, forMs: number): void {

@@ -129,7 +129,7 @@ export class QuotaManager implements QuotaPolicy {
       throttle = Math.max(throttle, throttleTimeMs(s.observed, s.limit, s.rate.spanMs(now)))
     }
     if (throttle <= 0) return 0
-    const ms = Math.min(Math.ceil(throttle), this.#maxThrottleMs)
+    const ms = Math.min(Math.max(1, Math.round(throttle)), this.#maxThrottleMs)
     this.#totals[kind].throttles++
     this.#totals[kind].throttleMs += ms
     return ms

@@ -4,7 +4,8 @@
  * the bandwidth is the first row, with its client id, group, host, topics, bytes and
  * records per second, how far behind the log end it reads and how much a quota throttles
  * it. The data is the broker's DescribeConnections answer (its one-second sampler) over
- * the native protocol at --broker, like every other command.
+ * the native protocol at --broker, like every other command (as client id `spool-top`, so
+ * its own connection is easy to tell apart).
  *
  *   spool top [--by connection|group|topic|client|host] [--sort out|in|records|fetches|lag|throttle|age|name]
  *             [--filter TEXT] [--interval S] [--once [--format text|json]]
@@ -182,5 +183,5 @@ export function topCommand (): Command {
     .option('--interval <seconds>', 'seconds between refreshes', secondsArg, 1)
     .option('--once', 'print one table and exit (for scripts)')
     .addOption(new Option('--format <format>', 'with --once: text or json').argParser(choiceArg(['text', 'json'] as const)).default('text'))
-    .action(withClient(top))
+    .action(withClient(top, { clientId: 'spool-top' }))
 }

@@ -167,7 +167,8 @@ export function visibleRows (data: ConnectionsDescription, state: Pick<TopState,
   const dir = state.reverse ? -1 : 1
   return rows.sort((a, b) => {
     if (state.sort === 'name') return dir * (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-    return dir * (sortValue(b, state.sort, data.timeMs) - sortValue(a, state.sort, data.timeMs)) || b.bytesOutPerSec - a.bytesOutPerSec || (a.key < b.key ? -1 : 1)
+    return dir * (sortValue(b, state.sort, data.timeMs) - sortValue(a, state.sort, data.timeMs)) ||
+      b.bytesOutPerSec - a.bytesOutPerSec || b.bytesInPerSec - a.bytesInPerSec || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
   })
 }
 
@@ -185,7 +186,7 @@ function clock (ms: number): string {
 export function headerLines (data: ConnectionsDescription | null, state: TopState, width: number): string[] {
   const sort = `${SORT_TITLE[state.sort]}${state.reverse ? '▲' : '▼'}`
   const count = data === null ? 'waiting for the broker' : `${data.totals.connections} connection${data.totals.connections === 1 ? '' : 's'}`
-  const first = `spool top  ${state.broker}  ${data === null ? '--:--:--' : clock(data.timeMs)}  ${count}  by ${VIEW_TITLE[state.view]}  sort ${sort}${state.filter === '' ? '' : `  filter "${state.filter}"`}${state.paused ? '  [paused]' : ''}`
+  const first = `spool top  ${state.broker}  ${data === null ? '--:--:--' : clock(data.timeMs)}  ${count}  by ${VIEW_TITLE[state.view]}  sort ${sort}`
   const t = data?.totals
   const second = t === undefined
     ? ''
@@ -193,7 +194,11 @@ export function headerLines (data: ConnectionsDescription | null, state: TopStat
   let third: string
   if (state.editing) third = `filter: ${state.filter}_   (Enter keeps it, Esc clears it)`
   else if (state.error !== null) third = state.error
-  else third = 'sort o i r f l w  by a g t c h  / filter  p pause  q quit'
+  else {
+    // What holds the view first (a narrow terminal cuts the end of the line), then the keys.
+    const held = `${state.paused ? '[paused]  ' : ''}${state.filter === '' ? '' : `filter "${state.filter}" (Esc clears)  `}`
+    third = `${held}sort o i r f l w  by a g t c h  / filter  p pause  q quit`
+  }
   return [first, second, third].map(l => fit(l, width, false))
 }
 
