@@ -41,6 +41,7 @@ import { startTcpServer, startTlsServer, type Listener } from './network/server.
 import { webSocketAcceptor, type WebSocketAcceptor } from './network/websocket.js'
 import { createLogger, type LogFormat } from './observability/logger.js'
 import { BrokerMetrics } from './observability/metrics.js'
+import { connectionSample } from './observability/connections.js'
 import { StatsSampler } from './observability/stats.js'
 import { newRoutes, startHttpListener, type HttpRoutes } from './protocols/http/server.js'
 import { registerHttpRoutes } from './protocols/http/routes.js'
@@ -54,6 +55,7 @@ import { registerGatewayMetrics } from './protocols/mqtt/metrics.js'
 import { kafkaFrontEnd } from './protocols/kafka/listener.js'
 import { Dispatcher } from './protocols/native/dispatcher.js'
 import { registerGroupHandlers } from './protocols/native/groups.js'
+import { registerQuotaHandlers } from './protocols/native/quotas.js'
 import { registerHandlers } from './protocols/native/register.js'
 import { registerSaslHandlers } from './protocols/native/sasl.js'
 import { DEFAULT_MAX_PRE_AUTH_FRAME_BYTES } from './protocols/kafka/wire.js'
@@ -63,6 +65,9 @@ import type { AuthThrottleOptions } from './security/auth-throttle.js'
 import { BrokerSecurity, checkExposure } from './security/broker-security.js'
 import { INTERNAL_CALLER, type Principal } from './security/principal.js'
 import { GroupAccess } from './groups/group-access.js'
+import { EgressWatch } from './quotas/egress.js'
+import { QuotaManager } from './quotas/quota-manager.js'
+import { QuotaStore } from './quotas/quota-store.js'
 import { PartitionService } from './services/partitions.js'
 import { FileBlockSource, ProducerIdService } from './services/producer-ids.js'
 import { TopicService } from './services/topics.js'
@@ -206,10 +211,14 @@ export class Broker {
       metrics.gauge('spool_group_lag', 'Log end offset minus committed offset, by group and partition', ['group', 'topic', 'partition'], () => groups.lag())
       metrics.gauge('spool_group_members', 'Members of each consumer group', ['group'], () => groups.memberCounts())
       registerStorageMetrics(metrics, logs)
+      // Quotas, kept in the data dir, charged by every connection (broker/quotas/).
+      const quotas = new QuotaManager({ store: QuotaStore.open(config.dataDir), settings: config, access, logger, now })
+      quotas.registerMetrics(metrics)
+      closers.push(() => quotas.close())
 
       // Network: one registry of every connection, one budget for partial requests.
       const budget = new ByteBudget(config.maxPendingRequestBytes)
-      const connections = new ConnectionRegistry({ maxConnections: config.maxConnections, perProtocol: { mqtt: config.mqttMaxConnections }, budget, logger, now })
+      const connections = new ConnectionRegistry({ maxConnections: config.maxConnections, perProtocol: { mqtt: config.mqttMaxConnections }, budget, logger, now, quotas })
       connections.registerMetrics(metrics)
       closers.push(() => connections.closeAll())
 
@@ -236,17 +245,11 @@ export class Broker {
         mqttWire = mqttProtocol(mqtt)
       }
       const stats = new StatsSampler({ metrics, groupLag: () => groups.totalLag(), now })
-      stats.addSource(() => connections.list().map(c => ({
-        id: `${c.protocol}-${c.id}`,
-        clientId: c.clientId,
-        remoteAddress: c.peer.address,
-        protocol: `${c.protocol}-${c.transport}`,
-        group: c.group,
-        bytesIn: c.bytesIn,
-        bytesOut: c.bytesOut,
-        connectedAtMs: c.connectedAtMs,
-      })))
+      stats.addSource(() => connections.list().map(c => connectionSample(c, now())))
       closers.push(() => stats.stop())
+      registerQuotaHandlers(dispatcher, { quotas, stats, access, now })
+      const egress = new EgressWatch({ stats, settings: config, logger, now })
+      egress.registerMetrics(metrics)
 
       // The HTTP port's routes and WebSocket endpoints.
       const routes = newRoutes()
@@ -269,7 +272,7 @@ export class Broker {
         metrics,
         webRoot,
         logger,
-        api: { config, topics, groups: groupAccess, stats, ports, startedAtMs, connectionCount: () => connections.size, now, access },
+        api: { config, topics, groups: groupAccess, stats, egress, ports, startedAtMs, connectionCount: () => connections.size, now, access },
         auth: httpAuth,
         session: { tokens: security.tokens, credentials: security.credentials, superUsers: security.superUsers },
         health: () => ({

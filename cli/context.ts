@@ -84,10 +84,10 @@ export async function securityOf (command: Command): Promise<Pick<ClientOptions,
 /** A command gives up quickly when the broker is not there (exit code 2). */
 export const CLI_RETRY = { retries: 2, initialRetryTimeMs: 100, maxRetryTimeMs: 1_000 }
 
-export function createClient (broker: string, security: Pick<ClientOptions, 'tls' | 'sasl'> = {}): Client {
+export function createClient (broker: string, security: Pick<ClientOptions, 'tls' | 'sasl'> = {}, clientId = 'spool-cli'): Client {
   return new Client({
     brokers: [broker],
-    clientId: 'spool-cli',
+    clientId,
     connectTimeoutMs: 5_000,
     retry: CLI_RETRY,
     ...security,
@@ -102,6 +102,7 @@ export function createClient (broker: string, security: Pick<ClientOptions, 'tls
  */
 export function withClient<Args extends unknown[]> (
   run: (client: Client, broker: string, ...args: Args) => Promise<void>,
+  options: { clientId?: string } = {},
 ): (...args: Args) => Promise<void> {
   return async (...args: Args) => {
     const command = args[args.length - 1] as Command
@@ -109,7 +110,7 @@ export function withClient<Args extends unknown[]> (
     let client: Client
     try {
       broker = brokerAddress(broker)
-      client = createClient(broker, await securityOf(command))
+      client = createClient(broker, await securityOf(command), options.clientId)
     } catch (err) {
       fail(err, broker)
       return

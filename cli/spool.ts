@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
  * The `spool` command line (docs/architecture.md §7): `broker start` runs a broker
- * (cli/commands/broker.ts); the client-side commands (topic, produce, consume, tail, group) talk
- * to the broker at --broker (env SPOOL_BROKER, default 127.0.0.1:7420), with TLS and a user
- * when asked (cli/context.ts); user, acl and token edit the data directory's security files
- * (cli/commands/user.ts says why). Exit codes: 0 ok,
+ * (cli/commands/broker.ts); the client-side commands (topic, produce, consume, tail, group,
+ * top, quota) talk to the broker at --broker (env SPOOL_BROKER, default 127.0.0.1:7420), with
+ * TLS and a user when asked (cli/context.ts); user, acl and token edit the data directory's
+ * security files (cli/commands/user.ts says why). Exit codes: 0 ok,
  * 1 usage or not found, 2 broker unreachable (cli/exit-codes.ts).
  */
 
@@ -14,6 +14,8 @@ import { brokerCommand } from './commands/broker.js'
 import { consumeCommand, tailCommand } from './commands/consume.js'
 import { groupCommand } from './commands/group.js'
 import { produceCommand } from './commands/produce.js'
+import { quotaCommand } from './commands/quota.js'
+import { topCommand } from './commands/top.js'
 import { topicCommand } from './commands/topic.js'
 import { aclCommand } from './commands/acl.js'
 import { tokenCommand } from './commands/token.js'
@@ -39,5 +41,7 @@ program.addCommand(groupCommand())
 program.addCommand(userCommand())
 program.addCommand(aclCommand())
 program.addCommand(tokenCommand())
+program.addCommand(topCommand())
+program.addCommand(quotaCommand())
 
 await program.parseAsync(process.argv)

@@ -1,10 +1,11 @@
 /**
- * Admin: topics, offsets and consumer groups. Every call is one request to the bootstrap
+ * Admin: topics, offsets, consumer groups, quotas and the broker's connections. Every call is one request to the bootstrap
  * broker, retried on retriable errors; a per-topic or per-group error is thrown as its typed
  * error, naming the topic or group.
  */
 
 import type { GroupDescription, GroupMemberDescription, GroupPartitionLag } from '../protocol/native/apis/groups.js'
+import type { ConnectionActivityRow, ConnectionView, ConnectionsDescription } from '../protocol/native/apis/describe-connections.js'
 import { ERROR_TABLE, GroupIdNotFoundError, InvalidArgumentError, NonEmptyGroupError, UnknownTopicOrPartitionError, errorFromCode, type SpoolError } from '../protocol/errors.js'
 import type { Cluster } from './cluster.js'
 import { EARLIEST, LATEST, listOffsets, type OffsetAnswer, type OffsetQuery } from './offsets.js'
@@ -50,6 +51,38 @@ export interface GroupListing {
 }
 
 export type { GroupDescription, GroupMemberDescription, GroupPartitionLag }
+export type { ConnectionActivityRow, ConnectionView, ConnectionsDescription }
+
+/**
+ * What a quota applies to: a client id, a principal (`User:alice`), a consumer group, or
+ * the default (name null: each client id without a quota of its own).
+ */
+export interface QuotaEntity {
+  type: 'client-id' | 'principal' | 'group' | 'default'
+  name: string | null
+}
+
+/** Limits in bytes (or requests) per second; absent: no limit of that kind. */
+export interface QuotaLimits {
+  produceBytesPerSec?: number
+  fetchBytesPerSec?: number
+  requestsPerSec?: number
+}
+
+export interface ClientQuota {
+  entity: QuotaEntity
+  limits: QuotaLimits
+}
+
+export interface QuotaAlteration {
+  entity: QuotaEntity
+  /** Limits to set (others of the entity stay). */
+  set?: QuotaLimits
+  /** Limits to remove, or 'all' (the entity's quota goes away). */
+  remove?: Array<keyof QuotaLimits> | 'all'
+}
+
+const QUOTA_LIMIT_KEYS: Array<keyof QuotaLimits> = ['produceBytesPerSec', 'fetchBytesPerSec', 'requestsPerSec']
 
 export interface CommittedOffset {
   topic: string
@@ -215,6 +248,45 @@ export class Admin {
       }
     }
     return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1))
+  }
+
+  /** Every quota set on the broker. */
+  async describeClientQuotas (): Promise<ClientQuota[]> {
+    const { body } = await this.#cluster.request('DescribeClientQuotas', {})
+    return body.quotas.map(q => {
+      const limits: QuotaLimits = {}
+      for (const key of QUOTA_LIMIT_KEYS) if (q[key] !== null) limits[key] = q[key]
+      return { entity: { type: q.entity.type as QuotaEntity['type'], name: q.entity.name }, limits }
+    })
+  }
+
+  /**
+   * Sets and removes quotas; they apply to open connections from their next request and are
+   * kept across broker restarts. Throws the first entity's error (InvalidRequestError for a
+   * limit that is not a whole number >= 1, an unknown entity type).
+   */
+  async alterClientQuotas (alterations: QuotaAlteration[], options: { validateOnly?: boolean } = {}): Promise<void> {
+    const entries = alterations.map(a => {
+      const ops: Array<{ key: string, value: number | null }> = []
+      for (const [key, value] of Object.entries(a.set ?? {})) if (value !== undefined) ops.push({ key, value })
+      const removed = a.remove === 'all' ? QUOTA_LIMIT_KEYS : a.remove ?? []
+      for (const key of removed) if (a.set?.[key] === undefined) ops.push({ key, value: null })
+      return { entity: { type: a.entity.type, name: a.entity.name }, ops }
+    })
+    const { body } = await this.#cluster.request('AlterClientQuotas', { entries, validateOnly: options.validateOnly ?? false })
+    for (const e of body.entries) {
+      if (e.errorCode !== 0) throw errorFromCode(e.errorCode, e.errorMessage ?? undefined)
+    }
+  }
+
+  /**
+   * The broker's open connections (every protocol) with their rates over the last second,
+   * heaviest egress first; `by` aggregates them by group, topic, client id or host.
+   */
+  async describeConnections (options: { by?: ConnectionView } = {}): Promise<ConnectionsDescription> {
+    const { body } = await this.#cluster.request('DescribeConnections', { by: options.by ?? 'connection' })
+    const { errorCode: _code, errorMessage: _message, ...rest } = body
+    return rest
   }
 
   /**

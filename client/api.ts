@@ -5,6 +5,8 @@
  */
 
 export { Client, type ClientOptions } from './client.js'
+export type { ThrottleStats } from './cluster.js'
+export type { ThrottleEvent } from './connection.js'
 export {
   Producer, type Acks, type HeaderValue, type MessageHeaders, type ProducerMessage, type ProducerOptions,
   type ProducerRecord, type RecordMetadata,
@@ -15,7 +17,8 @@ export {
 } from './consumer.js'
 export type { Message, MessageHeader } from './message.js'
 export {
-  Admin, type CommittedOffset, type GroupDescription, type GroupListing, type GroupMemberDescription, type GroupPartitionLag,
+  Admin, type ClientQuota, type ConnectionActivityRow, type ConnectionView, type ConnectionsDescription, type QuotaAlteration,
+  type QuotaEntity, type QuotaLimits, type CommittedOffset, type GroupDescription, type GroupListing, type GroupMemberDescription, type GroupPartitionLag,
   type NewTopic, type PartitionDescription, type TopicConfig, type TopicDescription, type TopicOffsets,
 } from './admin.js'
 export type { OffsetAnswer, OffsetQuery } from './offsets.js'

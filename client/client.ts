@@ -18,7 +18,8 @@
 import { InvalidArgumentError } from '../protocol/errors.js'
 import { brokerAddress } from './address.js'
 import { Admin } from './admin.js'
-import { Cluster } from './cluster.js'
+import { Cluster, type ThrottleStats } from './cluster.js'
+import type { ThrottleEvent } from './connection.js'
 import { Consumer, type ConsumerOptions } from './consumer.js'
 import { silentLogger, type Logger } from './logger.js'
 import { Producer, type ProducerOptions } from './producer.js'
@@ -56,6 +57,12 @@ export interface ClientOptions {
   token?: TokenSource
   /** TLS to TCP brokers (Node): `true` for the system's CAs, or options (ca, cert, key, ...). Over WebSocket use a wss:// url. */
   tls?: boolean | TlsClientOptions
+  /**
+   * Called when a broker throttles this client (a quota: Produce and Fetch responses carry
+   * the time). The client then holds its next requests to that broker until the time has
+   * passed; `client.throttleStats()` sums what happened.
+   */
+  onThrottle?: (event: ThrottleEvent) => void
 }
 
 let defaultTcpTransport: TransportFactory | null = null
@@ -118,6 +125,7 @@ export class Client {
       logger: options.logger ?? silentLogger,
       authentication: authenticationOf(options),
       tls: tlsOf(options.tls, useWebSocket),
+      ...(options.onThrottle === undefined ? {} : { onThrottle: options.onThrottle }),
     })
   }
 
@@ -144,6 +152,11 @@ export class Client {
   }
 
   get closed (): boolean { return this.#cluster.closed }
+
+  /** How often and how long brokers throttled this client so far (quotas). */
+  throttleStats (): ThrottleStats {
+    return { ...this.#cluster.throttleStats }
+  }
 
   /**
    * Closes every consumer (see Consumer.close), then every producer and connection (see the

@@ -17,7 +17,7 @@ import {
   BrokerUnreachableError, ClientClosedError, SpoolError,
 } from '../protocol/errors.js'
 import type { ApiName, RequestOf } from '../protocol/native/api-keys.js'
-import { Connection, type RequestOptions, type Response } from './connection.js'
+import { Connection, type RequestOptions, type Response, type ThrottleEvent } from './connection.js'
 import type { Logger } from './logger.js'
 import { MetadataCache } from './metadata.js'
 import { backoffMs, type RetryOptions } from './retry.js'
@@ -36,6 +36,17 @@ export interface ClusterOptions {
   logger: Logger
   authentication: Authentication | null
   tls: TlsClientOptions | null
+  onThrottle?: (event: ThrottleEvent) => void
+}
+
+/** How often and how long brokers throttled this client (quotas). */
+export interface ThrottleStats {
+  /** Responses that carried a throttle time. */
+  throttles: number
+  /** Their throttle times, summed (ms). */
+  throttleTimeMs: number
+  /** The last one (ms), 0 when none yet. */
+  lastThrottleTimeMs: number
 }
 
 export class Cluster {
@@ -45,6 +56,7 @@ export class Cluster {
   readonly #connections = new Map<string, Connection | Promise<Connection>>()
   readonly #sleepers = new Set<{ timer: ReturnType<typeof setTimeout>, reject: (err: Error) => void }>()
   readonly #closeHooks = new Set<() => void>()
+  readonly throttleStats: ThrottleStats = { throttles: 0, throttleTimeMs: 0, lastThrottleTimeMs: 0 }
   /** Index in `addresses` of the bootstrap address that last connected. */
   #bootstrapIndex = 0
   #closed = false
@@ -130,6 +142,12 @@ export class Cluster {
         logger: o.logger,
         authentication: o.authentication,
         ...(o.tls === null ? {} : { tls: o.tls }),
+        onThrottle: event => {
+          this.throttleStats.throttles++
+          this.throttleStats.throttleTimeMs += event.throttleTimeMs
+          this.throttleStats.lastThrottleTimeMs = event.throttleTimeMs
+          o.onThrottle?.(event)
+        },
       })
     } catch (err) {
       if (err instanceof SpoolError) throw err

@@ -19,6 +19,10 @@
  * - A broker closes a connection whose token expired with a TOKEN_EXPIRED notice; when the
  *   token is renewable (a function) pending requests fail with a retriable ConnectionError
  *   instead, and the retry's new connection asks for a fresh token.
+ * - A response with `throttleTimeMs` > 0 (Produce, Fetch: a quota of this client) means the
+ *   broker will not read this connection for that long: requests made meanwhile are held
+ *   here and written once the time has passed (as Kafka clients do since KIP-219), their
+ *   timeouts extended by the wait, and `onThrottle` is told.
  *
  * Concurrency: all methods run on the event loop. Any number of requests may be in flight;
  * callers bound their own concurrency (the producer's maxInFlight, one fetch per consumer).
@@ -36,6 +40,15 @@ import {
 import type { Logger } from './logger.js'
 import type { Transport, TransportFactory, TransportOptions } from './transport/transport.js'
 
+/** A broker told this client to wait (a quota). */
+export interface ThrottleEvent {
+  /** The broker's address. */
+  broker: string
+  /** The api whose response carried the throttle time. */
+  api: ApiName
+  throttleTimeMs: number
+}
+
 export interface ConnectionOptions {
   address: string
   clientId: string
@@ -48,6 +61,7 @@ export interface ConnectionOptions {
   authentication?: Authentication | null
   /** TLS options for the transport (Node TCP). */
   tls?: TransportOptions['tls']
+  onThrottle?: (event: ThrottleEvent) => void
 }
 
 export interface Response<N extends ApiName> {
@@ -93,6 +107,10 @@ export class Connection {
   #versions: Map<number, [number, number]> | null = null
   /** Authenticated with a token that a new connection can renew. */
   #renewable = false
+  /** While a quota throttles this client: until when, and the frames held until then. */
+  #throttledUntilMs = 0
+  #held: Uint8Array[][] = []
+  #throttleTimer: ReturnType<typeof setTimeout> | null = null
 
   private constructor (options: ConnectionOptions) {
     this.address = options.address
@@ -152,6 +170,12 @@ export class Connection {
   /** True when the transport's send buffer is below its high water mark. */
   get writable (): boolean { return this.#writable }
 
+  /** How much longer the broker asked this client to wait (ms; 0: not throttled). */
+  get throttleRemainingMs (): number {
+    const left = this.#throttledUntilMs - Date.now()
+    return left > 0 ? left : 0
+  }
+
   /** Whether the broker serves `api` at the version this client speaks. */
   supports (api: ApiName): boolean {
     const range = this.#versions?.get(APIS[api].key)
@@ -170,7 +194,7 @@ export class Connection {
     if (refused !== null) return Promise.reject(refused)
     const correlationId = this.#correlationId()
     const parts = encodeRequestFrame(APIS[api].key, clientVersion(api), correlationId, this.#clientId, body, options.records)
-    const timeoutMs = options.timeoutMs ?? this.#options.requestTimeoutMs
+    const timeoutMs = (options.timeoutMs ?? this.#options.requestTimeoutMs) + this.throttleRemainingMs
     return new Promise<Response<N>>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.#pending.delete(correlationId)) {
@@ -191,6 +215,7 @@ export class Connection {
     if (refused !== null) return Promise.reject(refused)
     const parts = encodeRequestFrame(APIS[api].key, clientVersion(api), this.#correlationId(), this.#clientId, body, records)
     this.#write(parts)
+    if (this.#held.length > 0) return new Promise(resolve => this.#drainWaiters.push(resolve))
     return this.#writable ? Promise.resolve() : this.whenWritable()
   }
 
@@ -228,12 +253,48 @@ export class Connection {
   }
 
   #write (parts: Uint8Array[]): void {
+    if (this.#held.length > 0 || this.throttleRemainingMs > 0) {
+      this.#held.push(parts)
+      this.#releaseLater()
+      return
+    }
     if (this.#transport!.write(parts)) return
     this.#writable = false
   }
 
+  /** The broker asked for a wait of `ms` in the answer to `api`. */
+  #throttled (api: ApiName, ms: number): void {
+    const until = Date.now() + ms
+    if (until > this.#throttledUntilMs) this.#throttledUntilMs = until
+    this.#options.logger.debug({ address: this.address, api, throttleTimeMs: ms }, 'throttled by the broker (a quota)')
+    try {
+      this.#options.onThrottle?.({ broker: this.address, api, throttleTimeMs: ms })
+    } catch (err) {
+      this.#options.logger.error({ err }, 'onThrottle threw')
+    }
+  }
+
+  #releaseLater (): void {
+    if (this.#throttleTimer !== null || this.#closed) return
+    this.#throttleTimer = setTimeout(() => {
+      this.#throttleTimer = null
+      if (this.#closed) return
+      if (this.throttleRemainingMs > 0) {
+        this.#releaseLater()
+        return
+      }
+      const held = this.#held
+      this.#held = []
+      for (const parts of held) {
+        if (!this.#transport!.write(parts)) this.#writable = false
+      }
+      if (this.#writable) this.#onDrain()
+    }, Math.max(1, this.throttleRemainingMs))
+  }
+
   #onDrain (): void {
     this.#writable = true
+    if (this.#held.length > 0) return // sends held for a throttle resolve once written
     const waiters = this.#drainWaiters
     this.#drainWaiters = []
     for (const w of waiters) w()
@@ -270,6 +331,8 @@ export class Connection {
       } catch (err) {
         throw new MalformedFrameError(`${pending.api} response from ${this.address} does not match its schema: ${(err as Error).message}`, { cause: err })
       }
+      const throttle = (body as { throttleTimeMs?: unknown }).throttleTimeMs
+      if (typeof throttle === 'number' && throttle > 0) this.#throttled(pending.api, throttle)
       pending.resolve({ body: body as ResponseOf<ApiName>, records })
     } catch (err) {
       pending.reject(err as Error)
@@ -305,6 +368,9 @@ export class Connection {
     if (this.#closed) return
     this.#closed = true
     this.#writable = true
+    this.#held = []
+    if (this.#throttleTimer !== null) clearTimeout(this.#throttleTimer)
+    this.#throttleTimer = null
     const reason = error instanceof SpoolError && this.#noticeError === null ? error : this.#closeReason(error)
     const pending = [...this.#pending.values()]
     this.#pending.clear()

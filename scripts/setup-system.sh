@@ -11,6 +11,7 @@
 #   docker-compose     validates docker-compose.yml offline (no engine needed)
 #   etcd-server        etcd, the cluster tests' consensus store (tests/helpers/etcd.ts)
 #   etcd-client        etcdctl, to look at a test cluster's keys by hand
+#   tmux               a real terminal for `spool top` (send-keys, capture-pane)
 set -eu
 
 need=""
@@ -22,6 +23,7 @@ command -v kcat >/dev/null 2>&1 || need="$need kcat"
 command -v docker-compose >/dev/null 2>&1 || need="$need docker-compose"
 command -v etcd >/dev/null 2>&1 || need="$need etcd-server"
 command -v etcdctl >/dev/null 2>&1 || need="$need etcd-client"
+command -v tmux >/dev/null 2>&1 || need="$need tmux"
 
 [ -z "$need" ] && exit 0
 

@@ -93,6 +93,13 @@ export const SETTINGS = {
   tlsPort: s<number | null>('port', null, 'Native protocol over TLS (SDK and CLI with --tls); off unless set'),
   httpsPort: s<number | null>('port', null, 'HTTPS port: the HTTP port\'s routes over TLS (wss:// for /ws and /mqtt); off unless set'),
   mqttTlsPort: s<number | null>('port', null, 'MQTT over TLS (8883 by convention); off unless set'),
+  quotaWindowNum: s<number>('int', 11, 'Windows a quota\'s rate is measured over (Kafka\'s quota.window.num): the last quotaWindowNum − 1 to quotaWindowNum windows'),
+  quotaWindowSizeMs: s<number>('int', 1000, 'Length of one quota window in ms (Kafka\'s quota.window.size.seconds); one throttle is at most quotaWindowNum × quotaWindowSizeMs'),
+  egressWarnRatio: s<number>('int', 10, 'Egress at least this many times ingress is an egress anomaly: the console says so and /metrics shows it'),
+  egressWarnPercent: s<number>('int', 50, 'During an egress anomaly, a connection taking more than this share (%) of the egress for egressWarnSeconds is logged in one warning line (0: never)'),
+  egressWarnSeconds: s<number>('int', 30, 'How long a connection must take more than egressWarnPercent of the egress before it is logged (then at most once every 10 minutes)'),
+  egressWarnMinBytesPerSec: s<number>('int', 1 * MiB, 'Egress below this many bytes per second is never an anomaly'),
+  egressTopConnections: s<number>('int', 10, 'Connections with their own egress gauge on /metrics (spool_connection_egress_bytes_per_second, the heaviest first)'),
 } as const
 
 export type SettingName = keyof typeof SETTINGS
@@ -181,6 +188,12 @@ export function validateConfig (config: BrokerConfig): BrokerConfig {
   if (config.kafkaAdvertisedListener !== null) parseHostPort(config.kafkaAdvertisedListener, 'kafkaAdvertisedListener')
   if (config.retentionCheckIntervalMs < 0) throw new InvalidConfigError('retentionCheckIntervalMs must be >= 0')
   validateSecurityConfig(config)
+  if (config.quotaWindowNum < 2) throw new InvalidConfigError(`quotaWindowNum must be at least 2 (got ${config.quotaWindowNum})`)
+  if (config.quotaWindowSizeMs < 1) throw new InvalidConfigError(`quotaWindowSizeMs must be positive (got ${config.quotaWindowSizeMs})`)
+  if (config.egressWarnPercent < 0 || config.egressWarnPercent > 100) throw new InvalidConfigError(`egressWarnPercent must be 0-100 (got ${config.egressWarnPercent})`)
+  for (const k of ['egressWarnRatio', 'egressWarnSeconds', 'egressWarnMinBytesPerSec', 'egressTopConnections'] as const) {
+    if (config[k] < 0) throw new InvalidConfigError(`${k} must be >= 0 (got ${config[k]})`)
+  }
   return config
 }
 

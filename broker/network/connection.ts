@@ -19,6 +19,13 @@
  *   closes the connection with TOKEN_EXPIRED once it runs out — checked by the registry's
  *   idle sweep (once a second), so it costs no timer per connection.
  * - Pauses by reason (backpressure, budget, throttle): reading resumes when no reason is left.
+ * - Activity (network/activity.ts): requests, fetches, produces, records and bytes per topic,
+ *   fetch positions — counted by the protocols and services, read by the stats sampler.
+ * - Quotas: `charge(kind, amount)` asks the broker's QuotaPolicy (broker/quotas/) how long
+ *   this connection must wait for what it just did; `throttle(ms)` then stops reading its
+ *   socket for that long (pause 'throttle'), and request/response protocols hold the
+ *   requests that arrive meanwhile (network/request-pipeline.ts). Nothing is dropped and
+ *   the connection stays open; `throttleRemainingMs` is what a response reports.
  * - The failure rule, the same for every protocol: bad input (a typed SpoolError from the
  *   framing or the session) closes the connection with one warning line naming the error and
  *   a bounded snippet; an unexpected exception while handling the connection's input closes
@@ -37,6 +44,7 @@ import type { Logger } from 'pino'
 import { FrameAssembler, type FrameSizeReader } from '../../protocol/bytes/frame-assembler.js'
 import { IdleTimeoutError, SlowReaderError, SpoolError, TokenExpiredError, UnknownServerError } from '../../protocol/errors.js'
 import { ANONYMOUS, type Caller, type Principal, type ProtocolName } from '../security/principal.js'
+import { ConnectionActivity } from './activity.js'
 import type { ByteBudget } from './budget.js'
 import type { ByteChannel, Peer, TransportName } from './channel.js'
 
@@ -90,6 +98,25 @@ export interface ProtocolCounters {
 
 export type PauseReason = 'backpressure' | 'budget' | 'throttle' | 'session'
 
+/** What a quota limits: produced bytes, fetched bytes, requests. */
+export type QuotaKind = 'produce' | 'fetch' | 'request'
+
+/** Who a quota is looked up by (a Connection is one). */
+export interface QuotaSubject {
+  readonly clientId: string
+  readonly principal: Principal
+  readonly group: string | null
+}
+
+/**
+ * The broker's quotas as the network sees them (broker/quotas/ implements it): `charge`
+ * records `amount` (bytes, or 1 request) for the subject and returns how long (ms) the
+ * subject must wait before it is served again; 0 when it is within its quotas.
+ */
+export interface QuotaPolicy {
+  charge (subject: QuotaSubject, kind: QuotaKind, amount: number): number
+}
+
 export interface ConnectionOptions {
   id: number
   channel: ByteChannel
@@ -99,6 +126,8 @@ export interface ConnectionOptions {
   logger: Logger
   now: () => number
   onClose: (connection: Connection) => void
+  /** The broker's quotas (null: none). */
+  quotas?: QuotaPolicy | null
 }
 
 const SNIPPET_BYTES = 32
@@ -119,6 +148,8 @@ export class Connection {
   group: string | null = null
   bytesIn = 0
   bytesOut = 0
+  /** Requests, records, bytes per topic, fetch positions, throttling (network/activity.ts). */
+  readonly activity = new ConnectionActivity()
   lastActiveMs: number
   idleTimeoutMs: number
   readonly #channel: ByteChannel
@@ -139,6 +170,10 @@ export class Connection {
   /** close() is giving the session its last word: the output limits no longer apply. */
   #closing = false
   #cancelBudgetWait: (() => void) | null = null
+  readonly #quotas: QuotaPolicy | null
+  #throttledUntilMs = 0
+  #throttleTimer: NodeJS.Timeout | null = null
+  #unthrottled: Array<() => void> = []
 
   constructor (options: ConnectionOptions) {
     this.id = options.id
@@ -151,6 +186,7 @@ export class Connection {
     this.#counters = options.counters
     this.#budget = options.budget
     this.#onClose = options.onClose
+    this.#quotas = options.quotas ?? null
     this.now = options.now
     this.#parentLogger = options.logger
     this.connectedAtMs = this.lastActiveMs = this.now()
@@ -259,6 +295,88 @@ export class Connection {
   /** The reasons reading is paused for (a new set each call). */
   get paused (): ReadonlySet<PauseReason> {
     return new Set(PAUSE_REASONS.filter(r => (this.#pauses & PAUSE_BITS[r]) !== 0))
+  }
+
+  /**
+   * Charges what the connection just did (bytes produced or fetched, or one request) to its
+   * quotas; when over one, throttles it. Returns the throttle time left (ms) — what a
+   * response reports to the client — 0 when the connection is not throttled.
+   */
+  charge (kind: QuotaKind, amount: number): number {
+    if (this.#quotas !== null && !this.#closed) {
+      const ms = this.#quotas.charge(this, kind, amount)
+      if (ms > 0) this.throttle(ms)
+    }
+    return this.throttleRemainingMs
+  }
+
+  /** Milliseconds the connection is still throttled for (0: not throttled). */
+  get throttleRemainingMs (): number {
+    if (this.#throttledUntilMs === 0) return 0
+    const left = this.#throttledUntilMs - this.now()
+    return left > 0 ? Math.ceil(left) : 0
+  }
+
+  /**
+   * Makes the connection wait `ms` (from now, or longer if it already waits longer): its
+   * socket is not read meanwhile, and `whenUnthrottled` callbacks run when the time is up.
+   * Output is not held: what was answered is still written.
+   */
+  throttle (ms: number): void {
+    if (this.#closed || !(ms > 0)) return
+    const now = this.now()
+    const until = now + ms
+    if (until <= this.#throttledUntilMs) return
+    this.activity.throttles++
+    this.activity.throttledMs += until - Math.max(now, this.#throttledUntilMs)
+    this.#throttledUntilMs = until
+    this.pause('throttle')
+    if (this.#throttleTimer !== null) clearTimeout(this.#throttleTimer)
+    this.#throttleTimer = setTimeout(() => this.#throttleEnded(), Math.ceil(ms))
+  }
+
+  /** Runs `fn` once the connection is no longer throttled (at once if it is not). */
+  whenUnthrottled (fn: () => void): void {
+    if (this.#closed) return
+    if (this.#throttledUntilMs === 0) this.run(fn)
+    else this.#unthrottled.push(fn)
+  }
+
+  #throttleEnded (): void {
+    this.#throttleTimer = null
+    if (this.#closed) return
+    this.#throttledUntilMs = 0
+    this.resume('throttle')
+    const waiting = this.#unthrottled
+    this.#unthrottled = []
+    for (const fn of waiting) this.run(fn)
+  }
+
+  /** A fetch of this connection asks for a partition from `fetchOffset` (services/fetch.ts FetchMeter). */
+  fetchPosition (topic: string, partition: number, fetchOffset: number, logEnd: number): void {
+    this.activity.position(topic, partition, fetchOffset, logEnd, this.now())
+  }
+
+  /** Records of one topic in a fetch answer for this connection. */
+  fetchedPartition (topic: string, bytes: number, records: number): void {
+    this.activity.fetched(topic, bytes, records)
+  }
+
+  /** A fetch answered with `bytes` of records: counted, charged to the fetch quota; returns the throttle time to report. */
+  fetchedRequest (bytes: number): number {
+    this.activity.fetches++
+    return this.charge('fetch', bytes)
+  }
+
+  /** Records appended to a topic for this connection. */
+  producedPartition (topic: string, bytes: number, records: number): void {
+    this.activity.produced(topic, bytes, records)
+  }
+
+  /** A produce of `bytes` of records handled: counted, charged to the produce quota; returns the throttle time to report. */
+  producedRequest (bytes: number): number {
+    this.activity.produces++
+    return this.charge('produce', bytes)
   }
 
   /**
@@ -415,6 +533,9 @@ export class Connection {
   }
 
   #cleanup (): void {
+    if (this.#throttleTimer !== null) clearTimeout(this.#throttleTimer)
+    this.#throttleTimer = null
+    this.#unthrottled = []
     this.#cancelBudgetWait?.()
     this.#cancelBudgetWait = null
     this.#assembler?.dispose()

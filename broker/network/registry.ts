@@ -16,7 +16,7 @@ import type { BrokerMetrics, Labels } from '../observability/metrics.js'
 import type { Principal, ProtocolName } from '../security/principal.js'
 import type { ByteBudget } from './budget.js'
 import type { ByteChannel } from './channel.js'
-import { Connection, type ProtocolCounters, type WireProtocol } from './connection.js'
+import { Connection, type ProtocolCounters, type QuotaPolicy, type WireProtocol } from './connection.js'
 
 export interface RegistryOptions {
   maxConnections: number
@@ -27,6 +27,8 @@ export interface RegistryOptions {
   now: () => number
   /** How often idle connections are looked for. */
   sweepMs?: number
+  /** The broker's quotas, which every connection charges (broker/quotas/). */
+  quotas?: QuotaPolicy | null
 }
 
 export class ConnectionRegistry {
@@ -86,6 +88,7 @@ export class ConnectionRegistry {
       counters: this.counters(protocol.name),
       logger: this.#options.logger,
       now: this.#options.now,
+      quotas: this.#options.quotas ?? null,
       onClose: c => {
         if (this.#all.delete(c.id)) this.#perProtocol.set(c.protocol, (this.#perProtocol.get(c.protocol) ?? 1) - 1)
       },

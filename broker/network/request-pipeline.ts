@@ -7,6 +7,13 @@
  * correlation id). Either way a request is dispatched as it arrives, so appends happen in
  * arrival order.
  *
+ * Quotas: every request dispatched is charged to the connection's request-rate quota
+ * (`connection.charge('request', 1)`). While the connection is throttled (by that quota or
+ * by a handler's byte quota), requests that arrive are held, in arrival order, and
+ * dispatched once the throttle time is up — the socket is not read meanwhile, so at most
+ * what had already arrived waits here (and counts against maxInFlight). The answer that
+ * reported the throttle is not held: Kafka's order since KIP-219 (answer, then mute).
+ *
  * Errors: a frame that does not parse is bad input (the connection closes with that error);
  * a handler's typed error is that request's error response; a SlowReaderError closes the
  * connection as a slow reader; any other exception is the failure rule (the connection
@@ -45,10 +52,18 @@ interface Slot {
   answer: Answer
 }
 
+interface Held<R> {
+  request: R
+  slot: Slot | null
+}
+
 export class RequestPipeline<R> {
   readonly #conn: Connection
   readonly #options: PipelineOptions<R>
   readonly #ordered: Slot[] = []
+  /** Requests that arrived while the connection was throttled, in arrival order. */
+  #held: Array<Held<R>> = []
+  #waiting = false
   #inFlight = 0
 
   constructor (connection: Connection, options: PipelineOptions<R>) {
@@ -69,12 +84,24 @@ export class RequestPipeline<R> {
     }
     this.#inFlight++
     const slot = this.#slot()
+    if (this.#held.length > 0 || this.#conn.throttleRemainingMs > 0) {
+      this.#held.push({ request, slot })
+      this.#waitForThrottle()
+      return true
+    }
+    this.#dispatch(request, slot)
+    return !this.#conn.closed
+  }
+
+  #dispatch (request: R, slot: Slot | null): void {
+    this.#conn.activity.requests++
+    this.#conn.charge('request', 1)
     let result: Answer | Promise<Answer>
     try {
-      result = o.handle(request)
+      result = this.#options.handle(request)
     } catch (err) {
       this.#failed(slot, request, err)
-      return !this.#conn.closed
+      return
     }
     if (result instanceof Promise) {
       result.then(
@@ -85,7 +112,27 @@ export class RequestPipeline<R> {
       this.#inFlight--
       this.#settle(slot, result)
     }
-    return !this.#conn.closed
+  }
+
+  #waitForThrottle (): void {
+    if (this.#waiting) return
+    this.#waiting = true
+    this.#conn.whenUnthrottled(() => {
+      this.#waiting = false
+      this.#releaseHeld()
+    })
+  }
+
+  /** Dispatches held requests in order until none is left or one throttles the connection again. */
+  #releaseHeld (): void {
+    while (this.#held.length > 0 && !this.#conn.closed) {
+      if (this.#conn.throttleRemainingMs > 0) {
+        this.#waitForThrottle()
+        return
+      }
+      const { request, slot } = this.#held.shift()!
+      this.#dispatch(request, slot)
+    }
   }
 
   #slot (): Slot | null {

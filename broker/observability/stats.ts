@@ -1,26 +1,93 @@
 /**
- * Live traffic statistics for the console and `/api/...`: once a second the sampler reads
- * the broker's counters and keeps per-second rates (records and bytes in/out per topic,
- * bytes in/out per connection) and each group's total lag, for the last `historySeconds`.
+ * Live traffic statistics for the console, `/api/...` and `spool top`: once a second the
+ * sampler reads the broker's counters and keeps per-second rates (records and bytes in/out
+ * per topic; per connection bytes, records, messages, requests, fetches and produces, bytes
+ * per topic, throttled time) and each group's total lag, for the last `historySeconds`.
  * Reading counters costs nothing on the hot path: the hot path only adds to them.
  */
 
 import type { BrokerMetrics } from './metrics.js'
 
+/** A connection's cumulative counters, as a source reports them. */
 export interface ConnectionSample {
+  /** `<protocol>-<n>` */
   id: string
   clientId: string
+  /** `User:alice`; `User:ANONYMOUS` without authentication. */
+  principal: string
+  /** host:port of the peer. */
   remoteAddress: string
-  /** native-tcp, native-ws, mqtt-tcp, mqtt-ws */
+  /** The peer's host (no port). */
+  host: string
+  /** native-tcp, native-ws, mqtt-tcp, mqtt-ws, kafka-tcp */
+  protocol: string
+  group: string | null
+  bytesIn: number
+  bytesOut: number
+  recordsIn: number
+  recordsOut: number
+  messagesIn: number
+  messagesOut: number
+  requests: number
+  fetches: number
+  produces: number
+  /** Milliseconds a quota made it wait, since it connected. */
+  throttledMs: number
+  /** How much longer it is throttled now. */
+  throttleMs: number
+  /** Bytes and records per topic, since it connected. */
+  topics: ReadonlyMap<string, { bytesIn: number, bytesOut: number, recordsIn: number, recordsOut: number }>
+  /** Offsets between where its fetches read and the log end, summed (-1: it does not fetch). */
+  fetchLag: number
+  lagByTopic: ReadonlyMap<string, number>
+  connectedAtMs: number
+}
+
+/** Anything that has connections to show (the connection registry). */
+export type ConnectionSource = () => Iterable<ConnectionSample>
+
+/** A connection's traffic on one topic, per second over the last interval. */
+export interface ConnectionTopicRate {
+  topic: string
+  bytesInPerSec: number
+  bytesOutPerSec: number
+  recordsInPerSec: number
+  recordsOutPerSec: number
+  bytesIn: number
+  bytesOut: number
+  /** -1: the connection does not fetch this topic. */
+  fetchLag: number
+}
+
+/** A connection with its rates over the last sampling interval (plain JSON). */
+export interface ConnectionRate {
+  id: string
+  clientId: string
+  principal: string
+  remoteAddress: string
+  host: string
   protocol: string
   group: string | null
   bytesIn: number
   bytesOut: number
   connectedAtMs: number
+  bytesInPerSec: number
+  bytesOutPerSec: number
+  recordsInPerSec: number
+  recordsOutPerSec: number
+  messagesInPerSec: number
+  messagesOutPerSec: number
+  requestsPerSec: number
+  fetchesPerSec: number
+  producesPerSec: number
+  fetchLag: number
+  throttledMs: number
+  /** Share of the last interval it spent throttled, 0-100. */
+  throttledPct: number
+  throttleMs: number
+  /** Busiest first. */
+  topics: ConnectionTopicRate[]
 }
-
-/** Anything that has connections to show (native listeners, the MQTT gateway, ...). */
-export type ConnectionSource = () => Iterable<ConnectionSample>
 
 export interface TopicRate {
   recordsInPerSec: number
@@ -35,13 +102,15 @@ export interface Sample {
   groupLag: Record<string, number>
 }
 
-export interface ConnectionRate extends ConnectionSample {
-  bytesInPerSec: number
-  bytesOutPerSec: number
+const ZERO_TOPIC: readonly [number, number, number, number] = [0, 0, 0, 0]
+
+/** The cumulative counters of a connection the sampler keeps between samples. */
+interface ConnectionPrev {
+  counters: number[]
+  topics: Map<string, readonly [number, number, number, number]>
 }
 
-const ZERO_TOPIC: readonly [number, number, number, number] = [0, 0, 0, 0]
-const ZERO_CONN: readonly [number, number] = [0, 0]
+const COUNTERS = ['bytesIn', 'bytesOut', 'recordsIn', 'recordsOut', 'messagesIn', 'messagesOut', 'requests', 'fetches', 'produces', 'throttledMs'] as const
 
 export class StatsSampler {
   readonly #metrics: BrokerMetrics
@@ -50,8 +119,10 @@ export class StatsSampler {
   readonly #history: Sample[] = []
   readonly #historySeconds: number
   #lastTopic = new Map<string, [number, number, number, number]>()
-  #lastConn = new Map<string, [number, number]>()
+  #lastConn = new Map<string, ConnectionPrev>()
   #connRates: ConnectionRate[] = []
+  #listeners: Array<() => void> = []
+  #intervalMs = 1000
   #lastTimeMs = 0
   #sampled = false
   #timer: NodeJS.Timeout | null = null
@@ -67,6 +138,14 @@ export class StatsSampler {
   addSource (source: ConnectionSource): void {
     this.#sources.push(source)
   }
+
+  /** Called after each sample (the egress watch reads the new rates). */
+  onSample (listener: () => void): void {
+    this.#listeners.push(listener)
+  }
+
+  /** The length of the last sampling interval (what the rates are over). */
+  get intervalMs (): number { return this.#intervalMs }
 
   start (intervalMs = 1000): void {
     this.#lastTimeMs = this.#now()
@@ -90,6 +169,7 @@ export class StatsSampler {
     this.#sampled = true
     const now = this.#now()
     const seconds = Math.max(0.001, (now - this.#lastTimeMs) / 1000)
+    if (!first) this.#intervalMs = Math.round(seconds * 1000)
     this.#lastTimeMs = now
     const totals = new Map<string, [number, number, number, number]>()
     for (const [topic, t] of this.#metrics.topics()) totals.set(topic, [t.recordsIn, t.recordsOut, t.bytesIn, t.bytesOut])
@@ -109,17 +189,18 @@ export class StatsSampler {
     this.#history.push({ timeMs: now, topics, groupLag })
     while (this.#history.length > this.#historySeconds) this.#history.shift()
 
-    const conns = new Map<string, [number, number]>()
+    const conns = new Map<string, ConnectionPrev>()
     const rates: ConnectionRate[] = []
     for (const source of this.#sources) {
       for (const c of source()) {
-        const prev = this.#lastConn.get(c.id) ?? (first ? [c.bytesIn, c.bytesOut] : ZERO_CONN)
-        conns.set(c.id, [c.bytesIn, c.bytesOut])
-        rates.push({ ...c, bytesInPerSec: (c.bytesIn - prev[0]) / seconds, bytesOutPerSec: (c.bytesOut - prev[1]) / seconds })
+        const now = snapshot(c)
+        conns.set(c.id, now)
+        rates.push(connectionRate(c, now, this.#lastConn.get(c.id) ?? (first ? now : null), seconds))
       }
     }
     this.#lastConn = conns
     this.#connRates = rates.sort((a, b) => b.bytesOutPerSec - a.bytesOutPerSec || b.bytesOut - a.bytesOut)
+    for (const listener of this.#listeners) listener()
   }
 
   history (sinceMs = 0): Sample[] {
@@ -129,5 +210,57 @@ export class StatsSampler {
   /** Open connections with their rates, heaviest egress first. */
   connections (): ConnectionRate[] {
     return this.#connRates
+  }
+}
+
+function snapshot (c: ConnectionSample): ConnectionPrev {
+  const topics = new Map<string, readonly [number, number, number, number]>()
+  for (const [topic, t] of c.topics) topics.set(topic, [t.bytesIn, t.bytesOut, t.recordsIn, t.recordsOut])
+  return { counters: COUNTERS.map(k => c[k]), topics }
+}
+
+/** Rates from two snapshots `seconds` apart (a connection first seen counts from zero). */
+function connectionRate (c: ConnectionSample, now: ConnectionPrev, prev: ConnectionPrev | null, seconds: number): ConnectionRate {
+  const per = (i: number): number => Math.max(0, now.counters[i]! - (prev?.counters[i] ?? 0)) / seconds
+  const topics: ConnectionTopicRate[] = []
+  for (const [topic, row] of now.topics) {
+    const p = prev?.topics.get(topic) ?? ZERO_TOPIC
+    topics.push({
+      topic,
+      bytesInPerSec: Math.max(0, row[0] - p[0]) / seconds,
+      bytesOutPerSec: Math.max(0, row[1] - p[1]) / seconds,
+      recordsInPerSec: Math.max(0, row[2] - p[2]) / seconds,
+      recordsOutPerSec: Math.max(0, row[3] - p[3]) / seconds,
+      bytesIn: row[0],
+      bytesOut: row[1],
+      fetchLag: c.lagByTopic.get(topic) ?? -1,
+    })
+  }
+  topics.sort((a, b) => (b.bytesOutPerSec + b.bytesInPerSec) - (a.bytesOutPerSec + a.bytesInPerSec) || (b.bytesOut + b.bytesIn) - (a.bytesOut + a.bytesIn))
+  return {
+    id: c.id,
+    clientId: c.clientId,
+    principal: c.principal,
+    remoteAddress: c.remoteAddress,
+    host: c.host,
+    protocol: c.protocol,
+    group: c.group,
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
+    connectedAtMs: c.connectedAtMs,
+    bytesInPerSec: per(0),
+    bytesOutPerSec: per(1),
+    recordsInPerSec: per(2),
+    recordsOutPerSec: per(3),
+    messagesInPerSec: per(4),
+    messagesOutPerSec: per(5),
+    requestsPerSec: per(6),
+    fetchesPerSec: per(7),
+    producesPerSec: per(8),
+    fetchLag: c.fetchLag,
+    throttledMs: c.throttledMs,
+    throttledPct: Math.min(100, per(9) / 10),
+    throttleMs: c.throttleMs,
+    topics,
   }
 }

@@ -10,12 +10,19 @@
  * slow-reader limit, and by the connection's response room, so pipelined fetches that are
  * not read cannot pile up reads in memory); the first batch found is returned even if
  * larger (KIP-74), so a consumer always moves.
+ *
+ * Metering: a fetch made for a connection passes the connection as `meter` (any fetching
+ * protocol: `meter: rc.connection`). When the fetch arrives, the meter learns where each
+ * partition is read from and the high watermark then (how far behind the log end the
+ * client reads); the answer it returns — not the passes of a long poll that came back empty
+ * or short — is told partition by partition (bytes, records), then as a whole, which
+ * charges the fetch quota; `throttleTimeMs` in the result is what the response reports.
  */
 
 import type { Logger } from 'pino'
 import { SlowReaderError, SpoolError } from '../../protocol/errors.js'
 import type { Caller } from '../security/principal.js'
-import type { PartitionService } from './partitions.js'
+import { countRecords, type PartitionService } from './partitions.js'
 
 /**
  * Bytes of response data a connection may hold: its maxQueuedBytes minus what waits to be
@@ -65,6 +72,18 @@ export interface FetchResult {
   /** The non-empty record buffers, in order (to be written after the response body). */
   readonly records: Uint8Array[]
   readonly bytes: number
+  /** How long the client must wait before it is served again (a quota); 0 when not throttled. */
+  readonly throttleTimeMs: number
+}
+
+/** Who a fetch is for (a network Connection is one): told what the answer holds. */
+export interface FetchMeter {
+  /** A partition is asked for from `fetchOffset` while its high watermark is `highWatermark`. */
+  fetchPosition (topic: string, partition: number, fetchOffset: number, highWatermark: number): void
+  /** A partition's part of the answer (only partitions with data). */
+  fetchedPartition (topic: string, bytes: number, records: number): void
+  /** The whole answer: charged to the fetch quota; returns the throttle time to report (ms). */
+  fetchedRequest (bytes: number): number
 }
 
 export interface FetchContext {
@@ -74,19 +93,28 @@ export interface FetchContext {
   readonly signal: AbortSignal
   readonly now: () => number
   readonly logger: Logger
+  /** The connection the fetch is for (activity and fetch quota); none for the broker's own reads. */
+  readonly meter?: FetchMeter
 }
+
+type Pass = Omit<FetchResult, 'throttleTimeMs'> & { anyError: boolean }
 
 const EMPTY = new Uint8Array(0)
 
 export async function fetchRecords (ctx: FetchContext, req: FetchRequest): Promise<FetchResult> {
   const deadline = ctx.now() + req.maxWaitMs
   const keys = req.partitions.map(p => [p.topic, p.partition] as const)
+  if (ctx.meter !== undefined) {
+    for (const p of req.partitions) {
+      if (ctx.partitions.has(p.topic, p.partition)) ctx.meter.fetchPosition(p.topic, p.partition, p.fetchOffset, ctx.partitions.offsets(p.topic, p.partition).highWatermark)
+    }
+  }
   for (;;) {
     // Subscribe before reading, so an append that lands during the read still wakes us.
     let woken = false
     let wake: () => void = () => { woken = true }
     const cancel = ctx.partitions.onNextAppend(keys, () => wake())
-    let pass: FetchResult & { anyError: boolean }
+    let pass: Pass
     try {
       pass = await readOnce(ctx, req)
     } catch (err) {
@@ -96,7 +124,7 @@ export async function fetchRecords (ctx: FetchContext, req: FetchRequest): Promi
     const remaining = deadline - ctx.now()
     if (pass.bytes >= req.minBytes || pass.anyError || remaining <= 0 || ctx.signal.aborted) {
       cancel()
-      return pass
+      return metered(ctx, pass)
     }
     if (!woken) {
       await new Promise<void>(resolve => {
@@ -111,11 +139,21 @@ export async function fetchRecords (ctx: FetchContext, req: FetchRequest): Promi
       })
     }
     cancel()
-    if (ctx.signal.aborted) return { partitions: [], records: [], bytes: 0 }
+    if (ctx.signal.aborted) return { partitions: [], records: [], bytes: 0, throttleTimeMs: 0 }
   }
 }
 
-async function readOnce (ctx: FetchContext, req: FetchRequest): Promise<FetchResult & { anyError: boolean }> {
+/** Tells the meter what the answer holds; the fetch quota's throttle time goes in the result. */
+function metered (ctx: FetchContext, pass: Pass): FetchResult {
+  const meter = ctx.meter
+  if (meter === undefined) return { partitions: pass.partitions, records: pass.records, bytes: pass.bytes, throttleTimeMs: 0 }
+  for (const p of pass.partitions) {
+    if (p.records.length > 0) meter.fetchedPartition(p.topic, p.records.length, countRecords(p.records))
+  }
+  return { partitions: pass.partitions, records: pass.records, bytes: pass.bytes, throttleTimeMs: meter.fetchedRequest(pass.bytes) }
+}
+
+async function readOnce (ctx: FetchContext, req: FetchRequest): Promise<Pass> {
   // The connection's room: what is queued for it and what its other fetches are reading
   // count against maxQueuedBytes. With no room because other fetches of this connection
   // are reading, this pass reads nothing (the fetch answers empty or long-polls, and the
@@ -135,7 +173,7 @@ async function readOnce (ctx: FetchContext, req: FetchRequest): Promise<FetchRes
   }
 }
 
-async function readPartitions (ctx: FetchContext, req: FetchRequest, budget: number): Promise<FetchResult & { anyError: boolean }> {
+async function readPartitions (ctx: FetchContext, req: FetchRequest, budget: number): Promise<Pass> {
   // The first batch found is returned even if larger than the budget (KIP-74), unless
   // there is no room at all.
   const mayExceed = budget > 0

@@ -21,6 +21,10 @@ import {
 } from './apis/groups.js'
 import { InitProducerIdRequest, InitProducerIdResponse } from './apis/init-producer-id.js'
 import { SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse } from './apis/sasl.js'
+import { DescribeConnectionsRequest, DescribeConnectionsResponse } from './apis/describe-connections.js'
+import {
+  AlterClientQuotasRequest, AlterClientQuotasResponse, DescribeClientQuotasRequest, DescribeClientQuotasResponse,
+} from './apis/client-quotas.js'
 
 export const ApiKey = {
   Produce: 0,
@@ -38,8 +42,11 @@ export const ApiKey = {
   InitProducerId: 22,
   SaslAuthenticate: 36,
   DeleteGroups: 42,
+  DescribeClientQuotas: 48,
+  AlterClientQuotas: 49,
   GroupHeartbeat: 68,
   DescribeTopics: 1000,
+  DescribeConnections: 1003,
 } as const
 export type ApiName = keyof typeof ApiKey
 
@@ -74,6 +81,9 @@ export const APIS = {
   InitProducerId: spec('InitProducerId', InitProducerIdRequest, InitProducerIdResponse),
   SaslHandshake: spec('SaslHandshake', SaslHandshakeRequest, SaslHandshakeResponse),
   SaslAuthenticate: spec('SaslAuthenticate', SaslAuthenticateRequest, SaslAuthenticateResponse),
+  DescribeClientQuotas: spec('DescribeClientQuotas', DescribeClientQuotasRequest, DescribeClientQuotasResponse),
+  AlterClientQuotas: spec('AlterClientQuotas', AlterClientQuotasRequest, AlterClientQuotasResponse),
+  DescribeConnections: spec('DescribeConnections', DescribeConnectionsRequest, DescribeConnectionsResponse),
 } as const
 export type Apis = typeof APIS
 

@@ -49,8 +49,9 @@ t.test('apis over raw TCP', async t => {
 
   const versions = await c.call('ApiVersions', {})
   const names = versions.apis.map(a => a.name).sort()
-  t.same(names, ['ApiVersions', 'CreateTopics', 'DeleteGroups', 'DeleteTopics', 'DescribeGroups', 'DescribeTopics', 'Fetch',
-    'GroupHeartbeat', 'InitProducerId', 'ListGroups', 'ListOffsets', 'Metadata', 'OffsetCommit', 'OffsetFetch', 'Produce', 'SaslAuthenticate', 'SaslHandshake'])
+  t.same(names, ['AlterClientQuotas', 'ApiVersions', 'CreateTopics', 'DeleteGroups', 'DeleteTopics', 'DescribeClientQuotas', 'DescribeConnections',
+    'DescribeGroups', 'DescribeTopics', 'Fetch', 'GroupHeartbeat', 'InitProducerId', 'ListGroups', 'ListOffsets', 'Metadata', 'OffsetCommit',
+    'OffsetFetch', 'Produce', 'SaslAuthenticate', 'SaslHandshake'])
 
   const created = await c.call('CreateTopics', { topics: [{ topic: 'orders', partitions: 3 }, { topic: 'bad/name', partitions: 1 }, { topic: 'zero', partitions: 0 }] })
   t.same(created.topics.map(x => [x.topic, x.errorCode]), [['orders', 0], ['bad/name', code('INVALID_TOPIC')], ['zero', code('INVALID_PARTITIONS')]])

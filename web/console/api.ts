@@ -5,11 +5,12 @@
  */
 
 import type {
-  ApiErrorBody, GroupDetail, GroupSummary, OverviewAnswer, TopicDetail, TopicSummary, TrafficAnswer,
+  ApiErrorBody, ConnectionView, ConnectionsAnswer, GroupDetail, GroupSummary, OverviewAnswer, TopicDetail, TopicSummary, TrafficAnswer,
 } from '../../broker/protocols/http/api/types.js'
 
 export type {
-  ConnectionRow, GroupDetail, GroupSummary, OverviewAnswer, Rates, TopicDetail, TopicSummary, TrafficAnswer,
+  ConnectionActivityRow, ConnectionRow, ConnectionView, ConnectionsAnswer, EgressNotice, GroupDetail, GroupSummary, OverviewAnswer, Rates,
+  TopicDetail, TopicSummary, TrafficAnswer,
 } from '../../broker/protocols/http/api/types.js'
 
 export class ApiError extends Error {
@@ -65,4 +66,5 @@ export const api = {
   group: (id: string) => call<{ group: GroupDetail }>('GET', `/api/groups/${encodeURIComponent(id)}`).then(r => r.group),
   deleteGroup: (id: string) => call<{ deleted: string }>('DELETE', `/api/groups/${encodeURIComponent(id)}`),
   traffic: (sinceMs?: number) => call<TrafficAnswer>('GET', `/api/traffic${sinceMs === undefined ? '' : `?sinceMs=${sinceMs}`}`),
+  connections: (by: ConnectionView) => call<ConnectionsAnswer>('GET', `/api/connections${by === 'connection' ? '' : `?by=${by}`}`),
 }

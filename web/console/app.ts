@@ -6,7 +6,7 @@
  *   #/topics  #/topics/<name>   topics-view.ts
  *   #/groups  #/groups/<id>     groups-view.ts
  *   #/tail    #/tail/<topic>    tail-view.ts (through the browser SDK)
- *   #/traffic                   traffic-view.ts
+ *   #/traffic  #/traffic/<conn> traffic-view.ts (a connection id highlights its row)
  *
  * Every number comes from the broker's JSON api (`/api/...`, api.ts), polled by the view
  * on screen only; leaving a view stops its timers and closes its connections.
@@ -23,7 +23,7 @@ const VIEWS: Record<string, { title: string, make: (param: string | null) => Vie
   topics: { title: 'Topics', make: topicsView },
   groups: { title: 'Consumer groups', make: groupsView },
   tail: { title: 'Live tail', make: tailView },
-  traffic: { title: 'Traffic', make: () => trafficView() },
+  traffic: { title: 'Traffic', make: trafficView },
 }
 
 function parseHash (): { name: string, param: string | null } {
@@ -54,7 +54,11 @@ function overviewBar (el: HTMLElement): void {
       item('groups', String(o.groups.count), 'stat-groups'),
       item('connections', String(o.connections.count), 'stat-connections'),
       item('in', formatRate(o.rates.bytesInPerSec, 'bytes'), 'stat-in'),
-      item('out', formatRate(o.rates.bytesOutPerSec, 'bytes'), 'stat-out'))
+      item('out', formatRate(o.rates.bytesOutPerSec, 'bytes'), 'stat-out'),
+      ...(o.egress.anomaly
+        ? [h('a', { class: 'stat egress-alert', id: 'stat-egress', href: `#/traffic/${encodeURIComponent(o.egress.heaviest?.id ?? '')}` },
+            o.egress.ratio === null ? 'egress without ingress' : `egress ${Math.round(o.egress.ratio)}× ingress`)]
+        : []))
   }, 2000, err => {
     el.classList.add('offline')
     el.replaceChildren(h('span', { class: 'stat' }, `broker unreachable: ${(err as Error).message}`))

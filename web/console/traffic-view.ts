@@ -1,14 +1,18 @@
 /**
  * Traffic: produce and fetch rates per topic as live charts (records/s or bytes/s, the
  * busiest topics drawn, the rest summed as "other"), current rates per topic, and every
- * connection (native TCP and WebSocket, MQTT) with its bytes in/out per second, heaviest
- * egress first — the screen to open when outbound traffic suddenly explodes. Refreshed
- * every second; only new samples are fetched (`?sinceMs=`).
+ * connection (native TCP and WebSocket, MQTT, Kafka) with what `spool top` shows — client
+ * id, group, topics, bytes and records per second, how far behind the log end it reads,
+ * how much a quota throttles it — heaviest egress first, or summed by group, topic, client
+ * id or host: the screen to open when outbound traffic suddenly explodes. When egress is
+ * far above ingress (the broker's egress anomaly), a notice says so and links to the
+ * heaviest connection (`#/traffic/<connection id>` highlights its row). Refreshed every
+ * second; only new samples are fetched (`?sinceMs=`).
  */
 
-import { api, type ConnectionRow, type Rates } from './api.js'
+import { api, type ConnectionActivityRow, type ConnectionView, type EgressNotice, type Rates } from './api.js'
 import { PALETTE, lineChart, niceBinaryCeiling, niceCeiling, type Series } from './chart.js'
-import { errorBanner, formatBytes, formatDuration, formatRate, h, poll, table, type View } from './dom.js'
+import { errorBanner, formatBytes, formatCount, formatDuration, formatRate, h, poll, table, type View } from './dom.js'
 
 const REFRESH_MS = 1000
 const WINDOW_MS = 5 * 60_000
@@ -48,15 +52,40 @@ function legend (series: Series[]): HTMLElement {
   }))
 }
 
-export function trafficView (): View {
+const VIEW_LABEL: Record<ConnectionView, string> = { connection: 'connection', group: 'group', topic: 'topic', client: 'client id', host: 'host' }
+
+/** "egress is 283× ingress", with the heaviest connection and a link to its row. */
+export function egressNotice (e: EgressNotice): HTMLElement | null {
+  if (!e.anomaly) return null
+  const ratio = e.ratio === null ? 'egress without ingress' : `egress is ${e.ratio >= 10 ? Math.round(e.ratio) : e.ratio.toFixed(1)}× ingress`
+  const parts: Array<string | HTMLElement> = [h('strong', null, ratio[0]!.toUpperCase() + ratio.slice(1)), ` (${formatRate(e.bytesOutPerSec, 'bytes')} out, ${formatRate(e.bytesInPerSec, 'bytes')} in).`]
+  if (e.heaviest !== null) {
+    const who = e.heaviest.clientId === '' ? e.heaviest.id : e.heaviest.clientId
+    parts.push(' Heaviest: ', h('a', { href: `#/traffic/${encodeURIComponent(e.heaviest.id)}`, class: 'heaviest' }, who),
+      `${e.heaviest.group === null ? '' : ` (group ${e.heaviest.group})`} on ${e.heaviest.host}, ${Math.round(e.heaviest.sharePct)}% of egress${e.heaviest.topics.length === 0 ? '' : `, reading ${e.heaviest.topics.join(', ')}`}.`,
+      ' Limit it with ', h('code', null, `spool quota set --client-id ${who} --fetch-bytes-per-sec 1MB`), '.')
+  }
+  return h('div', { class: 'notice egress', role: 'status' }, ...parts)
+}
+
+const lagText = (lag: number): string => lag < 0 ? '—' : formatCount(lag)
+const throttleText = (r: ConnectionActivityRow): string => r.throttledMs === 0 ? '—' : `${Math.round(r.throttledPct)}% (${formatDuration(r.throttledMs)})`
+const names = (list: readonly string[]): string => list.length === 0 ? '—' : list.join(', ')
+
+export function trafficView (highlight: string | null = null): View {
   const errors = errorBanner()
   let unit: Unit = 'records'
+  let by: ConnectionView = 'connection'
   const unitSelect = h('select', { name: 'unit', onchange: () => { unit = unitSelect.value as Unit; render() } },
     h('option', { value: 'records' }, 'records/s'), h('option', { value: 'bytes' }, 'bytes/s'))
+  const bySelect = h('select', { name: 'by', onchange: () => { by = bySelect.value as ConnectionView; connections = []; render(); void refreshConnections() } },
+    ...(['connection', 'group', 'topic', 'client', 'host'] as const).map(v => h('option', { value: v }, v === 'connection' ? 'each connection' : `by ${VIEW_LABEL[v]}`)))
+  const notice = h('div', { class: 'notice-slot' })
   const charts = h('div', { class: 'charts' })
   const topicsCard = h('div', { class: 'card' })
   const connectionsCard = h('div', { class: 'card' })
-  let connections: ConnectionRow[] = []
+  let connections: ConnectionActivityRow[] = []
+  let scrolled = false
   let nowMs = Date.now()
 
   function chartCard (title: string, dir: 'in' | 'out'): HTMLElement {
@@ -77,25 +106,76 @@ export function trafficView (): View {
       .map(([topic, r]) => [topic, formatRate(r.recordsInPerSec, 'records'), formatRate(r.bytesInPerSec, 'bytes'), formatRate(r.recordsOutPerSec, 'records'), formatRate(r.bytesOutPerSec, 'bytes')])
     topicsCard.replaceChildren(h('h3', null, 'Topics now'), table(['Topic', 'Produce records', 'Produce bytes', 'Fetch records', 'Fetch bytes'], topicRows,
       { numeric: [1, 2, 3, 4], empty: 'No topic has had traffic since the broker started.', className: 'topic-rates' }))
-    const connRows = connections.map(c => [
+    connectionsCard.replaceChildren(h('h3', null, by === 'connection'
+      ? `Connections (${connections.length}), heaviest egress first `
+      : `Connections by ${VIEW_LABEL[by]} (${connections.length}), heaviest egress first `, h('label', { class: 'inline' }, bySelect)),
+    by === 'connection' ? connectionTable() : aggregateTable())
+    const table_ = connectionsCard.querySelector('table')
+    if (highlight !== null && by === 'connection' && !scrolled) {
+      const row = table_?.querySelector(`tr[data-id="${CSS.escape(highlight)}"]`)
+      if (row !== null && row !== undefined) {
+        scrolled = true
+        row.scrollIntoView({ block: 'center' })
+      }
+    }
+  }
+
+  function connectionTable (): HTMLTableElement {
+    const rows = connections.map(c => [
       c.clientId || h('span', { class: 'muted' }, '(none)'),
-      c.remoteAddress,
-      h('span', { class: `badge proto-${c.protocol}` }, c.protocol),
+      c.address,
+      h('span', { class: `badge proto-${c.protocol}-${c.transport}` }, `${c.protocol}-${c.transport}`),
       c.group ?? '—',
+      names(c.topics.map(t => t.topic)),
       formatRate(c.bytesInPerSec, 'bytes'),
       h('td', { class: `num egress${c.bytesOutPerSec > 1024 * 1024 ? ' hot' : ''}` }, formatRate(c.bytesOutPerSec, 'bytes')),
-      formatBytes(c.bytesIn),
+      formatRate(c.recordsInPerSec + c.recordsOutPerSec + c.messagesOutPerSec, 'records'),
+      h('td', { class: `num lag${c.fetchLag > 100_000 ? ' bad' : ''}` }, lagText(c.fetchLag)),
+      h('td', { class: `num throttled${c.throttleMs > 0 ? ' warn' : ''}` }, throttleText(c)),
       formatBytes(c.bytesOut),
       formatDuration(nowMs - c.connectedAtMs),
     ])
-    connectionsCard.replaceChildren(h('h3', null, `Connections (${connections.length}), heaviest egress first`),
-      table(['Client id', 'Address', 'Protocol', 'Group', 'In', 'Out', 'Total in', 'Total out', 'Connected'], connRows,
-        { numeric: [4, 5, 6, 7, 8], empty: 'No connections.', className: 'connections' }))
+    const t = table(['Client id', 'Address', 'Protocol', 'Group', 'Topics', 'In', 'Out', 'Records', 'Behind', 'Throttled', 'Total out', 'Connected'], rows,
+      { numeric: [5, 6, 7, 8, 9, 10, 11], empty: 'No connections.', className: 'connections' })
+    t.querySelectorAll('tbody tr').forEach((tr, i) => {
+      const id = connections[i]?.id
+      if (id === undefined) return
+      tr.setAttribute('data-id', id)
+      if (id === highlight) tr.classList.add('highlight')
+    })
+    return t
+  }
+
+  function aggregateTable (): HTMLTableElement {
+    const rows = connections.map(r => [
+      r.key === '' ? h('span', { class: 'muted' }, by === 'group' ? '(no group)' : '(none)') : r.key,
+      r.connections,
+      names(r.clientIds),
+      by === 'topic' ? names(r.groups) : names(r.topics.map(t => t.topic)),
+      names(r.hosts),
+      formatRate(r.bytesInPerSec, 'bytes'),
+      h('td', { class: `num egress${r.bytesOutPerSec > 1024 * 1024 ? ' hot' : ''}` }, formatRate(r.bytesOutPerSec, 'bytes')),
+      formatRate(r.recordsInPerSec + r.recordsOutPerSec + r.messagesOutPerSec, 'records'),
+      h('td', { class: 'num lag' }, lagText(r.fetchLag)),
+      h('td', { class: `num throttled${r.throttleMs > 0 ? ' warn' : ''}` }, throttleText(r)),
+    ])
+    return table([VIEW_LABEL[by][0]!.toUpperCase() + VIEW_LABEL[by].slice(1), 'Connections', 'Client ids', by === 'topic' ? 'Groups' : 'Topics', 'Hosts', 'In', 'Out', 'Records', 'Behind', 'Throttled'], rows,
+      { numeric: [1, 5, 6, 7, 8, 9], empty: 'No connections.', className: 'connections aggregate' })
+  }
+
+  async function refreshConnections (): Promise<void> {
+    const asked = by
+    const answer = await api.connections(asked)
+    if (asked !== by) return
+    connections = answer.rows
+    const n = egressNotice(answer.egress)
+    notice.replaceChildren(...(n === null ? [] : [n]))
+    render()
   }
 
   const root = h('section', { class: 'view traffic' },
     h('h2', null, 'Traffic ', h('label', { class: 'inline' }, 'show ', unitSelect)),
-    errors.el, charts, h('div', { class: 'columns' }, topicsCard), connectionsCard)
+    errors.el, notice, charts, h('div', { class: 'columns' }, topicsCard), connectionsCard)
   const stop = poll(async () => {
     const answer = await api.traffic(sampledUntil)
     errors.clear()
@@ -105,8 +185,7 @@ export function trafficView (): View {
     for (const s of answer.history) if (s.timeMs > lastT) samples.push({ ...s, topics: withoutInternal(s.topics) })
     sampledUntil = samples.at(-1)?.timeMs
     while (samples.length > 0 && samples[0]!.timeMs < nowMs - WINDOW_MS) samples.shift()
-    connections = answer.connections
-    render()
+    await refreshConnections()
   }, REFRESH_MS, err => errors.show(err))
   return { root, stop }
 }

@@ -11,6 +11,10 @@
  * v7+) are not kept: every fetch is a full fetch answered with session id 0, which tells a
  * client that asked for a session that none was created (librdkafka 2.0.2 and kafkajs never
  * ask). The leader is always this node, the preferred read replica -1.
+ *
+ * The connection meters the answer (its activity for `spool top`, the fetch quota); a
+ * throttled client is told how long to wait in throttle_time_ms, as Kafka answers (KIP-219:
+ * the answer goes out first, then the connection is not read for that long).
  */
 
 import type { RequestBody, ResponseInput } from '../../../protocol/kafka/registry.js'
@@ -34,6 +38,7 @@ export async function fetch (ctx: KafkaContext, req: RequestBody<'Fetch'>, rc: K
     signal: rc.signal,
     now: ctx.now,
     logger: ctx.logger,
+    meter: rc.connection,
   }, {
     partitions,
     maxWaitMs: Math.max(0, req.maxWaitMs),
@@ -67,5 +72,5 @@ export async function fetch (ctx: KafkaContext, req: RequestBody<'Fetch'>, rc: K
           records: null,
         })
   }
-  return { errorCode: 0, sessionId: 0, responses }
+  return { throttleTimeMs: result.throttleTimeMs, errorCode: 0, sessionId: 0, responses }
 }

@@ -74,6 +74,7 @@ export function produce (ctx: KafkaContext, req: RequestBody<'Produce'>, rc: Kaf
         if (p.records === null || p.records.length === 0) throw new InvalidRecordError('the partition has no records')
         if (hasTransactionalBatch(p.records)) throw new TransactionalIdAuthorizationFailedError(TRANSACTIONS_NOT_SUPPORTED)
         const r = ctx.partitions.append(caller, t.name, p.index, p.records)
+        rc.connection.producedPartition(t.name, p.records.length, r.recordCount)
         const result = { index: p.index, errorCode: 0, baseOffset: r.baseOffset, logAppendTimeMs: -1, logStartOffset: r.logStartOffset }
         if (acks === -1) pendingSyncs.push({ topic: t.name, result })
         return result
@@ -82,8 +83,12 @@ export function produce (ctx: KafkaContext, req: RequestBody<'Produce'>, rc: Kaf
       }
     }),
   }))
+  // Charged to the produce quota once per request, over the record bytes it carried.
+  let requestBytes = 0
+  for (const t of req.topicData) for (const p of t.partitionData) requestBytes += p.records?.length ?? 0
+  const throttleTimeMs = rc.connection.producedRequest(requestBytes)
   if (acks === 0) return null
-  if (pendingSyncs.length === 0) return { responses }
+  if (pendingSyncs.length === 0) return { responses, throttleTimeMs }
   return Promise.all(pendingSyncs.map(async ({ topic, result }) => {
     try {
       await ctx.partitions.sync(topic, result.index)
@@ -91,5 +96,5 @@ export function produce (ctx: KafkaContext, req: RequestBody<'Produce'>, rc: Kaf
       const named = err instanceof SpoolError ? err : new StorageError('fsync failed', { cause: err })
       Object.assign(result, failed(result.index, kafkaError(ctx, named, 'fsync').errorCode))
     }
-  })).then(() => ({ responses }))
+  })).then(() => ({ responses, throttleTimeMs: rc.connection.throttleRemainingMs }))
 }

@@ -10,6 +10,11 @@
  * out in the order the PUBLISHes arrived [MQTT-4.6.0-2] — only after their records are in
  * the log (and fsynced with mqttFsyncAcks).
  *
+ * Activity and quotas: publishes count per log topic on the network connection (messages,
+ * payload bytes), and each flush charges its payload bytes to the client's produce quota;
+ * over it, the connection stops reading the socket for the throttle time (network
+ * connection `pause('throttle')`). PUBLISHes sent to the client are counted as messages out.
+ *
  * Bad input: a malformed packet, a protocol violation or an oversize packet closes this
  * connection — with a DISCONNECT carrying a reason code for MQTT 5 [MQTT-4.13.1-1], by
  * closing the socket for 3.1.1 [MQTT-4.8.0-1] — and one bounded log line. Nothing is appended
@@ -65,6 +70,8 @@ export class MqttConnection implements MqttClient, ProtocolSession, Admittable {
   #ackChain: Promise<void> | null = null
   #state: State = 'new'
   #inboundPending = 0
+  /** Payload bytes of the publishes staged and not yet appended (the produce quota's charge). */
+  #stagedBytes = 0
   /** Flushes whose acks wait in #ackChain. */
   #chained = 0
   /** The reason code of the DISCONNECT a closing MQTT 5 connection sends. */
@@ -108,6 +115,7 @@ export class MqttConnection implements MqttClient, ProtocolSession, Admittable {
   get queuedBytes (): number { return this.net.queuedBytes }
 
   write (packet: Uint8Array): void {
+    if (packet[0]! >> 4 === 3) this.net.activity.messagesOut++
     this.net.write([packet])
   }
 
@@ -301,6 +309,9 @@ export class MqttConnection implements MqttClient, ProtocolSession, Admittable {
     }
     this.#gw.counters.messagesIn++
     const batch = (this.#stage ??= new PublishStage(this.#gw.settings.maxBatchBytes)).add(route, message)
+    this.net.activity.messagesIn++
+    this.net.producedPartition(route.logTopic, p.payload.length, 1)
+    this.#stagedBytes += p.payload.length
     if (p.qos > 0) {
       (this.#acks ??= []).push({ cmd: p.qos === 1 ? 'puback' : 'pubrec', packetId: p.packetId, batch })
     }
@@ -315,6 +326,10 @@ export class MqttConnection implements MqttClient, ProtocolSession, Admittable {
     const stage = this.#stage
     const staged = stage !== null && !stage.empty
     if (!staged && (this.#acks?.length ?? 0) === 0) return
+    if (staged) {
+      this.net.producedRequest(this.#stagedBytes)
+      this.#stagedBytes = 0
+    }
     const batches = staged ? stage.take() : []
     const appending = this.#gw.appendBatches(batches, this.session)
     const acks = this.#acks ?? []

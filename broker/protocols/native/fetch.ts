@@ -1,6 +1,8 @@
 /**
  * Fetch: the long poll of services/fetch.ts, answered in the native shape (per topic, per
- * partition) with the read buffers written after the body, never joined.
+ * partition) with the read buffers written after the body, never joined. The connection
+ * meters the answer (its activity, the fetch quota); a throttled client is told how long
+ * to wait in `throttleTimeMs`.
  */
 
 import type { RequestOf, ResponseOf } from '../../../protocol/native/api-keys.js'
@@ -19,6 +21,7 @@ export async function fetch (ctx: BrokerContext, req: RequestOf<'Fetch'>, rc: Re
     signal: rc.signal,
     now: ctx.now,
     logger: ctx.logger,
+    meter: rc.connection,
   }, {
     partitions: req.topics.flatMap(t => t.partitions.map(p => ({ topic: t.topic, partition: p.partition, fetchOffset: p.fetchOffset, maxBytes: p.maxBytes }))),
     maxWaitMs: req.maxWaitMs,
@@ -33,5 +36,5 @@ export async function fetch (ctx: BrokerContext, req: RequestOf<'Fetch'>, rc: Re
       ? { partition: p.partition, errorCode: 0, errorMessage: null, highWatermark: p.highWatermark, lastStableOffset: p.lastStableOffset, logStartOffset: p.logStartOffset, recordsBytes: p.records.length }
       : { partition: p.partition, ...errorFields(p.error), highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, recordsBytes: 0 })
   }
-  return { body: { topics }, records: result.records }
+  return { body: { throttleTimeMs: result.throttleTimeMs, topics }, records: result.records }
 }

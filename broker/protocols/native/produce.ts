@@ -5,6 +5,8 @@
  * answer goes out once the bytes are in the file. acks=all waits for the partition's group
  * commit (one fdatasync shared by every batch waiting). acks=0 is never answered.
  * A bad batch fails its partition only; the other partitions of the request are appended.
+ * The connection counts what was appended per topic and charges the request's record bytes
+ * to its produce quota; a throttled client is told how long to wait in `throttleTimeMs`.
  */
 
 import { InvalidRequestError, SpoolError, StorageError } from '../../../protocol/errors.js'
@@ -38,6 +40,7 @@ export function produce (ctx: BrokerContext, req: RequestOf<'Produce'>, rc: Requ
       let result: PartitionResult
       try {
         const r = ctx.partitions.append(rc.connection.caller, t.topic, p.partition, payload)
+        rc.connection.producedPartition(t.topic, payload.length, r.recordCount)
         result = { partition: p.partition, errorCode: 0, errorMessage: null, baseOffset: r.baseOffset, logAppendTimeMs: -1, logStartOffset: r.logStartOffset }
         if (req.acks === -1) pendingSyncs.push({ topic: t.topic, result })
       } catch (err) {
@@ -47,8 +50,9 @@ export function produce (ctx: BrokerContext, req: RequestOf<'Produce'>, rc: Requ
       return result
     }),
   }))
+  const throttleTimeMs = rc.connection.producedRequest(rc.records.length)
   if (req.acks === 0) return null
-  if (pendingSyncs.length === 0) return { body: { topics } }
+  if (pendingSyncs.length === 0) return { body: { throttleTimeMs, topics } }
   return Promise.all(pendingSyncs.map(async ({ topic, result }) => {
     try {
       await ctx.partitions.sync(topic, result.partition)
@@ -56,5 +60,5 @@ export function produce (ctx: BrokerContext, req: RequestOf<'Produce'>, rc: Requ
       ctx.logger.error({ err, topic, partition: result.partition }, 'fsync failed')
       Object.assign(result, errorFields(err instanceof SpoolError ? err : new StorageError('fsync failed', { cause: err })), { baseOffset: -1 })
     }
-  })).then(() => ({ body: { topics } }))
+  })).then(() => ({ body: { throttleTimeMs: rc.connection.throttleRemainingMs, topics } }))
 }

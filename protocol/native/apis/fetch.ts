@@ -8,9 +8,13 @@
  *
  *   request  v0 := { maxWaitMs, minBytes, maxBytes, isolationLevel: 0|1,
  *                    topics: [{ topic, partitions: [{ partition, fetchOffset, maxBytes }] }] }
- *   response v0 := { errorCode, errorMessage, topics: [{ topic, partitions: [{ partition, errorCode, errorMessage,
- *                    highWatermark, lastStableOffset, logStartOffset, recordsBytes }] }] }
+ *   response v0 := { errorCode, errorMessage, throttleTimeMs, topics: [{ topic, partitions: [{ partition, errorCode,
+ *                    errorMessage, highWatermark, lastStableOffset, logStartOffset, recordsBytes }] }] }
  *                  records := each partition's batches, concatenated in response order
+ *
+ * throttleTimeMs (0 when absent): a quota throttles this client; the broker reads nothing
+ * more from the connection for that long, and the client should send nothing to this
+ * broker before it has passed (Kafka's throttle_time_ms, KIP-219 order: answer, then wait).
  */
 
 import { array, int, object, oneOf, optional } from '../schema.js'
@@ -31,6 +35,7 @@ export type FetchRequest = Infer<typeof FetchRequest>
 
 export const FetchResponse = object({
   ...topLevelError,
+  throttleTimeMs: optional(int(0, 0x7fffffff), 0),
   topics: array(object({
     topic: topicName,
     partitions: array(object({

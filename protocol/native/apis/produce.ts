@@ -7,8 +7,12 @@
  *
  *   request  v0 := { acks: -1|0|1, timeoutMs, topics: [{ topic, partitions: [{ partition, recordsBytes }] }] }
  *                  records := partition batches, concatenated in request order
- *   response v0 := { errorCode, errorMessage, topics: [{ topic, partitions: [{ partition, errorCode, errorMessage,
- *                    baseOffset, logAppendTimeMs, logStartOffset }] }] }
+ *   response v0 := { errorCode, errorMessage, throttleTimeMs, topics: [{ topic, partitions: [{ partition, errorCode,
+ *                    errorMessage, baseOffset, logAppendTimeMs, logStartOffset }] }] }
+ *
+ * throttleTimeMs (0 when absent): as in Fetch — the batches were written, and the client
+ * should wait that long before it sends more to this broker (the broker does not read its
+ * connection meanwhile).
  */
 
 import { array, int, object, oneOf, optional } from '../schema.js'
@@ -27,6 +31,7 @@ export type ProduceRequest = Infer<typeof ProduceRequest>
 
 export const ProduceResponse = object({
   ...topLevelError,
+  throttleTimeMs: optional(int(0, 0x7fffffff), 0),
   topics: array(object({
     topic: topicName,
     partitions: array(object({

@@ -14,6 +14,7 @@
  *   GET    /api/groups/:id         members, assignment, committed/end offsets and lag
  *   DELETE /api/groups/:id         deletes a group without members
  *   GET    /api/traffic            per-second rates per topic (history) and connections
+ *   GET    /api/connections        connections with rates (?by=group|topic|client|host), the egress notice
  *
  * `?sinceMs=T` on /api/groups and /api/traffic limits the history to samples after T (the
  * console asks only for what it has not seen); `?internal=true` on /api/topics includes
@@ -31,6 +32,8 @@ import type { LogConfig } from '../../../storage/config.js'
 import type { TopicInfo, TopicService } from '../../../services/topics.js'
 import { CLUSTER_RESOURCE, type AccessPolicy } from '../../../services/access.js'
 import type { StatsSampler, TopicRate } from '../../../observability/stats.js'
+import type { EgressWatch } from '../../../quotas/egress.js'
+import { connectionsRoute } from './connections-api.js'
 import type { ApiRequest, ApiRoute } from './router.js'
 import type {
   GroupDetail, GroupSummary, OverviewAnswer, TopicDetail, TopicSummary, TrafficAnswer,
@@ -42,6 +45,8 @@ export interface ApiContext {
   /** The group coordinator behind its access checks. */
   groups: GroupAccess
   stats: StatsSampler
+  /** Egress anomalies (the console's notice). */
+  egress: EgressWatch
   /** Listener ports as bound (null when off). */
   ports: Readonly<BrokerPorts>
   startedAtMs: number
@@ -183,6 +188,7 @@ export function apiRoutes (ctx: ApiContext, extra: readonly ApiRoute[] = []): Ap
             groups: { count: ctx.groups.listGroups(req.caller).groups.length },
             connections: { count: ctx.connectionCount() },
             rates: totalRates(Object.values(last?.topics ?? {})),
+            egress: ctx.egress.notice(),
             timeMs: ctx.now(),
           }
           return { body }
@@ -265,6 +271,7 @@ export function apiRoutes (ctx: ApiContext, extra: readonly ApiRoute[] = []): Ap
         },
       },
     },
+    connectionsRoute(ctx),
   ]
   routes.unshift({
     pattern: '/api',

@@ -3,8 +3,13 @@
  * web/console/ reads them). Types only: nothing here runs.
  */
 
+import type { ConnectionsDescription } from '../../../../protocol/native/apis/describe-connections.js'
 import type { GroupDescription } from '../../../../protocol/native/apis/groups.js'
 import type { ConnectionRate } from '../../../observability/stats.js'
+import type { EgressNotice } from '../../../quotas/egress.js'
+
+export type { ConnectionActivityRow, ConnectionTotals, ConnectionView } from '../../../../protocol/native/apis/describe-connections.js'
+export type { EgressNotice }
 import type { PartitionStats } from '../../../storage/log-manager.js'
 
 export interface ApiErrorBody {
@@ -33,6 +38,8 @@ export interface OverviewAnswer {
   connections: { count: number }
   /** Summed over topics, from the last one-second sample. */
   rates: Rates
+  /** Egress against ingress now, and the connection with the most egress. */
+  egress: EgressNotice
   timeMs: number
 }
 
@@ -90,4 +97,9 @@ export interface TrafficAnswer {
   history: Array<{ timeMs: number, topics: Record<string, Rates> }>
   /** Heaviest egress first. */
   connections: ConnectionRow[]
+}
+
+/** GET /api/connections[?by=...]: the DescribeConnections answer and the egress notice. */
+export interface ConnectionsAnswer extends ConnectionsDescription {
+  egress: EgressNotice
 }
