@@ -23,9 +23,10 @@ cache="${SPOOL_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spool-node}"
 mkdir -p "$cache"
 
 for version in "$@"; do
-  case "$version" in
-    *[!0-9.]* | '') echo "setup-node: '$version' is not an exact version (like 24.21.0)" >&2; exit 2 ;;
-  esac
+  if ! printf '%s\n' "$version" | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+$'; then
+    echo "setup-node: '$version' is not an exact version (like 24.21.0)" >&2
+    exit 2
+  fi
   dir="$cache/$version"
   bin="$dir/node_modules/.bin"
   if [ "$("$bin/node" --version 2>/dev/null || true)" != "v$version" ]; then
@@ -39,12 +40,11 @@ for version in "$@"; do
       echo "setup-node: could not install Node $version (npm install node@$version)" >&2
       exit 1
     fi
-    if [ "$("$bin/node" --version 2>/dev/null || true)" = "v$version" ]; then
-      rm -rf "$tmp"                      # another run installed it meanwhile
-    else
-      rm -rf "$dir"                      # a broken one (the check above failed)
-      mv "$tmp" "$dir"
-    fi
+    # A folder there now is a broken install (the check above failed) or one another run
+    # has just renamed into place: keep it only if it works. mv -T never moves into it.
+    [ "$("$bin/node" --version 2>/dev/null || true)" = "v$version" ] || rm -rf "$dir"
+    mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+    [ "$("$bin/node" --version 2>/dev/null || true)" = "v$version" ] || { echo "setup-node: $dir does not run Node $version" >&2; exit 1; }
   fi
   echo "$bin"
 done
