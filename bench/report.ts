@@ -5,8 +5,9 @@
  *
  * RESULTS.md = the run's provenance, the aims of issue 7 checked against the measured rows,
  * the hand-written analysis (bench/notes/analysis.md: profiles, changes with before/after
- * numbers, next steps), every scenario's table with ratios, the chart, the earlier storage
- * measurement (bench/notes/storage.md) and the caveats (bench/notes/caveats.md). Numbers
+ * numbers, next steps), every scenario's table with ratios, the chart, Node 20 and 24 side by
+ * side (bench/notes/node-runtimes.md), the earlier storage measurement (bench/notes/storage.md)
+ * and the caveats (bench/notes/caveats.md). Numbers
  * come only from the results file; prose only from bench/notes/.
  */
 
@@ -163,6 +164,7 @@ export function resultsMd (results: ResultsFile, jsonRelative: string): string {
     '',
   ]
   for (const s of results.scenarios) out.push(scenarioSection(s))
+  out.push('## Node.js 20 and 24 side by side (`--quick`)', '', note('node-runtimes.md'))
   out.push('## Storage engine (bench/storage): the earlier five-GiB measurement', '', note('storage.md'), '## Caveats', '', note('caveats.md'))
   return out.join('\n')
 }

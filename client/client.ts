@@ -3,9 +3,11 @@
  * the metadata cache, and creates producers, consumers and an admin that share them.
  *
  *   new Client({ brokers: ['127.0.0.1:7420'] })            TCP (Node entry only)
- *   new Client({ url: 'ws://127.0.0.1:7421/ws' })          WebSocket (browser: global WebSocket)
+ *   new Client({ url: 'ws://127.0.0.1:7421/ws' })          WebSocket: the runtime's global WebSocket
+ *                                                          (browsers, Node >= 22), else the
+ *                                                          fallback the Node entry registers
+ *                                                          (the `ws` package, for Node 20)
  *   new Client({ url, WebSocket })                         WebSocket with an injected constructor
- *                                                          (Node: `import { WebSocket } from 'ws'`)
  *   new Client({ brokers, tls: { ca }, sasl: { username, password } })   TLS and SCRAM-SHA-256 (Node)
  *   new Client({ url: 'wss://host:7443/ws', token: () => fetchToken() })   a browser with a token
  *
@@ -33,7 +35,7 @@ export interface ClientOptions {
   brokers?: string[] | string
   /** A WebSocket URL (ws://host:7421/ws) instead of TCP brokers. */
   url?: string
-  /** The WebSocket constructor (default: globalThis.WebSocket; in Node 20 pass `ws`'s). */
+  /** The WebSocket constructor (default: globalThis.WebSocket, else `ws`'s in Node 20). */
   WebSocket?: WebSocketConstructor
   /** Sent in every request header; shows in the broker's metrics. Default 'spool-client'. */
   clientId?: string
@@ -66,10 +68,26 @@ export interface ClientOptions {
 }
 
 let defaultTcpTransport: TransportFactory | null = null
+let fallbackWebSocket: (() => WebSocketConstructor) | null = null
 
 /** @internal The Node entry registers the node:net transport here; the browser entry does not. */
 export function setDefaultTcpTransport (factory: TransportFactory): void {
   defaultTcpTransport = factory
+}
+
+/**
+ * @internal The Node entry registers `ws` here, loaded on first use: the WebSocket for a
+ * runtime without a global one (Node 20). Runtimes with one (browsers, Node >= 22) never call it.
+ */
+export function setFallbackWebSocket (load: () => WebSocketConstructor): void {
+  fallbackWebSocket = load
+}
+
+/** The constructor a `url` client uses when none is passed: the global one, else the fallback. */
+export function defaultWebSocket (): WebSocketConstructor | null {
+  const global = (globalThis as { WebSocket?: unknown }).WebSocket
+  if (typeof global === 'function') return global as WebSocketConstructor
+  return fallbackWebSocket?.() ?? null
 }
 
 function positiveInt (name: string, value: number | undefined, fallback: number): number {
@@ -97,9 +115,9 @@ export class Client {
       if (!/^wss?:\/\//.test(options.url!)) throw new InvalidArgumentError(`url must start with ws:// or wss://, got "${options.url}"`)
       addresses = [options.url!]
       if (transport === null) {
-        const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket as WebSocketConstructor | undefined
-        if (WebSocketImpl === undefined) {
-          throw new InvalidArgumentError('no WebSocket implementation: pass { WebSocket } (in Node: import { WebSocket } from \'ws\')')
+        const WebSocketImpl = options.WebSocket ?? defaultWebSocket()
+        if (WebSocketImpl === null) {
+          throw new InvalidArgumentError('no WebSocket implementation: this runtime has no global WebSocket; pass { WebSocket } (e.g. import { WebSocket } from \'ws\')')
         }
         transport = webSocketTransport(WebSocketImpl)
       }

@@ -5,7 +5,7 @@
  * ```js
  * import { Client, utf8, text } from 'spool/client'
  *
- * const client = new Client({ brokers: ['127.0.0.1:7420'] })   // or { url: 'ws://127.0.0.1:7421/ws', WebSocket } with `ws`
+ * const client = new Client({ brokers: ['127.0.0.1:7420'] })   // or { url: 'ws://127.0.0.1:7421/ws' }
  *
  * const producer = client.producer({ acks: 1, lingerMs: 5 })
  * const [meta] = await producer.send({ topic: 'orders', messages: [{ key: 'user-42', value: utf8('hello') }] })
@@ -31,13 +31,16 @@
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { setDefaultTcpTransport } from './client.js'
+import { createRequire } from 'node:module'
+import { setDefaultTcpTransport, setFallbackWebSocket } from './client.js'
 import { setCallbackScope } from './consumer.js'
 import { installNodeCodecs } from '../platform/node-codecs.js'
 import { nodeTcpTransport } from './transport/node-tcp.js'
 
 installNodeCodecs()
 setDefaultTcpTransport(nodeTcpTransport)
+// Node 20 has no global WebSocket: `ws` (a dependency) stands in, loaded only there.
+setFallbackWebSocket(() => (createRequire(import.meta.url)('ws') as typeof import('ws')).WebSocket)
 const runContext = new AsyncLocalStorage<object>()
 setCallbackScope({ run: (owner, fn) => runContext.run(owner, fn), current: () => runContext.getStore() })
 

@@ -5,7 +5,7 @@
 import { Client, TopicAlreadyExistsError, json, text, toJson, utf8 } from 'spool/client'
 
 const client = new Client({ brokers: [process.env.SPOOL_BROKER ?? '127.0.0.1:7420'] })
-// or over WebSocket: new Client({ url: 'ws://127.0.0.1:7421/ws', WebSocket })  (Node: WebSocket from 'ws')
+// or over WebSocket: new Client({ url: 'ws://127.0.0.1:7421/ws' })  (the global WebSocket; `ws` on Node 20)
 
 const admin = client.admin()
 try {

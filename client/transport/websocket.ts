@@ -1,8 +1,17 @@
 /**
  * WebSocket transport: the native protocol's frames carried one per binary message
- * (docs/architecture.md §5), for browsers (global WebSocket) and Node (the `ws` package's
- * WebSocket, injected: Node 20 has no global one). Browser-safe: no Buffer, no node:
- * imports; binaryType is 'arraybuffer' so both runtimes hand over ArrayBuffers.
+ * (docs/architecture.md §5), over any WHATWG-style WebSocket: the global one of browsers and
+ * Node >= 22 (undici's), or the `ws` package's (Node 20 has no global one; client.ts picks).
+ * Browser-safe: no Buffer, no node: imports; binaryType is 'arraybuffer' so every runtime
+ * hands over ArrayBuffers.
+ *
+ * What differs between them, and is handled here (tests/integration/node-runtimes.test.ts):
+ *   - a failed handshake: `ws` gives an error with the system code (ECONNREFUSED) or the
+ *     HTTP status ("Unexpected server response: 403"); browsers and Node's global WebSocket
+ *     give none (Node 24: an empty message; Node 22: "Received network error or non-101
+ *     status code."), so the error names the likely causes instead.
+ *   - after a failed handshake Node 22's global WebSocket fires `error` but never `close`
+ *     (readyState stays CONNECTING): the open promise settles on whichever comes first.
  *
  * Backpressure: the WebSocket API has no drain event, so `write` reports false once
  * `bufferedAmount` passes HIGH_WATER_BYTES and a short poll reports onDrain when it falls
@@ -124,11 +133,16 @@ function closeError (event: { code?: number, reason?: string }): Error | undefin
   return undefined
 }
 
+/** The system error code (ECONNREFUSED, ...) `ws` puts on its errors; other runtimes give none. */
+function codeOf (cause: unknown): unknown {
+  return typeof cause === 'object' && cause !== null && 'code' in cause ? (cause as { code: unknown }).code : undefined
+}
+
 /** An Error for a WebSocket error event, keeping the runtime's error (with its code) as cause. */
 function errorOf (event: { error?: unknown }, message: string): Error {
   const cause = event.error
-  const code = typeof cause === 'object' && cause !== null && 'code' in cause ? (cause as { code: unknown }).code : undefined
-  const detail = cause instanceof Error ? `: ${cause.message}` : ''
+  const code = codeOf(cause)
+  const detail = cause instanceof Error && cause.message !== '' ? `: ${cause.message}` : ''
   return Object.assign(new Error(message + detail, { cause }), code === undefined ? {} : { code })
 }
 
@@ -166,8 +180,8 @@ export function webSocketTransport (WebSocketImpl: WebSocketConstructor): Transp
         reject(new OriginNotAllowedError(`the broker at ${address} refused this client's Origin (see httpAllowedOrigins)`, { cause }))
         return
       }
-      // A browser gives no reason at all: name the likely ones.
-      reject(errorOf(event, cause === undefined
+      // Browsers and Node's global WebSocket give no reason (no system code, no status): name the likely ones.
+      reject(errorOf(event, codeOf(cause) === undefined
         ? `cannot open WebSocket ${address} (the broker is down, or refused it: a page whose Origin is not allowed by the broker's httpAllowedOrigins is refused)`
         : `cannot open WebSocket ${address}`))
     }

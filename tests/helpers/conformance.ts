@@ -1,7 +1,8 @@
 /**
  * The client conformance suite: one function of tests that every transport must pass
  * (one exported function of tests, run against each implementation). The integration test
- * runs it twice against a real broker: over TCP and over WebSocket.
+ * runs it against a real broker over TCP, over WebSocket with `ws` injected, and over WebSocket
+ * with the constructor the SDK picks itself (the global WebSocket on Node >= 22, `ws` on 20).
  *
  * Each test uses its own topic. Every wait is bounded. The broker restart test runs last,
  * because it closes every connection.
@@ -17,7 +18,8 @@ import { partitionForKey } from '../../protocol/bytes/murmur2.js'
 import type { TestBroker } from './client-broker.js'
 import { sleep } from './wait.js'
 
-export type TransportName = 'tcp' | 'websocket'
+/** 'websocket': `ws` passed in; 'websocket-runtime': no constructor passed (the SDK's default). */
+export type TransportName = 'tcp' | 'websocket' | 'websocket-runtime'
 
 
 let topicCounter = 0
@@ -29,7 +31,9 @@ function topicName (t: Test, transport: TransportName): string {
 export function clientFor (t: Test, broker: TestBroker, transport: TransportName, options: Partial<ClientOptions> = {}): Client {
   const client = transport === 'tcp'
     ? new Client({ brokers: [broker.address], ...options })
-    : new Client({ url: broker.wsUrl, WebSocket, ...options })
+    : transport === 'websocket'
+      ? new Client({ url: broker.wsUrl, WebSocket, ...options })
+      : new Client({ url: broker.wsUrl, ...options })
   t.teardown(() => client.close())
   return client
 }

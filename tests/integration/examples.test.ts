@@ -147,7 +147,11 @@ t.test('every shell block of the README runs as written', { timeout: 600_000 }, 
   t.ok(blocks.length >= 6, `${blocks.length} shell blocks found`)
   // The first `npx spool` in a checkout installs it into npm's npx cache; do that once, alone,
   // before blocks start commands in the background (two first runs at once can race there).
-  const warm = shell('npx spool --version', env)
+  // Without scripts: that install would run the package's `prepare` (tsc), which rewrites
+  // dist/ under the other test files running meanwhile, and fails anyway under the require
+  // hook tap puts in every child's NODE_OPTIONS (a require(esm) cycle in typescript/bin/tsc,
+  // on every Node version) — so in a fresh clone `npx spool` failed. dist/ is built already.
+  const warm = shell('npx --ignore-scripts spool --version', env)
   t.equal(await new Promise(resolve => warm.once('exit', code => resolve(code))), 0, 'npx spool runs')
   let ran = 0
   for (const block of blocks) {

@@ -210,9 +210,14 @@ t.test('accumulator: gzip batches are ready once compressed; failUnsent fails ev
   for (let i = 0; i < 50; i++) h.acc.append(q, { value: utf8(`value ${i} `.repeat(10)), timestamp: 1 }, 121, h.send(1), 0)
   h.acc.closeAll()
   t.equal(h.acc.take(1e6, 0, () => 1, () => true), null, 'not ready while compressing')
-  await new Promise(resolve => setTimeout(resolve, 50))
-  const taken = h.acc.take(1e6, 0, () => 1, () => true)!
-  const bytes = taken.entries[0]!.batches[0]!.bytes!
+  // Compression runs on the libuv pool: wait for it (bounded), not for a fixed 50 ms.
+  let taken = null
+  for (const deadline = Date.now() + 10_000; taken === null && Date.now() < deadline;) {
+    await new Promise(resolve => setTimeout(resolve, 5))
+    taken = h.acc.take(1e6, 0, () => 1, () => true)
+  }
+  t.ok(taken, 'ready once compressed')
+  const bytes = taken!.entries[0]!.batches[0]!.bytes!
   t.equal(bytes[22]! & 7, Compression.gzip)
   const failed: Error[] = []
   const h2 = harness(10_000)
