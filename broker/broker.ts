@@ -58,11 +58,11 @@ import { registerGroupHandlers } from './protocols/native/groups.js'
 import { registerQuotaHandlers } from './protocols/native/quotas.js'
 import { registerHandlers } from './protocols/native/register.js'
 import { registerSaslHandlers } from './protocols/native/sasl.js'
-import { DEFAULT_MAX_PRE_AUTH_FRAME_BYTES } from './protocols/kafka/wire.js'
-import { ApiVersions as KafkaApiVersions } from '../protocol/kafka/apis/api-versions.js'
+import { kafkaAuthentication } from './protocols/kafka/sasl.js'
 import { nativeProtocol, type NativeAuth } from './protocols/native/wire.js'
 import type { AuthThrottleOptions } from './security/auth-throttle.js'
 import { BrokerSecurity, checkExposure } from './security/broker-security.js'
+import { AclAuthorizer } from './security/authorizer.js'
 import { INTERNAL_CALLER, type Principal } from './security/principal.js'
 import { GroupAccess } from './groups/group-access.js'
 import { EgressWatch } from './quotas/egress.js'
@@ -230,10 +230,14 @@ export class Broker {
       const nativeAuth: NativeAuth = { required: security.required, authenticator: security.authenticator, timeoutMs: AUTH_TIMEOUT_MS }
       registerSaslHandlers(dispatcher, nativeAuth, now)
       const native = nativeProtocol(config, dispatcher.dispatch, nativeAuth)
-      // With --auth, a Kafka session stays in its pre-authentication stage (ApiVersions only)
-      // until a SASL exchange authenticates it.
-      const kafkaAuth = security.required ? { preAuthApis: new Set([KafkaApiVersions.key]), maxPreAuthFrameBytes: DEFAULT_MAX_PRE_AUTH_FRAME_BYTES } : null
-      const kafka = config.kafkaPort === null ? null : kafkaFrontEnd({ config, topics, partitions, producerIds, groups, logger, metrics, now, authentication: kafkaAuth })
+      // With --auth, a Kafka session stays in its pre-authentication stage (ApiVersions and
+      // SASL) until a SASL exchange or a client certificate authenticates it.
+      const kafka = config.kafkaPort === null && config.kafkaTlsPort === null ? null : kafkaFrontEnd({
+        config, topics, partitions, producerIds, groups: groupAccess, access, logger, metrics, now,
+        authentication: security.required ? kafkaAuthentication(AUTH_TIMEOUT_MS) : null,
+        authenticator: security.authenticator,
+        acls: security.authorizer instanceof AclAuthorizer ? security.authorizer : null,
+      })
       let mqtt: MqttGateway | null = null
       let mqttWire: WireProtocol | null = null
       if (config.mqttPort !== null || config.mqttTlsPort !== null) {
@@ -254,7 +258,7 @@ export class Broker {
       // The HTTP port's routes and WebSocket endpoints.
       const routes = newRoutes()
       const startedAtMs = now()
-      const ports: BrokerPorts = { native: null, http: null, mqtt: null, kafka: null, nativeTls: null, https: null, mqttTls: null }
+      const ports: BrokerPorts = { native: null, http: null, mqtt: null, kafka: null, nativeTls: null, https: null, mqttTls: null, kafkaTls: null }
       const acceptors: WebSocketAcceptor[] = []
       const wsNative = webSocketAcceptor({ maxPayload: config.maxFrameBytes, budget, logger })
       acceptors.push(wsNative)
@@ -287,16 +291,18 @@ export class Broker {
       })
 
       // Listeners, from the table; each one that binds is closed again if a later one fails.
-      const wires: Record<Exclude<ListenerConfig['protocol'], 'http'>, WireProtocol | null> = { native, mqtt: mqttWire, kafka: kafka?.wire ?? null }
-      const portKey: Record<string, keyof BrokerPorts> = { native: 'native', 'native-tls': 'nativeTls', mqtt: 'mqtt', 'mqtt-tls': 'mqttTls', kafka: 'kafka', http: 'http', https: 'https' }
+      const wires: Record<Exclude<ListenerConfig['protocol'], 'http' | 'kafka'>, WireProtocol | null> = { native, mqtt: mqttWire }
+      const portKey: Record<string, keyof BrokerPorts> = { native: 'native', 'native-tls': 'nativeTls', mqtt: 'mqtt', 'mqtt-tls': 'mqttTls', kafka: 'kafka', 'kafka-tls': 'kafkaTls', http: 'http', https: 'https' }
       const tls = security.tls
       for (const l of listenerTable(config)) {
         const target = { name: l.name, host: l.host, port: l.port, flag: l.flag }
         let listener: Listener
+        // Each Kafka listener advertises its own address (Metadata answers).
+        const kafkaListener = l.protocol === 'kafka' ? kafka!.listener(l.tls) : null
         if (l.protocol === 'http') {
           listener = await startHttpListener({ target, routes, registry: connections, logger, tls: l.tls ? tls : null })
         } else {
-          const wire = wires[l.protocol]
+          const wire = kafkaListener?.wire ?? wires[l.protocol as keyof typeof wires]
           if (wire === null) continue
           listener = l.tls
             // A verified client certificate authenticates the connection before its first byte.
@@ -305,7 +311,7 @@ export class Broker {
         }
         listeners.push(listener)
         ports[portKey[l.name]!] = listener.port
-        if (l.protocol === 'kafka') kafka!.bound(listener.port)
+        kafkaListener?.bound(listener.port)
       }
       advertised.port = ports.native ?? ports.nativeTls ?? 0
       stats.start()

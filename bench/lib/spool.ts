@@ -15,7 +15,7 @@ const SPOOL_CLI = fileURLToPath(new URL('../../cli/spool.js', import.meta.url))
 
 export interface SpoolBroker extends ServerProcess {
   readonly dataDir: string
-  readonly ports: { native: number, http: number, mqtt: number | null, kafka: number | null, nativeTls: number | null }
+  readonly ports: { native: number, http: number, mqtt: number | null, kafka: number | null, nativeTls: number | null, kafkaTls: number | null }
   /** host:port of the native protocol. */
   readonly address: string
   /** The native protocol over WebSocket. */
@@ -48,11 +48,11 @@ export async function startSpool (options: StartSpoolOptions): Promise<SpoolBrok
   const server = spawnServer('spool', process.execPath, args)
   const line = await waitForLine(server, l => l.includes('"broker started"'), 60_000)
   const startSeconds = (performance.now() - started) / 1000
-  const ports = (JSON.parse(line) as { ports: { native: number, http: number, mqtt?: number, kafka?: number, nativeTls?: number | null } }).ports
+  const ports = (JSON.parse(line) as { ports: { native: number, http: number, mqtt?: number, kafka?: number, nativeTls?: number | null, kafkaTls?: number | null } }).ports
   return {
     ...server,
     dataDir: options.dataDir,
-    ports: { native: ports.native, http: ports.http, mqtt: ports.mqtt ?? null, kafka: ports.kafka ?? null, nativeTls: ports.nativeTls ?? null },
+    ports: { native: ports.native, http: ports.http, mqtt: ports.mqtt ?? null, kafka: ports.kafka ?? null, nativeTls: ports.nativeTls ?? null, kafkaTls: ports.kafkaTls ?? null },
     address: `127.0.0.1:${ports.native}`,
     wsUrl: `ws://127.0.0.1:${ports.http}/ws`,
     startSeconds,

@@ -17,50 +17,18 @@
  * and is not counted; the SDK's is this process (client CPU row).
  */
 
-import { spawn } from 'node:child_process'
-import { createWriteStream, openSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
 import { bySize, parseArgs } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
+import { runKcat, writeKcatInput } from '../lib/kcat.js'
 import { measure, type Measured } from '../lib/measure.js'
 import { findExecutable } from '../lib/procs.js'
 import { Recorder, SPOOL } from '../lib/result.js'
-import { closeClients, consumeAll, createTopic, makeValue, openProducers, produceWith, spoolClient, startSpool, type SpoolBroker } from '../lib/spool.js'
+import { closeClients, consumeAll, createTopic, openProducers, produceWith, spoolClient, startSpool, type SpoolBroker } from '../lib/spool.js'
 
 const VALUE_BYTES = 100
 const KCAT = `${SPOOL} (Kafka listener, kcat)`
 const NATIVE = `${SPOOL} (native, SDK)`
-
-/** Writes `records` lines of VALUE_BYTES letters (the same bytes as the SDK's makeValue). */
-async function writeInput (path: string, records: number): Promise<void> {
-  const line = Buffer.concat([Buffer.from(makeValue(VALUE_BYTES)), Buffer.from('\n')])
-  const chunk = Buffer.concat(Array.from({ length: 1000 }, () => line))
-  const out = createWriteStream(path)
-  for (let written = 0; written < records; written += 1000) {
-    const n = Math.min(1000, records - written)
-    if (!out.write(n === 1000 ? chunk : chunk.subarray(0, n * line.length))) await new Promise<void>(resolve => out.once('drain', () => resolve()))
-  }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())))
-}
-
-/** Runs kcat with stdin from `input` (or none) and stdout to /dev/null; rejects on a failure. */
-function runKcat (args: string[], input: string | null, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stdin = input === null ? 'ignore' : openSync(input, 'r')
-    const stdout = openSync('/dev/null', 'w')
-    const child = spawn('kcat', args, { stdio: [stdin, stdout, 'pipe'], detached: true })
-    let stderr = ''
-    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
-    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL') } catch {} }, timeoutMs)
-    child.once('exit', code => {
-      clearTimeout(timer)
-      if (typeof stdin === 'number') closeSync(stdin)
-      closeSync(stdout)
-      if (code === 0) resolve()
-      else reject(new Error(`kcat ${args.join(' ')} exited ${code}: ${stderr.slice(-500)}`))
-    })
-  })
-}
 
 function rows (rec: Recorder, name: string, system: string, records: number, m: Measured<unknown>, clientCpu: boolean): void {
   rec.add({ name, system, metric: 'records/s', value: records / m.seconds, unit: 'rec/s' })
@@ -116,7 +84,7 @@ await runMain(async () => {
   rec.config({ records, valueBytes: VALUE_BYTES, kcat: { acks: 1, lingerMs: 5, batchSize: 1048576 }, sdk: { acks: 1, lingerMs: 5, batchBytes: 1048576, perSend: 1000, outstanding: 16 } })
   const dir = tempDir('kafka', args.tmp)
   const input = join(dir, 'values.txt')
-  await writeInput(input, records)
+  await writeKcatInput(input, records, VALUE_BYTES)
   const broker = await startSpool({ dataDir: join(dir, 'data'), kafka: true })
   try {
     // Warm-up (untimed): JIT and connections of both paths.

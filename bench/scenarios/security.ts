@@ -14,6 +14,12 @@
  * 1 KiB values, 1 partition, 1 producer, acks=1, lingerMs 5, 1,000-message sends with 16
  * in flight; one consumer with run({ eachBatch }). The systems run in turn, each
  * configuration in one round, so drift of the machine hits all of them alike.
+ * The same four configurations on the Kafka listener, with kcat (librdkafka 2.0.2) as its
+ * own process: `-P` of 100 B values from a file (acks=1, linger.ms 5, batch.size 1 MiB),
+ * then `-C -o beginning -e` of that topic; plain TCP, `ssl`, `sasl_plaintext` SCRAM-SHA-256
+ * and `sasl_ssl` SCRAM-SHA-256, the SASL rows as the same non-super user. Each kcat run
+ * includes its connection setup (TLS handshake, SCRAM exchange: milliseconds against
+ * seconds of load); kcat's CPU is its own process and not in the rows.
  * Aims (RESULTS.md): TLS costs at most 30% of plaintext throughput for 100 B records; the
  * authorization checks at most 3%.
  */
@@ -29,6 +35,8 @@ import { CredentialStore } from '../../broker/security/credentials.js'
 import type { ClientOptions } from '../../client/index.js'
 import { bySize, parseArgs, type Mode } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
+import { runKcat, writeKcatInput } from '../lib/kcat.js'
+import { findExecutable } from '../lib/procs.js'
 import { measure, throughputRows } from '../lib/measure.js'
 import { Recorder, SPOOL } from '../lib/result.js'
 import { closeClients, consumeAll, createTopic, openProducers, produceWith, spoolClient, startSpool, type SpoolBroker } from '../lib/spool.js'
@@ -96,6 +104,27 @@ async function consume (rec: Recorder, s: System, c: Config, n: number, count: n
   if (timed) for (const row of throughputRows(`consume ${size(c)}, 1 partition`, s.name, m.value, c.valueBytes, m)) rec.add(row)
 }
 
+interface KcatSystem {
+  name: string
+  broker: SpoolBroker
+  address: string
+  /** kcat's -X options for this configuration. */
+  options: string[]
+  admin: ClientOptions
+}
+
+/** kcat produces `count` 100 B values from `input` to a fresh topic, then consumes them; two timed phases. */
+async function kcatPhases (rec: Recorder, s: KcatSystem, n: number, input: string, count: number): Promise<void> {
+  const topic = `bench.kcat-${n}`
+  await createTopic(s.broker, topic, 1, {}, s.admin)
+  const base = ['-b', s.address, ...s.options]
+  const produced = await measure(s.broker.pid, () => runKcat([...base, '-P', '-t', topic, '-p', '0', '-X', 'acks=1', '-X', 'linger.ms=5', '-X', 'batch.size=1048576', '-X', 'compression.codec=none'], input, 300_000))
+  const consumed = await measure(s.broker.pid, () => runKcat([...base, '-C', '-t', topic, '-p', '0', '-o', 'beginning', '-e', '-q'], null, 300_000))
+  const own = (rows: ReturnType<typeof throughputRows>): ReturnType<typeof throughputRows> => rows.filter(r => r.metric !== 'client CPU s per 1M records')
+  for (const row of own(throughputRows('kcat produce 100 B, 1 partition (Kafka listener)', s.name, count, 100, produced))) rec.add(row)
+  for (const row of own(throughputRows('kcat consume 100 B, 1 partition (Kafka listener)', s.name, count, 100, consumed))) rec.add(row)
+}
+
 /**
  * The cost of one cached authorization decision (what every append and fetch pays), in
  * this process: the ACL policy against a set of ACLs like the brokers', many times over.
@@ -119,7 +148,9 @@ await runMain(async () => {
   const dir = tempDir('security', args.tmp)
   const pki = certificates(dir)
   const tlsFlags = ['--tls-port', '0', '--tls-cert-file', pki.cert, '--tls-key-file', pki.key]
-  const open = await startSpool({ dataDir: join(dir, 'open'), args: tlsFlags })
+  const kcat = findExecutable('kcat') !== null
+  const kafkaFlags = kcat ? ['--kafka-tls-port', '0'] : []
+  const open = await startSpool({ dataDir: join(dir, 'open'), kafka: kcat, args: [...tlsFlags, ...kafkaFlags] })
   const securedDir = join(dir, 'secured')
   const users = CredentialStore.open({ dataDir: securedDir })
   await users.addUser('bench', PASSWORD)
@@ -128,7 +159,7 @@ await runMain(async () => {
     { principal: 'User:bench', resourceType: 'topic', patternType: 'prefixed', resourceName: 'bench.', operation: 'write' },
     { principal: 'User:bench', resourceType: 'topic', patternType: 'prefixed', resourceName: 'bench.', operation: 'read' },
   ])
-  const secured = await startSpool({ dataDir: securedDir, args: [...tlsFlags, '--auth', '--super-users', 'User:admin'] })
+  const secured = await startSpool({ dataDir: securedDir, kafka: kcat, args: [...tlsFlags, ...kafkaFlags, '--auth', '--super-users', 'User:admin'] })
   const ca = readFileSync(pki.ca, 'utf8')
   const user = { sasl: { username: 'bench', password: PASSWORD } }
   const admin = { sasl: { username: 'admin', password: ADMIN_PASSWORD } }
@@ -150,6 +181,24 @@ await runMain(async () => {
     process.stderr.write(`security: ${size(c)}\n`)
     for (const s of systems) await produce(rec, s, c, n++, r.produce, r.maxSeconds, true)
     for (const s of systems) await consume(rec, s, c, n++, r.consume, true)
+  }
+  if (kcat) {
+    const input = join(dir, 'kcat-values.txt')
+    const count = records(args.mode, CONFIGS[0]!).produce
+    await writeKcatInput(input, count, 100)
+    const ssl = ['-X', `ssl.ca.location=${pki.ca}`]
+    const scram = ['-X', 'sasl.mechanisms=SCRAM-SHA-256', '-X', 'sasl.username=bench', '-X', `sasl.password=${PASSWORD}`]
+    const kcats: KcatSystem[] = [
+      { name: 'kcat', broker: open, address: `127.0.0.1:${open.ports.kafka}`, options: [], admin: {} },
+      { name: 'kcat TLS', broker: open, address: `127.0.0.1:${open.ports.kafkaTls}`, options: ['-X', 'security.protocol=ssl', ...ssl], admin: {} },
+      { name: 'kcat SCRAM+ACL', broker: secured, address: `127.0.0.1:${secured.ports.kafka}`, options: ['-X', 'security.protocol=sasl_plaintext', ...scram], admin },
+      { name: 'kcat TLS+SCRAM+ACL', broker: secured, address: `127.0.0.1:${secured.ports.kafkaTls}`, options: ['-X', 'security.protocol=sasl_ssl', ...ssl, ...scram], admin },
+    ]
+    process.stderr.write('security: kcat over the Kafka listener\n')
+    for (const s of kcats) await kcatPhases(rec, s, n++, input, count)
+    rec.note('The kcat rows run through the Kafka listener: plain, ssl, sasl_plaintext and sasl_ssl with SCRAM-SHA-256; kcat\'s own CPU is not counted.')
+  } else {
+    rec.skip('kcat is not installed (apt-get install kcat): no Kafka listener rows')
   }
   await open.stop()
   await secured.stop()

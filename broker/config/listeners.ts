@@ -3,7 +3,7 @@
  * binds, whether it speaks TLS, and the flag that moves it (for error messages). The broker
  * starts its listeners from this table. It is derived from the per-listener port settings:
  * plain listeners (`--port`, `--kafka-port`, `--http-port`, `--mqtt-port`) and TLS ones (`--tls-port`,
- * `--https-port`, `--mqtt-tls-port`, off unless set), so plain and TLS run side by side or
+ * `--kafka-tls-port`, `--https-port`, `--mqtt-tls-port`, off unless set), so plain and TLS run side by side or
  * TLS alone (switch the plain port off). Every TLS listener uses the one certificate of
  * `--tls-cert-file`/`--tls-key-file` and the client-certificate policy of `--tls-client-auth`;
  * authentication (`--auth`) applies to every listener alike.
@@ -33,6 +33,7 @@ export function listenerTable (config: BrokerConfig): ListenerConfig[] {
   add('native', 'native', config.port, false, '--port')
   add('native-tls', 'native', config.tlsPort, true, '--tls-port')
   add('kafka', 'kafka', config.kafkaPort, false, '--kafka-port')
+  add('kafka-tls', 'kafka', config.kafkaTlsPort, true, '--kafka-tls-port')
   add('mqtt', 'mqtt', config.mqttPort, false, '--mqtt-port')
   add('mqtt-tls', 'mqtt', config.mqttTlsPort, true, '--mqtt-tls-port')
   add('http', 'http', config.httpPort, false, '--http-port')
@@ -56,17 +57,23 @@ export interface BrokerPorts {
   mqttTls: number | null
   /** Kafka wire-protocol TCP port. */
   kafka: number | null
+  /** The Kafka wire protocol over TLS. */
+  kafkaTls: number | null
 }
 
 /**
- * Where Kafka clients are told to connect (Metadata and FindCoordinator answers): the
- * `kafkaAdvertisedListener` setting (a container advertises its service name), else the
- * bind host — 127.0.0.1 for a wildcard bind — and the bound port.
+ * Where the clients of a Kafka listener are told to connect (Metadata and FindCoordinator
+ * answers), so a client stays on the listener it came through: for the plain listener the
+ * `kafkaAdvertisedListener` setting (a container advertises its service name), for the TLS
+ * one `kafkaTlsAdvertisedListener`, else the host of `kafkaAdvertisedListener`; else the
+ * bind host — 127.0.0.1 for a wildcard bind. The port is the setting's, else the bound one.
  */
-export function kafkaAdvertisedAddress (config: BrokerConfig, boundPort: number): { host: string, port: number } {
-  if (config.kafkaAdvertisedListener !== null) {
-    const { host, port } = parseHostPort(config.kafkaAdvertisedListener, 'kafkaAdvertisedListener')
+export function kafkaAdvertisedAddress (config: BrokerConfig, boundPort: number, tls = false): { host: string, port: number } {
+  const own = tls ? config.kafkaTlsAdvertisedListener : config.kafkaAdvertisedListener
+  if (own !== null) {
+    const { host, port } = parseHostPort(own, tls ? 'kafkaTlsAdvertisedListener' : 'kafkaAdvertisedListener')
     return { host, port: port ?? boundPort }
   }
+  if (tls && config.kafkaAdvertisedListener !== null) return { host: parseHostPort(config.kafkaAdvertisedListener, 'kafkaAdvertisedListener').host, port: boundPort }
   return { host: config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host, port: boundPort }
 }

@@ -93,6 +93,8 @@ export const SETTINGS = {
   tlsPort: s<number | null>('port', null, 'Native protocol over TLS (SDK and CLI with --tls); off unless set'),
   httpsPort: s<number | null>('port', null, 'HTTPS port: the HTTP port\'s routes over TLS (wss:// for /ws and /mqtt); off unless set'),
   mqttTlsPort: s<number | null>('port', null, 'MQTT over TLS (8883 by convention); off unless set'),
+  kafkaTlsPort: s<number | null>('port', null, 'Kafka wire protocol over TLS (9093 by convention; security.protocol ssl or sasl_ssl); off unless set'),
+  kafkaTlsAdvertisedListener: s<string | null>('string', null, 'host:port (or host) clients of the Kafka TLS listener are told to connect to; default: the host of kafkaAdvertisedListener (or --host) and the bound Kafka TLS port'),
   quotaWindowNum: s<number>('int', 11, 'Windows a quota\'s rate is measured over (Kafka\'s quota.window.num): the last quotaWindowNum − 1 to quotaWindowNum windows'),
   quotaWindowSizeMs: s<number>('int', 1000, 'Length of one quota window in ms (Kafka\'s quota.window.size.seconds); one throttle is at most quotaWindowNum × quotaWindowSizeMs'),
   egressWarnRatio: s<number>('int', 10, 'Egress at least this many times ingress is an egress anomaly: the console says so and /metrics shows it'),
@@ -186,6 +188,7 @@ export function validateConfig (config: BrokerConfig): BrokerConfig {
   }
   if (config.groupInitialRebalanceDelayMs < 0) throw new InvalidConfigError('groupInitialRebalanceDelayMs must be >= 0')
   if (config.kafkaAdvertisedListener !== null) parseHostPort(config.kafkaAdvertisedListener, 'kafkaAdvertisedListener')
+  if (config.kafkaTlsAdvertisedListener !== null) parseHostPort(config.kafkaTlsAdvertisedListener, 'kafkaTlsAdvertisedListener')
   if (config.retentionCheckIntervalMs < 0) throw new InvalidConfigError('retentionCheckIntervalMs must be >= 0')
   validateSecurityConfig(config)
   if (config.quotaWindowNum < 2) throw new InvalidConfigError(`quotaWindowNum must be at least 2 (got ${config.quotaWindowNum})`)
@@ -217,7 +220,7 @@ const TLS_PRINCIPAL = ['dn', 'cn']
 function validateSecurityConfig (config: BrokerConfig): void {
   if (!CLIENT_AUTH.includes(config.tlsClientAuth)) throw new InvalidConfigError(`tlsClientAuth must be one of ${CLIENT_AUTH.join(', ')} (got ${JSON.stringify(config.tlsClientAuth)})`)
   if (!TLS_PRINCIPAL.includes(config.tlsPrincipal)) throw new InvalidConfigError(`tlsPrincipal must be dn or cn (got ${JSON.stringify(config.tlsPrincipal)})`)
-  const tlsListeners = (['tlsPort', 'httpsPort', 'mqttTlsPort'] as const).filter(k => config[k] !== null)
+  const tlsListeners = (['tlsPort', 'kafkaTlsPort', 'httpsPort', 'mqttTlsPort'] as const).filter(k => config[k] !== null)
   if (tlsListeners.length > 0 && (config.tlsCertFile === null || config.tlsKeyFile === null)) {
     throw new InvalidConfigError(`${tlsListeners.map(flagName).join(', ')} need a certificate and its key: give --tls-cert-file and --tls-key-file`)
   }

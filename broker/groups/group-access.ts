@@ -16,13 +16,35 @@
  *   describeGroups                  describe on each group (GROUP_AUTHORIZATION_FAILED per group);
  *                                   offsets shown only for topics the caller may describe
  *   deleteGroups                    delete on each group
+ *
+ * Kafka's classic groups (JoinGroup/SyncGroup, the Kafka listener's groups.ts), as Kafka's
+ * broker authorizes them — group-level denials throw GROUP_AUTHORIZATION_FAILED, which the
+ * listener answers in each api's own shape:
+ *   classicJoin, classicSync, classicHeartbeat, classicLeave   read on the group
+ *   classicCommit                   read on the group; read on each topic (a denied topic's
+ *                                   partitions answer TOPIC_AUTHORIZATION_FAILED, the rest commit)
+ *   classicFetch                    describe on the group; describe on each topic (denied: its
+ *                                   partitions answer TOPIC_AUTHORIZATION_FAILED; asked for all,
+ *                                   left out)
+ *   classicDeleteOffsets            delete on the group; read on each topic (as commits)
+ *   visibleGroupIds                 ListGroups: all with describe on the cluster, else those
+ *                                   the caller may describe
+ *   mayDescribe                     DescribeGroups: describe on the group (a denial is logged)
  */
 
 import { GroupAuthorizationFailedError, TopicAuthorizationFailedError } from '../../protocol/errors.js'
 import type { RequestOf, ResponseOf } from '../../protocol/native/api-keys.js'
 import type { Caller } from '../security/principal.js'
 import { CLUSTER_RESOURCE, type AccessPolicy } from '../services/access.js'
+import type { CommitPartition, JoinRequest, JoinResult, SyncRequest, SyncResult } from './classic-coordinator.js'
 import type { ClientInfo, GroupCoordinator } from './coordinator.js'
+
+const TOPIC_AUTHORIZATION_FAILED = new TopicAuthorizationFailedError('').errorCode
+
+/** Committed offsets per topic, as the classic side takes and answers them. */
+type TopicPartitions<P> = ReadonlyArray<{ name: string, partitions: readonly P[] }>
+type PartitionCodes = Array<{ name: string, partitions: Array<{ partition: number, errorCode: number }> }>
+type FetchedOffsets = Array<{ name: string, partitions: Array<{ partition: number, offset: number, leaderEpoch: number, metadata: string | null, errorCode: number }> }>
 
 type Body<N extends 'GroupHeartbeat' | 'OffsetCommit' | 'OffsetFetch' | 'ListGroups' | 'DescribeGroups' | 'DeleteGroups'> = Omit<ResponseOf<N>, 'errorCode' | 'errorMessage'>
 
@@ -116,6 +138,84 @@ export class GroupAccess {
         return { groupId, errorCode: err.errorCode, errorMessage: err.message }
       })()),
     }
+  }
+
+  // ---- Kafka's classic groups --------------------------------------------------------
+
+  classicJoin (caller: Caller, groupId: string, req: JoinRequest): JoinResult | Promise<JoinResult> {
+    this.#access.check(caller, 'read', 'group', groupId)
+    return this.coordinator.classic.join(groupId, req)
+  }
+
+  classicSync (caller: Caller, groupId: string, req: SyncRequest): SyncResult | Promise<SyncResult> {
+    this.#access.check(caller, 'read', 'group', groupId)
+    return this.coordinator.classic.sync(groupId, req)
+  }
+
+  classicHeartbeat (caller: Caller, groupId: string, memberId: string, groupInstanceId: string | null, generationId: number): number {
+    this.#access.check(caller, 'read', 'group', groupId)
+    return this.coordinator.classic.heartbeat(groupId, memberId, groupInstanceId, generationId)
+  }
+
+  classicLeave (caller: Caller, groupId: string, members: ReadonlyArray<{ memberId: string, groupInstanceId: string | null }>): number[] {
+    this.#access.check(caller, 'read', 'group', groupId)
+    return this.coordinator.classic.leave(groupId, members)
+  }
+
+  classicCommit (caller: Caller, groupId: string, memberId: string, groupInstanceId: string | null, generationId: number, topics: TopicPartitions<CommitPartition>): PartitionCodes {
+    this.#access.check(caller, 'read', 'group', groupId)
+    return this.#perTopic(caller, 'read', topics, p => p.partition, allowed => this.coordinator.classic.commit(groupId, memberId, groupInstanceId, generationId, allowed))
+  }
+
+  /** Committed offsets (-1 where none); `errorCode` is 0 except for a denied topic's partitions. */
+  classicFetch (caller: Caller, groupId: string, topics: TopicPartitions<number> | null): FetchedOffsets {
+    this.#access.check(caller, 'describe', 'group', groupId)
+    const classic = this.coordinator.classic
+    const found = (t: ReturnType<typeof classic.fetch>[number]): FetchedOffsets[number] => ({ name: t.name, partitions: t.partitions.map(p => ({ ...p, errorCode: 0 })) })
+    if (topics === null) return classic.fetch(groupId, null).filter(t => this.#access.allows(caller, 'describe', 'topic', t.name)).map(found)
+    const denied = new Set(topics.filter(t => !this.#allowedLogged(caller, 'describe', t.name)).map(t => t.name))
+    const answer = classic.fetch(groupId, topics.filter(t => !denied.has(t.name)))
+    let next = 0
+    return topics.map(t => denied.has(t.name)
+      ? { name: t.name, partitions: t.partitions.map(partition => ({ partition, offset: -1, leaderEpoch: -1, metadata: null, errorCode: TOPIC_AUTHORIZATION_FAILED })) }
+      : found(answer[next++]!))
+  }
+
+  classicDeleteOffsets (caller: Caller, groupId: string, topics: TopicPartitions<number>): { errorCode: number, topics: PartitionCodes } {
+    this.#access.check(caller, 'delete', 'group', groupId)
+    let errorCode = 0
+    const result = this.#perTopic(caller, 'read', topics, p => p, allowed => {
+      const r = this.coordinator.classic.deleteOffsets(groupId, allowed)
+      errorCode = r.errorCode
+      return r.errorCode === 0 ? r.topics : allowed.map(t => ({ name: t.name, partitions: t.partitions.map(partition => ({ partition, errorCode: r.errorCode })) }))
+    })
+    return { errorCode, topics: errorCode === 0 ? result : [] }
+  }
+
+  /** The group ids a Kafka ListGroups shows this caller. */
+  visibleGroupIds (caller: Caller): string[] {
+    const all = this.coordinator.groupIds()
+    if (this.#access.allows(caller, 'describe', 'cluster', CLUSTER_RESOURCE)) return all
+    return all.filter(id => this.#access.allows(caller, 'describe', 'group', id))
+  }
+
+  /** Whether the caller may describe the group (a denial is counted and logged). */
+  mayDescribe (caller: Caller, groupId: string): boolean {
+    return this.#allowedLogged(caller, 'describe', groupId, 'group')
+  }
+
+  /**
+   * Runs `apply` on the topics `operation` is allowed on and answers the others'
+   * partitions with TOPIC_AUTHORIZATION_FAILED, in request order.
+   */
+  #perTopic<P> (caller: Caller, operation: 'read' | 'describe', topics: TopicPartitions<P>, partitionOf: (p: P) => number, apply: (allowed: TopicPartitions<P>) => PartitionCodes): PartitionCodes {
+    const denied = new Set(topics.filter(t => !this.#allowedLogged(caller, operation, t.name)).map(t => t.name))
+    const allowed = topics.filter(t => !denied.has(t.name))
+    const done = allowed.length === 0 ? [] : apply(allowed)
+    let next = 0
+    return topics.map(t => denied.has(t.name)
+      ? { name: t.name, partitions: t.partitions.map(p => ({ partition: partitionOf(p), errorCode: TOPIC_AUTHORIZATION_FAILED })) }
+      : done[next++]!)
   }
 
   /** Whether allowed; a denial is counted and logged like a check's. */

@@ -64,7 +64,7 @@ export function checkExposure (config: BrokerConfig): void {
 
 /** Options of TlsContextManager.load from the settings (null when no TLS listener is configured). */
 function tlsOptions (config: BrokerConfig, logger: Logger): Parameters<typeof TlsContextManager.load>[0] | null {
-  if (config.tlsPort === null && config.httpsPort === null && config.mqttTlsPort === null) return null
+  if (config.tlsPort === null && config.kafkaTlsPort === null && config.httpsPort === null && config.mqttTlsPort === null) return null
   return {
     certFile: config.tlsCertFile!,
     keyFile: config.tlsKeyFile!,

@@ -394,7 +394,7 @@ t.test('bad input: random, mutated, oversized and unknown frames close only thei
     ['an unknown api key', sized(new Uint8Array([0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0, 0]))],
     ['Produce v2 (below the advertised range)', sized(new Uint8Array([0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0]))],
     ['Fetch v13 (above it)', sized(new Uint8Array([0, 1, 0, 13, 0, 0, 0, 1, 0, 0, 0]))],
-    ['CreateAcls (not served until the security work)', sized(new Uint8Array([0, 30, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]))],
+    ['EndTxn (transactions are not served)', sized(new Uint8Array([0, 26, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]))],
   ]
   const outcome = { answered: 0, closed: 0, waiting: 0 }
   const tryOne = async (bytes: Uint8Array): Promise<'answered' | 'closed' | 'waiting'> => {

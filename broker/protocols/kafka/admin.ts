@@ -100,6 +100,7 @@ export function deleteRecords (ctx: KafkaContext, req: RequestBody<'DeleteRecord
       name: t.name,
       partitions: t.partitions.map(p => {
         try {
+          ctx.topics.authorize(rc.connection.caller, 'delete', t.name)
           if (ctx.topics.info(t.name)?.internal === true) throw new InvalidTopicError(`topic "${t.name}" is internal`)
           const lowWatermark = ctx.partitions.deleteRecordsBefore(rc.connection.caller, t.name, p.partitionIndex, p.offset)
           return { partitionIndex: p.partitionIndex, lowWatermark, errorCode: 0 }

@@ -10,11 +10,17 @@
  * and changes nothing (the range checks of storage run only when a change is applied).
  * Broker settings come from flags, environment or the config file: altering them here is
  * INVALID_REQUEST.
+ *
+ * Authorization, as Kafka's broker: describe_configs on the topic (or on the cluster for the
+ * broker), alter_configs on the topic (or the cluster) — checked first, validate_only
+ * included, so a denied caller learns nothing about the topic (TOPIC_ or
+ * CLUSTER_AUTHORIZATION_FAILED per resource).
  */
 
 import { InvalidConfigError, InvalidRequestError, UnknownTopicOrPartitionError } from '../../../protocol/errors.js'
 import type { RequestBody, ResponseInput } from '../../../protocol/kafka/registry.js'
 import type { LogConfig } from '../../storage/config.js'
+import { CLUSTER_RESOURCE } from '../../services/access.js'
 import { kafkaError, type ItemOf, type KafkaContext, type KafkaRequestContext } from './context.js'
 import { CONFIG_SOURCE, TOPIC_CONFIGS, brokerLogDefaults, describeBrokerConfig, describeTopicConfig, parseTopicConfig } from './topic-configs.js'
 
@@ -35,7 +41,9 @@ export function describeConfigs (ctx: KafkaContext, req: RequestBody<'DescribeCo
     const base = { resourceType: r.resourceType, resourceName: r.resourceName }
     try {
       if (r.resourceType === RESOURCE_TOPIC) {
-        const info = ctx.topics.describe(rc.connection.caller, r.resourceName)
+        ctx.topics.authorize(rc.connection.caller, 'describe_configs', r.resourceName)
+        const info = ctx.topics.info(r.resourceName)
+        if (info === undefined) throw new UnknownTopicOrPartitionError(`topic "${r.resourceName}" does not exist`)
         const configs = describeTopicConfig(info.config, brokerLogDefaults(ctx.config), r.configurationKeys).map(c => ({
           name: c.name, value: c.value, readOnly: false, isDefault: c.isDefault, configSource: c.source, isSensitive: false,
           synonyms: synonyms ? [{ name: c.name, value: c.value, source: c.source }] : [],
@@ -43,6 +51,7 @@ export function describeConfigs (ctx: KafkaContext, req: RequestBody<'DescribeCo
         return { errorCode: 0, errorMessage: null, ...base, configs }
       }
       if (r.resourceType === RESOURCE_BROKER) {
+        ctx.access.check(rc.connection.caller, 'describe_configs', 'cluster', CLUSTER_RESOURCE)
         checkBroker(ctx, r.resourceName)
         const configs = describeBrokerConfig(ctx.config, r.configurationKeys).map(c => ({
           name: c.name, value: c.value, readOnly: true, isDefault: false, configSource: CONFIG_SOURCE.staticBroker, isSensitive: false,
@@ -63,8 +72,12 @@ type AlterResult = ItemOf<ResponseInput<'AlterConfigs'>['responses']>
 async function alterTopic (ctx: KafkaContext, rc: KafkaRequestContext, resourceType: number, name: string, validateOnly: boolean, build: (current: LogConfig, defaults: LogConfig) => Partial<LogConfig>): Promise<AlterResult> {
   const base = { resourceType, resourceName: name }
   try {
-    if (resourceType === RESOURCE_BROKER) throw new InvalidRequestError('broker settings come from flags, environment or the config file; they cannot be altered over the Kafka protocol')
+    if (resourceType === RESOURCE_BROKER) {
+      ctx.access.check(rc.connection.caller, 'alter_configs', 'cluster', CLUSTER_RESOURCE)
+      throw new InvalidRequestError('broker settings come from flags, environment or the config file; they cannot be altered over the Kafka protocol')
+    }
     if (resourceType !== RESOURCE_TOPIC) throw new InvalidRequestError(`resource type ${resourceType} cannot be altered (2 topic)`)
+    ctx.topics.authorize(rc.connection.caller, 'alter_configs', name)
     const info = ctx.topics.info(name)
     if (info === undefined || info.internal) throw new UnknownTopicOrPartitionError(`topic "${name}" does not exist`)
     const change = build(info.config, brokerLogDefaults(ctx.config))

@@ -1,7 +1,8 @@
 /**
- * What the Kafka front-end's handlers may use: the services and the group coordinator
- * (built once by broker.ts), and per request the connection, its response room and the
- * session's authentication stage.
+ * What the Kafka front-end's handlers may use: the services, the group coordinator behind
+ * its access checks and the AccessPolicy (built once by broker.ts), and per request the
+ * connection, its response room, the listener's advertised address and the session's
+ * authentication stage.
  */
 
 import type { Logger } from 'pino'
@@ -9,9 +10,12 @@ import { SpoolError, UnknownServerError } from '../../../protocol/errors.js'
 import { kafkaErrorCodeOf } from '../../../protocol/kafka/error-codes.js'
 import type { BrokerConfig } from '../../config/settings.js'
 import type { GroupCoordinator } from '../../groups/coordinator.js'
+import type { GroupAccess } from '../../groups/group-access.js'
 import type { Connection } from '../../network/connection.js'
 import type { BrokerMetrics } from '../../observability/metrics.js'
+import type { AuthExchange } from '../../security/authenticator.js'
 import type { Principal } from '../../security/principal.js'
+import type { AccessPolicy } from '../../services/access.js'
 import type { ResponseRoom } from '../../services/fetch.js'
 import type { PartitionService } from '../../services/partitions.js'
 import type { ProducerIdService } from '../../services/producer-ids.js'
@@ -22,24 +26,63 @@ export interface KafkaContext {
   readonly topics: TopicService
   readonly partitions: PartitionService
   readonly producerIds: ProducerIdService
+  /** The coordinator's state, read-only here: every group operation goes through `groupAccess`. */
   readonly groups: GroupCoordinator
+  /** The group operations, authorized as Kafka's broker does (groups/group-access.ts). */
+  readonly groupAccess: GroupAccess
+  /** The policy behind every service call; handlers ask it directly only for the cluster resource. */
+  readonly access: AccessPolicy
   readonly logger: Logger
   readonly metrics: BrokerMetrics
   /** The cluster id (config/cluster-id.ts). */
   readonly clusterId: string
   /** This broker's node id: every broker id, leader and controller id Kafka clients see. */
   readonly nodeId: number
-  /** host:port Kafka clients are told to use; the port is filled in once the listener is bound. */
-  readonly advertised: { host: string, port: number }
   readonly now: () => number
 }
+
+/** host:port a Kafka listener tells clients to use; the port is filled in once the listener is bound. */
+export interface KafkaAdvertised {
+  host: string
+  port: number
+}
+
+/** Where a session's SASL exchange stands (sasl.ts reads and writes it). */
+export interface KafkaSaslState {
+  /** The exchange SaslHandshake opened; null before the first handshake. */
+  exchange: AuthExchange | null
+  /** A step of the exchange is running: another SASL message meanwhile is ILLEGAL_SASL_STATE. */
+  stepping: boolean
+  /** The principal of the last exchange that succeeded (a re-authentication must keep it). */
+  principal: Principal | null
+}
+
+/** The answer to one raw SASL token (after SaslHandshake v0). */
+export type RawTokenAnswer =
+  | { readonly kind: 'continue' | 'done', readonly response: Uint8Array }
+  /** The exchange failed: no answer, the connection closes. */
+  | { readonly kind: 'failed' }
+
+export type RawTokenHandler = (token: Uint8Array) => Promise<RawTokenAnswer>
 
 /** The session's authentication stage, as handlers see it (SASL handlers complete it). */
 export interface KafkaSessionControl {
   /** False while the connection is in its pre-authentication stage. */
   readonly authenticated: boolean
-  /** An authenticator proved who the peer is: the connection leaves the pre-authentication stage. */
-  completeAuthentication (principal: Principal): void
+  readonly sasl: KafkaSaslState
+  /**
+   * An authenticator proved who the peer is: the connection takes the principal (until
+   * `expiresAtMs`, a token's expiry) and leaves the pre-authentication stage.
+   */
+  completeAuthentication (principal: Principal, expiresAtMs?: number | null): void
+  /**
+   * After SaslHandshake v0: the frames that follow are SASL tokens without a request header,
+   * each handed to `onToken` and answered with its size-prefixed response, until `onToken`
+   * says the exchange is done (or failed: the connection closes).
+   */
+  readRawTokens (onToken: RawTokenHandler): void
+  /** Closes the connection once the answer being prepared now is written (a failed exchange). */
+  closeAfterAnswer (): void
 }
 
 export interface KafkaRequestContext {
@@ -51,6 +94,8 @@ export interface KafkaRequestContext {
   /** This connection's response memory: what a fetch may still read. */
   readonly room: ResponseRoom
   readonly session: KafkaSessionControl
+  /** The address of the listener this connection came through (plain or TLS). */
+  readonly advertised: KafkaAdvertised
 }
 
 /** The Kafka error code and message for an item's failure; unexpected errors are logged once. */

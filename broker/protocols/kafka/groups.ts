@@ -9,6 +9,13 @@
  * completes (the request pipeline keeps later answers of the connection behind them, as
  * Kafka's broker does).
  *
+ * Authorization (groups/group-access.ts, as Kafka's broker): read on the group to join,
+ * sync, heartbeat, leave and commit (and read on each committed topic), describe to fetch
+ * offsets (and describe on each topic) and to describe, delete to delete groups or offsets;
+ * ListGroups shows the groups the principal may describe (all with describe on the cluster).
+ * A group-level denial is GROUP_AUTHORIZATION_FAILED in the api's own shape, a topic's
+ * TOPIC_AUTHORIZATION_FAILED on its partitions.
+ *
  * Native groups seen from Kafka clients: listed and described like classic ones, protocol
  * type "consumer", each member's subscription and assignment written in the consumer
  * protocol's format, so Kafka admin tools show their members and lag; states are named in
@@ -17,15 +24,17 @@
 
 import { encodeAssignment, encodeSubscription } from '../../../protocol/kafka/consumer-protocol.js'
 import type { RequestBody, ResponseInput } from '../../../protocol/kafka/registry.js'
-import type { KafkaContext, KafkaRequestContext } from './context.js'
+import { GroupAuthorizationFailedError } from '../../../protocol/errors.js'
+import { kafkaError, type KafkaContext, type KafkaRequestContext } from './context.js'
 
 const EMPTY = new Uint8Array(0)
+const GROUP_AUTHORIZATION_FAILED = new GroupAuthorizationFailedError('').errorCode
 const CONSUMER = 'consumer'
 const NATIVE_STATES: Record<string, string> = { empty: 'Empty', reconciling: 'PreparingRebalance', stable: 'Stable', dead: 'Dead' }
 
 export async function joinGroup (ctx: KafkaContext, req: RequestBody<'JoinGroup'>, rc: KafkaRequestContext): Promise<ResponseInput<'JoinGroup'>> {
   rc.connection.group = req.groupId
-  const r = await ctx.groups.classic.join(req.groupId, {
+  const r = await ctx.groupAccess.classicJoin(rc.connection.caller, req.groupId, {
     memberId: req.memberId,
     groupInstanceId: req.groupInstanceId,
     sessionTimeoutMs: req.sessionTimeoutMs,
@@ -40,40 +49,58 @@ export async function joinGroup (ctx: KafkaContext, req: RequestBody<'JoinGroup'
   return { errorCode: r.errorCode, generationId: r.generationId, protocolName: r.protocolName ?? '', leader: r.leader, memberId: r.memberId, members: r.members }
 }
 
-export async function syncGroup (ctx: KafkaContext, req: RequestBody<'SyncGroup'>): Promise<ResponseInput<'SyncGroup'>> {
-  const r = await ctx.groups.classic.sync(req.groupId, { memberId: req.memberId, groupInstanceId: req.groupInstanceId, generationId: req.generationId, assignments: req.assignments })
+export async function syncGroup (ctx: KafkaContext, req: RequestBody<'SyncGroup'>, rc: KafkaRequestContext): Promise<ResponseInput<'SyncGroup'>> {
+  const r = await ctx.groupAccess.classicSync(rc.connection.caller, req.groupId, { memberId: req.memberId, groupInstanceId: req.groupInstanceId, generationId: req.generationId, assignments: req.assignments })
   return { errorCode: r.errorCode, assignment: r.assignment }
 }
 
-export function heartbeat (ctx: KafkaContext, req: RequestBody<'Heartbeat'>): ResponseInput<'Heartbeat'> {
-  return { errorCode: ctx.groups.classic.heartbeat(req.groupId, req.memberId, req.groupInstanceId, req.generationId) }
+export function heartbeat (ctx: KafkaContext, req: RequestBody<'Heartbeat'>, rc: KafkaRequestContext): ResponseInput<'Heartbeat'> {
+  return { errorCode: ctx.groupAccess.classicHeartbeat(rc.connection.caller, req.groupId, req.memberId, req.groupInstanceId, req.generationId) }
 }
 
 export function leaveGroup (ctx: KafkaContext, req: RequestBody<'LeaveGroup'>, rc: KafkaRequestContext): ResponseInput<'LeaveGroup'> {
+  const caller = rc.connection.caller
+  if (rc.apiVersion < 3) {
+    const code = ctx.groupAccess.classicLeave(caller, req.groupId, [{ memberId: req.memberId, groupInstanceId: null }])[0]!
+    rc.connection.group = null
+    return { errorCode: code }
+  }
+  const codes = ctx.groupAccess.classicLeave(caller, req.groupId, req.members)
   rc.connection.group = null
-  if (rc.apiVersion < 3) return { errorCode: ctx.groups.classic.leave(req.groupId, [{ memberId: req.memberId, groupInstanceId: null }])[0]! }
-  const codes = ctx.groups.classic.leave(req.groupId, req.members)
   return { errorCode: 0, members: req.members.map((m, i) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: codes[i]! })) }
 }
 
-export function offsetCommit (ctx: KafkaContext, req: RequestBody<'OffsetCommit'>): ResponseInput<'OffsetCommit'> {
-  const topics = ctx.groups.classic.commit(req.groupId, req.memberId, req.groupInstanceId, req.generationIdOrMemberEpoch, req.topics.map(t => ({
+export function offsetCommit (ctx: KafkaContext, req: RequestBody<'OffsetCommit'>, rc: KafkaRequestContext): ResponseInput<'OffsetCommit'> {
+  const topics = ctx.groupAccess.classicCommit(rc.connection.caller, req.groupId, req.memberId, req.groupInstanceId, req.generationIdOrMemberEpoch, req.topics.map(t => ({
     name: t.name,
     partitions: t.partitions.map(p => ({ partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata })),
   })))
   return { topics: topics.map(t => ({ name: t.name, partitions: t.partitions.map(p => ({ partitionIndex: p.partition, errorCode: p.errorCode })) })) }
 }
 
-function fetched (ctx: KafkaContext, groupId: string, topics: ReadonlyArray<{ name: string, partitionIndexes: readonly number[] }> | null): Array<{ name: string, partitions: Array<{ partitionIndex: number, committedOffset: number, committedLeaderEpoch: number, metadata: string | null, errorCode: number }> }> {
-  return ctx.groups.classic.fetch(groupId, topics === null ? null : topics.map(t => ({ name: t.name, partitions: t.partitionIndexes }))).map(t => ({
+type FetchedTopic = { name: string, partitions: Array<{ partitionIndex: number, committedOffset: number, committedLeaderEpoch: number, metadata: string | null, errorCode: number }> }
+
+function fetched (ctx: KafkaContext, rc: KafkaRequestContext, groupId: string, topics: ReadonlyArray<{ name: string, partitionIndexes: readonly number[] }> | null): FetchedTopic[] {
+  return ctx.groupAccess.classicFetch(rc.connection.caller, groupId, topics === null ? null : topics.map(t => ({ name: t.name, partitions: t.partitionIndexes }))).map(t => ({
     name: t.name,
-    partitions: t.partitions.map(p => ({ partitionIndex: p.partition, committedOffset: p.offset, committedLeaderEpoch: p.leaderEpoch, metadata: p.metadata, errorCode: 0 })),
+    partitions: t.partitions.map(p => ({ partitionIndex: p.partition, committedOffset: p.offset, committedLeaderEpoch: p.leaderEpoch, metadata: p.metadata, errorCode: p.errorCode })),
   }))
 }
 
 export function offsetFetch (ctx: KafkaContext, req: RequestBody<'OffsetFetch'>, rc: KafkaRequestContext): ResponseInput<'OffsetFetch'> {
-  if (rc.apiVersion >= 8) return { groups: req.groups.map(g => ({ groupId: g.groupId, topics: fetched(ctx, g.groupId, g.topics), errorCode: 0 })) }
-  return { topics: fetched(ctx, req.groupId, req.topics), errorCode: 0 }
+  if (rc.apiVersion >= 8) {
+    // One group's denial is that group's error; the others are answered.
+    return {
+      groups: req.groups.map(g => {
+        try {
+          return { groupId: g.groupId, topics: fetched(ctx, rc, g.groupId, g.topics), errorCode: 0 }
+        } catch (err) {
+          return { groupId: g.groupId, topics: [], errorCode: kafkaError(ctx, err, 'offset fetch').errorCode }
+        }
+      }),
+    }
+  }
+  return { topics: fetched(ctx, rc, req.groupId, req.topics), errorCode: 0 }
 }
 
 /** A group's state in Kafka's vocabulary. */
@@ -85,7 +112,7 @@ function kafkaState (ctx: KafkaContext, groupId: string): string {
 
 export function listGroups (ctx: KafkaContext, req: RequestBody<'ListGroups'>, rc: KafkaRequestContext): ResponseInput<'ListGroups'> {
   const wanted = rc.apiVersion >= 4 && req.statesFilter.length > 0 ? new Set(req.statesFilter.map(s => s.toLowerCase())) : null
-  const groups = ctx.groups.groupIds().sort()
+  const groups = ctx.groupAccess.visibleGroupIds(rc.connection.caller).sort()
     .map(groupId => ({ groupId, protocolType: CONSUMER, groupState: kafkaState(ctx, groupId) }))
     .filter(g => wanted === null || wanted.has(g.groupState.toLowerCase()))
   return { errorCode: 0, groups }
@@ -131,16 +158,21 @@ function describeOne (ctx: KafkaContext, groupId: string): DescribedGroup {
   }
 }
 
-export function describeGroups (ctx: KafkaContext, req: RequestBody<'DescribeGroups'>): ResponseInput<'DescribeGroups'> {
-  return { groups: req.groups.map(groupId => describeOne(ctx, groupId)) }
+export function describeGroups (ctx: KafkaContext, req: RequestBody<'DescribeGroups'>, rc: KafkaRequestContext): ResponseInput<'DescribeGroups'> {
+  const caller = rc.connection.caller
+  return {
+    groups: req.groups.map(groupId => ctx.groupAccess.mayDescribe(caller, groupId)
+      ? describeOne(ctx, groupId)
+      : { errorCode: GROUP_AUTHORIZATION_FAILED, groupId, groupState: '', protocolType: '', protocolData: '', members: [] }),
+  }
 }
 
-export function deleteGroups (ctx: KafkaContext, req: RequestBody<'DeleteGroups'>): ResponseInput<'DeleteGroups'> {
-  const r = ctx.groups.deleteGroups({ groupIds: req.groupsNames })
+export function deleteGroups (ctx: KafkaContext, req: RequestBody<'DeleteGroups'>, rc: KafkaRequestContext): ResponseInput<'DeleteGroups'> {
+  const r = ctx.groupAccess.deleteGroups(rc.connection.caller, { groupIds: req.groupsNames })
   return { results: r.groups.map(g => ({ groupId: g.groupId, errorCode: g.errorCode })) }
 }
 
-export function offsetDelete (ctx: KafkaContext, req: RequestBody<'OffsetDelete'>): ResponseInput<'OffsetDelete'> {
-  const r = ctx.groups.classic.deleteOffsets(req.groupId, req.topics.map(t => ({ name: t.name, partitions: t.partitions.map(p => p.partitionIndex) })))
+export function offsetDelete (ctx: KafkaContext, req: RequestBody<'OffsetDelete'>, rc: KafkaRequestContext): ResponseInput<'OffsetDelete'> {
+  const r = ctx.groupAccess.classicDeleteOffsets(rc.connection.caller, req.groupId, req.topics.map(t => ({ name: t.name, partitions: t.partitions.map(p => p.partitionIndex) })))
   return { errorCode: r.errorCode, topics: r.topics.map(t => ({ name: t.name, partitions: t.partitions.map(p => ({ partitionIndex: p.partition, errorCode: p.errorCode })) })) }
 }

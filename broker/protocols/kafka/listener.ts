@@ -1,21 +1,27 @@
 /**
- * The Kafka front-end as broker.ts wires it: a dispatcher with every handler registered and
- * the WireProtocol over it. The advertised address (config/listeners.ts) is known only once
- * the listener is bound: `bound(port)` fills it in before the first client can connect.
+ * The Kafka front-end as broker.ts wires it: a dispatcher with every handler registered
+ * (the SASL and ACL apis included when the security layer supplies them) and one
+ * WireProtocol per Kafka listener — plain (`kafkaPort`) and TLS (`kafkaTlsPort`) — over it.
+ * Each listener tells clients its own address (config/listeners.ts), known only once it is
+ * bound: `bound(port)` fills it in before the first client can connect.
  */
 
 import type { Logger } from 'pino'
 import { kafkaAdvertisedAddress } from '../../config/listeners.js'
 import type { BrokerConfig } from '../../config/settings.js'
-import type { GroupCoordinator } from '../../groups/coordinator.js'
+import type { GroupAccess } from '../../groups/group-access.js'
 import type { WireProtocol } from '../../network/connection.js'
 import type { BrokerMetrics } from '../../observability/metrics.js'
+import type { Authenticator } from '../../security/authenticator.js'
+import type { AccessPolicy } from '../../services/access.js'
 import type { PartitionService } from '../../services/partitions.js'
 import type { ProducerIdService } from '../../services/producer-ids.js'
 import type { TopicService } from '../../services/topics.js'
-import type { KafkaContext } from './context.js'
+import { registerAclHandlers, type AclAdmin } from './acls.js'
+import type { KafkaAdvertised, KafkaContext } from './context.js'
 import { KafkaDispatcher } from './dispatcher.js'
 import { registerKafkaHandlers } from './register.js'
+import { registerSaslHandlers } from './sasl.js'
 import { kafkaProtocol, type KafkaAuthentication } from './wire.js'
 
 export interface KafkaFrontEndOptions {
@@ -24,41 +30,68 @@ export interface KafkaFrontEndOptions {
   topics: TopicService
   partitions: PartitionService
   producerIds: ProducerIdService
-  groups: GroupCoordinator
+  /** The group coordinator behind its access checks. */
+  groups: GroupAccess
+  /** The policy every service call passes (for the cluster-level checks of the Kafka apis). */
+  access: AccessPolicy
   logger: Logger
   metrics: BrokerMetrics
   now: () => number
   /** The security layer's authentication stage; null (default) while authentication is off. */
   authentication?: KafkaAuthentication | null
+  /** SaslHandshake and SaslAuthenticate are served with this authenticator (absent: not served). */
+  authenticator?: Authenticator | null
+  /** CreateAcls, DescribeAcls and DeleteAcls change and read these ACLs (null: SECURITY_DISABLED). */
+  acls?: AclAdmin | null
 }
 
-export interface KafkaFrontEnd {
+/** One Kafka listener's protocol and its advertised address. */
+export interface KafkaListenerWire {
   readonly wire: WireProtocol
-  readonly dispatcher: KafkaDispatcher
-  /** The listener bound `port`: sets the host:port clients are told to use. */
+  /** The listener bound `port`: sets the host:port its clients are told to use. */
   bound (port: number): void
 }
 
+export interface KafkaFrontEnd {
+  readonly dispatcher: KafkaDispatcher
+  /** The protocol of the plain (`tls` false) or the TLS Kafka listener. */
+  listener (tls: boolean): KafkaListenerWire
+}
+
 export function kafkaFrontEnd (o: KafkaFrontEndOptions): KafkaFrontEnd {
-  const advertised = { host: '127.0.0.1', port: 0 }
+  const logger = o.logger.child({ component: 'kafka' })
   const ctx: KafkaContext = {
     config: o.config,
     topics: o.topics,
     partitions: o.partitions,
     producerIds: o.producerIds,
-    groups: o.groups,
-    logger: o.logger.child({ component: 'kafka' }),
+    groups: o.groups.coordinator,
+    groupAccess: o.groups,
+    access: o.access,
+    logger,
     metrics: o.metrics,
     clusterId: o.config.clusterId,
     nodeId: o.config.nodeId,
-    advertised,
     now: o.now,
   }
   const dispatcher = new KafkaDispatcher(o.metrics)
   registerKafkaHandlers(dispatcher, ctx)
+  if (o.authenticator != null) registerSaslHandlers(dispatcher, { authenticator: o.authenticator, logger, now: o.now })
+  registerAclHandlers(dispatcher, ctx, o.acls ?? null)
+  const wires = new Map<boolean, KafkaListenerWire>()
   return {
-    wire: kafkaProtocol(o.config, dispatcher, o.authentication ?? null),
     dispatcher,
-    bound (port) { Object.assign(advertised, kafkaAdvertisedAddress(o.config, port)) },
+    listener (tls) {
+      let l = wires.get(tls)
+      if (l === undefined) {
+        const advertised: KafkaAdvertised = { host: '127.0.0.1', port: 0 }
+        l = {
+          wire: kafkaProtocol(o.config, dispatcher, o.authentication ?? null, advertised),
+          bound (port) { Object.assign(advertised, kafkaAdvertisedAddress(o.config, port, tls)) },
+        }
+        wires.set(tls, l)
+      }
+      return l
+    },
   }
 }

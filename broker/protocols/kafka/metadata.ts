@@ -10,15 +10,23 @@
  * (allow_auto_topic_creation, v4+; always before) and the broker's autoCreateTopics is on —
  * TopicService.ensure decides — and is answered with its partitions and leader at once.
  * Internal topics (`__consumer_offsets`, Spool's own formats) are not listed.
+ *
+ * Authorization, as Kafka's broker answers: asked for every topic, a client sees those it
+ * may describe; a topic it names but may not describe is TOPIC_AUTHORIZATION_FAILED whether
+ * or not it exists (existence is not revealed), and so is a missing topic it may describe
+ * but not create while auto-creation would otherwise make it. FindCoordinator names this
+ * node without a group check: one node is every coordinator, so the answer reveals nothing,
+ * and the group apis that follow answer GROUP_AUTHORIZATION_FAILED where every client shows
+ * it (kafkajs turns a FindCoordinator error into "Failed to find group coordinator").
  */
 
 import type { RequestBody, ResponseInput } from '../../../protocol/kafka/registry.js'
-import { kafkaError, type ItemOf, type KafkaContext, type KafkaRequestContext } from './context.js'
+import { kafkaError, type ItemOf, type KafkaAdvertised, type KafkaContext, type KafkaRequestContext } from './context.js'
 
 export const TRANSACTIONS_NOT_SUPPORTED = 'transactions are not supported by Spool (idempotent producers are)'
 
-function brokers (ctx: KafkaContext): Array<{ nodeId: number, host: string, port: number, rack: null }> {
-  return [{ nodeId: ctx.nodeId, host: ctx.advertised.host, port: ctx.advertised.port, rack: null }]
+function brokers (ctx: KafkaContext, advertised: KafkaAdvertised): Array<{ nodeId: number, host: string, port: number, rack: null }> {
+  return [{ nodeId: ctx.nodeId, host: advertised.host, port: advertised.port, rack: null }]
 }
 
 type MetadataTopic = ItemOf<ResponseInput<'Metadata'>['topics']>
@@ -38,21 +46,27 @@ export async function metadata (ctx: KafkaContext, req: RequestBody<'Metadata'>,
   const topics: MetadataTopic[] = []
   for (const name of names) {
     try {
-      const info = ctx.topics.info(name) ?? (await ctx.topics.ensure(caller, name, allowAutoCreate)).info
+      if (!all) ctx.topics.authorize(caller, 'describe', name)
+      let info = ctx.topics.info(name)
+      if (info === undefined) {
+        // What auto-creation would make but the caller may not create: TOPIC_AUTHORIZATION_FAILED.
+        if (allowAutoCreate && ctx.config.autoCreateTopics && !name.startsWith('__')) ctx.topics.authorize(caller, 'create', name)
+        info = (await ctx.topics.ensure(caller, name, allowAutoCreate)).info
+      }
       topics.push({ errorCode: 0, name, isInternal: info.internal, partitions: partitionsOf(ctx, info.partitions) })
     } catch (err) {
       topics.push({ errorCode: kafkaError(ctx, err, 'metadata').errorCode, name, isInternal: false, partitions: [] })
     }
   }
-  return { brokers: brokers(ctx), clusterId: ctx.clusterId, controllerId: ctx.nodeId, topics }
+  return { brokers: brokers(ctx, rc.advertised), clusterId: ctx.clusterId, controllerId: ctx.nodeId, topics }
 }
 
-export function describeCluster (ctx: KafkaContext): ResponseInput<'DescribeCluster'> {
+export function describeCluster (ctx: KafkaContext, rc: KafkaRequestContext): ResponseInput<'DescribeCluster'> {
   return {
     errorCode: 0,
     clusterId: ctx.clusterId,
     controllerId: ctx.nodeId,
-    brokers: brokers(ctx).map(b => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: null })),
+    brokers: brokers(ctx, rc.advertised).map(b => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: null })),
   }
 }
 
@@ -64,7 +78,7 @@ export function describeCluster (ctx: KafkaContext): ResponseInput<'DescribeClus
  * coordinator" and retried by librdkafka.
  */
 export function findCoordinator (ctx: KafkaContext, req: RequestBody<'FindCoordinator'>, rc: KafkaRequestContext): ResponseInput<'FindCoordinator'> {
-  const answer = { errorCode: 0, errorMessage: null, nodeId: ctx.nodeId, host: ctx.advertised.host, port: ctx.advertised.port }
+  const answer = { errorCode: 0, errorMessage: null, nodeId: ctx.nodeId, host: rc.advertised.host, port: rc.advertised.port }
   if (rc.apiVersion >= 4) return { coordinators: req.coordinatorKeys.map(key => ({ key, ...answer })) }
   return answer
 }

@@ -1,6 +1,7 @@
 /**
- * Registers every Kafka api handler with the dispatcher (one line per api); what is
- * registered is what ApiVersions advertises, with every version its schema implements.
+ * Registers the Kafka api handlers with the dispatcher (one line per api); what is
+ * registered is what ApiVersions advertises, with every version its schema implements. The
+ * SASL apis (sasl.ts) and the ACL apis (acls.ts) are registered beside these by listener.ts.
  */
 
 import { createPartitions, createTopics, deleteRecords, deleteTopics } from './admin.js'
@@ -17,7 +18,7 @@ import { produce } from './produce.js'
 export function registerKafkaHandlers (dispatcher: KafkaDispatcher, ctx: KafkaContext): void {
   dispatcher.register('ApiVersions', () => ({ errorCode: 0, apiKeys: dispatcher.advertised() }))
   dispatcher.register('Metadata', (req, rc) => metadata(ctx, req, rc))
-  dispatcher.register('DescribeCluster', () => describeCluster(ctx))
+  dispatcher.register('DescribeCluster', (_req, rc) => describeCluster(ctx, rc))
   dispatcher.register('FindCoordinator', (req, rc) => findCoordinator(ctx, req, rc))
   dispatcher.register('Produce', (req, rc) => produce(ctx, req, rc))
   dispatcher.register('Fetch', (req, rc) => fetch(ctx, req, rc))
@@ -25,15 +26,15 @@ export function registerKafkaHandlers (dispatcher: KafkaDispatcher, ctx: KafkaCo
   dispatcher.register('OffsetForLeaderEpoch', (req, rc) => offsetForLeaderEpoch(ctx, req, rc))
   dispatcher.register('InitProducerId', (req, rc) => initProducerId(ctx, req, rc))
   dispatcher.register('JoinGroup', (req, rc) => joinGroup(ctx, req, rc))
-  dispatcher.register('SyncGroup', req => syncGroup(ctx, req))
-  dispatcher.register('Heartbeat', req => heartbeat(ctx, req))
+  dispatcher.register('SyncGroup', (req, rc) => syncGroup(ctx, req, rc))
+  dispatcher.register('Heartbeat', (req, rc) => heartbeat(ctx, req, rc))
   dispatcher.register('LeaveGroup', (req, rc) => leaveGroup(ctx, req, rc))
-  dispatcher.register('OffsetCommit', req => offsetCommit(ctx, req))
+  dispatcher.register('OffsetCommit', (req, rc) => offsetCommit(ctx, req, rc))
   dispatcher.register('OffsetFetch', (req, rc) => offsetFetch(ctx, req, rc))
   dispatcher.register('ListGroups', (req, rc) => listGroups(ctx, req, rc))
-  dispatcher.register('DescribeGroups', req => describeGroups(ctx, req))
-  dispatcher.register('DeleteGroups', req => deleteGroups(ctx, req))
-  dispatcher.register('OffsetDelete', req => offsetDelete(ctx, req))
+  dispatcher.register('DescribeGroups', (req, rc) => describeGroups(ctx, req, rc))
+  dispatcher.register('DeleteGroups', (req, rc) => deleteGroups(ctx, req, rc))
+  dispatcher.register('OffsetDelete', (req, rc) => offsetDelete(ctx, req, rc))
   dispatcher.register('CreateTopics', (req, rc) => createTopics(ctx, req, rc))
   dispatcher.register('DeleteTopics', (req, rc) => deleteTopics(ctx, req, rc))
   dispatcher.register('CreatePartitions', (req, rc) => createPartitions(ctx, req, rc))
