@@ -42,26 +42,38 @@ export async function launchBrowser (t: TestLike & { comment? (...args: unknown[
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: the browser tests need Debian's chromium (sudo apt-get install -y chromium, or run scripts/setup-system.sh as root)`)
   }
-  const profile = mkdtempSync(join(tmpdir(), 'spool-chromium-'))
-  let context: BrowserContext
-  try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 800 },
-      timeout: 30_000,
-    })
-  } catch (err) {
-    rmSync(profile, { recursive: true, force: true })
-    throw err
+  // Chromium can be slow to come up on a loaded machine: one more try before giving up. A
+  // failed launch may leave the browser still writing its profile, so removal retries.
+  const removeProfile = (dir: string): void => {
+    try { rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }) } catch {}
   }
+  let context: BrowserContext | null = null
+  let profile = ''
+  let lastError: unknown = null
+  for (let attempt = 1; attempt <= 2 && context === null; attempt++) {
+    profile = mkdtempSync(join(tmpdir(), 'spool-chromium-'))
+    try {
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        viewport: { width: 1280, height: 800 },
+        timeout: 60_000,
+      })
+    } catch (err) {
+      lastError = err
+      t.comment?.(`chromium launch ${attempt} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`)
+      removeProfile(profile)
+    }
+  }
+  if (context === null) throw lastError instanceof Error ? lastError : new Error(String(lastError))
   context.setDefaultTimeout(15_000)
+  const opened = context
   t.teardown(async () => {
-    await context.close().catch(() => {})
-    rmSync(profile, { recursive: true, force: true })
+    await opened.close().catch(() => {})
+    removeProfile(profile)
   })
-  return context
+  return opened
 }
 
 /**
