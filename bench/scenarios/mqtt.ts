@@ -26,6 +26,7 @@ import { runMain, tempDir } from '../lib/cleanup.js'
 import { measure, type Measured } from '../lib/measure.js'
 import { Recorder, SPOOL, type Row } from '../lib/result.js'
 import { startSpool } from '../lib/spool.js'
+import { connectPacket, publishPacket, subscribePacket } from './mqtt-fleet.js'
 import { AEDES, MOSQUITTO, mosquittoPath, startAedes, startMosquitto, type MqttServer } from '../peers/mqtt.js'
 
 const args = parseArgs()
@@ -35,29 +36,7 @@ const SECONDS = numberArg(args, 'seconds', bySize(args.mode, { full: 3, quick: 0
 const PAYLOAD_BYTES = 100
 const TOPIC = 'bench/topic'
 
-// ----- a lean MQTT 3.1.1 client -----
-
-function str (s: string): Buffer {
-  const b = Buffer.from(s)
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b])
-}
-
-function packet (first: number, body: Buffer): Buffer {
-  const len: number[] = []
-  let n = body.length
-  do {
-    let b = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) b |= 0x80
-    len.push(b)
-  } while (n > 0)
-  return Buffer.concat([Buffer.from([first, ...len]), body])
-}
-
-function publishPacket (qos: 0 | 1, packetId: number, payload: Buffer): Buffer {
-  const id = qos > 0 ? Buffer.from([packetId >> 8, packetId & 0xff]) : Buffer.alloc(0)
-  return packet(0x30 | (qos << 1), Buffer.concat([str(TOPIC), id, payload]))
-}
+// ----- a lean MQTT 3.1.1 client (the packets of mqtt-fleet.ts) -----
 
 class BenchClient {
   readonly socket: Socket
@@ -100,8 +79,7 @@ class BenchClient {
     const socket = connect({ host: '127.0.0.1', port, noDelay: true })
     await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
     const c = new BenchClient(socket)
-    const body = Buffer.concat([str('MQTT'), Buffer.from([4, 0x02, 0, 0]), str(clientId)])
-    await c.#request(packet(0x10, body))
+    await c.#request(connectPacket(clientId, true, 0))
     return c
   }
 
@@ -113,7 +91,7 @@ class BenchClient {
   }
 
   async subscribe (qos: 0 | 1): Promise<void> {
-    await this.#request(packet(0x82, Buffer.concat([Buffer.from([0, 1]), str(TOPIC), Buffer.from([qos])])))
+    await this.#request(subscribePacket(1, TOPIC, qos))
   }
 
   close (): void { this.socket.destroy() }
@@ -178,7 +156,7 @@ async function throughput (port: number, qos: 0 | 1): Promise<Result> {
       const chunk: Buffer[] = []
       while (sent < MESSAGES && sent - received - lost < 5000 && (qos === 0 || sent - acked < 1000) && chunk.length < 256) {
         sent++
-        chunk.push(publishPacket(qos, (sent % 65535) + 1, payload))
+        chunk.push(publishPacket(TOPIC, qos, (sent % 65535) + 1, payload))
       }
       if (acks.length > 0) sub.socket.write(Buffer.concat(acks.splice(0)))
       if (chunk.length > 0) pub.socket.write(Buffer.concat(chunk))
@@ -222,7 +200,7 @@ async function latency (port: number, qos: 0 | 1): Promise<Result> {
         sent++
         const payload = Buffer.alloc(PAYLOAD_BYTES)
         payload.writeDoubleLE(performance.now(), 0)
-        chunk.push(publishPacket(qos, (sent % 65535) + 1, payload))
+        chunk.push(publishPacket(TOPIC, qos, (sent % 65535) + 1, payload))
       }
       if (chunk.length > 0) pub.socket.write(chunk.length === 1 ? chunk[0]! : Buffer.concat(chunk))
       if (sent >= total) resolve()

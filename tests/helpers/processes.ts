@@ -68,6 +68,26 @@ export function spawnSpool (t: TestLike, args: string[], options: { input?: stri
 
 export { waitFor }
 
+/**
+ * Runs one of the campaign programs of bench/ (torture, soak, fuzz) to its end, in its own
+ * process group with the brokers it starts; rejects, with the end of its output, when it runs
+ * past `timeoutMs`. Resolves with its exit code and everything it printed (stdout, then stderr).
+ */
+export async function runToEnd (t: TestLike, script: string, args: string[], timeoutMs: number): Promise<{ code: number | string, output: string }> {
+  // Its brokers have stdin closed from the start: they must not take that as a signal to stop.
+  const p = spawnCollected(t, process.execPath, [script, ...args], { env: { SPOOL_STOP_ON_STDIN_CLOSE: '0' } })
+  const output = (): string => p.stdout() + p.stderr()
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${script} did not finish within ${timeoutMs / 1000} s:\n${output().slice(-3000)}`)), timeoutMs)
+  })
+  try {
+    return { code: await Promise.race([p.exited, late]), output: output() }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** A TCP port nothing listens on (bound, then released). */
 export function freePort (): Promise<number> {
   return new Promise((resolve, reject) => {

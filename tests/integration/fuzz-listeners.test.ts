@@ -10,12 +10,12 @@
 // is answered or the connection closed, unless the bytes leave a frame unfinished), no HTTP
 // 5xx, memory stays bounded, both canaries keep their round trips, idle and half-closed
 // connections are closed by the broker, and its sockets return to the baseline.
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { tempDir } from '../helpers/broker.js'
+import { runToEnd } from '../helpers/processes.js'
 import type { FuzzReport } from '../../bench/fuzz/fuzz.js'
 
 const FUZZ = fileURLToPath(new URL('../../bench/fuzz/fuzz.js', import.meta.url))
@@ -25,16 +25,8 @@ const HTTP_CASES = 2000
 t.test('every listener over real sockets: no crash, no hang, no internal error, memory bounded, canaries unharmed', async t => {
   const dir = tempDir(t, 'spool-fuzz-listeners-test-')
   const json = path.join(dir, 'result.json')
-  const child = spawn(process.execPath, [FUZZ, '--target', 'listener', '--socket-cases', String(CASES), '--http-cases', String(HTTP_CASES), '--idle-connections', '2000',
-    '--seed', process.env.FUZZ_SEED ?? '20261201', '--json', json], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL') })
-  let out = ''
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d })
-  const code = await new Promise<number | string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the listener fuzzer did not finish within 240 s:\n${out.slice(-3000)}`)), 240_000)
-    child.once('exit', (c, s) => { clearTimeout(timer); resolve(c ?? s ?? -1) })
-  })
+  const { code, output: out } = await runToEnd(t, FUZZ, ['--target', 'listener', '--socket-cases', String(CASES), '--http-cases', String(HTTP_CASES), '--idle-connections', '2000',
+    '--seed', process.env.FUZZ_SEED ?? '20261201', '--json', json], 240_000)
   t.equal(code, 0, 'fuzz exits 0', { output: out.slice(-4000) })
   const r = JSON.parse(fs.readFileSync(json, 'utf8')) as FuzzReport
   const l = r.listeners!

@@ -6,7 +6,6 @@
 // own RFC 2253 printer), clients without a certificate, with one from another CA, or
 // offering only TLS 1.1 are refused, and broken files are named errors.
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,24 +14,8 @@ import tls from 'node:tls'
 import { TlsContextManager, peerPrincipal, type TlsFilesOptions } from '../../broker/security/tls.js'
 import { rfc2253Subject, subjectCommonName } from '../../broker/security/x509-name.js'
 import { TlsConfigInvalidError } from '../../protocol/errors.js'
+import { runProgram as run } from '../helpers/security.js'
 
-/** Runs a short program to completion (bounded; its process group is killed at teardown or exit). */
-async function run (t: Test, cmd: string, args: string[], cwd: string): Promise<string> {
-  const child = spawn(cmd, args, { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-  const kill = (): void => { try { process.kill(-child.pid!, 'SIGKILL') } catch { /* gone */ } }
-  t.teardown(kill)
-  process.once('exit', kill)
-  let out = ''
-  let err = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
-  const timer = setTimeout(kill, 20_000)
-  const code = await new Promise<number | null>(resolve => child.once('exit', c => resolve(c)))
-  clearTimeout(timer)
-  process.off('exit', kill)
-  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`)
-  return out
-}
 
 async function waitFor (what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

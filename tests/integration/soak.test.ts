@@ -6,12 +6,12 @@
 // acknowledged record is in the log once and in order and was read by the group, the canaries
 // never failed, and the broker's sockets return to their baseline once the clients are gone
 // (no descriptor leak). Memory flatness is judged by the 30-minute run (docs/reliability.md).
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { tempDir } from '../helpers/broker.js'
+import { runToEnd } from '../helpers/processes.js'
 import type { SoakResult } from '../../bench/soak/soak.js'
 
 const SOAK = fileURLToPath(new URL('../../bench/soak/soak.js', import.meta.url))
@@ -19,18 +19,7 @@ const SOAK = fileURLToPath(new URL('../../bench/soak/soak.js', import.meta.url))
 t.test('one minute of mixed load: nothing lost, no crash, no error, descriptors released', async t => {
   const dir = tempDir(t, 'spool-soak-test-')
   const json = path.join(dir, 'result.json')
-  const child = spawn(process.execPath, [SOAK, '--minutes', '1', '--seed', '20261201', '--rate', '100', '--json', json, '--tmp', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-  })
-  // The program, its broker and its vanishing members share a process group: one kill stops all.
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL') })
-  let out = ''
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d })
-  const code = await new Promise<number | string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the soak did not finish within 240 s:\n${out.slice(-3000)}`)), 240_000)
-    child.once('exit', (c, s) => { clearTimeout(timer); resolve(c ?? s ?? -1) })
-  })
+  const { code, output: out } = await runToEnd(t, SOAK, ['--minutes', '1', '--seed', '20261201', '--rate', '100', '--json', json, '--tmp', dir], 240_000)
   t.equal(code, 0, 'soak exits 0', { output: out.slice(-3000) })
   const r = JSON.parse(fs.readFileSync(json, 'utf8')) as SoakResult
   const check = (name: string): boolean | null | undefined => r.checks.find(c => c.name.startsWith(name))?.ok

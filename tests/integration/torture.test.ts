@@ -5,12 +5,12 @@
 // acknowledged offset, with its bytes and in per-key order; no group commit may run ahead
 // of what the group was handed; the final SIGTERM must exit 0. The 100-cycle run and its
 // figures are in docs/reliability.md.
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { tempDir } from '../helpers/broker.js'
+import { runToEnd } from '../helpers/processes.js'
 import type { TortureResult } from '../../bench/torture/torture.js'
 
 const TORTURE = fileURLToPath(new URL('../../bench/torture/torture.js', import.meta.url))
@@ -18,18 +18,7 @@ const TORTURE = fileURLToPath(new URL('../../bench/torture/torture.js', import.m
 t.test('5 kill -9 cycles: nothing acknowledged is lost, duplicated, reordered or corrupted', async t => {
   const dir = tempDir(t, 'spool-torture-test-')
   const json = path.join(dir, 'result.json')
-  const child = spawn(process.execPath, [TORTURE, '--cycles', '5', '--seconds', '40', '--seed', '20261201', '--json', json, '--tmp', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-  })
-  // The program and its broker share a process group: one kill stops both, whatever happens here.
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL') })
-  let out = ''
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d })
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d })
-  const code = await new Promise<number | string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`torture did not finish within 90 s:\n${out.slice(-2000)}`)), 90_000)
-    child.once('exit', (c, s) => { clearTimeout(timer); resolve(c ?? s ?? -1) })
-  })
+  const { code, output: out } = await runToEnd(t, TORTURE, ['--cycles', '5', '--seconds', '40', '--seed', '20261201', '--json', json, '--tmp', dir], 90_000)
   t.equal(code, 0, `torture exits 0\n${out.slice(-1500)}`)
   const r = JSON.parse(fs.readFileSync(json, 'utf8')) as TortureResult
   t.ok(r.cycles >= 5, `${r.cycles} cycles`)

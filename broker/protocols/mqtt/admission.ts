@@ -9,6 +9,8 @@
  * other connections keep their turns. A single connection waits at most one turn.
  */
 
+import { NextTurn } from './next-turn.js'
+
 export interface Admittable {
   /** Lets the connection in (resumes reading); a closed one does nothing. */
   admit (): void
@@ -23,23 +25,14 @@ export class Admission {
   #queue: Admittable[] = []
   #head = 0
   #perTurn = 256
-  #scheduled = false
+  readonly #next = new NextTurn(() => this.#turn())
   #lastTurnMs = 0
 
   get waiting (): number { return this.#queue.length - this.#head }
 
   push (item: Admittable): void {
     this.#queue.push(item)
-    this.#schedule()
-  }
-
-  #schedule (): void {
-    if (this.#scheduled) return
-    this.#scheduled = true
-    setImmediate(() => {
-      this.#scheduled = false
-      this.#turn()
-    })
+    this.#next.schedule()
   }
 
   #turn (): void {
@@ -63,7 +56,7 @@ export class Admission {
     }
     if (this.#head < this.#queue.length) {
       this.#lastTurnMs = performance.now()
-      this.#schedule()
+      this.#next.schedule()
     } else {
       this.#lastTurnMs = 0
     }

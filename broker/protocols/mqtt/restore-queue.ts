@@ -7,6 +7,8 @@
  * away while queued is skipped (its restore sees no connection).
  */
 
+import { NextTurn } from './next-turn.js'
+
 export interface Restorable {
   restore (): Promise<void>
 }
@@ -18,7 +20,8 @@ export class RestoreQueue<T extends Restorable> {
   #queue: T[] = []
   #head = 0
   #active = 0
-  #scheduled = false
+  // After the current I/O callbacks: the CONNACKs of this turn go out first.
+  readonly #next = new NextTurn(() => this.#pump())
   readonly #onError: (err: unknown, item: T) => void
 
   constructor (onError: (err: unknown, item: T) => void) {
@@ -30,17 +33,7 @@ export class RestoreQueue<T extends Restorable> {
 
   push (item: T): void {
     this.#queue.push(item)
-    this.#schedule()
-  }
-
-  #schedule (): void {
-    if (this.#scheduled) return
-    this.#scheduled = true
-    // After the current I/O callbacks: the CONNACKs of this turn go out first.
-    setImmediate(() => {
-      this.#scheduled = false
-      this.#pump()
-    })
+    this.#next.schedule()
   }
 
   #pump (): void {
@@ -54,7 +47,7 @@ export class RestoreQueue<T extends Restorable> {
       this.#active++
       item.restore().catch((err: unknown) => this.#onError(err, item)).finally(() => {
         this.#active--
-        this.#schedule()
+        this.#next.schedule()
       })
     }
   }

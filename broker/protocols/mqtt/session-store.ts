@@ -28,6 +28,7 @@ import { packr } from '../../../protocol/native/frame.js'
 import { RecordBatchBuilder } from '../../../protocol/record-batch/records.js'
 import type { QoS } from './codec.js'
 import { append, ensureTopic, replayTopic, type LogAccess } from './log-access.js'
+import { NextTurn } from './next-turn.js'
 
 export const SESSIONS_TOPIC = '__mqtt_sessions'
 
@@ -69,7 +70,10 @@ export class SessionStore {
   readonly #log: LogAccess
   readonly #onError: (err: unknown) => void
   #pending = new Map<string, PendingState>()
-  #scheduled = false
+  readonly #next = new NextTurn(() => {
+    this.flush(FLUSH_PER_TURN)
+    if (this.#pending.size > 0) this.#next.schedule()
+  })
 
   constructor (log: LogAccess, onError: (err: unknown) => void = () => {}) {
     this.#log = log
@@ -93,17 +97,7 @@ export class SessionStore {
   /** Stores the session's state at the end of this turn (null: the session ended). */
   write (clientId: string, state: PendingState): void {
     this.#pending.set(clientId, state)
-    this.#schedule()
-  }
-
-  #schedule (): void {
-    if (this.#scheduled) return
-    this.#scheduled = true
-    setImmediate(() => {
-      this.#scheduled = false
-      this.flush(FLUSH_PER_TURN)
-      if (this.#pending.size > 0) this.#schedule()
-    })
+    this.#next.schedule()
   }
 
   /** Appends pending writes now (at most `limit` of them; the rest wait), in as few batches as fit. */
