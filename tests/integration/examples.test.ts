@@ -118,6 +118,7 @@ const NOT_RUN: Array<[RegExp, string]> = [
   [/^npm ci && npm start/, 'installs and starts a broker on the default ports'],
   [/^docker compose/, 'needs a Docker engine (the compose file is checked offline below)'],
   [/^sudo bench\/setup/, 'benchmarks: installs peers and runs for minutes'],
+  [/^npm run torture/, 'the campaign programs run for many minutes (their short runs are part of npm test)'],
   [/^spool broker start --data-dir \.\/data &/, 'starts its own broker on the default ports (MQTT is covered by the MQTT tests)'],
 ]
 
