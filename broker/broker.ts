@@ -23,6 +23,13 @@
  * Fetch: protocols/native/fetch.ts → services/fetch.ts reads whole batches from storage (no
  * decoding) and the connection writes header + body + file buffers; a waiting fetch is woken
  * by the partition service on append, whichever protocol appended.
+ *
+ * Cluster mode (etcdEndpoints set; docs/cluster.md): cluster/cluster-node.ts gives the services
+ * their hooks before the listeners bind (the replica manager as the partition service's gate,
+ * the topic sync as the topic service's authority, producer-id blocks from etcd) and joins
+ * the cluster once the ports are known; the group coordinator and the MQTT gateway open after
+ * that (their internal topics belong to the cluster), and the MQTT listener takes connections
+ * from then on. Without etcdEndpoints none of this exists and the start is as it always was.
  */
 
 import type { Logger } from 'pino'
@@ -30,6 +37,7 @@ import { fileURLToPath } from 'node:url'
 import { installNodeCodecs } from '../platform/node-codecs.js'
 import { listenerTable, type BrokerPorts, type ListenerConfig } from './config/listeners.js'
 import { resolveConfig, type BrokerConfig } from './config/settings.js'
+import { ClusterNode } from './cluster/cluster-node.js'
 import { GroupCoordinator } from './groups/coordinator.js'
 import { ByteBudget } from './network/budget.js'
 import { tcpChannel } from './network/channel.js'
@@ -52,6 +60,7 @@ import { registerHandlers } from './protocols/native/register.js'
 import { nativeProtocol } from './protocols/native/wire.js'
 import { INTERNAL_CALLER } from './security/principal.js'
 import { ALLOW_ALL } from './services/access.js'
+import { singleBrokerView } from './services/cluster-view.js'
 import { PartitionService } from './services/partitions.js'
 import { FileBlockSource, ProducerIdService } from './services/producer-ids.js'
 import { TopicService } from './services/topics.js'
@@ -90,6 +99,8 @@ export class Broker {
   readonly topics: TopicService
   readonly partitions: PartitionService
   readonly groups: GroupCoordinator
+  /** Cluster mode: this broker's part in the cluster (null for a single broker). */
+  readonly cluster: ClusterNode | null
   readonly stats: StatsSampler
   readonly connections: ConnectionRegistry
   /** The maxPendingRequestBytes budget every connection's framing draws from. */
@@ -105,7 +116,7 @@ export class Broker {
   #closing: Promise<void> | null = null
 
   private constructor (init: {
-    config: BrokerConfig, logger: Logger, logs: LogManager, metrics: BrokerMetrics, services: BrokerServices, stats: StatsSampler,
+    config: BrokerConfig, logger: Logger, logs: LogManager, metrics: BrokerMetrics, services: BrokerServices, cluster: ClusterNode | null, stats: StatsSampler,
     connections: ConnectionRegistry, pendingRequests: ByteBudget, mqtt: MqttGateway | null, routes: HttpRoutes, listeners: Listener[], closers: Array<() => void>, ports: BrokerPorts,
     startedAtMs: number, now: () => number, lifecycle: { closing: boolean }
   }) {
@@ -117,6 +128,7 @@ export class Broker {
     this.topics = init.services.topics
     this.partitions = init.services.partitions
     this.groups = init.services.groups
+    this.cluster = init.cluster
     this.stats = init.stats
     this.connections = init.connections
     this.pendingRequests = init.pendingRequests
@@ -158,16 +170,19 @@ export class Broker {
     })
     const listeners: Listener[] = []
     const closers: Array<() => void> = []
+    // Cluster mode only: the hooks the services take; null keeps the single-broker path.
+    const cluster = config.etcdEndpoints === null ? null : ClusterNode.prepare(config, logs, logger)
     try {
       // Services: the only writers of topics and partitions.
       const metrics = new BrokerMetrics()
       const access = ALLOW_ALL
-      const topics = new TopicService({ logs, access, logger, settings: config })
-      const partitions = new PartitionService({ logs, metrics, access })
-      const producerIds = new ProducerIdService({ source: new FileBlockSource(config.dataDir), access })
+      const topics = new TopicService({ logs, access, logger, settings: config, authority: cluster?.topics ?? null })
+      const partitions = new PartitionService({ logs, metrics, access, replication: cluster?.replicas ?? null })
+      cluster?.replicas.attach(partitions)
+      const producerIds = new ProducerIdService({ source: cluster?.producerIds ?? new FileBlockSource(config.dataDir), access })
       topics.onDeleted(topic => metrics.forgetTopic(topic))
       const groups = new GroupCoordinator({ topics, partitions, config, logger, now })
-      await groups.start()
+      if (cluster === null) await groups.start()
       closers.push(() => groups.close())
       metrics.gauge('spool_group_lag', 'Log end offset minus committed offset, by group and partition', ['group', 'topic', 'partition'], () => groups.lag())
       metrics.gauge('spool_group_members', 'Members of each consumer group', ['group'], () => groups.memberCounts())
@@ -182,14 +197,15 @@ export class Broker {
       // Protocol front-ends.
       const advertised = { host: config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host, port: 0 }
       const dispatcher = new Dispatcher(metrics)
-      registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, now })
+      const view = cluster?.view ?? singleBrokerView({ clusterId: config.clusterId, nodeId: config.nodeId, listeners: () => ({ native: advertised }), partitionCount: name => topics.partitionCount(name) })
+      registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, cluster: view, replication: cluster?.endpoints ?? null, now })
       registerGroupHandlers(dispatcher, groups)
       const native = nativeProtocol(config, dispatcher.dispatch)
       let mqtt: MqttGateway | null = null
       let mqttWire: WireProtocol | null = null
       if (config.mqttPort !== null) {
         mqtt = new MqttGateway({ config, log: { topics, partitions }, logger, now })
-        await mqtt.open()
+        if (cluster === null) await mqtt.open()
         registerGatewayMetrics(mqtt, metrics)
         const gateway = mqtt
         closers.push(() => gateway.close())
@@ -241,6 +257,8 @@ export class Broker {
       })
 
       // Listeners, from the table; each one that binds is closed again if a later one fails.
+      // In cluster mode MQTT connections are refused until the gateway has opened.
+      const clusterJoined = { done: cluster === null }
       const wires: Record<Exclude<ListenerConfig['protocol'], 'http'>, WireProtocol | null> = { native, mqtt: mqttWire }
       for (const l of listenerTable(config)) {
         const target = { name: l.name, host: l.host, port: l.port, flag: l.flag }
@@ -252,7 +270,11 @@ export class Broker {
         }
         const wire = wires[l.protocol]
         if (wire === null) continue
-        const listener = await startTcpServer(target, socket => { connections.accept(tcpChannel(socket), wire) }, logger)
+        const gated = l.protocol === 'mqtt'
+        const listener = await startTcpServer(target, socket => {
+          if (gated && !clusterJoined.done) socket.destroy()
+          else connections.accept(tcpChannel(socket), wire)
+        }, logger)
         listeners.push(listener)
         if (l.protocol === 'native') {
           ports.native = listener.port
@@ -261,13 +283,18 @@ export class Broker {
           ports.mqtt = listener.port
         }
       }
+      if (cluster !== null) {
+        await joinCluster(cluster, ports, advertised.host, groups, mqtt)
+        clusterJoined.done = true
+      }
       stats.start()
       const broker = new Broker({
-        config, logger, logs, metrics, services: { topics, partitions, producerIds, groups }, stats, connections, pendingRequests: budget, mqtt, routes, listeners, closers, ports, startedAtMs, now, lifecycle,
+        config, logger, logs, metrics, services: { topics, partitions, producerIds, groups }, cluster, stats, connections, pendingRequests: budget, mqtt, routes, listeners, closers, ports, startedAtMs, now, lifecycle,
       })
       logger.info({ ports, dataDir: config.dataDir, recoveredUncleanly: logs.recoveredUncleanly }, 'broker started')
       return broker
     } catch (err) {
+      await cluster?.close()
       for (const close of closers) close()
       await Promise.allSettled(listeners.map(l => l.close()))
       await logs.close()
@@ -280,6 +307,8 @@ export class Broker {
     this.#closing ??= (async () => {
       this.#lifecycle.closing = true
       this.logger.info('broker stopping')
+      // Leave the cluster first: the controller moves this broker's leaderships at once.
+      await this.cluster?.close()
       for (const close of this.#closers) close()
       await Promise.allSettled(this.#listeners.map(l => l.close()))
       await this.logs.close()
@@ -290,6 +319,20 @@ export class Broker {
 
   /** Uptime in ms. */
   get uptimeMs (): number { return this.#now() - this.startedAtMs }
+}
+
+/**
+ * Cluster mode, once the listeners are bound: join under the bound ports, then open what
+ * keeps its state in cluster topics (the group coordinator, the MQTT gateway).
+ */
+async function joinCluster (cluster: ClusterNode, ports: BrokerPorts, host: string, groups: GroupCoordinator, mqtt: MqttGateway | null): Promise<void> {
+  const bound: Partial<Record<'native' | 'mqtt' | 'http' | 'kafka', { host: string, port: number }>> = {}
+  for (const [protocol, port] of Object.entries(ports) as Array<[keyof typeof bound, number | null]>) {
+    if (port !== null) bound[protocol] = { host, port }
+  }
+  await cluster.start(bound)
+  await groups.start()
+  await mqtt?.open()
 }
 
 /** Per-partition size and offsets on `/metrics`. */

@@ -15,6 +15,8 @@ export interface NewTopic {
   topic: string
   /** Default: the broker's default partition count. */
   partitions?: number
+  /** Copies of each partition in a cluster. Default: the brokers' defaultReplicationFactor (a single broker ignores it). */
+  replicationFactor?: number
   /** Broker topic config names: retentionMs, retentionBytes, cleanupPolicy, segmentBytes, ... */
   config?: TopicConfig
 }
@@ -88,7 +90,7 @@ export class Admin {
    */
   async createTopics (topics: NewTopic[], options: { validateOnly?: boolean } = {}): Promise<Array<{ topic: string, partitions: number }>> {
     const { body } = await this.#cluster.request('CreateTopics', {
-      topics: topics.map(t => ({ topic: t.topic, partitions: t.partitions ?? -1, config: t.config ?? {} })),
+      topics: topics.map(t => ({ topic: t.topic, partitions: t.partitions ?? -1, replicationFactor: t.replicationFactor ?? -1, config: t.config ?? {} })),
       validateOnly: options.validateOnly ?? false,
     })
     for (const t of body.topics) {

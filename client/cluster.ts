@@ -3,10 +3,15 @@
  * broker address), the metadata cache, retry with backoff, and the closed state. Not part
  * of the public API (the Client holds it privately and hands it to what it creates).
  *
- * Addressing: `brokers` (TCP) is a bootstrap list tried in order; `url` (WebSocket) is one
- * address. Partition requests go to the partition leader's advertised host:port from
- * Metadata; when the cluster has a single broker, or over WebSocket, they use the bootstrap
- * connection (so a broker advertising 0.0.0.0 or a proxy in front of /ws keeps working).
+ * Addressing: `brokers` (TCP) is a bootstrap list tried in order, then every broker the last
+ * Metadata named (so a client that started with one address survives that broker's death);
+ * `url` (WebSocket) is one address. Partition requests go to the partition leader's
+ * advertised host:port from Metadata; when the cluster has a single broker, or over
+ * WebSocket, they use the bootstrap connection (so a broker advertising 0.0.0.0 or a proxy
+ * in front of /ws keeps working). An error that says the metadata is stale
+ * (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, a leader epoch mismatch, a broker that cannot
+ * be reached) makes the caller forget the topic's metadata, so its retry asks again and
+ * finds the new leader (`isStaleMetadataError`).
  *
  * Reconnects: a connection that closes (idle timeout, broker restart) is dropped from the
  * pool; the next request opens a new one. Requests that were in flight fail with a
@@ -14,7 +19,7 @@
  */
 
 import {
-  BrokerUnreachableError, ClientClosedError, SpoolError,
+  BrokerUnreachableError, ClientClosedError, ConnectionError, ERROR_TABLE, LeaderNotAvailableError, SpoolError,
 } from '../protocol/errors.js'
 import type { ApiName, RequestOf } from '../protocol/native/api-keys.js'
 import { Connection, type RequestOptions, type Response } from './connection.js'
@@ -75,15 +80,47 @@ export class Cluster {
         failures.push({ address: addresses[index]!, error: err })
       }
     }
+    // The bootstrap list is down: any other broker the cluster told us about will do.
+    if (!this.options.webSocket) {
+      for (const address of [...this.metadata.brokers.values()].filter(a => !addresses.includes(a))) {
+        try {
+          return await this.connection(address)
+        } catch (err) {
+          if (err instanceof SpoolError && !(err instanceof BrokerUnreachableError)) throw err
+          failures.push({ address, error: err })
+        }
+      }
+    }
     throw unreachable(failures)
   }
 
-  /** The connection for a broker node id (the leader of a partition). */
+  /** The connection for a broker node id (the leader of a partition; -1: not known, the bootstrap broker). */
   async nodeConnection (nodeId: number): Promise<Connection> {
     const brokers = this.metadata.brokers
     const address = brokers.get(nodeId)
     if (this.options.webSocket || brokers.size <= 1 || address === undefined) return this.bootstrap()
     return this.connection(address)
+  }
+
+  /**
+   * The leader of each partition (loading topic metadata as needed), grouped: node id →
+   * the items for it. A partition without a leader (offline, an election under way) throws
+   * LeaderNotAvailableError (retriable) after dropping its topic's metadata.
+   */
+  async byLeader<T extends { topic: string, partition: number }> (items: readonly T[]): Promise<Map<number, T[]>> {
+    const out = new Map<number, T[]>()
+    for (const item of items) {
+      const info = await this.metadata.topic(item.topic)
+      const leader = info.leaders[item.partition] ?? -1
+      if (leader < 0) {
+        this.metadata.invalidate(item.topic)
+        throw new LeaderNotAvailableError(`topic "${item.topic}" partition ${item.partition} has no leader right now`)
+      }
+      let list = out.get(leader)
+      if (list === undefined) out.set(leader, (list = []))
+      list.push(item)
+    }
+    return out
   }
 
   /** The open connection to `address`, opening it if needed. */
@@ -206,6 +243,17 @@ export class Cluster {
 
 export function isRetriable (err: unknown): boolean {
   return err instanceof SpoolError && err.retriable
+}
+
+const STALE_METADATA_CODES = new Set<number>([
+  ERROR_TABLE.NOT_LEADER_OR_FOLLOWER.code, ERROR_TABLE.LEADER_NOT_AVAILABLE.code, ERROR_TABLE.FENCED_LEADER_EPOCH.code,
+  ERROR_TABLE.UNKNOWN_LEADER_EPOCH.code, ERROR_TABLE.UNKNOWN_TOPIC_OR_PARTITION.code, ERROR_TABLE.NOT_COORDINATOR.code,
+])
+
+/** True when the error means the partition's leader (or the broker) may have moved: refresh metadata. */
+export function isStaleMetadataError (err: unknown): boolean {
+  if (err instanceof ConnectionError || err instanceof BrokerUnreachableError) return true
+  return err instanceof SpoolError && STALE_METADATA_CODES.has(err.errorCode)
 }
 
 /** The system error code (ECONNREFUSED, ETIMEDOUT, ...) of an error, if any. */

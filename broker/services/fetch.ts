@@ -45,6 +45,8 @@ export interface FetchRequest {
   readonly maxWaitMs: number
   readonly minBytes: number
   readonly maxBytes: number
+  /** The consumer's rack (KIP-392): it may be sent to, and read from, a replica in it. '' = none. */
+  readonly rackId?: string
 }
 
 export interface FetchedPartition {
@@ -57,6 +59,8 @@ export interface FetchedPartition {
   readonly logStartOffset: number
   /** Whole batches (a view of what storage read), empty when none. */
   readonly records: Uint8Array
+  /** Cluster mode, KIP-392: the replica this consumer should fetch the partition from (-1: here). */
+  readonly preferredReadReplica: number
 }
 
 export interface FetchResult {
@@ -86,7 +90,7 @@ export async function fetchRecords (ctx: FetchContext, req: FetchRequest): Promi
     let woken = false
     let wake: () => void = () => { woken = true }
     const cancel = ctx.partitions.onNextAppend(keys, () => wake())
-    let pass: FetchResult & { anyError: boolean }
+    let pass: FetchResult & { anyError: boolean, redirected: boolean }
     try {
       pass = await readOnce(ctx, req)
     } catch (err) {
@@ -94,7 +98,7 @@ export async function fetchRecords (ctx: FetchContext, req: FetchRequest): Promi
       throw err
     }
     const remaining = deadline - ctx.now()
-    if (pass.bytes >= req.minBytes || pass.anyError || remaining <= 0 || ctx.signal.aborted) {
+    if (pass.bytes >= req.minBytes || pass.anyError || pass.redirected || remaining <= 0 || ctx.signal.aborted) {
       cancel()
       return pass
     }
@@ -115,7 +119,7 @@ export async function fetchRecords (ctx: FetchContext, req: FetchRequest): Promi
   }
 }
 
-async function readOnce (ctx: FetchContext, req: FetchRequest): Promise<FetchResult & { anyError: boolean }> {
+async function readOnce (ctx: FetchContext, req: FetchRequest): Promise<FetchResult & { anyError: boolean, redirected: boolean }> {
   // The connection's room: what is queued for it and what its other fetches are reading
   // count against maxQueuedBytes. With no room because other fetches of this connection
   // are reading, this pass reads nothing (the fetch answers empty or long-polls, and the
@@ -135,7 +139,7 @@ async function readOnce (ctx: FetchContext, req: FetchRequest): Promise<FetchRes
   }
 }
 
-async function readPartitions (ctx: FetchContext, req: FetchRequest, budget: number): Promise<FetchResult & { anyError: boolean }> {
+async function readPartitions (ctx: FetchContext, req: FetchRequest, budget: number): Promise<FetchResult & { anyError: boolean, redirected: boolean }> {
   // The first batch found is returned even if larger than the budget (KIP-74), unless
   // there is no room at all.
   const mayExceed = budget > 0
@@ -143,12 +147,17 @@ async function readPartitions (ctx: FetchContext, req: FetchRequest, budget: num
   const partitions: FetchedPartition[] = []
   let bytes = 0
   let anyError = false
+  let redirected = false
+  const rack = req.rackId ?? ''
   for (const p of req.partitions) {
     try {
       const offsets = ctx.partitions.offsets(p.topic, p.partition)
       let data: Uint8Array = EMPTY
-      if (budget > 0 || (bytes === 0 && mayExceed)) {
-        const r = await ctx.partitions.read(ctx.caller, p.topic, p.partition, p.fetchOffset, Math.min(p.maxBytes, budget), bytes === 0)
+      // A leader that prefers another replica for this consumer says so instead of reading.
+      const preferred = ctx.partitions.preferredReadReplica(p.topic, p.partition, rack)
+      if (preferred >= 0) redirected = true
+      if (preferred < 0 && (budget > 0 || (bytes === 0 && mayExceed))) {
+        const r = await ctx.partitions.read(ctx.caller, p.topic, p.partition, p.fetchOffset, Math.min(p.maxBytes, budget), bytes === 0, { followerRead: rack !== '' })
         data = r.bytes
       }
       partitions.push({
@@ -159,6 +168,7 @@ async function readPartitions (ctx: FetchContext, req: FetchRequest, budget: num
         lastStableOffset: offsets.highWatermark,
         logStartOffset: offsets.logStartOffset,
         records: data,
+        preferredReadReplica: preferred,
       })
       if (data.length > 0) {
         records.push(data)
@@ -169,8 +179,8 @@ async function readPartitions (ctx: FetchContext, req: FetchRequest, budget: num
       if (err instanceof SlowReaderError) throw err
       if (!(err instanceof SpoolError)) ctx.logger.error({ err, topic: p.topic, partition: p.partition }, 'fetch read failed')
       anyError = true
-      partitions.push({ topic: p.topic, partition: p.partition, error: err, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: EMPTY })
+      partitions.push({ topic: p.topic, partition: p.partition, error: err, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: EMPTY, preferredReadReplica: -1 })
     }
   }
-  return { partitions, records, bytes, anyError }
+  return { partitions, records, bytes, anyError, redirected }
 }

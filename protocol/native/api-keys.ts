@@ -20,6 +20,9 @@ import {
   DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, ListGroupsRequest, ListGroupsResponse,
 } from './apis/groups.js'
 import { InitProducerIdRequest, InitProducerIdResponse } from './apis/init-producer-id.js'
+import {
+  OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, ReplicaFetchRequest, ReplicaFetchResponse,
+} from './apis/replication.js'
 
 export const ApiKey = {
   Produce: 0,
@@ -34,9 +37,11 @@ export const ApiKey = {
   CreateTopics: 19,
   DeleteTopics: 20,
   InitProducerId: 22,
+  OffsetForLeaderEpoch: 23,
   DeleteGroups: 42,
   GroupHeartbeat: 68,
   DescribeTopics: 1000,
+  ReplicaFetch: 1001,
 } as const
 export type ApiName = keyof typeof ApiKey
 
@@ -69,6 +74,8 @@ export const APIS = {
   DescribeGroups: spec('DescribeGroups', DescribeGroupsRequest, DescribeGroupsResponse),
   DeleteGroups: spec('DeleteGroups', DeleteGroupsRequest, DeleteGroupsResponse),
   InitProducerId: spec('InitProducerId', InitProducerIdRequest, InitProducerIdResponse),
+  OffsetForLeaderEpoch: spec('OffsetForLeaderEpoch', OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
+  ReplicaFetch: spec('ReplicaFetch', ReplicaFetchRequest, ReplicaFetchResponse),
 } as const
 export type Apis = typeof APIS
 

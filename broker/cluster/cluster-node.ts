@@ -1,0 +1,156 @@
+/**
+ * A broker's part in a cluster (docs/cluster.md): built by broker.ts when `etcdEndpoints` is
+ * set, in two steps because the services need its hooks before the listeners bind, and it
+ * needs the bound ports before it can register:
+ *
+ *   const node = ClusterNode.prepare(config, logs, logger)    // hooks, nothing running
+ *   new PartitionService({ ..., replication: node.replicas })  // ReplicaGate
+ *   new TopicService({ ..., authority: node.topics })          // TopicAuthority
+ *   new ProducerIdService({ source: node.producerIds })        // BlockSource
+ *   ... listeners bind ...
+ *   await node.start(advertised)   // agent joins, topics reconciled, roles applied, fetchers run
+ *   ...
+ *   await node.close()             // fetchers stop, the agent leaves (its partitions move at once)
+ *
+ * Until start() the broker leads nothing: client writes and reads are NOT_LEADER_OR_FOLLOWER
+ * (retriable), Metadata lists no broker.
+ */
+
+import type { Logger } from 'pino'
+import { InvalidConfigError, MetadataUnavailableError } from '../../protocol/errors.js'
+import type { BrokerConfig } from '../config/settings.js'
+import type { ClusterView } from '../services/cluster-view.js'
+import type { BlockSource } from '../services/producer-ids.js'
+import type { ReplicaEndpoints } from '../services/replication.js'
+import type { LogManager } from '../storage/log-manager.js'
+import { ClusterAgent } from './cluster-agent.js'
+import { AgentClusterView } from './cluster-view.js'
+import { PeerPool } from './peer-client.js'
+import { ReplicaManager } from './replica-manager.js'
+import { serveOffsetForLeaderEpoch, serveReplicaFetch } from './replica-serving.js'
+import { LISTENER_PROTOCOLS, parseHostPort, type ClusterSettingsInput, type HostPort, type ListenerProtocol } from './settings.js'
+import { TopicSync } from './topic-sync.js'
+
+/** How long a follower's fetch waits at the leader for new records. */
+const REPLICA_FETCH_WAIT_MS = 500
+const REPLICA_FETCH_MAX_BYTES = 16 * 1024 * 1024
+const PEER_CONNECT_TIMEOUT_MS = 3000
+
+export class ClusterNode {
+  readonly replicas: ReplicaManager
+  readonly topics: TopicSync
+  readonly view: ClusterView
+  readonly producerIds: BlockSource
+  readonly endpoints: ReplicaEndpoints
+  readonly #config: BrokerConfig
+  readonly #logger: Logger
+  readonly #peers: PeerPool
+  #agent: ClusterAgent | null = null
+  #closed = false
+
+  private constructor (config: BrokerConfig, logs: LogManager, logger: Logger) {
+    this.#config = config
+    this.#logger = logger
+    this.#peers = new PeerPool({
+      addressOf: id => this.#agent?.metadata.brokers.get(id)?.listeners.native,
+      clientId: `spool-broker-${config.nodeId}`,
+      connectTimeoutMs: PEER_CONNECT_TIMEOUT_MS,
+      logger,
+    })
+    this.topics = new TopicSync({ logs, logger, defaultReplicationFactor: config.defaultReplicationFactor, waitMs: 15_000 })
+    this.replicas = new ReplicaManager({
+      nodeId: config.nodeId,
+      logs,
+      peers: this.#peers,
+      topicReady: topic => this.topics.topicReady(topic),
+      logger,
+      settings: {
+        replicaLagTimeMs: config.replicaLagTimeMs,
+        minInsyncReplicas: config.minInsyncReplicas,
+        replicaFetchWaitMs: REPLICA_FETCH_WAIT_MS,
+        replicaFetchMaxBytes: REPLICA_FETCH_MAX_BYTES,
+        reassignmentThrottleBytesPerSec: config.reassignmentThrottleBytesPerSec,
+      },
+    })
+    this.topics.onBeforeDelete((topic, partitions) => {
+      for (let p = 0; p < partitions; p++) this.replicas.forget(topic, p)
+    })
+    this.view = new AgentClusterView({ clusterId: config.clusterId, nodeId: config.nodeId, agent: () => this.#agent })
+    this.producerIds = {
+      reserve: size => {
+        const agent = this.#agent
+        if (agent === null) throw new MetadataUnavailableError('the broker is still joining the cluster; retry')
+        return agent.reserveProducerIds(size)
+      },
+    }
+    const replicas = this.replicas
+    this.endpoints = {
+      replicaFetch: (req, signal) => serveReplicaFetch(replicas, req, signal),
+      offsetForLeaderEpoch: req => serveOffsetForLeaderEpoch(replicas, req),
+    }
+  }
+
+  /** The hooks for the services; nothing runs until start(). */
+  static prepare (config: BrokerConfig, logs: LogManager, logger: Logger): ClusterNode {
+    if (config.etcdEndpoints === null || config.etcdEndpoints.length === 0) throw new InvalidConfigError('cluster mode needs etcdEndpoints')
+    return new ClusterNode(config, logs, logger)
+  }
+
+  /** The agent once joined (null before start and after close). */
+  get agent (): ClusterAgent | null { return this.#agent }
+
+  /**
+   * Joins the cluster under the listeners as bound (`bound`: protocol → host:port, the
+   * advertisedListeners setting overriding them), reconciles the topics, then applies every
+   * partition role. Rejects (DuplicateBrokerIdError, MetadataUnavailableError, ...) with
+   * nothing left running.
+   */
+  async start (bound: Partial<Record<ListenerProtocol, HostPort>>): Promise<void> {
+    const c = this.#config
+    const input: ClusterSettingsInput = {
+      nodeId: c.nodeId,
+      clusterId: c.clusterId,
+      rack: c.rack,
+      advertisedListeners: { ...bound, ...advertised(c.advertisedListeners) },
+      etcdEndpoints: c.etcdEndpoints ?? [],
+      etcdTls: c.etcdCaFile === null ? null : { caFile: c.etcdCaFile, certFile: c.etcdCertFile, keyFile: c.etcdKeyFile },
+      etcdUsername: c.etcdUsername,
+      etcdPassword: c.etcdPassword,
+      leaseTtlMs: c.leaseTtlMs,
+      uncleanLeaderElection: c.uncleanLeaderElection,
+      ...(c.clusterKeyPrefix === null ? {} : { keyPrefix: c.clusterKeyPrefix }),
+    }
+    const agent = await ClusterAgent.start(input, { logger: this.#logger })
+    this.#agent = agent
+    try {
+      agent.on('fenced', err => this.#logger.error({ err }, 'this broker was fenced from the cluster'))
+      await this.topics.start(agent)
+      this.replicas.start(agent)
+    } catch (err) {
+      await this.close()
+      throw err
+    }
+  }
+
+  /** Stops replication and leaves the cluster (the controller moves this broker's leaderships). */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.replicas.close()
+    this.#peers.close()
+    const agent = this.#agent
+    if (agent !== null) await agent.close().catch(err => this.#logger.warn({ err }, 'leaving the cluster failed'))
+  }
+}
+
+/** The advertisedListeners setting (`protocol=host:port` entries) as a map. */
+function advertised (entries: string[] | null): Partial<Record<ListenerProtocol, HostPort>> {
+  const out: Partial<Record<ListenerProtocol, HostPort>> = {}
+  for (const entry of entries ?? []) {
+    const at = entry.indexOf('=')
+    const protocol = entry.slice(0, at) as ListenerProtocol
+    if (!LISTENER_PROTOCOLS.includes(protocol)) throw new InvalidConfigError(`advertisedListeners: unknown protocol in ${JSON.stringify(entry)}`)
+    out[protocol] = parseHostPort(`advertisedListeners.${protocol}`, entry.slice(at + 1))
+  }
+  return out
+}
