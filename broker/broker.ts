@@ -177,12 +177,13 @@ export class Broker {
       const metrics = new BrokerMetrics()
       const access = ALLOW_ALL
       const topics = new TopicService({ logs, access, logger, settings: config, authority: cluster?.topics ?? null })
-      const partitions = new PartitionService({ logs, metrics, access, replication: cluster?.replicas ?? null })
+      const partitions = new PartitionService({ logs, metrics, access, replication: cluster?.replicas ?? null, forwarder: cluster?.forwarder ?? null })
       cluster?.replicas.attach(partitions)
       const producerIds = new ProducerIdService({ source: cluster?.producerIds ?? new FileBlockSource(config.dataDir), access })
       topics.onDeleted(topic => metrics.forgetTopic(topic))
       const groups = new GroupCoordinator({ topics, partitions, config, logger, now })
       if (cluster === null) await groups.start()
+      else cluster.bindGroups(groups)
       closers.push(() => groups.close())
       metrics.gauge('spool_group_lag', 'Log end offset minus committed offset, by group and partition', ['group', 'topic', 'partition'], () => groups.lag())
       metrics.gauge('spool_group_members', 'Members of each consumer group', ['group'], () => groups.memberCounts())
@@ -199,12 +200,14 @@ export class Broker {
       const dispatcher = new Dispatcher(metrics)
       const view = cluster?.view ?? singleBrokerView({ clusterId: config.clusterId, nodeId: config.nodeId, listeners: () => ({ native: advertised }), partitionCount: name => topics.partitionCount(name) })
       registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, cluster: view, replication: cluster?.endpoints ?? null, now })
-      registerGroupHandlers(dispatcher, groups)
+      registerGroupHandlers(dispatcher, groups, view)
       const native = nativeProtocol(config, dispatcher.dispatch)
       let mqtt: MqttGateway | null = null
       let mqttWire: WireProtocol | null = null
       if (config.mqttPort !== null) {
-        mqtt = new MqttGateway({ config, log: { topics, partitions }, logger, now })
+        // In a cluster an MQTT publish is acknowledged once the partition's in-sync replicas
+        // hold it (the gateway's mqttFsyncAcks path, which waits in PartitionService.sync).
+        mqtt = new MqttGateway({ config: cluster === null ? config : { ...config, mqttFsyncAcks: true }, log: { topics, partitions }, logger, now })
         if (cluster === null) await mqtt.open()
         registerGatewayMetrics(mqtt, metrics)
         const gateway = mqtt
@@ -331,7 +334,7 @@ async function joinCluster (cluster: ClusterNode, ports: BrokerPorts, host: stri
     if (port !== null) bound[protocol] = { host, port }
   }
   await cluster.start(bound)
-  await groups.start()
+  await groups.startOwned()
   await mqtt?.open()
 }
 

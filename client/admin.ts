@@ -163,10 +163,19 @@ export class Admin {
     return (await listOffsets(this.#cluster, queries)).map(a => ({ partition: a.partition, offset: a.offset }))
   }
 
-  /** Consumer groups known to the broker (with members or committed offsets), sorted by id. */
+  /**
+   * Consumer groups (with members or committed offsets), sorted by id. In a cluster each
+   * broker lists the groups it coordinates: every broker is asked and the lists are merged.
+   */
   async listGroups (): Promise<GroupListing[]> {
-    const { body } = await this.#cluster.request('ListGroups', {})
-    return body.groups.map(g => ({ groupId: g.groupId, state: g.state, members: g.members }))
+    const meta = await this.#cluster.metadata.refresh([])
+    const nodes = meta.brokers.length > 1 ? meta.brokers.map(b => b.nodeId) : [-1]
+    const byId = new Map<string, GroupListing>()
+    await Promise.all(nodes.map(async node => {
+      const { body } = await this.#cluster.retry(async () => (await this.#cluster.nodeConnection(node)).request('ListGroups', {}))
+      for (const g of body.groups) byId.set(g.groupId, { groupId: g.groupId, state: g.state, members: g.members })
+    }))
+    return [...byId.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : 1))
   }
 
   /**
@@ -174,8 +183,8 @@ export class Admin {
    * end offset and lag of each group; GroupIdNotFoundError for an unknown group.
    */
   async describeGroups (groupIds: string[]): Promise<GroupDescription[]> {
-    const { body } = await this.#cluster.request('DescribeGroups', { groupIds })
-    return body.groups.map(g => {
+    const groups = (await Promise.all(groupIds.map(async groupId => (await this.#cluster.groupRequest(groupId, 'DescribeGroups', { groupIds: [groupId] }, { check: r => movedCoordinator(r.body.groups) })).body.groups))).flat()
+    return groups.map(g => {
       if (g.errorCode !== 0) throw groupError(g.groupId, g.errorCode, g.errorMessage)
       return {
         groupId: g.groupId,
@@ -191,8 +200,8 @@ export class Admin {
 
   /** Deletes groups and their committed offsets; NonEmptyGroupError while a group has members. */
   async deleteGroups (groupIds: string[]): Promise<void> {
-    const { body } = await this.#cluster.request('DeleteGroups', { groupIds })
-    for (const g of body.groups) {
+    const groups = (await Promise.all(groupIds.map(async groupId => (await this.#cluster.groupRequest(groupId, 'DeleteGroups', { groupIds: [groupId] }, { check: r => movedCoordinator(r.body.groups) })).body.groups))).flat()
+    for (const g of groups) {
       if (g.errorCode === NON_EMPTY_GROUP) throw new NonEmptyGroupError(`group "${g.groupId}" has active members; stop them before deleting it`)
       if (g.errorCode !== 0) throw groupError(g.groupId, g.errorCode, g.errorMessage)
     }
@@ -208,7 +217,7 @@ export class Admin {
         request.push({ topic, partitions: [...Array(info.partitions).keys()] })
       }
     }
-    const { body } = await this.#cluster.request('OffsetFetch', { groupId, topics: request })
+    const { body } = await this.#cluster.groupRequest(groupId, 'OffsetFetch', { groupId, topics: request })
     const out: CommittedOffset[] = []
     for (const t of body.topics) {
       for (const p of t.partitions) {
@@ -234,7 +243,7 @@ export class Admin {
     }
     let body
     try {
-      ({ body } = await this.#cluster.request('OffsetCommit', { groupId, memberId: '', memberEpoch: -1, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) }))
+      ({ body } = await this.#cluster.groupRequest(groupId, 'OffsetCommit', { groupId, memberId: '', memberEpoch: -1, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) }))
     } catch (err) {
       if (err instanceof NonEmptyGroupError) throw new NonEmptyGroupError(`group "${groupId}" has active members; stop them before changing its offsets`, { cause: err })
       throw err
@@ -245,5 +254,12 @@ export class Admin {
         if (p.errorCode !== 0) throw errorFromCode(p.errorCode, p.errorMessage ?? undefined)
       }
     }
+  }
+}
+
+/** A per-group answer from a broker that is not (or not yet) the coordinator: thrown, so the request goes to the right one. */
+function movedCoordinator (groups: ReadonlyArray<{ errorCode: number, errorMessage: string | null }>): void {
+  for (const g of groups) {
+    if (g.errorCode === ERROR_TABLE.NOT_COORDINATOR.code || g.errorCode === ERROR_TABLE.COORDINATOR_LOAD_IN_PROGRESS.code) throw errorFromCode(g.errorCode, g.errorMessage ?? undefined)
   }
 }

@@ -47,6 +47,8 @@ export class Cluster {
   readonly #connections = new Map<string, Connection | Promise<Connection>>()
   readonly #sleepers = new Set<{ timer: ReturnType<typeof setTimeout>, reject: (err: Error) => void }>()
   readonly #closeHooks = new Set<() => void>()
+  /** Coordinator node id per consumer group (FindCoordinator answers). */
+  readonly #coordinators = new Map<string, number>()
   /** Index in `addresses` of the bootstrap address that last connected. */
   #bootstrapIndex = 0
   #closed = false
@@ -100,6 +102,48 @@ export class Cluster {
     const address = brokers.get(nodeId)
     if (this.options.webSocket || brokers.size <= 1 || address === undefined) return this.bootstrap()
     return this.connection(address)
+  }
+
+  /**
+   * The connection to a group's coordinator: the broker FindCoordinator names (cached until
+   * forgetCoordinator), or the bootstrap broker when it does not serve FindCoordinator or
+   * runs alone.
+   */
+  async coordinator (groupId: string): Promise<Connection> {
+    const known = this.#coordinators.get(groupId)
+    if (known !== undefined) return this.nodeConnection(known)
+    const bootstrap = await this.bootstrap()
+    if (!bootstrap.supports('FindCoordinator')) return bootstrap
+    const { body } = await bootstrap.request('FindCoordinator', { key: groupId, keyType: 0 })
+    const address = `${body.host}:${body.port}`
+    if (!this.metadata.brokers.has(body.nodeId)) this.metadata.brokers.set(body.nodeId, address)
+    this.#coordinators.set(groupId, body.nodeId)
+    return this.nodeConnection(body.nodeId)
+  }
+
+  /** Drops the cached coordinator of a group when `err` says it moved (NOT_COORDINATOR, a closed connection, ...). */
+  forgetCoordinator (groupId: string, err: unknown): void {
+    if (isStaleMetadataError(err) || (err instanceof SpoolError && err.errorCode === ERROR_TABLE.COORDINATOR_LOAD_IN_PROGRESS.code)) {
+      this.#coordinators.delete(groupId)
+      if (err instanceof ConnectionError || err instanceof BrokerUnreachableError) void this.metadata.refresh(null).catch(() => {})
+    }
+  }
+
+  /** One request to a group's coordinator, retried (finding the coordinator again) on retriable errors. */
+  groupRequest<N extends ApiName> (
+    groupId: string, api: N, body: RequestOf<N>,
+    options?: RequestOptions & { retryIf?: (err: unknown) => boolean, check?: (response: Response<N>) => void },
+  ): Promise<Response<N>> {
+    return this.retry(async () => {
+      try {
+        const response = await (await this.coordinator(groupId)).request(api, body, options)
+        options?.check?.(response)
+        return response
+      } catch (err) {
+        this.forgetCoordinator(groupId, err)
+        throw err
+      }
+    }, options?.retryIf === undefined ? {} : { retryIf: options.retryIf })
   }
 
   /**

@@ -7,6 +7,7 @@
  *   new PartitionService({ ..., replication: node.replicas })  // ReplicaGate
  *   new TopicService({ ..., authority: node.topics })          // TopicAuthority
  *   new ProducerIdService({ source: node.producerIds })        // BlockSource
+ *   node.bindGroups(coordinator)                               // groups follow offsets leadership
  *   ... listeners bind ...
  *   await node.start(advertised)   // agent joins, topics reconciled, roles applied, fetchers run
  *   ...
@@ -21,10 +22,13 @@ import { InvalidConfigError, MetadataUnavailableError } from '../../protocol/err
 import type { BrokerConfig } from '../config/settings.js'
 import type { ClusterView } from '../services/cluster-view.js'
 import type { BlockSource } from '../services/producer-ids.js'
-import type { ReplicaEndpoints } from '../services/replication.js'
+import type { AppendForwarder, ReplicaEndpoints } from '../services/replication.js'
 import type { LogManager } from '../storage/log-manager.js'
 import { ClusterAgent } from './cluster-agent.js'
+import { ClusterAppendForwarder } from './append-forwarder.js'
 import { AgentClusterView } from './cluster-view.js'
+import { GroupLeadership } from './group-leadership.js'
+import type { GroupCoordinator } from '../groups/coordinator.js'
 import { PeerPool } from './peer-client.js'
 import { ReplicaManager } from './replica-manager.js'
 import { serveOffsetForLeaderEpoch, serveReplicaFetch } from './replica-serving.js'
@@ -42,6 +46,10 @@ export class ClusterNode {
   readonly view: ClusterView
   readonly producerIds: BlockSource
   readonly endpoints: ReplicaEndpoints
+  /** The broker's own appends to partitions led elsewhere (the MQTT gateway's). */
+  readonly forwarder: AppendForwarder
+  /** Which offsets partitions (so which groups) this broker coordinates. */
+  readonly groups: GroupLeadership
   readonly #config: BrokerConfig
   readonly #logger: Logger
   readonly #peers: PeerPool
@@ -72,6 +80,10 @@ export class ClusterNode {
         reassignmentThrottleBytesPerSec: config.reassignmentThrottleBytesPerSec,
       },
     })
+    this.groups = new GroupLeadership(this.replicas, logger)
+    this.forwarder = new ClusterAppendForwarder({
+      peers: this.#peers, logger, leaderOf: (topic, partition) => this.#agent?.metadata.partition(topic, partition)?.leader ?? -1,
+    })
     this.topics.onBeforeDelete((topic, partitions) => {
       for (let p = 0; p < partitions; p++) this.replicas.forget(topic, p)
     })
@@ -94,6 +106,11 @@ export class ClusterNode {
   static prepare (config: BrokerConfig, logs: LogManager, logger: Logger): ClusterNode {
     if (config.etcdEndpoints === null || config.etcdEndpoints.length === 0) throw new InvalidConfigError('cluster mode needs etcdEndpoints')
     return new ClusterNode(config, logs, logger)
+  }
+
+  /** The group coordinator serves the groups of the offsets partitions this broker leads (before start). */
+  bindGroups (coordinator: GroupCoordinator): void {
+    this.groups.bind(coordinator)
   }
 
   /** The agent once joined (null before start and after close). */

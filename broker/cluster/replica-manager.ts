@@ -82,6 +82,7 @@ export class ReplicaManager implements ReplicaGate {
   /** Replica fetches waiting at this leader, by partition key. */
   readonly #fetchWaiters = new Map<string, Set<() => void>>()
   readonly fetchers: ReplicaFetchers
+  readonly #leadershipListeners: Array<(topic: string, partition: number, leading: boolean) => void> = []
   #partitions: PartitionService | null = null
   #agent: ClusterAgent | null = null
   #timers: NodeJS.Timeout[] = []
@@ -135,6 +136,24 @@ export class ReplicaManager implements ReplicaGate {
     this.#checkpointHighWatermarks()
   }
 
+  /**
+   * Calls `fn` when this broker starts leading a partition (after it is ready to take
+   * writes) and when it stops (the group coordinator loads and unloads its groups).
+   */
+  onLeadershipChange (fn: (topic: string, partition: number, leading: boolean) => void): void {
+    this.#leadershipListeners.push(fn)
+  }
+
+  #leadership (r: PartitionReplica, leading: boolean): void {
+    for (const fn of this.#leadershipListeners) {
+      try {
+        fn(r.topic, r.partition, leading)
+      } catch (err) {
+        this.#logger.error({ err, topic: r.topic, partition: r.partition }, 'leadership listener failed')
+      }
+    }
+  }
+
   replica (topic: string, partition: number): PartitionReplica | undefined {
     return this.#replicas.get(`${topic}/${partition}`)
   }
@@ -182,9 +201,13 @@ export class ReplicaManager implements ReplicaGate {
       if (!sameLeadership) r.beginLeadership(log.logEndOffset, this.#now(), this.nodeId)
       this.#logger.info({ topic: r.topic, partition: r.partition, leaderEpoch: r.leaderEpoch, isr: r.isr, logEndOffset: log.logEndOffset, highWatermark: log.highWatermark }, 'leading partition')
       this.#maybeAdvanceHighWatermark(r, log)
+      if (!wasLeader) this.#leadership(r, true)
       return
     }
-    if (wasLeader) r.failWaiters('leadership moved')
+    if (wasLeader) {
+      r.failWaiters('leadership moved')
+      this.#leadership(r, false)
+    }
     this.#wakeFetchWaiters(r.key)
     r.role = role.role
     r.leader = role.leader
@@ -228,6 +251,10 @@ export class ReplicaManager implements ReplicaGate {
       throw new NotLeaderOrFollowerError(`broker ${this.nodeId} does not lead ${topic}-${partition}${r !== undefined && r.leader >= 0 ? ` (the leader is broker ${r.leader})` : ''}; ${what} goes to the leader`)
     }
     return r
+  }
+
+  leads (topic: string, partition: number): boolean {
+    return !this.#closed && this.#replicas.get(`${topic}/${partition}`)?.role === 'leader'
   }
 
   checkWrite (topic: string, partition: number, acks: RequiredAcks): void {
@@ -414,6 +441,7 @@ export class ReplicaManager implements ReplicaGate {
     this.#replicas.delete(r.key)
     this.fetchers.remove(r)
     r.failWaiters('the topic was deleted')
+    if (r.role === 'leader') this.#leadership(r, false)
   }
 
   /** Under-replicated partitions this broker leads (ISR smaller than the replica set). */

@@ -17,8 +17,10 @@
  * Topic ids are kept in `<dataDir>/cluster-topics.json` (checked file, kind
  * "cluster-topics": `{"topics":{"orders":"<uuid>", ...}}`) so a restarted broker can tell a
  * re-created topic from the one it holds. Replication factors come from the request, or
- * default to `defaultReplicationFactor` capped at the brokers available (auto-created and
- * internal topics), as an explicit one above them is INVALID_REPLICATION_FACTOR.
+ * default to `defaultReplicationFactor` capped at the brokers available, as an explicit one
+ * above them is INVALID_REPLICATION_FACTOR. The broker's own topics other than
+ * `__consumer_offsets` (the MQTT gateway's) get a replica on every live broker, since every
+ * broker's gateway reads them from its local replica.
  *
  * Not handled yet: a topic's partition count growing (createPartitions) is logged, not
  * applied to the local logs.
@@ -27,7 +29,8 @@
 import path from 'node:path'
 import type { Logger } from 'pino'
 import { RequestTimedOutError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../../protocol/errors.js'
-import type { TopicAuthority } from '../services/topics.js'
+import { OFFSETS_TOPIC } from '../groups/offset-store.js'
+import type { TopicAuthority, TopicKind } from '../services/topics.js'
 import { readCheckedFile, writeCheckedFile } from '../storage/checkpoint.js'
 import { DEFAULT_LOG_CONFIG, type LogConfig } from '../storage/config.js'
 import type { LogManager } from '../storage/log-manager.js'
@@ -116,12 +119,16 @@ export class TopicSync implements TopicAuthority {
 
   // ---- TopicAuthority
 
-  async create (name: string, o: { partitions: number, replicationFactor: number | null, config: Partial<LogConfig>, internal: boolean, existingOk: boolean }): Promise<void> {
+  async create (name: string, o: { partitions: number, replicationFactor: number | null, config: Partial<LogConfig>, internal: boolean, existingOk: boolean, kind: TopicKind }): Promise<void> {
     const agent = this.#requireAgent()
     let topicId: string
     try {
+      // The broker's own topics besides the group offsets (MQTT's log, session and retained
+      // topics) are read by the MQTT gateway of every broker: one replica on each.
+      const everyBroker = o.kind === 'broker' && name !== OFFSETS_TOPIC
+      const rf = o.replicationFactor ?? (everyBroker ? Math.max(this.#defaultReplicationFactor, this.#available(agent)) : this.#defaultReplicationFactor)
       const record = await agent.createTopic({
-        name, partitions: o.partitions, replicationFactor: o.replicationFactor ?? await this.#defaultFactor(agent, name), config: { ...o.config } as TopicConfig, ...(o.internal ? { internal: true } : {}),
+        name, partitions: o.partitions, replicationFactor: await this.#capped(agent, name, rf, o.replicationFactor === null), config: { ...o.config } as TopicConfig, ...(o.internal ? { internal: true } : {}),
       })
       topicId = record.topicId
     } catch (err) {
@@ -197,19 +204,24 @@ export class TopicSync implements TopicAuthority {
     writeCheckedFile(IDS_KIND, this.#file, { topics: Object.fromEntries(this.#ids) }, true)
   }
 
+  #available (agent: ClusterAgent): number {
+    return [...agent.metadata.brokers.keys()].filter(id => !agent.metadata.decommissioned.has(id)).length
+  }
+
   /**
-   * The default replication factor, capped at the brokers available. Brokers of a cluster
-   * often start together: a topic created in the first seconds waits (up to
-   * WAIT_FOR_BROKERS_MS) for enough of them rather than being created with fewer replicas.
+   * A replication factor the topic did not ask for (a default), capped at the brokers
+   * available. Brokers of a cluster often start together: a topic created in the first
+   * seconds waits (up to WAIT_FOR_BROKERS_MS) for enough of them rather than being created
+   * with fewer replicas. An explicit factor is the controller's to check.
    */
-  async #defaultFactor (agent: ClusterAgent, name: string): Promise<number> {
-    const available = (): number => [...agent.metadata.brokers.keys()].filter(id => !agent.metadata.decommissioned.has(id)).length
-    if (available() < this.#defaultReplicationFactor) {
-      await agent.metadata.waitFor(() => available() >= this.#defaultReplicationFactor, WAIT_FOR_BROKERS_MS, 'brokers').catch(() => undefined)
+  async #capped (agent: ClusterAgent, name: string, wanted: number, isDefault: boolean): Promise<number> {
+    if (!isDefault) return wanted
+    if (this.#available(agent) < wanted) {
+      await agent.metadata.waitFor(() => this.#available(agent) >= wanted, WAIT_FOR_BROKERS_MS, 'brokers').catch(() => undefined)
     }
-    const rf = Math.max(1, Math.min(this.#defaultReplicationFactor, available()))
-    if (rf < this.#defaultReplicationFactor) {
-      this.#logger.warn({ topic: name, replicationFactor: rf, defaultReplicationFactor: this.#defaultReplicationFactor, brokers: available }, 'fewer brokers than the default replication factor: the topic gets fewer replicas')
+    const rf = Math.max(1, Math.min(wanted, this.#available(agent)))
+    if (rf < wanted) {
+      this.#logger.warn({ topic: name, replicationFactor: rf, wanted, brokers: this.#available(agent) }, 'fewer brokers than the default replication factor: the topic gets fewer replicas')
     }
     return rf
   }

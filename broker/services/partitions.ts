@@ -10,7 +10,9 @@
  * every in-sync replica (`sync`), and waiting fetches wake when the high watermark moves
  * (`notifyReadable`, called by the replica manager) rather than on append. The broker's own
  * readers (INTERNAL_CALLER: the group coordinator, the MQTT gateway) read any local replica
- * up to its high watermark. Without a gate (one broker) nothing of this applies.
+ * up to its high watermark, and their appends to a partition led elsewhere are forwarded to
+ * its leader (an AppendForwarder: answered with baseOffset -1, `sync` waits for the leader).
+ * Without a gate (one broker) nothing of this applies.
  *
  * Hot path: append hands the payload (whole batches, validated and re-offset in place by
  * storage) to the log without copying or decoding records; read returns whole batches as
@@ -25,7 +27,7 @@ import { INTERNAL_CALLER, type Caller } from '../security/principal.js'
 import type { LogManager } from '../storage/log-manager.js'
 import type { AppendResult, ReadResult } from '../storage/partition-log.js'
 import type { AccessPolicy } from './access.js'
-import type { ReplicaGate, RequiredAcks } from './replication.js'
+import type { AppendForwarder, ReplicaGate, RequiredAcks } from './replication.js'
 
 export type { AppendResult, ReadResult }
 
@@ -59,12 +61,16 @@ export class PartitionService {
   readonly #access: AccessPolicy
   readonly #waiters = new Map<string, Set<Waiter>>()
   readonly #replication: ReplicaGate | null
+  readonly #forwarder: AppendForwarder | null
+  /** Partitions with forwarded appends not yet flushed. */
+  readonly #forwarded = new Set<string>()
 
-  constructor (options: { logs: LogManager, metrics: BrokerMetrics, access: AccessPolicy, replication?: ReplicaGate | null }) {
+  constructor (options: { logs: LogManager, metrics: BrokerMetrics, access: AccessPolicy, replication?: ReplicaGate | null, forwarder?: AppendForwarder | null }) {
     this.#logs = options.logs
     this.#metrics = options.metrics
     this.#access = options.access
     this.#replication = options.replication ?? null
+    this.#forwarder = options.forwarder ?? null
   }
 
   /** True in cluster mode (partitions have leaders elsewhere). */
@@ -79,6 +85,11 @@ export class PartitionService {
     this.#access.check(caller, 'write', 'topic', topic)
     const log = this.#logs.partition(topic, partition)
     const replication = this.#replication
+    if (replication !== null && caller === INTERNAL_CALLER && this.#forwarder !== null && !replication.leads(topic, partition)) {
+      this.#forwarder.forward(topic, partition, payload)
+      this.#forwarded.add(`${topic}\u0000${partition}`)
+      return { baseOffset: -1, lastOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, duplicate: false, recordCount: countRecords(payload), bytes: payload.length }
+    }
     replication?.checkWrite(topic, partition, options.acks ?? 1)
     const result = log.append(payload)
     if (!result.duplicate) {
@@ -98,6 +109,13 @@ export class PartitionService {
   sync (topic: string, partition: number, timeoutMs = DEFAULT_COMMIT_TIMEOUT_MS): Promise<void> {
     const log = this.#logs.partition(topic, partition)
     if (this.#replication === null) return log.sync()
+    const key = `${topic}\u0000${partition}`
+    if (this.#forwarder !== null && this.#forwarded.has(key)) {
+      this.#forwarded.delete(key)
+      const flushed = this.#forwarder.flush(topic, partition)
+      if (!this.#replication.leads(topic, partition)) return flushed
+      return flushed.then(() => this.sync(topic, partition, timeoutMs))
+    }
     const committed = this.#replication.waitCommitted(topic, partition, log.logEndOffset, timeoutMs)
     return Promise.all([log.sync(), committed]).then(() => {})
   }

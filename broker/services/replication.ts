@@ -20,6 +20,8 @@ export interface ReplicaGate {
    * replicas than minInsyncReplicas.
    */
   checkWrite (topic: string, partition: number, acks: RequiredAcks): void
+  /** Whether this broker leads the partition now. */
+  leads (topic: string, partition: number): boolean
   /** After the leader appended: followers waiting for data are woken; a lone leader moves its high watermark. */
   appended (topic: string, partition: number): void
   /**
@@ -42,4 +44,15 @@ export interface ReplicaGate {
 export interface ReplicaEndpoints {
   replicaFetch (req: RequestOf<'ReplicaFetch'>, signal: AbortSignal): Promise<{ body: Omit<ResponseOf<'ReplicaFetch'>, 'errorCode' | 'errorMessage'>, records: Uint8Array[] }>
   offsetForLeaderEpoch (req: RequestOf<'OffsetForLeaderEpoch'>): Omit<ResponseOf<'OffsetForLeaderEpoch'>, 'errorCode' | 'errorMessage'>
+}
+
+/**
+ * Cluster mode: the broker's own writers (the MQTT gateway) append to partitions led by other
+ * brokers through this — the batches go to the leader as a Produce, in order per partition.
+ */
+export interface AppendForwarder {
+  /** Queues whole batches for the partition's leader (the payload is copied). */
+  forward (topic: string, partition: number, payload: Uint8Array): void
+  /** Resolves once everything forwarded for the partition so far is committed on its leader; rejects with the first failure since the last flush. */
+  flush (topic: string, partition: number): Promise<void>
 }

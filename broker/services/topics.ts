@@ -49,6 +49,9 @@ export interface CreateTopicOptions {
   validateOnly?: boolean
 }
 
+/** Who asks for a topic: a user (CreateTopics), an auto-creation, or the broker itself (createInternal). */
+export type TopicKind = 'user' | 'auto' | 'broker'
+
 /** Where topic changes are decided in cluster mode (the controller, through broker/cluster/). */
 export interface TopicAuthority {
   /**
@@ -56,7 +59,7 @@ export interface TopicAuthority {
    * `existingOk` (auto-created and internal topics, which another broker may be creating at
    * the same moment) an existing topic is waited for instead of TOPIC_ALREADY_EXISTS.
    */
-  create (name: string, options: { partitions: number, replicationFactor: number | null, config: Partial<LogConfig>, internal: boolean, existingOk: boolean }): Promise<void>
+  create (name: string, options: { partitions: number, replicationFactor: number | null, config: Partial<LogConfig>, internal: boolean, existingOk: boolean, kind: TopicKind }): Promise<void>
   /** Deletes it in the cluster; resolves once the local log manager dropped it. */
   delete (name: string): Promise<void>
   /** Merges config overrides in the cluster; resolves once applied locally. */
@@ -117,16 +120,16 @@ export class TopicService {
       const checked = this.#logs.validateNewTopic(name, { partitions, config: options.config ?? {} })
       if (options.validateOnly === true) return checked
     }
-    const info = await this.#createLogs(name, { partitions, config: options.config ?? {}, replicationFactor: options.replicationFactor ?? null, internal: false, existingOk: false })
+    const info = await this.#createLogs(name, { partitions, config: options.config ?? {}, replicationFactor: options.replicationFactor ?? null, internal: false, existingOk: false, kind: 'user' })
     this.#logged('topic created', caller, { topic: name, partitions, ...(options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor }) })
     return info
   }
 
   /** Local logs on one broker; through the controller in cluster mode. */
-  async #createLogs (name: string, o: { partitions: number, config: Partial<LogConfig>, replicationFactor: number | null, internal: boolean, existingOk: boolean }): Promise<TopicInfo> {
+  async #createLogs (name: string, o: { partitions: number, config: Partial<LogConfig>, replicationFactor: number | null, internal: boolean, existingOk: boolean, kind: TopicKind }): Promise<TopicInfo> {
     if (this.#authority === null) return this.#logs.createTopic(name, { partitions: o.partitions, config: o.config, ...(o.internal ? { internal: true } : {}) })
     const rf = o.replicationFactor === -1 ? null : o.replicationFactor
-    await this.#authority.create(name, { partitions: o.partitions, replicationFactor: rf, config: o.config, internal: o.internal, existingOk: o.existingOk })
+    await this.#authority.create(name, { partitions: o.partitions, replicationFactor: rf, config: o.config, internal: o.internal, existingOk: o.existingOk, kind: o.kind })
     const info = this.#logs.topic(name)
     if (info === undefined) throw new UnknownTopicOrPartitionError(`topic "${name}" was created but is not here yet; retry`)
     return info
@@ -148,7 +151,7 @@ export class TopicService {
     let mine = false
     if (pending === undefined) {
       mine = true
-      pending = this.#createLogs(name, { partitions: this.#settings.defaultPartitions, config: {}, replicationFactor: null, internal: false, existingOk: true })
+      pending = this.#createLogs(name, { partitions: this.#settings.defaultPartitions, config: {}, replicationFactor: null, internal: false, existingOk: true, kind: 'auto' })
         .then(info => {
           this.#logged('topic created', caller, { topic: name, partitions: info.partitions, autoCreated: true })
           return info
@@ -171,6 +174,7 @@ export class TopicService {
         config: options.compact ? { cleanupPolicy: 'compact' as const } : {},
         replicationFactor: null,
         existingOk: true,
+        kind: 'broker',
       }).then(info => {
         this.#logger.info({ topic: name, partitions: info.partitions, internal: info.internal }, 'topic created')
         return info

@@ -11,6 +11,7 @@ import { CreateTopicsRequest, CreateTopicsResponse } from './apis/create-topics.
 import { DeleteTopicsRequest, DeleteTopicsResponse } from './apis/delete-topics.js'
 import { DescribeTopicsRequest, DescribeTopicsResponse } from './apis/describe-topics.js'
 import { FetchRequest, FetchResponse } from './apis/fetch.js'
+import { FindCoordinatorRequest, FindCoordinatorResponse } from './apis/find-coordinator.js'
 import { ListOffsetsRequest, ListOffsetsResponse } from './apis/list-offsets.js'
 import { MetadataRequest, MetadataResponse } from './apis/metadata.js'
 import { ProduceRequest, ProduceResponse } from './apis/produce.js'
@@ -31,6 +32,7 @@ export const ApiKey = {
   Metadata: 3,
   OffsetCommit: 8,
   OffsetFetch: 9,
+  FindCoordinator: 10,
   DescribeGroups: 15,
   ListGroups: 16,
   ApiVersions: 18,
@@ -70,6 +72,7 @@ export const APIS = {
   GroupHeartbeat: spec('GroupHeartbeat', GroupHeartbeatRequest, GroupHeartbeatResponse),
   OffsetCommit: spec('OffsetCommit', OffsetCommitRequest, OffsetCommitResponse),
   OffsetFetch: spec('OffsetFetch', OffsetFetchRequest, OffsetFetchResponse),
+  FindCoordinator: spec('FindCoordinator', FindCoordinatorRequest, FindCoordinatorResponse),
   ListGroups: spec('ListGroups', ListGroupsRequest, ListGroupsResponse),
   DescribeGroups: spec('DescribeGroups', DescribeGroupsRequest, DescribeGroupsResponse),
   DeleteGroups: spec('DeleteGroups', DeleteGroupsRequest, DeleteGroupsResponse),
