@@ -37,6 +37,7 @@ import { fileURLToPath } from 'node:url'
 import { installNodeCodecs } from '../platform/node-codecs.js'
 import { listenerTable, type BrokerPorts, type ListenerConfig } from './config/listeners.js'
 import { resolveConfig, type BrokerConfig } from './config/settings.js'
+import { registerClusterMetrics } from './cluster/cluster-metrics.js'
 import { ClusterNode } from './cluster/cluster-node.js'
 import { GroupCoordinator } from './groups/coordinator.js'
 import { ByteBudget } from './network/budget.js'
@@ -188,6 +189,7 @@ export class Broker {
       metrics.gauge('spool_group_lag', 'Log end offset minus committed offset, by group and partition', ['group', 'topic', 'partition'], () => groups.lag())
       metrics.gauge('spool_group_members', 'Members of each consumer group', ['group'], () => groups.memberCounts())
       registerStorageMetrics(metrics, logs)
+      if (cluster !== null) registerClusterMetrics(metrics, cluster)
 
       // Network: one registry of every connection, one budget for partial requests.
       const budget = new ByteBudget(config.maxPendingRequestBytes)
@@ -199,7 +201,7 @@ export class Broker {
       const advertised = { host: config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host, port: 0 }
       const dispatcher = new Dispatcher(metrics)
       const view = cluster?.view ?? singleBrokerView({ clusterId: config.clusterId, nodeId: config.nodeId, listeners: () => ({ native: advertised }), partitionCount: name => topics.partitionCount(name) })
-      registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, cluster: view, replication: cluster?.endpoints ?? null, now })
+      registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, cluster: view, replication: cluster?.endpoints ?? null, clusterAdmin: cluster?.admin ?? null, now })
       registerGroupHandlers(dispatcher, groups, view)
       const native = nativeProtocol(config, dispatcher.dispatch)
       let mqtt: MqttGateway | null = null
@@ -247,7 +249,7 @@ export class Broker {
         metrics,
         webRoot,
         logger,
-        api: { config, topics, groups, stats, ports, startedAtMs, connectionCount: () => connections.size, now },
+        api: { config, topics, groups, stats, ports, startedAtMs, connectionCount: () => connections.size, now, cluster: view },
         health: () => ({
           closing: lifecycle.closing,
           uptimeMs: now() - startedAtMs,

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { brokerCommand } from './commands/broker.js'
+import { clusterCommand } from './commands/cluster.js'
 import { consumeCommand, tailCommand } from './commands/consume.js'
 import { groupCommand } from './commands/group.js'
 import { produceCommand } from './commands/produce.js'
@@ -29,5 +30,6 @@ program.addCommand(produceCommand())
 program.addCommand(consumeCommand())
 program.addCommand(tailCommand())
 program.addCommand(groupCommand())
+program.addCommand(clusterCommand())
 
 await program.parseAsync(process.argv)

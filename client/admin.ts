@@ -21,6 +21,26 @@ export interface NewTopic {
   config?: TopicConfig
 }
 
+export interface ClusterDescription {
+  clusterId: string
+  /** Node id of the controller (-1: none known). */
+  controllerId: number
+  brokers: Array<{ nodeId: number, host: string, port: number, rack: string | null, decommissioned: boolean }>
+  topics: Array<{ topic: string, internal: boolean, partitions: ClusterPartition[] }>
+}
+
+export interface ClusterPartition {
+  partition: number
+  /** Node id of the leader; -1 while offline. */
+  leader: number
+  leaderEpoch: number
+  replicas: number[]
+  isr: number[]
+  offlineReplicas: number[]
+  addingReplicas: number[]
+  removingReplicas: number[]
+}
+
 export interface PartitionDescription {
   partition: number
   logStartOffset: number
@@ -161,6 +181,51 @@ export class Admin {
     const queries: OffsetQuery[] = []
     for (let partition = 0; partition < info.partitions; partition++) queries.push({ topic, partition, timestamp })
     return (await listOffsets(this.#cluster, queries)).map(a => ({ partition: a.partition, offset: a.offset }))
+  }
+
+  /**
+   * The cluster as the broker describes it: its id, the controller, every live broker and,
+   * per partition of every topic (internal ones included), its leader (-1: offline), leader
+   * epoch, replicas, in-sync replicas and a reassignment in progress. A single broker is a
+   * cluster of one.
+   */
+  async describeCluster (): Promise<ClusterDescription> {
+    const names = (await this.#cluster.request('DescribeTopics', { topics: null, includeInternal: true })).body.topics.map(t => t.topic)
+    const { body: internal } = await this.#cluster.request('Metadata', { topics: names, allowAutoCreate: false })
+    return {
+      clusterId: internal.clusterId,
+      controllerId: internal.controllerId,
+      brokers: internal.brokers.map(b => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack, decommissioned: b.decommissioned })),
+      topics: internal.topics.filter(t => t.errorCode === 0).map(t => ({
+        topic: t.topic,
+        internal: t.internal,
+        partitions: t.partitions.map(p => ({
+          partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: [...p.replicas], isr: [...p.isr],
+          offlineReplicas: [...p.offlineReplicas], addingReplicas: [...p.addingReplicas], removingReplicas: [...p.removingReplicas],
+        })),
+      })).sort((a, b) => (a.topic < b.topic ? -1 : 1)),
+    }
+  }
+
+  /**
+   * Cluster mode: moves partitions to new replica lists (a reassignment: the new replicas
+   * catch up, then the old ones are removed; progress in describeCluster). Resolves with how
+   * many moves were started and how many were already complete.
+   */
+  async reassignPartitions (moves: Array<{ topic: string, partition: number, replicas: number[] }>): Promise<{ started: number, completed: number }> {
+    const { body } = await this.#cluster.request('AlterPartitionReassignments', { moves })
+    return { started: body.started, completed: body.completed }
+  }
+
+  /** Cluster mode: drains a broker (its replicas move to others; it gets no new ones). Resolves with the replicas moved. */
+  async decommissionBroker (nodeId: number): Promise<{ moved: number }> {
+    const { body } = await this.#cluster.request('DecommissionBroker', { nodeId, recommission: false })
+    return { moved: body.moved }
+  }
+
+  /** Cluster mode: a decommissioned broker may take replicas again. */
+  async recommissionBroker (nodeId: number): Promise<void> {
+    await this.#cluster.request('DecommissionBroker', { nodeId, recommission: true })
   }
 
   /**

@@ -17,6 +17,7 @@ export type { Message, MessageHeader } from './message.js'
 export {
   Admin, type CommittedOffset, type GroupDescription, type GroupListing, type GroupMemberDescription, type GroupPartitionLag,
   type NewTopic, type PartitionDescription, type TopicConfig, type TopicDescription, type TopicOffsets,
+  type ClusterDescription, type ClusterPartition,
 } from './admin.js'
 export type { OffsetAnswer, OffsetQuery } from './offsets.js'
 export { EARLIEST, LATEST } from './offsets.js'

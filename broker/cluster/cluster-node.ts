@@ -20,7 +20,7 @@
 import type { Logger } from 'pino'
 import { InvalidConfigError, MetadataUnavailableError } from '../../protocol/errors.js'
 import type { BrokerConfig } from '../config/settings.js'
-import type { ClusterView } from '../services/cluster-view.js'
+import type { ClusterAdmin, ClusterView } from '../services/cluster-view.js'
 import type { BlockSource } from '../services/producer-ids.js'
 import type { AppendForwarder, ReplicaEndpoints } from '../services/replication.js'
 import type { LogManager } from '../storage/log-manager.js'
@@ -46,6 +46,8 @@ export class ClusterNode {
   readonly view: ClusterView
   readonly producerIds: BlockSource
   readonly endpoints: ReplicaEndpoints
+  /** Reassignments and decommissions, sent to the controller. */
+  readonly admin: ClusterAdmin
   /** The broker's own appends to partitions led elsewhere (the MQTT gateway's). */
   readonly forwarder: AppendForwarder
   /** Which offsets partitions (so which groups) this broker coordinates. */
@@ -55,6 +57,7 @@ export class ClusterNode {
   readonly #peers: PeerPool
   #agent: ClusterAgent | null = null
   #closed = false
+  #controllerChanges = 0
 
   private constructor (config: BrokerConfig, logs: LogManager, logger: Logger) {
     this.#config = config
@@ -95,6 +98,17 @@ export class ClusterNode {
         return agent.reserveProducerIds(size)
       },
     }
+    this.admin = {
+      reassign: moves => this.#requireAgent().reassignPartitions(moves),
+      decommission: async (nodeId, recommission) => {
+        const agent = this.#requireAgent()
+        if (recommission) {
+          await agent.recommissionBroker(nodeId)
+          return { moved: 0 }
+        }
+        return agent.decommissionBroker(nodeId)
+      },
+    }
     const replicas = this.replicas
     this.endpoints = {
       replicaFetch: (req, signal) => serveReplicaFetch(replicas, req, signal),
@@ -112,6 +126,14 @@ export class ClusterNode {
   bindGroups (coordinator: GroupCoordinator): void {
     this.groups.bind(coordinator)
   }
+
+  #requireAgent (): ClusterAgent {
+    if (this.#agent === null) throw new MetadataUnavailableError('the broker is still joining the cluster; retry')
+    return this.#agent
+  }
+
+  /** Controller changes this broker has seen since it joined. */
+  get controllerChanges (): number { return this.#controllerChanges }
 
   /** The agent once joined (null before start and after close). */
   get agent (): ClusterAgent | null { return this.#agent }
@@ -141,6 +163,10 @@ export class ClusterNode {
     this.#agent = agent
     try {
       agent.on('fenced', err => this.#logger.error({ err }, 'this broker was fenced from the cluster'))
+      agent.on('controllerChanged', controller => {
+        this.#controllerChanges++
+        this.#logger.info({ controller: controller?.nodeId ?? null, epoch: controller?.epoch ?? null }, 'controller changed')
+      })
       await this.topics.start(agent)
       this.replicas.start(agent)
     } catch (err) {

@@ -25,7 +25,7 @@ export class AgentClusterView implements ClusterView {
     if (agent === null) return []
     return [...agent.metadata.brokers.values()]
       .sort((a, b) => a.nodeId - b.nodeId)
-      .map(b => ({ nodeId: b.nodeId, rack: b.rack, listeners: { ...b.listeners } }))
+      .map(b => ({ nodeId: b.nodeId, rack: b.rack, listeners: { ...b.listeners }, decommissioned: agent.metadata.decommissioned.has(b.nodeId) }))
   }
 
   controllerId (): number {
@@ -45,6 +45,8 @@ export class AgentClusterView implements ClusterView {
         replicas: [...p.replicas],
         isr: [...p.isr],
         offlineReplicas: p.replicas.filter(r => !live.has(r)),
+        addingReplicas: [...p.addingReplicas],
+        removingReplicas: [...p.removingReplicas],
       }))
   }
 }

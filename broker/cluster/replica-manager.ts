@@ -216,12 +216,19 @@ export class ReplicaManager implements ReplicaGate {
     if (role.role === 'follower') {
       if (role.leader >= 0) this.fetchers.add(r, role.leader, role.leaderEpoch)
       else this.fetchers.remove(r)
+      const state = this.#agent?.metadata.partition(r.topic, r.partition)
+      if (state !== undefined) this.#throttle(r, state)
       this.#logger.info({ topic: r.topic, partition: r.partition, leader: role.leader, leaderEpoch: role.leaderEpoch, logEndOffset: log.logEndOffset }, 'following partition')
       return
     }
     this.fetchers.remove(r)
     if (log.logEndOffset > 0 || log.logStartOffset > 0) await log.truncateFullyAndStartAt(0)
     this.#logger.info({ topic: r.topic, partition: r.partition }, 'no longer a replica of the partition; local log emptied')
+  }
+
+  /** A replica being added by a reassignment catches up throttled until it is in the ISR. */
+  #throttle (r: PartitionReplica, state: PartitionState): void {
+    this.fetchers.setThrottled(r, state.addingReplicas.includes(this.nodeId) && !state.isr.includes(this.nodeId))
   }
 
   /** ISR, replicas or partition epoch changed (no role change): keep them, maybe move the high watermark. */
@@ -234,6 +241,7 @@ export class ReplicaManager implements ReplicaGate {
       r.replicas = [...state.replicas]
       r.partitionEpoch = state.partitionEpoch
       r.pendingAdds = r.pendingAdds.filter(x => !state.isr.includes(x))
+      if (r.role === 'follower') this.#throttle(r, state)
       if (r.role === 'leader' && state.leaderEpoch === r.leaderEpoch) {
         for (const id of state.replicas) {
           if (id !== this.nodeId && !r.followers.has(id)) r.followers.set(id, { logEndOffset: -1, lastCaughtUpTimeMs: this.#now(), lastFetchTimeMs: 0, lastFetchLeaderLogEndOffset: -1 })

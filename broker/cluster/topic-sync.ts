@@ -28,7 +28,7 @@
 
 import path from 'node:path'
 import type { Logger } from 'pino'
-import { RequestTimedOutError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../../protocol/errors.js'
+import { MetadataUnavailableError, RequestTimedOutError, TopicAlreadyExistsError } from '../../protocol/errors.js'
 import { OFFSETS_TOPIC } from '../groups/offset-store.js'
 import type { TopicAuthority, TopicKind } from '../services/topics.js'
 import { readCheckedFile, writeCheckedFile } from '../storage/checkpoint.js'
@@ -227,7 +227,7 @@ export class TopicSync implements TopicAuthority {
   }
 
   #requireAgent (): ClusterAgent {
-    if (this.#agent === null) throw new UnknownTopicOrPartitionError('the broker is still joining the cluster; retry')
+    if (this.#agent === null) throw new MetadataUnavailableError('the broker is still joining the cluster; retry')
     return this.#agent
   }
 

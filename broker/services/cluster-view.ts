@@ -15,6 +15,8 @@ export interface BrokerView {
   rack: string | null
   /** Where clients reach the broker, per protocol (a protocol switched off is absent). */
   listeners: Partial<Record<AdvertisedProtocol, HostPort>>
+  /** Being drained: it gets no new replicas. */
+  decommissioned: boolean
 }
 
 export interface PartitionView {
@@ -26,6 +28,15 @@ export interface PartitionView {
   isr: number[]
   /** Replicas on brokers that are not alive. */
   offlineReplicas: number[]
+  /** A reassignment in progress: replicas being added and being removed. */
+  addingReplicas: number[]
+  removingReplicas: number[]
+}
+
+/** Cluster administration the front-ends offer in cluster mode (the controller does the work). */
+export interface ClusterAdmin {
+  reassign (moves: Array<{ topic: string, partition: number, replicas: number[] }>): Promise<{ started: number, completed: number }>
+  decommission (nodeId: number, recommission: boolean): Promise<{ moved: number }>
 }
 
 export interface ClusterView {
@@ -54,12 +65,12 @@ export function singleBrokerView (options: {
     clusterId: options.clusterId,
     clustered: false,
     nodeId: node,
-    brokers: () => [{ nodeId: node, rack: null, listeners: options.listeners() }],
+    brokers: () => [{ nodeId: node, rack: null, listeners: options.listeners(), decommissioned: false }],
     controllerId: () => node,
     partitions (topic) {
       const count = options.partitionCount(topic)
       if (count === 0) return null
-      return Array.from({ length: count }, (_, partition) => ({ partition, leader: node, leaderEpoch: 0, replicas: [node], isr: [node], offlineReplicas: [] }))
+      return Array.from({ length: count }, (_, partition) => ({ partition, leader: node, leaderEpoch: 0, replicas: [node], isr: [node], offlineReplicas: [], addingReplicas: [], removingReplicas: [] }))
     },
   }
 }

@@ -7,6 +7,9 @@
 
 import type { Infer, Schema } from './schema.js'
 import { ApiVersionsRequest, ApiVersionsResponse } from './apis/api-versions.js'
+import {
+  AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, DecommissionBrokerRequest, DecommissionBrokerResponse,
+} from './apis/cluster-admin.js'
 import { CreateTopicsRequest, CreateTopicsResponse } from './apis/create-topics.js'
 import { DeleteTopicsRequest, DeleteTopicsResponse } from './apis/delete-topics.js'
 import { DescribeTopicsRequest, DescribeTopicsResponse } from './apis/describe-topics.js'
@@ -41,9 +44,11 @@ export const ApiKey = {
   InitProducerId: 22,
   OffsetForLeaderEpoch: 23,
   DeleteGroups: 42,
+  AlterPartitionReassignments: 45,
   GroupHeartbeat: 68,
   DescribeTopics: 1000,
   ReplicaFetch: 1001,
+  DecommissionBroker: 1002,
 } as const
 export type ApiName = keyof typeof ApiKey
 
@@ -79,6 +84,8 @@ export const APIS = {
   InitProducerId: spec('InitProducerId', InitProducerIdRequest, InitProducerIdResponse),
   OffsetForLeaderEpoch: spec('OffsetForLeaderEpoch', OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
   ReplicaFetch: spec('ReplicaFetch', ReplicaFetchRequest, ReplicaFetchResponse),
+  AlterPartitionReassignments: spec('AlterPartitionReassignments', AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse),
+  DecommissionBroker: spec('DecommissionBroker', DecommissionBrokerRequest, DecommissionBrokerResponse),
 } as const
 export type Apis = typeof APIS
 

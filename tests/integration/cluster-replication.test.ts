@@ -174,8 +174,8 @@ t.test('without etcd nothing changes: one broker, itself everywhere, epoch 0', a
   const { records: _records, ...body } = await raw.call('Metadata', { topics: ['solo'] })
   t.same(body, {
     errorCode: 0, errorMessage: null, clusterId: 'spool', controllerId: 0,
-    brokers: [{ nodeId: 0, host: '127.0.0.1', port: broker.ports.native, rack: null }],
-    topics: [{ topic: 'solo', errorCode: 0, errorMessage: null, internal: false, partitions: [0, 1].map(p => ({ partition: p, errorCode: 0, leader: 0, leaderEpoch: 0, replicas: [0], isr: [0] })) }],
+    brokers: [{ nodeId: 0, host: '127.0.0.1', port: broker.ports.native, rack: null, decommissioned: false }],
+    topics: [{ topic: 'solo', errorCode: 0, errorMessage: null, internal: false, partitions: [0, 1].map(p => ({ partition: p, errorCode: 0, leader: 0, leaderEpoch: 0, replicas: [0], isr: [0], offlineReplicas: [], addingReplicas: [], removingReplicas: [] })) }],
   }, 'the single-broker Metadata answer')
   const rf = await raw.call('CreateTopics', { topics: [{ topic: 'rf3', partitions: 1, replicationFactor: 3 }] })
   t.equal(rf.topics[0]!.errorCode, 38, 'a replication factor above 1 needs a cluster: INVALID_REPLICATION_FACTOR')

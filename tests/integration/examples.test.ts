@@ -124,6 +124,7 @@ const NOT_RUN: Array<[RegExp, string]> = [
   [/^docker compose/, 'needs a Docker engine (the compose file is checked offline below)'],
   [/^sudo bench\/setup/, 'benchmarks: installs peers and runs for minutes'],
   [/^spool broker start --data-dir \.\/data &/, 'starts its own broker on the default ports (MQTT is covered by the MQTT tests)'],
+  [/^etcd --name/, 'starts etcd and three brokers on fixed ports (tests/integration/cluster-*.test.ts run the same cluster on free ports)'],
 ]
 
 /** A line that does not end by itself: run in the background, stopped (Ctrl-C) at the block's end. */

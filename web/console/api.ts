@@ -5,11 +5,11 @@
  */
 
 import type {
-  ApiErrorBody, GroupDetail, GroupSummary, OverviewAnswer, TopicDetail, TopicSummary, TrafficAnswer,
+  ApiErrorBody, ClusterAnswer, GroupDetail, GroupSummary, OverviewAnswer, TopicDetail, TopicSummary, TrafficAnswer,
 } from '../../broker/protocols/http/api/types.js'
 
 export type {
-  ConnectionRow, GroupDetail, GroupSummary, OverviewAnswer, Rates, TopicDetail, TopicSummary, TrafficAnswer,
+  ClusterAnswer, ConnectionRow, GroupDetail, GroupSummary, OverviewAnswer, Rates, TopicDetail, TopicSummary, TrafficAnswer,
 } from '../../broker/protocols/http/api/types.js'
 
 export class ApiError extends Error {
@@ -54,6 +54,7 @@ async function call<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: 
 
 export const api = {
   overview: () => call<OverviewAnswer>('GET', '/api/overview'),
+  cluster: () => call<ClusterAnswer>('GET', '/api/cluster'),
   topics: () => call<{ topics: TopicSummary[] }>('GET', '/api/topics').then(r => r.topics),
   topic: (name: string) => call<{ topic: TopicDetail }>('GET', `/api/topics/${encodeURIComponent(name)}`).then(r => r.topic),
   createTopic: (body: { topic: string, partitions?: number, config?: Record<string, string | number> }) =>

@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { SpoolError } from '../../../protocol/errors.js'
 import type { BrokerConfig } from '../../config/settings.js'
 import type { BrokerMetrics } from '../../observability/metrics.js'
-import type { ClusterView } from '../../services/cluster-view.js'
+import type { ClusterAdmin, ClusterView } from '../../services/cluster-view.js'
 import type { PartitionService } from '../../services/partitions.js'
 import type { ProducerIdService } from '../../services/producer-ids.js'
 import type { ReplicaEndpoints } from '../../services/replication.js'
@@ -23,6 +23,8 @@ export interface BrokerContext {
   readonly cluster: ClusterView
   /** Cluster mode: the leader's side of ReplicaFetch and OffsetForLeaderEpoch (null on one broker). */
   readonly replication: ReplicaEndpoints | null
+  /** Cluster mode: reassignment and decommission (null on one broker). */
+  readonly clusterAdmin: ClusterAdmin | null
   readonly now: () => number
 }
 

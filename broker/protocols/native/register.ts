@@ -22,4 +22,9 @@ export function registerHandlers (dispatcher: Dispatcher, ctx: BrokerContext): v
     dispatcher.register('ReplicaFetch', (req, rc) => replication.replicaFetch(req, rc.signal))
     dispatcher.register('OffsetForLeaderEpoch', req => ({ body: replication.offsetForLeaderEpoch(req) }))
   }
+  const admin = ctx.clusterAdmin
+  if (admin !== null) {
+    dispatcher.register('AlterPartitionReassignments', async req => ({ body: await admin.reassign(req.moves) }))
+    dispatcher.register('DecommissionBroker', async req => ({ body: await admin.decommission(req.nodeId, req.recommission) }))
+  }
 }

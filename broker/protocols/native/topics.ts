@@ -5,7 +5,7 @@
  */
 
 import { ERROR_TABLE, SpoolError, UnknownServerError } from '../../../protocol/errors.js'
-import type { RequestOf } from '../../../protocol/native/api-keys.js'
+import type { RequestOf, ResponseOf } from '../../../protocol/native/api-keys.js'
 import type { LogConfig } from '../../storage/config.js'
 import type { BrokerContext } from './context.js'
 import { errorFields } from './context.js'
@@ -13,7 +13,7 @@ import type { Reply } from './dispatcher.js'
 import type { RequestContext } from './wire.js'
 
 /** A topic's partitions as the cluster view has them (offline ones: LEADER_NOT_AVAILABLE). */
-function describePartitions (ctx: BrokerContext, topic: string): Array<{ partition: number, errorCode: number, leader: number, leaderEpoch: number, replicas: number[], isr: number[] }> {
+function describePartitions (ctx: BrokerContext, topic: string): ResponseOf<'Metadata'>['topics'][number]['partitions'] {
   return (ctx.cluster.partitions(topic) ?? []).map(p => ({
     partition: p.partition,
     errorCode: p.leader < 0 ? ERROR_TABLE.LEADER_NOT_AVAILABLE.code : 0,
@@ -21,6 +21,9 @@ function describePartitions (ctx: BrokerContext, topic: string): Array<{ partiti
     leaderEpoch: p.leaderEpoch,
     replicas: p.replicas,
     isr: p.isr,
+    offlineReplicas: p.offlineReplicas,
+    addingReplicas: p.addingReplicas,
+    removingReplicas: p.removingReplicas,
   }))
 }
 
@@ -46,7 +49,7 @@ export async function metadata (ctx: BrokerContext, req: RequestOf<'Metadata'>, 
   const brokers = []
   for (const b of ctx.cluster.brokers()) {
     const native = b.listeners.native
-    if (native !== undefined) brokers.push({ nodeId: b.nodeId, host: native.host, port: native.port, rack: b.rack })
+    if (native !== undefined) brokers.push({ nodeId: b.nodeId, host: native.host, port: native.port, rack: b.rack, decommissioned: b.decommissioned })
   }
   return { body: { clusterId: ctx.cluster.clusterId, controllerId: ctx.cluster.controllerId(), brokers, topics } }
 }

@@ -8,9 +8,10 @@
  *
  *   request  v0 := { topics: [topic] | null (all), allowAutoCreate: bool }
  *   response v0 := { errorCode, errorMessage, clusterId, controllerId,
- *                    brokers: [{ nodeId, host, port, rack? }],
+ *                    brokers: [{ nodeId, host, port, rack?, decommissioned? }],
  *                    topics: [{ topic, errorCode, errorMessage, internal,
- *                               partitions: [{ partition, errorCode, leader, leaderEpoch, replicas: [nodeId], isr: [nodeId] }] }] }
+ *                               partitions: [{ partition, errorCode, leader, leaderEpoch, replicas: [nodeId], isr: [nodeId],
+ *                                              offlineReplicas?, addingReplicas?, removingReplicas? }] }] }
  */
 
 import { array, bool, int, nullable, object, optional, str } from '../schema.js'
@@ -27,7 +28,7 @@ export const MetadataResponse = object({
   ...topLevelError,
   clusterId: str(64),
   controllerId: int(),
-  brokers: array(object({ nodeId: int(), host: str(255), port: int(0, 65535), rack: nullable(str(64)) })),
+  brokers: array(object({ nodeId: int(), host: str(255), port: int(0, 65535), rack: nullable(str(64)), decommissioned: optional(bool, false) })),
   topics: array(object({
     topic: topicName,
     errorCode,
@@ -40,6 +41,9 @@ export const MetadataResponse = object({
       leaderEpoch: int(),
       replicas: array(int()),
       isr: array(int()),
+      offlineReplicas: optional(array(int()), []),
+      addingReplicas: optional(array(int()), []),
+      removingReplicas: optional(array(int()), []),
     }), 1_000_000),
   })),
 })
