@@ -19,7 +19,7 @@
  */
 
 import {
-  BrokerUnreachableError, ClientClosedError, ConnectionError, ERROR_TABLE, LeaderNotAvailableError, SpoolError,
+  BrokerUnreachableError, ClientClosedError, ConnectionError, ERROR_TABLE, LeaderNotAvailableError, RequestTimedOutError, SpoolError,
 } from '../protocol/errors.js'
 import type { ApiName, RequestOf } from '../protocol/native/api-keys.js'
 import { Connection, type RequestOptions, type Response } from './connection.js'
@@ -296,7 +296,7 @@ const STALE_METADATA_CODES = new Set<number>([
 
 /** True when the error means the partition's leader (or the broker) may have moved: refresh metadata. */
 export function isStaleMetadataError (err: unknown): boolean {
-  if (err instanceof ConnectionError || err instanceof BrokerUnreachableError) return true
+  if (err instanceof ConnectionError || err instanceof BrokerUnreachableError || err instanceof RequestTimedOutError) return true
   return err instanceof SpoolError && STALE_METADATA_CODES.has(err.errorCode)
 }
 

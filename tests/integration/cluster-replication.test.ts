@@ -5,11 +5,16 @@
 // not lead a partition answers NOT_LEADER_OR_FOLLOWER; acks=all waits for every in-sync
 // replica and refuses below minInsyncReplicas; a broker that leaves drops out of the ISR and
 // comes back into it after catching up; producer ids are unique across brokers; the single-
-// broker answers are unchanged without etcd.
+// broker answers are unchanged without etcd; a request that times out closes its connection
+// (a broker cut off may keep it open) and reads as stale metadata to the SDK.
 import t from 'tap'
 import { forEachBatch } from '../../protocol/record-batch/records.js'
 import { encodeBatch } from '../../protocol/record-batch/records.js'
-import { NotEnoughReplicasError } from '../../protocol/errors.js'
+import pino from 'pino'
+import { NotEnoughReplicasError, RequestTimedOutError, SpoolError } from '../../protocol/errors.js'
+import { Connection } from '../../client/connection.js'
+import { isStaleMetadataError } from '../../client/cluster.js'
+import { nodeTcpTransport } from '../../client/transport/node-tcp.js'
 import type { Broker } from '../../broker/broker.js'
 import { startCluster } from '../helpers/cluster.js'
 import { startBroker } from '../helpers/broker.js'
@@ -180,4 +185,27 @@ t.test('without etcd nothing changes: one broker, itself everywhere, epoch 0', a
   const rf = await raw.call('CreateTopics', { topics: [{ topic: 'rf3', partitions: 1, replicationFactor: 3 }] })
   t.equal(rf.topics[0]!.errorCode, 38, 'a replication factor above 1 needs a cluster: INVALID_REPLICATION_FACTOR')
   raw.close()
+})
+
+t.test('a request that times out closes its connection: the SDK reconnects and refreshes metadata', async t => {
+  // A broker cut off behind a connection that looks open answers nothing; the client must not
+  // wait on that connection for minutes (as Kafka clients, a timeout closes it).
+  const broker = await startBroker(t, { mqttPort: null })
+  const raw = await RawClient.connect(broker.ports.native!)
+  await raw.call('CreateTopics', { topics: [{ topic: 'quiet', partitions: 1 }] })
+  raw.close()
+  const connection = await Connection.open({
+    address: `127.0.0.1:${broker.ports.native!}`, clientId: 'timeout-test', transport: nodeTcpTransport,
+    connectTimeoutMs: 5000, requestTimeoutMs: 30_000, maxFrameBytes: 1 << 20, logger: pino({ level: 'silent' }),
+  })
+  // Fetches the broker holds for maxWaitMs on an empty partition: the first times out first.
+  const fetch = (timeoutMs: number): Promise<unknown> => connection.request('Fetch', {
+    maxWaitMs: 20_000, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, rackId: '',
+    topics: [{ topic: 'quiet', partitions: [{ partition: 0, fetchOffset: 0, maxBytes: 1 << 20 }] }],
+  }, { timeoutMs }).then(() => null, (err: unknown) => err)
+  const [short, long] = await Promise.all([fetch(300), fetch(25_000)])
+  t.ok(short instanceof RequestTimedOutError, `the short request timed out (${String(short)})`)
+  t.ok(connection.closed, 'and its connection is closed')
+  t.ok(long instanceof SpoolError && long.retriable, `the other request in flight failed at once, retriable (${String(long)})`)
+  t.ok(isStaleMetadataError(short), 'a timeout reads as stale metadata: the SDK refreshes and reconnects')
 })
