@@ -39,6 +39,8 @@ import { TopicSync } from './topic-sync.js'
 const REPLICA_FETCH_WAIT_MS = 500
 const REPLICA_FETCH_MAX_BYTES = 16 * 1024 * 1024
 const PEER_CONNECT_TIMEOUT_MS = 3000
+/** How long a starting broker keeps trying when etcd does not answer. */
+const JOIN_ATTEMPTS_MS = 60_000
 
 export class ClusterNode {
   readonly replicas: ReplicaManager
@@ -159,7 +161,7 @@ export class ClusterNode {
       uncleanLeaderElection: c.uncleanLeaderElection,
       ...(c.clusterKeyPrefix === null ? {} : { keyPrefix: c.clusterKeyPrefix }),
     }
-    const agent = await ClusterAgent.start(input, { logger: this.#logger })
+    const agent = await this.#join(input)
     this.#agent = agent
     try {
       agent.on('fenced', err => this.#logger.error({ err }, 'this broker was fenced from the cluster'))
@@ -172,6 +174,24 @@ export class ClusterNode {
     } catch (err) {
       await this.close()
       throw err
+    }
+  }
+
+  /**
+   * ClusterAgent.start, tried again while etcd does not answer (MetadataUnavailableError: a
+   * busy or restarting etcd) for up to JOIN_ATTEMPTS_MS; any other error (a node id in use)
+   * fails at once.
+   */
+  async #join (input: ClusterSettingsInput): Promise<ClusterAgent> {
+    const deadline = Date.now() + JOIN_ATTEMPTS_MS
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await ClusterAgent.start(input, { logger: this.#logger })
+      } catch (err) {
+        if (!(err instanceof MetadataUnavailableError) || Date.now() > deadline || this.#closed) throw err
+        this.#logger.warn({ attempt, err: err.message }, 'etcd did not answer while joining the cluster; trying again')
+        await new Promise(resolve => setTimeout(resolve, Math.min(2000, 200 * 2 ** attempt)))
+      }
     }
   }
 
