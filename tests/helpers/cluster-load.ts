@@ -19,6 +19,8 @@ export interface LoadOptions {
   /** Sends in flight at once, over all partitions. */
   window?: number
   acks?: 1 | 'all'
+  /** How long the broker may take to satisfy acks (the request waits 5 s longer). Default 10000. */
+  timeoutMs?: number
 }
 
 export class Load {
@@ -33,10 +35,10 @@ export class Load {
   #wake: (() => void) | null = null
 
   constructor (client: Client, options: LoadOptions) {
-    this.#o = { window: 24, acks: 'all', ...options }
+    this.#o = { window: 24, acks: 'all', timeoutMs: 10_000, ...options }
     this.#next = new Array<number>(options.partitions).fill(0)
     this.producer = client.producer({
-      acks: this.#o.acks, lingerMs: 2, idempotent: true, timeoutMs: 10_000,
+      acks: this.#o.acks, lingerMs: 2, idempotent: true, timeoutMs: this.#o.timeoutMs,
       retry: { retries: 10_000, initialRetryTimeMs: 50, maxRetryTimeMs: 400 },
     })
   }
@@ -99,6 +101,8 @@ export interface CheckResult {
   misordered: number
   /** Records at an acknowledged offset with another value. */
   wrong: number
+  /** The first anomalies, described (for the test's diagnostics). */
+  details: string[]
 }
 
 /** Reads every partition of `topic` from its leader (raw Fetch) and checks the acknowledged records. */
@@ -119,18 +123,29 @@ export async function checkRecords (client: Client, topic: string, partitions: n
   let duplicates = 0
   let misordered = 0
   let wrong = 0
+  const details: string[] = []
+  const note = (what: string): void => { if (details.length < 20) details.push(what) }
   const at = new Map<string, string>()
   for (const [partition, list] of byPartition) {
     const seen = new Set<string>()
     let lastOffset = -1
     let lastSeq = -1
     for (const r of list) {
-      if (seen.has(r.value)) duplicates++
+      if (seen.has(r.value)) {
+        duplicates++
+        note(`duplicate ${r.value} at ${partition}:${r.offset}`)
+      }
       seen.add(r.value)
-      if (r.offset <= lastOffset) misordered++
+      if (r.offset <= lastOffset) {
+        misordered++
+        note(`offset ${r.offset} after ${lastOffset} in partition ${partition}`)
+      }
       lastOffset = r.offset
       const seq = Number(r.value.split(':')[1])
-      if (!r.value.startsWith(`${partition}:`) || seq <= lastSeq) misordered++
+      if (!r.value.startsWith(`${partition}:`) || seq <= lastSeq) {
+        misordered++
+        note(`${r.value} at ${partition}:${r.offset} after seq ${lastSeq}`)
+      }
       lastSeq = Math.max(lastSeq, seq)
       at.set(`${partition}:${r.offset}`, r.value)
     }
@@ -139,9 +154,12 @@ export async function checkRecords (client: Client, topic: string, partitions: n
   for (const a of acked) {
     const value = at.get(`${a.partition}:${a.offset}`)
     if (value === undefined) lost.push(a)
-    else if (value !== `${a.partition}:${a.seq}`) wrong++
+    else if (value !== `${a.partition}:${a.seq}`) {
+      wrong++
+      note(`acknowledged ${a.partition}:${a.seq} at offset ${a.offset}, which holds ${value}`)
+    }
   }
-  return { records: messages.length, acked: acked.length, lost, duplicates, misordered, wrong }
+  return { records: messages.length, acked: acked.length, lost, duplicates, misordered, wrong, details }
 }
 
 /** The partitions' leaders, ISRs and epochs as a broker at `address` describes them (raw Metadata). */
@@ -176,5 +194,32 @@ export async function waitForPartitions (
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)}`)
     await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+/**
+ * Polls (bounded) until every broker at `addresses()` answers, all describe the partitions
+ * alike (leader, epoch, ISR) and `predicate` holds: no broker is left with a stale view (one
+ * just back from a partition still shows the state from before it).
+ */
+export async function waitForAgreement (
+  addresses: () => string[], topic: string, predicate: (ps: Array<{ partition: number, leader: number, isr: number[], leaderEpoch: number }>) => boolean,
+  what: string, timeoutMs = 30_000,
+): Promise<Array<{ partition: number, leader: number, isr: number[], leaderEpoch: number }>> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown = null
+  const key = (ps: Array<{ partition: number, leader: number, isr: number[], leaderEpoch: number }>): string =>
+    JSON.stringify(ps.map(p => [p.partition, p.leader, p.leaderEpoch, [...p.isr].sort()]))
+  for (;;) {
+    try {
+      const views = await Promise.all(addresses().map(a => describePartitions(a, topic)))
+      last = views
+      const first = views[0]
+      if (first !== undefined && first.length > 0 && views.every(v => key(v) === key(first)) && predicate(first)) return first
+    } catch (err) {
+      last = err instanceof Error ? err.message : err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (every broker agreeing); last: ${JSON.stringify(last)}`)
+    await new Promise(resolve => setTimeout(resolve, 200))
   }
 }

@@ -11,9 +11,9 @@
  *   c.broker(1).kill(); await c.broker(1).start()
  *   c.broker(2).pause(); c.broker(2).resume()
  *
- * `netns` runs a broker inside a network namespace (cluster-netns.ts makes them): the
- * command is prefixed with `ip netns exec <name>` and the broker binds the namespace's
- * address.
+ * `inNamespace` runs a broker inside a network namespace (cluster-netns.ts makes them): the
+ * command is prefixed with it (`nsenter -t <pid> -n`) and the broker binds `host`, the
+ * namespace's address.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -44,8 +44,8 @@ export interface BrokerProcessOptions {
   host?: string
   /** Extra `spool broker start` flags. */
   args?: string[]
-  /** Run inside this network namespace (`ip netns exec`). */
-  netns?: string
+  /** A command prefix that enters a network namespace (NetnsLab.exec). */
+  inNamespace?: string[]
 }
 
 export interface BrokerPorts { native: number, http: number | null }
@@ -104,9 +104,7 @@ export class BrokerProcess {
       '--host', o.host ?? '127.0.0.1', '--port', '0', '--http-port', '0', '--mqtt-port', 'off',
       '--etcd-endpoints', o.etcdEndpoints.join(','), '--cluster-key-prefix', o.prefix, '--log-level', 'info', ...(o.args ?? []),
     ]
-    const command = o.netns === undefined
-      ? ['setpriv', '--pdeathsig', 'KILL', '--', process.execPath, ...brokerArgs]
-      : ['ip', 'netns', 'exec', o.netns, 'setpriv', '--pdeathsig', 'KILL', '--', process.execPath, ...brokerArgs]
+    const command = [...(o.inNamespace ?? []), 'setpriv', '--pdeathsig', 'KILL', '--', process.execPath, ...brokerArgs]
     this.#out = ''
     this.#err = ''
     this.#ports = null
@@ -185,7 +183,7 @@ export interface ProcessCluster {
 
 /** Starts `brokers` broker processes (node ids 1..N) against `etcd`; all killed at teardown. */
 export async function startProcessCluster (t: TestLike, options: {
-  etcd: EtcdCluster, brokers?: number, args?: string[], perBroker?: Record<number, Partial<BrokerProcessOptions>>, prefix?: string,
+  etcd: Pick<EtcdCluster, 'endpoints'>, brokers?: number, args?: string[], perBroker?: Record<number, Partial<BrokerProcessOptions>>, prefix?: string,
 }): Promise<ProcessCluster> {
   const prefix = options.prefix ?? `/spool/p-${randomUUID().slice(0, 8)}`
   const count = options.brokers ?? 3
