@@ -6,7 +6,9 @@
 // replica and refuses below minInsyncReplicas; a broker that leaves drops out of the ISR and
 // comes back into it after catching up; producer ids are unique across brokers; the single-
 // broker answers are unchanged without etcd; a request that times out closes its connection
-// (a broker cut off may keep it open) and reads as stale metadata to the SDK.
+// (a broker cut off may keep it open) and reads as stale metadata to the SDK; a broker started
+// while etcd is down keeps trying to join.
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { forEachBatch } from '../../protocol/record-batch/records.js'
 import { encodeBatch } from '../../protocol/record-batch/records.js'
@@ -18,6 +20,7 @@ import { nodeTcpTransport } from '../../client/transport/node-tcp.js'
 import type { Broker } from '../../broker/broker.js'
 import { startCluster } from '../helpers/cluster.js'
 import { startBroker } from '../helpers/broker.js'
+import { startEtcd } from '../helpers/etcd.js'
 import { collect } from '../helpers/conformance.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { utf8 } from '../helpers/bytes.js'
@@ -208,4 +211,19 @@ t.test('a request that times out closes its connection: the SDK reconnects and r
   t.ok(connection.closed, 'and its connection is closed')
   t.ok(long instanceof SpoolError && long.retriable, `the other request in flight failed at once, retriable (${String(long)})`)
   t.ok(isStaleMetadataError(short), 'a timeout reads as stale metadata: the SDK refreshes and reconnects')
+})
+
+t.test('a broker started while etcd does not answer joins once etcd is back', async t => {
+  const etcd = await startEtcd(t)
+  const member = etcd.members[0]!
+  await member.kill()
+  const starting = startBroker(t, { mqttPort: null, leaseTtlMs: 8000, nodeId: 1, etcdEndpoints: etcd.endpoints, clusterKeyPrefix: `/spool/t-${randomUUID().slice(0, 8)}` })
+  let settled = false
+  void starting.then(() => { settled = true }, () => { settled = true })
+  await new Promise(resolve => setTimeout(resolve, 2500))
+  t.notOk(settled, 'the broker is still trying to join while etcd is down')
+  member.start()
+  await etcd.waitHealthy()
+  const broker = await starting
+  t.equal(broker.cluster?.agent?.registration?.nodeId, 1, 'it joined once etcd answered')
 })
