@@ -8,6 +8,9 @@
 import t from 'tap'
 import { runChaos } from '../helpers/cluster-chaos.js'
 
+// Setup, ~35 s of faults and the final check: may pass the suite's 120 s per file on a loaded machine.
+t.setTimeout(240_000)
+
 t.test('a seeded fault schedule under acks=all load: no anomaly', async t => {
   const seed = Number(process.env.SPOOL_CHAOS_SEED ?? 20261202)
   const result = await runChaos(t, { seconds: 35, seed, log: line => t.comment(line) })

@@ -23,6 +23,9 @@ import { startProcessCluster, type ProcessCluster } from '../helpers/cluster-pro
 import { Load, checkRecords, waitForAgreement, waitForPartitions } from '../helpers/cluster-load.js'
 import { createNetnsLab, startNetnsEtcd } from '../helpers/cluster-netns.js'
 
+// Real clusters one after the other: longer than the suite's 120 s per file on a loaded machine.
+t.setTimeout(300_000)
+
 type T = Parameters<Parameters<typeof t.test>[0]>[0]
 
 const WRITER = fileURLToPath(new URL('../helpers/cluster-writer.js', import.meta.url))
