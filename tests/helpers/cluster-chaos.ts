@@ -27,9 +27,9 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '../../client/index.js'
 import type { TestLike } from './broker.js'
-import { Load, checkRecords, waitForAgreement, waitForPartitions } from './cluster-load.js'
-import { createNetnsLab, startNetnsEtcd } from './cluster-netns.js'
-import { startProcessCluster } from './cluster-processes.js'
+import { Load, checkRecords, waitForAgreement, waitForPartitions, type Acked } from './cluster-load.js'
+import { createNetnsLab, startNetnsEtcd, type NetnsEtcdMember, type NetnsLab } from './cluster-netns.js'
+import { startProcessCluster, type BrokerProcess, type ProcessCluster } from './cluster-processes.js'
 
 export type FaultKind = 'kill' | 'pause' | 'partition' | 'etcd-kill' | 'etcd-cut'
 const KINDS: readonly FaultKind[] = ['kill', 'pause', 'partition', 'etcd-kill', 'etcd-cut']
@@ -47,7 +47,8 @@ export interface ChaosResult {
   seed: number
   seconds: number
   faults: Record<FaultKind, number>
-  schedule: Array<{ atMs: number, kind: FaultKind, target: string, durationMs: number }>
+  /** Each fault; writesResumedMs: from its start until every partition acknowledged a send made after it. */
+  schedule: Array<{ atMs: number, kind: FaultKind, target: string, durationMs: number, writesResumedMs: number | null }>
   acked: number
   records: number
   lost: number
@@ -81,6 +82,70 @@ function logBytes (dataDir: string, topic: string, partition: number): Buffer {
   return Buffer.concat(files.map(f => fs.readFileSync(path.join(dir, f))))
 }
 
+/** How long each kind of fault lasts (ms, drawn between the two). */
+const DURATIONS: Record<FaultKind, [number, number]> = {
+  kill: [1000, 4000], pause: [1000, 5000], partition: [2000, 8000], 'etcd-kill': [2000, 6000], 'etcd-cut': [2000, 6000],
+}
+
+/** Injects one fault, waits `durationMs`, heals it; returns what it hit. */
+async function injectFault (kind: FaultKind, durationMs: number, lab: NetnsLab, broker: BrokerProcess, member: NetnsEtcdMember): Promise<string> {
+  switch (kind) {
+    case 'kill':
+      await broker.kill()
+      await sleep(durationMs)
+      await broker.start(60_000)
+      return `broker ${broker.nodeId}`
+    case 'pause':
+      broker.pause()
+      await sleep(durationMs)
+      broker.resume()
+      return `broker ${broker.nodeId}`
+    case 'partition':
+      lab.cut(`b${broker.nodeId}`)
+      await sleep(durationMs)
+      lab.heal(`b${broker.nodeId}`)
+      return `broker ${broker.nodeId}`
+    case 'etcd-kill':
+      await member.kill()
+      await sleep(durationMs)
+      member.start()
+      return `etcd ${member.node}`
+    case 'etcd-cut':
+      lab.cut(member.node)
+      await sleep(durationMs)
+      lab.heal(member.node)
+      return `etcd ${member.node}`
+  }
+}
+
+/** Replicas whose bytes differ from their leader's (each partition given up to 20 s to settle). */
+async function divergentReplicas (c: ProcessCluster, ps: Array<{ partition: number, leader: number }>): Promise<number> {
+  let divergent = 0
+  for (const p of ps) {
+    const leader = c.broker(p.leader)
+    const differ = (): BrokerProcess[] => c.brokers.filter(b => !logBytes(b.dataDir, 'chaos', p.partition).equals(logBytes(leader.dataDir, 'chaos', p.partition)))
+    const deadline = Date.now() + 20_000
+    let now = differ()
+    while (now.length > 0 && Date.now() < deadline) {
+      await sleep(200)
+      now = differ()
+    }
+    divergent += now.length
+  }
+  return divergent
+}
+
+/** From `sinceMs` until every partition had acknowledged a send made after it (null if one never did). */
+function resumedAfter (acked: readonly Acked[], partitions: number, sinceMs: number): number | null {
+  let latest = sinceMs
+  for (let p = 0; p < partitions; p++) {
+    const first = acked.find(a => a.partition === p && a.sentMs > sinceMs)
+    if (first === undefined) return null
+    latest = Math.max(latest, first.atMs)
+  }
+  return latest - sinceMs
+}
+
 export async function runChaos (t: TestLike, o: ChaosOptions): Promise<ChaosResult> {
   const random = rng(o.seed)
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!
@@ -107,7 +172,7 @@ export async function runChaos (t: TestLike, o: ChaosOptions): Promise<ChaosResu
   const load = new Load(client, { topic: 'chaos', partitions, window: 24, timeoutMs: 3000 })
   load.start()
   const faults: Record<FaultKind, number> = { kill: 0, pause: 0, partition: 0, 'etcd-kill': 0, 'etcd-cut': 0 }
-  const schedule: ChaosResult['schedule'] = []
+  const schedule: Array<Omit<ChaosResult['schedule'][number], 'writesResumedMs'> & { startedAbs: number }> = []
   const startedAt = Date.now()
   const end = startedAt + o.seconds * 1000
   await sleep(1000)
@@ -119,48 +184,13 @@ export async function runChaos (t: TestLike, o: ChaosOptions): Promise<ChaosResu
     const kind = round.pop()!
     const broker = pick(c.brokers)
     const member = pick(etcd.members)
-    const at = Date.now() - startedAt
-    let target: string
-    let durationMs: number
-    switch (kind) {
-      case 'kill':
-        target = `broker ${broker.nodeId}`
-        durationMs = between(1000, 4000)
-        await broker.kill()
-        await sleep(durationMs)
-        await broker.start(60_000)
-        break
-      case 'pause':
-        target = `broker ${broker.nodeId}`
-        durationMs = between(1000, 5000)
-        broker.pause()
-        await sleep(durationMs)
-        broker.resume()
-        break
-      case 'partition':
-        target = `broker ${broker.nodeId}`
-        durationMs = between(2000, 8000)
-        lab.cut(`b${broker.nodeId}`)
-        await sleep(durationMs)
-        lab.heal(`b${broker.nodeId}`)
-        break
-      case 'etcd-kill':
-        target = `etcd ${member.node}`
-        durationMs = between(2000, 6000)
-        await member.kill()
-        await sleep(durationMs)
-        member.start()
-        break
-      case 'etcd-cut':
-        target = `etcd ${member.node}`
-        durationMs = between(2000, 6000)
-        lab.cut(member.node)
-        await sleep(durationMs)
-        lab.heal(member.node)
-        break
-    }
+    const [lo, hi] = DURATIONS[kind]
+    const durationMs = between(lo, hi)
+    const startedAbs = Date.now()
+    const target = await injectFault(kind, durationMs, lab, broker, member)
+    const at = startedAbs - startedAt
     faults[kind]++
-    schedule.push({ atMs: at, kind, target, durationMs })
+    schedule.push({ atMs: at, kind, target, durationMs, startedAbs })
     log(`${(at / 1000).toFixed(1)}s ${kind} ${target} for ${durationMs} ms (acknowledged so far: ${load.acked.length})`)
     await sleep(between(1000, 3000))
   }
@@ -173,19 +203,7 @@ export async function runChaos (t: TestLike, o: ChaosOptions): Promise<ChaosResu
   await sleep(1000)
   await load.stop(60_000)
   const result = await checkRecords(client, 'chaos', partitions, load.acked)
-  // Quiet now: every replica of a partition holds its leader's bytes.
-  let divergent = 0
-  const ps = await waitForAgreement(() => c.addresses(), 'chaos', () => true, 'metadata')
-  for (const p of ps) {
-    const leader = c.broker(p.leader)
-    const deadline = Date.now() + 20_000
-    let differ = c.brokers.filter(b => !logBytes(b.dataDir, 'chaos', p.partition).equals(logBytes(leader.dataDir, 'chaos', p.partition)))
-    while (differ.length > 0 && Date.now() < deadline) {
-      await sleep(200)
-      differ = c.brokers.filter(b => !logBytes(b.dataDir, 'chaos', p.partition).equals(logBytes(leader.dataDir, 'chaos', p.partition)))
-    }
-    divergent += differ.length
-  }
+  const divergent = await divergentReplicas(c, await waitForAgreement(() => c.addresses(), 'chaos', () => true, 'metadata'))
   const times = load.acked.map(a => a.atMs).sort((a, b) => a - b)
   let longestStallMs = 0
   for (let i = 1; i < times.length; i++) longestStallMs = Math.max(longestStallMs, times[i]! - times[i - 1]!)
@@ -193,7 +211,7 @@ export async function runChaos (t: TestLike, o: ChaosOptions): Promise<ChaosResu
     seed: o.seed,
     seconds: o.seconds,
     faults,
-    schedule,
+    schedule: schedule.map(({ startedAbs, ...f }) => ({ ...f, writesResumedMs: resumedAfter(load.acked, partitions, startedAbs) })),
     acked: result.acked,
     records: result.records,
     lost: result.lost.length,

@@ -11,7 +11,8 @@ import type { Client } from '../../client/index.js'
 import type { Producer } from '../../client/producer.js'
 import { RawClient } from './raw-client.js'
 
-export interface Acked { partition: number, offset: number, seq: number, atMs: number }
+/** An acknowledged record: atMs when the acknowledgement came, sentMs when its send was made. */
+export interface Acked { partition: number, offset: number, seq: number, atMs: number, sentMs: number }
 
 export interface LoadOptions {
   topic: string
@@ -75,8 +76,9 @@ export class Load {
       p = (p + 1) % this.#o.partitions
       const seq = this.#next[partition]!++
       this.#inFlight++
+      const sentMs = Date.now()
       this.producer.send({ topic: this.#o.topic, messages: [{ value: `${partition}:${seq}`, partition }] }).then(([meta]) => {
-        this.acked.push({ partition, offset: meta!.offset, seq, atMs: Date.now() })
+        this.acked.push({ partition, offset: meta!.offset, seq, atMs: Date.now(), sentMs })
       }, (err: Error & { code?: string }) => {
         this.failures.push({ partition, seq, code: err.code ?? 'unknown', message: err.message })
       }).finally(() => {

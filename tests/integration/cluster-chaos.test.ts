@@ -15,6 +15,7 @@ t.test('a seeded fault schedule under acks=all load: no anomaly', async t => {
   const seed = Number(process.env.SPOOL_CHAOS_SEED ?? 20261202)
   const result = await runChaos(t, { seconds: 35, seed, log: line => t.comment(line) })
   t.comment(`faults ${JSON.stringify(result.faults)}, ${result.acked} acknowledged, ${result.records} read back, longest stall ${result.longestStallMs} ms`)
+  t.comment(`writes resumed after each fault (ms): ${result.schedule.map(f => `${f.kind} ${f.writesResumedMs ?? 'never'}`).join(', ')}`)
   for (const [kind, n] of Object.entries(result.faults)) t.ok(n > 0, `${kind} injected (${n} time(s))`)
   t.ok(result.acked > 500, `records were acknowledged throughout (${result.acked})`)
   t.equal(result.lost, 0, 'no acknowledged record lost', { details: result.details })
