@@ -24,6 +24,13 @@
  * Fetch: protocols/native/fetch.ts → services/fetch.ts reads whole batches from storage (no
  * decoding) and the connection writes header + body + file buffers; a waiting fetch is woken
  * by the partition service on append, whichever protocol appended.
+ *
+ * Cluster mode (etcdEndpoints set; docs/cluster.md): cluster/cluster-node.ts gives the services
+ * their hooks before the listeners bind (the replica manager as the partition service's gate,
+ * the topic sync as the topic service's authority, producer-id blocks from etcd) and joins
+ * the cluster once the ports are known; the group coordinator and the MQTT gateway open after
+ * that (their internal topics belong to the cluster), and the MQTT listener takes connections
+ * from then on. Without etcdEndpoints none of this exists and the start is as it always was.
  */
 
 import type { Logger } from 'pino'
@@ -32,6 +39,8 @@ import { installNodeCodecs } from '../platform/node-codecs.js'
 import { resolveClusterId } from './config/cluster-id.js'
 import { listenerTable, type BrokerPorts, type ListenerConfig } from './config/listeners.js'
 import { resolveConfig, type BrokerConfig } from './config/settings.js'
+import { registerClusterMetrics } from './cluster/cluster-metrics.js'
+import { ClusterNode } from './cluster/cluster-node.js'
 import { GroupCoordinator } from './groups/coordinator.js'
 import { ByteBudget } from './network/budget.js'
 import { tcpChannel } from './network/channel.js'
@@ -68,6 +77,7 @@ import { GroupAccess } from './groups/group-access.js'
 import { EgressWatch } from './quotas/egress.js'
 import { QuotaManager } from './quotas/quota-manager.js'
 import { QuotaStore } from './quotas/quota-store.js'
+import { singleBrokerView } from './services/cluster-view.js'
 import { PartitionService } from './services/partitions.js'
 import { FileBlockSource, ProducerIdService } from './services/producer-ids.js'
 import { TopicService } from './services/topics.js'
@@ -116,6 +126,8 @@ export class Broker {
   readonly topics: TopicService
   readonly partitions: PartitionService
   readonly groups: GroupCoordinator
+  /** Cluster mode: this broker's part in the cluster (null for a single broker). */
+  readonly cluster: ClusterNode | null
   readonly stats: StatsSampler
   readonly connections: ConnectionRegistry
   /** The maxPendingRequestBytes budget every connection's framing draws from. */
@@ -131,7 +143,7 @@ export class Broker {
   #closing: Promise<void> | null = null
 
   private constructor (init: {
-    config: BrokerConfig, logger: Logger, logs: LogManager, metrics: BrokerMetrics, services: BrokerServices, security: BrokerSecurity, stats: StatsSampler,
+    config: BrokerConfig, logger: Logger, logs: LogManager, metrics: BrokerMetrics, services: BrokerServices, security: BrokerSecurity, cluster: ClusterNode | null, stats: StatsSampler,
     connections: ConnectionRegistry, pendingRequests: ByteBudget, mqtt: MqttGateway | null, routes: HttpRoutes, listeners: Listener[], closers: Array<() => void>, ports: BrokerPorts,
     startedAtMs: number, now: () => number, lifecycle: { closing: boolean }
   }) {
@@ -144,6 +156,7 @@ export class Broker {
     this.topics = init.services.topics
     this.partitions = init.services.partitions
     this.groups = init.services.groups
+    this.cluster = init.cluster
     this.stats = init.stats
     this.connections = init.connections
     this.pendingRequests = init.pendingRequests
@@ -186,6 +199,8 @@ export class Broker {
     })
     const listeners: Listener[] = []
     const closers: Array<() => void> = []
+    // Cluster mode only: the hooks the services take; null keeps the single-broker path.
+    const cluster = config.etcdEndpoints === null ? null : ClusterNode.prepare(config, logs, logger)
     try {
       // `auto` becomes the id kept in the data dir, for every protocol's metadata.
       config.clusterId = resolveClusterId(config.dataDir, config.clusterId)
@@ -200,12 +215,14 @@ export class Broker {
       closers.push(() => security.close())
       security.registerMetrics(metrics)
       const access = security.access
-      const topics = new TopicService({ logs, access, logger, settings: config })
-      const partitions = new PartitionService({ logs, metrics, access })
-      const producerIds = new ProducerIdService({ source: new FileBlockSource(config.dataDir), access })
+      const topics = new TopicService({ logs, access, logger, settings: config, authority: cluster?.topics ?? null })
+      const partitions = new PartitionService({ logs, metrics, access, replication: cluster?.replicas ?? null, forwarder: cluster?.forwarder ?? null })
+      cluster?.replicas.attach(partitions)
+      const producerIds = new ProducerIdService({ source: cluster?.producerIds ?? new FileBlockSource(config.dataDir), access })
       topics.onDeleted(topic => metrics.forgetTopic(topic))
       const groups = new GroupCoordinator({ topics, partitions, config, logger, now })
-      await groups.start()
+      if (cluster === null) await groups.start()
+      else cluster.bindGroups(groups)
       closers.push(() => groups.close())
       const groupAccess = new GroupAccess(groups, access)
       metrics.gauge('spool_group_lag', 'Log end offset minus committed offset, by group and partition', ['group', 'topic', 'partition'], () => groups.lag())
@@ -215,6 +232,7 @@ export class Broker {
       const quotas = new QuotaManager({ store: QuotaStore.open(config.dataDir), settings: config, access, logger, now })
       quotas.registerMetrics(metrics)
       closers.push(() => quotas.close())
+      if (cluster !== null) registerClusterMetrics(metrics, cluster)
 
       // Network: one registry of every connection, one budget for partial requests.
       const budget = new ByteBudget(config.maxPendingRequestBytes)
@@ -225,15 +243,16 @@ export class Broker {
       // Protocol front-ends.
       const advertised = { host: config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host, port: 0 }
       const dispatcher = new Dispatcher(metrics)
-      registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, now })
-      registerGroupHandlers(dispatcher, groupAccess)
+      const view = cluster?.view ?? singleBrokerView({ clusterId: config.clusterId, nodeId: config.nodeId, listeners: () => ({ native: advertised }), partitionCount: name => topics.partitionCount(name) })
+      registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, cluster: view, replication: cluster?.endpoints ?? null, clusterAdmin: cluster?.admin ?? null, now })
+      registerGroupHandlers(dispatcher, groupAccess, view)
       const nativeAuth: NativeAuth = { required: security.required, authenticator: security.authenticator, timeoutMs: AUTH_TIMEOUT_MS }
       registerSaslHandlers(dispatcher, nativeAuth, now)
       const native = nativeProtocol(config, dispatcher.dispatch, nativeAuth)
       // With --auth, a Kafka session stays in its pre-authentication stage (ApiVersions and
       // SASL) until a SASL exchange or a client certificate authenticates it.
       const kafka = config.kafkaPort === null && config.kafkaTlsPort === null ? null : kafkaFrontEnd({
-        config, topics, partitions, producerIds, groups: groupAccess, access, logger, metrics, now,
+        config, topics, partitions, producerIds, groups: groupAccess, access, cluster: view, logger, metrics, now,
         authentication: security.required ? kafkaAuthentication(AUTH_TIMEOUT_MS) : null,
         authenticator: security.authenticator,
         acls: security.authorizer instanceof AclAuthorizer ? security.authorizer : null,
@@ -241,8 +260,10 @@ export class Broker {
       let mqtt: MqttGateway | null = null
       let mqttWire: WireProtocol | null = null
       if (config.mqttPort !== null || config.mqttTlsPort !== null) {
-        mqtt = new MqttGateway({ config, log: { topics, partitions }, logger, now, ...mqttSecurity(config, security) })
-        await mqtt.open()
+        // In a cluster an MQTT publish is acknowledged once the partition's in-sync replicas
+        // hold it (the gateway's mqttFsyncAcks path, which waits in PartitionService.sync).
+        mqtt = new MqttGateway({ config: cluster === null ? config : { ...config, mqttFsyncAcks: true }, log: { topics, partitions }, logger, now, ...mqttSecurity(config, security) })
+        if (cluster === null) await mqtt.open()
         registerGatewayMetrics(mqtt, metrics)
         const gateway = mqtt
         closers.push(() => gateway.close())
@@ -276,7 +297,7 @@ export class Broker {
         metrics,
         webRoot,
         logger,
-        api: { config, topics, groups: groupAccess, stats, egress, ports, startedAtMs, connectionCount: () => connections.size, now, access },
+        api: { config, topics, groups: groupAccess, stats, egress, ports, startedAtMs, connectionCount: () => connections.size, now, access, cluster: view },
         auth: httpAuth,
         session: { tokens: security.tokens, credentials: security.credentials, superUsers: security.superUsers },
         health: () => ({
@@ -291,6 +312,8 @@ export class Broker {
       })
 
       // Listeners, from the table; each one that binds is closed again if a later one fails.
+      // In cluster mode MQTT connections are refused until the gateway has opened.
+      const clusterJoined = { done: cluster === null }
       const wires: Record<Exclude<ListenerConfig['protocol'], 'http' | 'kafka'>, WireProtocol | null> = { native, mqtt: mqttWire }
       const portKey: Record<string, keyof BrokerPorts> = { native: 'native', 'native-tls': 'nativeTls', mqtt: 'mqtt', 'mqtt-tls': 'mqttTls', kafka: 'kafka', 'kafka-tls': 'kafkaTls', http: 'http', https: 'https' }
       const tls = security.tls
@@ -304,23 +327,35 @@ export class Broker {
         } else {
           const wire = kafkaListener?.wire ?? wires[l.protocol as keyof typeof wires]
           if (wire === null) continue
+          const gated = l.protocol === 'mqtt'
           listener = l.tls
             // A verified client certificate authenticates the connection before its first byte.
-            ? await startTlsServer(target, tls!, socket => { connections.accept(tcpChannel(socket), wire, certificateLogin(tls!.peerPrincipal(socket))) }, logger)
-            : await startTcpServer(target, socket => { connections.accept(tcpChannel(socket), wire) }, logger)
+            ? await startTlsServer(target, tls!, socket => {
+              if (gated && !clusterJoined.done) socket.destroy()
+              else connections.accept(tcpChannel(socket), wire, certificateLogin(tls!.peerPrincipal(socket)))
+            }, logger)
+            : await startTcpServer(target, socket => {
+              if (gated && !clusterJoined.done) socket.destroy()
+              else connections.accept(tcpChannel(socket), wire)
+            }, logger)
         }
         listeners.push(listener)
         ports[portKey[l.name]!] = listener.port
         kafkaListener?.bound(listener.port)
       }
       advertised.port = ports.native ?? ports.nativeTls ?? 0
+      if (cluster !== null) {
+        await joinCluster(cluster, ports, advertised.host, groups, mqtt)
+        clusterJoined.done = true
+      }
       stats.start()
       const broker = new Broker({
-        config, logger, logs, metrics, services: { topics, partitions, producerIds, groups }, security, stats, connections, pendingRequests: budget, mqtt, routes, listeners, closers, ports, startedAtMs, now, lifecycle,
+        config, logger, logs, metrics, services: { topics, partitions, producerIds, groups }, security, cluster, stats, connections, pendingRequests: budget, mqtt, routes, listeners, closers, ports, startedAtMs, now, lifecycle,
       })
       logger.info({ ports, dataDir: config.dataDir, recoveredUncleanly: logs.recoveredUncleanly }, 'broker started')
       return broker
     } catch (err) {
+      await cluster?.close()
       for (const close of closers) close()
       await Promise.allSettled(listeners.map(l => l.close()))
       await logs.close()
@@ -333,6 +368,8 @@ export class Broker {
     this.#closing ??= (async () => {
       this.#lifecycle.closing = true
       this.logger.info('broker stopping')
+      // Leave the cluster first: the controller moves this broker's leaderships at once.
+      await this.cluster?.close()
       for (const close of this.#closers) close()
       await Promise.allSettled(this.#listeners.map(l => l.close()))
       await this.logs.close()
@@ -343,6 +380,21 @@ export class Broker {
 
   /** Uptime in ms. */
   get uptimeMs (): number { return this.#now() - this.startedAtMs }
+}
+
+/**
+ * Cluster mode, once the listeners are bound: join under the bound ports, then open what
+ * keeps its state in cluster topics (the group coordinator, the MQTT gateway).
+ */
+async function joinCluster (cluster: ClusterNode, ports: BrokerPorts, host: string, groups: GroupCoordinator, mqtt: MqttGateway | null): Promise<void> {
+  const bound: Partial<Record<'native' | 'mqtt' | 'http' | 'kafka', { host: string, port: number }>> = {}
+  for (const protocol of ['native', 'mqtt', 'http', 'kafka'] as const) {
+    const port = ports[protocol]
+    if (port !== null) bound[protocol] = { host, port }
+  }
+  await cluster.start(bound)
+  await groups.startOwned()
+  await mqtt?.open()
 }
 
 /** Per-partition size and offsets on `/metrics`. */

@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { brokerCommand } from './commands/broker.js'
+import { clusterCommand } from './commands/cluster.js'
 import { consumeCommand, tailCommand } from './commands/consume.js'
 import { groupCommand } from './commands/group.js'
 import { produceCommand } from './commands/produce.js'
@@ -43,5 +44,6 @@ program.addCommand(aclCommand())
 program.addCommand(tokenCommand())
 program.addCommand(topCommand())
 program.addCommand(quotaCommand())
+program.addCommand(clusterCommand())
 
 await program.parseAsync(process.argv)

@@ -16,8 +16,30 @@ export interface NewTopic {
   topic: string
   /** Default: the broker's default partition count. */
   partitions?: number
+  /** Copies of each partition in a cluster. Default: the brokers' defaultReplicationFactor (a single broker ignores it). */
+  replicationFactor?: number
   /** Broker topic config names: retentionMs, retentionBytes, cleanupPolicy, segmentBytes, ... */
   config?: TopicConfig
+}
+
+export interface ClusterDescription {
+  clusterId: string
+  /** Node id of the controller (-1: none known). */
+  controllerId: number
+  brokers: Array<{ nodeId: number, host: string, port: number, rack: string | null, decommissioned: boolean }>
+  topics: Array<{ topic: string, internal: boolean, partitions: ClusterPartition[] }>
+}
+
+export interface ClusterPartition {
+  partition: number
+  /** Node id of the leader; -1 while offline. */
+  leader: number
+  leaderEpoch: number
+  replicas: number[]
+  isr: number[]
+  offlineReplicas: number[]
+  addingReplicas: number[]
+  removingReplicas: number[]
 }
 
 export interface PartitionDescription {
@@ -121,7 +143,7 @@ export class Admin {
    */
   async createTopics (topics: NewTopic[], options: { validateOnly?: boolean } = {}): Promise<Array<{ topic: string, partitions: number }>> {
     const { body } = await this.#cluster.request('CreateTopics', {
-      topics: topics.map(t => ({ topic: t.topic, partitions: t.partitions ?? -1, config: t.config ?? {} })),
+      topics: topics.map(t => ({ topic: t.topic, partitions: t.partitions ?? -1, replicationFactor: t.replicationFactor ?? -1, config: t.config ?? {} })),
       validateOnly: options.validateOnly ?? false,
     })
     for (const t of body.topics) {
@@ -194,10 +216,64 @@ export class Admin {
     return (await listOffsets(this.#cluster, queries)).map(a => ({ partition: a.partition, offset: a.offset }))
   }
 
-  /** Consumer groups known to the broker (with members or committed offsets), sorted by id. */
+  /**
+   * The cluster as the broker describes it: its id, the controller, every live broker and,
+   * per partition of every topic (internal ones included), its leader (-1: offline), leader
+   * epoch, replicas, in-sync replicas and a reassignment in progress. A single broker is a
+   * cluster of one.
+   */
+  async describeCluster (): Promise<ClusterDescription> {
+    const names = (await this.#cluster.request('DescribeTopics', { topics: null, includeInternal: true })).body.topics.map(t => t.topic)
+    const { body: internal } = await this.#cluster.request('Metadata', { topics: names, allowAutoCreate: false })
+    return {
+      clusterId: internal.clusterId,
+      controllerId: internal.controllerId,
+      brokers: internal.brokers.map(b => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack, decommissioned: b.decommissioned })),
+      topics: internal.topics.filter(t => t.errorCode === 0).map(t => ({
+        topic: t.topic,
+        internal: t.internal,
+        partitions: t.partitions.map(p => ({
+          partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: [...p.replicas], isr: [...p.isr],
+          offlineReplicas: [...p.offlineReplicas], addingReplicas: [...p.addingReplicas], removingReplicas: [...p.removingReplicas],
+        })),
+      })).sort((a, b) => (a.topic < b.topic ? -1 : 1)),
+    }
+  }
+
+  /**
+   * Cluster mode: moves partitions to new replica lists (a reassignment: the new replicas
+   * catch up, then the old ones are removed; progress in describeCluster). Resolves with how
+   * many moves were started and how many were already complete.
+   */
+  async reassignPartitions (moves: Array<{ topic: string, partition: number, replicas: number[] }>): Promise<{ started: number, completed: number }> {
+    const { body } = await this.#cluster.request('AlterPartitionReassignments', { moves })
+    return { started: body.started, completed: body.completed }
+  }
+
+  /** Cluster mode: drains a broker (its replicas move to others; it gets no new ones). Resolves with the replicas moved. */
+  async decommissionBroker (nodeId: number): Promise<{ moved: number }> {
+    const { body } = await this.#cluster.request('DecommissionBroker', { nodeId, recommission: false })
+    return { moved: body.moved }
+  }
+
+  /** Cluster mode: a decommissioned broker may take replicas again. */
+  async recommissionBroker (nodeId: number): Promise<void> {
+    await this.#cluster.request('DecommissionBroker', { nodeId, recommission: true })
+  }
+
+  /**
+   * Consumer groups (with members or committed offsets), sorted by id. In a cluster each
+   * broker lists the groups it coordinates: every broker is asked and the lists are merged.
+   */
   async listGroups (): Promise<GroupListing[]> {
-    const { body } = await this.#cluster.request('ListGroups', {})
-    return body.groups.map(g => ({ groupId: g.groupId, state: g.state, members: g.members }))
+    const meta = await this.#cluster.metadata.refresh([])
+    const nodes = meta.brokers.length > 1 ? meta.brokers.map(b => b.nodeId) : [-1]
+    const byId = new Map<string, GroupListing>()
+    await Promise.all(nodes.map(async node => {
+      const { body } = await this.#cluster.retry(async () => (await this.#cluster.nodeConnection(node)).request('ListGroups', {}))
+      for (const g of body.groups) byId.set(g.groupId, { groupId: g.groupId, state: g.state, members: g.members })
+    }))
+    return [...byId.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : 1))
   }
 
   /**
@@ -205,8 +281,8 @@ export class Admin {
    * end offset and lag of each group; GroupIdNotFoundError for an unknown group.
    */
   async describeGroups (groupIds: string[]): Promise<GroupDescription[]> {
-    const { body } = await this.#cluster.request('DescribeGroups', { groupIds })
-    return body.groups.map(g => {
+    const groups = (await Promise.all(groupIds.map(async groupId => (await this.#cluster.groupRequest(groupId, 'DescribeGroups', { groupIds: [groupId] }, { check: r => movedCoordinator(r.body.groups) })).body.groups))).flat()
+    return groups.map(g => {
       if (g.errorCode !== 0) throw groupError(g.groupId, g.errorCode, g.errorMessage)
       return {
         groupId: g.groupId,
@@ -222,8 +298,8 @@ export class Admin {
 
   /** Deletes groups and their committed offsets; NonEmptyGroupError while a group has members. */
   async deleteGroups (groupIds: string[]): Promise<void> {
-    const { body } = await this.#cluster.request('DeleteGroups', { groupIds })
-    for (const g of body.groups) {
+    const groups = (await Promise.all(groupIds.map(async groupId => (await this.#cluster.groupRequest(groupId, 'DeleteGroups', { groupIds: [groupId] }, { check: r => movedCoordinator(r.body.groups) })).body.groups))).flat()
+    for (const g of groups) {
       if (g.errorCode === NON_EMPTY_GROUP) throw new NonEmptyGroupError(`group "${g.groupId}" has active members; stop them before deleting it`)
       if (g.errorCode !== 0) throw groupError(g.groupId, g.errorCode, g.errorMessage)
     }
@@ -239,7 +315,7 @@ export class Admin {
         request.push({ topic, partitions: [...Array(info.partitions).keys()] })
       }
     }
-    const { body } = await this.#cluster.request('OffsetFetch', { groupId, topics: request })
+    const { body } = await this.#cluster.groupRequest(groupId, 'OffsetFetch', { groupId, topics: request })
     const out: CommittedOffset[] = []
     for (const t of body.topics) {
       for (const p of t.partitions) {
@@ -304,7 +380,7 @@ export class Admin {
     }
     let body
     try {
-      ({ body } = await this.#cluster.request('OffsetCommit', { groupId, memberId: '', memberEpoch: -1, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) }))
+      ({ body } = await this.#cluster.groupRequest(groupId, 'OffsetCommit', { groupId, memberId: '', memberEpoch: -1, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) }))
     } catch (err) {
       if (err instanceof NonEmptyGroupError) throw new NonEmptyGroupError(`group "${groupId}" has active members; stop them before changing its offsets`, { cause: err })
       throw err
@@ -315,5 +391,12 @@ export class Admin {
         if (p.errorCode !== 0) throw errorFromCode(p.errorCode, p.errorMessage ?? undefined)
       }
     }
+  }
+}
+
+/** A per-group answer from a broker that is not (or not yet) the coordinator: thrown, so the request goes to the right one. */
+function movedCoordinator (groups: ReadonlyArray<{ errorCode: number, errorMessage: string | null }>): void {
+  for (const g of groups) {
+    if (g.errorCode === ERROR_TABLE.NOT_COORDINATOR.code || g.errorCode === ERROR_TABLE.COORDINATOR_LOAD_IN_PROGRESS.code) throw errorFromCode(g.errorCode, g.errorMessage ?? undefined)
   }
 }

@@ -20,6 +20,7 @@ export {
   Admin, type ClientQuota, type ConnectionActivityRow, type ConnectionView, type ConnectionsDescription, type QuotaAlteration,
   type QuotaEntity, type QuotaLimits, type CommittedOffset, type GroupDescription, type GroupListing, type GroupMemberDescription, type GroupPartitionLag,
   type NewTopic, type PartitionDescription, type TopicConfig, type TopicDescription, type TopicOffsets,
+  type ClusterDescription, type ClusterPartition,
 } from './admin.js'
 export type { OffsetAnswer, OffsetQuery } from './offsets.js'
 export { EARLIEST, LATEST } from './offsets.js'

@@ -40,6 +40,8 @@ export class PartitionState implements TopicPartition {
   failures = 0
   /** Per-partition fetch size; doubled when a first batch does not fit (up to the request's maxBytes). */
   maxBytes: number
+  /** Cluster mode, KIP-392: the replica the leader sent this consumer to (-1: the leader). */
+  readReplica = -1
 
   constructor (topic: string, partition: number, reset: number, maxBytes: number) {
     this.topic = topic

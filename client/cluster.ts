@@ -3,10 +3,15 @@
  * broker address), the metadata cache, retry with backoff, and the closed state. Not part
  * of the public API (the Client holds it privately and hands it to what it creates).
  *
- * Addressing: `brokers` (TCP) is a bootstrap list tried in order; `url` (WebSocket) is one
- * address. Partition requests go to the partition leader's advertised host:port from
- * Metadata; when the cluster has a single broker, or over WebSocket, they use the bootstrap
- * connection (so a broker advertising 0.0.0.0 or a proxy in front of /ws keeps working).
+ * Addressing: `brokers` (TCP) is a bootstrap list tried in order, then every broker the last
+ * Metadata named (so a client that started with one address survives that broker's death);
+ * `url` (WebSocket) is one address. Partition requests go to the partition leader's
+ * advertised host:port from Metadata; when the cluster has a single broker, or over
+ * WebSocket, they use the bootstrap connection (so a broker advertising 0.0.0.0 or a proxy
+ * in front of /ws keeps working). An error that says the metadata is stale
+ * (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, a leader epoch mismatch, a broker that cannot
+ * be reached) makes the caller forget the topic's metadata, so its retry asks again and
+ * finds the new leader (`isStaleMetadataError`).
  *
  * Reconnects: a connection that closes (idle timeout, broker restart) is dropped from the
  * pool; the next request opens a new one. Requests that were in flight fail with a
@@ -14,7 +19,7 @@
  */
 
 import {
-  BrokerUnreachableError, ClientClosedError, SpoolError,
+  BrokerUnreachableError, ClientClosedError, ConnectionError, ERROR_TABLE, LeaderNotAvailableError, RequestTimedOutError, SpoolError,
 } from '../protocol/errors.js'
 import type { ApiName, RequestOf } from '../protocol/native/api-keys.js'
 import { Connection, type RequestOptions, type Response, type ThrottleEvent } from './connection.js'
@@ -57,6 +62,8 @@ export class Cluster {
   readonly #sleepers = new Set<{ timer: ReturnType<typeof setTimeout>, reject: (err: Error) => void }>()
   readonly #closeHooks = new Set<() => void>()
   readonly throttleStats: ThrottleStats = { throttles: 0, throttleTimeMs: 0, lastThrottleTimeMs: 0 }
+  /** Coordinator node id per consumer group (FindCoordinator answers). */
+  readonly #coordinators = new Map<string, number>()
   /** Index in `addresses` of the bootstrap address that last connected. */
   #bootstrapIndex = 0
   #closed = false
@@ -90,15 +97,89 @@ export class Cluster {
         failures.push({ address: addresses[index]!, error: err })
       }
     }
+    // The bootstrap list is down: any other broker the cluster told us about will do.
+    if (!this.options.webSocket) {
+      for (const address of [...this.metadata.brokers.values()].filter(a => !addresses.includes(a))) {
+        try {
+          return await this.connection(address)
+        } catch (err) {
+          if (err instanceof SpoolError && !(err instanceof BrokerUnreachableError)) throw err
+          failures.push({ address, error: err })
+        }
+      }
+    }
     throw unreachable(failures)
   }
 
-  /** The connection for a broker node id (the leader of a partition). */
+  /** The connection for a broker node id (the leader of a partition; -1: not known, the bootstrap broker). */
   async nodeConnection (nodeId: number): Promise<Connection> {
     const brokers = this.metadata.brokers
     const address = brokers.get(nodeId)
     if (this.options.webSocket || brokers.size <= 1 || address === undefined) return this.bootstrap()
     return this.connection(address)
+  }
+
+  /**
+   * The connection to a group's coordinator: the broker FindCoordinator names (cached until
+   * forgetCoordinator), or the bootstrap broker when it does not serve FindCoordinator or
+   * runs alone.
+   */
+  async coordinator (groupId: string): Promise<Connection> {
+    const known = this.#coordinators.get(groupId)
+    if (known !== undefined) return this.nodeConnection(known)
+    const bootstrap = await this.bootstrap()
+    if (!bootstrap.supports('FindCoordinator')) return bootstrap
+    const { body } = await bootstrap.request('FindCoordinator', { key: groupId, keyType: 0 })
+    const address = `${body.host}:${body.port}`
+    if (!this.metadata.brokers.has(body.nodeId)) this.metadata.brokers.set(body.nodeId, address)
+    this.#coordinators.set(groupId, body.nodeId)
+    return this.nodeConnection(body.nodeId)
+  }
+
+  /** Drops the cached coordinator of a group when `err` says it moved (NOT_COORDINATOR, a closed connection, ...). */
+  forgetCoordinator (groupId: string, err: unknown): void {
+    if (isStaleMetadataError(err) || (err instanceof SpoolError && err.errorCode === ERROR_TABLE.COORDINATOR_LOAD_IN_PROGRESS.code)) {
+      this.#coordinators.delete(groupId)
+      if (err instanceof ConnectionError || err instanceof BrokerUnreachableError) void this.metadata.refresh(null).catch(() => {})
+    }
+  }
+
+  /** One request to a group's coordinator, retried (finding the coordinator again) on retriable errors. */
+  groupRequest<N extends ApiName> (
+    groupId: string, api: N, body: RequestOf<N>,
+    options?: RequestOptions & { retryIf?: (err: unknown) => boolean, check?: (response: Response<N>) => void },
+  ): Promise<Response<N>> {
+    return this.retry(async () => {
+      try {
+        const response = await (await this.coordinator(groupId)).request(api, body, options)
+        options?.check?.(response)
+        return response
+      } catch (err) {
+        this.forgetCoordinator(groupId, err)
+        throw err
+      }
+    }, options?.retryIf === undefined ? {} : { retryIf: options.retryIf })
+  }
+
+  /**
+   * The leader of each partition (loading topic metadata as needed), grouped: node id →
+   * the items for it. A partition without a leader (offline, an election under way) throws
+   * LeaderNotAvailableError (retriable) after dropping its topic's metadata.
+   */
+  async byLeader<T extends { topic: string, partition: number }> (items: readonly T[]): Promise<Map<number, T[]>> {
+    const out = new Map<number, T[]>()
+    for (const item of items) {
+      const info = await this.metadata.topic(item.topic)
+      const leader = info.leaders[item.partition] ?? -1
+      if (leader < 0) {
+        this.metadata.invalidate(item.topic)
+        throw new LeaderNotAvailableError(`topic "${item.topic}" partition ${item.partition} has no leader right now`)
+      }
+      let list = out.get(leader)
+      if (list === undefined) out.set(leader, (list = []))
+      list.push(item)
+    }
+    return out
   }
 
   /** The open connection to `address`, opening it if needed. */
@@ -229,6 +310,17 @@ export class Cluster {
 
 export function isRetriable (err: unknown): boolean {
   return err instanceof SpoolError && err.retriable
+}
+
+const STALE_METADATA_CODES = new Set<number>([
+  ERROR_TABLE.NOT_LEADER_OR_FOLLOWER.code, ERROR_TABLE.LEADER_NOT_AVAILABLE.code, ERROR_TABLE.FENCED_LEADER_EPOCH.code,
+  ERROR_TABLE.UNKNOWN_LEADER_EPOCH.code, ERROR_TABLE.UNKNOWN_TOPIC_OR_PARTITION.code, ERROR_TABLE.NOT_COORDINATOR.code,
+])
+
+/** True when the error means the partition's leader (or the broker) may have moved: refresh metadata. */
+export function isStaleMetadataError (err: unknown): boolean {
+  if (err instanceof ConnectionError || err instanceof BrokerUnreachableError || err instanceof RequestTimedOutError) return true
+  return err instanceof SpoolError && STALE_METADATA_CODES.has(err.errorCode)
 }
 
 /** The system error code (ECONNREFUSED, ETIMEDOUT, ...) of an error, if any. */

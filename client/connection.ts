@@ -23,6 +23,8 @@
  *   broker will not read this connection for that long: requests made meanwhile are held
  *   here and written once the time has passed (as Kafka clients do since KIP-219), their
  *   timeouts extended by the wait, and `onThrottle` is told.
+ * - A request that times out closes the connection (the others in flight fail with the same
+ *   retriable error): the broker may be dead or cut off behind a connection that looks open.
  *
  * Concurrency: all methods run on the event loop. Any number of requests may be in flight;
  * callers bound their own concurrency (the producer's maxInFlight, one fetch per consumer).
@@ -198,7 +200,11 @@ export class Connection {
     return new Promise<Response<N>>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.#pending.delete(correlationId)) {
-          reject(new RequestTimedOutError(`${api} request to ${this.address} timed out after ${timeoutMs} ms`))
+          const error = new RequestTimedOutError(`${api} request to ${this.address} timed out after ${timeoutMs} ms`)
+          reject(error)
+          // As Kafka clients do: a broker that does not answer in time may be gone or cut off
+          // (its TCP connection can stay open for minutes); the next request reconnects.
+          this.#failAndClose(error)
         }
       }, timeoutMs)
       this.#pending.set(correlationId, { api, resolve: resolve as Pending['resolve'], reject, timer })

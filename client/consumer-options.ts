@@ -37,6 +37,12 @@ export interface ConsumerOptions {
    * Default: earliest with fromBeginning, else latest.
    */
   autoOffsetReset?: AutoOffsetReset
+  /**
+   * The rack (or zone) this consumer runs in. In a cluster whose brokers name their racks,
+   * the leader may send it to a replica in the same rack and it reads from there (KIP-392:
+   * follower fetching, up to that replica's high watermark). Default none: read from leaders.
+   */
+  rackId?: string
   /** Long-poll: how long the broker may hold a fetch with no data. Default 500. */
   maxWaitMs?: number
   /** Long-poll: bytes the broker waits for before answering. Default 1. */

@@ -120,6 +120,7 @@ export class Consumer implements AsyncIterable<Message> {
       throw new InvalidArgumentError(`maxBytes ${maxBytes} must be at most half the client's maxFrameBytes (${maxFrameBytes})`)
     }
     this.#fetcher = new Fetcher(cluster, this.#assignment, {
+      rackId: options.rackId ?? '',
       maxWaitMs: int('maxWaitMs', options.maxWaitMs, 500, 0),
       minBytes: int('minBytes', options.minBytes, 1, 0),
       maxBytes,

@@ -12,8 +12,13 @@
  * Request-level retriable errors (a dropped connection, a broker restarting) back off and
  * retry, up to `retries` failures in a row.
  *
- * Today every fetch goes to the bootstrap broker (a single-broker cluster); cluster mode
- * (docs/architecture.md §10) will group partitions by leader, one fetch per leader.
+ * Cluster mode: partitions are grouped by the broker to read them from — the leader, or the
+ * replica the leader named for this consumer's rack (KIP-392, `preferredReadReplica`) — and
+ * one long-polling Fetch goes to each, all at once. A round returns as soon as any of them
+ * answers; the others stay in flight and are decoded by a later round (their partitions are
+ * not asked for again meanwhile). An error that says the leader moved (NOT_LEADER_OR_FOLLOWER,
+ * a leader epoch mismatch, an unreachable broker) drops the topic's metadata and backs the
+ * partitions off, so the next round asks the new leader.
  */
 
 import {
@@ -23,7 +28,7 @@ import type { RequestOf, ResponseOf } from '../protocol/native/api-keys.js'
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/record-batch/compression.js'
 import type { Assignment, PartitionState } from './assignment.js'
 import { partitionKey } from './assignment.js'
-import { isRetriable, type Cluster } from './cluster.js'
+import { isRetriable, isStaleMetadataError, type Cluster } from './cluster.js'
 import { decodeCompressedInto, decodeRecordsSection, type Message } from './message.js'
 import { EARLIEST, LATEST, listOffsets } from './offsets.js'
 import { backoffMs, type RetryOptions } from './retry.js'
@@ -31,6 +36,8 @@ import { backoffMs, type RetryOptions } from './retry.js'
 export type AutoOffsetReset = 'earliest' | 'latest' | 'none'
 
 export interface FetcherOptions {
+  /** The consumer's rack: the leader may send it to a replica in that rack ('' = none). */
+  rackId: string
   maxWaitMs: number
   minBytes: number
   maxBytes: number
@@ -67,6 +74,16 @@ interface Requested {
   fetchOffset: number
 }
 
+/** A Fetch to one broker, in flight or answered (`error` set when it failed). */
+interface NodeFetch {
+  node: number
+  list: Requested[]
+  done: boolean
+  response: { body: ResponseOf<'Fetch'>, records: Uint8Array } | null
+  error: unknown
+  settled: Promise<void>
+}
+
 const OFFSET_OUT_OF_RANGE = ERROR_TABLE.OFFSET_OUT_OF_RANGE.code
 const UNKNOWN_TOPIC = ERROR_TABLE.UNKNOWN_TOPIC_OR_PARTITION.code
 
@@ -77,6 +94,7 @@ export class Fetcher {
   #failures = 0
   #wake: (() => void) | null = null
   #stopped = false
+  readonly #inFlight = new Map<number, NodeFetch>()
 
   constructor (cluster: Cluster, assignment: Assignment, options: FetcherOptions) {
     this.#cluster = cluster
@@ -135,21 +153,97 @@ export class Fetcher {
       await this.#idle(Math.min(nextRetryAtMs - now, this.#options.maxWaitMs))
       return []
     }
-    let response: { body: ResponseOf<'Fetch'>, records: Uint8Array }
+    const busy = new Set<PartitionState>()
+    for (const f of this.#inFlight.values()) for (const r of f.list) busy.add(r.state)
+    let groups: Map<number, Requested[]>
     try {
-      const connection = await this.#cluster.bootstrap()
-      if (round.abandoned) return []
-      response = await connection.request('Fetch', this.#request(requested), {
-        timeoutMs: this.#cluster.options.requestTimeoutMs + this.#options.maxWaitMs,
-      })
-      this.#failures = 0
+      groups = await this.#byReplica(requested.filter(r => !busy.has(r.state)))
     } catch (err) {
-      if (!isRetriable(err) || this.#failures >= this.#options.retry.retries || this.#stopped) throw err
-      this.#cluster.logger.debug({ code: (err as SpoolError).code, failures: this.#failures }, `fetch retry: ${(err as Error).message}`)
-      await this.#cluster.sleep(backoffMs(this.#failures++, this.#options.retry))
+      await this.#requestFailed(err)
       return []
     }
-    return this.#decode(round, requested, response.body, response.records)
+    for (const [node, list] of groups) if (!this.#inFlight.has(node)) this.#inFlight.set(node, this.#send(node, list))
+    if (this.#inFlight.size === 0) return []
+    await Promise.race([...this.#inFlight.values()].map(f => f.settled))
+    if (round.abandoned) {
+      // A seek or an assignment change: what is in flight asked for the old state.
+      this.#inFlight.clear()
+      return []
+    }
+    const answered = [...this.#inFlight.values()].filter(f => f.done)
+    for (const f of answered) this.#inFlight.delete(f.node)
+    const ok = answered.filter(f => f.response !== null)
+    const failed = answered.filter(f => f.response === null)
+    for (const f of failed) this.#nodeFailed(f)
+    if (ok.length === 0) {
+      if (failed.length > 0) await this.#requestFailed(failed[0]!.error)
+      return []
+    }
+    this.#failures = 0
+    const chunks: Chunk[] = []
+    const advances: Array<{ r: Requested, nextOffset: number }> = []
+    for (const f of ok) await this.#decode(round, f.list, f.response!.body, f.response!.records, chunks, advances)
+    if (round.abandoned) return []
+    for (const { r, nextOffset } of advances) {
+      if (r.state.epoch === r.epoch && r.state.assigned) r.state.fetchOffset = nextOffset
+    }
+    round.completed = true
+    return chunks
+  }
+
+  /** Groups partitions by the broker to read them from (the leader, or the rack replica it named). */
+  async #byReplica (requested: Requested[]): Promise<Map<number, Requested[]>> {
+    const out = new Map<number, Requested[]>()
+    const viaLeader: Array<Requested & { topic: string, partition: number }> = []
+    for (const r of requested) {
+      if (r.state.readReplica >= 0 && this.#cluster.metadata.brokers.has(r.state.readReplica)) {
+        const list = out.get(r.state.readReplica) ?? []
+        list.push(r)
+        out.set(r.state.readReplica, list)
+      } else {
+        r.state.readReplica = -1
+        viaLeader.push({ ...r, topic: r.state.topic, partition: r.state.partition })
+      }
+    }
+    for (const [leader, list] of await this.#cluster.byLeader(viaLeader)) {
+      const into = out.get(leader) ?? []
+      for (const r of list) into.push({ state: r.state, epoch: r.epoch, fetchOffset: r.fetchOffset })
+      out.set(leader, into)
+    }
+    return out
+  }
+
+  #send (node: number, list: Requested[]): NodeFetch {
+    const f: NodeFetch = { node, list, done: false, response: null, error: null, settled: Promise.resolve() }
+    f.settled = (async () => {
+      try {
+        const connection = await this.#cluster.nodeConnection(node)
+        f.response = await connection.request('Fetch', this.#request(list), {
+          timeoutMs: this.#cluster.options.requestTimeoutMs + this.#options.maxWaitMs,
+        })
+      } catch (err) {
+        f.error = err
+      } finally {
+        f.done = true
+      }
+    })()
+    return f
+  }
+
+  /** A broker's fetch failed: its partitions read from the leader again, on fresh metadata when it moved. */
+  #nodeFailed (f: NodeFetch): void {
+    const stale = isStaleMetadataError(f.error)
+    for (const r of f.list) {
+      r.state.readReplica = -1
+      if (stale) this.#cluster.metadata.invalidate(r.state.topic)
+    }
+  }
+
+  /** Request-level retriable errors back off and retry, up to `retries` failures in a row. */
+  async #requestFailed (err: unknown): Promise<void> {
+    if (!isRetriable(err) || this.#failures >= this.#options.retry.retries || this.#stopped) throw err
+    this.#cluster.logger.debug({ code: (err as SpoolError).code, failures: this.#failures }, `fetch retry: ${(err as Error).message}`)
+    await this.#cluster.sleep(backoffMs(this.#failures++, this.#options.retry))
   }
 
   #request (requested: Requested[]): RequestOf<'Fetch'> {
@@ -168,21 +262,23 @@ export class Fetcher {
       minBytes: o.minBytes,
       maxBytes: o.maxBytes,
       isolationLevel: 0,
+      rackId: o.rackId,
       topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
     }
   }
 
   /**
-   * Decodes each partition's slice of the records section, in response order. Positions
-   * move only at the end, all at once, and only if the round was not abandoned meanwhile
-   * (a compressed batch makes decoding asynchronous).
+   * Decodes each partition's slice of the records section, in response order, into `chunks`
+   * and `advances`. Positions move only at the end of the round, all at once, and only if it
+   * was not abandoned meanwhile (a compressed batch makes decoding asynchronous).
    */
-  async #decode (round: FetchRound, requested: Requested[], body: ResponseOf<'Fetch'>, records: Uint8Array): Promise<Chunk[]> {
-    if (round.abandoned) return []
+  async #decode (
+    round: FetchRound, requested: Requested[], body: ResponseOf<'Fetch'>, records: Uint8Array,
+    chunks: Chunk[], advances: Array<{ r: Requested, nextOffset: number }>,
+  ): Promise<void> {
+    if (round.abandoned) return
     const byKey = new Map<string, Requested>()
     for (const r of requested) byKey.set(partitionKey(r.state.topic, r.state.partition), r)
-    const chunks: Chunk[] = []
-    const advances: Array<{ r: Requested, nextOffset: number }> = []
     let pos = 0
     for (const t of body.topics) {
       for (const p of t.partitions) {
@@ -198,6 +294,8 @@ export class Fetcher {
         state.failures = 0
         state.highWatermark = p.highWatermark
         state.logStartOffset = p.logStartOffset
+        // KIP-392: the leader named a replica in our rack; the next fetch goes there.
+        if (p.preferredReadReplica >= 0) state.readReplica = p.preferredReadReplica
         if (slice.length === 0) continue
         const messages: Message[] = []
         const target = { topic: state.topic, partition: state.partition, fetchOffset: r.fetchOffset, checkCrcs: this.#options.checkCrcs }
@@ -216,12 +314,6 @@ export class Fetcher {
         if (messages.length > 0) chunks.push({ state, epoch: r.epoch, messages, highWatermark: p.highWatermark })
       }
     }
-    if (round.abandoned) return []
-    for (const { r, nextOffset } of advances) {
-      if (r.state.epoch === r.epoch && r.state.assigned) r.state.fetchOffset = nextOffset
-    }
-    round.completed = true
-    return chunks
   }
 
   #partitionError (state: PartitionState, errorCode: number, errorMessage: string | null, logStartOffset: number, highWatermark: number): void {
@@ -239,7 +331,8 @@ export class Fetcher {
       ? new UnknownTopicOrPartitionError(`${where} does not exist`)
       : errorFromCode(errorCode, errorMessage ?? undefined)
     if (!error.retriable || state.failures >= this.#options.retry.retries) throw error
-    if (errorCode === UNKNOWN_TOPIC) this.#cluster.metadata.invalidate(state.topic)
+    if (isStaleMetadataError(error)) this.#cluster.metadata.invalidate(state.topic)
+    state.readReplica = -1
     state.retryAtMs = Date.now() + backoffMs(state.failures++, this.#options.retry)
   }
 

@@ -23,7 +23,10 @@
  *               Retriable ones (connection lost, broker restarting, REBALANCE_IN_PROGRESS,
  *               NOT_COORDINATOR): the member keeps its id and epoch and heartbeats again with
  *               backoff; after a broker restart the coordinator restores members from
- *               __consumer_offsets, so the member simply resumes. If nothing is answered for
+ *               __consumer_offsets, so the member simply resumes. Requests go to the group's
+ *               coordinator (FindCoordinator; in a cluster the leader of the group's offsets
+ *               partition), found again after NOT_COORDINATOR or a lost connection, so a
+ *               coordinator that moves to another broker restores the group there. If nothing is answered for
  *               sessionTimeoutMs the coordinator has evicted the member by now: its
  *               partitions are dropped as lost until an answer says otherwise.
  *               Anything else (INVALID_SESSION_TIMEOUT, GROUP_MAX_SIZE_REACHED, ...) ends the
@@ -212,7 +215,7 @@ export class GroupMember {
     }
     let next = this.#intervalMs
     try {
-      const connection = await this.#cluster.bootstrap()
+      const connection = await this.#cluster.coordinator(this.#options.groupId)
       const timeoutMs = Math.min(this.#cluster.options.requestTimeoutMs, this.#options.sessionTimeoutMs)
       const { body: answer } = await connection.request('GroupHeartbeat', body, { timeoutMs })
       // Stopped, or fenced meanwhile (a refused commit): this answer is about the past.
@@ -248,6 +251,7 @@ export class GroupMember {
   /** Returns when to beat again (-1: never, the membership is over). */
   #heartbeatFailed (err: unknown, epoch: number): number {
     const logger = this.#cluster.logger
+    this.#cluster.forgetCoordinator(this.#options.groupId, err)
     if (this.#cluster.closed) {
       this.#stop()
       return -1
@@ -359,7 +363,7 @@ export class GroupMember {
   }
 
   async #fetchCommitted (partitions: TopicPartition[]): Promise<Map<string, number>> {
-    const { body } = await this.#cluster.request('OffsetFetch', { groupId: this.#options.groupId, topics: byTopic(partitions) })
+    const { body } = await this.#cluster.groupRequest(this.#options.groupId, 'OffsetFetch', { groupId: this.#options.groupId, topics: byTopic(partitions) })
     const out = new Map<string, number>()
     for (const t of body.topics) {
       for (const p of t.partitions) {
@@ -432,10 +436,11 @@ export class GroupMember {
     try {
       response = await this.#cluster.retry(async () => {
         epoch = this.#memberEpoch
-        const connection = await this.#cluster.bootstrap()
+        const connection = await this.#cluster.coordinator(this.#options.groupId)
         return (await connection.request('OffsetCommit', { groupId: this.#options.groupId, memberId: this.memberId, memberEpoch: epoch, topics })).body
       }, {
         retryIf: err => {
+          this.#cluster.forgetCoordinator(this.#options.groupId, err)
           // The epoch moved on: the next heartbeat brings the current one.
           if (err instanceof StaleMemberEpochError) this.#beatNow()
           return isRetriable(err) && !this.#left
@@ -520,8 +525,9 @@ export class GroupMember {
 
   async #sendLeave (): Promise<void> {
     const temporary = this.#options.instanceId !== null
+    let leaveAttempts = 0
     try {
-      await this.#cluster.retry(async () => (await this.#cluster.bootstrap()).request('GroupHeartbeat', {
+      await this.#cluster.groupRequest(this.#options.groupId, 'GroupHeartbeat', {
         groupId: this.#options.groupId,
         memberId: this.memberId,
         memberEpoch: temporary ? -2 : -1,
@@ -530,7 +536,7 @@ export class GroupMember {
         sessionTimeoutMs: this.#options.sessionTimeoutMs,
         subscribedTopics: null,
         ownedPartitions: null,
-      }), { retries: 2 })
+      }, { retryIf: err => isRetriable(err) && ++leaveAttempts <= 2 })
     } catch (err) {
       this.#cluster.logger.warn({ group: this.#options.groupId, code: (err as SpoolError).code }, `leaving the group failed: ${(err as Error).message}`)
     }

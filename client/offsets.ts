@@ -1,12 +1,13 @@
 /**
  * ListOffsets for the consumer (start positions, seeks) and the admin: timestamp -2 is the
  * earliest offset (log start), -1 the latest (the high watermark: the next offset to be
- * written), T >= 0 the first offset whose record timestamp is >= T (-1 when none).
+ * written), T >= 0 the first offset whose record timestamp is >= T (-1 when none). Asked of
+ * each partition's leader.
  */
 
 import { ERROR_TABLE, UnknownTopicOrPartitionError, errorFromCode } from '../protocol/errors.js'
 import type { RequestOf } from '../protocol/native/api-keys.js'
-import type { Cluster } from './cluster.js'
+import { isRetriable, isStaleMetadataError, type Cluster } from './cluster.js'
 
 export const EARLIEST = -2
 export const LATEST = -1
@@ -47,8 +48,28 @@ export async function listOffsets (cluster: Cluster, queries: readonly OffsetQue
   })
 }
 
-/** One ListOffsets request (each partition at most once); offsets by "topic\0partition". */
-async function listOffsetsOnce (cluster: Cluster, queries: readonly OffsetQuery[]): Promise<Map<string, number>> {
+/**
+ * One ListOffsets round (each partition at most once), one request per partition leader,
+ * sent together; a leader that moved (NOT_LEADER_OR_FOLLOWER, an unreachable broker) makes
+ * the round start again on fresh metadata (retried with backoff). Offsets by "topic\0partition".
+ */
+function listOffsetsOnce (cluster: Cluster, queries: readonly OffsetQuery[]): Promise<Map<string, number>> {
+  return cluster.retry(async () => {
+    const found = new Map<string, number>()
+    const byLeader = await cluster.byLeader(queries)
+    await Promise.all([...byLeader].map(async ([leader, list]) => {
+      try {
+        for (const [key, offset] of await listOffsetsAt(cluster, leader, list)) found.set(key, offset)
+      } catch (err) {
+        if (isStaleMetadataError(err)) for (const q of list) cluster.metadata.invalidate(q.topic)
+        throw err
+      }
+    }))
+    return found
+  }, { retryIf: err => isRetriable(err) && !(err instanceof UnknownTopicOrPartitionError) })
+}
+
+async function listOffsetsAt (cluster: Cluster, leader: number, queries: readonly OffsetQuery[]): Promise<Map<string, number>> {
   const byTopic = new Map<string, Array<{ partition: number, timestamp: number }>>()
   for (const q of queries) {
     let partitions = byTopic.get(q.topic)
@@ -59,7 +80,7 @@ async function listOffsetsOnce (cluster: Cluster, queries: readonly OffsetQuery[
     partitions.push({ partition: q.partition, timestamp: q.timestamp })
   }
   const body: RequestOf<'ListOffsets'> = { isolationLevel: 0, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) }
-  const { body: response } = await cluster.request('ListOffsets', body)
+  const { body: response } = await (await cluster.nodeConnection(leader)).request('ListOffsets', body)
   const found = new Map<string, number>()
   for (const t of response.topics) {
     for (const p of t.partitions) {

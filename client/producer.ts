@@ -7,8 +7,9 @@
  *        -> batch closes (batchBytes reached | lingerMs expired | flush) -> drain:
  *           one Produce request per leader with every ready partition's batches, at most
  *           maxInFlight requests per connection -> response: offsets into the sends, or
- *           retry (retriable errors, with backoff; metadata refreshed on
- *           UNKNOWN_TOPIC_OR_PARTITION), or fail the sends (any other error).
+ *           retry (retriable errors, with backoff; metadata refreshed when the leader may
+ *           have moved: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
+ *           a closed or unreachable broker), or fail the sends (any other error).
  *
  * Idempotence (default on; idempotence.ts): the producer asks the broker for a producer id
  * once (InitProducerId) and numbers each partition's batches, so a retry of a batch whose
@@ -39,7 +40,7 @@ import type { BuildOptions } from '../protocol/record-batch/records.js'
 import {
   CLOSED_BATCH, OPENED_BATCH, RecordAccumulator, type PartitionQueue, type RequestEntry, type TakenRequest,
 } from './accumulator.js'
-import { isRetriable, type Cluster } from './cluster.js'
+import { isRetriable, isStaleMetadataError, type Cluster } from './cluster.js'
 import { Idempotence, MAX_IN_FLIGHT_PER_PARTITION, type ProducerIdentity } from './idempotence.js'
 import { choosePartition, StickyPartitioner } from './partitioner.js'
 import { SendRequest, type ProducerBatch, type RecordMetadata } from './producer-batch.js'
@@ -441,7 +442,7 @@ export class Producer {
       for (const batch of batches) batch.attempts = attempts
       this.#cluster.logger.debug({ topic: queue.topic, partition: queue.partition, attempts, code: (error as SpoolError).code },
         `produce retry: ${error.message}`)
-      if (error instanceof UnknownTopicOrPartitionError) this.#refreshMetadata(queue.topic)
+      if (isStaleMetadataError(error)) this.#refreshMetadata(queue.topic)
       backOff(queue, backoffMs(attempts - 1, retry))
       this.#accumulator.requeue(queue, batches)
       return
@@ -460,7 +461,7 @@ export class Producer {
       if (action === 'retry') {
         batch.attempts++
         backOff(queue, backoffMs(batch.attempts - 1, this.#options.retry))
-        if (error instanceof UnknownTopicOrPartitionError) this.#refreshMetadata(queue.topic)
+        if (isStaleMetadataError(error)) this.#refreshMetadata(queue.topic)
       }
       this.#cluster.logger.debug({ topic: queue.topic, partition: queue.partition, action, attempts: batch.attempts, code: (error as SpoolError).code },
         `produce ${action}: ${error.message}`)

@@ -20,6 +20,8 @@ export const ERROR_TABLE = {
   REPLICA_NOT_AVAILABLE: { code: 9, retriable: true, message: 'The replica is not available on this broker' },
   MESSAGE_TOO_LARGE: { code: 10, retriable: false, message: 'A record batch is larger than the configured maximum' },
   STALE_CONTROLLER_EPOCH: { code: 11, retriable: false, message: 'The controller epoch is stale: another broker became the controller' },
+  COORDINATOR_LOAD_IN_PROGRESS: { code: 14, retriable: true, message: 'The coordinator is loading the group\'s state' },
+  COORDINATOR_NOT_AVAILABLE: { code: 15, retriable: true, message: 'The group coordinator is not available (its offsets partition has no leader)' },
   NOT_COORDINATOR: { code: 16, retriable: true, message: 'This broker is not the coordinator for the group' },
   INVALID_TOPIC: { code: 17, retriable: false, message: 'The topic name is invalid' },
   NOT_ENOUGH_REPLICAS: { code: 19, retriable: true, message: 'Fewer in-sync replicas than required' },
@@ -133,6 +135,8 @@ export class BrokerNotAvailableError extends SpoolError { static override readon
 export class ReplicaNotAvailableError extends SpoolError { static override readonly errorName = 'REPLICA_NOT_AVAILABLE' }
 export class MessageTooLargeError extends SpoolError { static override readonly errorName = 'MESSAGE_TOO_LARGE' }
 export class StaleControllerEpochError extends SpoolError { static override readonly errorName = 'STALE_CONTROLLER_EPOCH' }
+export class CoordinatorLoadInProgressError extends SpoolError { static override readonly errorName = 'COORDINATOR_LOAD_IN_PROGRESS' }
+export class CoordinatorNotAvailableError extends SpoolError { static override readonly errorName = 'COORDINATOR_NOT_AVAILABLE' }
 export class NotCoordinatorError extends SpoolError { static override readonly errorName = 'NOT_COORDINATOR' }
 export class InvalidTopicError extends SpoolError { static override readonly errorName = 'INVALID_TOPIC' }
 export class NotEnoughReplicasError extends SpoolError { static override readonly errorName = 'NOT_ENOUGH_REPLICAS' }
@@ -238,6 +242,7 @@ export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
   UnknownLeaderEpochError, InvalidUpdateVersionError, IneligibleReplicaError,
   MetadataUnavailableError, DuplicateBrokerIdError, MetadataConflictError,
   AuthenticationRequiredError,
+  CoordinatorLoadInProgressError, CoordinatorNotAvailableError,
 ]
 
 const BY_NUMBER = new Map<number, typeof SpoolError>()

@@ -68,7 +68,7 @@ export class BrokerChild {
 
   static async start (dataDir: string, extra: string[] = [], options: { kafka?: boolean } = {}): Promise<BrokerChild> {
     const args = [SPOOL_CLI, 'broker', 'start', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--http-port', '0', '--mqtt-port', '0',
-      ...(options.kafka === true ? ['--kafka-port', '0'] : []), '--log-level', 'info', ...extra]
+      '--kafka-port', options.kafka === true ? '0' : 'off', '--log-level', 'info', ...extra]
     const server = spawnServer('spool broker', process.execPath, args)
     const line = await waitForLine(server, l => l.includes('"broker started"'), 60_000)
     const ports = (JSON.parse(line) as { ports: Record<string, number | null> }).ports

@@ -251,7 +251,7 @@ async function main (): Promise<void> {
   const out = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1]! : fileURLToPath(new URL('../../../tests/fixtures', import.meta.url))
   const { Broker } = await import('../../broker/broker.js')
   const dataDir = mkdtempSync(join(tmpdir(), 'spool-capture-'))
-  const broker = await Broker.start({ dataDir, host: '127.0.0.1', port: 0, httpPort: null, mqttPort: 0, logLevel: process.env.CAPTURE_LOG ?? 'silent' })
+  const broker = await Broker.start({ dataDir, host: '127.0.0.1', port: 0, httpPort: null, mqttPort: 0, kafkaPort: null, logLevel: process.env.CAPTURE_LOG ?? 'silent' })
   try {
     const native = distinct(await captureSdkFrames(broker.ports.native!), 16)
     const mqttFrames = distinct(await captureMqttFrames(broker.ports.mqtt!))

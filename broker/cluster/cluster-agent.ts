@@ -201,6 +201,9 @@ export class ClusterAgent extends EventEmitter<ClusterAgentEvents> {
   /** A producer id unique in the cluster. */
   allocateProducerId (): Promise<number> { return this.#producerIds.nextId() }
 
+  /** Reserves `size` producer ids no broker of the cluster has had; the first of them (a BlockSource). */
+  async reserveProducerIds (size: number): Promise<number> { return (await this.#producerIds.takeBlock(size)).start }
+
   /**
    * Sends a request to the controller and waits (controllerRequestTimeoutMs) for its answer:
    * the answer's value, or its typed error.

@@ -62,14 +62,14 @@ export class ProducerIdBlocks {
     return id
   }
 
-  /** Moves the cluster-wide counter by one block and returns the block taken. */
-  async takeBlock (): Promise<ProducerIdBlock> {
+  /** Moves the cluster-wide counter by one block (of `size` ids) and returns the block taken. */
+  async takeBlock (size = this.#blockSize): Promise<ProducerIdBlock> {
     const key = bytes(this.#key)
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const res = await etcdCall('reading the producer-id counter', this.#timeoutMs, () => this.#client.kv.range({ key }))
       const kv = res.kvs[0]
       const start = kv === undefined ? 0 : parseProducerIdCounter(JSON.parse(utf8(kv.value))).nextBlockStart
-      const end = start + this.#blockSize
+      const end = start + size
       const txn = await etcdCall('taking a producer-id block', this.#timeoutMs, () => this.#client.kv.txn({
         compare: [kv === undefined
           ? { key, target: 'Create', result: 'Equal', create_revision: 0 }

@@ -102,6 +102,22 @@ export const SETTINGS = {
   egressWarnSeconds: s<number>('int', 30, 'How long a connection must take more than egressWarnPercent of the egress before it is logged (then at most once every 10 minutes)'),
   egressWarnMinBytesPerSec: s<number>('int', 1 * MiB, 'Egress below this many bytes per second is never an anomaly'),
   egressTopConnections: s<number>('int', 10, 'Connections with their own egress gauge on /metrics (spool_connection_egress_bytes_per_second, the heaviest first)'),
+  // Cluster mode (docs/cluster.md): set etcdEndpoints to run as one broker of a cluster.
+  etcdEndpoints: s<string[] | null>('list', null, 'etcd client URLs (http(s)://host:port, comma-separated); set to run as one broker of a cluster sharing that etcd (off: a single broker)'),
+  etcdCaFile: s<string | null>('string', null, 'PEM file of the CA that signed etcd\'s server certificate (etcd over TLS)'),
+  etcdCertFile: s<string | null>('string', null, 'PEM client certificate for etcd\'s client-cert-auth (with etcdKeyFile)'),
+  etcdKeyFile: s<string | null>('string', null, 'PEM private key of etcdCertFile'),
+  etcdUsername: s<string | null>('string', null, 'etcd user (with etcdPassword) when etcd has authentication on'),
+  etcdPassword: s<string | null>('string', null, 'Password of etcdUsername'),
+  clusterKeyPrefix: s<string | null>('string', null, 'Root of this cluster\'s keys in etcd (default /spool/<clusterId>)'),
+  leaseTtlMs: s<number>('int', 3000, 'Session timeout: a broker that stops renewing its etcd lease this long is dead and its partitions move (whole seconds)'),
+  rack: s<string | null>('string', null, 'Rack or zone of this broker: replicas are spread over racks; consumers in a rack may read from its replicas'),
+  advertisedListeners: s<string[] | null>('list', null, 'protocol=host:port per listener (native, kafka, mqtt, http) as other brokers and clients reach this broker; default --host and the bound ports'),
+  replicaLagTimeMs: s<number>('int', 10_000, 'A follower not caught up with its leader for this long leaves the in-sync replicas'),
+  minInsyncReplicas: s<number>('int', 1, 'acks=all writes need at least this many in-sync replicas (NOT_ENOUGH_REPLICAS otherwise)'),
+  uncleanLeaderElection: s<boolean>('bool', false, 'Elect an out-of-sync replica when no in-sync one is alive (acknowledged records may be lost)'),
+  defaultReplicationFactor: s<number>('int', 3, 'Replicas of a topic created without a replication factor (auto-created and internal topics: at most the live brokers)'),
+  reassignmentThrottleBytesPerSec: s<number>('int', 50 * MiB, 'Bytes per second a broker fetches for replicas being added by a reassignment (0 = unthrottled)'),
 } as const
 
 export type SettingName = keyof typeof SETTINGS
@@ -197,6 +213,7 @@ export function validateConfig (config: BrokerConfig): BrokerConfig {
   for (const k of ['egressWarnRatio', 'egressWarnSeconds', 'egressWarnMinBytesPerSec', 'egressTopConnections'] as const) {
     if (config[k] < 0) throw new InvalidConfigError(`${k} must be >= 0 (got ${config[k]})`)
   }
+  validateClusterSettings(config)
   return config
 }
 
@@ -231,6 +248,22 @@ function validateSecurityConfig (config: BrokerConfig): void {
     if (!/^User:./s.test(p)) throw new InvalidConfigError(`superUsers: ${JSON.stringify(p)} is not User:<name>`)
   }
   if (config.bootstrapAdmin !== null && !config.auth) throw new InvalidConfigError('bootstrapAdmin needs --auth (it creates the first user of an authenticated broker)')
+}
+
+/** The cluster settings' own rules (the cluster agent checks the etcd ones again when it starts). */
+function validateClusterSettings (config: BrokerConfig): void {
+  if (config.etcdEndpoints !== null && config.auth) {
+    throw new InvalidConfigError('cluster mode (etcdEndpoints) does not take --auth yet: brokers do not authenticate to each other')
+  }
+  for (const k of ['leaseTtlMs', 'replicaLagTimeMs', 'minInsyncReplicas', 'defaultReplicationFactor'] as const) {
+    if (config[k] <= 0) throw new InvalidConfigError(`${k} must be positive (got ${config[k]})`)
+  }
+  if (config.reassignmentThrottleBytesPerSec < 0) throw new InvalidConfigError('reassignmentThrottleBytesPerSec must be >= 0')
+  if ((config.etcdCertFile === null) !== (config.etcdKeyFile === null)) throw new InvalidConfigError('etcdCertFile and etcdKeyFile go together')
+  if ((config.etcdUsername === null) !== (config.etcdPassword === null)) throw new InvalidConfigError('etcdUsername and etcdPassword go together')
+  for (const entry of config.advertisedListeners ?? []) {
+    if (!/^(native|kafka|mqtt|http)=.+:\d{1,5}$/.test(entry)) throw new InvalidConfigError(`advertisedListeners entries are protocol=host:port (native, kafka, mqtt, http), got ${JSON.stringify(entry)}`)
+  }
 }
 
 export interface ConfigSources {

@@ -7,12 +7,21 @@
  *
  * Every method runs to completion on the event loop (appends are synchronous), so group
  * state is never seen half-changed.
+ *
+ * Cluster mode (a GroupOwnership given, docs/cluster.md): a group is coordinated by the leader
+ * of its `__consumer_offsets` partition. Nothing is loaded at start; when this broker becomes
+ * a partition's leader the cluster code calls loadPartition (its groups are rebuilt from the
+ * local replica, up to the log end) and, when it stops leading it, unloadPartition (they are
+ * forgotten). Requests for a group whose partition this broker does not own get
+ * NOT_COORDINATOR (COORDINATOR_LOAD_IN_PROGRESS while loading), and clients find the
+ * coordinator with FindCoordinator (`coordinatorPartition`).
  */
 
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import {
-  FencedMemberEpochError, GroupIdNotFoundError, GroupMaxSizeReachedError, IllegalGenerationError, InconsistentGroupProtocolError, InvalidRequestError,
+  CoordinatorLoadInProgressError, FencedMemberEpochError, GroupIdNotFoundError, GroupMaxSizeReachedError, IllegalGenerationError, InconsistentGroupProtocolError, InvalidRequestError,
+  NotCoordinatorError,
   InvalidSessionTimeoutError, NonEmptyGroupError, SpoolError, StaleMemberEpochError, UnknownMemberIdError,
   UnknownTopicOrPartitionError,
 } from '../../protocol/errors.js'
@@ -23,7 +32,7 @@ import { decodeAssignment, decodeSubscription } from '../../protocol/kafka/consu
 import { tpKey, tpParse, type TopicPartition } from './assignor.js'
 import { ClassicGroups } from './classic-coordinator.js'
 import { Group, newMember, type CommittedOffset, type Member } from './group.js'
-import { OffsetStore, type StoreRecord, type StoredGroup } from './offset-store.js'
+import { OFFSETS_TOPIC, OffsetStore, type StoreRecord, type StoredGroup } from './offset-store.js'
 
 export interface CoordinatorConfig {
   offsetsTopicPartitions: number
@@ -33,6 +42,14 @@ export interface CoordinatorConfig {
   groupMaxSize: number
   /** The classic protocol's initial rebalance delay (classic-group.ts). */
   groupInitialRebalanceDelayMs: number
+}
+
+/** Which offsets partitions this broker coordinates now (cluster mode; cluster/group-leadership.ts). */
+export interface GroupOwnership {
+  /** This broker leads partition `partition` of `__consumer_offsets` and has loaded it. */
+  owns (partition: number): boolean
+  /** It leads it and is loading it. */
+  loading (partition: number): boolean
 }
 
 export interface ClientInfo {
@@ -89,6 +106,7 @@ export class GroupCoordinator {
   readonly #logger: Logger
   readonly #now: () => number
   #timer: NodeJS.Timeout | null = null
+  #ownership: GroupOwnership | null = null
 
   constructor (options: { topics: TopicService, partitions: PartitionService, config: CoordinatorConfig, logger: Logger, now?: () => number }) {
     this.#partitions = options.partitions
@@ -118,6 +136,58 @@ export class GroupCoordinator {
       now: this.#now,
       topicsOf: subscribedTopicsOf,
     })
+  }
+
+  /** Cluster mode: groups are coordinated where their offsets partition is led (call before any request). */
+  ownedBy (ownership: GroupOwnership): void {
+    this.#ownership = ownership
+  }
+
+  /** Cluster mode's start: creates `__consumer_offsets` if needed, loads nothing, starts the timeout checks. */
+  async startOwned (): Promise<void> {
+    await this.#store.open()
+    this.#timer = setInterval(() => this.tick(), TICK_MS)
+    this.#timer.unref()
+    this.#topics.onDeleted(topic => this.#forgetTopic(topic))
+  }
+
+  /** The `__consumer_offsets` partition of a group (its coordinator leads it). */
+  coordinatorPartition (groupId: string): number {
+    return this.#store.partitionFor(groupId)
+  }
+
+  /** Cluster mode: this broker now leads offsets partition `partition`; rebuilds its groups. */
+  async loadPartition (partition: number): Promise<number> {
+    this.unloadPartition(partition)
+    const records = await this.#store.loadPartition(partition, r => this.#apply(r))
+    let groups = 0
+    for (const group of this.#groups.values()) {
+      if (this.#store.partitionFor(group.groupId) !== partition) continue
+      group.refreshTarget(this.#partitionCounts(group))
+      groups++
+    }
+    this.#logger.info({ partition, groups, records }, 'group partition loaded')
+    return groups
+  }
+
+  /** Cluster mode: this broker no longer leads offsets partition `partition`; forgets its groups. */
+  unloadPartition (partition: number): void {
+    for (const id of [...this.#groups.keys()]) if (this.#store.partitionFor(id) === partition) this.#groups.delete(id)
+  }
+
+  /** Resolves once the group's writes so far are durable (a cluster: held by the offsets partition's ISR). */
+  durable (groupId: string): Promise<void> {
+    return this.#store.durable(groupId)
+  }
+
+  /** Throws NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS) unless this broker coordinates the group. */
+  #coordinates (groupId: string): void {
+    const ownership = this.#ownership
+    if (ownership === null) return
+    const p = this.#store.partitionFor(groupId)
+    if (ownership.owns(p)) return
+    if (ownership.loading(p)) throw new CoordinatorLoadInProgressError(`the coordinator of group ${groupId} is loading partition ${p} of ${OFFSETS_TOPIC}`)
+    throw new NotCoordinatorError(`this broker is not the coordinator of group ${groupId} (partition ${p} of ${OFFSETS_TOPIC}); ask FindCoordinator`)
   }
 
   /** Opens `__consumer_offsets`, rebuilds state from it and starts the timeout checks. */
@@ -221,6 +291,7 @@ export class GroupCoordinator {
   }
 
   heartbeat (req: RequestOf<'GroupHeartbeat'>, client: ClientInfo): Heartbeat {
+    this.#coordinates(req.groupId)
     const now = this.#now()
     const group = this.#group(req.groupId)
     if (req.memberEpoch === -1) return this.#leave(group, req.memberId)
@@ -374,6 +445,7 @@ export class GroupCoordinator {
   }
 
   commitOffsets (req: RequestOf<'OffsetCommit'>): Omit<ResponseOf<'OffsetCommit'>, 'errorCode' | 'errorMessage'> {
+    this.#coordinates(req.groupId)
     const group = this.#group(req.groupId)
     let member: Member | undefined
     if (req.memberEpoch === -1 && req.memberId === '') {
@@ -416,6 +488,7 @@ export class GroupCoordinator {
   }
 
   fetchOffsets (req: RequestOf<'OffsetFetch'>): Omit<ResponseOf<'OffsetFetch'>, 'errorCode' | 'errorMessage'> {
+    this.#coordinates(req.groupId)
     const group = this.#groups.get(req.groupId)
     const requested = req.topics ?? toList(group?.offsets.keys() ?? [])
     return {
@@ -478,8 +551,9 @@ export class GroupCoordinator {
           subscribedTopics: subscribedTopicsOf(classic.metadataOf(m)) ?? [],
           assignment: classic.state === 'Stable' ? assignedOf(m.assignment) : [],
         }))
-        if (g.members.size === 0 && g.offsets.size === 0 && classicMembers.length === 0) {
-          const err = new GroupIdNotFoundError(`group ${groupId} does not exist`)
+        const notHere = this.#notCoordinated(groupId)
+        if (notHere !== null || (g.members.size === 0 && g.offsets.size === 0 && classicMembers.length === 0)) {
+          const err = notHere ?? new GroupIdNotFoundError(`group ${groupId} does not exist`)
           return { groupId, errorCode: err.errorCode, errorMessage: err.message, state: 'dead', groupEpoch: -1, assignor: 'uniform', members: [], offsets: [], totalLag: 0 }
         }
         const owner = new Map<TopicPartition, string>()
@@ -522,8 +596,9 @@ export class GroupCoordinator {
     return {
       groups: req.groupIds.map(groupId => {
         const g = this.#groups.get(groupId)
+        let error: SpoolError | null = this.#notCoordinated(groupId)
+        if (error !== null) return { groupId, errorCode: error.errorCode, errorMessage: error.message }
         const members = this.memberCount(groupId)
-        let error: SpoolError | null = null
         if (members === 0 && (g === undefined || g.offsets.size === 0)) error = new GroupIdNotFoundError(`group ${groupId} does not exist`)
         else if (members > 0) error = new NonEmptyGroupError(`group ${groupId} has ${members} active members`)
         if (error !== null) return { groupId, errorCode: error.errorCode, errorMessage: error.message }
@@ -534,6 +609,15 @@ export class GroupCoordinator {
         this.#logger.info({ group: groupId }, 'group deleted')
         return { groupId, errorCode: 0, errorMessage: null }
       }),
+    }
+  }
+
+  #notCoordinated (groupId: string): SpoolError | null {
+    try {
+      this.#coordinates(groupId)
+      return null
+    } catch (err) {
+      return err as SpoolError
     }
   }
 

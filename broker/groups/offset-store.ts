@@ -23,7 +23,7 @@ import { partitionForKey } from '../../protocol/bytes/murmur2.js'
 import { RecordBatchBuilder } from '../../protocol/record-batch/records.js'
 import { INTERNAL_CALLER } from '../security/principal.js'
 import type { PartitionService } from '../services/partitions.js'
-import { replayTopic } from '../services/records.js'
+import { replayPartitionToEnd, replayTopic } from '../services/records.js'
 import type { TopicService } from '../services/topics.js'
 import type { ClassicSnapshot } from './classic-group.js'
 import type { CommittedOffset } from './group.js'
@@ -86,6 +86,30 @@ export class OffsetStore {
       }
     })
     return records
+  }
+
+  /** Cluster mode: replays one partition of the topic up to its log end (a new leader's load). */
+  async loadPartition (partition: number, apply: (record: StoreRecord) => void): Promise<number> {
+    let records = 0
+    await replayPartitionToEnd(this.#partitions, OFFSETS_TOPIC, partition, r => {
+      if (r.key === null) return
+      const decoded = decodeRecord(r.key, r.value)
+      if (decoded !== null) {
+        apply(decoded)
+        records++
+      }
+    })
+    return records
+  }
+
+  /**
+   * Resolves once the group's records written so far are as durable as a commit must be:
+   * at once on a single broker (written to the log, acks=1), held by every in-sync replica of
+   * the group's partition in a cluster.
+   */
+  durable (groupId: string): Promise<void> {
+    if (!this.#partitions.replicated) return Promise.resolve()
+    return this.#partitions.sync(OFFSETS_TOPIC, this.partitionFor(groupId))
   }
 
   /** Appends offset commits (and tombstones, value null) of one group in one batch. */

@@ -52,6 +52,8 @@ export interface FetchRequest {
   readonly maxWaitMs: number
   readonly minBytes: number
   readonly maxBytes: number
+  /** The consumer's rack (KIP-392): it may be sent to, and read from, a replica in it. '' = none. */
+  readonly rackId?: string
 }
 
 export interface FetchedPartition {
@@ -64,6 +66,8 @@ export interface FetchedPartition {
   readonly logStartOffset: number
   /** Whole batches (a view of what storage read), empty when none. */
   readonly records: Uint8Array
+  /** Cluster mode, KIP-392: the replica this consumer should fetch the partition from (-1: here). */
+  readonly preferredReadReplica: number
 }
 
 export interface FetchResult {
@@ -97,7 +101,7 @@ export interface FetchContext {
   readonly meter?: FetchMeter
 }
 
-type Pass = Omit<FetchResult, 'throttleTimeMs'> & { anyError: boolean }
+type Pass = Omit<FetchResult, 'throttleTimeMs'> & { anyError: boolean, redirected: boolean }
 
 const EMPTY = new Uint8Array(0)
 
@@ -122,7 +126,7 @@ export async function fetchRecords (ctx: FetchContext, req: FetchRequest): Promi
       throw err
     }
     const remaining = deadline - ctx.now()
-    if (pass.bytes >= req.minBytes || pass.anyError || remaining <= 0 || ctx.signal.aborted) {
+    if (pass.bytes >= req.minBytes || pass.anyError || pass.redirected || remaining <= 0 || ctx.signal.aborted) {
       cancel()
       return metered(ctx, pass)
     }
@@ -181,12 +185,17 @@ async function readPartitions (ctx: FetchContext, req: FetchRequest, budget: num
   const partitions: FetchedPartition[] = []
   let bytes = 0
   let anyError = false
+  let redirected = false
+  const rack = req.rackId ?? ''
   for (const p of req.partitions) {
     try {
       const offsets = ctx.partitions.offsets(p.topic, p.partition)
       let data: Uint8Array = EMPTY
-      if (budget > 0 || (bytes === 0 && mayExceed)) {
-        const r = await ctx.partitions.read(ctx.caller, p.topic, p.partition, p.fetchOffset, Math.min(p.maxBytes, budget), bytes === 0)
+      // A leader that prefers another replica for this consumer says so instead of reading.
+      const preferred = ctx.partitions.preferredReadReplica(p.topic, p.partition, rack)
+      if (preferred >= 0) redirected = true
+      if (preferred < 0 && (budget > 0 || (bytes === 0 && mayExceed))) {
+        const r = await ctx.partitions.read(ctx.caller, p.topic, p.partition, p.fetchOffset, Math.min(p.maxBytes, budget), bytes === 0, { followerRead: rack !== '' })
         data = r.bytes
       }
       partitions.push({
@@ -197,6 +206,7 @@ async function readPartitions (ctx: FetchContext, req: FetchRequest, budget: num
         lastStableOffset: offsets.highWatermark,
         logStartOffset: offsets.logStartOffset,
         records: data,
+        preferredReadReplica: preferred,
       })
       if (data.length > 0) {
         records.push(data)
@@ -207,8 +217,8 @@ async function readPartitions (ctx: FetchContext, req: FetchRequest, budget: num
       if (err instanceof SlowReaderError) throw err
       if (!(err instanceof SpoolError)) ctx.logger.error({ err, topic: p.topic, partition: p.partition }, 'fetch read failed')
       anyError = true
-      partitions.push({ topic: p.topic, partition: p.partition, error: err, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: EMPTY })
+      partitions.push({ topic: p.topic, partition: p.partition, error: err, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: EMPTY, preferredReadReplica: -1 })
     }
   }
-  return { partitions, records, bytes, anyError }
+  return { partitions, records, bytes, anyError, redirected }
 }

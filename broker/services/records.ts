@@ -4,7 +4,8 @@
  * whole batches through the partition service, decoded with the one RecordBatch decoder
  * (protocol/record-batch/records.ts), control batches skipped, the records below the
  * requested offset in the first batch dropped. Also the replay of a compacted internal
- * topic from its start, which rebuilds state on start-up.
+ * topic from its start, which rebuilds state on start-up, and (cluster mode) of one
+ * partition up to its log end, which a new leader of the partition rebuilds its state from.
  */
 
 import { OffsetOutOfRangeError } from '../../protocol/errors.js'
@@ -68,6 +69,34 @@ export async function replayTopic (topics: TopicService, partitions: PartitionSe
       if (nextOffset <= offset) break
       offset = nextOffset
     }
+  }
+  return applied
+}
+
+/**
+ * Replays one partition from its start up to its log end offset (past the high watermark:
+ * a broker that just became the partition's leader holds every committed record and its log
+ * is the one that will be committed) into `apply`. Returns the records applied.
+ */
+export async function replayPartitionToEnd (partitions: PartitionService, topic: string, partition: number, apply: (r: DecodedRecord) => void): Promise<number> {
+  const { logStartOffset, logEndOffset: end } = partitions.offsets(topic, partition)
+  let applied = 0
+  let offset = logStartOffset
+  while (offset < end) {
+    const read = await partitions.readReplica(topic, partition, offset, 1024 * 1024)
+    const positions: number[] = []
+    forEachBatch(read.bytes, pos => { positions.push(pos) })
+    for (const pos of positions) {
+      const batch = await decodeBatchAsync(read.bytes, pos)
+      if (isControlBatch(batch.header)) continue
+      for (const r of batch.records) {
+        if (r.offset < offset || r.offset >= end) continue
+        apply(r)
+        applied++
+      }
+    }
+    if (read.nextOffset <= offset) break
+    offset = read.nextOffset
   }
   return applied
 }

@@ -12,10 +12,15 @@
  *   concurrent requests for the same missing topic share one creation.
  * - One info line per change ("topic created", "topic deleted", "topic config updated"),
  *   saying who did it and over which protocol.
+ * - Cluster mode (docs/cluster.md): topics belong to the cluster. Creation, deletion and
+ *   config changes go to the controller through a TopicAuthority (broker/cluster/), which
+ *   resolves once this broker's own log manager shows the change (every broker creates the
+ *   local logs of every topic as the cluster metadata announces it). Checks that need no
+ *   cluster (names, partition counts, config values, internal names) run here first.
  */
 
 import type { Logger } from 'pino'
-import { InvalidPartitionsError, InvalidTopicError, UnknownTopicOrPartitionError } from '../../protocol/errors.js'
+import { InvalidPartitionsError, InvalidReplicationFactorError, InvalidTopicError, UnknownTopicOrPartitionError } from '../../protocol/errors.js'
 import type { Caller } from '../security/principal.js'
 import { principalString } from '../security/principal.js'
 import type { LogConfig } from '../storage/config.js'
@@ -37,9 +42,28 @@ export interface TopicDescription extends TopicInfo {
 export interface CreateTopicOptions {
   /** Partitions; the broker's defaultPartitions when absent or -1. */
   partitions?: number
+  /** Replicas per partition (cluster mode); the broker's defaultReplicationFactor when absent or -1. */
+  replicationFactor?: number
   config?: Partial<LogConfig>
   /** Check everything, create nothing (Kafka's validate_only). */
   validateOnly?: boolean
+}
+
+/** Who asks for a topic: a user (CreateTopics), an auto-creation, or the broker itself (createInternal). */
+export type TopicKind = 'user' | 'auto' | 'broker'
+
+/** Where topic changes are decided in cluster mode (the controller, through broker/cluster/). */
+export interface TopicAuthority {
+  /**
+   * Creates the topic in the cluster; resolves once the local log manager has it. With
+   * `existingOk` (auto-created and internal topics, which another broker may be creating at
+   * the same moment) an existing topic is waited for instead of TOPIC_ALREADY_EXISTS.
+   */
+  create (name: string, options: { partitions: number, replicationFactor: number | null, config: Partial<LogConfig>, internal: boolean, existingOk: boolean, kind: TopicKind }): Promise<void>
+  /** Deletes it in the cluster; resolves once the local log manager dropped it. */
+  delete (name: string): Promise<void>
+  /** Merges config overrides in the cluster; resolves once applied locally. */
+  alterConfig (name: string, config: Partial<LogConfig>): Promise<void>
 }
 
 export class TopicService {
@@ -48,12 +72,14 @@ export class TopicService {
   readonly #settings: TopicSettings
   readonly #logger: Logger
   readonly #creating = new Map<string, Promise<TopicInfo>>()
+  readonly #authority: TopicAuthority | null
 
-  constructor (options: { logs: LogManager, access: AccessPolicy, settings: TopicSettings, logger: Logger }) {
+  constructor (options: { logs: LogManager, access: AccessPolicy, settings: TopicSettings, logger: Logger, authority?: TopicAuthority | null }) {
     this.#logs = options.logs
     this.#access = options.access
     this.#settings = options.settings
     this.#logger = options.logger
+    this.#authority = options.authority ?? null
   }
 
   get settings (): TopicSettings { return this.#settings }
@@ -92,11 +118,25 @@ export class TopicService {
     if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > this.#settings.maxPartitionsPerTopic) {
       throw new InvalidPartitionsError(`partitions must be 1-${this.#settings.maxPartitionsPerTopic} (got ${partitions})`)
     }
-    if (options.validateOnly === true) {
-      return this.#logs.validateNewTopic(name, { partitions, config: options.config ?? {} })
+    if (this.#authority === null && options.replicationFactor !== undefined && options.replicationFactor > 1) {
+      throw new InvalidReplicationFactorError(`replication factor ${options.replicationFactor} needs a cluster: this broker runs alone (one copy of each partition)`)
     }
-    const info = await this.#logs.createTopic(name, { partitions, config: options.config ?? {} })
-    this.#logged('topic created', caller, { topic: name, partitions })
+    if (options.validateOnly === true || this.#authority !== null) {
+      const checked = this.#logs.validateNewTopic(name, { partitions, config: options.config ?? {} })
+      if (options.validateOnly === true) return checked
+    }
+    const info = await this.#createLogs(name, { partitions, config: options.config ?? {}, replicationFactor: options.replicationFactor ?? null, internal: false, existingOk: false, kind: 'user' })
+    this.#logged('topic created', caller, { topic: name, partitions, ...(options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor }) })
+    return info
+  }
+
+  /** Local logs on one broker; through the controller in cluster mode. */
+  async #createLogs (name: string, o: { partitions: number, config: Partial<LogConfig>, replicationFactor: number | null, internal: boolean, existingOk: boolean, kind: TopicKind }): Promise<TopicInfo> {
+    if (this.#authority === null) return this.#logs.createTopic(name, { partitions: o.partitions, config: o.config, ...(o.internal ? { internal: true } : {}) })
+    const rf = o.replicationFactor === -1 ? null : o.replicationFactor
+    await this.#authority.create(name, { partitions: o.partitions, replicationFactor: rf, config: o.config, internal: o.internal, existingOk: o.existingOk, kind: o.kind })
+    const info = this.#logs.topic(name)
+    if (info === undefined) throw new UnknownTopicOrPartitionError(`topic "${name}" was created but is not here yet; retry`)
     return info
   }
 
@@ -116,7 +156,7 @@ export class TopicService {
     let mine = false
     if (pending === undefined) {
       mine = true
-      pending = this.#logs.createTopic(name, { partitions: this.#settings.defaultPartitions })
+      pending = this.#createLogs(name, { partitions: this.#settings.defaultPartitions, config: {}, replicationFactor: null, internal: false, existingOk: true, kind: 'auto' })
         .then(info => {
           this.#logged('topic created', caller, { topic: name, partitions: info.partitions, autoCreated: true })
           return info
@@ -133,10 +173,13 @@ export class TopicService {
     if (existing !== undefined) return existing
     let pending = this.#creating.get(name)
     if (pending === undefined) {
-      pending = this.#logs.createTopic(name, {
+      pending = this.#createLogs(name, {
         partitions: options.partitions,
         internal: name.startsWith('__'),
-        ...(options.compact ? { config: { cleanupPolicy: 'compact' as const } } : {}),
+        config: options.compact ? { cleanupPolicy: 'compact' as const } : {},
+        replicationFactor: null,
+        existingOk: true,
+        kind: 'broker',
       }).then(info => {
         this.#logger.info({ topic: name, partitions: info.partitions, internal: info.internal }, 'topic created')
         return info
@@ -169,13 +212,21 @@ export class TopicService {
     const info = this.#logs.topic(name)
     if (info === undefined) throw new UnknownTopicOrPartitionError(`topic "${name}" does not exist`)
     if (info.internal) throw new InvalidTopicError(`topic "${name}" is internal and cannot be deleted`)
-    await this.#logs.deleteTopic(name)
+    if (this.#authority === null) await this.#logs.deleteTopic(name)
+    else await this.#authority.delete(name)
     this.#logged('topic deleted', caller, { topic: name, partitions: info.partitions })
   }
 
   async alterConfig (caller: Caller, name: string, config: Partial<LogConfig>): Promise<TopicInfo> {
     this.#access.check(caller, 'alter_configs', 'topic', name)
-    const info = await this.#logs.updateTopicConfig(name, config)
+    let info: TopicInfo
+    if (this.#authority === null) {
+      info = await this.#logs.updateTopicConfig(name, config)
+    } else {
+      if (!this.#logs.hasTopic(name)) throw new UnknownTopicOrPartitionError(`topic "${name}" does not exist`)
+      await this.#authority.alterConfig(name, config)
+      info = this.#logs.topic(name) ?? (() => { throw new UnknownTopicOrPartitionError(`topic "${name}" does not exist`) })()
+    }
     this.#logged('topic config updated', caller, { topic: name, config })
     return info
   }

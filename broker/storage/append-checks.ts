@@ -18,8 +18,10 @@
 import { CorruptRecordError, InvalidRecordError } from '../../protocol/errors.js'
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, compressionName } from '../../protocol/record-batch/compression.js'
 import {
-  ATTR_COMPRESSION_MASK, setBaseOffset, setPartitionLeaderEpoch, type BatchHeader, type CompressionCode,
+  ATTR_COMPRESSION_MASK, BATCH_HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2, OFFSET_ATTRIBUTES, readBatchHeader, setBaseOffset,
+  setPartitionLeaderEpoch, type BatchHeader, type CompressionCode,
 } from '../../protocol/record-batch/header.js'
+import { crc32c } from '../../protocol/bytes/crc32c.js'
 import { decompressSync } from '../../platform/node-codecs.js'
 
 /** Decompresses a batch's records for validation (every codec; bounded). */
@@ -64,4 +66,35 @@ export function assignOffsets (
     if (h.maxTimestamp > maxTimestamp) maxTimestamp = h.maxTimestamp
   }
   return { nextOffset: offset, recordCount, maxTimestamp }
+}
+
+/**
+ * Checks a follower's payload: whole batches as the leader stored them (offsets and leader
+ * epochs already assigned, possibly compacted, so recordsCount may be below
+ * lastOffsetDelta + 1). Checked: framing, size, magic, CRC-32C, and offsets that start at or
+ * after `minBaseOffset` and increase from batch to batch. Records are not walked: the leader
+ * validated them on its append and the CRC proves they arrived as it holds them.
+ */
+export function validateReplicaBatches (payload: Uint8Array, minBaseOffset: number): BatchHeader[] {
+  const headers: BatchHeader[] = []
+  let pos = 0
+  let next = minBaseOffset
+  while (pos < payload.length) {
+    if (payload.length - pos < BATCH_HEADER_SIZE) throw new CorruptRecordError(`${payload.length - pos} trailing bytes are not a record batch`)
+    const h = readBatchHeader(payload, pos)
+    const size = h.batchLength + LOG_OVERHEAD
+    if (h.batchLength < BATCH_HEADER_SIZE - LOG_OVERHEAD || pos + size > payload.length) {
+      throw new CorruptRecordError(`replicated batch at ${pos} says ${size} bytes, ${payload.length - pos} given`)
+    }
+    if (h.magic !== MAGIC_V2) throw new CorruptRecordError(`replicated batch at ${pos} has magic ${h.magic}`)
+    if (crc32c(payload, pos + OFFSET_ATTRIBUTES, pos + size) !== h.crc) throw new CorruptRecordError(`replicated batch at offset ${h.baseOffset} fails its CRC32C check`)
+    if (h.lastOffsetDelta < 0 || h.baseOffset < next) {
+      throw new InvalidRecordError(`replicated batch has offsets ${h.baseOffset}..${h.baseOffset + h.lastOffsetDelta}, expected a start at or after ${next}`)
+    }
+    next = h.baseOffset + h.lastOffsetDelta + 1
+    headers.push(h)
+    pos += size
+  }
+  if (headers.length === 0) throw new InvalidRecordError('no record batch given')
+  return headers
 }

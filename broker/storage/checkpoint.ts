@@ -20,8 +20,10 @@
  *                                recovery scans only segments holding offsets >= N
  *     "logStartOffset": N,       may lie inside the first segment (deleteRecordsBefore)
  *     "firstDirtyOffset": N,     the cleaner's position: offsets below N were compacted
- *     "tombstoneHorizons": [[segmentBaseOffset, deleteHorizonMs], ...] }
+ *     "tombstoneHorizons": [[segmentBaseOffset, deleteHorizonMs], ...],
  *                                per cleaned segment still holding tombstones: when they may go
+ *     "highWatermark": N }       optional: the high watermark when written (replicated
+ *                                partitions resume from it; never above the log end offset)
  */
 
 import fs from 'node:fs'
@@ -76,6 +78,12 @@ export interface LogCheckpointState {
   logStartOffset: number
   firstDirtyOffset: number
   tombstoneHorizons: Array<[number, number]>
+  /**
+   * The high watermark when written (replicated partitions: the replica manager moves it
+   * apart from the log end offset and a restart resumes from here). Absent in checkpoints
+   * written before replication; the log end offset is used then.
+   */
+  highWatermark?: number
 }
 
 export const LOG_CHECKPOINT_FILE = 'log-checkpoint'
@@ -96,7 +104,8 @@ export function readLogCheckpoint (filePath: string, onProblem: (reason: string)
   const b = read.body as Partial<LogCheckpointState>
   const horizonsOk = Array.isArray(b.tombstoneHorizons) &&
     b.tombstoneHorizons.every(e => Array.isArray(e) && e.length === 2 && isOffset(e[0]) && typeof e[1] === 'number')
-  if (!isOffset(b.recoveryPoint) || !isOffset(b.logStartOffset) || !isOffset(b.firstDirtyOffset) || !horizonsOk) {
+  if (!isOffset(b.recoveryPoint) || !isOffset(b.logStartOffset) || !isOffset(b.firstDirtyOffset) || !horizonsOk ||
+    (b.highWatermark !== undefined && !isOffset(b.highWatermark))) {
     onProblem('fields missing or of the wrong type')
     return null
   }

@@ -66,6 +66,12 @@ export interface OpenOptions extends LeaderEpochCacheOptions {
   /** The log's start and end offsets after recovery; entries outside are dropped. */
   logStartOffset?: number
   logEndOffset?: number
+  /**
+   * Runs the writes `open` makes (a rebuilt or cut file) so that a full disk skips them
+   * instead of failing the open (the partition log passes its DiskSpace); the entries in
+   * memory are right either way and the file is rewritten at the next change or open.
+   */
+  bestEffortWrites?: { bestEffort (what: string, write: () => void): boolean }
 }
 
 function isOffset (v: unknown): v is number {
@@ -138,7 +144,8 @@ export class LeaderEpochCache {
 
   /**
    * Reads the checkpoint of `partitionDir`, rebuilding it (and writing it back) when missing
-   * or damaged, then drops entries outside [logStartOffset, logEndOffset) when given.
+   * or damaged, then drops entries outside [logStartOffset, logEndOffset) when given (an
+   * empty log keeps none).
    */
   static async open (partitionDir: string, options: OpenOptions = {}): Promise<LeaderEpochCache> {
     const file = path.join(partitionDir, LEADER_EPOCH_CHECKPOINT_FILE)
@@ -159,9 +166,14 @@ export class LeaderEpochCache {
       }
     }
     const cache = new LeaderEpochCache(partitionDir, entries, options)
-    if (rebuilt && (entries.length > 0 || read !== null)) cache.#write()
-    if (options.logEndOffset !== undefined) cache.truncateFromEnd(options.logEndOffset)
-    if (options.logStartOffset !== undefined) cache.truncateFromStart(options.logStartOffset)
+    const write = (what: string, fn: () => void): void => {
+      if (options.bestEffortWrites === undefined) fn()
+      else options.bestEffortWrites.bestEffort(`${what} of ${partitionDir}`, fn)
+    }
+    if (rebuilt && (entries.length > 0 || read !== null)) write('rebuilt leader-epoch checkpoint', () => cache.#write())
+    // Start first: an entry collapsed onto the start of an empty log is then dropped too.
+    if (options.logStartOffset !== undefined) write('leader-epoch checkpoint', () => cache.truncateFromStart(options.logStartOffset!))
+    if (options.logEndOffset !== undefined) write('leader-epoch checkpoint', () => cache.truncateFromEnd(options.logEndOffset!))
     return cache
   }
 
@@ -239,6 +251,13 @@ export class LeaderEpochCache {
     const kept = this.#entries[n - 1]!
     if (n === 1 && kept.startOffset === startOffset) return
     this.#entries.splice(0, n, { epoch: kept.epoch, startOffset })
+    this.#write()
+  }
+
+  /** Drops every entry (the log was emptied and starts over at an offset the leader chose). */
+  clear (): void {
+    if (this.#entries.length === 0) return
+    this.#entries = []
     this.#write()
   }
 

@@ -11,6 +11,7 @@
 import { BATCH_HEADER_SIZE, MAGIC_V2, OFFSET_MAGIC } from '../../protocol/record-batch/header.js'
 import { decodeBatchAsync } from '../../protocol/record-batch/records.js'
 import { baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, maxTimestampAt, readFully, readFullySync, scanBatches } from './batch-scan.js'
+import fs from 'node:fs'
 import type { Segment } from './segment.js'
 
 export const EMPTY = Buffer.alloc(0)
@@ -172,6 +173,41 @@ export async function findOffsetForTimestamp (
     await ensureIndexes(segment)
     const found = await findTimestampInSegment(segment, timestampMs, logStartOffset, maxOffset)
     if (found !== null) return found
+  }
+  return null
+}
+
+export interface SegmentsReadContext {
+  readonly indexIntervalBytes: number
+  /** Loads an old segment's indexes (LogState.ensureIndexes). */
+  ensureIndexes (segment: Segment): Promise<void>
+  /** Logs and builds the error for bytes that are not a batch where the index pointed. */
+  corrupt (segment: Segment, position: number, what: string): Error
+}
+
+/**
+ * A fetch read over a snapshot of the segment list: from the segment holding `offset` on,
+ * the first segment with a batch at or after `offset` (below maxOffset) answers. A segment
+ * whose index pointed at no batch loses its index files (caches, rebuilt at the next
+ * lookup) and the read fails with the context's error.
+ */
+export async function readFromSegments (
+  segments: Segment[], offset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean, ctx: SegmentsReadContext,
+): Promise<SegmentRead | null> {
+  for (let i = floorSegment(segments, offset); i < segments.length; i++) {
+    const segment = segments[i]!
+    if (segment.baseOffset >= maxOffset) break
+    if (segment.sizeBytes === 0) continue
+    await ctx.ensureIndexes(segment)
+    const startPosition = segment.lookupPosition(offset)
+    const found = await readSegmentBatches(segment, startPosition, offset, maxBytes, maxOffset, minOneBatch, ctx.indexIntervalBytes, (position, what) => {
+      const err = ctx.corrupt(segment, position, what)
+      segment.unloadIndexes()
+      for (const suffix of ['.index', '.timeindex']) fs.rmSync(segment.pathOf(suffix), { force: true })
+      return err
+    })
+    if (found !== null) return found
+    // No batch at or after `offset` in this segment (compacted away): try the next one.
   }
   return null
 }

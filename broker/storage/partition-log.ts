@@ -8,12 +8,22 @@
  *                          horizons (format in checkpoint.ts)
  *   `<offset>.snapshot`    idempotent-producer state (format in producer-state.ts)
  *   `cleaner.swap`         present only during a compaction swap (compaction.ts)
+ *   `leader-epoch-checkpoint`  (epoch, start offset) of every leader epoch that wrote to
+ *                          the log (leader-epoch-cache.ts)
  *
  * Offsets it exposes (docs/formats.md §2.8, kept distinct for cluster mode, docs/architecture.md §10):
  *   logStartOffset  first readable offset (retention, deleteRecordsBefore move it)
  *   logEndOffset    the next offset to assign
  *   highWatermark   what consumers may read up to; on a single node it equals the log end
- *                   offset after every append, but it is its own field
+ *                   offset after every append. Once `setReplicated(true)` (cluster mode) only
+ *                   the replica manager moves it (setHighWatermark), apart from appends, and
+ *                   a restart resumes from the value in the log checkpoint
+ *
+ * Replication (docs/cluster.md): a leader stamps its leader epoch on every batch it appends
+ * (becomeLeader records where the epoch starts); a follower appends the leader's batches as
+ * they are (appendAsFollower: same bytes, same offsets) and cuts a divergent tail with
+ * truncateTo, or everything with truncateFullyAndStartAt; endOffsetForEpoch answers
+ * OffsetForLeaderEpoch.
  *
  * Concurrency (one event loop; "safe" means correct when interleaved at any await):
  *   append                synchronous, so it never interleaves with itself; safe during
@@ -31,24 +41,31 @@
  *                         only the final swap touches the segment list, synchronously
  *   close                 stops appends and reads at once, waits for compaction (aborted)
  *                         and flushes, then releases descriptors as in-flight reads finish
+ *   truncateTo, truncateFullyAndStartAt
+ *                         async; appends are refused while they run (the follower's fetcher
+ *                         is the only appender and awaits them); reads below the cut are
+ *                         unaffected (a follower never truncates below its high watermark
+ *                         after a clean election, and reads stop there)
  */
 
-import fs from 'node:fs'
 import path from 'node:path'
 import type pino from 'pino'
 import { validateBatches } from '../../protocol/record-batch/header.js'
-import { InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageError } from '../../protocol/errors.js'
+import { FencedLeaderEpochError, InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageError } from '../../protocol/errors.js'
 import { resolveLogConfig, validateLogConfig, type LogConfig } from './config.js'
 import { FileRetiredError, type FileHandleCache } from './file-handle-cache.js'
 import { LOG_CHECKPOINT_FILE, fsyncDir, writeLogCheckpoint } from './checkpoint.js'
 import { Flusher } from './flusher.js'
-import { ProducerStateManager, type ProducerStateEntry } from './producer-state.js'
+import type { ProducerStateEntry } from './producer-state.js'
 import { loadLog } from './recovery.js'
+import { appendAsFollower, truncateFully, truncateTail, type ReplicaHost } from './replica-log.js'
 import { decideRetention, type RetentionCandidate } from './retention.js'
 import { compactLog, DEFAULT_MAX_KEYS_PER_PASS, type CleanerHost, type CompactionResult } from './compaction.js'
 import { MAX_RELATIVE_OFFSET } from './batch-scan.js'
-import { EMPTY, findOffsetForTimestamp, floorSegment, readSegmentBatches, type SegmentRead } from './log-reader.js'
+import { EMPTY, findOffsetForTimestamp, readFromSegments, type SegmentRead } from './log-reader.js'
 import { assignOffsets, checkCompactedPayload, decompressForCheck } from './append-checks.js'
+import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epoch-cache.js'
+import { LogState, closeLogFiles } from './log-state.js'
 import { faultPoints } from './testing/fault-points.js'
 import { Segment, type SegmentContext } from './segment.js'
 import { DiskSpace } from './disk-space.js'
@@ -74,8 +91,6 @@ export interface PartitionLogOptions {
   disk?: DiskSpace
 }
 
-/** Old segments whose indexes stay in memory per log (the active segment's always do). */
-const MAX_LOADED_INDEXES = 8
 
 export class PartitionLog {
   readonly topic: string
@@ -85,26 +100,20 @@ export class PartitionLog {
   readonly #logger: pino.Logger
   readonly #now: () => number
   readonly #handles: FileHandleCache
-  /** Oldest first, the active segment last; replaced (never mutated) so readers can hold a snapshot. */
-  #segments: Segment[] = []
-  #active!: Segment
-  #logStartOffset = 0
-  #logEndOffset = 0
-  #highWatermark = 0
-  #recoveryPoint = 0
-  #producers = new ProducerStateManager()
+  /** Segments, offsets, producer state, epochs (log-state.ts). */
+  readonly #s = new LogState()
   readonly #flusher: Flusher
   #closed = false
   #closing: Promise<void> | null = null
   #compaction: Promise<CompactionResult | null> | null = null
-  #firstDirtyOffset = 0
-  #tombstoneHorizons = new Map<number, number>()
-  readonly #pendingDeletes = new Set<Promise<void>>()
-  #loadedIndexes: Segment[] = []
   readonly #segmentContext: SegmentContext
   readonly #disk: DiskSpace
   readonly #ownsDisk: boolean
   #closeOutcome: CloseOutcome | null = null
+  /** Cluster mode: the replica manager owns the high watermark. */
+  #replicated = false
+  #truncating = false
+  readonly #replicaHost: ReplicaHost
 
   private constructor (o: PartitionLogOptions) {
     this.topic = o.topic
@@ -126,9 +135,10 @@ export class PartitionLog {
         self.#disk.bestEffort(`${what} of ${self.topic}-${self.partition}`, write)
       },
     }
+    this.#replicaHost = this.#newReplicaHost()
     this.#flusher = new Flusher({
       dir: this.dir,
-      get logEndOffset () { return self.#logEndOffset },
+      get logEndOffset () { return self.#s.logEndOffset },
       onDurable: (offset, rolled) => this.#onDurable(offset, rolled),
     })
   }
@@ -140,32 +150,45 @@ export class PartitionLog {
       dir: o.dir, topic: o.topic, partition: o.partition, config: log.#config, logger: o.logger,
       nowMs: log.#now(), recover: o.recover, handles: o.handles, segmentContext: log.#segmentContext,
     })
-    log.#segments = loaded.segments
-    log.#active = loaded.segments.at(-1)!
-    log.#logEndOffset = loaded.logEndOffset
-    log.#highWatermark = loaded.logEndOffset
-    log.#logStartOffset = loaded.logStartOffset
-    log.#recoveryPoint = loaded.recoveryPoint
-    log.#producers = loaded.producers
-    log.#firstDirtyOffset = loaded.firstDirtyOffset
-    log.#tombstoneHorizons = loaded.tombstoneHorizons
+    log.#s.segments = loaded.segments
+    log.#s.active = loaded.segments.at(-1)!
+    log.#s.logEndOffset = loaded.logEndOffset
+    log.#s.highWatermark = loaded.logEndOffset
+    log.#s.logStartOffset = loaded.logStartOffset
+    log.#s.recoveryPoint = loaded.recoveryPoint
+    log.#s.producers = loaded.producers
+    log.#s.firstDirtyOffset = loaded.firstDirtyOffset
+    log.#s.tombstoneHorizons = loaded.tombstoneHorizons
+    log.#s.checkpointedHighWatermark = loaded.checkpointedHighWatermark
+    log.#s.epochs = await LeaderEpochCache.open(o.dir, {
+      logger: o.logger, logStartOffset: loaded.logStartOffset, logEndOffset: loaded.logEndOffset, bestEffortWrites: log.#disk,
+    })
+    log.#s.leaderEpoch = Math.max(0, log.#s.epochs.latestEpoch)
     if (loaded.recoveredSegments > 0) log.#writeCheckpointBestEffort()
     return log
   }
 
-  get logStartOffset (): number { return this.#logStartOffset }
-  get logEndOffset (): number { return this.#logEndOffset }
-  get highWatermark (): number { return this.#highWatermark }
+  get logStartOffset (): number { return this.#s.logStartOffset }
+  get logEndOffset (): number { return this.#s.logEndOffset }
+  get highWatermark (): number { return this.#s.highWatermark }
   /** Offsets below this are known to be fsynced. */
-  get recoveryPoint (): number { return this.#recoveryPoint }
-  get sizeBytes (): number { return this.#segments.reduce((sum, s) => sum + s.sizeBytes, 0) }
-  get segmentCount (): number { return this.#segments.length }
+  get recoveryPoint (): number { return this.#s.recoveryPoint }
+  get sizeBytes (): number { return this.#s.segments.reduce((sum, s) => sum + s.sizeBytes, 0) }
+  get segmentCount (): number { return this.#s.segments.length }
   get config (): LogConfig { return this.#config }
   get closed (): boolean { return this.#closed }
   /** Set once close() finished (also when it failed): what reached the disk. */
   get closeOutcome (): CloseOutcome | null { return this.#closeOutcome }
+  /** The latest leader epoch that wrote to the log (UNDEFINED_EPOCH = -1 when none). */
+  get latestEpoch (): number { return this.#s.epochs.latestEpoch }
+  /** The epoch stamped on appends (the current leader epoch). */
+  get leaderEpoch (): number { return this.#s.leaderEpoch }
+  /** The leader-epoch entries, oldest first (a copy). */
+  epochEntries (): EpochEntry[] { return this.#s.epochs.entries }
+  /** True once the replica manager owns the high watermark. */
+  get replicated (): boolean { return this.#replicated }
   /** Base offsets of all segments, oldest first (the last one is active). */
-  segmentBaseOffsets (): number[] { return this.#segments.map(s => s.baseOffset) }
+  segmentBaseOffsets (): number[] { return this.#s.segments.map(s => s.baseOffset) }
 
   /** Applies validated overrides (InvalidConfigError otherwise); takes effect on the next call. */
   updateConfig (partial: Partial<LogConfig>): void {
@@ -174,7 +197,7 @@ export class PartitionLog {
 
   /** Idempotent-producer state of `producerId` (a copy), for tests and diagnostics. */
   producerState (producerId: number): ProducerStateEntry | undefined {
-    const e = this.#producers.get(producerId)
+    const e = this.#s.producers.get(producerId)
     return e === undefined ? undefined : { producerId: e.producerId, epoch: e.epoch, batches: e.batches.map(b => ({ ...b })) }
   }
 
@@ -197,23 +220,27 @@ export class PartitionLog {
     const compact = config.cleanupPolicy === 'compact'
     const headers = validateBatches(payload, { maxBatchBytes: config.maxBatchBytes, decompress: decompressForCheck, requireKeys: compact })
     if (compact) checkCompactedPayload(headers)
-    const duplicate = this.#producers.check(headers)
+    const duplicate = this.#s.producers.check(headers)
     if (duplicate !== null) {
       return {
-        baseOffset: duplicate.baseOffset, lastOffset: duplicate.lastOffset, logAppendTimeMs: -1, logStartOffset: this.#logStartOffset,
+        baseOffset: duplicate.baseOffset, lastOffset: duplicate.lastOffset, logAppendTimeMs: -1, logStartOffset: this.#s.logStartOffset,
         duplicate: true, recordCount: duplicate.lastOffset - duplicate.baseOffset + 1, bytes: 0,
       }
     }
     // Validation is over. On a full disk nothing is written, whoever asks (disk-space.ts).
     this.#disk.checkWritable(`append to ${this.topic}-${this.partition}`)
-    const baseOffset = this.#logEndOffset
-    const { nextOffset: offset, recordCount, maxTimestamp } = assignOffsets(payload, headers, baseOffset, options.leaderEpoch ?? 0)
+    this.#checkNotTruncating()
+    const baseOffset = this.#s.logEndOffset
+    const epoch = options.leaderEpoch ?? this.#s.leaderEpoch
+    // The epoch's start is durable before its first batch is written (leader-epoch-cache.ts).
+    if (epoch !== this.#s.epochs.latestEpoch) this.#startEpoch(epoch, baseOffset)
+    const { nextOffset: offset, recordCount, maxTimestamp } = assignOffsets(payload, headers, baseOffset, epoch)
     // A roll or write that fails leaves the log, its producer state and offsets as they were.
     let active: Segment
     try {
       if (this.#shouldRoll(payload.length, offset - 1, maxTimestamp)) this.#roll()
       if (faultPoints.active) faultPoints.hit('append.beforeWrite')
-      active = this.#active
+      active = this.#s.active
       active.append(payload, headers, baseOffset)
     } catch (err) {
       this.#disk.noteWriteError(err, `append to ${this.topic}-${this.partition}`)
@@ -221,18 +248,168 @@ export class PartitionLog {
     }
     if (faultPoints.active) faultPoints.hit('append.afterWrite')
     this.#flusher.markDirty(active)
-    this.#producers.recordAppend(headers, baseOffset)
-    this.#logEndOffset = offset
-    this.#highWatermark = offset
+    this.#s.producers.recordAppend(headers, baseOffset)
+    this.#s.logEndOffset = offset
+    if (!this.#replicated) this.#s.highWatermark = offset
     return {
-      baseOffset, lastOffset: offset - 1, logAppendTimeMs: -1, logStartOffset: this.#logStartOffset,
+      baseOffset, lastOffset: offset - 1, logAppendTimeMs: -1, logStartOffset: this.#s.logStartOffset,
       duplicate: false, recordCount, bytes: payload.length,
+    }
+  }
+
+  #checkNotTruncating (): void {
+    if (this.#truncating) throw new StorageError(`${this.topic}-${this.partition} is being truncated; retry`)
+  }
+
+  /** Records that `epoch` starts at `offset`; an epoch below the latest is fenced. */
+  #startEpoch (epoch: number, offset: number): void {
+    if (epoch < this.#s.epochs.latestEpoch) {
+      throw new FencedLeaderEpochError(`leader epoch ${epoch} of ${this.topic}-${this.partition} is older than ${this.#s.epochs.latestEpoch}, already in the log`)
+    }
+    try {
+      this.#s.epochs.assign(epoch, offset)
+    } catch (err) {
+      this.#disk.noteWriteError(err, `leader-epoch checkpoint of ${this.topic}-${this.partition}`)
+      throw err
+    }
+  }
+
+  /**
+   * This broker leads the partition in `epoch` from now on: later appends carry it, and it
+   * starts at the log end offset (so OffsetForLeaderEpoch of the previous epoch ends here
+   * even before the first batch of the new one). FencedLeaderEpochError below the latest.
+   */
+  becomeLeader (epoch: number): void {
+    this.#checkOpen()
+    if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > 0x7fffffff) throw new InvalidArgumentError(`leader epoch must be an int32 >= 0, got ${epoch}`)
+    if (epoch !== this.#s.epochs.latestEpoch) this.#startEpoch(epoch, this.#s.logEndOffset)
+    this.#s.leaderEpoch = epoch
+  }
+
+  /**
+   * Kafka's OffsetForLeaderEpoch answer from this log: the largest epoch <= `epoch` it knows
+   * and where that epoch ends (leader-epoch-cache.ts endOffsetFor).
+   */
+  endOffsetForEpoch (epoch: number): EpochEndOffset {
+    this.#checkOpen()
+    return this.#s.epochs.endOffsetFor(epoch, this.#s.logEndOffset)
+  }
+
+  /**
+   * Cluster mode on (the replica manager owns the high watermark: appends stop moving it;
+   * it starts at the checkpointed value, at most the log end offset) or off (single node:
+   * it follows the log end offset again).
+   */
+  setReplicated (replicated: boolean): void {
+    if (replicated === this.#replicated) return
+    this.#replicated = replicated
+    if (replicated) this.#s.highWatermark = Math.min(this.#s.checkpointedHighWatermark ?? this.#s.highWatermark, this.#s.logEndOffset)
+    else this.#s.highWatermark = this.#s.logEndOffset
+  }
+
+  /**
+   * Sets the high watermark (the replica manager: the leader's lowest ISR log end offset, a
+   * follower's min(leader's, own log end)), clamped to [logStartOffset, logEndOffset].
+   * Returns whether it changed.
+   */
+  setHighWatermark (offset: number): boolean {
+    const hw = Math.max(this.#s.logStartOffset, Math.min(offset, this.#s.logEndOffset))
+    if (hw === this.#s.highWatermark) return false
+    this.#s.highWatermark = hw
+    return true
+  }
+
+  /** Persists the high watermark (and the rest of the checkpoint) best effort (the replica manager's timer). */
+  checkpointHighWatermark (): void {
+    if (this.#closed) return
+    this.#writeCheckpointBestEffort()
+  }
+
+  /**
+   * A follower's append: the leader's batches exactly as it stored them (offsets, leader
+   * epochs and producer fields untouched), at or after the log end offset (replica-log.ts).
+   * The high watermark is the replica manager's to move. Synchronous, like append.
+   */
+  appendAsFollower (payload: Uint8Array): AppendResult {
+    this.#checkOpen()
+    return appendAsFollower(this.#replicaHost, payload)
+  }
+
+  /**
+   * Cuts the log back so it ends at or before `offset` (a follower's divergent tail, Kafka's
+   * truncateTo; replica-log.ts has the steps and their crash safety). No-op at or past the
+   * log end. Returns the new log end offset.
+   */
+  async truncateTo (offset: number): Promise<number> {
+    this.#checkOpen()
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`truncation offset must be a non-negative integer, got ${offset}`)
+    if (offset >= this.#s.logEndOffset) return this.#s.logEndOffset
+    if (offset <= this.#s.logStartOffset || offset <= this.#s.segments[0]!.baseOffset) {
+      await this.truncateFullyAndStartAt(offset)
+      return offset
+    }
+    return this.#whileTruncating(() => truncateTail(this.#replicaHost, offset))
+  }
+
+  /**
+   * Deletes every segment and starts an empty log at `offset` (a follower whose position the
+   * leader no longer holds): log start = log end = high watermark = offset; producer state
+   * and leader epochs cleared.
+   */
+  async truncateFullyAndStartAt (offset: number): Promise<void> {
+    this.#checkOpen()
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`start offset must be a non-negative integer, got ${offset}`)
+    await this.#whileTruncating(async () => { truncateFully(this.#replicaHost, offset) })
+  }
+
+  async #whileTruncating<T> (fn: () => Promise<T>): Promise<T> {
+    this.#checkNotTruncating()
+    this.#truncating = true
+    try {
+      return await fn()
+    } finally {
+      this.#truncating = false
+    }
+  }
+
+  /** What replica-log.ts may use besides the state (built once, in the constructor). */
+  #newReplicaHost (): ReplicaHost {
+    const self = this
+    return {
+      state: this.#s,
+      dir: this.dir,
+      topic: this.topic,
+      partition: this.partition,
+      logger: this.#logger,
+      handles: this.#handles,
+      segmentContext: this.#segmentContext,
+      now: () => self.#now(),
+      checkWritable (what) {
+        self.#disk.checkWritable(`${what} of ${self.topic}-${self.partition}`)
+        self.#checkNotTruncating()
+      },
+      startEpoch: (epoch, offset) => self.#startEpoch(epoch, offset),
+      write (payload, headers, lastOffset, maxTimestampMs) {
+        try {
+          if (self.#shouldRoll(payload.length, lastOffset, maxTimestampMs)) self.#roll()
+          self.#s.active.append(payload, headers, headers[0]!.baseOffset, true)
+        } catch (err) {
+          self.#disk.noteWriteError(err, `replica append to ${self.topic}-${self.partition}`)
+          throw err instanceof StorageError ? err : new StorageError(`replica append to ${self.topic}-${self.partition} failed: ${(err as Error).message}`, { cause: err })
+        }
+        self.#flusher.markDirty(self.#s.active)
+      },
+      persist () {
+        self.#flusher.markDirDirty()
+        self.#writeCheckpoint(true)
+        fsyncDir(self.dir)
+      },
     }
   }
 
   /** Kafka's LogSegment.shouldRoll (docs/formats.md §2.4); never rolls an empty segment. */
   #shouldRoll (incomingBytes: number, lastOffset: number, maxTimestampMs: number): boolean {
-    const active = this.#active
+    const active = this.#s.active
     if (active.sizeBytes === 0) return false
     const config = this.#config
     if (active.sizeBytes > config.segmentBytes - incomingBytes) return true
@@ -246,7 +423,7 @@ export class PartitionLog {
   roll (): void {
     this.#checkOpen()
     this.#disk.checkWritable(`roll of ${this.topic}-${this.partition}`)
-    if (this.#active.sizeBytes > 0) this.#roll()
+    if (this.#s.active.sizeBytes > 0) this.#roll()
   }
 
   /**
@@ -255,21 +432,21 @@ export class PartitionLog {
    * after it is a cache (skipped on a full disk).
    */
   #roll (): void {
-    const old = this.#active
+    const old = this.#s.active
     old.deactivate()
     let next: Segment
     try {
       if (faultPoints.active) faultPoints.hit('roll.beforeCreate')
-      next = Segment.create(this.#segmentContext, this.dir, this.#logEndOffset, this.#handles, this.#now())
+      next = Segment.create(this.#segmentContext, this.dir, this.#s.logEndOffset, this.#handles, this.#now())
     } catch (err) {
       old.activate()
       throw err
     }
-    this.#segments = [...this.#segments, next]
-    this.#active = next
+    this.#s.segments = [...this.#s.segments, next]
+    this.#s.active = next
     if (faultPoints.active) faultPoints.hit('roll.beforeSnapshot')
-    this.#disk.bestEffort(`producer snapshot of ${this.topic}-${this.partition}`, () => this.#producers.writeSnapshot(this.dir, this.#logEndOffset))
-    this.#trackLoadedIndexes(old)
+    this.#disk.bestEffort(`producer snapshot of ${this.topic}-${this.partition}`, () => this.#s.producers.writeSnapshot(this.dir, this.#s.logEndOffset))
+    this.#s.trackLoaded(old)
     this.#flusher.markDirDirty()
     // Kafka flushes a rolled segment in the background; the recovery point follows.
     this.#flusher.sync().catch(err => {
@@ -294,8 +471,8 @@ export class PartitionLog {
   get syncRounds (): number { return this.#flusher.rounds }
 
   #onDurable (offset: number, rolledSegmentsFlushed: boolean): void {
-    if (offset <= this.#recoveryPoint) return
-    this.#recoveryPoint = offset
+    if (offset <= this.#s.recoveryPoint) return
+    this.#s.recoveryPoint = offset
     if (rolledSegmentsFlushed && !this.#closed) this.#writeCheckpointBestEffort()
   }
 
@@ -305,10 +482,11 @@ export class PartitionLog {
 
   #writeCheckpoint (fsync: boolean): void {
     writeLogCheckpoint(path.join(this.dir, LOG_CHECKPOINT_FILE), {
-      recoveryPoint: this.#recoveryPoint,
-      logStartOffset: this.#logStartOffset,
-      firstDirtyOffset: this.#firstDirtyOffset,
-      tombstoneHorizons: [...this.#tombstoneHorizons],
+      recoveryPoint: this.#s.recoveryPoint,
+      logStartOffset: this.#s.logStartOffset,
+      firstDirtyOffset: this.#s.firstDirtyOffset,
+      tombstoneHorizons: [...this.#s.tombstoneHorizons],
+      highWatermark: this.#s.highWatermark,
     }, fsync)
   }
 
@@ -320,20 +498,20 @@ export class PartitionLog {
   async read (offset: number, maxBytes: number, options: ReadOptions = {}): Promise<ReadResult> {
     this.#checkOpen()
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new InvalidArgumentError(`maxBytes must be a non-negative integer, got ${maxBytes}`)
-    const hw = this.#highWatermark
-    const leo = this.#logEndOffset
+    const hw = this.#s.highWatermark
+    const leo = this.#s.logEndOffset
     const maxOffset = Math.min(options.maxOffset ?? hw, leo)
     const minOneBatch = options.minOneBatch ?? true
     const result = (bytes: Buffer, firstOffset: number, nextOffset: number): ReadResult => ({
-      bytes, firstOffset, nextOffset, highWatermark: hw, logStartOffset: this.#logStartOffset, logEndOffset: leo,
+      bytes, firstOffset, nextOffset, highWatermark: hw, logStartOffset: this.#s.logStartOffset, logEndOffset: leo,
     })
     for (let attempt = 0; ; attempt++) {
-      if (!Number.isSafeInteger(offset) || offset < this.#logStartOffset || offset > leo) {
-        throw new OffsetOutOfRangeError(`offset ${offset} is outside [${this.#logStartOffset}, ${leo}] in ${this.topic}-${this.partition}`)
+      if (!Number.isSafeInteger(offset) || offset < this.#s.logStartOffset || offset > leo) {
+        throw new OffsetOutOfRangeError(`offset ${offset} is outside [${this.#s.logStartOffset}, ${leo}] in ${this.topic}-${this.partition}`)
       }
       if (offset >= maxOffset) return result(EMPTY, offset, offset)
       try {
-        const found = await this.#readFrom(this.#segments, offset, maxBytes, maxOffset, minOneBatch)
+        const found = await this.#readFrom(this.#s.segments, offset, maxBytes, maxOffset, minOneBatch)
         return found === null ? result(EMPTY, maxOffset, maxOffset) : result(found.bytes, found.firstOffset, found.nextOffset)
       } catch (err) {
         // The segment was deleted (retention, compaction swap) between lookup and open: look again.
@@ -342,45 +520,15 @@ export class PartitionLog {
     }
   }
 
-  async #readFrom (
-    segments: Segment[], offset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean,
-  ): Promise<SegmentRead | null> {
-    let i = floorSegment(segments, offset)
-    for (; i < segments.length; i++) {
-      const segment = segments[i]!
-      if (segment.baseOffset >= maxOffset) break
-      if (segment.sizeBytes === 0) continue
-      await this.#ensureIndexes(segment)
-      const startPosition = segment.lookupPosition(offset)
-      const found = await readSegmentBatches(segment, startPosition, offset, maxBytes, maxOffset, minOneBatch,
-        this.#config.indexIntervalBytes, (position, what) => this.#corrupt(segment, position, what))
-      if (found !== null) return found
-      // No batch at or after `offset` in this segment (compacted away): try the next one.
-    }
-    return null
-  }
-
-  #corrupt (segment: Segment, position: number, what: string): StorageError {
-    this.#logger.error({ topic: this.topic, partition: this.partition, segment: segment.baseOffset, position, what }, 'read found no batch where the index pointed')
-    // Indexes are caches: drop them so the next lookup rebuilds from the .log.
-    segment.unloadIndexes()
-    for (const suffix of ['.index', '.timeindex']) fs.rmSync(segment.pathOf(suffix), { force: true })
-    return new StorageError(`segment ${segment.baseOffset} of ${this.topic}-${this.partition}: ${what} at position ${position}`)
-  }
-
-  /** Loads an old segment's indexes, keeping at most MAX_LOADED_INDEXES in memory. */
-  async #ensureIndexes (segment: Segment): Promise<void> {
-    while (!segment.indexesLoaded) await segment.loadIndexes()
-    this.#trackLoadedIndexes(segment)
-  }
-
-  #trackLoadedIndexes (segment: Segment): void {
-    if (segment.active) return
-    const list = this.#loadedIndexes
-    const at = list.indexOf(segment)
-    if (at >= 0) list.splice(at, 1)
-    list.push(segment)
-    while (list.length > MAX_LOADED_INDEXES) list.shift()!.unloadIndexes()
+  #readFrom (segments: Segment[], offset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean): Promise<SegmentRead | null> {
+    return readFromSegments(segments, offset, maxBytes, maxOffset, minOneBatch, {
+      indexIntervalBytes: this.#config.indexIntervalBytes,
+      ensureIndexes: segment => this.#s.ensureIndexes(segment),
+      corrupt: (segment, position, what) => {
+        this.#logger.error({ topic: this.topic, partition: this.partition, segment: segment.baseOffset, position, what }, 'read found no batch where the index pointed')
+        return new StorageError(`segment ${segment.baseOffset} of ${this.topic}-${this.partition}: ${what} at position ${position}`)
+      },
+    })
   }
 
   /**
@@ -392,7 +540,7 @@ export class PartitionLog {
     this.#checkOpen()
     for (let attempt = 0; ; attempt++) {
       try {
-        return await findOffsetForTimestamp(this.#segments, timestampMs, this.#logStartOffset, this.#highWatermark, s => this.#ensureIndexes(s))
+        return await findOffsetForTimestamp(this.#s.segments, timestampMs, this.#s.logStartOffset, this.#s.highWatermark, s => this.#s.ensureIndexes(s))
       } catch (err) {
         if (!(err instanceof FileRetiredError) || attempt >= 3) throw err
       }
@@ -405,46 +553,42 @@ export class PartitionLog {
    */
   deleteRecordsBefore (offset: number): void {
     this.#checkOpen()
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.#highWatermark) {
-      throw new OffsetOutOfRangeError(`cannot delete records before ${offset}: the high watermark is ${this.#highWatermark}`)
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.#s.highWatermark) {
+      throw new OffsetOutOfRangeError(`cannot delete records before ${offset}: the high watermark is ${this.#s.highWatermark}`)
     }
-    if (offset <= this.#logStartOffset) return
+    if (offset <= this.#s.logStartOffset) return
     // The new start offset is durable before anything is deleted; if it cannot be written
     // (a full disk) the call fails with the log unchanged.
-    const previous = this.#logStartOffset
-    this.#logStartOffset = offset
+    const previous = this.#s.logStartOffset
+    this.#s.logStartOffset = offset
     try {
       this.#writeCheckpoint(true)
     } catch (err) {
-      this.#logStartOffset = previous
+      this.#s.logStartOffset = previous
       this.#disk.noteWriteError(err, `deleteRecords on ${this.topic}-${this.partition}`)
       throw new StorageError(`deleteRecords on ${this.topic}-${this.partition}: the log checkpoint could not be written: ${(err as Error).message}`, { cause: err })
     }
     let count = 0
-    while (count < this.#segments.length - 1 && this.#segments[count + 1]!.baseOffset <= offset) count++
+    while (count < this.#s.segments.length - 1 && this.#s.segments[count + 1]!.baseOffset <= offset) count++
     if (count > 0) this.#deleteOldest(count, 'deleteRecords')
-    this.#producers.truncateHead(offset)
+    this.#s.producers.truncateHead(offset)
     fsyncDir(this.dir)
   }
 
   /** Removes the `count` oldest segments (synchronously from the list; files when unused). */
   #deleteOldest (count: number, reason: string): { deletedSegments: number, deletedBytes: number } {
-    const victims = this.#segments.slice(0, count)
-    this.#segments = this.#segments.slice(count)
+    const victims = this.#s.segments.slice(0, count)
+    this.#s.segments = this.#s.segments.slice(count)
     let deletedBytes = 0
     for (const v of victims) {
       deletedBytes += v.sizeBytes
-      this.#tombstoneHorizons.delete(v.baseOffset)
-      const at = this.#loadedIndexes.indexOf(v)
-      if (at >= 0) this.#loadedIndexes.splice(at, 1)
-      const done = v.retire().finally(() => this.#pendingDeletes.delete(done))
-      this.#pendingDeletes.add(done)
+      this.#s.retire(v)
     }
-    this.#logStartOffset = Math.max(this.#logStartOffset, this.#segments[0]!.baseOffset)
-    this.#producers.truncateHead(this.#logStartOffset)
+    this.#s.logStartOffset = Math.max(this.#s.logStartOffset, this.#s.segments[0]!.baseOffset)
+    this.#s.producers.truncateHead(this.#s.logStartOffset)
     this.#flusher.markDirDirty()
     this.#logger.info({
-      topic: this.topic, partition: this.partition, reason, deletedSegments: count, deletedBytes, logStartOffset: this.#logStartOffset,
+      topic: this.topic, partition: this.partition, reason, deletedSegments: count, deletedBytes, logStartOffset: this.#s.logStartOffset,
     }, 'deleted old segments')
     return { deletedSegments: count, deletedBytes }
   }
@@ -459,7 +603,7 @@ export class PartitionLog {
     const none = { deletedSegments: 0, deletedBytes: 0 }
     const config = this.#config
     if (config.cleanupPolicy !== 'delete' || (config.retentionMs < 0 && config.retentionBytes < 0)) return none
-    const segments = this.#segments
+    const segments = this.#s.segments
     const nowMs = this.#now()
     const candidates: RetentionCandidate[] = []
     let stillExpiring = config.retentionMs >= 0
@@ -471,11 +615,11 @@ export class PartitionLog {
       }
       candidates.push({ baseOffset: s.baseOffset, sizeBytes: s.sizeBytes, largestTimestampMs: largest })
     }
-    if (this.#closed || this.#segments[0] !== segments[0]) return none // changed meanwhile: next run
-    const decision = decideRetention(candidates, config, nowMs, this.#highWatermark, this.#logEndOffset, this.#active.sizeBytes === 0)
+    if (this.#closed || this.#s.segments[0] !== segments[0]) return none // changed meanwhile: next run
+    const decision = decideRetention(candidates, config, nowMs, this.#s.highWatermark, this.#s.logEndOffset, this.#s.active.sizeBytes === 0)
     if (decision.deleteCount === 0) return none
-    if (decision.rollFirst && this.#active === segments.at(-1) && !this.#disk.readOnly) this.roll()
-    const count = Math.min(decision.deleteCount, this.#segments.length - 1)
+    if (decision.rollFirst && this.#s.active === segments.at(-1) && !this.#disk.readOnly) this.roll()
+    const count = Math.min(decision.deleteCount, this.#s.segments.length - 1)
     if (count <= 0) return none
     if (faultPoints.active) faultPoints.hit('retention.beforeDelete')
     return this.#deleteOldest(count, `retention.${decision.reason}`)
@@ -501,26 +645,23 @@ export class PartitionLog {
       logger: this.#logger.child({ topic: this.topic, partition: this.partition }),
       handles: this.#handles,
       segmentContext: this.#segmentContext,
-      firstDirtyOffset: this.#firstDirtyOffset,
-      tombstoneHorizons: new Map(this.#tombstoneHorizons),
+      firstDirtyOffset: this.#s.firstDirtyOffset,
+      tombstoneHorizons: new Map(this.#s.tombstoneHorizons),
       now: this.#now,
-      segments: () => self.#segments,
-      producerLastOffset: id => self.#producers.lastOffsetOf(id),
+      segments: () => self.#s.segments,
+      producerLastOffset: id => self.#s.producers.lastOffsetOf(id),
       aborted: () => self.#closed,
       replaceSegments (old, replacement) {
-        const at = self.#segments.indexOf(old[0]!)
-        const next = self.#segments.slice()
+        const at = self.#s.segments.indexOf(old[0]!)
+        const next = self.#s.segments.slice()
         next.splice(at, old.length, replacement)
-        self.#segments = next
-        for (const s of old) {
-          const i = self.#loadedIndexes.indexOf(s)
-          if (i >= 0) self.#loadedIndexes.splice(i, 1)
-        }
-        self.#trackLoadedIndexes(replacement)
+        self.#s.segments = next
+        for (const s of old) self.#s.forgetLoaded(s)
+        self.#s.trackLoaded(replacement)
       },
       cleanerDone (firstDirtyOffset, horizons) {
-        self.#firstDirtyOffset = firstDirtyOffset
-        self.#tombstoneHorizons = horizons
+        self.#s.firstDirtyOffset = firstDirtyOffset
+        self.#s.tombstoneHorizons = horizons
         self.#writeCheckpointBestEffort()
       },
     }
@@ -536,45 +677,14 @@ export class PartitionLog {
     return this.#closing
   }
 
-  /**
-   * Every step is tried even when an earlier one failed (on a full disk only the data fsync
-   * matters: the index files, the snapshot and the checkpoint are caches rebuilt at the next
-   * open); a failure makes close() reject, naming the steps, and shows in `closeOutcome`.
-   */
   async #close (): Promise<void> {
     this.#closed = true
     await this.#compaction?.catch(() => null)
-    const problems: string[] = []
-    const step = (what: string, fn: () => void): void => {
-      try {
-        fn()
-      } catch (err) {
-        problems.push(`${what}: ${(err as Error).message}`)
-      }
-    }
-    let dataDurable = true
-    try {
-      await this.#flusher.sync()
-    } catch (err) {
-      dataDurable = false
-      problems.push(`fsync: ${(err as Error).message}`)
-    }
-    const active = this.#active
-    active.sealTimeIndex()
-    step('index files', () => active.writeIndexFiles(true))
-    step('producer snapshot', () => {
-      if (faultPoints.active) faultPoints.hit('close.beforeSnapshot')
-      this.#producers.writeSnapshot(this.dir, this.#logEndOffset, true)
-    })
-    if (dataDurable) this.#recoveryPoint = this.#logEndOffset
-    step('log checkpoint', () => this.#writeCheckpoint(true))
-    step('directory fsync', () => fsyncDir(this.dir))
-    await Promise.allSettled([...this.#pendingDeletes])
-    for (const s of this.#segments) s.detach()
+    const outcome = await closeLogFiles({ state: this.#s, dir: this.dir, flush: () => this.#flusher.sync(), writeCheckpoint: () => this.#writeCheckpoint(true) })
     if (this.#ownsDisk) this.#disk.stop()
-    this.#closeOutcome = { dataDurable, problems }
-    if (problems.length > 0) {
-      throw new StorageError(`closing ${this.topic}-${this.partition}: ${problems.join('; ')}`)
+    this.#closeOutcome = outcome
+    if (outcome.problems.length > 0) {
+      throw new StorageError(`closing ${this.topic}-${this.partition}: ${outcome.problems.join('; ')}`)
     }
   }
 }

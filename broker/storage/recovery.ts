@@ -18,7 +18,10 @@
  *   4. the last segment becomes the active one; log end offset = next offset after its
  *      last valid batch; log start offset = max(checkpoint, first segment's base offset);
  *   5. producer state = newest valid snapshot at or below the log end offset + a replay of
- *      the batch headers after it (no record decoding).
+ *      the batch headers after it (no record decoding);
+ *   6. (partition-log.ts) the leader-epoch checkpoint is read, or rebuilt from batch headers,
+ *      and cut to [log start, log end); the checkpointed high watermark is kept for a
+ *      replicated partition (clamped to the log end offset).
  * Old segments' indexes are validated (and rebuilt if missing, of a bad size, not
  * increasing or pointing past the log) lazily, the first time a read or a timestamp lookup
  * needs them, so opening 10,000 partitions reads only their last segments.
@@ -57,6 +60,8 @@ export interface LoadedLog {
   logEndOffset: number
   logStartOffset: number
   recoveryPoint: number
+  /** The high watermark of the checkpoint (at most the log end offset), or null when it holds none. */
+  checkpointedHighWatermark: number | null
   producers: ProducerStateManager
   firstDirtyOffset: number
   tombstoneHorizons: Map<number, number>
@@ -159,6 +164,7 @@ export async function loadLog (o: LoadOptions): Promise<LoadedLog> {
   }
   return {
     segments, logEndOffset, logStartOffset, recoveryPoint, producers, firstDirtyOffset,
+    checkpointedHighWatermark: checkpoint?.highWatermark === undefined ? null : Math.max(logStartOffset, Math.min(checkpoint.highWatermark, logEndOffset)),
     tombstoneHorizons: horizons, recoveredSegments, droppedBytes,
   }
 }

@@ -32,7 +32,7 @@ import { StorageError } from '../../protocol/errors.js'
 import type { CachedFile, FileHandleCache } from './file-handle-cache.js'
 import { OffsetIndex } from './offset-index.js'
 import { TimeIndex } from './time-index.js'
-import { maxTimestampAt, baseOffsetAt, scanBatches, type ScanResult } from './batch-scan.js'
+import { maxTimestampAt, baseOffsetAt, lastOffsetDeltaAt, scanBatches, type ScanResult } from './batch-scan.js'
 import { writeFileAtomic } from './atomic-file.js'
 import { faultPoints } from './testing/fault-points.js'
 
@@ -189,7 +189,7 @@ export class Segment {
    * one write call, then updates the in-memory indexes. Throws StorageError after undoing
    * a partial write. Synchronous: when it returns the bytes are in the page cache.
    */
-  append (payload: Uint8Array, headers: BatchHeader[], baseOffset: number): void {
+  append (payload: Uint8Array, headers: BatchHeader[], baseOffset: number, offsetsAsStored = false): void {
     const indexIntervalBytes = this.#ctx.indexIntervalBytes
     const position = this.#sizeBytes
     const fd = this.file.acquireSync()
@@ -215,6 +215,8 @@ export class Segment {
     for (let i = 0; i < headers.length; i++) {
       const h = headers[i]!
       const size = h.batchLength + 12
+      // A follower's batches keep the leader's offsets, gaps (compaction) included.
+      if (offsetsAsStored) offset = h.baseOffset
       indexBatch(index, offset - this.baseOffset, pos, size, h.maxTimestamp, indexIntervalBytes)
       offset += h.lastOffsetDelta + 1
       pos += size
@@ -257,6 +259,11 @@ export class Segment {
     this.#largestTimestampMs = index.largestTimestampMs
   }
 
+  /** The next offset after a truncation that kept no batch at or past it (gaps: compaction). */
+  setNextOffset (offset: number): void {
+    this.#nextOffset = offset
+  }
+
   /** Drops loaded indexes of an old segment (they reload on demand). */
   unloadIndexes (): void {
     if (!this.#active && this.#loading === null) this.#index = null
@@ -266,6 +273,45 @@ export class Segment {
   truncate (sizeBytes: number): void {
     fs.truncateSync(this.file.path, sizeBytes)
     this.#sizeBytes = sizeBytes
+  }
+
+  /**
+   * Where the first batch whose last offset is >= `target` starts (truncation of a divergent
+   * tail), with that batch's base offset; null when every batch ends before `target`.
+   * Indexes must be loaded.
+   */
+  async findBatchEndingAtOrAfter (target: number): Promise<{ position: number, baseOffset: number } | null> {
+    let found: { position: number, baseOffset: number } | null = null
+    const fd = await this.file.acquire()
+    try {
+      await scanBatches(fd, this.lookupPosition(target), this.#sizeBytes, { segmentBaseOffset: this.baseOffset, verifyCrc: false }, (buf, at, position) => {
+        const base = baseOffsetAt(buf, at)
+        if (base + lastOffsetDeltaAt(buf, at) < target) return true
+        found = { position, baseOffset: base }
+        return false
+      })
+    } finally {
+      this.file.release()
+    }
+    return found
+  }
+
+  /**
+   * Cuts the .log at `position` (a batch boundary) and fsyncs it, so a crash cannot bring the
+   * cut batches back; the index files go (caches) and the in-memory indexes must be rebuilt
+   * (rebuildIndexes) before the segment is used again.
+   */
+  cutAt (position: number): void {
+    const fd = fs.openSync(this.file.path, 'r+')
+    try {
+      fs.ftruncateSync(fd, position)
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+    for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) fs.rmSync(this.pathOf(suffix), { force: true })
+    this.#sizeBytes = position
+    this.#largestTimestampMs = Number.NaN
   }
 
   /** Makes this segment the active one again (recovery of the last segment). */

@@ -1,8 +1,10 @@
 /**
  * `spool topic create|list|describe|delete` (docs/architecture.md §7).
  *
- *   spool topic create <topic> [--partitions N] [--retention-ms N] [--retention-bytes N] [--cleanup-policy delete|compact]
- *                              [--config key=value]...
+ *   spool topic create <topic> [--partitions N] [--replication-factor N] [--retention-ms N] [--retention-bytes N]
+ *                              [--cleanup-policy delete|compact] [--config key=value]...
+ *   spool topic reassign <topic> --partition P --replicas 1,2,3     (cluster mode)
+ *   spool topic reassign --plan moves.json                          ([{ "topic", "partition", "replicas" }, ...])
  *   spool topic list [--format text|json]
  *   spool topic describe <topic> [--format text|json]
  *   spool topic delete <topic>
@@ -11,6 +13,7 @@
  * (an array for list, an object for describe) for scripts.
  */
 
+import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import type { Client, TopicConfig, TopicDescription } from '../../client/index.js'
 import { choiceArg, intArg, withClient } from '../context.js'
@@ -34,6 +37,7 @@ function sizeOf (t: TopicDescription): number {
 
 interface CreateOptions {
   partitions?: number
+  replicationFactor?: number
   retentionMs?: number
   retentionBytes?: number
   cleanupPolicy?: 'delete' | 'compact'
@@ -57,9 +61,10 @@ async function create (client: Client, _broker: string, topic: string, options: 
   if (options.retentionMs !== undefined) config.retentionMs = options.retentionMs
   if (options.retentionBytes !== undefined) config.retentionBytes = options.retentionBytes
   if (options.cleanupPolicy !== undefined) config.cleanupPolicy = options.cleanupPolicy
-  const [created] = await client.admin().createTopics([{ topic, partitions: options.partitions, config }])
+  const [created] = await client.admin().createTopics([{ topic, partitions: options.partitions, config, ...(options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor }) }])
   const partitions = created?.partitions ?? options.partitions
-  process.stdout.write(`created topic "${topic}"${partitions === undefined ? '' : ` with ${partitions} partition${partitions === 1 ? '' : 's'}`}\n`)
+  const rf = options.replicationFactor === undefined ? '' : ` and ${options.replicationFactor} replica${options.replicationFactor === 1 ? '' : 's'} each`
+  process.stdout.write(`created topic "${topic}"${partitions === undefined ? '' : ` with ${partitions} partition${partitions === 1 ? '' : 's'}`}${rf}\n`)
 }
 
 async function list (client: Client, _broker: string, options: { format: Format }): Promise<void> {
@@ -106,6 +111,39 @@ function wrap (label: string, words: string[], width: number): string {
   return lines.join('\n')
 }
 
+interface ReassignOptions { partition?: number, replicas?: number[], plan?: string }
+
+/** The moves of `spool topic reassign`: one partition from the flags, or a JSON plan file. */
+function reassignMoves (topic: string | undefined, options: ReassignOptions): Array<{ topic: string, partition: number, replicas: number[] }> {
+  if (options.plan !== undefined) {
+    if (topic !== undefined || options.partition !== undefined || options.replicas !== undefined) throw new UsageError('give either --plan or <topic> --partition --replicas')
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(readFileSync(options.plan, 'utf8'))
+    } catch (err) {
+      throw new UsageError(`--plan ${options.plan}: ${(err as Error).message}`)
+    }
+    const ok = Array.isArray(parsed) && parsed.every(m => typeof m === 'object' && m !== null && typeof m.topic === 'string' &&
+      Number.isInteger(m.partition) && Array.isArray(m.replicas) && m.replicas.every((r: unknown) => Number.isInteger(r)))
+    if (!ok) throw new UsageError(`--plan ${options.plan}: expected [{ "topic": "t", "partition": 0, "replicas": [1, 2, 3] }, ...]`)
+    return parsed as Array<{ topic: string, partition: number, replicas: number[] }>
+  }
+  if (topic === undefined || options.partition === undefined || options.replicas === undefined) throw new UsageError('give <topic> --partition P --replicas 1,2,3 (or --plan file.json)')
+  return [{ topic, partition: options.partition, replicas: options.replicas }]
+}
+
+async function reassign (client: Client, _broker: string, topic: string | undefined, options: ReassignOptions): Promise<void> {
+  const moves = reassignMoves(topic, options)
+  const { started, completed } = await client.admin().reassignPartitions(moves)
+  process.stdout.write(`reassignment: ${started} started, ${completed} already complete (watch spool cluster status)\n`)
+}
+
+function nodeList (value: string): number[] {
+  const list = value.split(',').map(x => x.trim()).filter(x => x !== '')
+  if (list.length === 0 || !list.every(x => /^\d+$/.test(x))) throw new UsageError(`--replicas takes node ids like 1,2,3, got "${value}"`)
+  return list.map(Number)
+}
+
 async function remove (client: Client, _broker: string, topic: string): Promise<void> {
   await client.admin().deleteTopics([topic])
   process.stdout.write(`deleted topic "${topic}"\n`)
@@ -117,6 +155,7 @@ export function topicCommand (): Command {
     .description('create a topic')
     .argument('<topic>', 'topic name ([A-Za-z0-9._-], at most 249 characters)')
     .option('--partitions <n>', 'number of partitions (default: the broker\'s)', intArg(1))
+    .option('--replication-factor <n>', 'copies of each partition in a cluster (default: the brokers\' defaultReplicationFactor)', intArg(1))
     .option('--retention-ms <n>', 'keep records this long (-1: forever)', intArg(-1))
     .option('--retention-bytes <n>', 'keep at most this many bytes per partition (-1: no limit)', intArg(-1))
     .addOption(new Option('--cleanup-policy <policy>', 'delete old segments, or compact by key').argParser(choiceArg(['delete', 'compact'] as const)))
@@ -131,6 +170,13 @@ export function topicCommand (): Command {
     .argument('<topic>')
     .addOption(formatOption())
     .action(withClient(describe))
+  topic.command('reassign')
+    .description('move a partition to other brokers (cluster mode): new replicas catch up, then old ones go')
+    .argument('[topic]')
+    .option('--partition <p>', 'the partition to move', intArg(0))
+    .option('--replicas <ids>', 'its new replicas, preferred leader first (node ids, e.g. 2,3,4)', nodeList)
+    .option('--plan <file>', 'a JSON file of moves: [{ "topic", "partition", "replicas" }, ...]')
+    .action(withClient(reassign))
   topic.command('delete')
     .description('delete a topic and its data')
     .argument('<topic>')

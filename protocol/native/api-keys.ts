@@ -7,10 +7,14 @@
 
 import type { Infer, Schema } from './schema.js'
 import { ApiVersionsRequest, ApiVersionsResponse } from './apis/api-versions.js'
+import {
+  AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, DecommissionBrokerRequest, DecommissionBrokerResponse,
+} from './apis/cluster-admin.js'
 import { CreateTopicsRequest, CreateTopicsResponse } from './apis/create-topics.js'
 import { DeleteTopicsRequest, DeleteTopicsResponse } from './apis/delete-topics.js'
 import { DescribeTopicsRequest, DescribeTopicsResponse } from './apis/describe-topics.js'
 import { FetchRequest, FetchResponse } from './apis/fetch.js'
+import { FindCoordinatorRequest, FindCoordinatorResponse } from './apis/find-coordinator.js'
 import { ListOffsetsRequest, ListOffsetsResponse } from './apis/list-offsets.js'
 import { MetadataRequest, MetadataResponse } from './apis/metadata.js'
 import { ProduceRequest, ProduceResponse } from './apis/produce.js'
@@ -25,6 +29,9 @@ import { DescribeConnectionsRequest, DescribeConnectionsResponse } from './apis/
 import {
   AlterClientQuotasRequest, AlterClientQuotasResponse, DescribeClientQuotasRequest, DescribeClientQuotasResponse,
 } from './apis/client-quotas.js'
+import {
+  OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, ReplicaFetchRequest, ReplicaFetchResponse,
+} from './apis/replication.js'
 
 export const ApiKey = {
   Produce: 0,
@@ -33,6 +40,7 @@ export const ApiKey = {
   Metadata: 3,
   OffsetCommit: 8,
   OffsetFetch: 9,
+  FindCoordinator: 10,
   DescribeGroups: 15,
   ListGroups: 16,
   SaslHandshake: 17,
@@ -40,12 +48,16 @@ export const ApiKey = {
   CreateTopics: 19,
   DeleteTopics: 20,
   InitProducerId: 22,
+  OffsetForLeaderEpoch: 23,
   SaslAuthenticate: 36,
   DeleteGroups: 42,
+  AlterPartitionReassignments: 45,
   DescribeClientQuotas: 48,
   AlterClientQuotas: 49,
   GroupHeartbeat: 68,
   DescribeTopics: 1000,
+  ReplicaFetch: 1001,
+  DecommissionBroker: 1002,
   DescribeConnections: 1003,
 } as const
 export type ApiName = keyof typeof ApiKey
@@ -75,6 +87,7 @@ export const APIS = {
   GroupHeartbeat: spec('GroupHeartbeat', GroupHeartbeatRequest, GroupHeartbeatResponse),
   OffsetCommit: spec('OffsetCommit', OffsetCommitRequest, OffsetCommitResponse),
   OffsetFetch: spec('OffsetFetch', OffsetFetchRequest, OffsetFetchResponse),
+  FindCoordinator: spec('FindCoordinator', FindCoordinatorRequest, FindCoordinatorResponse),
   ListGroups: spec('ListGroups', ListGroupsRequest, ListGroupsResponse),
   DescribeGroups: spec('DescribeGroups', DescribeGroupsRequest, DescribeGroupsResponse),
   DeleteGroups: spec('DeleteGroups', DeleteGroupsRequest, DeleteGroupsResponse),
@@ -84,6 +97,10 @@ export const APIS = {
   DescribeClientQuotas: spec('DescribeClientQuotas', DescribeClientQuotasRequest, DescribeClientQuotasResponse),
   AlterClientQuotas: spec('AlterClientQuotas', AlterClientQuotasRequest, AlterClientQuotasResponse),
   DescribeConnections: spec('DescribeConnections', DescribeConnectionsRequest, DescribeConnectionsResponse),
+  OffsetForLeaderEpoch: spec('OffsetForLeaderEpoch', OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
+  ReplicaFetch: spec('ReplicaFetch', ReplicaFetchRequest, ReplicaFetchResponse),
+  AlterPartitionReassignments: spec('AlterPartitionReassignments', AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse),
+  DecommissionBroker: spec('DecommissionBroker', DecommissionBrokerRequest, DecommissionBrokerResponse),
 } as const
 export type Apis = typeof APIS
 

@@ -50,7 +50,7 @@ t.test('apis over raw TCP', async t => {
   const versions = await c.call('ApiVersions', {})
   const names = versions.apis.map(a => a.name).sort()
   t.same(names, ['AlterClientQuotas', 'ApiVersions', 'CreateTopics', 'DeleteGroups', 'DeleteTopics', 'DescribeClientQuotas', 'DescribeConnections',
-    'DescribeGroups', 'DescribeTopics', 'Fetch', 'GroupHeartbeat', 'InitProducerId', 'ListGroups', 'ListOffsets', 'Metadata', 'OffsetCommit',
+    'DescribeGroups', 'DescribeTopics', 'Fetch', 'FindCoordinator', 'GroupHeartbeat', 'InitProducerId', 'ListGroups', 'ListOffsets', 'Metadata', 'OffsetCommit',
     'OffsetFetch', 'Produce', 'SaslAuthenticate', 'SaslHandshake'])
 
   const created = await c.call('CreateTopics', { topics: [{ topic: 'orders', partitions: 3 }, { topic: 'bad/name', partitions: 1 }, { topic: 'zero', partitions: 0 }] })

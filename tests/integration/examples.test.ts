@@ -120,6 +120,7 @@ const NOT_RUN: Array<[RegExp, string]> = [
   [/^sudo bench\/setup/, 'benchmarks: installs peers and runs for minutes'],
   [/^npm run torture/, 'the campaign programs run for many minutes (their short runs are part of npm test)'],
   [/^spool broker start --data-dir \.\/data &/, 'starts its own broker on the default ports (MQTT is covered by the MQTT tests)'],
+  [/^etcd --name/, 'starts etcd and three brokers on fixed ports (tests/integration/cluster-*.test.ts run the same cluster on free ports)'],
 ]
 
 /** A line that does not end by itself: run in the background, stopped (Ctrl-C) at the block's end. */

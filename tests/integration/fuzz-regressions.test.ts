@@ -17,7 +17,7 @@ async function loggedBroker (t: TestLike, options: Partial<BrokerOptions> = {}):
       done()
     },
   })
-  const broker = await Broker.start({ dataDir: tempDir(t), host: '127.0.0.1', port: 0, httpPort: 0, mqttPort: null, logger: pino({ level: 'debug' }, sink), ...options })
+  const broker = await Broker.start({ dataDir: tempDir(t), host: '127.0.0.1', port: 0, httpPort: 0, mqttPort: null, kafkaPort: null, logger: pino({ level: 'debug' }, sink), ...options })
   t.teardown(() => broker.close())
   return { broker, lines }
 }

@@ -5,7 +5,8 @@
 //    point armed with 'exit' ends it at an exact step: after a write before the index and
 //    offsets move, half-way through a batch, at each step of a segment roll, half-way through
 //    and just before the rename of a producer snapshot, in a background fsync, at each step of
-//    a compaction swap, of a retention delete, and of close. The parent then recovers the
+//    a compaction swap, of a retention delete, of close, and of a truncation (a follower
+//    cutting a divergent tail across segments and leader epochs). The parent then recovers the
 //    directory and checks the log: every acknowledged batch is there (or, past retention and
 //    compaction, exactly what those keep) with its offsets and bytes, nothing else but the
 //    batch the crash interrupted; no torn batch, temp, .deleted or .cleaned file is left;
@@ -39,7 +40,7 @@ const CHILD_ENV = 'SPOOL_STORAGE_FAULT_CHILD'
 const PIDS = [500, 501, 502]
 const KEYS = 16
 
-type Workload = 'append' | 'compact' | 'retention' | 'close'
+type Workload = 'append' | 'compact' | 'retention' | 'close' | 'truncate'
 
 interface ChildSpec { dir: string, workload: Workload, point: string, skip: number }
 
@@ -48,7 +49,12 @@ const CONFIGS: Record<Workload, Partial<LogConfig>> = {
   compact: { segmentBytes: 4096, indexIntervalBytes: 256, cleanupPolicy: 'compact', minCleanableDirtyRatio: 0.01 },
   retention: { segmentBytes: 4096, indexIntervalBytes: 256, retentionBytes: 16384, retentionMs: -1 },
   close: { segmentBytes: 1024 * 1024, indexIntervalBytes: 512 },
+  truncate: { segmentBytes: 4096, indexIntervalBytes: 256 },
 }
+
+/** The truncate workload: epoch 1 from batch 0, epoch 2 from TRUNCATE_EPOCH_AT; the cut is at batch TRUNCATE_AT. */
+const TRUNCATE_EPOCH_AT = 200
+const TRUNCATE_AT = 150
 
 /** Batch `i` of the workload: producer PIDS[i % 3], 1..5 keyed records; the parent rebuilds it to compare and retry. */
 function workloadBatch (i: number, seq: number): Uint8Array {
@@ -74,10 +80,13 @@ function openLog (dir: string, workload: Workload, recover: boolean): Promise<Pa
 async function runChild (spec: ChildSpec): Promise<void> {
   installNodeCodecs()
   const log = await openLog(spec.dir, spec.workload, true)
-  faultPoints.arm(spec.point, 'exit', { skip: spec.skip, times: 1 })
+  if (spec.workload !== 'truncate') faultPoints.arm(spec.point, 'exit', { skip: spec.skip, times: 1 })
   const batches = spec.workload === 'append' ? 3000 : spec.workload === 'close' ? 200 : 400
   const seqs = new Map(PIDS.map(p => [p, 0]))
+  const bases: number[] = []
   for (let i = 0; i < batches; i++) {
+    if (spec.workload === 'truncate' && (i === 0 || i === TRUNCATE_EPOCH_AT)) log.becomeLeader(i === 0 ? 1 : 2)
+    bases.push(log.logEndOffset)
     const pid = PIDS[i % PIDS.length]!
     const seq = seqs.get(pid)!
     const r = log.append(workloadBatch(i, seq))
@@ -91,6 +100,10 @@ async function runChild (spec: ChildSpec): Promise<void> {
   }
   if (spec.workload === 'retention') await log.enforceRetention()
   if (spec.workload === 'close') await log.close()
+  if (spec.workload === 'truncate') {
+    faultPoints.arm(spec.point, 'exit', { skip: spec.skip, times: 1 })
+    await log.truncateTo(bases[TRUNCATE_AT]!)
+  }
   process.exit(0) // the point was never reached: the parent says so
 }
 
@@ -307,6 +320,10 @@ async function checkRecovered (t: Test, dir: string, workload: Workload, acked: 
   checkFiles(t, dir)
   const batches = await readBatches(log)
   const wrote = whatTheChildWrote(workload, acked)
+  if (workload === 'truncate') {
+    await checkTruncated(t, log, batches, wrote)
+    return
+  }
   const { missing, wrong } = workload === 'compact' ? checkCompacted(batches, wrote) : checkBatches(t, log, batches, wrote)
   t.equal(missing, 0, `every acknowledged batch that should survive is there (${acked.length} acknowledged)`)
   t.equal(wrong, 0, 'at its offsets, with its bytes')
@@ -318,6 +335,52 @@ async function checkRecovered (t: Test, dir: string, workload: Workload, acked: 
   t.teardown(() => again.close().catch(() => {}))
   t.same(await readBatches(again), before, 'a clean reopen reads the same')
   await again.close()
+}
+
+/**
+ * A crash inside truncateTo: the log is a prefix of what was written, from the cut on at
+ * most (never shorter), its epochs match its batch headers and end before the log end,
+ * producer state agrees with it; the truncation can be done again, appends go on.
+ */
+async function checkTruncated (t: Test, log: PartitionLog, batches: StoredBatch[], wrote: Wrote[]): Promise<void> {
+  const byBase = new Map(wrote.map(w => [w.base, w]))
+  const target = wrote[TRUNCATE_AT]!.base
+  let next = 0
+  let bad = 0
+  for (const b of batches) {
+    if (b.base !== next || JSON.stringify(byBase.get(b.base)?.values) !== JSON.stringify(b.values)) bad++
+    next = b.last + 1
+  }
+  t.equal(bad, 0, 'a prefix of the written batches, contiguous, with their bytes')
+  t.ok(log.logEndOffset >= target && log.logEndOffset <= wrote.at(-1)!.base + countOf(wrote.at(-1)!.i), `the log ends between the cut and the old end (${target} <= ${log.logEndOffset})`)
+  await checkEpochs(t, log)
+  const replayed = replayProducers(batches)
+  t.equal(PIDS.filter(pid => JSON.stringify(log.producerState(pid)?.batches ?? []) !== JSON.stringify(replayed.get(pid) ?? [])).length, 0, 'producer state agrees with the log')
+  t.equal(await log.truncateTo(target), target, 'the truncation completes when done again')
+  await checkEpochs(t, log)
+  t.same(log.epochEntries().map(e => e.epoch), [1], 'only the epoch below the cut is left')
+  const kept = (await readBatches(log)).length
+  t.equal(kept, TRUNCATE_AT, 'exactly the batches below the cut')
+  const pid = PIDS[0]!
+  const last = log.producerState(pid)?.batches.at(-1)
+  t.equal(log.append(workloadBatch(PIDS.length * 10_000, last === undefined ? 0 : last.lastSeq + 1)).baseOffset, target, 'appends go on at the cut')
+}
+
+/** Every batch's stamped epoch is the one the epoch cache says wrote it; no epoch starts at or past the end. */
+async function checkEpochs (t: Test, log: PartitionLog): Promise<void> {
+  const entries = log.epochEntries()
+  let mismatched = 0
+  for (let offset = log.logStartOffset, guard = 0; offset < log.logEndOffset && guard < 100_000; guard++) {
+    const r = await log.read(offset, 1 << 20)
+    forEachBatch(r.bytes, pos => {
+      const h = readBatchHeader(r.bytes, pos)
+      const epoch = entries.filter(e => e.startOffset <= h.baseOffset).at(-1)?.epoch
+      if (epoch !== h.partitionLeaderEpoch) mismatched++
+    })
+    offset = r.nextOffset
+  }
+  t.equal(mismatched, 0, 'the leader-epoch cache agrees with the batch headers')
+  t.equal(entries.filter(e => e.startOffset >= log.logEndOffset).length, 0, 'no epoch starts at or past the log end')
 }
 
 const CASES: Array<{ workload: Workload, point: string, skip: number }> = [
@@ -337,6 +400,9 @@ const CASES: Array<{ workload: Workload, point: string, skip: number }> = [
   { workload: 'close', point: 'close.beforeSnapshot', skip: 0 },
   { workload: 'close', point: 'snapshot.midWrite', skip: 0 },
   { workload: 'close', point: 'snapshot.beforeRename', skip: 0 },
+  { workload: 'truncate', point: 'truncate.afterSegments', skip: 0 },
+  { workload: 'truncate', point: 'segment.midRetire', skip: 2 },
+  { workload: 'truncate', point: 'truncate.afterCut', skip: 0 },
 ]
 
 async function runTests (): Promise<void> {

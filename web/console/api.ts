@@ -5,11 +5,11 @@
  */
 
 import type {
-  ApiErrorBody, ConnectionView, ConnectionsAnswer, GroupDetail, GroupSummary, OverviewAnswer, TopicDetail, TopicSummary, TrafficAnswer,
+  ApiErrorBody, ClusterAnswer, ConnectionView, ConnectionsAnswer, GroupDetail, GroupSummary, OverviewAnswer, TopicDetail, TopicSummary, TrafficAnswer,
 } from '../../broker/protocols/http/api/types.js'
 
 export type {
-  ConnectionActivityRow, ConnectionRow, ConnectionView, ConnectionsAnswer, EgressNotice, GroupDetail, GroupSummary, OverviewAnswer, Rates,
+  ClusterAnswer, ConnectionActivityRow, ConnectionRow, ConnectionView, ConnectionsAnswer, EgressNotice, GroupDetail, GroupSummary, OverviewAnswer, Rates,
   TopicDetail, TopicSummary, TrafficAnswer,
 } from '../../broker/protocols/http/api/types.js'
 
@@ -57,6 +57,7 @@ async function call<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: 
 
 export const api = {
   overview: () => call<OverviewAnswer>('GET', '/api/overview'),
+  cluster: () => call<ClusterAnswer>('GET', '/api/cluster'),
   topics: () => call<{ topics: TopicSummary[] }>('GET', '/api/topics').then(r => r.topics),
   topic: (name: string) => call<{ topic: TopicDetail }>('GET', `/api/topics/${encodeURIComponent(name)}`).then(r => r.topic),
   createTopic: (body: { topic: string, partitions?: number, config?: Record<string, string | number> }) =>

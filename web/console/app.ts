@@ -7,12 +7,14 @@
  *   #/groups  #/groups/<id>     groups-view.ts
  *   #/tail    #/tail/<topic>    tail-view.ts (through the browser SDK)
  *   #/traffic  #/traffic/<conn> traffic-view.ts (a connection id highlights its row)
+ *   #/brokers                   brokers-view.ts (the cluster's brokers and replica state)
  *
  * Every number comes from the broker's JSON api (`/api/...`, api.ts), polled by the view
  * on screen only; leaving a view stops its timers and closes its connections.
  */
 
 import { api } from './api.js'
+import { brokersView } from './brokers-view.js'
 import { formatBytes, formatDuration, formatRate, h, poll, type View } from './dom.js'
 import { groupsView } from './groups-view.js'
 import { tailView } from './tail-view.js'
@@ -24,6 +26,7 @@ const VIEWS: Record<string, { title: string, make: (param: string | null) => Vie
   groups: { title: 'Consumer groups', make: groupsView },
   tail: { title: 'Live tail', make: tailView },
   traffic: { title: 'Traffic', make: trafficView },
+  brokers: { title: 'Brokers', make: () => brokersView() },
 }
 
 function parseHash (): { name: string, param: string | null } {

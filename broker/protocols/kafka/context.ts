@@ -16,6 +16,7 @@ import type { BrokerMetrics } from '../../observability/metrics.js'
 import type { AuthExchange } from '../../security/authenticator.js'
 import type { Principal } from '../../security/principal.js'
 import type { AccessPolicy } from '../../services/access.js'
+import type { ClusterView } from '../../services/cluster-view.js'
 import type { ResponseRoom } from '../../services/fetch.js'
 import type { PartitionService } from '../../services/partitions.js'
 import type { ProducerIdService } from '../../services/producer-ids.js'
@@ -36,8 +37,10 @@ export interface KafkaContext {
   readonly metrics: BrokerMetrics
   /** The cluster id (config/cluster-id.ts). */
   readonly clusterId: string
-  /** This broker's node id: every broker id, leader and controller id Kafka clients see. */
+  /** This broker's node id: on a single broker every broker id, leader and controller id Kafka clients see. */
   readonly nodeId: number
+  /** In cluster mode the brokers, leaders, replicas and ISR Metadata describes; null on a single broker. */
+  readonly cluster: ClusterView | null
   readonly now: () => number
 }
 

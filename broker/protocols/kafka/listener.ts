@@ -14,6 +14,7 @@ import type { WireProtocol } from '../../network/connection.js'
 import type { BrokerMetrics } from '../../observability/metrics.js'
 import type { Authenticator } from '../../security/authenticator.js'
 import type { AccessPolicy } from '../../services/access.js'
+import type { ClusterView } from '../../services/cluster-view.js'
 import type { PartitionService } from '../../services/partitions.js'
 import type { ProducerIdService } from '../../services/producer-ids.js'
 import type { TopicService } from '../../services/topics.js'
@@ -34,6 +35,8 @@ export interface KafkaFrontEndOptions {
   groups: GroupAccess
   /** The policy every service call passes (for the cluster-level checks of the Kafka apis). */
   access: AccessPolicy
+  /** Cluster mode: the cluster Metadata and FindCoordinator describe (absent: a single broker). */
+  cluster?: ClusterView | null
   logger: Logger
   metrics: BrokerMetrics
   now: () => number
@@ -72,6 +75,7 @@ export function kafkaFrontEnd (o: KafkaFrontEndOptions): KafkaFrontEnd {
     metrics: o.metrics,
     clusterId: o.config.clusterId,
     nodeId: o.config.nodeId,
+    cluster: o.cluster?.clustered === true ? o.cluster : null,
     now: o.now,
   }
   const dispatcher = new KafkaDispatcher(o.metrics)

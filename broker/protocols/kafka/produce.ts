@@ -25,6 +25,7 @@ import { InvalidRecordError, InvalidRequiredAcksError, SpoolError, StorageError,
 import { KafkaErrorCode, kafkaErrorCodeOf } from '../../../protocol/kafka/error-codes.js'
 import { ATTR_TRANSACTIONAL, BATCH_HEADER_SIZE, LOG_OVERHEAD, OFFSET_ATTRIBUTES, OFFSET_BATCH_LENGTH } from '../../../protocol/record-batch/header.js'
 import type { RequestBody, ResponseInput } from '../../../protocol/kafka/registry.js'
+import type { RequiredAcks } from '../../services/replication.js'
 import { kafkaError, type KafkaContext, type KafkaRequestContext } from './context.js'
 import { TRANSACTIONS_NOT_SUPPORTED } from './metadata.js'
 
@@ -73,7 +74,7 @@ export function produce (ctx: KafkaContext, req: RequestBody<'Produce'>, rc: Kaf
       try {
         if (p.records === null || p.records.length === 0) throw new InvalidRecordError('the partition has no records')
         if (hasTransactionalBatch(p.records)) throw new TransactionalIdAuthorizationFailedError(TRANSACTIONS_NOT_SUPPORTED)
-        const r = ctx.partitions.append(caller, t.name, p.index, p.records)
+        const r = ctx.partitions.append(caller, t.name, p.index, p.records, { acks: acks as RequiredAcks })
         rc.connection.producedPartition(t.name, p.records.length, r.recordCount)
         const result = { index: p.index, errorCode: 0, baseOffset: r.baseOffset, logAppendTimeMs: -1, logStartOffset: r.logStartOffset }
         if (acks === -1) pendingSyncs.push({ topic: t.name, result })

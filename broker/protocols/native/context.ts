@@ -4,8 +4,10 @@ import type { Logger } from 'pino'
 import { SpoolError } from '../../../protocol/errors.js'
 import type { BrokerConfig } from '../../config/settings.js'
 import type { BrokerMetrics } from '../../observability/metrics.js'
+import type { ClusterAdmin, ClusterView } from '../../services/cluster-view.js'
 import type { PartitionService } from '../../services/partitions.js'
 import type { ProducerIdService } from '../../services/producer-ids.js'
+import type { ReplicaEndpoints } from '../../services/replication.js'
 import type { TopicService } from '../../services/topics.js'
 
 export interface BrokerContext {
@@ -17,6 +19,12 @@ export interface BrokerContext {
   readonly metrics: BrokerMetrics
   /** host:port clients should use for the native protocol (metadata). */
   readonly advertised: { host: string, port: number }
+  /** The brokers and partition leaders Metadata describes (a single broker: itself). */
+  readonly cluster: ClusterView
+  /** Cluster mode: the leader's side of ReplicaFetch and OffsetForLeaderEpoch (null on one broker). */
+  readonly replication: ReplicaEndpoints | null
+  /** Cluster mode: reassignment and decommission (null on one broker). */
+  readonly clusterAdmin: ClusterAdmin | null
   readonly now: () => number
 }
 

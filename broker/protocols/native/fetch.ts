@@ -27,14 +27,15 @@ export async function fetch (ctx: BrokerContext, req: RequestOf<'Fetch'>, rc: Re
     maxWaitMs: req.maxWaitMs,
     minBytes: req.minBytes,
     maxBytes: req.maxBytes,
+    rackId: req.rackId,
   })
   const topics: FetchTopics = []
   let current: FetchTopics[number] | null = null
   for (const p of result.partitions) {
     if (current === null || current.topic !== p.topic) topics.push(current = { topic: p.topic, partitions: [] })
     current.partitions.push(p.error === null
-      ? { partition: p.partition, errorCode: 0, errorMessage: null, highWatermark: p.highWatermark, lastStableOffset: p.lastStableOffset, logStartOffset: p.logStartOffset, recordsBytes: p.records.length }
-      : { partition: p.partition, ...errorFields(p.error), highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, recordsBytes: 0 })
+      ? { partition: p.partition, errorCode: 0, errorMessage: null, highWatermark: p.highWatermark, lastStableOffset: p.lastStableOffset, logStartOffset: p.logStartOffset, recordsBytes: p.records.length, preferredReadReplica: p.preferredReadReplica }
+      : { partition: p.partition, ...errorFields(p.error), highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, recordsBytes: 0, preferredReadReplica: -1 })
   }
   return { body: { throttleTimeMs: result.throttleTimeMs, topics }, records: result.records }
 }

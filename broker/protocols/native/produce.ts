@@ -3,7 +3,9 @@
  * PartitionLog.append validates the whole slice (size, magic, CRC32C, counts) before it
  * writes a byte, rewrites baseOffset in place and writes synchronously, so with acks=1 the
  * answer goes out once the bytes are in the file. acks=all waits for the partition's group
- * commit (one fdatasync shared by every batch waiting). acks=0 is never answered.
+ * commit (one fdatasync shared by every batch waiting) and, in a cluster, for every in-sync
+ * replica (NOT_ENOUGH_REPLICAS before the write below minInsyncReplicas, ..._AFTER_APPEND, or
+ * REQUEST_TIMED_OUT past timeoutMs). acks=0 is never answered.
  * A bad batch fails its partition only; the other partitions of the request are appended.
  * The connection counts what was appended per topic and charges the request's record bytes
  * to its produce quota; a throttled client is told how long to wait in `throttleTimeMs`.
@@ -39,7 +41,7 @@ export function produce (ctx: BrokerContext, req: RequestOf<'Produce'>, rc: Requ
       pos += p.recordsBytes
       let result: PartitionResult
       try {
-        const r = ctx.partitions.append(rc.connection.caller, t.topic, p.partition, payload)
+        const r = ctx.partitions.append(rc.connection.caller, t.topic, p.partition, payload, { acks: req.acks })
         rc.connection.producedPartition(t.topic, payload.length, r.recordCount)
         result = { partition: p.partition, errorCode: 0, errorMessage: null, baseOffset: r.baseOffset, logAppendTimeMs: -1, logStartOffset: r.logStartOffset }
         if (req.acks === -1) pendingSyncs.push({ topic: t.topic, result })
@@ -55,9 +57,9 @@ export function produce (ctx: BrokerContext, req: RequestOf<'Produce'>, rc: Requ
   if (pendingSyncs.length === 0) return { body: { throttleTimeMs, topics } }
   return Promise.all(pendingSyncs.map(async ({ topic, result }) => {
     try {
-      await ctx.partitions.sync(topic, result.partition)
+      await ctx.partitions.sync(topic, result.partition, req.timeoutMs)
     } catch (err) {
-      ctx.logger.error({ err, topic, partition: result.partition }, 'fsync failed')
+      if (!(err instanceof SpoolError) || err instanceof StorageError) ctx.logger.error({ err, topic, partition: result.partition }, 'fsync failed')
       Object.assign(result, errorFields(err instanceof SpoolError ? err : new StorageError('fsync failed', { cause: err })), { baseOffset: -1 })
     }
   })).then(() => ({ body: { throttleTimeMs: rc.connection.throttleRemainingMs, topics } }))

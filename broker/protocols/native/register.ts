@@ -17,4 +17,14 @@ export function registerHandlers (dispatcher: Dispatcher, ctx: BrokerContext): v
   dispatcher.register('Fetch', (req, rc) => fetch(ctx, req, rc))
   dispatcher.register('ListOffsets', (req, rc) => listOffsets(ctx, req, rc))
   dispatcher.register('InitProducerId', async (_req, rc) => ({ body: { producerId: await ctx.producerIds.allocate(rc.connection.caller), producerEpoch: 0 } }))
+  const replication = ctx.replication
+  if (replication !== null) {
+    dispatcher.register('ReplicaFetch', (req, rc) => replication.replicaFetch(req, rc.signal))
+    dispatcher.register('OffsetForLeaderEpoch', req => ({ body: replication.offsetForLeaderEpoch(req) }))
+  }
+  const admin = ctx.clusterAdmin
+  if (admin !== null) {
+    dispatcher.register('AlterPartitionReassignments', async req => ({ body: await admin.reassign(req.moves) }))
+    dispatcher.register('DecommissionBroker', async req => ({ body: await admin.decommission(req.nodeId, req.recommission) }))
+  }
 }

@@ -4,17 +4,27 @@
  * gets its own error; one bad name does not fail the others.
  */
 
-import { SpoolError, UnknownServerError } from '../../../protocol/errors.js'
-import type { RequestOf } from '../../../protocol/native/api-keys.js'
+import { ERROR_TABLE, SpoolError, UnknownServerError } from '../../../protocol/errors.js'
+import type { RequestOf, ResponseOf } from '../../../protocol/native/api-keys.js'
 import type { LogConfig } from '../../storage/config.js'
 import type { BrokerContext } from './context.js'
 import { errorFields } from './context.js'
 import type { Reply } from './dispatcher.js'
 import type { RequestContext } from './wire.js'
 
-function describePartitions (ctx: BrokerContext, partitions: number): Array<{ partition: number, errorCode: number, leader: number, leaderEpoch: number, replicas: number[], isr: number[] }> {
-  const node = ctx.config.nodeId
-  return Array.from({ length: partitions }, (_, partition) => ({ partition, errorCode: 0, leader: node, leaderEpoch: 0, replicas: [node], isr: [node] }))
+/** A topic's partitions as the cluster view has them (offline ones: LEADER_NOT_AVAILABLE). */
+function describePartitions (ctx: BrokerContext, topic: string): ResponseOf<'Metadata'>['topics'][number]['partitions'] {
+  return (ctx.cluster.partitions(topic) ?? []).map(p => ({
+    partition: p.partition,
+    errorCode: p.leader < 0 ? ERROR_TABLE.LEADER_NOT_AVAILABLE.code : 0,
+    leader: p.leader,
+    leaderEpoch: p.leaderEpoch,
+    replicas: p.replicas,
+    isr: p.isr,
+    offlineReplicas: p.offlineReplicas,
+    addingReplicas: p.addingReplicas,
+    removingReplicas: p.removingReplicas,
+  }))
 }
 
 export async function metadata (ctx: BrokerContext, req: RequestOf<'Metadata'>, rc: RequestContext): Promise<Reply<'Metadata'>> {
@@ -35,25 +45,25 @@ export async function metadata (ctx: BrokerContext, req: RequestOf<'Metadata'>, 
       topic: name,
       ...errorFields(error),
       internal: info?.internal ?? false,
-      partitions: info === undefined || error !== null ? [] : describePartitions(ctx, info.partitions),
+      partitions: info === undefined || error !== null ? [] : describePartitions(ctx, name),
       ...(error !== null ? { internal: false } : {}),
     })
   }
-  return {
-    body: {
-      clusterId: ctx.config.clusterId,
-      controllerId: ctx.config.nodeId,
-      brokers: [{ nodeId: ctx.config.nodeId, host: ctx.advertised.host, port: ctx.advertised.port }],
-      topics,
-    },
+  const brokers = []
+  for (const b of ctx.cluster.brokers()) {
+    const native = b.listeners.native
+    if (native !== undefined) brokers.push({ nodeId: b.nodeId, host: native.host, port: native.port, rack: b.rack, decommissioned: b.decommissioned })
   }
+  return { body: { clusterId: ctx.cluster.clusterId, controllerId: ctx.cluster.controllerId(), brokers, topics } }
 }
 
 export async function createTopics (ctx: BrokerContext, req: RequestOf<'CreateTopics'>, rc: RequestContext): Promise<Reply<'CreateTopics'>> {
   const topics = []
   for (const t of req.topics) {
     try {
-      const info = await ctx.topics.create(rc.connection.caller, t.topic, { partitions: t.partitions, config: t.config as Partial<LogConfig>, validateOnly: req.validateOnly })
+      const info = await ctx.topics.create(rc.connection.caller, t.topic, {
+        partitions: t.partitions, config: t.config as Partial<LogConfig>, validateOnly: req.validateOnly, ...(t.replicationFactor === -1 ? {} : { replicationFactor: t.replicationFactor }),
+      })
       topics.push({ topic: t.topic, errorCode: 0, errorMessage: null, partitions: info.partitions })
     } catch (err) {
       topics.push({ topic: t.topic, ...errorFields(asNamed(err, ctx)), partitions: t.partitions === -1 ? ctx.config.defaultPartitions : t.partitions })

@@ -20,6 +20,9 @@
  *   compaction.afterManifest  swap manifest committed, old segments still in place
  *   compaction.midSwap        between renaming the first and the remaining segments
  *   close.beforeSnapshot      in close(), data fsynced, producer snapshot not yet written
+ *   truncate.afterSegments    truncation: later segments renamed away, the cut segment untouched
+ *   truncate.afterCut         truncation: the cut segment truncated and fsynced, epochs and
+ *                             checkpoint not yet rewritten
  *   topics.beforeCreateMetadata   createTopic made the directories, topics.json not yet written
  *   topics.afterDeleteMetadata    deleteTopic wrote topics.json, directories not yet renamed
  *

@@ -3,7 +3,9 @@
  * without creating. Config keys are the broker's topic config names (retentionMs,
  * retentionBytes, cleanupPolicy, segmentBytes, segmentMs, deleteRetentionMs, maxBatchBytes, ...).
  *
- *   request  v0 := { topics: [{ topic, partitions (-1 = broker default), config: { key: number|string } }], validateOnly: bool }
+ *   request  v0 := { topics: [{ topic, partitions (-1 = broker default), replicationFactor (-1 = broker default), config: { key: number|string } }], validateOnly: bool }
+ *
+ * `replicationFactor` matters in a cluster only (a single broker holds one copy of everything).
  *   response v0 := { errorCode, errorMessage, topics: [{ topic, errorCode, errorMessage, partitions }] }
  */
 
@@ -15,6 +17,7 @@ export const CreateTopicsRequest = object({
   topics: array(object({
     topic: topicName,
     partitions: optional(int(-1, 1_000_000), -1),
+    replicationFactor: optional(int(-1, 1000), -1),
     config: optional(record(scalar, 100), {}),
   }), 10_000),
   validateOnly: optional(bool, false),

@@ -6,18 +6,24 @@
  * client skips records below it), at most `maxBytes` per partition and per request, except
  * that the first batch is returned even if larger, so a consumer always progresses.
  *
- *   request  v0 := { maxWaitMs, minBytes, maxBytes, isolationLevel: 0|1,
+ *   request  v0 := { maxWaitMs, minBytes, maxBytes, isolationLevel: 0|1, rackId?,
  *                    topics: [{ topic, partitions: [{ partition, fetchOffset, maxBytes }] }] }
  *   response v0 := { errorCode, errorMessage, throttleTimeMs, topics: [{ topic, partitions: [{ partition, errorCode,
- *                    errorMessage, highWatermark, lastStableOffset, logStartOffset, recordsBytes }] }] }
+ *                    errorMessage, highWatermark, lastStableOffset, logStartOffset, recordsBytes, preferredReadReplica? }] }] }
  *                  records := each partition's batches, concatenated in response order
  *
  * throttleTimeMs (0 when absent): a quota throttles this client; the broker reads nothing
  * more from the connection for that long, and the client should send nothing to this
  * broker before it has passed (Kafka's throttle_time_ms, KIP-219 order: answer, then wait).
+ *
+ * Cluster mode (docs/cluster.md): a partition is fetched from its leader; a broker that does
+ * not lead it answers NOT_LEADER_OR_FOLLOWER. A consumer that names its rack (`rackId`, KIP-392)
+ * may be told `preferredReadReplica`, a replica in its rack, and may then fetch that partition
+ * from it: a follower serves fetches that carry a rackId, up to its own high watermark.
+ * `preferredReadReplica` is -1 (absent) when the leader is the one to use.
  */
 
-import { array, int, object, oneOf, optional } from '../schema.js'
+import { array, int, object, oneOf, optional, str } from '../schema.js'
 import type { Infer } from '../schema.js'
 import { errorCode, errorMessage, offset, partitionId, topLevelError, topicName } from './common.js'
 
@@ -26,6 +32,7 @@ export const FetchRequest = object({
   minBytes: optional(int(0, 0x7fffffff), 1),
   maxBytes: optional(int(0, 0x7fffffff), 50 * 1024 * 1024),
   isolationLevel: optional(oneOf([0, 1] as const), 0),
+  rackId: optional(str(64), ''),
   topics: array(object({
     topic: topicName,
     partitions: array(object({ partition: partitionId, fetchOffset: offset, maxBytes: optional(int(0, 0x7fffffff), 1024 * 1024) }), 100_000),
@@ -46,6 +53,7 @@ export const FetchResponse = object({
       lastStableOffset: offset,
       logStartOffset: offset,
       recordsBytes: int(0, 0x7fffffff),
+      preferredReadReplica: optional(int(-1), -1),
     }), 100_000),
   })),
 })

@@ -15,6 +15,7 @@
  *   DELETE /api/groups/:id         deletes a group without members
  *   GET    /api/traffic            per-second rates per topic (history) and connections
  *   GET    /api/connections        connections with rates (?by=group|topic|client|host), the egress notice
+ *   GET    /api/cluster            brokers, controller, partitions under-replicated/offline/reassigning
  *
  * `?sinceMs=T` on /api/groups and /api/traffic limits the history to samples after T (the
  * console asks only for what it has not seen); `?internal=true` on /api/topics includes
@@ -34,9 +35,10 @@ import { CLUSTER_RESOURCE, type AccessPolicy } from '../../../services/access.js
 import type { StatsSampler, TopicRate } from '../../../observability/stats.js'
 import type { EgressWatch } from '../../../quotas/egress.js'
 import { connectionsRoute } from './connections-api.js'
+import type { ClusterView } from '../../../services/cluster-view.js'
 import type { ApiRequest, ApiRoute } from './router.js'
 import type {
-  GroupDetail, GroupSummary, OverviewAnswer, TopicDetail, TopicSummary, TrafficAnswer,
+  ClusterAnswer, GroupDetail, GroupSummary, OverviewAnswer, TopicDetail, TopicSummary, TrafficAnswer,
 } from './types.js'
 
 export interface ApiContext {
@@ -54,6 +56,8 @@ export interface ApiContext {
   connectionCount: () => number
   /** The services' policy (what /api/traffic may show). */
   access: AccessPolicy
+  /** The cluster (a single broker: itself); absent in embedders that do not give it. */
+  cluster?: ClusterView
   now: () => number
 }
 
@@ -272,6 +276,11 @@ export function apiRoutes (ctx: ApiContext, extra: readonly ApiRoute[] = []): Ap
       },
     },
     connectionsRoute(ctx),
+    {
+      pattern: '/api/cluster',
+      doc: 'brokers, controller, and partitions under-replicated, offline or being reassigned',
+      methods: { GET: req => ({ body: clusterAnswer(ctx, req) }) },
+    },
   ]
   routes.unshift({
     pattern: '/api',
@@ -285,4 +294,38 @@ export function apiRoutes (ctx: ApiContext, extra: readonly ApiRoute[] = []): Ap
     },
   })
   return routes
+}
+
+/** The cluster as the ClusterView has it, summed up for the console's Brokers screen. */
+function clusterAnswer (ctx: ApiContext, req: ApiRequest): ClusterAnswer {
+  const view = ctx.cluster
+  const counts = { total: 0, underReplicated: 0, offline: 0, reassigning: 0 }
+  const attention: ClusterAnswer['attention'] = []
+  if (view === undefined) {
+    return { clustered: false, clusterId: ctx.config.clusterId, controllerId: ctx.config.nodeId, nodeId: ctx.config.nodeId, brokers: [], partitions: counts, attention }
+  }
+  for (const t of ctx.topics.list(req.caller, { includeInternal: true })) {
+    for (const p of view.partitions(t.name) ?? []) {
+      counts.total++
+      const flags = [p.leader < 0 ? 'offline' : '', p.isr.length < p.replicas.length ? 'under-replicated' : '', p.addingReplicas.length + p.removingReplicas.length > 0 ? 'reassigning' : ''].filter(Boolean)
+      if (p.leader < 0) counts.offline++
+      if (p.isr.length < p.replicas.length) counts.underReplicated++
+      if (p.addingReplicas.length + p.removingReplicas.length > 0) counts.reassigning++
+      if (flags.length > 0 && attention.length < 200) {
+        attention.push({ topic: t.name, partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr, state: flags.join(',') })
+      }
+    }
+  }
+  return {
+    clustered: view.clustered,
+    clusterId: view.clusterId,
+    controllerId: view.controllerId(),
+    nodeId: view.nodeId,
+    brokers: view.brokers().map(b => ({
+      nodeId: b.nodeId, rack: b.rack, decommissioned: b.decommissioned,
+      listeners: Object.fromEntries(Object.entries(b.listeners).map(([k, v]) => [k, `${v.host}:${v.port}`])),
+    })),
+    partitions: counts,
+    attention,
+  }
 }

@@ -103,3 +103,16 @@ export interface TrafficAnswer {
 export interface ConnectionsAnswer extends ConnectionsDescription {
   egress: EgressNotice
 }
+
+/** GET /api/cluster: the brokers and the state of the partitions (a single broker is a cluster of one). */
+export interface ClusterAnswer {
+  clustered: boolean
+  clusterId: string
+  controllerId: number
+  /** The broker that answered. */
+  nodeId: number
+  brokers: Array<{ nodeId: number, rack: string | null, decommissioned: boolean, listeners: Record<string, string> }>
+  partitions: { total: number, underReplicated: number, offline: number, reassigning: number }
+  /** Partitions that are under-replicated, offline or being reassigned (at most 200). */
+  attention: Array<{ topic: string, partition: number, leader: number, leaderEpoch: number, replicas: number[], isr: number[], state: string }>
+}

@@ -1,0 +1,157 @@
+// Consumer groups and MQTT in a cluster of three embedded brokers (tests/helpers/cluster.ts,
+// real etcd and sockets; mqtt.js clients):
+// - a group's coordinator is the leader of its __consumer_offsets partition: every broker's
+//   FindCoordinator names it, other brokers answer NOT_COORDINATOR; an SDK group consumes,
+//   commits, and survives its coordinator's broker stopping (the new leader of the offsets
+//   partition loads the group; committed offsets are kept, nothing is consumed twice);
+// - MQTT: a publish on any broker reaches subscribers on every broker (forwarded to the log
+//   partition's leader, tailed from each broker's local replica); a QoS 1 publish is
+//   acknowledged once the in-sync replicas hold it; retained messages live in the replicated
+//   internal topic, so a broker restarted later serves what another one stored;
+// - Kafka clients: kcat's metadata lists the three brokers with each partition's leader,
+//   replicas and ISR; kcat produces with acks=all through one broker's address and reads
+//   everything back; a kafkajs consumer group, bootstrapped from another broker, finds its
+//   coordinator (the offsets partition's leader) and consumes every record once.
+import t from 'tap'
+import { startCluster } from '../helpers/cluster.js'
+import { collect } from '../helpers/conformance.js'
+import { RawClient } from '../helpers/raw-client.js'
+import { collect as collectMqtt, connectClient } from '../helpers/mqtt.js'
+import { kcat } from '../helpers/kafka-programs.js'
+import { waitFor } from '../helpers/wait.js'
+
+t.test('groups: coordinated by the leader of their offsets partition, and they move with it', async t => {
+  const c = await startCluster(t, { brokers: 3 })
+  const client = c.client(t)
+  await client.admin().createTopics([{ topic: 'work', partitions: 4, replicationFactor: 3 }])
+  await c.waitFor(() => [0, 1, 2, 3].every(p => (c.partition('work', p)?.isr.length ?? 0) === 3), 'work fully replicated')
+  const group = 'workers'
+  const coordinator = c.broker(1).groups.coordinatorPartition(group)
+  await c.waitFor(() => (c.partition('__consumer_offsets', coordinator)?.isr.length ?? 0) === 3, 'the offsets partition replicated')
+  const leader = c.leaderOf('__consumer_offsets', coordinator)
+  for (const b of c.brokers.values()) {
+    const raw = await RawClient.connect(b.ports.native!)
+    const found = await raw.call('FindCoordinator', { key: group })
+    t.same([found.errorCode, found.nodeId, found.port], [0, leader, c.broker(leader).ports.native], `broker ${b.config.nodeId} names the leader of offsets partition ${coordinator}`)
+    if (b.config.nodeId !== leader) {
+      const hb = await raw.call('GroupHeartbeat', { groupId: group, memberId: 'm', memberEpoch: 0, rebalanceTimeoutMs: 1000, sessionTimeoutMs: 5000, subscribedTopics: ['work'], ownedPartitions: [] })
+      t.equal(hb.errorCode, 16, 'another broker: NOT_COORDINATOR')
+    }
+    raw.close()
+  }
+
+  const producer = client.producer({ acks: 'all', lingerMs: 1 })
+  const send = async (from: number, n: number): Promise<void> => {
+    await Promise.all(Array.from({ length: n }, (_, i) => producer.send({ topic: 'work', messages: [{ key: `k${from + i}`, value: `v${from + i}` }] })))
+  }
+  await send(0, 200)
+  const seen = new Map<string, number>()
+  const consumers = [0, 1].map(() => client.consumer({ groupId: group, fromBeginning: true, autoCommitIntervalMs: 200, sessionTimeoutMs: 10_000, maxWaitMs: 100 }))
+  await Promise.all(consumers.map(consumer => consumer.subscribe({ topics: ['work'] })))
+  const consume = async (n: number): Promise<void> => {
+    const deadline = Date.now() + 30_000
+    while ([...seen.values()].reduce((a, b) => a + b, 0) < n && Date.now() < deadline) {
+      const batches = await Promise.all(consumers.map(cons => collect(cons, 1000, 300)))
+      for (const m of batches.flat()) {
+        const value = Buffer.from(m.value!).toString()
+        seen.set(value, (seen.get(value) ?? 0) + 1)
+      }
+    }
+  }
+  await consume(200)
+  t.equal(seen.size, 200, 'the group consumed every record')
+  await c.waitFor(() => {
+    const g = c.broker(leader).groups.describeGroups({ groupIds: [group] }).groups[0]!
+    return g.errorCode === 0 && g.offsets.length === 4 && g.offsets.every(o => o.committedOffset === o.logEndOffset)
+  }, 'the coordinator holds the committed offsets of every partition')
+
+  await c.stop(leader)
+  const newLeader = await (async () => {
+    await c.waitFor(() => c.leaderOf('__consumer_offsets', coordinator) > 0 && c.leaderOf('__consumer_offsets', coordinator) !== leader, 'a new leader of the offsets partition')
+    return c.leaderOf('__consumer_offsets', coordinator)
+  })()
+  await send(200, 100)
+  await consume(300)
+  t.equal(seen.size, 300, 'the group goes on after its coordinator\'s broker stopped')
+  t.same([...seen.values()].filter(n => n > 1), [], 'no record was consumed twice: the committed offsets moved with the group')
+  const g = c.broker(newLeader).groups.describeGroups({ groupIds: [group] }).groups[0]!
+  t.equal(g.errorCode, 0, `broker ${newLeader} coordinates the group now`)
+  t.equal(g.members.length, 2, 'with both members')
+  for (const consumer of consumers) await consumer.close()
+  await producer.close()
+})
+
+t.test('MQTT: publishes on any broker reach subscribers on every broker; retained messages are replicated', async t => {
+  const c = await startCluster(t, { brokers: 3, config: { mqttPort: 0 } })
+  const port = (id: number): number => c.broker(id).ports.mqtt!
+  const subs = await Promise.all([1, 2, 3].map(id => connectClient(t, port(id), { protocolVersion: 5, clientId: `sub-${id}` })))
+  for (const s of subs) await s.subscribeAsync('plant/#', { qos: 1 })
+  const got = subs.map(s => collectMqtt(s, 3, 20_000))
+  for (const id of [1, 2, 3]) {
+    const pub = await connectClient(t, port(id), { protocolVersion: 5, clientId: `pub-${id}` })
+    await pub.publishAsync(`plant/line${id}`, `from broker ${id}`, { qos: 1 })
+    await pub.endAsync()
+  }
+  const received = await Promise.all(got)
+  for (let i = 0; i < 3; i++) {
+    t.same(received[i]!.map(m => m.payload).sort(), ['from broker 1', 'from broker 2', 'from broker 3'], `a subscriber on broker ${i + 1} got the publishes made on every broker`)
+  }
+  for (const s of subs) await s.endAsync()
+
+  // Retained: stored through broker 2 in the replicated retained topic.
+  const pub = await connectClient(t, port(2), { protocolVersion: 4, clientId: 'retainer' })
+  await pub.publishAsync('plant/status', 'running', { qos: 1, retain: true })
+  await pub.endAsync()
+  await c.waitFor(() => [...c.brokers.values()].every(b => b.logs.partition('__mqtt_retained', 0).highWatermark >= 1), 'the retained record on every replica')
+  for (const id of [1, 3]) {
+    await c.stop(id)
+    await c.start(id)
+    const late = await connectClient(t, port(id), { protocolVersion: 4, clientId: `late-${id}` })
+    const retained = collectMqtt(late, 1, 10_000)
+    await late.subscribeAsync('plant/status', { qos: 1 })
+    t.same((await retained).map(m => m.payload), ['running'], `broker ${id}, restarted, serves the retained message stored through broker 2`)
+    await late.endAsync()
+  }
+})
+
+t.test('Kafka clients against the cluster: kcat metadata, acks=all produce and consume, a kafkajs group', async t => {
+  const c = await startCluster(t, { brokers: 3, config: { kafkaPort: 0, groupInitialRebalanceDelayMs: 0 } })
+  const client = c.client(t)
+  await client.admin().createTopics([{ topic: 'kafka-rf3', partitions: 3, replicationFactor: 3 }])
+  await c.waitFor(() => [0, 1, 2].every(p => (c.partition('kafka-rf3', p)?.isr.length ?? 0) === 3), 'kafka-rf3 fully replicated')
+  const address = (id: number): string => `127.0.0.1:${c.broker(id).ports.kafka!}`
+
+  const meta = await kcat(t, address(1), ['-L', '-J', '-t', 'kafka-rf3'])
+  t.equal(meta.code, 0, `kcat -L: ${meta.stderr}`)
+  const parsed = JSON.parse(meta.stdout) as { brokers: Array<{ id: number, name: string }>, topics: Array<{ topic: string, partitions: Array<{ partition: number, leader: number, replicas: Array<{ id: number }>, isrs: Array<{ id: number }> }> }> }
+  t.same(parsed.brokers.map(b => b.id).sort(), [1, 2, 3], 'kcat sees the three brokers')
+  t.same(parsed.brokers.map(b => b.name).sort(), [1, 2, 3].map(address).sort(), 'each at its own Kafka address')
+  for (const p of parsed.topics[0]!.partitions) {
+    t.equal(p.leader, c.leaderOf('kafka-rf3', p.partition), `partition ${p.partition}: the cluster's leader`)
+    t.same(p.replicas.map(r => r.id).sort(), [1, 2, 3], `partition ${p.partition}: three replicas`)
+    t.same(p.isrs.map(r => r.id).sort(), [1, 2, 3], `partition ${p.partition}: three in sync`)
+  }
+
+  const lines = Array.from({ length: 60 }, (_, i) => `k${i}|v${i}`)
+  const wrote = await kcat(t, address(2), ['-P', '-t', 'kafka-rf3', '-K', '|', '-X', 'acks=all', '-X', 'partitioner=murmur2_random'], { input: lines.join('\n') + '\n' })
+  t.equal(wrote.code, 0, `kcat -P with acks=all through broker 2: ${wrote.stderr}`)
+  const read = await kcat(t, address(3), ['-C', '-t', 'kafka-rf3', '-o', 'beginning', '-c', '60', '-e', '-q', '-f', '%k|%s\n'])
+  t.equal(read.code, 0, `kcat -C through broker 3: ${read.stderr}`)
+  t.same(read.stdout.trim().split('\n').sort(), [...lines].sort(), 'every record read back, from the partitions\' leaders')
+  // Every replica holds them: acks=all answered once the in-sync replicas had the batches.
+  await c.waitFor(() => [...c.brokers.values()].every(b => [0, 1, 2].reduce((n, p) => n + b.logs.partition('kafka-rf3', p).highWatermark, 0) === 60), 'the 60 records on every replica')
+
+  const { Kafka, logLevel } = await import('kafkajs')
+  const kafka = new Kafka({ clientId: 'cluster-kafkajs', brokers: [address(3)], logLevel: logLevel.NOTHING })
+  const consumer = kafka.consumer({ groupId: 'kafkajs-cluster', sessionTimeout: 10_000 })
+  await consumer.connect()
+  t.teardown(() => consumer.disconnect())
+  await consumer.subscribe({ topic: 'kafka-rf3', fromBeginning: true })
+  const seen: string[] = []
+  await consumer.run({ eachMessage: async ({ message }) => { seen.push(`${message.key!.toString()}|${message.value!.toString()}`) } })
+  await waitFor(() => seen.length >= 60, 60_000, 'the kafkajs group to read the 60 records')
+  t.same([...seen].sort(), [...lines].sort(), 'the kafkajs group read every record once')
+  const coordinatorPartition = c.broker(1).groups.coordinatorPartition('kafkajs-cluster')
+  const coordinator = c.leaderOf('__consumer_offsets', coordinatorPartition)
+  await c.waitFor(() => (c.broker(coordinator).groups.describeGroups({ groupIds: ['kafkajs-cluster'] }).groups[0]?.members.length ?? 0) === 1, 'the group lives on its coordinator')
+})
