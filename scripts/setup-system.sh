@@ -12,6 +12,8 @@
 #   etcd-server        etcd, the cluster tests' consensus store (tests/helpers/etcd.ts)
 #   etcd-client        etcdctl, to look at a test cluster's keys by hand
 #   tmux               a real terminal for `spool top` (send-keys, capture-pane)
+#   iproute2           `ip`: the cluster's network-partition tests build veth pairs and a
+#                      bridge between network namespaces (tests/helpers/cluster-netns.ts)
 set -eu
 
 need=""
@@ -24,6 +26,7 @@ command -v docker-compose >/dev/null 2>&1 || need="$need docker-compose"
 command -v etcd >/dev/null 2>&1 || need="$need etcd-server"
 command -v etcdctl >/dev/null 2>&1 || need="$need etcd-client"
 command -v tmux >/dev/null 2>&1 || need="$need tmux"
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
 
 [ -z "$need" ] && exit 0
 
