@@ -17,6 +17,8 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { SPOOL_BIN } from './processes.js'
 import { tempDir, type TestLike } from './broker.js'
@@ -102,6 +104,9 @@ export class BrokerProcess {
     const brokerArgs = [
       SPOOL_BIN, 'broker', 'start', '--node-id', String(o.nodeId), '--data-dir', o.dataDir,
       '--host', o.host ?? '127.0.0.1', '--port', '0', '--http-port', '0', '--mqtt-port', 'off', '--kafka-port', 'off',
+      // Inside a test's network namespaces the brokers bind other addresses than loopback;
+      // cluster mode does not take --auth yet, so they accept anonymous clients there.
+      ...(o.host === undefined || o.host === '127.0.0.1' ? [] : ['--allow-anonymous']),
       '--etcd-endpoints', o.etcdEndpoints.join(','), '--cluster-key-prefix', o.prefix, '--log-level', 'info', ...(o.args ?? []),
     ]
     const command = [...(o.inNamespace ?? []), 'setpriv', '--pdeathsig', 'KILL', '--', process.execPath, ...brokerArgs]
@@ -207,4 +212,11 @@ export async function startProcessCluster (t: TestLike, options: {
     },
     addresses: () => brokers.filter(b => b.running).map(b => b.address),
   }
+}
+
+/** The concatenated .log bytes of a partition directory, in offset order (segmentation aside). */
+export function logBytes (dataDir: string, topic: string, partition: number): Buffer {
+  const dir = path.join(dataDir, `${topic}-${partition}`)
+  const files = fs.readdirSync(dir).filter(f => /^\d{20}\.log$/.test(f)).sort()
+  return Buffer.concat(files.map(f => fs.readFileSync(path.join(dir, f))))
 }

@@ -6,9 +6,8 @@
 // decommission` draining a broker, the cluster metrics on /metrics, /api/cluster and the
 // console's Brokers screen.
 import t from 'tap'
-import { forEachBatch } from '../../protocol/record-batch/records.js'
 import type { Broker } from '../../broker/broker.js'
-import { startCluster } from '../helpers/cluster.js'
+import { startCluster, storedBatches } from '../helpers/cluster.js'
 import { runCli } from '../helpers/client-cli.js'
 import { httpGet } from '../helpers/broker.js'
 import { ensureWebBuild, launchBrowser, openPage } from '../helpers/browser.js'
@@ -19,18 +18,6 @@ async function spool (t: T, broker: Broker, args: string[]): Promise<string> {
   const r = await runCli(t, [...args, '--broker', `127.0.0.1:${broker.ports.native}`], { timeoutMs: 30_000 })
   if (r.code !== 0) throw new Error(`spool ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
   return r.stdout
-}
-
-/** Stored batch bytes of a partition up to its log end, as hex strings. */
-async function batches (broker: Broker, topic: string, partition: number): Promise<string[]> {
-  const log = broker.logs.partition(topic, partition)
-  const out: string[] = []
-  for (let offset = log.logStartOffset, guard = 0; offset < log.logEndOffset && guard < 100_000; guard++) {
-    const r = await log.read(offset, 1 << 20, { maxOffset: log.logEndOffset })
-    forEachBatch(r.bytes, (pos, size) => { out.push(Buffer.from(r.bytes.subarray(pos, pos + size)).toString('hex')) })
-    offset = r.nextOffset
-  }
-  return out
 }
 
 t.test('topic create with a replication factor, cluster status healthy and degraded, metrics, /api/cluster, console', async t => {
@@ -95,7 +82,7 @@ t.test('reassignment with throttled catch-up, then a decommission', async t => {
   await Promise.all(Array.from({ length: 3000 }, (_, i) => producer.send({ topic: 'moving', messages: [{ key: `k${i}`, value }] })))
   await producer.close()
   const leaderBefore = c.broker(c.leaderOf('moving', 0))
-  const reference = await batches(leaderBefore, 'moving', 0)
+  const reference = await storedBatches(leaderBefore, 'moving', 0)
   const bytes = leaderBefore.logs.partition('moving', 0).sizeBytes
   t.ok(bytes > 1024 * 1024, `about ${Math.round(bytes / 1024)} KiB to move`)
   const startedAt = Date.now()
@@ -110,7 +97,7 @@ t.test('reassignment with throttled catch-up, then a decommission', async t => {
   }, 'the move completes', 60_000)
   const tookMs = Date.now() - startedAt
   t.ok(tookMs >= 2000, `the catch-up was throttled (${tookMs} ms for ${Math.round(bytes / 1024)} KiB at 256 KiB/s)`)
-  for (const id of target) t.same(await batches(c.broker(id), 'moving', 0), reference, `new replica ${id} holds the same batches`)
+  for (const id of target) t.same(await storedBatches(c.broker(id), 'moving', 0), reference, `new replica ${id} holds the same batches`)
   for (const id of before) {
     await c.waitFor(() => c.broker(id).logs.partition('moving', 0).logEndOffset === 0, `old replica ${id} emptied`)
   }
@@ -130,6 +117,7 @@ t.test('docker-compose.cluster.yml: three brokers on three etcd members, loopbac
   const { execFileSync } = await import('node:child_process')
   const { fileURLToPath } = await import('node:url')
   const { resolveConfig } = await import('../../broker/config/settings.js')
+  const { checkExposure } = await import('../../broker/security/broker-security.js')
   const root = fileURLToPath(new URL('../../../', import.meta.url))
   execFileSync('docker-compose', ['-f', 'docker-compose.cluster.yml', 'config', '-q'], { cwd: root, timeout: 30_000 })
   t.pass('docker-compose config -q accepts the file')
@@ -154,7 +142,11 @@ t.test('docker-compose.cluster.yml: three brokers on three etcd members, loopbac
     t.same(args.slice(0, 2), ['broker', 'start'], `${service} runs spool broker start`)
     const flags: Record<string, string> = {}
     for (let i = 2; i < args.length; i += 2) flags[args[i]!.replace(/^--/, '').replace(/-([a-z])/g, (_m, ch: string) => ch.toUpperCase())] = args[i + 1]!
-    const config = resolveConfig({ flags: flags as never })
+    const block = normalized.slice(normalized.indexOf(`\n  ${service}:\n`) + 1)
+    const environment = Object.fromEntries([...(/\n {4}environment:\n((?: {6}\S+: .*\n)+)/.exec(block)?.[1] ?? '').matchAll(/^ {6}(\S+): ['"]?([^'"\n]*)['"]?$/gm)].map(m => [m[1]!, m[2]!]))
+    const config = resolveConfig({ flags: flags as never, env: environment })
+    // It listens on 0.0.0.0 inside its container: the broker's exposure rule must let it.
+    t.doesNotThrow(() => checkExposure(config), `${service}: may listen on ${config.host} (allowAnonymous ${String(config.allowAnonymous)})`)
     nodeIds.add(config.nodeId)
     t.same(config.etcdEndpoints, ['http://etcd1:2379', 'http://etcd2:2379', 'http://etcd3:2379'], `${service}: every etcd member`)
     const advertised = Object.fromEntries((config.advertisedListeners ?? []).map(e => e.split('=') as [string, string]))
