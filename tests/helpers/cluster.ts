@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto'
 import { Broker, type BrokerOptions } from '../../broker/broker.js'
 import type { PartitionState } from '../../broker/cluster/records.js'
 import { Client, type ClientOptions } from '../../client/index.js'
+import { forEachBatch } from '../../protocol/record-batch/records.js'
 import { tempDir, type TestLike } from './broker.js'
 import { startEtcd, type EtcdCluster } from './etcd.js'
 
@@ -104,4 +105,16 @@ export async function startCluster (t: TestLike, options: ClusterOptions = {}): 
     },
   }
   return cluster
+}
+
+/** Every stored batch of a partition on one broker, as hex, read from its local log up to its log end. */
+export async function storedBatches (broker: Broker, topic: string, partition: number): Promise<string[]> {
+  const log = broker.logs.partition(topic, partition)
+  const out: string[] = []
+  for (let offset = log.logStartOffset, guard = 0; offset < log.logEndOffset && guard < 100_000; guard++) {
+    const r = await log.read(offset, 1 << 20, { maxOffset: log.logEndOffset })
+    forEachBatch(r.bytes, (pos, size) => { out.push(Buffer.from(r.bytes.subarray(pos, pos + size)).toString('hex')) })
+    offset = r.nextOffset
+  }
+  return out
 }

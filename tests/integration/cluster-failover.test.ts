@@ -8,12 +8,11 @@
 //    never fetch, then dies; the new leader goes on without them, and the old leader, back,
 //    truncates them (OffsetForLeaderEpoch) and holds exactly the new leader's log.
 // (Network partitions, a paused follower and a rolling restart: cluster-partition.test.ts.)
-import fs from 'node:fs'
-import path from 'node:path'
 import t from 'tap'
 import { Client } from '../../client/index.js'
 import { startEtcd } from '../helpers/etcd.js'
-import { startProcessCluster, type ProcessCluster } from '../helpers/cluster-processes.js'
+import { logBytes, startProcessCluster, type ProcessCluster } from '../helpers/cluster-processes.js'
+import { sleep } from '../helpers/wait.js'
 import { Load, checkRecords, waitForPartitions } from '../helpers/cluster-load.js'
 
 type T = Parameters<Parameters<typeof t.test>[0]>[0]
@@ -23,15 +22,6 @@ function client (t: T, c: ProcessCluster): Client {
   t.teardown(() => cl.close())
   return cl
 }
-
-/** The concatenated .log bytes of a partition directory, in offset order (segmentation aside). */
-function logBytes (dataDir: string, topic: string, partition: number): Buffer {
-  const dir = path.join(dataDir, `${topic}-${partition}`)
-  const files = fs.readdirSync(dir).filter(f => /^\d{20}\.log$/.test(f)).sort()
-  return Buffer.concat(files.map(f => fs.readFileSync(path.join(dir, f))))
-}
-
-async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 async function createTopic (c: ProcessCluster, cl: Client, topic: string, partitions: number): Promise<void> {
   await cl.admin().createTopics([{ topic, partitions, replicationFactor: 3 }])

@@ -14,12 +14,12 @@
 //    is killed with SIGKILL (no teardown runs): they die with it.
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
-import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { Client } from '../../client/index.js'
 import { startEtcd } from '../helpers/etcd.js'
-import { startProcessCluster, type ProcessCluster } from '../helpers/cluster-processes.js'
+import { logBytes, startProcessCluster, type ProcessCluster } from '../helpers/cluster-processes.js'
+import { sleep } from '../helpers/wait.js'
 import { Load, checkRecords, waitForAgreement, waitForPartitions } from '../helpers/cluster-load.js'
 import { createNetnsLab, startNetnsEtcd } from '../helpers/cluster-netns.js'
 
@@ -37,14 +37,6 @@ function client (t: T, c: ProcessCluster): Client {
   t.teardown(() => cl.close())
   return cl
 }
-
-function logBytes (dataDir: string, topic: string, partition: number): Buffer {
-  const dir = path.join(dataDir, `${topic}-${partition}`)
-  const files = fs.readdirSync(dir).filter(f => /^\d{20}\.log$/.test(f)).sort()
-  return Buffer.concat(files.map(f => fs.readFileSync(path.join(dir, f))))
-}
-
-async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 async function waitUntil (predicate: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

@@ -10,32 +10,18 @@
 // while etcd is down keeps trying to join.
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { forEachBatch } from '../../protocol/record-batch/records.js'
 import { encodeBatch } from '../../protocol/record-batch/records.js'
 import pino from 'pino'
 import { NotEnoughReplicasError, RequestTimedOutError, SpoolError } from '../../protocol/errors.js'
 import { Connection } from '../../client/connection.js'
 import { isStaleMetadataError } from '../../client/cluster.js'
 import { nodeTcpTransport } from '../../client/transport/node-tcp.js'
-import type { Broker } from '../../broker/broker.js'
-import { startCluster } from '../helpers/cluster.js'
+import { startCluster, storedBatches } from '../helpers/cluster.js'
 import { startBroker } from '../helpers/broker.js'
 import { startEtcd } from '../helpers/etcd.js'
 import { collect } from '../helpers/conformance.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { utf8 } from '../helpers/bytes.js'
-
-/** Every stored batch of a partition, as hex, read from the local log up to its log end. */
-async function batchesOf (broker: Broker, topic: string, partition: number): Promise<string[]> {
-  const log = broker.logs.partition(topic, partition)
-  const out: string[] = []
-  for (let offset = log.logStartOffset, guard = 0; offset < log.logEndOffset && guard < 100_000; guard++) {
-    const r = await log.read(offset, 1 << 20, { maxOffset: log.logEndOffset })
-    forEachBatch(r.bytes, (pos, size) => { out.push(Buffer.from(r.bytes.subarray(pos, pos + size)).toString('hex')) })
-    offset = r.nextOffset
-  }
-  return out
-}
 
 t.test('three brokers replicate a topic: same bytes, same offsets, one metadata view', async t => {
   const c = await startCluster(t, { brokers: 3 })
@@ -65,9 +51,9 @@ t.test('three brokers replicate a topic: same bytes, same offsets, one metadata 
   for (let p = 0; p < 3; p++) {
     const leader = c.broker(leaders[p]!)
     await c.waitFor(() => [...c.brokers.values()].every(b => b.logs.partition('orders', p).highWatermark === leader.logs.partition('orders', p).logEndOffset), `partition ${p}: every replica at the leader's end`)
-    const reference = await batchesOf(leader, 'orders', p)
+    const reference = await storedBatches(leader, 'orders', p)
     for (const b of c.brokers.values()) {
-      t.same(await batchesOf(b, 'orders', p), reference, `partition ${p}: broker ${b.config.nodeId} holds the leader's batches byte for byte`)
+      t.same(await storedBatches(b, 'orders', p), reference, `partition ${p}: broker ${b.config.nodeId} holds the leader's batches byte for byte`)
     }
   }
   const consumer = client.consumer({ fromBeginning: true, maxWaitMs: 100 })
