@@ -333,7 +333,10 @@ t.test('examples/kafka-kafkajs.js and examples/kafka-confluent.py run to their e
     const js = await runProgram(t, process.execPath, ['examples/kafka-kafkajs.js', address], { cwd: root.pathname, timeoutMs: 60_000 })
     t.equal(js.code, 0, `kafkajs run ${round}: ${js.stderr}`)
     t.match(js.stdout, /^produced( \d\/\d+)+\n/, `kafkajs run ${round}: produced`)
-    t.equal(js.stderr, '', `kafkajs run ${round}: nothing on stderr`)
+    // Node >= 24 warns when a timer is given a negative delay, and kafkajs 2.2.4 gives one
+    // (its request queue computes "throttled until -1" minus now): that one warning, from
+    // kafkajs, is all stderr may hold. The README's Node section says so.
+    t.equal(withoutKafkajsTimerWarning(js.stderr), '', `kafkajs run ${round}: nothing else on stderr`)
     t.equal(js.stdout.split('\n').filter(l => l.startsWith('read ')).length, 3, `kafkajs run ${round}: read this run's three`)
     const py = await runProgram(t, join(root.pathname, 'examples/kafka-confluent.py'), [address], { cwd: root.pathname, timeoutMs: 60_000 })
     t.equal(py.code, 0, `confluent run ${round}: ${py.stderr}`)
@@ -343,3 +346,9 @@ t.test('examples/kafka-kafkajs.js and examples/kafka-confluent.py run to their e
   const described = broker.groups.describeGroups({ groupIds: ['kafkajs-demo', 'python-demo'] }).groups
   t.same(described.map(g => [g.groupId, g.totalLag]), [['kafkajs-demo', 0], ['python-demo', 0]], 'both groups committed everything they read')
 })
+
+/** stderr without Node's TimeoutNegativeWarning (three lines), which kafkajs triggers on Node >= 24. */
+function withoutKafkajsTimerWarning (stderr: string): string {
+  return stderr
+    .replace(/\(node:\d+\) TimeoutNegativeWarning: -?\d+ is a negative number\.\nTimeout duration was set to 1\.\n(\(Use `node --trace-warnings \.\.\.` to show where the warning was created\)\n)?/g, '')
+}

@@ -99,8 +99,10 @@ t.test('a client that ignores the throttle gets its next answer no sooner than t
   for (let i = 0; i + 1 < seen.length; i++) {
     const { throttleTimeMs, atMs } = seen[i]!
     if (throttleTimeMs === 0) continue
-    // Timers fire no earlier than asked; 5 ms for clock granularity.
-    t.ok(seen[i + 1]!.atMs - atMs >= throttleTimeMs - 5, `answer ${i + 2} came ${seen[i + 1]!.atMs - atMs} ms after an answer saying ${throttleTimeMs} ms`)
+    // The broker mutes the connection for the whole throttle time after it wrote the answer;
+    // seen from here, the two answers' delivery delays may differ by some tens of ms on a
+    // loaded machine, so 50 ms of slack (against throttles of 260-1000 ms).
+    t.ok(seen[i + 1]!.atMs - atMs >= throttleTimeMs - 50, `answer ${i + 2} came ${seen[i + 1]!.atMs - atMs} ms after an answer saying ${throttleTimeMs} ms`)
   }
   // Requests pipelined while throttled wait, in order, and are all answered.
   const ids = Array.from({ length: 5 }, () => raw.send('Fetch', fetch))
