@@ -268,6 +268,8 @@ t.test('group ACLs: alice consumes in team-a.*, is refused team-b.* (GROUP_AUTHO
   t.equal(b.groups.memberCount('team-b.orders'), 0, 'and she is not a member')
   const bob = kafkajs(addr, scram('bob'))
   t.same(await consumeKafkajs(bob, 'team-b.logs', 'logs.app', 1), ['l1'], 'bob reads logs.app in team-b.logs')
+  // His group exists from its commit on (a loaded machine may take a moment to write it).
+  await waitFor(() => b.groups.committed('team-b.logs').size > 0, 10_000, 'bob\'s commit')
 
   await withAdmin(alice, async a => {
     t.same((await a.listGroups()).groups.map(g => g.groupId), ['team-a.orders'], 'ListGroups shows alice only the groups she may describe')
