@@ -36,7 +36,7 @@
 import type { Logger } from 'pino'
 import { fileURLToPath } from 'node:url'
 import { installNodeCodecs } from '../platform/node-codecs.js'
-import { resolveClusterId } from './config/cluster-id.js'
+import { clusterIdOfCluster, resolveClusterId } from './config/cluster-id.js'
 import { listenerTable, type BrokerPorts, type ListenerConfig } from './config/listeners.js'
 import { resolveConfig, type BrokerConfig } from './config/settings.js'
 import { registerClusterMetrics } from './cluster/cluster-metrics.js'
@@ -199,11 +199,18 @@ export class Broker {
     })
     const listeners: Listener[] = []
     const closers: Array<() => void> = []
+    // `auto` becomes one id for every protocol's metadata: on a single broker the one kept in
+    // its data dir; in a cluster every broker must report (and find its etcd keys under) the
+    // same id, so there it is `spool` unless --cluster-id names another.
+    try {
+      config.clusterId = config.etcdEndpoints === null ? resolveClusterId(config.dataDir, config.clusterId) : clusterIdOfCluster(config.clusterId)
+    } catch (err) {
+      await logs.close()
+      throw err
+    }
     // Cluster mode only: the hooks the services take; null keeps the single-broker path.
     const cluster = config.etcdEndpoints === null ? null : ClusterNode.prepare(config, logs, logger)
     try {
-      // `auto` becomes the id kept in the data dir, for every protocol's metadata.
-      config.clusterId = resolveClusterId(config.dataDir, config.clusterId)
       // Services: the only writers of topics and partitions.
       const metrics = new BrokerMetrics()
       const security = await BrokerSecurity.open({

@@ -4,7 +4,9 @@
  * stays: with the `clusterId` setting left at `auto`, the first start generates one (22
  * characters of base64url, as Kafka's own ids) and keeps it in `<dataDir>/cluster-id`
  * (written atomically and durably); later starts read it back. Any other value of the
- * setting is used as given and the file is left alone.
+ * setting is used as given and the file is left alone. In cluster mode every broker must
+ * report the same id (and the cluster's etcd keys live under it), so there `auto` stands for
+ * the fixed id `spool` (clusterIdOfCluster); several clusters on one etcd each set their own.
  *
  *   cluster-id := the id, then a newline (nothing else)
  */
@@ -18,6 +20,13 @@ import { writeFileAtomic } from '../storage/atomic-file.js'
 export const CLUSTER_ID_FILE = 'cluster-id'
 const AUTO = 'auto'
 const VALID = /^[A-Za-z0-9._-]{1,64}$/
+
+/** Cluster mode: the configured id, `spool` for `auto`. */
+export function clusterIdOfCluster (configured: string): string {
+  return configured === AUTO ? CLUSTER_DEFAULT_ID : configured
+}
+
+const CLUSTER_DEFAULT_ID = 'spool'
 
 /** The configured id, or (for `auto`) the one kept in the data dir, created on first use. */
 export function resolveClusterId (dataDir: string, configured: string): string {

@@ -36,7 +36,7 @@ export const SETTINGS = {
   logLevel: s<string>('level', 'info', 'Log level: fatal, error, warn, info, debug, trace or silent'),
   logFormat: s<string>('format', 'auto', 'Log lines as json, or pretty (readable); auto: pretty on a terminal, json otherwise'),
   nodeId: s<number>('int', 0, 'This broker\'s node id'),
-  clusterId: s<string>('string', 'auto', 'Cluster id reported in metadata (native and Kafka); auto: one generated on first start and kept in the data dir (file cluster-id)'),
+  clusterId: s<string>('string', 'auto', 'Cluster id reported in metadata (native and Kafka); auto: one generated on first start and kept in the data dir (file cluster-id); with etcdEndpoints, auto is spool (every broker of a cluster reports one id)'),
   mqttPort: s<number | null>('port', 1883, 'MQTT 3.1.1/5 TCP port (also served over WebSocket at /mqtt on the HTTP port); off disables both'),
   kafkaPort: s<number | null>('port', 9092, 'Kafka wire-protocol TCP port for existing Kafka clients (kcat, librdkafka, kafkajs); off disables it'),
   kafkaAdvertisedListener: s<string | null>('string', null, 'host:port (or host) Kafka clients are told to connect to in Metadata and FindCoordinator answers; default: 127.0.0.1 (or --host) and the bound Kafka port'),
