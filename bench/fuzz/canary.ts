@@ -8,6 +8,7 @@
 
 import mqtt, { type MqttClient } from 'mqtt'
 import { Client, type Consumer, type Producer } from '../../client/index.js'
+import { sleep } from '../lib/procs.js'
 
 export interface CanaryStats {
   name: string
@@ -26,9 +27,6 @@ function newStats (name: string): CanaryStats {
   return { name, roundTrips: 0, failures: 0, acknowledged: 0, consumed: 0, maxRoundTripMs: 0, maxGapMs: 0, lastError: null }
 }
 
-function sleep (ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms))
-}
 
 function within<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -39,6 +37,42 @@ function within<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** One record at a time through the native protocol: produce (acks=1), read back by a consumer. */
+/**
+ * A canary's loop: every `intervalMs` one record goes out (`send` resolves when the broker
+ * acknowledged it) and must come back (`arrived` resolves when it was read), each within
+ * `timeoutMs`; round trips, the longest one, the longest gap between them and failures go
+ * into `stats`. `waiting` maps a record's key to what its arrival resolves.
+ */
+async function roundTrips<K> (o: {
+  stats: CanaryStats, intervalMs: number, timeoutMs: number, what: string, stopped: () => boolean,
+  waiting: Map<K, () => void>, key: (n: number) => K, send: (key: K) => Promise<unknown>,
+}): Promise<void> {
+  let seq = 0
+  let lastDone = -1
+  const stats = o.stats
+  while (!o.stopped()) {
+    const key = o.key(seq++)
+    const started = performance.now()
+    const arrived = new Promise<void>(resolve => o.waiting.set(key, resolve))
+    try {
+      await within(o.send(key), o.timeoutMs, `a ${o.what} send`)
+      stats.acknowledged++
+      await within(arrived, o.timeoutMs, `reading a ${o.what} record back`)
+      const now = performance.now()
+      stats.roundTrips++
+      stats.maxRoundTripMs = Math.max(stats.maxRoundTripMs, now - started)
+      if (lastDone >= 0) stats.maxGapMs = Math.max(stats.maxGapMs, now - lastDone)
+      lastDone = now
+    } catch (err) {
+      stats.failures++
+      stats.lastError = (err as Error).message
+    } finally {
+      o.waiting.delete(key)
+    }
+    await sleep(o.intervalMs)
+  }
+}
+
 export class SdkCanary {
   readonly stats: CanaryStats
   readonly #client: Client
@@ -76,30 +110,11 @@ export class SdkCanary {
     this.#loop = this.#run()
   }
 
-  async #run (): Promise<void> {
-    let seq = 0
-    let lastDone = -1
-    while (!this.#stopped) {
-      const n = seq++
-      const started = performance.now()
-      const read = new Promise<void>(resolve => this.#waiting.set(n, resolve))
-      try {
-        await within(this.#producer!.send({ topic: this.#topic, messages: [{ key: 'canary', value: String(n) }] }), this.timeoutMs, 'a canary send')
-        this.stats.acknowledged++
-        await within(read, this.timeoutMs, 'reading a canary record back')
-        const now = performance.now()
-        this.stats.roundTrips++
-        this.stats.maxRoundTripMs = Math.max(this.stats.maxRoundTripMs, now - started)
-        if (lastDone >= 0) this.stats.maxGapMs = Math.max(this.stats.maxGapMs, now - lastDone)
-        lastDone = now
-      } catch (err) {
-        this.stats.failures++
-        this.stats.lastError = (err as Error).message
-      } finally {
-        this.#waiting.delete(n)
-      }
-      await sleep(this.intervalMs)
-    }
+  #run (): Promise<void> {
+    return roundTrips({
+      stats: this.stats, intervalMs: this.intervalMs, timeoutMs: this.timeoutMs, what: 'canary', stopped: () => this.#stopped,
+      waiting: this.#waiting, key: n => n, send: n => this.#producer!.send({ topic: this.#topic, messages: [{ key: 'canary', value: String(n) }] }),
+    })
   }
 
   /** Waits (bounded) until every acknowledged record was read back, then stops. */
@@ -141,30 +156,11 @@ export class MqttCanary {
     this.#loop = this.#run()
   }
 
-  async #run (): Promise<void> {
-    let seq = 0
-    let lastDone = -1
-    while (!this.#stopped) {
-      const key = String(seq++)
-      const started = performance.now()
-      const got = new Promise<void>(resolve => this.#waiting.set(key, resolve))
-      try {
-        await within(this.#client!.publishAsync(this.topic, key, { qos: 1 }), this.timeoutMs, 'an MQTT canary publish')
-        this.stats.acknowledged++
-        await within(got, this.timeoutMs, 'an MQTT canary message')
-        const now = performance.now()
-        this.stats.roundTrips++
-        this.stats.maxRoundTripMs = Math.max(this.stats.maxRoundTripMs, now - started)
-        if (lastDone >= 0) this.stats.maxGapMs = Math.max(this.stats.maxGapMs, now - lastDone)
-        lastDone = now
-      } catch (err) {
-        this.stats.failures++
-        this.stats.lastError = (err as Error).message
-      } finally {
-        this.#waiting.delete(key)
-      }
-      await sleep(this.intervalMs)
-    }
+  #run (): Promise<void> {
+    return roundTrips({
+      stats: this.stats, intervalMs: this.intervalMs, timeoutMs: this.timeoutMs, what: 'MQTT canary', stopped: () => this.#stopped,
+      waiting: this.#waiting, key: n => String(n), send: key => this.#client!.publishAsync(this.topic, key, { qos: 1 }),
+    })
   }
 
   async stop (): Promise<CanaryStats> {

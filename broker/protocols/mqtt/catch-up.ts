@@ -43,6 +43,7 @@ import type { DecodedRecord } from '../../../protocol/record-batch/records.js'
 import type { QoS } from './codec.js'
 import { readBudgeted, type LogAccess } from './log-access.js'
 import { recordToMessage, type MqttMessage } from './mapping.js'
+import { grantOverlapping, type OverlapGrant } from './overlap.js'
 import type { ReadBudget } from './read-budget.js'
 import type { Session } from './session.js'
 import type { Target } from './shared-group.js'
@@ -414,18 +415,10 @@ export class CatchUp {
       if (t.kind === 'sub') this.#send(t.session, index, message, offset, t.qos, t.rap, t.subId === null ? null : [t.subId])
       return
     }
-    let perSession: Map<Session, { qos: QoS, rap: boolean, subIds: number[] | null }> | null = null
+    let perSession: Map<Session, OverlapGrant> | null = null
     for (const t of matches) {
       if (t.kind !== 'sub' || !this.#passes(t.session, index, offset)) continue
-      perSession ??= new Map()
-      const agg = perSession.get(t.session)
-      if (agg === undefined) {
-        perSession.set(t.session, { qos: t.qos, rap: t.rap, subIds: t.subId === null ? null : [t.subId] })
-      } else {
-        if (t.qos > agg.qos) agg.qos = t.qos
-        if (t.rap) agg.rap = true
-        if (t.subId !== null) (agg.subIds ??= []).push(t.subId)
-      }
+      perSession = grantOverlapping(perSession, t)
     }
     if (perSession === null) return
     for (const [session, agg] of perSession) this.#send(session, index, message, offset, agg.qos, agg.rap, agg.subIds)

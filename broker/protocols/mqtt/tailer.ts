@@ -14,6 +14,7 @@ import { CatchUp } from './catch-up.js'
 import type { QoS } from './codec.js'
 import { readRecords, type LogAccess } from './log-access.js'
 import { recordToMessage, type MqttMessage } from './mapping.js'
+import { grantOverlapping, type OverlapGrant } from './overlap.js'
 import type { ReadBudget } from './read-budget.js'
 import type { Delivery, PartitionFeed, Session } from './session.js'
 import type { Target } from './shared-group.js'
@@ -121,22 +122,14 @@ export class Tailer implements PartitionFeed {
     }
     // Several filters match: one delivery per session with the highest QoS and every
     // subscription identifier (5.0 §3.3.4); each share group delivers to one member.
-    let perSession: Map<Session, { qos: QoS, rap: boolean, subIds: number[] | null }> | null = null
+    let perSession: Map<Session, OverlapGrant> | null = null
     for (const t of matches) {
       if (t.kind === 'share') {
         t.deliver(this.#delivery(message, offset, t.qos, false, null))
         continue
       }
       if (t.nl && t.session === source) continue
-      perSession ??= new Map()
-      const agg = perSession.get(t.session)
-      if (agg === undefined) {
-        perSession.set(t.session, { qos: t.qos, rap: t.rap, subIds: t.subId === null ? null : [t.subId] })
-      } else {
-        if (t.qos > agg.qos) agg.qos = t.qos
-        if (t.rap) agg.rap = true
-        if (t.subId !== null) (agg.subIds ??= []).push(t.subId)
-      }
+      perSession = grantOverlapping(perSession, t)
     }
     if (perSession === null) return
     for (const [session, agg] of perSession) {
