@@ -77,6 +77,23 @@ function openLog (dir: string, workload: Workload, recover: boolean): Promise<Pa
 
 // ---------------------------------------------------------------- child
 
+/**
+ * Writes a line to stdout, whole, before going on: stdout is a pipe the parent may be slow to
+ * read on a loaded machine, and a non-blocking pipe answers EAGAIN when it is full.
+ */
+function writeLine (text: string): void {
+  const bytes = Buffer.from(text)
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  for (let at = 0, tries = 0; at < bytes.length;) {
+    try {
+      at += fs.writeSync(1, bytes, at)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++tries > 10_000) throw err
+      Atomics.wait(pause, 0, 0, 1)
+    }
+  }
+}
+
 async function runChild (spec: ChildSpec): Promise<void> {
   installNodeCodecs()
   const log = await openLog(spec.dir, spec.workload, true)
@@ -91,7 +108,7 @@ async function runChild (spec: ChildSpec): Promise<void> {
     const seq = seqs.get(pid)!
     const r = log.append(workloadBatch(i, seq))
     seqs.set(pid, seq + countOf(i))
-    fs.writeSync(1, `acked ${i} ${seq} ${r.baseOffset}\n`)
+    writeLine(`acked ${i} ${seq} ${r.baseOffset}\n`)
     if (i % 8 === 0) await new Promise(resolve => setImmediate(resolve))
   }
   if (spec.workload === 'compact') {
