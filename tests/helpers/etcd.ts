@@ -47,19 +47,30 @@ function installExitHook (): void {
   })
 }
 
-/** `count` distinct free loopback ports (all held open at once so none repeats). */
+/**
+ * `count` distinct free loopback ports (all held open at once so none repeats), below the
+ * kernel's ephemeral range (32768 and up): etcd keeps its ports across a restart, and while
+ * a member is down an ephemeral port can be taken by any outgoing connection — even a client
+ * retrying that very port (a TCP self-connect) — so the member could not bind it again.
+ */
 export async function freePorts (count: number): Promise<number[]> {
   const servers: net.Server[] = []
+  const ports: number[] = []
   try {
-    for (let i = 0; i < count; i++) {
+    for (let attempt = 0; ports.length < count && attempt < 1000; attempt++) {
+      const port = 20_000 + Math.floor(Math.random() * 12_000)
+      if (ports.includes(port)) continue
       const server = net.createServer()
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(0, '127.0.0.1', () => resolve())
+      const bound = await new Promise<boolean>(resolve => {
+        server.once('error', () => resolve(false))
+        server.listen(port, '127.0.0.1', () => resolve(true))
       })
+      if (!bound) continue
       servers.push(server)
+      ports.push(port)
     }
-    return servers.map(s => (s.address() as net.AddressInfo).port)
+    if (ports.length < count) throw new Error(`found only ${ports.length} of ${count} free ports in 20000-31999`)
+    return ports
   } finally {
     await Promise.all(servers.map(s => new Promise(resolve => s.close(resolve))))
   }
