@@ -356,19 +356,23 @@ t.test('a slow reader is closed once: one warning line, one count, no listener l
   t.teardown(() => writer.close())
   await writer.call('CreateTopics', { topics: [{ topic: 'slow', partitions: 1 }] })
   const { encodeBatch } = await import('../../protocol/record-batch/records.js')
-  const chunk = encodeBatch([{ key: null, value: new Uint8Array(200 * 1024).fill(1) }])
+  const chunk = encodeBatch([{ key: null, value: new Uint8Array(900 * 1024).fill(1) }])
   const produce = async (): Promise<void> => { await writer.call('Produce', { acks: 1, timeoutMs: 5000, topics: [{ topic: 'slow', partitions: [{ partition: 0, recordsBytes: chunk.length }] }] }, [chunk]) }
   for (let i = 0; i < 4; i++) await produce()
   const slow = await RawClient.connect(broker.ports.native!, '127.0.0.1', 'slow')
   t.teardown(() => slow.close())
   slow.socket.pause()
-  // 40 fetches at the end of the log: they park, waiting for records.
+  // 40 fetches at the end of the log: they park, waiting for records. Every batch is 900 KB,
+  // so however the appends below and the fetches' wake-ups interleave, each answer holds at
+  // least one: 36 MB or more, past the kernel's loopback buffers (up to ~10 MB) and the 1 MiB
+  // limit. (With 200 KB batches, 40 answers of one batch each could all fit in those buffers
+  // on a loaded machine, and nothing passed the limit.)
   const greedy = { maxWaitMs: 10_000, minBytes: 1, maxBytes: 4 * 1024 * 1024, topics: [{ topic: 'slow', partitions: [{ partition: 0, fetchOffset: 4, maxBytes: 4 * 1024 * 1024 }] }] }
   for (let i = 0; i < 40; i++) slow.send('Fetch', greedy)
   await new Promise(resolve => setTimeout(resolve, 300))
   // Appends wake them all at once; their answers would pile up unread: SLOW_READER.
   for (let i = 0; i < 6; i++) await produce()
-  await waitFor(() => lines.some(l => l.msg === 'closing a connection that does not read'), 10_000, 'the slow reader to be closed')
+  await waitFor(() => lines.some(l => l.msg === 'closing a connection that does not read'), 15_000, 'the slow reader to be closed')
   await new Promise(resolve => setTimeout(resolve, 300))
   t.equal(lines.filter(l => l.msg === 'closing a connection that does not read').length, 1, 'one warning line')
   t.equal(await metric(broker, 'spool_connection_errors_total', { protocol: 'native', reason: 'SLOW_READER' }), 1, 'counted once')
