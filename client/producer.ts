@@ -463,7 +463,7 @@ export class Producer {
         backOff(queue, backoffMs(batch.attempts - 1, this.#options.retry))
         if (isStaleMetadataError(error)) this.#refreshMetadata(queue.topic)
       }
-      this.#cluster.logger.debug({ topic: queue.topic, partition: queue.partition, action, attempts: batch.attempts, code: (error as SpoolError).code },
+      this.#cluster.logger.debug({ topic: queue.topic, partition: queue.partition, action, attempts: batch.attempts, code: (error as SpoolError).code, producerId: batch.stamp?.producerId, baseSequence: batch.stamp?.baseSequence, records: batch.count },
         `produce ${action}: ${error.message}`)
       this.#accumulator.requeue(queue, [batch])
       this.#scheduleDrain()

@@ -25,7 +25,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Client } from '../../client/index.js'
+import { Client, type Logger } from '../../client/index.js'
+import type { SpoolError } from '../../protocol/errors.js'
 import type { TestLike } from './broker.js'
 import { Load, checkRecords, waitForAgreement, waitForPartitions, type Acked } from './cluster-load.js'
 import { createNetnsLab, startNetnsEtcd, type NetnsEtcdMember, type NetnsLab } from './cluster-netns.js'
@@ -60,6 +61,15 @@ export interface ChaosResult {
   failures: number
   longestStallMs: number
   details: string[]
+}
+
+/** A client logger appending one JSON line per event to `file` (every level). */
+function fileLogger (file: string): Logger {
+  const write = (level: string) => (fields: object, msg: string): void => {
+    const extra = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v instanceof Error ? `${(v as SpoolError).code ?? v.name}: ${v.message}` : v]))
+    fs.appendFileSync(file, JSON.stringify({ time: Date.now(), level, msg, ...extra }) + '\n')
+  }
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') }
 }
 
 /** A seeded generator (mulberry32). */
@@ -163,9 +173,18 @@ export async function runChaos (t: TestLike, o: ChaosOptions): Promise<ChaosResu
   const partitions = o.partitions ?? 3
   const lab = await createNetnsLab(t, ['e1', 'e2', 'e3', 'b1', 'b2', 'b3'])
   const etcd = await startNetnsEtcd(t, lab, ['e1', 'e2', 'e3'])
-  const perBroker = Object.fromEntries([1, 2, 3].map(id => [id, { inNamespace: lab.exec(`b${id}`), host: lab.address(`b${id}`) }]))
+  // SPOOL_CHAOS_LOG_DIR=dir keeps what a run's processes said there: each broker's log lines
+  // (b<id>.log, across restarts) and the producer's debug log (client.log, one JSON line each).
+  const logDir = process.env.SPOOL_CHAOS_LOG_DIR
+  if (logDir !== undefined) fs.mkdirSync(logDir, { recursive: true })
+  const perBroker = Object.fromEntries([1, 2, 3].map(id => [id, {
+    inNamespace: lab.exec(`b${id}`), host: lab.address(`b${id}`), ...(logDir !== undefined ? { transcript: path.join(logDir, `b${id}.log`) } : {}),
+  }]))
   const c = await startProcessCluster(t, { etcd, brokers: 3, args: ['--min-insync-replicas', '2', '--replica-lag-time-ms', '3000'], perBroker })
-  const client = new Client({ brokers: c.brokers.map(b => b.address), requestTimeoutMs: 4000, connectTimeoutMs: 2000, retry: { retries: 100_000, initialRetryTimeMs: 50, maxRetryTimeMs: 500 } })
+  const client = new Client({
+    brokers: c.brokers.map(b => b.address), requestTimeoutMs: 4000, connectTimeoutMs: 2000, retry: { retries: 100_000, initialRetryTimeMs: 50, maxRetryTimeMs: 500 },
+    ...(logDir !== undefined ? { logger: fileLogger(path.join(logDir, 'client.log')) } : {}),
+  })
   t.teardown(() => client.close())
   await client.admin().createTopics([{ topic: 'chaos', partitions, replicationFactor: 3 }])
   await waitForPartitions(() => c.addresses(), 'chaos', ps => ps.length === partitions && ps.every(p => p.isr.length === 3 && p.leader > 0), 'the topic fully replicated', 60_000)
@@ -203,6 +222,10 @@ export async function runChaos (t: TestLike, o: ChaosOptions): Promise<ChaosResu
   await sleep(1000)
   await load.stop(60_000)
   const result = await checkRecords(client, 'chaos', partitions, load.acked)
+  if (logDir !== undefined) {
+    fs.writeFileSync(path.join(logDir, 'acked.jsonl'), load.acked.map(a => JSON.stringify(a)).join('\n') + '\n')
+    fs.writeFileSync(path.join(logDir, 'schedule.json'), JSON.stringify(schedule, null, 1))
+  }
   const divergent = await divergentReplicas(c, await waitForAgreement(() => c.addresses(), 'chaos', () => true, 'metadata'))
   const times = load.acked.map(a => a.atMs).sort((a, b) => a - b)
   let longestStallMs = 0

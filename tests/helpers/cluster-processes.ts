@@ -48,6 +48,8 @@ export interface BrokerProcessOptions {
   args?: string[]
   /** A command prefix that enters a network namespace (NetnsLab.exec). */
   inNamespace?: string[]
+  /** A file that gets everything the broker writes, across its restarts (for diagnosis). */
+  transcript?: string
 }
 
 export interface BrokerPorts { native: number, http: number | null }
@@ -117,7 +119,11 @@ export class BrokerProcess {
     const child = spawn(command[0]!, command.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     this.#child = child
     liveGroups.add(child.pid!)
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { this.#out = (this.#out + d).slice(-STDOUT_TAIL_BYTES) })
+    const transcript = o.transcript
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      this.#out = (this.#out + d).slice(-STDOUT_TAIL_BYTES)
+      if (transcript !== undefined) fs.appendFileSync(transcript, d)
+    })
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.#err = (this.#err + d).slice(-STDOUT_TAIL_BYTES) })
     this.#exited = new Promise(resolve => child.once('exit', (code, signal) => {
       liveGroups.delete(child.pid!)
