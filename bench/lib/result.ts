@@ -17,6 +17,16 @@ export interface Row {
   unit: string
   /** Which direction is better (ratios are read with it); default 'higher'. */
   better?: 'higher' | 'lower'
+  /**
+   * The aim this row measures (an id of bench/report.ts's aim tables, e.g. 'sdk-produce-100b'),
+   * set where the row is measured: the report finds an aim's rows by it, never by a row's name.
+   */
+  aim?: string
+}
+
+/** `rows`, each tagged as a measurement of `aim` (Row.aim); unchanged when aim is undefined. */
+export function forAim (aim: string | undefined, rows: Row[]): Row[] {
+  return aim === undefined ? rows : rows.map(row => ({ ...row, aim }))
 }
 
 export interface ScenarioOutput {

@@ -19,16 +19,16 @@ import type { Client, Producer } from '../../client/index.js'
 import { bySize, parseArgs } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
 import { measure, throughputRows } from '../lib/measure.js'
-import { Recorder, SPOOL } from '../lib/result.js'
+import { Recorder, SPOOL, forAim } from '../lib/result.js'
 import { createTopic, makeValue, spoolClient, startSpool, type SpoolBroker } from '../lib/spool.js'
 import { REDIS, redisClient, redisServerPath, startRedis, type RedisServer } from '../peers/redis.js'
 import type { Redis } from 'ioredis'
 
 const VALUE_BYTES = 100
 
-interface Load { name: string, producers: number, perSend: number, outstanding: number }
+interface Load { name: string, producers: number, perSend: number, outstanding: number, aim?: string }
 const LOADS: Load[] = [
-  { name: 'acks=all, 8 producers, pipelined (group commit)', producers: 8, perSend: 100, outstanding: 8 },
+  { name: 'acks=all, 8 producers, pipelined (group commit)', producers: 8, perSend: 100, outstanding: 8, aim: 'acks-all-8-producers' },
   { name: 'acks=all, 8 producers, 1 message at a time', producers: 8, perSend: 1, outstanding: 1 },
   { name: 'acks=all, 1 producer, 1 message at a time (one fsync per message)', producers: 1, perSend: 1, outstanding: 1 },
 ]
@@ -61,7 +61,7 @@ async function spool (rec: Recorder, broker: SpoolBroker, load: Load, n: number,
   }
   const m = await measure(broker.pid, () => drive(load.producers, load.outstanding, load.perSend, seconds, w => clients[w]!.producer.send({ topic, messages })))
   await Promise.all(clients.map(c => c.client.close()))
-  for (const row of throughputRows(load.name, SPOOL, m.value, VALUE_BYTES, m, { mbps: false })) rec.add(row)
+  for (const row of forAim(load.aim, throughputRows(load.name, SPOOL, m.value, VALUE_BYTES, m, { mbps: false }))) rec.add(row)
 }
 
 async function redis (rec: Recorder, server: RedisServer, load: Load, n: number, seconds: number): Promise<void> {
@@ -77,7 +77,7 @@ async function redis (rec: Recorder, server: RedisServer, load: Load, n: number,
   }))
   await clients[0]!.del(key)
   for (const c of clients) c.disconnect()
-  for (const row of throughputRows(load.name, `${REDIS}`, m.value, VALUE_BYTES, m, { mbps: false })) rec.add(row)
+  for (const row of forAim(load.aim, throughputRows(load.name, `${REDIS}`, m.value, VALUE_BYTES, m, { mbps: false }))) rec.add(row)
 }
 
 await runMain(async () => {

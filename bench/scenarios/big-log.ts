@@ -65,7 +65,7 @@ await runMain(async () => {
   const dataDir = `${dir}/spool`
   let broker = await startSpool({ dataDir })
   await createTopic(broker, TOPIC, 1)
-  const add = (name: string, metric: string, value: number, unit: string, better: 'higher' | 'lower' = 'lower'): void => rec.add({ name, system: SPOOL, metric, value, unit, better })
+  const add = (name: string, metric: string, value: number, unit: string, better: 'higher' | 'lower' = 'lower', aim?: string): void => rec.add({ name, system: SPOOL, metric, value, unit, better, ...(aim !== undefined ? { aim } : {}) })
   const appendRows = (name: string, m: Measured<number>): void => {
     const bytes = m.value * VALUE_BYTES
     add(name, 'MB/s (values)', bytes / m.seconds / 1e6, 'MB/s', 'higher')
@@ -92,7 +92,7 @@ await runMain(async () => {
     const end = await fetchAt(broker, last)
     const name = `restart over ${gb} GB, ${kind}`
     add(name, 'spawn → broker started', broker.startSeconds, 's')
-    add(name, 'spawn → fetch at offset 0 served', broker.startSeconds + first, 's')
+    add(name, 'spawn → fetch at offset 0 served', broker.startSeconds + first, 's', 'lower', kind === 'after SIGKILL' ? 'restart-kill' : 'restart-clean')
     add(name, 'spawn → fetch at the last offset served', broker.startSeconds + first + end, 's')
     add(name, 'broker CPU while starting', startCpu, 's')
     add(name, 'bytes read while starting (rchar)', startRead / 1e6, 'MB')

@@ -18,14 +18,14 @@
 import { bySize, parseArgs, type Mode } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
 import { measure, throughputRows } from '../lib/measure.js'
-import { Recorder, SPOOL } from '../lib/result.js'
+import { Recorder, SPOOL, forAim } from '../lib/result.js'
 import { closeClients, consumeAll, createTopic, openProducers, produceWith, spoolClient, type SpoolBroker } from '../lib/spool.js'
 import { NATS, NatsPublisher, createStreams, natsConnect, natsConsumeAll, type NatsServer } from '../peers/nats.js'
 import { REDIS, redisClient, xaddPipelined, xreadAll, type RedisServer } from '../peers/redis.js'
 import { startLogSystems } from '../lib/log-systems.js'
 
-interface Config { valueBytes: number, partitions: number }
-const CONFIGS: Config[] = [{ valueBytes: 100, partitions: 1 }, { valueBytes: 1024, partitions: 1 }, { valueBytes: 100, partitions: 8 }]
+interface Config { valueBytes: number, partitions: number, aim?: string }
+const CONFIGS: Config[] = [{ valueBytes: 100, partitions: 1, aim: 'sdk-consume-100b' }, { valueBytes: 1024, partitions: 1 }, { valueBytes: 100, partitions: 8 }]
 
 function configName (c: Config): string {
   return `consume ${c.valueBytes === 1024 ? '1 KiB' : `${c.valueBytes} B`}, ${c.partitions} partition${c.partitions > 1 ? 's' : ''}`
@@ -53,7 +53,7 @@ async function spool (rec: Recorder, broker: SpoolBroker, c: Config, n: number, 
   const m = await measure(broker.pid, () => consumeAll(client, topic, written, MAX_SECONDS))
   await client.close()
   if (m.value < written) rec.note(`${SPOOL}: ${configName(c)}: read ${m.value} of ${written} records within ${MAX_SECONDS} s`)
-  if (timed) for (const row of throughputRows(configName(c), SPOOL, m.value, c.valueBytes, m)) rec.add(row)
+  if (timed) for (const row of forAim(c.aim, throughputRows(configName(c), SPOOL, m.value, c.valueBytes, m))) rec.add(row)
   const admin = spoolClient(broker, 'bench-admin')
   await admin.admin().deleteTopics([topic])
   await admin.close()
@@ -69,7 +69,7 @@ async function nats (rec: Recorder, server: NatsServer, c: Config, n: number, co
   const streams = subjects.map((_, i) => `${prefix}${i}`)
   const m = await measure(server.pid, () => natsConsumeAll(nc, streams, written, MAX_SECONDS))
   if (m.value < written) rec.note(`${NATS}: ${configName(c)}: read ${m.value} of ${written} messages within ${MAX_SECONDS} s`)
-  if (timed) for (const row of throughputRows(configName(c), NATS, m.value, c.valueBytes, m)) rec.add(row)
+  if (timed) for (const row of forAim(c.aim, throughputRows(configName(c), NATS, m.value, c.valueBytes, m))) rec.add(row)
   const jsm = await nc.jetstreamManager()
   for (const s of streams) await jsm.streams.delete(s)
   await nc.close()
@@ -81,7 +81,7 @@ async function redis (rec: Recorder, server: RedisServer, c: Config, n: number, 
   const written = await xaddPipelined(client, keys, Buffer.alloc(c.valueBytes, 97), count, MAX_SECONDS * 4, 1000, 8)
   const m = await measure(server.pid, () => xreadAll(client, keys, written, MAX_SECONDS))
   if (m.value < written) rec.note(`${REDIS}: ${configName(c)}: read ${m.value} of ${written} entries within ${MAX_SECONDS} s`)
-  if (timed) for (const row of throughputRows(configName(c), REDIS, m.value, c.valueBytes, m)) rec.add(row)
+  if (timed) for (const row of forAim(c.aim, throughputRows(configName(c), REDIS, m.value, c.valueBytes, m))) rec.add(row)
   await client.del(...keys)
   client.disconnect()
 }

@@ -21,7 +21,7 @@
 import type { JsMsg } from 'nats'
 import { bySize, parseArgs } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
-import { Recorder } from '../lib/result.js'
+import { Recorder, forAim } from '../lib/result.js'
 import { sleep } from '../lib/procs.js'
 import { latencyRows, paced, sentAt, spoolLatency, stampedValue, until, type Samples } from '../lib/latency.js'
 import { NatsPublisher, createStreams, natsConnect, natsTail, type NatsServer } from '../peers/nats.js'
@@ -125,7 +125,7 @@ await runMain(async () => {
     for (const s of systems) {
       const samples = await s.run(n++, rate)
       if (samples.endToEnd.length < samples.sent * 0.5) rec.note(`${s.name} at ${rate} msg/s: only ${samples.endToEnd.length} of ${samples.sent} messages were received after the warm-up`)
-      for (const row of latencyRows(`latency 100 B at ${rate.toLocaleString('en-US')} msg/s`, s.name, samples)) rec.add(row)
+      for (const row of forAim(rate === 5000 ? 'latency-5000' : undefined, latencyRows(`latency 100 B at ${rate.toLocaleString('en-US')} msg/s`, s.name, samples))) rec.add(row)
     }
   }
   for (const s of systems) await s.stop()

@@ -277,24 +277,24 @@ async function storm (rec: Recorder, system: System, n: number, maxOpen: number)
   const peak = sampler.stop().get(system.pid) ?? NaN
   const idle = system.prober?.between(idleFrom, idleTo) ?? []
   const during = system.prober?.between(stormFrom, stormTo) ?? []
-  rec.add({ name, system: system.name, metric: 'time to every message delivered', value: allMs / 1000, unit: 's', better: 'lower' })
-  rec.add({ name, system: system.name, metric: 'time to every CONNACK', value: lastConnackMs / 1000, unit: 's', better: 'lower' })
+  rec.add({ name, system: system.name, metric: 'time to every message delivered', value: allMs / 1000, unit: 's', better: 'lower', aim: `mqtt-storm-${n}` })
+  rec.add({ name, system: system.name, metric: 'time to every CONNACK', value: lastConnackMs / 1000, unit: 's', better: 'lower', aim: `mqtt-storm-${n}` })
   connackMs.sort((a, b) => a - b)
-  rec.add({ name, system: system.name, metric: 'CONNACK p99 (from its connect)', value: percentile(connackMs, 0.99), unit: 'ms', better: 'lower' })
-  rec.add({ name, system: system.name, metric: 'server CPU per session', value: cpu / n * 1000, unit: 'ms', better: 'lower' })
-  rec.add({ name, system: system.name, metric: 'peak RSS growth', value: (peak - rssBefore) / 1e6, unit: 'MB', better: 'lower' })
-  rec.add({ name, system: system.name, metric: 'peak RSS', value: peak / 1e6, unit: 'MB', better: 'lower' })
-  if (delivered < n) rec.add({ name, system: system.name, metric: 'messages not delivered', value: n - delivered, unit: 'msg', better: 'lower' })
+  rec.add({ name, system: system.name, metric: 'CONNACK p99 (from its connect)', value: percentile(connackMs, 0.99), unit: 'ms', better: 'lower', aim: `mqtt-storm-${n}` })
+  rec.add({ name, system: system.name, metric: 'server CPU per session', value: cpu / n * 1000, unit: 'ms', better: 'lower', aim: `mqtt-storm-${n}` })
+  rec.add({ name, system: system.name, metric: 'peak RSS growth', value: (peak - rssBefore) / 1e6, unit: 'MB', better: 'lower', aim: `mqtt-storm-${n}` })
+  rec.add({ name, system: system.name, metric: 'peak RSS', value: peak / 1e6, unit: 'MB', better: 'lower', aim: `mqtt-storm-${n}` })
+  if (delivered < n) rec.add({ name, system: system.name, metric: 'messages not delivered', value: n - delivered, unit: 'msg', better: 'lower', aim: `mqtt-storm-${n}` })
   if (connacks < n) {
-    rec.add({ name, system: system.name, metric: 'CONNACKs missing', value: n - connacks, unit: 'conn', better: 'lower' })
+    rec.add({ name, system: system.name, metric: 'CONNACKs missing', value: n - connacks, unit: 'conn', better: 'lower', aim: `mqtt-storm-${n}` })
     const lines = system.output().split('\n').filter(l => /warn|error|clos|refus/i.test(l)).slice(-3)
     if (lines.length > 0) rec.note(`${system.name}, storm of ${n}: ${n - connacks} CONNACKs missing; the server's last words: ${lines.join(' | ').slice(0, 600)}`)
   }
   if (system.prober !== null) {
-    rec.add({ name, system: system.name, metric: 'native round trip p50, idle', value: percentile(idle, 0.5), unit: 'ms', better: 'lower' })
-    rec.add({ name, system: system.name, metric: 'native round trip p50 during the storm', value: percentile(during, 0.5), unit: 'ms', better: 'lower' })
-    rec.add({ name, system: system.name, metric: 'native round trip p99 during the storm', value: percentile(during, 0.99), unit: 'ms', better: 'lower' })
-    rec.add({ name, system: system.name, metric: 'native round trip max during the storm', value: during[during.length - 1] ?? NaN, unit: 'ms', better: 'lower' })
+    rec.add({ name, system: system.name, metric: 'native round trip p50, idle', value: percentile(idle, 0.5), unit: 'ms', better: 'lower', aim: `mqtt-storm-${n}` })
+    rec.add({ name, system: system.name, metric: 'native round trip p50 during the storm', value: percentile(during, 0.5), unit: 'ms', better: 'lower', aim: `mqtt-storm-${n}` })
+    rec.add({ name, system: system.name, metric: 'native round trip p99 during the storm', value: percentile(during, 0.99), unit: 'ms', better: 'lower', aim: `mqtt-storm-${n}` })
+    rec.add({ name, system: system.name, metric: 'native round trip max during the storm', value: during[during.length - 1] ?? NaN, unit: 'ms', better: 'lower', aim: `mqtt-storm-${n}` })
   }
   for (const d of fleet) d.destroy()
 }
@@ -318,7 +318,7 @@ async function idleAndFanOut (rec: Recorder, system: System, n: number, parts: S
     await connectAll(first)
     await sleep(2000)
     const after = rssBytes(system.pid)
-    rec.add({ name, system: system.name, metric: 'RSS per connection, fresh server', value: (after - before) / n / 1024, unit: 'KB', better: 'lower' })
+    rec.add({ name, system: system.name, metric: 'RSS per connection, fresh server', value: (after - before) / n / 1024, unit: 'KB', better: 'lower', aim: 'mqtt-idle-memory' })
     await Promise.all(first.map(d => d.disconnect()))
     await sleep(3000)
     const again = rssBytes(system.pid)

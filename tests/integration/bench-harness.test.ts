@@ -63,7 +63,12 @@ t.test('npm run bench -- --tiny --no-peers: every scenario, results files, nothi
     t.notOk(s.rows.some(r => ['NATS JetStream', 'Redis Streams', 'Mosquitto', 'Aedes'].includes(r.system)), `${s.scenario}: no peer rows with --no-peers`)
   }
   const produce = results.scenarios.find(s => s.scenario === 'produce')!
-  t.ok(produce.rows.some(r => r.system === 'Spool' && r.metric === 'records/s' && r.name === 'produce 100 B, 1 partition, 1 producer'), 'produce has the aim row')
+  t.ok(produce.rows.some(r => r.system === 'Spool' && r.metric === 'records/s' && r.aim === 'sdk-produce-100b' && r.name === 'produce 100 B, 1 partition, 1 producer'), 'produce has the aim row, tagged with its aim')
+  // The report finds an aim's rows by their tag: measured aims show a value, the rest say so.
+  const { resultsMd } = await import('../../bench/report.js')
+  const report = resultsMd(results, 'bench/results/tiny.json')
+  t.match(report, /\| Produce ≥ 1,000,000 records\/s of 100 B, acks=1 \| [\d,.]+ rec\/s \(produce 100 B, 1 partition, 1 producer, records\/s/, 'the report reads the produce aim from its tagged row')
+  t.match(report, /\| 19 \| Memory per idle, subscribed MQTT connection ≤ 4 KB \| not measured in this run \|/, 'an aim this run did not measure says so')
   t.ok(produce.rows.some(r => r.metric === 'server CPU s per 1M records'), 'produce reports broker CPU per million records')
   const latency = results.scenarios.find(s => s.scenario === 'latency')!
   t.ok(latency.rows.some(r => r.metric === 'p99.9 produce→consume'), 'latency reports p99.9')
