@@ -156,6 +156,9 @@ export class Producer {
   readonly #inFlight = new Map<number, number>()
   /** Sends waiting for metadata or buffer room before they could append. */
   readonly #waitingSends = new Set<Promise<unknown>>()
+  /** Sends on the slow path not yet appended, and the turn of the last of them (#sendLater). */
+  #sendsWaiting = 0
+  #lastSendWaiting: Promise<void> = Promise.resolve()
   #spaceWaiters: Array<() => void> = []
   #lingerTimer: ReturnType<typeof setTimeout> | null = null
   #lingerArmed = false
@@ -207,32 +210,59 @@ export class Producer {
       return Promise.reject(new InvalidArgumentError('send() takes { topic: string, messages: [...] }'))
     }
     const info = this.#cluster.metadata.get(topic)
-    if (info === undefined || this.#accumulator.bufferedBytes >= this.#options.maxBufferedBytes ||
+    // Send order: while an earlier send waits on the slow path, later ones queue behind it.
+    if (this.#sendsWaiting > 0 || info === undefined || this.#accumulator.bufferedBytes >= this.#options.maxBufferedBytes ||
         (this.#idempotence !== null && this.#idempotence.identity === null)) return this.#sendLater(record)
+    return this.#appendNow(topic, messages, info.partitions)
+  }
+
+  /** Appends a send's messages now; the promise settles when they are acknowledged or fail. */
+  #appendNow (topic: string, messages: ProducerMessage[], partitions: number): Promise<RecordMetadata[]> {
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const send = new SendRequest(topic, messages.length, resolve, reject)
       try {
-        this.#append(send, messages, info.partitions)
+        this.#append(send, messages, partitions)
       } catch (err) {
         send.fail(err as Error)
       }
     })
   }
 
-  /** The slow path: wait for the producer id, the topic's metadata and buffer room, then send. */
+  /**
+   * The slow path: wait for the producer id, the topic's metadata and buffer room, then
+   * append. Sends on this path append one after another in the order send() was called, and
+   * send() takes it while any is waiting, so a later send never overtakes an earlier one (a
+   * send that found the metadata just refreshed would otherwise append before an earlier one
+   * still waiting for it, and their records would be written out of send order).
+   */
   #sendLater (record: ProducerRecord): Promise<RecordMetadata[]> {
-    const waiting = (async () => {
-      await Promise.all([this.#ensureIdentity(), this.#cluster.metadata.topic(record.topic, { allowAutoCreate: this.#options.allowAutoTopicCreation })])
-      while (this.#accumulator.bufferedBytes >= this.#options.maxBufferedBytes && !this.#closed) {
-        await new Promise<void>(resolve => this.#spaceWaiters.push(resolve))
+    const previous = this.#lastSendWaiting
+    let appended!: () => void
+    const turn = new Promise<void>(resolve => { appended = resolve })
+    this.#lastSendWaiting = turn
+    this.#sendsWaiting++
+    // Resolves once appended (flush() waits for that), with the acknowledgement to wait for.
+    const waiting = (async (): Promise<{ acknowledged: Promise<RecordMetadata[]> }> => {
+      try {
+        await previous
+        const [, info] = await Promise.all([this.#ensureIdentity(), this.#cluster.metadata.topic(record.topic, { allowAutoCreate: this.#options.allowAutoTopicCreation })])
+        while (this.#accumulator.bufferedBytes >= this.#options.maxBufferedBytes && !this.#closed) {
+          await new Promise<void>(resolve => this.#spaceWaiters.push(resolve))
+        }
+        if (this.#closed) throw new ClientClosedError('the producer is closed')
+        return { acknowledged: this.#appendNow(record.topic, record.messages, info.partitions) }
+      } finally {
+        // Synchronously after the append (or the failure): the next waiting send goes next.
+        this.#sendsWaiting--
+        if (this.#lastSendWaiting === turn) this.#lastSendWaiting = Promise.resolve()
+        appended()
       }
     })()
     this.#waitingSends.add(waiting)
     const done = (): void => { this.#waitingSends.delete(waiting) }
-    return waiting.then(() => {
+    return waiting.then(({ acknowledged }) => {
       done()
-      if (this.#closed) throw new ClientClosedError('the producer is closed')
-      return this.send(record)
+      return acknowledged
     }, err => {
       done()
       throw err

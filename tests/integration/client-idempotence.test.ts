@@ -139,3 +139,31 @@ t.test('a batch refused for good fails alone; the partition goes on under a fres
   t.same(stamps.map(([id, seq]) => [id === pid, seq]), [[true, 0], [true, 1], [false, 0], [false, 1]],
     'before the hole: the first id, sequences 0 and 1; after it: a fresh id from sequence 0')
 })
+
+t.test('send order holds when a send waits for buffer room and a later one finds room at once', async t => {
+  // Campaign finding (the chaos test): a send on the slow path (no buffer room, or the
+  // topic's metadata being refreshed) was overtaken by a send made just as room came back,
+  // and the two records were written out of send order. Here the buffer holds one message:
+  // send 2 waits for room; send 3 is made in send 1's acknowledgement, when the room is back
+  // but send 2 has not appended yet.
+  for (const idempotent of [true, false]) {
+    const topic = `order-${idempotent ? 'idem' : 'plain'}`
+    await broker.logs.createTopic(topic, { partitions: 1 })
+    const client = new Client({ brokers: [brokerAddress], retry: fastRetry })
+    t.teardown(() => client.close())
+    const producer = client.producer({ idempotent, lingerMs: 0, maxBufferedBytes: 1024 })
+    await producer.send({ topic, messages: [{ value: 'warm-up', partition: 0 }] })
+    const big = (label: string): string => label + '.'.repeat(1500)
+    let third: Promise<unknown> | null = null
+    const first = producer.send({ topic, messages: [{ value: big('1'), partition: 0 }] }).then(r => {
+      third = producer.send({ topic, messages: [{ value: big('3'), partition: 0 }] })
+      return r
+    })
+    const second = producer.send({ topic, messages: [{ value: big('2'), partition: 0 }] })
+    await Promise.all([first, second])
+    await third
+    await producer.close()
+    const values = (await readAll(topic)).map(m => (text(m.value) ?? '').slice(0, 1))
+    t.same(values, ['w', '1', '2', '3'], `${idempotent ? 'idempotent' : 'plain'} producer: written in send order`)
+  }
+})

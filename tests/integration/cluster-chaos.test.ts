@@ -20,12 +20,7 @@ t.test('a seeded fault schedule under acks=all load: no anomaly', async t => {
   t.ok(result.acked > 500, `records were acknowledged throughout (${result.acked})`)
   t.equal(result.lost, 0, 'no acknowledged record lost', { details: result.details })
   t.equal(result.duplicates, 0, 'no duplicate', { details: result.details })
-  // Open defect (docs/cluster.md, "Send order"): around some leader changes a few records of
-  // a partition are written out of send order (none lost or doubled). The check runs and
-  // reports what it finds; it is marked todo until the defect is fixed.
-  t.equal(result.misordered, 0, 'offsets increasing and values in send order per partition', {
-    details: result.details, todo: 'open defect: send order can break around a leader change (docs/cluster.md)',
-  })
+  t.equal(result.misordered, 0, 'offsets increasing and values in send order per partition', { details: result.details })
   t.equal(result.wrong, 0, 'every acknowledged offset holds its value', { details: result.details })
   t.equal(result.divergentReplicas, 0, 'every replica holds its leader\'s bytes')
   t.equal(result.failures, 0, 'no send failed for good', { details: result.details })

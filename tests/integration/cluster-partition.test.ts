@@ -140,9 +140,7 @@ t.test('a paused follower leaves the ISR after replicaLagTimeMs and rejoins afte
   const result = await checkRecords(cl, 'lag', 1, load.acked)
   t.same(result.lost, [], 'nothing acknowledged is lost')
   t.equal(result.duplicates + result.wrong, 0, 'no duplicate, every acknowledged offset holds its value', { details: result.details })
-  // Open defect (docs/cluster.md, "Send order"): around a leader change a few records can be
-  // written out of send order; reported, marked todo until it is fixed.
-  t.equal(result.misordered, 0, 'every record in send order', { details: result.details, todo: 'open defect: send order can break around a leader change (docs/cluster.md)' })
+  t.equal(result.misordered, 0, 'every record in send order', { details: result.details })
 })
 
 t.test('a rolling restart under acks=all load loses nothing', async t => {
@@ -164,9 +162,7 @@ t.test('a rolling restart under acks=all load loses nothing', async t => {
   const result = await checkRecords(cl, 'roll', 3, load.acked)
   t.same(result.lost, [], `no acknowledged record is lost (${result.acked} acknowledged)`)
   t.equal(result.duplicates + result.wrong, 0, 'no duplicate, every acknowledged offset holds its value', { details: result.details })
-  // Open defect (docs/cluster.md, "Send order"): around a leader change a few records can be
-  // written out of send order; reported, marked todo until it is fixed.
-  t.equal(result.misordered, 0, 'every record in send order', { details: result.details, todo: 'open defect: send order can break around a leader change (docs/cluster.md)' })
+  t.equal(result.misordered, 0, 'every record in send order', { details: result.details })
 })
 
 t.test('a lab leaves no namespace, veth or bridge behind when the process that made it is killed', async t => {
