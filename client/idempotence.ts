@@ -20,7 +20,9 @@
  *             OUT_OF_ORDER_SEQUENCE_NUMBER while an earlier batch of the partition is still
  *                                         unanswered or queued again: the broker misses that
  *                                         earlier batch, so this one follows it ('requeue',
- *                                         not counted, at most MAX_SEQUENCE_RETRIES times)
+ *                                         not counted against retries; it goes out again only
+ *                                         once every earlier batch in flight is answered; at
+ *                                         most MAX_SEQUENCE_RETRIES times)
  *             anything else               'fail': the batch fails, and restart() is called
  *
  * restart(): a batch that failed for good (a non-retriable error such as INVALID_RECORD,
@@ -140,6 +142,11 @@ export class Idempotence {
     if (inFlight.length >= this.#options.maxInFlightPerPartition) return false
     // First contact: nothing pipelined behind a batch the broker may accept out of order.
     if (inFlight.length > 0 && !sameIdentity(this.#known.get(queue), queue.identity)) return false
+    // Refused for its sequence while an earlier batch was in flight (that one went to another
+    // broker, or is still being written): it waits for that batch's answer. Sent again at
+    // once it would only be refused again, and its sequence retries would run out in a few
+    // milliseconds while the earlier batch is still on its way (a leader change).
+    if (head.sequenceRetries > 0 && inFlight.some(b => b.order < head.order)) return false
     // Never overtaken: a batch back for a retry waits for later ones still in flight.
     return inFlight.length === 0 || inFlight[inFlight.length - 1]!.order < head.order
   }

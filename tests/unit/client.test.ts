@@ -432,6 +432,37 @@ t.test('idempotence: one batch per partition and request, at most 5 in flight, a
   t.equal(idem.classify(q, sent[0]!, new InvalidRecordError('bad'), 5), 'fail', 'a non-retriable error fails the batch')
 })
 
+t.test('idempotence: a batch refused for its sequence waits for the earlier batch in flight instead of burning its retries', async t => {
+  // Campaign finding (the chaos test): after a leader change the earlier batch was still on
+  // its way to the old leader; the later ones, refused by the new leader, were sent again at
+  // once, ran out of sequence retries within milliseconds and failed for good.
+  const idem = new Idempotence({ init: async () => ({ producerId: 1, producerEpoch: 0 }), onRenewed: () => {}, maxInFlightPerPartition: 5 })
+  await idem.ensure()
+  const h = harness(200, 0, (queue, batch) => idem.stamp(queue, batch))
+  const q = h.acc.queue('t', 0)
+  const send = h.send(4)
+  for (let i = 0; i < 4; i++) h.acc.append(q, { value: value(100), timestamp: 1 }, 121, send, i)
+  h.acc.closeAll()
+  const gate = (queue: PartitionQueue): boolean => idem.gate(queue)
+  const take = (): ReturnType<typeof h.acc.take> => h.acc.take(1_000_000, 0, () => 1, () => true, gate)
+  const first = take()!.entries[0]!.batches[0]!
+  idem.sent(q, first)
+  idem.answered(q, first)
+  idem.acknowledged(q, first)
+  const earlier = take()!.entries[0]!.batches[0]!
+  idem.sent(q, earlier)
+  const later = take()!.entries[0]!.batches[0]!
+  idem.sent(q, later)
+  idem.answered(q, later)
+  t.equal(idem.classify(q, later, new OutOfOrderSequenceError('gap'), 5), 'requeue')
+  h.acc.requeue(q, [later])
+  t.equal(take(), null, 'held while the earlier batch is unanswered')
+  t.equal(later.sequenceRetries, 1, 'one sequence retry used, not ten')
+  idem.answered(q, earlier)
+  idem.acknowledged(q, earlier)
+  t.equal(take()!.entries[0]!.batches[0], later, 'sent again once the earlier one is answered')
+})
+
 t.test('idempotence: a restart re-stamps the queued batches under a fresh id from sequence 0', async t => {
   let next = 1
   const renewed: number[] = []
