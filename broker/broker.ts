@@ -37,10 +37,11 @@ import type { Logger } from 'pino'
 import { fileURLToPath } from 'node:url'
 import { installNodeCodecs } from '../platform/node-codecs.js'
 import { clusterIdOfCluster, resolveClusterId } from './config/cluster-id.js'
-import { listenerTable, type BrokerPorts, type ListenerConfig } from './config/listeners.js'
+import { kafkaAdvertisedAddress, listenerTable, type BrokerPorts, type ListenerConfig } from './config/listeners.js'
 import { resolveConfig, type BrokerConfig } from './config/settings.js'
 import { registerClusterMetrics } from './cluster/cluster-metrics.js'
 import { ClusterNode } from './cluster/cluster-node.js'
+import type { ListenerProtocol } from './cluster/settings.js'
 import { GroupCoordinator } from './groups/coordinator.js'
 import { ByteBudget } from './network/budget.js'
 import { tcpChannel } from './network/channel.js'
@@ -352,7 +353,7 @@ export class Broker {
       }
       advertised.port = ports.native ?? ports.nativeTls ?? 0
       if (cluster !== null) {
-        await joinCluster(cluster, ports, advertised.host, groups, mqtt)
+        await joinCluster(cluster, config, ports, advertised.host, groups, mqtt)
         clusterJoined.done = true
       }
       stats.start()
@@ -393,12 +394,16 @@ export class Broker {
  * Cluster mode, once the listeners are bound: join under the bound ports, then open what
  * keeps its state in cluster topics (the group coordinator, the MQTT gateway).
  */
-async function joinCluster (cluster: ClusterNode, ports: BrokerPorts, host: string, groups: GroupCoordinator, mqtt: MqttGateway | null): Promise<void> {
-  const bound: Partial<Record<'native' | 'mqtt' | 'http' | 'kafka', { host: string, port: number }>> = {}
-  for (const protocol of ['native', 'mqtt', 'http', 'kafka'] as const) {
+async function joinCluster (cluster: ClusterNode, config: BrokerConfig, ports: BrokerPorts, host: string, groups: GroupCoordinator, mqtt: MqttGateway | null): Promise<void> {
+  const bound: Partial<Record<ListenerProtocol, { host: string, port: number }>> = {}
+  for (const protocol of ['native', 'mqtt', 'http'] as const) {
     const port = ports[protocol]
     if (port !== null) bound[protocol] = { host, port }
   }
+  // The Kafka listeners register what they tell their own clients (kafkaAdvertisedListener,
+  // kafkaTlsAdvertisedListener), so every broker's Metadata names them the same way.
+  if (ports.kafka !== null) bound.kafka = kafkaAdvertisedAddress(config, ports.kafka)
+  if (ports.kafkaTls !== null) bound.kafkaTls = kafkaAdvertisedAddress(config, ports.kafkaTls, true)
   await cluster.start(bound)
   await groups.startOwned()
   await mqtt?.open()

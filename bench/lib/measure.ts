@@ -55,3 +55,17 @@ export function throughputRows (name: string, system: string, records: number, v
   )
   return rows
 }
+
+/** Runs `sendOne` from `workers` loops, `outstanding` each, until `seconds` pass; returns records acknowledged. */
+export async function drive (workers: number, outstanding: number, perSend: number, seconds: number, sendOne: (worker: number) => Promise<unknown>): Promise<number> {
+  const deadline = performance.now() + seconds * 1000
+  let acknowledged = 0
+  await Promise.all(Array.from({ length: workers * outstanding }, async (_, i) => {
+    const worker = i % workers
+    while (performance.now() < deadline) {
+      await sendOne(worker)
+      acknowledged += perSend
+    }
+  }))
+  return acknowledged
+}

@@ -37,6 +37,7 @@ export const SCENARIOS: ScenarioSpec[] = [
   { name: 'websocket', file: 'scenarios/websocket.js', in: ALL, timeout: T(300, 60, 60) },
   { name: 'kafka', file: 'scenarios/kafka.js', in: { full: true, quick: true, tiny: false }, timeout: T(600, 120, 60) },
   { name: 'security', file: 'scenarios/security.js', in: { full: true, quick: true, tiny: false }, timeout: T(600, 120, 60) },
+  { name: 'cluster', file: 'scenarios/cluster.js', in: { full: true, quick: true, tiny: false }, timeout: T(1200, 300, 120) },
   { name: 'storage', file: 'storage.js', in: { full: true, quick: false, tiny: false }, args: { full: ['--gb', '2'], quick: ['--gb', '0.25'], tiny: ['--gb', '0.02'] }, timeout: T(600, 120, 60) },
   { name: 'groups', file: 'groups.js', in: { full: true, quick: true, tiny: false }, external: true, timeout: T(600, 120, 60) },
   { name: 'browser', file: 'browser.js', in: { full: true, quick: true, tiny: false }, external: true, timeout: T(600, 120, 60) },

@@ -18,7 +18,7 @@
 import type { Client, Producer } from '../../client/index.js'
 import { bySize, parseArgs } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
-import { measure, throughputRows } from '../lib/measure.js'
+import { drive, measure, throughputRows } from '../lib/measure.js'
 import { Recorder, SPOOL, forAim } from '../lib/result.js'
 import { createTopic, makeValue, spoolClient, startSpool, type SpoolBroker } from '../lib/spool.js'
 import { REDIS, redisClient, redisServerPath, startRedis, type RedisServer } from '../peers/redis.js'
@@ -32,20 +32,6 @@ const LOADS: Load[] = [
   { name: 'acks=all, 8 producers, 1 message at a time', producers: 8, perSend: 1, outstanding: 1 },
   { name: 'acks=all, 1 producer, 1 message at a time (one fsync per message)', producers: 1, perSend: 1, outstanding: 1 },
 ]
-
-/** Runs `sendOne` from `workers` loops, `outstanding` each, until `seconds` pass; returns records acknowledged. */
-async function drive (workers: number, outstanding: number, perSend: number, seconds: number, sendOne: (worker: number) => Promise<unknown>): Promise<number> {
-  const deadline = performance.now() + seconds * 1000
-  let acknowledged = 0
-  await Promise.all(Array.from({ length: workers * outstanding }, async (_, i) => {
-    const worker = i % workers
-    while (performance.now() < deadline) {
-      await sendOne(worker)
-      acknowledged += perSend
-    }
-  }))
-  return acknowledged
-}
 
 async function spool (rec: Recorder, broker: SpoolBroker, load: Load, n: number, seconds: number): Promise<void> {
   const topic = `acks-all-${n}`

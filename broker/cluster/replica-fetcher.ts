@@ -37,8 +37,8 @@ export interface FetcherHost {
   log (topic: string, partition: number): PartitionLog
   /** Runs `fn` on the follower's log behind the partition's role changes, if it still follows `leader` in `leaderEpoch` (else null). */
   whileFollowing<T> (r: PartitionReplica, leader: number, leaderEpoch: number, fn: (log: PartitionLog) => Promise<T>): Promise<T | null>
-  /** Appends fetched batches and takes the leader's high watermark, if `r` still follows `leader` in `leaderEpoch`. */
-  appendFetched (r: PartitionReplica, leader: number, leaderEpoch: number, records: Uint8Array, leaderHighWatermark: number): boolean
+  /** Appends fetched batches and takes the leader's high watermark and log start offset, if `r` still follows `leader` in `leaderEpoch`. */
+  appendFetched (r: PartitionReplica, leader: number, leaderEpoch: number, records: Uint8Array, leaderHighWatermark: number, leaderLogStartOffset: number): boolean
 }
 
 type FetchState = 'truncating' | 'fetching'
@@ -290,7 +290,7 @@ class ReplicaFetcher {
       }
       if (f.throttled) this.#tokens -= slice.length
       try {
-        this.#manager.appendFetched(f.replica, this.leader, f.leaderEpoch, slice, p.highWatermark)
+        this.#manager.appendFetched(f.replica, this.leader, f.leaderEpoch, slice, p.highWatermark, p.logStartOffset)
       } catch (err) {
         this.#logger.warn({ topic: p.topic, partition: p.partition, err: (err as Error).message, code: (err as SpoolError).code }, 'fetched batches could not be appended; truncating again')
         this.#backOff(f, 'truncating')

@@ -420,7 +420,7 @@ export class ReplicaManager implements ReplicaGate {
   }
 
   /** Appends fetched batches if `r` still follows `leader` in `leaderEpoch`, and takes the leader's high watermark. */
-  appendFetched (r: PartitionReplica, leader: number, leaderEpoch: number, records: Uint8Array, leaderHighWatermark: number): boolean {
+  appendFetched (r: PartitionReplica, leader: number, leaderEpoch: number, records: Uint8Array, leaderHighWatermark: number, leaderLogStartOffset: number): boolean {
     if (this.#closed || r.role !== 'follower' || r.leader !== leader || r.leaderEpoch !== leaderEpoch) return false
     const log = this.#logs.partition(r.topic, r.partition)
     if (records.length > 0) {
@@ -428,6 +428,18 @@ export class ReplicaManager implements ReplicaGate {
       this.counters.bytesFetched += records.length
     }
     if (log.setHighWatermark(Math.min(leaderHighWatermark, log.logEndOffset))) this.highWatermarkMoved(r, log)
+    // The leader's log start moved (DeleteRecords): the follower's follows, as far as its own
+    // high watermark, so a later leader does not serve what was deleted (Kafka's followers do
+    // the same). A failure (a full disk) is retried with the next fetch.
+    const start = Math.min(leaderLogStartOffset, log.highWatermark)
+    if (start > log.logStartOffset) {
+      try {
+        log.deleteRecordsBefore(start)
+        this.#logger.info({ topic: r.topic, partition: r.partition, logStartOffset: start }, 'log start offset follows the leader')
+      } catch (err) {
+        this.#logger.warn({ topic: r.topic, partition: r.partition, logStartOffset: start, err: (err as Error).message }, 'could not move the log start offset to the leader\'s')
+      }
+    }
     return true
   }
 

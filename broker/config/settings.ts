@@ -112,7 +112,7 @@ export const SETTINGS = {
   clusterKeyPrefix: s<string | null>('string', null, 'Root of this cluster\'s keys in etcd (default /spool/<clusterId>)'),
   leaseTtlMs: s<number>('int', 3000, 'Session timeout: a broker that stops renewing its etcd lease this long is dead and its partitions move (whole seconds)'),
   rack: s<string | null>('string', null, 'Rack or zone of this broker: replicas are spread over racks; consumers in a rack may read from its replicas'),
-  advertisedListeners: s<string[] | null>('list', null, 'protocol=host:port per listener (native, kafka, mqtt, http) as other brokers and clients reach this broker; default --host and the bound ports'),
+  advertisedListeners: s<string[] | null>('list', null, 'protocol=host:port per listener (native, kafka, kafkaTls, mqtt, http) as other brokers and clients reach this broker; default --host and the bound ports (the Kafka ones: kafkaAdvertisedListener, kafkaTlsAdvertisedListener)'),
   replicaLagTimeMs: s<number>('int', 10_000, 'A follower not caught up with its leader for this long leaves the in-sync replicas'),
   minInsyncReplicas: s<number>('int', 1, 'acks=all writes need at least this many in-sync replicas (NOT_ENOUGH_REPLICAS otherwise)'),
   uncleanLeaderElection: s<boolean>('bool', false, 'Elect an out-of-sync replica when no in-sync one is alive (acknowledged records may be lost)'),
@@ -262,7 +262,7 @@ function validateClusterSettings (config: BrokerConfig): void {
   if ((config.etcdCertFile === null) !== (config.etcdKeyFile === null)) throw new InvalidConfigError('etcdCertFile and etcdKeyFile go together')
   if ((config.etcdUsername === null) !== (config.etcdPassword === null)) throw new InvalidConfigError('etcdUsername and etcdPassword go together')
   for (const entry of config.advertisedListeners ?? []) {
-    if (!/^(native|kafka|mqtt|http)=.+:\d{1,5}$/.test(entry)) throw new InvalidConfigError(`advertisedListeners entries are protocol=host:port (native, kafka, mqtt, http), got ${JSON.stringify(entry)}`)
+    if (!/^(native|kafka|kafkaTls|mqtt|http)=.+:\d{1,5}$/.test(entry)) throw new InvalidConfigError(`advertisedListeners entries are protocol=host:port (native, kafka, kafkaTls, mqtt, http), got ${JSON.stringify(entry)}`)
   }
 }
 

@@ -6,7 +6,7 @@
  * view is read from the cluster metadata (broker/cluster/cluster-view.ts).
  */
 
-export type AdvertisedProtocol = 'native' | 'kafka' | 'mqtt' | 'http'
+export type AdvertisedProtocol = 'native' | 'kafka' | 'kafkaTls' | 'mqtt' | 'http'
 
 export interface HostPort { host: string, port: number }
 

@@ -145,6 +145,8 @@ export class PartitionService {
   deleteRecordsBefore (caller: Caller, topic: string, partition: number, offset: number): number {
     this.#access.check(caller, 'delete', 'topic', topic)
     const log = this.#logs.partition(topic, partition)
+    // Cluster mode: on the leader only (NOT_LEADER_OR_FOLLOWER elsewhere); followers follow.
+    this.#replication?.checkWrite(topic, partition, 1)
     log.deleteRecordsBefore(offset === -1 ? log.highWatermark : offset)
     return log.logStartOffset
   }

@@ -11,13 +11,17 @@
 // - Kafka clients: kcat's metadata lists the three brokers with each partition's leader,
 //   replicas and ISR; kcat produces with acks=all through one broker's address and reads
 //   everything back; a kafkajs consumer group, bootstrapped from another broker, finds its
-//   coordinator (the offsets partition's leader) and consumes every record once.
+//   coordinator (the offsets partition's leader) and consumes every record once; kafkajs's
+//   DeleteRecords moves every replica's log start (a new leader serves nothing below it);
+//   over the Kafka TLS listener Metadata names every broker's TLS port and kcat produces and
+//   consumes over TLS.
 import t from 'tap'
 import { startCluster } from '../helpers/cluster.js'
 import { collect } from '../helpers/conformance.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { collect as collectMqtt, connectClient } from '../helpers/mqtt.js'
 import { kcat } from '../helpers/kafka-programs.js'
+import { makePki } from '../helpers/security.js'
 import { waitFor } from '../helpers/wait.js'
 
 t.test('groups: coordinated by the leader of their offsets partition, and they move with it', async t => {
@@ -154,4 +158,62 @@ t.test('Kafka clients against the cluster: kcat metadata, acks=all produce and c
   const coordinatorPartition = c.broker(1).groups.coordinatorPartition('kafkajs-cluster')
   const coordinator = c.leaderOf('__consumer_offsets', coordinatorPartition)
   await c.waitFor(() => (c.broker(coordinator).groups.describeGroups({ groupIds: ['kafkajs-cluster'] }).groups[0]?.members.length ?? 0) === 1, 'the group lives on its coordinator')
+})
+
+t.test('DeleteRecords through a Kafka client: every replica\'s log start follows the leader, and a new leader serves from there', async t => {
+  const c = await startCluster(t, { brokers: 3, config: { kafkaPort: 0 } })
+  const client = c.client(t)
+  await client.admin().createTopics([{ topic: 'trim', partitions: 1, replicationFactor: 3 }])
+  await c.waitFor(() => (c.partition('trim', 0)?.isr.length ?? 0) === 3, 'trim fully replicated')
+  const producer = client.producer({ acks: 'all', lingerMs: 0 })
+  for (let i = 0; i < 10; i++) await producer.send({ topic: 'trim', messages: Array.from({ length: 10 }, (_, j) => ({ value: `v${i * 10 + j}` })) })
+  await producer.close()
+  const leader = c.leaderOf('trim', 0)
+  const follower = [1, 2, 3].find(id => id !== leader)!
+  const { Kafka, logLevel } = await import('kafkajs')
+  // Bootstrapped from a follower: the admin finds the partition's leader from the cluster's Metadata.
+  const kafka = new Kafka({ clientId: 'cluster-trim', brokers: [`127.0.0.1:${c.broker(follower).ports.kafka!}`], logLevel: logLevel.NOTHING })
+  const admin = kafka.admin()
+  await admin.connect()
+  t.teardown(() => admin.disconnect())
+  await admin.fetchTopicMetadata({ topics: ['trim'] })
+  await admin.deleteTopicRecords({ topic: 'trim', partitions: [{ partition: 0, offset: '40' }] })
+  t.equal(c.broker(leader).logs.partition('trim', 0).logStartOffset, 40, 'the leader\'s log starts at 40')
+  await c.waitFor(() => [...c.brokers.values()].every(b => b.logs.partition('trim', 0).logStartOffset === 40), 'every replica\'s log start at 40')
+  const offsets = await admin.fetchTopicOffsets('trim')
+  t.equal(offsets[0]!.low, '40', 'ListOffsets earliest: 40')
+
+  // The leader goes; its successor must not serve what was deleted.
+  await c.stop(leader)
+  await c.waitFor(() => { const l = c.leaderOf('trim', 0); return l > 0 && l !== leader }, 'a new leader')
+  const consumer = client.consumer({ fromBeginning: true, maxWaitMs: 100 })
+  await consumer.assign({ topic: 'trim' })
+  const got = await collect(consumer, 60, 15_000)
+  await consumer.close()
+  t.same(got.map(m => m.offset), Array.from({ length: 60 }, (_, i) => 40 + i), 'the new leader serves offsets 40-99, nothing below')
+})
+
+t.test('the Kafka TLS listener in a cluster: Metadata over TLS names every broker\'s TLS listener, kcat produces and consumes over TLS', async t => {
+  const pki = await makePki(t)
+  const tls = { kafkaPort: 0, kafkaTlsPort: 0, tlsCertFile: pki.file('server.crt'), tlsKeyFile: pki.file('server.key') }
+  const c = await startCluster(t, { brokers: 3, config: tls })
+  const client = c.client(t)
+  await client.admin().createTopics([{ topic: 'secure', partitions: 3, replicationFactor: 3 }])
+  await c.waitFor(() => [0, 1, 2].every(p => (c.partition('secure', p)?.isr.length ?? 0) === 3), 'secure fully replicated')
+  const tlsAddress = (id: number): string => `127.0.0.1:${c.broker(id).ports.kafkaTls!}`
+  const plainAddress = (id: number): string => `127.0.0.1:${c.broker(id).ports.kafka!}`
+  const ssl = ['-X', 'security.protocol=ssl', '-X', `ssl.ca.location=${pki.file('ca.crt')}`]
+  const names = async (args: string[]): Promise<string[]> => {
+    const meta = await kcat(t, args[0]!, [...args.slice(1), '-L', '-J', '-t', 'secure'])
+    t.equal(meta.code, 0, `kcat -L: ${meta.stderr}`)
+    return (JSON.parse(meta.stdout) as { brokers: Array<{ name: string }> }).brokers.map(b => b.name).sort()
+  }
+  t.same(await names([tlsAddress(1), ...ssl]), [1, 2, 3].map(tlsAddress).sort(), 'over TLS: every broker at its TLS port')
+  t.same(await names([plainAddress(2)]), [1, 2, 3].map(plainAddress).sort(), 'over plain TCP: every broker at its plain port')
+  const lines = Array.from({ length: 30 }, (_, i) => `k${i}|v${i}`)
+  const wrote = await kcat(t, tlsAddress(2), ['-P', '-t', 'secure', '-K', '|', ...ssl, '-X', 'acks=all', '-X', 'partitioner=murmur2_random'], { input: lines.join('\n') + '\n' })
+  t.equal(wrote.code, 0, `kcat -P over TLS to each partition's leader: ${wrote.stderr}`)
+  const read = await kcat(t, tlsAddress(3), ['-C', '-t', 'secure', ...ssl, '-o', 'beginning', '-c', '30', '-e', '-q', '-f', '%k|%s\n'])
+  t.equal(read.code, 0, `kcat -C over TLS: ${read.stderr}`)
+  t.same(read.stdout.trim().split('\n').sort(), [...lines].sort(), 'every record read back over TLS')
 })

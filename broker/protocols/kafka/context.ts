@@ -48,6 +48,8 @@ export interface KafkaContext {
 export interface KafkaAdvertised {
   host: string
   port: number
+  /** Which of a broker's Kafka listeners this is: in a cluster, Metadata names the other brokers' same one. */
+  listener: 'kafka' | 'kafkaTls'
 }
 
 /** Where a session's SASL exchange stands (sasl.ts reads and writes it). */

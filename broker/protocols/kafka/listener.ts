@@ -88,7 +88,7 @@ export function kafkaFrontEnd (o: KafkaFrontEndOptions): KafkaFrontEnd {
     listener (tls) {
       let l = wires.get(tls)
       if (l === undefined) {
-        const advertised: KafkaAdvertised = { host: '127.0.0.1', port: 0 }
+        const advertised: KafkaAdvertised = { host: '127.0.0.1', port: 0, listener: tls ? 'kafkaTls' : 'kafka' }
         l = {
           wire: kafkaProtocol(o.config, dispatcher, o.authentication ?? null, advertised),
           bound (port) { Object.assign(advertised, kafkaAdvertisedAddress(o.config, port, tls)) },

@@ -39,7 +39,9 @@ function brokers (ctx: KafkaContext, advertised: KafkaAdvertised): Array<{ nodeI
   if (ctx.cluster === null) return [{ nodeId: ctx.nodeId, host: advertised.host, port: advertised.port, rack: null }]
   const out = []
   for (const b of ctx.cluster.brokers()) {
-    const kafka = b.listeners.kafka
+    // A client on the TLS listener is told every broker's TLS listener, one on the plain
+    // listener every plain one: the same security on every connection it makes.
+    const kafka = b.listeners[advertised.listener]
     if (kafka !== undefined) out.push({ nodeId: b.nodeId, host: kafka.host, port: kafka.port, rack: b.rack })
   }
   return out.sort((a, b) => a.nodeId - b.nodeId)
@@ -89,32 +91,32 @@ export async function metadata (ctx: KafkaContext, req: RequestBody<'Metadata'>,
       topics.push({ errorCode: kafkaError(ctx, err, 'metadata').errorCode, name, isInternal: false, partitions: [] })
     }
   }
-  return { brokers: brokers(ctx, rc.advertised), clusterId: ctx.clusterId, controllerId: controllerOf(ctx), topics }
+  return { brokers: brokers(ctx, rc.advertised), clusterId: ctx.clusterId, controllerId: controllerOf(ctx, rc.advertised.listener), topics }
 }
 
 /** The controller clients send admin calls to: in a cluster, one that is alive and has a Kafka listener. */
-function controllerOf (ctx: KafkaContext): number {
+function controllerOf (ctx: KafkaContext, listener: KafkaAdvertised['listener']): number {
   if (ctx.cluster === null) return ctx.nodeId
   const id = ctx.cluster.controllerId()
-  // Any broker forwards admin work to the controller; a controller without a Kafka listener
+  // Any broker forwards admin work to the controller; a controller without this Kafka listener
   // (or none known) is answered with this broker, which clients can reach.
-  return ctx.cluster.brokers().some(b => b.nodeId === id && b.listeners.kafka !== undefined) ? id : ctx.nodeId
+  return ctx.cluster.brokers().some(b => b.nodeId === id && b.listeners[listener] !== undefined) ? id : ctx.nodeId
 }
 
 export function describeCluster (ctx: KafkaContext, rc: KafkaRequestContext): ResponseInput<'DescribeCluster'> {
   return {
     errorCode: 0,
     clusterId: ctx.clusterId,
-    controllerId: controllerOf(ctx),
+    controllerId: controllerOf(ctx, rc.advertised.listener),
     brokers: brokers(ctx, rc.advertised).map(b => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
   }
 }
 
 /** Cluster mode: the broker leading the group's `__consumer_offsets` partition, at its Kafka address. */
-function groupCoordinator (ctx: KafkaContext, cluster: ClusterView, group: string): { nodeId: number, host: string, port: number } {
+function groupCoordinator (ctx: KafkaContext, cluster: ClusterView, group: string, listener: KafkaAdvertised['listener']): { nodeId: number, host: string, port: number } {
   const partition = ctx.groups.coordinatorPartition(group)
   const leader = cluster.partitions(OFFSETS_TOPIC)?.[partition]?.leader ?? -1
-  const kafka = cluster.brokers().find(b => b.nodeId === leader)?.listeners.kafka
+  const kafka = cluster.brokers().find(b => b.nodeId === leader)?.listeners[listener]
   if (leader < 0 || kafka === undefined) throw new CoordinatorNotAvailableError(`partition ${partition} of ${OFFSETS_TOPIC}, which holds group ${group}, has no leader with a Kafka listener right now`)
   return { nodeId: leader, host: kafka.host, port: kafka.port }
 }
@@ -134,7 +136,7 @@ export function findCoordinator (ctx: KafkaContext, req: RequestBody<'FindCoordi
   const answerFor = (key: string): Answer => {
     if (cluster === null || req.keyType !== GROUP) return here
     try {
-      return { errorCode: 0, errorMessage: null, ...groupCoordinator(ctx, cluster, key) }
+      return { errorCode: 0, errorMessage: null, ...groupCoordinator(ctx, cluster, key, rc.advertised.listener) }
     } catch (err) {
       const e = err instanceof CoordinatorNotAvailableError ? err : new CoordinatorNotAvailableError(String(err))
       return { errorCode: kafkaErrorCodeOf(e), errorMessage: e.message, nodeId: -1, host: '', port: -1 }

@@ -96,7 +96,7 @@ function sizePrefixed (bytes: Uint8Array): Uint8Array[] {
  * clients to use (its Metadata and FindCoordinator answers); a plain and a TLS listener
  * share the dispatcher and each has its own.
  */
-export function kafkaProtocol (limits: KafkaLimits, dispatcher: KafkaDispatcher, authentication: KafkaAuthentication | null = null, advertised: KafkaAdvertised = { host: '127.0.0.1', port: 0 }): WireProtocol {
+export function kafkaProtocol (limits: KafkaLimits, dispatcher: KafkaDispatcher, authentication: KafkaAuthentication | null = null, advertised: KafkaAdvertised = { host: '127.0.0.1', port: 0, listener: 'kafka' }): WireProtocol {
   return {
     name: 'kafka',
     limits: { maxQueuedBytes: limits.maxQueuedBytes, pauseAtQueuedBytes: limits.maxQueuedBytes / 4, idleTimeoutMs: limits.idleTimeoutMs },
