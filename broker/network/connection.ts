@@ -433,6 +433,14 @@ export class Connection {
       return
     }
     if (this.idleTimeoutMs <= 0 || nowMs - this.lastActiveMs <= this.idleTimeoutMs) return
+    // The broker itself holds this connection's reading (admission in a reconnect storm, the
+    // frame budget, a quota throttle, a CONNECT being handled): whatever the peer sent waits
+    // for the broker, so the idle clock stands still until reading resumes. (Waiting for the
+    // peer to read, 'backpressure', is the peer's doing and counts.)
+    if ((this.#pauses & ~PAUSE_BITS.backpressure) !== 0) {
+      this.lastActiveMs = nowMs
+      return
+    }
     if (this.#session?.busy?.() === true) return
     this.logger.info({ idleMs: nowMs - this.lastActiveMs }, 'closing idle connection')
     this.#countError('IDLE_TIMEOUT')

@@ -9,13 +9,16 @@
 // - the same for a produce quota (every acknowledged record is in the log), a request-rate
 //   quota on a tight loop of empty fetches, a group quota shared by the group's members,
 //   and an MQTT publisher (its socket is not read while throttled; every QoS 1 message is
-//   stored);
+//   stored); an MQTT connection muted longer than 1.5 × its keep-alive is not closed as
+//   idle (the idle clock stands still while the broker holds its reading);
 // - quotas survive a broker restart;
 // - a kafkajs consumer through the Kafka listener: throttled the same way (the time goes out
 //   in Fetch's throttle_time_ms), no offset skipped.
 // Rates are compared with wide bands (well below the unthrottled rate), never with a time.
 import t from 'tap'
+import net from 'node:net'
 import mqtt from 'mqtt'
+import mqttPacket from 'mqtt-packet'
 import { Client } from '../../client/index.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { startBroker, tempDir } from '../helpers/broker.js'
@@ -78,6 +81,35 @@ t.test('a fetch quota throttles the re-reader, not the other consumer; nothing i
   t.ok(lifted > throttled * 2, `back to ${(lifted / 1e6).toFixed(1)} MB/s`)
   t.same(rereader.gaps, [], 'every pass of the re-reader saw every offset in order')
   t.equal(await pollFor('the re-reader to finish another pass', () => rereader.passes(), n => n >= 3, 20_000) >= 3, true)
+})
+
+t.test('an MQTT connection muted by its quota for longer than 1.5 × keep-alive is not closed as idle', async t => {
+  // Campaign finding (the MQTT reconnect-storm benchmark): connections waiting in the
+  // broker's own admission queue were closed as idle ("closing idle connection") although
+  // their CONNECT was sent; the same rule closed a connection muted by a throttle. While the
+  // broker holds a connection's reading, its idle clock stands still.
+  const broker = await startBroker(t, { httpPort: null, quotaWindowNum: 4, quotaWindowSizeMs: 1000 })
+  await quota(t, broker.ports.native!, 'set', '--client-id', 'slow-link', '--produce-bytes-per-sec', '10KB')
+  const socket = net.connect(broker.ports.mqtt!, '127.0.0.1')
+  t.teardown(() => { socket.destroy() })
+  const types: number[] = []
+  let closed = false
+  socket.on('data', chunk => { types.push(chunk[0]! >> 4) })
+  socket.on('close', () => { closed = true })
+  socket.on('error', () => {})
+  await new Promise<void>(resolve => socket.once('connect', () => resolve()))
+  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'slow-link', clean: true, keepalive: 1 }))
+  await waitFor(() => types.includes(2), 5000, 'CONNACK')
+  // 60 KB against 10 KB/s: muted for the longest throttle, 4 s (> 1.5 s of keep-alive).
+  socket.write(mqttPacket.generate({ cmd: 'publish', topic: 'plant/slow', payload: Buffer.alloc(60_000, 1), qos: 0, retain: false, dup: false }))
+  const started = Date.now()
+  for (let i = 0; i < 20 && !closed; i++) {
+    socket.write(mqttPacket.generate({ cmd: 'pingreq' }))
+    await sleep(300)
+  }
+  t.notOk(closed, `still connected ${Date.now() - started} ms after the mute began`)
+  await waitFor(() => types.includes(13) || closed, 10_000, 'a PINGRESP once the throttle ended')
+  t.ok(types.includes(13) && !closed, 'the PINGREQs sent while muted were read and answered')
 })
 
 t.test('a client that ignores the throttle gets its next answer no sooner than the throttle time', async t => {
