@@ -27,8 +27,20 @@ export class Admission {
   #perTurn = 256
   readonly #next = new NextTurn(() => this.#turn())
   #lastTurnMs = 0
+  /** When a connection last had to wait for a later turn (0: never). */
+  #lastQueuedAtMs = 0
 
   get waiting (): number { return this.#queue.length - this.#head }
+
+  /**
+   * Whether connections have queued here within the last `ms` (a reconnect storm is on or
+   * just ended). In a storm the kernel's accept queue overflows too, and a device whose
+   * handshake was dropped there is accepted late, with its CONNECT still to come by TCP
+   * retransmission, seconds later: its silence is the storm's, not the device's.
+   */
+  queuedWithin (ms: number): boolean {
+    return this.waiting > 0 || (this.#lastQueuedAtMs > 0 && performance.now() - this.#lastQueuedAtMs < ms)
+  }
 
   push (item: Admittable): void {
     this.#queue.push(item)
@@ -55,7 +67,7 @@ export class Admission {
       this.#head = 0
     }
     if (this.#head < this.#queue.length) {
-      this.#lastTurnMs = performance.now()
+      this.#lastTurnMs = this.#lastQueuedAtMs = performance.now()
       this.#next.schedule()
     } else {
       this.#lastTurnMs = 0

@@ -141,12 +141,17 @@ export class MqttConnection implements MqttClient, ProtocolSession, Admittable {
    * connections' first packets reached the gateway only D ms after their accept (a reconnect
    * storm larger than the broker serves at once), a connection younger than 2 × D (at most
    * CONNECT_GRACE_MAX_MS) has probably sent its CONNECT already — the bytes wait for the
-   * broker, not for the client. A peer that sends nothing is still closed, only later.
+   * broker, not for the client. The same while connections queue for admission and for
+   * CONNECT_TIMEOUT_MS after. A peer that sends nothing is still closed, only later.
    */
   busy (): boolean {
     if (this.#state !== 'new') return false
     const age = this.#gw.now() - this.net.connectedAtMs
-    return age < Math.min(2 * this.#gw.firstPacketLagMs, CONNECT_GRACE_MAX_MS)
+    if (age >= CONNECT_GRACE_MAX_MS) return false
+    // During a storm and for CONNECT_TIMEOUT_MS after it (admission.ts queuedWithin): a
+    // device accepted late may still be retransmitting its CONNECT.
+    if (this.#gw.admission.queuedWithin(CONNECT_TIMEOUT_MS)) return true
+    return age < 2 * this.#gw.firstPacketLagMs
   }
 
   #onPacket (whole: Uint8Array): boolean {

@@ -76,7 +76,7 @@ export interface MqttGatewayApi {
   readonly counters: GatewayCounters
   readonly connections: Set<MqttClient>
   /** New connections are let in (their CONNECT read) by this queue, at the rate the broker serves them. */
-  readonly admission: { push (item: Admittable): void }
+  readonly admission: { push (item: Admittable): void, queuedWithin (ms: number): boolean }
   readonly authenticator: MqttAuthenticator | null
   readonly authorizer: MqttAuthorizer | null
   now (): number
