@@ -132,7 +132,7 @@ const OTHER_AIMS: Array<Aim & { issue: string }> = [
   { issue: '6', text: 'MQTT QoS 1 ≥ 50,000 msg/s', measure: rowAim('mqtt-qos1-throughput', 'msg/s'), ok: v => v >= 50_000 },
   { issue: '6', text: 'MQTT QoS 0 p99 ≤ 2 ms at 5,000 msg/s', measure: rowAim('mqtt-qos0-latency-5000', 'p99 publish→receive'), ok: v => v <= 2 },
   { issue: '6', text: 'MQTT QoS 1 p99 ≤ 2 ms at 5,000 msg/s', measure: rowAim('mqtt-qos1-latency-5000', 'p99 publish→receive'), ok: v => v <= 2 },
-  { issue: '16', text: 'Writes resume within 5 s of a kill -9 of the partition leader (the slowest of the kills)', measure: rowAim('cluster-failover', 'max', 'Spool (3 brokers, RF 3)'), ok: v => v <= 5 },
+  { issue: '16', text: 'Writes resume within 5 s of a kill -9 of the partition leader (the slowest kill of a run, median over the runs)', measure: rowAim('cluster-failover', 'max', 'Spool (3 brokers, RF 3)'), ok: v => v <= 5 },
   { issue: '17', text: 'SDK produce, 100 B, one producer: ≥ 2,000,000 records/s', measure: rowAim('sdk-produce-100b', 'records/s'), ok: v => v >= 2_000_000 },
   { issue: '17', text: '… and ≥ 10× Redis Streams\' pipelined XADD in the same run', measure: ratioAim('sdk-produce-100b', 'records/s', 'Redis Streams', 'Redis'), ok: v => v >= 10 },
   { issue: '17', text: 'SDK consume (eachBatch): ≥ 3,000,000 records/s', measure: rowAim('sdk-consume-100b', 'records/s'), ok: v => v >= 3_000_000 },
