@@ -388,15 +388,20 @@ t.test('idempotence: sequences wrap at INT32_MAX; batches are stamped at build, 
   t.equal(q.nextSequence, 2)
 })
 
-t.test('idempotence: one batch per partition and request, at most 5 in flight, a retry never overtaken', async t => {
-  const idem = new Idempotence({ init: async () => ({ producerId: 1, producerEpoch: 0 }), onRenewed: () => {}, maxInFlightPerPartition: 99 })
+/** An idempotent producer's partition holding `batches` closed batches of one record each (producer id 1). */
+async function idempotentQueue (batches: number, maxInFlightPerPartition: number): Promise<{ idem: Idempotence, h: ReturnType<typeof harness>, q: PartitionQueue, gate: (queue: PartitionQueue) => boolean }> {
+  const idem = new Idempotence({ init: async () => ({ producerId: 1, producerEpoch: 0 }), onRenewed: () => {}, maxInFlightPerPartition })
   await idem.ensure()
   const h = harness(200, 0, (queue, batch) => idem.stamp(queue, batch))
   const q = h.acc.queue('t', 0)
-  const send = h.send(8)
-  for (let i = 0; i < 8; i++) h.acc.append(q, { value: value(100), timestamp: 1 }, 121, send, i)
+  const send = h.send(batches)
+  for (let i = 0; i < batches; i++) h.acc.append(q, { value: value(100), timestamp: 1 }, 121, send, i)
   h.acc.closeAll()
-  const gate = (queue: PartitionQueue): boolean => idem.gate(queue)
+  return { idem, h, q, gate: queue => idem.gate(queue) }
+}
+
+t.test('idempotence: one batch per partition and request, at most 5 in flight, a retry never overtaken', async t => {
+  const { idem, h, q, gate } = await idempotentQueue(8, 99)
   const yes = (): boolean => true
   // First contact: the broker may not know this producer on the partition yet, so its first
   // batch goes alone until it is acknowledged.
@@ -436,14 +441,7 @@ t.test('idempotence: a batch refused for its sequence waits for the earlier batc
   // Campaign finding (the chaos test): after a leader change the earlier batch was still on
   // its way to the old leader; the later ones, refused by the new leader, were sent again at
   // once, ran out of sequence retries within milliseconds and failed for good.
-  const idem = new Idempotence({ init: async () => ({ producerId: 1, producerEpoch: 0 }), onRenewed: () => {}, maxInFlightPerPartition: 5 })
-  await idem.ensure()
-  const h = harness(200, 0, (queue, batch) => idem.stamp(queue, batch))
-  const q = h.acc.queue('t', 0)
-  const send = h.send(4)
-  for (let i = 0; i < 4; i++) h.acc.append(q, { value: value(100), timestamp: 1 }, 121, send, i)
-  h.acc.closeAll()
-  const gate = (queue: PartitionQueue): boolean => idem.gate(queue)
+  const { idem, h, q, gate } = await idempotentQueue(4, 5)
   const take = (): ReturnType<typeof h.acc.take> => h.acc.take(1_000_000, 0, () => 1, () => true, gate)
   const first = take()!.entries[0]!.batches[0]!
   idem.sent(q, first)
