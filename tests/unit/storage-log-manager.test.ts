@@ -174,9 +174,10 @@ t.test('the data dir lock refuses a second owner and takes over a stale one', as
 })
 
 t.test('a lock held by a zombie (killed, not yet reaped) is stale', async t => {
-  // `sh` starts a child that exits at once, then execs a `sleep` that never reaps it: the
-  // child stays a zombie, as a kill -9'd broker does under an init that is slow to reap.
-  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  // A perl parent forks a child that exits at once and never waits for it: the child stays a
+  // zombie, as a kill -9'd broker does under an init that is slow to reap. (A shell was used
+  // before; dash may reap its background child before its `exec`, and then there was no zombie.)
+  const parent = spawn('perl', ['-e', '$| = 1; my $p = fork(); if ($p == 0) { exit 0 } print "$p\\n"; sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
   t.teardown(() => { parent.kill('SIGKILL') })
   const zombiePid = await new Promise<number>(resolve => parent.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))))
   const deadline = Date.now() + 5000
