@@ -205,8 +205,8 @@ export class ClusterAgent extends EventEmitter<ClusterAgentEvents> {
   async reserveProducerIds (size: number): Promise<number> { return (await this.#producerIds.takeBlock(size)).start }
 
   /**
-   * Sends a request to the controller and waits (controllerRequestTimeoutMs) for its answer:
-   * the answer's value, or its typed error.
+   * Sends a request to the controller and waits for its answer, in all at most
+   * controllerRequestTimeoutMs (sending included): the answer's value, or its typed error.
    */
   async request<K extends RequestKind> (kind: K, body: RequestBodies[K]): Promise<RequestResults[K]> {
     if (this.#closed) throw new InvalidRequestError('the cluster agent is closed')
@@ -216,15 +216,14 @@ export class ClusterAgent extends EventEmitter<ClusterAgentEvents> {
     const key = this.keys.request(id)
     const now = Date.now()
     const request = { id, kind, from: this.nodeId, createdAtMs: now, expiresAtMs: now + this.settings.controllerRequestTimeoutMs, body }
-    await etcdCall(`sending ${kind} to the controller`, this.settings.etcdOperationTimeoutMs,
-      () => this.#client.kv.put({ key: bytes(key), value: bytes(JSON.stringify(request)), lease: leaseId }))
+    await this.#putRequest(kind, key, JSON.stringify(request), request.expiresAtMs)
     let seen = false
     try {
       await this.metadata.waitFor(() => {
         const r = this.metadata.requests.get(id)
         if (r !== undefined) seen = true
         return r?.result !== undefined || (seen && r === undefined)
-      }, this.settings.controllerRequestTimeoutMs, `the controller's answer to ${kind}`)
+      }, Math.max(500, request.expiresAtMs - Date.now()), `the controller's answer to ${kind}`)
     } catch {
       void this.#deleteRequest(key)
       throw new RequestTimedOutError(`no controller answered ${kind} within ${this.settings.controllerRequestTimeoutMs} ms`)
@@ -235,6 +234,36 @@ export class ClusterAgent extends EventEmitter<ClusterAgentEvents> {
     const result = answered.result
     if (result.ok) return result.value as RequestResults[K]
     throw errorFromCode(result.errorCode, result.message)
+  }
+
+  /**
+   * Writes a request, retrying etcd's retriable failures until the request's own deadline: right
+   * after etcd recovers from an outage its client may still skip a member for a moment, and an
+   * admin call made then should wait that out rather than fail. The key is a fresh id, so the
+   * request is answered at most once however many tries it takes.
+   */
+  async #putRequest (kind: RequestKind, key: string, value: string, expiresAtMs: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // The registration may be renewed under a new lease while this retries.
+        const leaseId = this.#membership.leaseId
+        if (leaseId === null) throw new MetadataUnavailableError('this broker is not registered (its lease was lost); retry')
+        // Created only if absent: a retry after a put that did land (its answer lost) must not
+        // overwrite the controller's answer with the unanswered request.
+        const k = bytes(key)
+        await etcdCall(`sending ${kind} to the controller`, this.settings.etcdOperationTimeoutMs, () => this.#client.kv.txn({
+          compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
+          success: [{ request_put: { key: k, value: bytes(value), lease: leaseId } }],
+          failure: [],
+        }))
+        return
+      } catch (err) {
+        const waitMs = Math.min(100 * attempt, 1000)
+        if (!(err instanceof MetadataUnavailableError) || this.#closed || Date.now() + waitMs >= expiresAtMs) throw err
+        this.#logger.debug({ kind, attempt, err: err.message }, 'etcd refused a controller request; retrying')
+        await new Promise(resolve => setTimeout(resolve, waitMs))
+      }
+    }
   }
 
   async #deleteRequest (key: string): Promise<void> {
