@@ -70,7 +70,9 @@ export class Recorder {
   }
 
   note (text: string): void {
-    if (!this.output.notes!.includes(text)) this.output.notes!.push(text)
+    if (this.output.notes!.includes(text)) return
+    this.output.notes!.push(text)
+    process.stderr.write(`  note: ${text}\n`)
   }
 
   skip (text: string): void {

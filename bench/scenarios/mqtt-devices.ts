@@ -228,6 +228,17 @@ function percentile (sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN
 }
 
+/** How the devices that got no CONNACK ended, counted by cause ("ECONNRESET: 12, timed out: 3"). */
+function failureCauses (fleet: readonly Device[]): string {
+  const counts = new Map<string, number>()
+  for (const d of fleet) {
+    if (d.returnCode === 0) continue
+    const cause = d.failure ?? (d.returnCode > 0 ? `CONNACK return code ${d.returnCode}` : 'timed out')
+    counts.set(cause, (counts.get(cause) ?? 0) + 1)
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([cause, count]) => `${cause}: ${count}`).join(', ')
+}
+
 async function storm (rec: Recorder, system: System, n: number, maxOpen: number): Promise<void> {
   const name = `reconnect storm, ${n.toLocaleString('en-US')} persistent sessions, 1 queued QoS 1 message each`
   const fleet = Array.from({ length: n }, (_, i) => new Device(i))
@@ -287,6 +298,7 @@ async function storm (rec: Recorder, system: System, n: number, maxOpen: number)
   if (delivered < n) rec.add({ name, system: system.name, metric: 'messages not delivered', value: n - delivered, unit: 'msg', better: 'lower', aim: `mqtt-storm-${n}` })
   if (connacks < n) {
     rec.add({ name, system: system.name, metric: 'CONNACKs missing', value: n - connacks, unit: 'conn', better: 'lower', aim: `mqtt-storm-${n}` })
+    rec.note(`${system.name}, storm of ${n}: why CONNACKs were missing: ${failureCauses(fleet)}`)
     const lines = system.output().split('\n').filter(l => /warn|error|clos|refus/i.test(l)).slice(-3)
     if (lines.length > 0) rec.note(`${system.name}, storm of ${n}: ${n - connacks} CONNACKs missing; the server's last words: ${lines.join(' | ').slice(0, 600)}`)
   }

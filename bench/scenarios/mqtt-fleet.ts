@@ -75,6 +75,8 @@ export class Device {
   sessionPresent = false
   returnCode = -1
   closed = false
+  /** Why the last socket ended without a CONNACK, when it did: an error code, or the peer's close. */
+  failure: string | null = null
   #waiting: ((type: number) => void) | null = null
   #onPublish: ((d: Device) => void) | null = null
 
@@ -92,6 +94,7 @@ export class Device {
     this.#onPublish = options.onPublish ?? null
     this.closed = false
     this.returnCode = -1
+    this.failure = null
     const socket = connect({ host: '127.0.0.1', port, localAddress: sourceAddress(this.index), noDelay: true })
     this.socket = socket
     const framer = new FrameAssembler(mqttHeaderReader(1 << 20), MQTT_MAX_HEADER_BYTES)
@@ -101,8 +104,9 @@ export class Device {
         return true
       })
     })
-    socket.on('error', () => {})
+    socket.on('error', err => { this.failure ??= (err as NodeJS.ErrnoException).code ?? err.message })
     socket.on('close', () => {
+      if (this.returnCode === -1) this.failure ??= 'closed by the server before CONNACK'
       this.closed = true
       this.#wake(-1)
     })
