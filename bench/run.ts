@@ -13,6 +13,9 @@
  *   --fresh                            with --only: replace the results file instead of merging
  *   --no-report                        do not regenerate bench/RESULTS.md after a full run
  *   --list                             print the scenarios and exit
+ *   --compare <git-ref>                this tree against another commit, alternately, on the
+ *                                      same machine (bench/compare.ts; --only, --rounds N,
+ *                                      --quick/--tiny, --json, --with-peers, --keep)
  *
  * Each scenario is a program (bench/scenarios/*.ts, bench/storage.ts, and bench/groups.ts
  * and bench/browser.ts when built) run as a child process in its own process group with
@@ -23,102 +26,50 @@
  * peers and the build: bench/setup.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { runCompare } from './compare.js'
 import { parseArgs, type Mode } from './lib/cli.js'
+import { wantsCompare } from './lib/compare-args.js'
+import { BenchError } from './lib/errors.js'
 import { REPO_ROOT, hostInfo, spoolSha, versions } from './lib/host.js'
 import { resultsMarkdown, resultsSvg, scenarioTable } from './lib/render.js'
 import { SCENARIOS, type ScenarioSpec } from './lib/registry.js'
+import { registerTempDir, removeTempDirs, runProgram, runningName, stopRunning, type ProgramOutcome } from './lib/program.js'
 import type { ScenarioOutput } from './lib/result.js'
 import { aggregateRuns, mergeResults, readResults, type ResultsFile, type ScenarioResult } from './lib/results.js'
 import { writeResultsMd } from './report.js'
 
 const DIST_BENCH = fileURLToPath(new URL('.', import.meta.url))
 
-interface Running { child: ChildProcess, name: string }
-let running: Running | null = null
 let tempRoot: string | null = null
 let interrupted = false
-
-function killGroup (child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return
-  try {
-    process.kill(-child.pid, signal)
-  } catch { /* already gone */ }
-}
-
-/** Stops the running program's whole process group: SIGTERM, then SIGKILL. */
-async function stopRunning (graceMs = 8000): Promise<void> {
-  const r = running
-  if (r === null) return
-  const exited = new Promise<void>(resolve => {
-    if (r.child.exitCode !== null || r.child.signalCode !== null) resolve()
-    else r.child.once('exit', () => resolve())
-  })
-  killGroup(r.child, 'SIGTERM')
-  const timer = setTimeout(() => killGroup(r.child, 'SIGKILL'), graceMs)
-  await exited
-  clearTimeout(timer)
-  // Anything of the group still alive (a server that ignored SIGTERM) goes now.
-  killGroup(r.child, 'SIGKILL')
-}
-
-function removeTempRoot (): void {
-  if (tempRoot !== null) rmSync(tempRoot, { recursive: true, force: true })
-  tempRoot = null
-}
 
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
   process.on(signal, () => {
     if (interrupted) process.exit(code)
     interrupted = true
-    process.stderr.write(`\n${signal}: stopping ${running?.name ?? 'the runner'} and everything it started\n`)
+    process.stderr.write(`\n${signal}: stopping ${runningName() ?? 'the runner'} and everything it started\n`)
     void stopRunning(3000).finally(() => {
-      removeTempRoot()
+      removeTempDirs()
       process.exit(code)
     })
   })
 }
 
-function runProgram (spec: ScenarioSpec, args: string[], timeoutSeconds: number, tmp: string): Promise<{ code: number | null, signal: string | null, stderrTail: string, timedOut: boolean }> {
+function runScenarioProgram (spec: ScenarioSpec, args: string[], timeoutSeconds: number, tmp: string): Promise<ProgramOutcome> {
   mkdirSync(tmp, { recursive: true })
-  return new Promise(resolve => {
-    const child = spawn(process.execPath, [join(DIST_BENCH, spec.file), ...args], {
-      cwd: REPO_ROOT,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Whatever a program puts in the system temp dir lands in the runner's temp root,
-      // which is deleted at the end even if the program is killed.
-      env: { ...process.env, TMPDIR: tmp },
-    })
-    running = { child, name: spec.name }
-    let tail = ''
-    let partial = ''
-    child.stdout!.on('data', () => { /* the table a program prints; the JSON is what counts */ })
-    child.stderr!.on('data', (d: Buffer) => {
-      const text = partial + d.toString()
-      const lines = text.split('\n')
-      partial = lines.pop() ?? ''
-      for (const line of lines) process.stderr.write(`[${spec.name}] ${line}\n`)
-      tail = (tail + d.toString()).slice(-4000)
-    })
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      process.stderr.write(`[${spec.name}] timed out after ${timeoutSeconds} s: stopping it\n`)
-      void stopRunning()
-    }, timeoutSeconds * 1000)
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      // The group may hold servers the program did not stop (it crashed): stop them too.
-      killGroup(child, 'SIGKILL')
-      running = null
-      if (partial !== '') process.stderr.write(`[${spec.name}] ${partial}\n`)
-      resolve({ code, signal, stderrTail: tail, timedOut })
-    })
+  return runProgram({
+    name: spec.name,
+    command: process.execPath,
+    args: [join(DIST_BENCH, spec.file), ...args],
+    cwd: REPO_ROOT,
+    // Whatever a program puts in the system temp dir lands in the runner's temp root,
+    // which is deleted at the end even if the program is killed.
+    env: { ...process.env, TMPDIR: tmp },
+    timeoutSeconds,
   })
 }
 
@@ -157,7 +108,7 @@ async function runScenario (spec: ScenarioSpec, mode: Mode, repeats: number, noP
     const tmp = join(tempRoot!, `${spec.name}-${i}`)
     const args = spec.external === true ? [...shown, '--json', json] : [...shown, '--json', json, '--tmp', tmp]
     process.stderr.write(`\n== ${spec.name} (run ${i + 1} of ${runs})\n`)
-    const r = await runProgram(spec, args, spec.timeout[mode], tmp)
+    const r = await runScenarioProgram(spec, args, spec.timeout[mode], tmp)
     if (r.code === 0 && existsSync(json)) {
       outputs.push(JSON.parse(readFileSync(json, 'utf8')) as ScenarioOutput)
     } else {
@@ -188,6 +139,11 @@ async function runScenario (spec: ScenarioSpec, mode: Mode, repeats: number, noP
 }
 
 async function main (): Promise<void> {
+  const argv = process.argv.slice(2)
+  if (wantsCompare(argv)) {
+    await runCompare(argv, () => interrupted)
+    return
+  }
   const args = parseArgs()
   if (args.flags.has('list')) {
     for (const s of SCENARIOS) {
@@ -206,6 +162,7 @@ async function main (): Promise<void> {
   const started = new Date().toISOString()
   const loadBefore = loadavg()
   tempRoot = mkdtempSync(join(tmpdir(), 'spool-bench-run-'))
+  registerTempDir(tempRoot)
   process.stderr.write(`spool bench (${mode}): ${selected.map(s => s.name).join(', ')}; load average ${loadBefore.map(l => l.toFixed(2)).join(' ')}\n`)
   const scenarios: ScenarioResult[] = []
   try {
@@ -216,7 +173,7 @@ async function main (): Promise<void> {
     }
   } finally {
     await stopRunning()
-    removeTempRoot()
+    removeTempDirs()
   }
   let results: ResultsFile = {
     format: 'spool-bench/1',
@@ -250,8 +207,14 @@ async function main (): Promise<void> {
 }
 
 main().catch(err => {
+  if (err instanceof BenchError) {
+    // An expected failure (bad usage, a ref that does not build): one line, no stack.
+    process.stderr.write(`error: ${err.message}\n`)
+    process.exitCode = err.exitCode
+    return
+  }
   process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
   process.exitCode = 1
 }).finally(() => {
-  removeTempRoot()
+  removeTempDirs()
 })
