@@ -28,6 +28,7 @@ const T = (full: number, quick: number, tiny: number): Record<Mode, number> => (
 
 export const SCENARIOS: ScenarioSpec[] = [
   { name: 'machine', file: 'scenarios/machine.js', in: ALL, timeout: T(120, 60, 30) },
+  { name: 'micro', file: 'scenarios/micro.js', in: { full: true, quick: true, tiny: false }, timeout: T(300, 120, 60) },
   { name: 'produce', file: 'scenarios/produce.js', in: ALL, timeout: T(900, 120, 60) },
   { name: 'consume', file: 'scenarios/consume.js', in: ALL, timeout: T(900, 120, 60) },
   { name: 'latency', file: 'scenarios/latency.js', in: ALL, timeout: T(300, 90, 60) },
