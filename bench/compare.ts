@@ -86,7 +86,10 @@ export function selectForCompare (options: CompareOptions): ScenarioSpec[] {
 }
 
 async function step (name: string, command: string, args: string[], cwd: string, timeoutSeconds: number): Promise<void> {
-  const r = await runProgram({ name, command, args, cwd, timeoutSeconds })
+  // The build runs without the caller's NODE_OPTIONS: a test runner's loaders (tap's) break tsc.
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  const r = await runProgram({ name, command, args, cwd, env, timeoutSeconds })
   if (r.code !== 0) {
     const why = r.timedOut ? `timed out after ${timeoutSeconds} s` : `exited with ${r.code ?? r.signal}`
     throw new BenchBuildError(`${name}: ${command} ${args.join(' ')} ${why}: ${r.stderrTail.trim().split('\n').slice(-8).join(' / ')}`)
