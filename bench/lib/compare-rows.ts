@@ -137,7 +137,8 @@ export function compareTable (rows: readonly CompareRow[], thisLabel: string, re
   ]
   let lastName = ''
   for (const r of rows) {
-    const named = r.metric.split(/[\s(),]+/).includes(r.unit) || (r.unit.startsWith('/') && r.metric.endsWith(r.unit))
+    // A rate's unit is in its metric already ('records/s' in rec/s), as in the runner's tables.
+    const named = r.metric.split(/[\s(),]+/).includes(r.unit) || (r.unit.endsWith('/s') && r.metric.includes('/s'))
     const metric = `${r.metric}${named ? '' : `, ${r.unit}`}${r.better === 'lower' ? ' ↓' : ''}`
     lines.push(`| ${[r.name === lastName ? '〃' : r.name, r.system, metric, formatNumber(r.thisValue), formatNumber(r.refValue), formatCompareRatio(r.ratio)].map(cell).join(' | ')} |`)
     lastName = r.name
