@@ -42,6 +42,10 @@ t.test('native crc32c, when installed, agrees with JS on large inputs', async t 
   for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24
   t.equal(crc32c(big), crc32cJs(big))
   t.equal(crc32c(big, 10, 5000), crc32cJs(big, 10, 5000))
+  // Either side of the size where the native call takes over, at odd offsets.
+  let agree = 0
+  for (let len = 100; len <= 160; len++) if (crc32c(big, 3, 3 + len) === crc32cJs(big, 3, 3 + len)) agree++
+  t.equal(agree, 61, 'every length from 100 to 160 B agrees')
   setNativeCrc32c(null)
   t.equal(crc32c(big), crc32cJs(big))
 })
