@@ -43,7 +43,11 @@ export interface ConsumerOptions {
    * follower fetching, up to that replica's high watermark). Default none: read from leaders.
    */
   rackId?: string
-  /** Long-poll: how long the broker may hold a fetch with no data. Default 500. */
+  /**
+   * Long-poll: how long the broker may hold a fetch with no data. Default 500, and 5,000 once
+   * the consumer is caught up (a record that arrives answers the fetch at once either way);
+   * a value set here is used throughout.
+   */
   maxWaitMs?: number
   /** Long-poll: bytes the broker waits for before answering. Default 1. */
   minBytes?: number

@@ -39,6 +39,12 @@ export interface FetcherOptions {
   /** The consumer's rack: the leader may send it to a replica in that rack ('' = none). */
   rackId: string
   maxWaitMs: number
+  /**
+   * The long poll of a consumer that is caught up (its last round came back empty): the
+   * broker answers the moment a record arrives however long the wait, so a longer one only
+   * saves the empty answers of idle consumers. Equal to maxWaitMs when the user set that.
+   */
+  idleMaxWaitMs: number
   minBytes: number
   maxBytes: number
   maxBytesPerPartition: number
@@ -77,6 +83,8 @@ interface Requested {
 /** A Fetch to one broker, in flight or answered (`error` set when it failed). */
 interface NodeFetch {
   node: number
+  /** The round that sent it: a later round does not wait for one whose round was abandoned. */
+  round: FetchRound
   list: Requested[]
   done: boolean
   response: { body: ResponseOf<'Fetch'>, records: Uint8Array } | null
@@ -92,6 +100,8 @@ export class Fetcher {
   readonly #assignment: Assignment
   readonly #options: FetcherOptions
   #failures = 0
+  /** The last round came back with no records and no error: fetches wait idleMaxWaitMs. */
+  #caughtUp = false
   #wake: (() => void) | null = null
   #stopped = false
   readonly #inFlight = new Map<number, NodeFetch>()
@@ -104,6 +114,7 @@ export class Fetcher {
 
   /** Something changed (assign, resume, seek, close): a round waiting for work goes on. */
   wake (): void {
+    this.#caughtUp = false
     const wake = this.#wake
     this.#wake = null
     wake?.()
@@ -153,6 +164,9 @@ export class Fetcher {
       await this.#idle(Math.min(nextRetryAtMs - now, this.#options.maxWaitMs))
       return []
     }
+    // A fetch sent for an abandoned round may stay parked in the broker for its whole wait;
+    // its answer will be dropped, so nothing waits for it.
+    for (const [node, f] of this.#inFlight) if (f.round.abandoned) this.#inFlight.delete(node)
     const busy = new Set<PartitionState>()
     for (const f of this.#inFlight.values()) for (const r of f.list) busy.add(r.state)
     let groups: Map<number, Requested[]>
@@ -162,7 +176,7 @@ export class Fetcher {
       await this.#requestFailed(err)
       return []
     }
-    for (const [node, list] of groups) if (!this.#inFlight.has(node)) this.#inFlight.set(node, this.#send(node, list))
+    for (const [node, list] of groups) if (!this.#inFlight.has(node)) this.#inFlight.set(node, this.#send(round, node, list))
     if (this.#inFlight.size === 0) return []
     await Promise.race([...this.#inFlight.values()].map(f => f.settled))
     if (round.abandoned) {
@@ -176,6 +190,7 @@ export class Fetcher {
     const failed = answered.filter(f => f.response === null)
     for (const f of failed) this.#nodeFailed(f)
     if (ok.length === 0) {
+      this.#caughtUp = false
       if (failed.length > 0) await this.#requestFailed(failed[0]!.error)
       return []
     }
@@ -188,6 +203,7 @@ export class Fetcher {
       if (r.state.epoch === r.epoch && r.state.assigned) r.state.fetchOffset = nextOffset
     }
     round.completed = true
+    this.#caughtUp = chunks.length === 0 && failed.length === 0
     return chunks
   }
 
@@ -213,13 +229,14 @@ export class Fetcher {
     return out
   }
 
-  #send (node: number, list: Requested[]): NodeFetch {
-    const f: NodeFetch = { node, list, done: false, response: null, error: null, settled: Promise.resolve() }
+  #send (round: FetchRound, node: number, list: Requested[]): NodeFetch {
+    const f: NodeFetch = { node, round, list, done: false, response: null, error: null, settled: Promise.resolve() }
+    const waitMs = this.#caughtUp ? this.#options.idleMaxWaitMs : this.#options.maxWaitMs
     f.settled = (async () => {
       try {
         const connection = await this.#cluster.nodeConnection(node)
-        f.response = await connection.request('Fetch', this.#request(list), {
-          timeoutMs: this.#cluster.options.requestTimeoutMs + this.#options.maxWaitMs,
+        f.response = await connection.request('Fetch', this.#request(list, waitMs), {
+          timeoutMs: this.#cluster.options.requestTimeoutMs + waitMs,
         })
       } catch (err) {
         f.error = err
@@ -246,7 +263,7 @@ export class Fetcher {
     await this.#cluster.sleep(backoffMs(this.#failures++, this.#options.retry))
   }
 
-  #request (requested: Requested[]): RequestOf<'Fetch'> {
+  #request (requested: Requested[], maxWaitMs: number): RequestOf<'Fetch'> {
     const byTopic = new Map<string, Array<{ partition: number, fetchOffset: number, maxBytes: number }>>()
     for (const { state, fetchOffset } of requested) {
       let partitions = byTopic.get(state.topic)
@@ -258,7 +275,7 @@ export class Fetcher {
     }
     const o = this.#options
     return {
-      maxWaitMs: o.maxWaitMs,
+      maxWaitMs,
       minBytes: o.minBytes,
       maxBytes: o.maxBytes,
       isolationLevel: 0,

@@ -213,6 +213,9 @@ export class ReplicaManager implements ReplicaGate {
     r.leader = role.leader
     r.leaderEpoch = role.leaderEpoch
     r.followers.clear()
+    // Consumers long-polling a leader that no longer leads read again now and are told where
+    // the partition went, instead of at the end of their maxWaitMs.
+    if (wasLeader) this.partitionService.notifyReadable(r.topic, r.partition)
     if (role.role === 'follower') {
       if (role.leader >= 0) this.fetchers.add(r, role.leader, role.leaderEpoch)
       else this.fetchers.remove(r)
