@@ -32,6 +32,7 @@ export const SCENARIOS: ScenarioSpec[] = [
   { name: 'produce', file: 'scenarios/produce.js', in: ALL, timeout: T(900, 120, 60) },
   { name: 'consume', file: 'scenarios/consume.js', in: ALL, timeout: T(900, 120, 60) },
   { name: 'latency', file: 'scenarios/latency.js', in: ALL, timeout: T(300, 90, 60) },
+  { name: 'idle-consumers', file: 'scenarios/idle-consumers.js', in: ALL, timeout: T(300, 120, 60) },
   { name: 'acks-all', file: 'scenarios/acks-all.js', in: ALL, timeout: T(300, 60, 60) },
   { name: 'mqtt', file: 'scenarios/mqtt.js', in: ALL, timeout: T(600, 120, 60) },
   { name: 'mqtt-devices', file: 'scenarios/mqtt-devices.js', in: { full: true, quick: true, tiny: false }, timeout: T(1800, 600, 120) },
