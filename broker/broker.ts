@@ -72,6 +72,8 @@ import { kafkaAuthentication } from './protocols/kafka/sasl.js'
 import { nativeProtocol, type NativeAuth } from './protocols/native/wire.js'
 import type { AuthThrottleOptions } from './security/auth-throttle.js'
 import { BrokerSecurity, checkExposure } from './security/broker-security.js'
+import { parseAclDocument } from './security/cluster-acls.js'
+import { parseUserDocument } from './security/cluster-users.js'
 import { AclAuthorizer } from './security/authorizer.js'
 import { INTERNAL_CALLER, type Principal } from './security/principal.js'
 import { GroupAccess } from './groups/group-access.js'
@@ -210,7 +212,13 @@ export class Broker {
       throw err
     }
     // Cluster mode only: the hooks the services take; null keeps the single-broker path.
-    const cluster = config.etcdEndpoints === null ? null : ClusterNode.prepare(config, logs, logger)
+    let cluster: ClusterNode | null
+    try {
+      cluster = config.etcdEndpoints === null ? null : ClusterNode.prepare(config, logs, logger) // reads --inter-broker-password-file
+    } catch (err) {
+      await logs.close()
+      throw err
+    }
     try {
       // Services: the only writers of topics and partitions.
       const metrics = new BrokerMetrics()
@@ -237,7 +245,7 @@ export class Broker {
       metrics.gauge('spool_group_members', 'Members of each consumer group', ['group'], () => groups.memberCounts())
       registerStorageMetrics(metrics, logs)
       // Quotas, kept in the data dir, charged by every connection (broker/quotas/).
-      const quotas = new QuotaManager({ store: QuotaStore.open(config.dataDir), settings: config, access, logger, now })
+      const quotas = new QuotaManager({ store: QuotaStore.open(config.dataDir), settings: config, access, logger, now, exempt: principal => security.isInterBroker(principal) })
       quotas.registerMetrics(metrics)
       closers.push(() => quotas.close())
       if (cluster !== null) registerClusterMetrics(metrics, cluster)
@@ -252,7 +260,7 @@ export class Broker {
       const advertised = { host: config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host, port: 0 }
       const dispatcher = new Dispatcher(metrics)
       const view = cluster?.view ?? singleBrokerView({ clusterId: config.clusterId, nodeId: config.nodeId, listeners: () => ({ native: advertised }), partitionCount: name => topics.partitionCount(name) })
-      registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, cluster: view, replication: cluster?.endpoints ?? null, clusterAdmin: cluster?.admin ?? null, now })
+      registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, access, cluster: view, replication: cluster?.endpoints ?? null, clusterAdmin: cluster?.admin ?? null, now })
       registerGroupHandlers(dispatcher, groupAccess, view)
       const nativeAuth: NativeAuth = { required: security.required, authenticator: security.authenticator, timeoutMs: AUTH_TIMEOUT_MS }
       registerSaslHandlers(dispatcher, nativeAuth, now)
@@ -353,7 +361,7 @@ export class Broker {
       }
       advertised.port = ports.native ?? ports.nativeTls ?? 0
       if (cluster !== null) {
-        await joinCluster(cluster, config, ports, advertised.host, groups, mqtt)
+        await joinCluster(cluster, config, ports, advertised.host, groups, mqtt, security)
         clusterJoined.done = true
       }
       stats.start()
@@ -394,7 +402,7 @@ export class Broker {
  * Cluster mode, once the listeners are bound: join under the bound ports, then open what
  * keeps its state in cluster topics (the group coordinator, the MQTT gateway).
  */
-async function joinCluster (cluster: ClusterNode, config: BrokerConfig, ports: BrokerPorts, host: string, groups: GroupCoordinator, mqtt: MqttGateway | null): Promise<void> {
+async function joinCluster (cluster: ClusterNode, config: BrokerConfig, ports: BrokerPorts, host: string, groups: GroupCoordinator, mqtt: MqttGateway | null, security: BrokerSecurity): Promise<void> {
   const bound: Partial<Record<ListenerProtocol, { host: string, port: number }>> = {}
   for (const protocol of ['native', 'mqtt', 'http'] as const) {
     const port = ports[protocol]
@@ -404,7 +412,12 @@ async function joinCluster (cluster: ClusterNode, config: BrokerConfig, ports: B
   // kafkaTlsAdvertisedListener), so every broker's Metadata names them the same way.
   if (ports.kafka !== null) bound.kafka = kafkaAdvertisedAddress(config, ports.kafka)
   if (ports.kafkaTls !== null) bound.kafkaTls = kafkaAdvertisedAddress(config, ports.kafkaTls, true)
-  await cluster.start(bound)
+  // Users and ACLs are the cluster's documents (broker/security/cluster-users.ts, cluster-acls.ts).
+  await cluster.start(bound, agent => security.bindCluster({
+    users: agent.documentStore('users', parseUserDocument),
+    acls: agent.documentStore('acls', parseAclDocument),
+    interBroker: cluster.interBroker,
+  }))
   await groups.startOwned()
   await mqtt?.open()
 }

@@ -29,6 +29,7 @@ import { ClusterAppendForwarder } from './append-forwarder.js'
 import { AgentClusterView } from './cluster-view.js'
 import { GroupLeadership } from './group-leadership.js'
 import type { GroupCoordinator } from '../groups/coordinator.js'
+import { authenticatePeer, loadInterBrokerCredentials, type InterBrokerCredentials } from './peer-auth.js'
 import { PeerPool } from './peer-client.js'
 import { ReplicaManager } from './replica-manager.js'
 import { serveOffsetForLeaderEpoch, serveReplicaFetch } from './replica-serving.js'
@@ -54,6 +55,8 @@ export class ClusterNode {
   readonly forwarder: AppendForwarder
   /** Which offsets partitions (so which groups) this broker coordinates. */
   readonly groups: GroupLeadership
+  /** --auth: who this broker is to the other brokers (null without --auth). */
+  readonly interBroker: InterBrokerCredentials | null
   readonly #config: BrokerConfig
   readonly #logger: Logger
   readonly #peers: PeerPool
@@ -64,11 +67,14 @@ export class ClusterNode {
   private constructor (config: BrokerConfig, logs: LogManager, logger: Logger) {
     this.#config = config
     this.#logger = logger
+    const interBroker = config.auth ? loadInterBrokerCredentials(config) : null
+    this.interBroker = interBroker
     this.#peers = new PeerPool({
       addressOf: id => this.#agent?.metadata.brokers.get(id)?.listeners.native,
       clientId: `spool-broker-${config.nodeId}`,
       connectTimeoutMs: PEER_CONNECT_TIMEOUT_MS,
       logger,
+      ...(interBroker === null ? {} : { authenticate: c => authenticatePeer(c, interBroker, PEER_CONNECT_TIMEOUT_MS) }),
     })
     this.topics = new TopicSync({ logs, logger, defaultReplicationFactor: config.defaultReplicationFactor, waitMs: 15_000 })
     this.replicas = new ReplicaManager({
@@ -143,10 +149,10 @@ export class ClusterNode {
   /**
    * Joins the cluster under the listeners as bound (`bound`: protocol → host:port, the
    * advertisedListeners setting overriding them), reconciles the topics, then applies every
-   * partition role. Rejects (DuplicateBrokerIdError, MetadataUnavailableError, ...) with
+   * partition role (`onJoined` runs first, once the agent is in). Rejects (DuplicateBrokerIdError, MetadataUnavailableError, ...) with
    * nothing left running.
    */
-  async start (bound: Partial<Record<ListenerProtocol, HostPort>>): Promise<void> {
+  async start (bound: Partial<Record<ListenerProtocol, HostPort>>, onJoined?: (agent: ClusterAgent) => Promise<void>): Promise<void> {
     const c = this.#config
     const input: ClusterSettingsInput = {
       nodeId: c.nodeId,
@@ -169,6 +175,8 @@ export class ClusterNode {
         this.#controllerChanges++
         this.#logger.info({ controller: controller?.nodeId ?? null, epoch: controller?.epoch ?? null }, 'controller changed')
       })
+      // Before any replica fetch: the security stores bind to the cluster's documents here.
+      await onJoined?.(agent)
       await this.topics.start(agent)
       this.replicas.start(agent)
     } catch (err) {

@@ -193,11 +193,18 @@ export class PeerPool {
   readonly #clientId: string
   readonly #connectTimeoutMs: number
   readonly #logger: Logger
+  readonly #authenticate: ((connection: PeerConnection) => Promise<void>) | null
   readonly #connections = new Map<number, { address: string, connection: Promise<PeerConnection> }>()
   #closed = false
 
-  constructor (options: { addressOf: PeerAddressOf, clientId: string, connectTimeoutMs: number, logger: Logger }) {
+  /**
+   * `authenticate` (--auth in a cluster: broker/cluster/peer-auth.ts) runs on every new
+   * connection before it is handed out; when it rejects the connection is closed and the
+   * request that asked for it fails with that error.
+   */
+  constructor (options: { addressOf: PeerAddressOf, clientId: string, connectTimeoutMs: number, logger: Logger, authenticate?: (connection: PeerConnection) => Promise<void> }) {
     this.#addressOf = options.addressOf
+    this.#authenticate = options.authenticate ?? null
     this.#clientId = options.clientId
     this.#connectTimeoutMs = options.connectTimeoutMs
     this.#logger = options.logger
@@ -212,7 +219,20 @@ export class PeerPool {
     const existing = this.#connections.get(nodeId)
     if (existing !== undefined && existing.address === address) return existing.connection
     if (existing !== undefined) void existing.connection.then(c => c.close(), () => {})
-    const connection = PeerConnection.open(hp.host, hp.port, this.#clientId, this.#connectTimeoutMs)
+    const authenticate = this.#authenticate
+    const opened = PeerConnection.open(hp.host, hp.port, this.#clientId, this.#connectTimeoutMs)
+    const connection = authenticate === null
+      ? opened
+      : opened.then(async c => {
+        try {
+          await authenticate(c)
+          return c
+        } catch (err) {
+          c.close()
+          this.#logger.warn({ nodeId, address, err: (err as Error).message, code: (err as SpoolError).code }, 'authentication to peer broker failed')
+          throw err
+        }
+      })
     const entry = { address, connection }
     this.#connections.set(nodeId, entry)
     connection.then(c => {

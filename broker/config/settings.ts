@@ -109,6 +109,9 @@ export const SETTINGS = {
   etcdKeyFile: s<string | null>('string', null, 'PEM private key of etcdCertFile'),
   etcdUsername: s<string | null>('string', null, 'etcd user (with etcdPassword) when etcd has authentication on'),
   etcdPassword: s<string | null>('string', null, 'Password of etcdUsername'),
+  interBrokerUser: s<string | null>('string', null, 'With --auth in cluster mode: the user this broker authenticates as to the other brokers (replica fetch, forwarded appends); a super user, exempt from quotas, created in the cluster on first start if absent'),
+  interBrokerPasswordFile: s<string | null>('string', null, 'With --auth in cluster mode: file whose first line is interBrokerUser\'s password (every broker of the cluster gives the same)'),
+  interBrokerSaslMechanism: s<string>('string', 'SCRAM-SHA-512', 'SASL mechanism of inter-broker connections: SCRAM-SHA-512 or SCRAM-SHA-256'),
   clusterKeyPrefix: s<string | null>('string', null, 'Root of this cluster\'s keys in etcd (default /spool/<clusterId>)'),
   leaseTtlMs: s<number>('int', 3000, 'Session timeout: a broker that stops renewing its etcd lease this long is dead and its partitions move (whole seconds)'),
   rack: s<string | null>('string', null, 'Rack or zone of this broker: replicas are spread over racks; consumers in a rack may read from its replicas'),
@@ -252,8 +255,17 @@ function validateSecurityConfig (config: BrokerConfig): void {
 
 /** The cluster settings' own rules (the cluster agent checks the etcd ones again when it starts). */
 function validateClusterSettings (config: BrokerConfig): void {
+  if (config.interBrokerSaslMechanism !== 'SCRAM-SHA-512' && config.interBrokerSaslMechanism !== 'SCRAM-SHA-256') {
+    throw new InvalidConfigError(`interBrokerSaslMechanism must be SCRAM-SHA-512 or SCRAM-SHA-256 (got ${JSON.stringify(config.interBrokerSaslMechanism)})`)
+  }
   if (config.etcdEndpoints !== null && config.auth) {
-    throw new InvalidConfigError('cluster mode (etcdEndpoints) does not take --auth yet: brokers do not authenticate to each other')
+    // Brokers authenticate to each other with SCRAM as this user (broker/cluster/peer-auth.ts).
+    if (config.interBrokerUser === null || config.interBrokerUser === '') {
+      throw new InvalidConfigError('--auth in cluster mode needs --inter-broker-user (the user brokers authenticate to each other as) and --inter-broker-password-file')
+    }
+    if (config.interBrokerPasswordFile === null || config.interBrokerPasswordFile === '') {
+      throw new InvalidConfigError('--auth in cluster mode needs --inter-broker-password-file (the file holding --inter-broker-user\'s password)')
+    }
   }
   for (const k of ['leaseTtlMs', 'replicaLagTimeMs', 'minInsyncReplicas', 'defaultReplicationFactor'] as const) {
     if (config[k] <= 0) throw new InvalidConfigError(`${k} must be positive (got ${config[k]})`)

@@ -94,11 +94,14 @@ export class QuotaManager implements QuotaPolicy {
     produce: { throttles: 0, throttleMs: 0 }, fetch: { throttles: 0, throttleMs: 0 }, request: { throttles: 0, throttleMs: 0 },
   }
 
+  readonly #exempt: (principal: string) => boolean
   #generation = 0
   #sweep: NodeJS.Timeout
 
-  constructor (options: { store: QuotaStore, settings: QuotaSettings, access: AccessPolicy, logger: Logger, now: () => number }) {
+  /** `exempt`: principals (`User:<name>`) no quota applies to (the inter-broker principal of a cluster). */
+  constructor (options: { store: QuotaStore, settings: QuotaSettings, access: AccessPolicy, logger: Logger, now: () => number, exempt?: (principal: string) => boolean }) {
     this.#store = options.store
+    this.#exempt = options.exempt ?? (() => false)
     this.#settings = options.settings
     this.#access = options.access
     this.#logger = options.logger
@@ -210,10 +213,14 @@ export class QuotaManager implements QuotaPolicy {
     if (cached !== undefined && cached.generation === this.#generation && cached.clientId === subject.clientId &&
         cached.group === subject.group && cached.principal === subject.principal) return cached.sensors
     const sensors: Record<QuotaKind, Sensor[]> = { produce: [], fetch: [], request: [] }
+    const principal = principalString(subject.principal)
+    if (this.#exempt(principal)) {
+      this.#resolved.set(subject, { generation: this.#generation, clientId: subject.clientId, group: subject.group, principal: subject.principal, sensors })
+      return sensors
+    }
     const clientQuota = this.#store.get({ type: 'client-id', name: subject.clientId })
     const defaultQuota = this.#store.get({ type: 'default', name: null })
     const groupQuota = subject.group === null ? undefined : this.#store.get({ type: 'group', name: subject.group })
-    const principal = principalString(subject.principal)
     const principalQuota = this.#store.get({ type: 'principal', name: principal })
     for (const kind of KINDS) {
       const key = KEY_OF[kind]

@@ -35,7 +35,28 @@ function parseAcls (json: unknown, file: string): AclEntry[] {
   return out
 }
 
-export class AclStore {
+/**
+ * Where the authorizer's ACL entries come from: acls.json (AclStore) on a single broker, the
+ * cluster's etcd documents (ClusterAclStore, cluster-acls.ts) in cluster mode, whose writes
+ * are asynchronous.
+ */
+export interface AclRepository {
+  /** Where the ACLs live, for messages. */
+  readonly location: string
+  /** Increases whenever the entries change. */
+  readonly version: number
+  readonly entries: readonly AclEntry[]
+  readonly lastError: Error | null
+  /** Picks up changes made elsewhere; true when the entries changed. */
+  refresh (): boolean
+  list (filter?: AclFilter): AclEntry[]
+  add (entries: ReadonlyArray<Partial<Record<keyof AclEntry, unknown>>>): AclEntry[] | Promise<AclEntry[]>
+  remove (filters: readonly AclFilter[]): AclEntry[][] | Promise<AclEntry[][]>
+  /** Stores whose changes arrive by themselves (a watch) tell the authorizer here. */
+  onChange? (listener: () => void): void
+}
+
+export class AclStore implements AclRepository {
   readonly file: string
   readonly #file: WatchedJsonFile<AclEntry[]>
   #version = 0
@@ -51,6 +72,8 @@ export class AclStore {
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     })
   }
+
+  get location (): string { return this.file }
 
   /** Increases whenever the entries change. */
   get version (): number { return this.#version }

@@ -29,7 +29,7 @@ import {
 import { fromUtf8 } from '../../protocol/sasl/encoding.js'
 import type { Peer } from '../network/channel.js'
 import type { AuthThrottle } from './auth-throttle.js'
-import type { CredentialStore } from './credentials.js'
+import type { UserStore } from './credentials.js'
 import { principalString, userPrincipal, type AuthMethod, type Principal, type ProtocolName } from './principal.js'
 import { SASL_MECHANISMS, SaslServer } from './sasl-server.js'
 import type { TokenService, VerifiedToken } from './tokens.js'
@@ -61,7 +61,7 @@ export interface AuthExchange {
 }
 
 export interface AuthenticatorOptions {
-  readonly credentials: CredentialStore
+  readonly credentials: UserStore
   /** Tokens verify (OAUTHBEARER, HTTP Bearer); null: no tokens. */
   readonly tokens: TokenService | null
   readonly throttle: AuthThrottle
@@ -88,7 +88,7 @@ function tally (m: Map<string, number>, key: string): void {
 
 export class Authenticator {
   readonly stats: AuthenticatorStats = { successes: new Map(), failures: new Map() }
-  readonly credentials: CredentialStore
+  readonly credentials: UserStore
   readonly tokens: TokenService | null
   readonly throttle: AuthThrottle
   readonly #sasl: SaslServer

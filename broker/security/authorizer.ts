@@ -35,7 +35,7 @@ import {
   TransactionalIdAuthorizationFailedError, type SpoolError,
 } from '../../protocol/errors.js'
 import { ACL_OPERATIONS, IMPLIED_BY, RESOURCE_TYPES, WILDCARD, WILDCARD_PRINCIPAL, type AclEntry, type AclFilter, type AclOperation, type Resource, type ResourceType } from './acl.js'
-import { AclStore } from './acl-store.js'
+import { AclStore, type AclRepository } from './acl-store.js'
 import { principalString, type Caller, type Principal } from './principal.js'
 
 export type DecisionReason =
@@ -120,6 +120,8 @@ export interface AuthorizerStats {
 
 export interface AclAuthorizerOptions {
   readonly dataDir: string
+  /** Where the entries come from instead of `<dataDir>/security/acls.json` (cluster mode: ClusterAclStore). */
+  readonly repository?: AclRepository
   /** Principals (`User:admin`) allowed everything. */
   readonly superUsers?: readonly string[]
   readonly allowEveryoneIfNoAclFound?: boolean
@@ -184,7 +186,7 @@ function normalizeHost (host: string): string {
 
 export class AclAuthorizer implements Authorizer {
   readonly enabled = true
-  readonly store: AclStore
+  readonly store: AclRepository
   readonly stats: AuthorizerStats = {
     allowed: 0, denied: 0, cacheHits: 0, cacheMisses: 0, cacheEntries: 0,
     deniedByResourceType: { topic: 0, group: 0, cluster: 0, transactional_id: 0 },
@@ -205,13 +207,14 @@ export class AclAuthorizer implements Authorizer {
   }
 
   private constructor (options: AclAuthorizerOptions) {
-    this.store = AclStore.open({ dataDir: options.dataDir, ...(options.logger === undefined ? {} : { logger: options.logger }) })
+    this.store = options.repository ?? AclStore.open({ dataDir: options.dataDir, ...(options.logger === undefined ? {} : { logger: options.logger }) })
     for (const p of options.superUsers ?? []) if (!p.startsWith('User:')) throw new InvalidArgumentError(`super user must be User:<name>, got ${p}`)
     this.#superUsers = new Set(options.superUsers ?? [])
     this.#allowEveryone = options.allowEveryoneIfNoAclFound ?? false
     this.#cacheMax = options.cacheMaxEntries ?? 100_000
     this.#storeVersion = this.store.version
     this.#index = buildIndex(this.store.entries)
+    this.store.onChange?.(() => this.#sync())
     const logger = options.logger
     this.#denials = new DenialLimiter(
       options.denialLogIntervalMs ?? 60_000,
@@ -272,14 +275,31 @@ export class AclAuthorizer implements Authorizer {
 
   // ---- ACL management (the admin API and CLI go through these) -------------------------
 
+  /** Adds entries to acls.json (a single broker's store; the cluster's is asynchronous: createAcls). */
   addAcls (entries: ReadonlyArray<Partial<Record<keyof AclEntry, unknown>>>): AclEntry[] {
     const added = this.store.add(entries)
+    if (added instanceof Promise) throw new InvalidArgumentError(`the ACLs live in ${this.store.location}: use createAcls`)
     this.#sync()
     return added
   }
 
   removeAcls (filters: readonly AclFilter[]): AclEntry[][] {
     const removed = this.store.remove(filters)
+    if (removed instanceof Promise) throw new InvalidArgumentError(`the ACLs live in ${this.store.location}: use deleteAcls`)
+    this.#sync()
+    return removed
+  }
+
+  /** Adds entries, whichever store holds them; resolves with those that were new. */
+  async createAcls (entries: ReadonlyArray<Partial<Record<keyof AclEntry, unknown>>>): Promise<AclEntry[]> {
+    const added = await this.store.add(entries)
+    this.#sync()
+    return added
+  }
+
+  /** Removes every entry matching any filter, whichever store holds them; per filter, the entries it matched. */
+  async deleteAcls (filters: readonly AclFilter[]): Promise<AclEntry[][]> {
+    const removed = await this.store.remove(filters)
     this.#sync()
     return removed
   }

@@ -19,7 +19,7 @@
 
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import { InvalidConfigError } from '../../protocol/errors.js'
+import { InvalidConfigError, MetadataConflictError, UserAlreadyExistsError } from '../../protocol/errors.js'
 import type { BrokerConfig } from '../config/settings.js'
 import type { BrokerMetrics } from '../observability/metrics.js'
 import { ALLOW_ALL, type AccessPolicy } from '../services/access.js'
@@ -27,7 +27,11 @@ import { AclAccessPolicy } from './access-policy.js'
 import { AuthThrottle, type AuthThrottleOptions } from './auth-throttle.js'
 import { Authenticator } from './authenticator.js'
 import { AclAuthorizer, AllowAllAuthorizer, type Authorizer } from './authorizer.js'
-import { CredentialStore } from './credentials.js'
+import type { AclEntry } from './acl.js'
+import { ClusterAclStore } from './cluster-acls.js'
+import { ClusterUserStore, type UserDocument } from './cluster-users.js'
+import { CredentialStore, type UserStore } from './credentials.js'
+import type { SharedDocuments } from './shared-documents.js'
 import { TokenService } from './tokens.js'
 import { TlsContextManager, type ClientAuth } from './tls.js'
 
@@ -41,6 +45,20 @@ export interface BrokerSecurityOptions {
   readonly bootstrapPassword?: string
   /** Told the generated bootstrap password, once (the CLI prints it on stderr; it is never logged). */
   readonly onBootstrapPassword?: (user: string, password: string) => void
+}
+
+/** Creates the bootstrap admin unless another broker of the cluster did it first. */
+async function createBootstrapAdmin (credentials: UserStore, user: string, options: BrokerSecurityOptions): Promise<void> {
+  const generated = options.bootstrapPassword === undefined || options.bootstrapPassword === ''
+  const password = generated ? randomBytes(18).toString('base64url') : options.bootstrapPassword!
+  try {
+    await credentials.addUser(user, password)
+  } catch (err) {
+    if (err instanceof UserAlreadyExistsError || err instanceof MetadataConflictError) return
+    throw err
+  }
+  options.logger.info({ user, generated }, 'bootstrap admin created')
+  if (generated) options.onBootstrapPassword?.(user, password)
 }
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i
@@ -75,10 +93,25 @@ function tlsOptions (config: BrokerConfig, logger: Logger): Parameters<typeof Tl
   }
 }
 
+/** Cluster mode: the cluster's user and ACL documents, and who this broker is to its peers. */
+export interface ClusterSecurityBinding {
+  readonly users: SharedDocuments<UserDocument>
+  readonly acls: SharedDocuments<AclEntry>
+  /** --auth: the inter-broker user and password (created in the cluster if absent). */
+  readonly interBroker: { readonly username: string, readonly password: string } | null
+}
+
+type Init = Omit<BrokerSecurity, 'registerMetrics' | 'close' | 'bindCluster' | 'isInterBroker'> & {
+  readonly clusterUsers: ClusterUserStore | null
+  readonly clusterAcls: ClusterAclStore | null
+  readonly options: BrokerSecurityOptions
+}
+
 export class BrokerSecurity {
   /** --auth: principals required on every listener, ACLs enforced. */
   readonly required: boolean
-  readonly credentials: CredentialStore
+  /** users.json on a single broker, the cluster's user documents in cluster mode. */
+  readonly credentials: UserStore
   readonly tokens: TokenService
   readonly throttle: AuthThrottle
   readonly authenticator: Authenticator
@@ -88,8 +121,17 @@ export class BrokerSecurity {
   /** The certificate of the TLS listeners, null when none is configured. */
   readonly tls: TlsContextManager | null
   readonly superUsers: readonly string[]
+  /** Cluster mode with --auth: the principal (`User:<name>`) other brokers authenticate as, else null. */
+  readonly interBrokerPrincipal: string | null
+  readonly #clusterUsers: ClusterUserStore | null
+  readonly #clusterAcls: ClusterAclStore | null
+  readonly #options: BrokerSecurityOptions
 
-  private constructor (init: Omit<BrokerSecurity, 'registerMetrics' | 'close'>) {
+  private constructor (init: Init) {
+    this.interBrokerPrincipal = init.interBrokerPrincipal
+    this.#clusterUsers = init.clusterUsers
+    this.#clusterAcls = init.clusterAcls
+    this.#options = init.options
     this.required = init.required
     this.credentials = init.credentials
     this.tokens = init.tokens
@@ -101,22 +143,30 @@ export class BrokerSecurity {
     this.superUsers = init.superUsers
   }
 
-  /** Checks the exposure rule, opens the security files, creates the bootstrap admin if asked. */
+  /**
+   * Checks the exposure rule, opens the security files, creates the bootstrap admin if asked.
+   * In cluster mode (etcdEndpoints) users and ACLs live in etcd instead: the stores are empty
+   * until bindCluster connects them, which also creates the bootstrap admin once cluster-wide.
+   */
   static async open (options: BrokerSecurityOptions): Promise<BrokerSecurity> {
     const { config, logger, now } = options
     checkExposure(config)
-    const credentials = CredentialStore.open({ dataDir: config.dataDir, logger, now })
+    const clustered = config.etcdEndpoints !== null
+    const clusterUsers = clustered ? new ClusterUserStore({ now }) : null
+    const clusterAcls = clustered ? new ClusterAclStore() : null
+    const credentials: UserStore = clusterUsers ?? CredentialStore.open({ dataDir: config.dataDir, logger, now })
     const tokens = TokenService.open({ dataDir: config.dataDir, logger, now })
-    const superUsers = [...new Set([...(config.superUsers ?? []), ...(config.bootstrapAdmin === null ? [] : [`User:${config.bootstrapAdmin}`])])]
-    if (config.auth && config.bootstrapAdmin !== null && credentials.listUsers().length === 0) {
-      const generated = options.bootstrapPassword === undefined || options.bootstrapPassword === ''
-      const password = generated ? randomBytes(18).toString('base64url') : options.bootstrapPassword!
-      await credentials.addUser(config.bootstrapAdmin, password)
-      logger.info({ user: config.bootstrapAdmin, generated }, 'bootstrap admin created')
-      if (generated) options.onBootstrapPassword?.(config.bootstrapAdmin, password)
+    const interBrokerPrincipal = clustered && config.auth && config.interBrokerUser !== null ? `User:${config.interBrokerUser}` : null
+    const superUsers = [...new Set([
+      ...(config.superUsers ?? []),
+      ...(config.bootstrapAdmin === null ? [] : [`User:${config.bootstrapAdmin}`]),
+      ...(interBrokerPrincipal === null ? [] : [interBrokerPrincipal]),
+    ])]
+    if (!clustered && config.auth && config.bootstrapAdmin !== null && credentials.listUsers().length === 0) {
+      await createBootstrapAdmin(credentials, config.bootstrapAdmin, options)
     }
-    if (config.auth && credentials.listUsers().length === 0 && config.tlsClientAuth === 'none') {
-      throw new InvalidConfigError(`--auth is on but no user exists in ${credentials.file}, so nobody could connect: ` +
+    if (!clustered && config.auth && credentials.listUsers().length === 0 && config.tlsClientAuth === 'none') {
+      throw new InvalidConfigError(`--auth is on but no user exists in ${credentials.location}, so nobody could connect: ` +
         'create one with spool user add admin --data-dir <dir> (and --super-users User:admin), or start with --bootstrap-admin admin')
     }
     const tlsSettings = tlsOptions(config, logger)
@@ -126,15 +176,61 @@ export class BrokerSecurity {
     let authorizer: Authorizer
     let access: AccessPolicy
     if (config.auth) {
-      const acl = AclAuthorizer.open({ dataDir: config.dataDir, superUsers, allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound, logger, now })
+      const acl = AclAuthorizer.open({
+        dataDir: config.dataDir, superUsers, allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound, logger, now,
+        ...(clusterAcls === null ? {} : { repository: clusterAcls }),
+      })
       authorizer = acl
       access = new AclAccessPolicy(acl)
     } else {
       authorizer = new AllowAllAuthorizer()
       access = ALLOW_ALL
     }
-    logger.info({ auth: config.auth, superUsers, users: credentials.listUsers().length, tls: tls?.certificate.subject }, 'security ready')
-    return new BrokerSecurity({ required: config.auth, credentials, tokens, throttle, authenticator, authorizer, access, tls, superUsers })
+    logger.info({ auth: config.auth, superUsers, users: clustered ? 'cluster' : credentials.listUsers().length, tls: tls?.certificate.subject }, 'security ready')
+    return new BrokerSecurity({
+      required: config.auth, credentials, tokens, throttle, authenticator, authorizer, access, tls, superUsers, interBrokerPrincipal, clusterUsers, clusterAcls, options,
+    })
+  }
+
+  /** True for the inter-broker principal (`User:<interBrokerUser>`): exempt from quotas. */
+  isInterBroker (principal: string): boolean {
+    return this.interBrokerPrincipal !== null && principal === this.interBrokerPrincipal
+  }
+
+  /**
+   * Cluster mode, once the broker has joined: the user and ACL stores read and write the
+   * cluster's documents from now on. With --auth the inter-broker user is created if the
+   * cluster has none (with this broker's password; one that exists is never overwritten —
+   * a broker whose password differs cannot authenticate to its peers and says so here), and
+   * the bootstrap admin if the cluster has no user yet. Both creations are conditioned on
+   * the key being absent, so brokers starting together create each user once.
+   */
+  async bindCluster (binding: ClusterSecurityBinding): Promise<void> {
+    const users = this.#clusterUsers
+    if (users === null || this.#clusterAcls === null) throw new InvalidConfigError('bindCluster: this broker is not in cluster mode')
+    const { config, logger } = this.#options
+    users.bind(binding.users)
+    this.#clusterAcls.bind(binding.acls)
+    if (!config.auth) return
+    if (config.bootstrapAdmin !== null && users.listUsers().length === 0) {
+      await createBootstrapAdmin(users, config.bootstrapAdmin, this.#options)
+    }
+    const ib = binding.interBroker
+    if (ib !== null) {
+      if (!users.hasUser(ib.username)) {
+        try {
+          await users.addUser(ib.username, ib.password)
+          logger.info({ user: ib.username }, 'inter-broker user created in the cluster')
+        } catch (err) {
+          if (!(err instanceof UserAlreadyExistsError)) throw err
+          // Another broker created it at the same moment; its document reaches this cache shortly.
+          for (let i = 0; i < 100 && !users.hasUser(ib.username); i++) await new Promise(resolve => setTimeout(resolve, 50))
+        }
+      }
+      if (!await users.verifyPassword(ib.username, ib.password)) {
+        logger.error({ user: ib.username }, 'the inter-broker password does not match the cluster\'s user: the other brokers will refuse this broker\'s replica fetches (check --inter-broker-password-file)')
+      }
+    }
   }
 
   /** The security series on /metrics. */

@@ -36,10 +36,29 @@ export interface CredentialSource {
   verifyPassword (user: string, password: string): Promise<boolean>
 }
 
-interface UserRecord {
+export interface UserRecord {
   readonly createdAtMs: number
   readonly updatedAtMs: number
   readonly scram: ReadonlyMap<ScramMechanism, ScramCredential>
+}
+
+/** Options of a new password: PBKDF2 iterations and the mechanisms it gets credentials for. */
+export interface PasswordOptions { iterations?: number, mechanisms?: readonly ScramMechanism[] }
+
+/**
+ * A user database: the data directory's users.json (CredentialStore) on a single broker, the
+ * cluster's etcd documents (ClusterUserStore, cluster-users.ts) in cluster mode.
+ */
+export interface UserStore extends CredentialSource {
+  /** Where the users live, for messages (a file path, or the cluster). */
+  readonly location: string
+  /** PBKDF2 iterations of new passwords (also the decoy work for unknown users). */
+  readonly iterations: number
+  addUser (name: string, password: string, options?: PasswordOptions): Promise<void>
+  changePassword (name: string, password: string, options?: PasswordOptions): Promise<void>
+  deleteUser (name: string): void | Promise<void>
+  hasUser (name: string): boolean
+  listUsers (): UserInfo[]
 }
 
 type Users = ReadonlyMap<string, UserRecord>
@@ -90,6 +109,31 @@ function parseCredential (v: unknown, file: string, where: string, mechanism: Sc
   }
 }
 
+/** One user's record (`where` names it in errors), as stored in users.json or a cluster document. */
+export function parseUserRecord (v: unknown, file: string, where: string): UserRecord {
+  const u = asObject(v, file, where)
+  const scram = new Map<ScramMechanism, ScramCredential>()
+  for (const [mech, c] of Object.entries(asObject(u.scram, file, `${where}.scram`))) {
+    if (mech !== 'SCRAM-SHA-256' && mech !== 'SCRAM-SHA-512') throw invalid(file, `${where}.scram`, `unknown mechanism ${JSON.stringify(mech)}`)
+    scram.set(mech, parseCredential(c, file, `${where}.scram[${JSON.stringify(mech)}]`, mech))
+  }
+  if (scram.size === 0) throw invalid(file, `${where}.scram`, 'no credentials')
+  return {
+    createdAtMs: asInt(u.createdAtMs, file, `${where}.createdAtMs`, 0, Number.MAX_SAFE_INTEGER),
+    updatedAtMs: asInt(u.updatedAtMs, file, `${where}.updatedAtMs`, 0, Number.MAX_SAFE_INTEGER),
+    scram,
+  }
+}
+
+/** The JSON form of a user's record (what parseUserRecord reads back). */
+export function serializeUserRecord (u: UserRecord): Record<string, unknown> {
+  const scram: Record<string, unknown> = {}
+  for (const [mech, c] of u.scram) {
+    scram[mech] = { salt: base64Encode(c.salt), iterations: c.iterations, storedKey: base64Encode(c.storedKey), serverKey: base64Encode(c.serverKey) }
+  }
+  return { createdAtMs: u.createdAtMs, updatedAtMs: u.updatedAtMs, scram }
+}
+
 function parseUsers (json: unknown, file: string): Users {
   const root = asObject(json, file, '(top level)')
   asVersion(root, file)
@@ -97,39 +141,57 @@ function parseUsers (json: unknown, file: string): Users {
   for (const [name, v] of Object.entries(asObject(root.users, file, 'users'))) {
     const where = `users[${JSON.stringify(name)}]`
     try { validateUserName(name) } catch (err) { throw invalid(file, where, (err as Error).message) }
-    const u = asObject(v, file, where)
-    const scram = new Map<ScramMechanism, ScramCredential>()
-    for (const [mech, c] of Object.entries(asObject(u.scram, file, `${where}.scram`))) {
-      if (mech !== 'SCRAM-SHA-256' && mech !== 'SCRAM-SHA-512') throw invalid(file, `${where}.scram`, `unknown mechanism ${JSON.stringify(mech)}`)
-      scram.set(mech, parseCredential(c, file, `${where}.scram[${JSON.stringify(mech)}]`, mech))
-    }
-    if (scram.size === 0) throw invalid(file, `${where}.scram`, 'no credentials')
-    users.set(name, {
-      createdAtMs: asInt(u.createdAtMs, file, `${where}.createdAtMs`, 0, Number.MAX_SAFE_INTEGER),
-      updatedAtMs: asInt(u.updatedAtMs, file, `${where}.updatedAtMs`, 0, Number.MAX_SAFE_INTEGER),
-      scram,
-    })
+    users.set(name, parseUserRecord(v, file, where))
   }
   return users
 }
 
 function serializeUsers (users: Users): unknown {
   const out: Record<string, unknown> = {}
-  for (const [name, u] of [...users].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) {
-    const scram: Record<string, unknown> = {}
-    for (const [mech, c] of u.scram) {
-      scram[mech] = { salt: base64Encode(c.salt), iterations: c.iterations, storedKey: base64Encode(c.storedKey), serverKey: base64Encode(c.serverKey) }
-    }
-    out[name] = { createdAtMs: u.createdAtMs, updatedAtMs: u.updatedAtMs, scram }
-  }
+  for (const [name, u] of [...users].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) out[name] = serializeUserRecord(u)
   return { version: 1, users: out }
+}
+
+/** What `spool user list` shows of a user. */
+export function userInfo (name: string, u: UserRecord): UserInfo {
+  return {
+    name,
+    mechanisms: [...u.scram].map(([mechanism, c]) => ({ mechanism, iterations: c.iterations })),
+    createdAtMs: u.createdAtMs,
+    updatedAtMs: u.updatedAtMs,
+  }
+}
+
+/** New SCRAM credentials for a password (validated: 1-1024 characters). */
+export async function deriveCredentials (password: string, iterations: number, mechanisms: readonly ScramMechanism[]): Promise<Map<ScramMechanism, ScramCredential>> {
+  validatePassword(password)
+  checkIterations(iterations)
+  if (mechanisms.length === 0) throw new InvalidArgumentError('at least one SCRAM mechanism is needed')
+  const scram = new Map<ScramMechanism, ScramCredential>()
+  for (const m of mechanisms) scram.set(m, await scramCredential(nodeSaslCrypto, m, password, iterations))
+  return scram
 }
 
 // A fixed salt for the decoy derivation of an unknown user (PLAIN, MQTT): the same work as
 // for a real one, so response time does not tell whether a user exists.
 const DECOY_SALT = new Uint8Array(32).fill(0x5a)
 
-export class CredentialStore implements CredentialSource {
+/**
+ * True when `password` is the password of the user `u` (false for an unknown user, after
+ * the same work with a decoy salt, so response time does not tell whether a user exists).
+ */
+export async function verifyUserPassword (u: UserRecord | undefined, password: string, decoyIterations: number): Promise<boolean> {
+  // SHA-256 when the user has it: the same answer as SHA-512, for less work.
+  const mechanism: ScramMechanism = u === undefined || u.scram.has('SCRAM-SHA-256') ? 'SCRAM-SHA-256' : 'SCRAM-SHA-512'
+  const cred = u?.scram.get(mechanism)
+  const salt = cred?.salt ?? DECOY_SALT
+  const iterations = cred?.iterations ?? decoyIterations
+  const keys = await scramKeys(nodeSaslCrypto, mechanism, await saltedPassword(nodeSaslCrypto, mechanism, password, salt, iterations))
+  if (cred === undefined) return false
+  return timingSafeEqual(keys.storedKey, cred.storedKey)
+}
+
+export class CredentialStore implements UserStore {
   readonly file: string
   readonly iterations: number
   readonly mechanisms: readonly ScramMechanism[]
@@ -156,6 +218,8 @@ export class CredentialStore implements CredentialSource {
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     })
   }
+
+  get location (): string { return this.file }
 
   /** Re-reads the file if another process changed it (done by every lookup). */
   refresh (): boolean {
@@ -222,12 +286,7 @@ export class CredentialStore implements CredentialSource {
 
   listUsers (): UserInfo[] {
     this.refresh()
-    return [...this.#users.value].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([name, u]) => ({
-      name,
-      mechanisms: [...u.scram].map(([mechanism, c]) => ({ mechanism, iterations: c.iterations })),
-      createdAtMs: u.createdAtMs,
-      updatedAtMs: u.updatedAtMs,
-    }))
+    return [...this.#users.value].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([name, u]) => userInfo(name, u))
   }
 
   getScramCredential (name: string, mechanism: ScramMechanism): ScramCredential | undefined {
@@ -237,25 +296,10 @@ export class CredentialStore implements CredentialSource {
 
   async verifyPassword (name: string, password: string): Promise<boolean> {
     this.refresh()
-    const u = this.#users.value.get(name)
-    // SHA-256 when the user has it: the same answer as SHA-512, for less work.
-    const mechanism: ScramMechanism = u === undefined || u.scram.has('SCRAM-SHA-256') ? 'SCRAM-SHA-256' : 'SCRAM-SHA-512'
-    const cred = u?.scram.get(mechanism)
-    const salt = cred?.salt ?? DECOY_SALT
-    const iterations = cred?.iterations ?? this.iterations
-    const keys = await scramKeys(nodeSaslCrypto, mechanism, await saltedPassword(nodeSaslCrypto, mechanism, password, salt, iterations))
-    if (cred === undefined) return false
-    return timingSafeEqual(keys.storedKey, cred.storedKey)
+    return verifyUserPassword(this.#users.value.get(name), password, this.iterations)
   }
 
-  async #derive (password: string, options: { iterations?: number, mechanisms?: readonly ScramMechanism[] }): Promise<Map<ScramMechanism, ScramCredential>> {
-    validatePassword(password)
-    const iterations = options.iterations ?? this.iterations
-    checkIterations(iterations)
-    const mechanisms = options.mechanisms ?? this.mechanisms
-    if (mechanisms.length === 0) throw new InvalidArgumentError('at least one SCRAM mechanism is needed')
-    const scram = new Map<ScramMechanism, ScramCredential>()
-    for (const m of mechanisms) scram.set(m, await scramCredential(nodeSaslCrypto, m, password, iterations))
-    return scram
+  async #derive (password: string, options: PasswordOptions): Promise<Map<ScramMechanism, ScramCredential>> {
+    return deriveCredentials(password, options.iterations ?? this.iterations, options.mechanisms ?? this.mechanisms)
   }
 }

@@ -107,7 +107,7 @@ export class BrokerProcess {
       SPOOL_BIN, 'broker', 'start', '--node-id', String(o.nodeId), '--data-dir', o.dataDir,
       '--host', o.host ?? '127.0.0.1', '--port', '0', '--http-port', '0', '--mqtt-port', 'off', '--kafka-port', 'off',
       // Inside a test's network namespaces the brokers bind other addresses than loopback;
-      // cluster mode does not take --auth yet, so they accept anonymous clients there.
+      // these tests run without --auth, so they accept anonymous clients there.
       ...(o.host === undefined || o.host === '127.0.0.1' ? [] : ['--allow-anonymous']),
       '--etcd-endpoints', o.etcdEndpoints.join(','), '--cluster-key-prefix', o.prefix, '--log-level', 'info', ...(o.args ?? []),
     ]

@@ -200,7 +200,7 @@ t.test('persistence, reload from another writer, cache invalidation, bad file', 
   t.equal(a.authorize(alice, 'read', topic('t')).allowed, false)
   a.addAcls([acl({ principal: 'User:alice', operation: 'read', resourceName: 't' })])
   t.equal(a.authorize(alice, 'read', topic('t')).allowed, true, 'an add invalidates the cached denial')
-  const file = a.store.file
+  const file = a.store.location
   t.equal(file, path.join(dir, 'security', 'acls.json'))
   t.equal(statSync(file).mode & 0o777, 0o600)
   t.same(JSON.parse(readFileSync(file, 'utf8')), { version: 1, acls: [{ principal: 'User:alice', host: '*', resourceType: 'topic', patternType: 'literal', resourceName: 't', operation: 'read', permission: 'allow' }] })

@@ -32,8 +32,8 @@ import type { KafkaDispatcher } from './dispatcher.js'
 
 /** What the Kafka ACL apis need of the ACL authorizer. */
 export interface AclAdmin {
-  addAcls (entries: ReadonlyArray<Partial<Record<keyof AclEntry, unknown>>>): AclEntry[]
-  removeAcls (filters: readonly AclFilter[]): AclEntry[][]
+  createAcls (entries: ReadonlyArray<Partial<Record<keyof AclEntry, unknown>>>): Promise<AclEntry[]>
+  deleteAcls (filters: readonly AclFilter[]): Promise<AclEntry[][]>
   listAcls (filter?: AclFilter): AclEntry[]
 }
 
@@ -107,7 +107,7 @@ function denied (ctx: KafkaContext, rc: KafkaRequestContext, acls: AclAdmin | nu
   }
 }
 
-function createAcls (ctx: KafkaContext, acls: AclAdmin | null, req: RequestBody<'CreateAcls'>, rc: KafkaRequestContext): ResponseInput<'CreateAcls'> {
+async function createAcls (ctx: KafkaContext, acls: AclAdmin | null, req: RequestBody<'CreateAcls'>, rc: KafkaRequestContext): Promise<ResponseInput<'CreateAcls'>> {
   const refused = denied(ctx, rc, acls, 'alter')
   if (refused !== null) return { results: req.creations.map(() => refused) }
   const results: Array<{ errorCode: number, errorMessage: string | null }> = []
@@ -123,18 +123,18 @@ function createAcls (ctx: KafkaContext, acls: AclAdmin | null, req: RequestBody<
     }
   }
   // The store validates the whole batch at once; one bad entry is retried alone so the others still land.
-  const add = (entries: Array<Partial<AclEntry>>): AclEntry[] => acls!.addAcls(entries)
+  const add = (entries: Array<Partial<AclEntry>>): Promise<AclEntry[]> => acls!.createAcls(entries)
   let added: AclEntry[] = []
   try {
-    added = add(valid)
+    added = await add(valid)
   } catch {
-    valid.forEach((entry, i) => {
+    for (const [i, entry] of valid.entries()) {
       try {
-        added.push(...add([entry]))
+        added.push(...await add([entry]))
       } catch (err) {
         results[validAt[i]!] = kafkaError(ctx, err, 'create acls')
       }
-    })
+    }
   }
   if (added.length > 0) ctx.logger.info({ principal: principalString(rc.connection.principal), protocol: 'kafka', acls: added }, 'acls created')
   return { results }
@@ -160,7 +160,7 @@ function describeAcls (ctx: KafkaContext, acls: AclAdmin | null, req: RequestBod
   return { errorCode: 0, errorMessage: null, resources: [...byPattern.values()] }
 }
 
-function deleteAcls (ctx: KafkaContext, acls: AclAdmin | null, req: RequestBody<'DeleteAcls'>, rc: KafkaRequestContext): ResponseInput<'DeleteAcls'> {
+async function deleteAcls (ctx: KafkaContext, acls: AclAdmin | null, req: RequestBody<'DeleteAcls'>, rc: KafkaRequestContext): Promise<ResponseInput<'DeleteAcls'>> {
   const refused = denied(ctx, rc, acls, 'alter')
   if (refused !== null) return { filterResults: req.filters.map(() => ({ ...refused, matchingAcls: [] })) }
   const results: Array<ItemOf<ResponseInput<'DeleteAcls'>['filterResults']>> = []
@@ -176,7 +176,14 @@ function deleteAcls (ctx: KafkaContext, acls: AclAdmin | null, req: RequestBody<
     }
   }
   if (filters.length > 0) {
-    const removed = acls!.removeAcls(filters)
+    let removed: AclEntry[][]
+    try {
+      removed = await acls!.deleteAcls(filters)
+    } catch (err) {
+      const failed = kafkaError(ctx, err, 'delete acls')
+      for (const at of filterAt) results[at] = { ...failed, matchingAcls: [] }
+      return { filterResults: results }
+    }
     removed.forEach((entries, i) => {
       results[filterAt[i]!] = { errorCode: 0, errorMessage: null, matchingAcls: entries.map(e => ({ errorCode: 0, errorMessage: null, ...wireOf(e) })) }
     })

@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { SpoolError } from '../../../protocol/errors.js'
 import type { BrokerConfig } from '../../config/settings.js'
 import type { BrokerMetrics } from '../../observability/metrics.js'
+import type { AccessPolicy } from '../../services/access.js'
 import type { ClusterAdmin, ClusterView } from '../../services/cluster-view.js'
 import type { PartitionService } from '../../services/partitions.js'
 import type { ProducerIdService } from '../../services/producer-ids.js'
@@ -19,6 +20,8 @@ export interface BrokerContext {
   readonly metrics: BrokerMetrics
   /** host:port clients should use for the native protocol (metadata). */
   readonly advertised: { host: string, port: number }
+  /** What the handlers that call no service ask (the inter-broker and cluster-admin apis). */
+  readonly access: AccessPolicy
   /** The brokers and partition leaders Metadata describes (a single broker: itself). */
   readonly cluster: ClusterView
   /** Cluster mode: the leader's side of ReplicaFetch and OffsetForLeaderEpoch (null on one broker). */

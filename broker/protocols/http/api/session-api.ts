@@ -15,7 +15,7 @@
 import {
   ClusterAuthorizationFailedError, InvalidRequestError, UserNotFoundError,
 } from '../../../../protocol/errors.js'
-import type { CredentialStore } from '../../../security/credentials.js'
+import type { UserStore } from '../../../security/credentials.js'
 import { principalString } from '../../../security/principal.js'
 import type { TokenService } from '../../../security/tokens.js'
 import type { HttpAuth } from '../auth.js'
@@ -24,7 +24,7 @@ import type { ApiRoute } from './router.js'
 export interface SessionApiContext {
   auth: HttpAuth
   tokens: TokenService
-  credentials: CredentialStore
+  credentials: UserStore
   superUsers: readonly string[]
 }
 
