@@ -1,7 +1,8 @@
 /**
  * `spool acl add|remove|list`: the ACLs the broker enforces with --auth, in
  * `<dataDir>/security/acls.json` (edited directly, like `spool user`; a running broker
- * picks a change up within a second). The flags follow kafka-acls:
+ * picks a change up within a second; with --etcd-endpoints a cluster's ACLs in etcd,
+ * cluster-security.ts). The flags follow kafka-acls:
  *
  *   spool acl add    (--allow-principal P | --deny-principal P)... [--operation OP]... RESOURCE [--host H]
  *   spool acl remove [--allow-principal P | --deny-principal P]... [--operation OP]... [RESOURCE] [--host H]
@@ -19,11 +20,22 @@
 
 import { Command, Option } from 'commander'
 import { ACL_OPERATIONS, CLUSTER_NAME, type AclEntry, type AclFilter, type AclOperation, type ResourceType } from '../../broker/security/acl.js'
-import { AclStore } from '../../broker/security/acl-store.js'
+import { AclStore, type AclRepository } from '../../broker/security/acl-store.js'
 import { UsageError } from '../exit-codes.js'
 import { choiceArg } from '../context.js'
 import { table } from '../output.js'
+import { clusterOptions, openClusterSecurity, type ClusterFlags } from './cluster-security.js'
 import { dataDirOption, local } from './user.js'
+
+/** Runs `fn` on the data directory's ACLs, or the cluster's with --etcd-endpoints. */
+async function withAcls<T> (o: { dataDir: string } & ClusterFlags, fn: (s: AclRepository) => Promise<T> | T): Promise<T> {
+  const cluster = await openClusterSecurity(o)
+  try {
+    return await fn(cluster?.acls ?? AclStore.open({ dataDir: o.dataDir }))
+  } finally {
+    await cluster?.close()
+  }
+}
 
 interface ResourceFlags {
   topic?: string
@@ -69,7 +81,7 @@ function principals (o: EntryFlags): Array<{ principal: string, permission: 'all
 }
 
 function entryOptions (command: Command, patternDefault: string): Command {
-  return resourceOptions(command, patternDefault)
+  return clusterOptions(resourceOptions(command, patternDefault))
     .addOption(dataDirOption())
     .option('--allow-principal <principal>', 'User:<name> (User:* for everyone) allowed; repeatable', collect, [])
     .option('--deny-principal <principal>', 'User:<name> denied (deny wins over allow); repeatable', collect, [])
@@ -90,7 +102,7 @@ export function aclCommand (): Command {
   const acl = new Command('acl').description('manage the ACLs the broker enforces with --auth (stored in the data directory)')
   entryOptions(acl.command('add'), 'literal')
     .description('add ACL entries (one per principal and operation)')
-    .action(local((o: EntryFlags) => {
+    .action(local(async (o: EntryFlags & ClusterFlags) => {
       const resource = resourceOf(o)
       if (resource === null) throw new UsageError('name the resource: --topic, --group, --cluster or --transactional-id')
       if (o.resourcePatternType !== 'literal' && o.resourcePatternType !== 'prefixed') throw new UsageError('--resource-pattern-type of an entry is literal or prefixed')
@@ -98,13 +110,13 @@ export function aclCommand (): Command {
       if (who.length === 0) throw new UsageError('give --allow-principal or --deny-principal')
       const ops = o.operation.length === 0 ? ['all' as const] : o.operation
       const entries = who.flatMap(w => ops.map(operation => ({ ...w, ...resource, operation, patternType: o.resourcePatternType, host: o.host ?? '*' })))
-      const added = AclStore.open({ dataDir: o.dataDir }).add(entries)
+      const added = await withAcls(o, s => s.add(entries))
       process.stdout.write(`added ${added.length} ACL ${added.length === 1 ? 'entry' : 'entries'}${added.length < entries.length ? ` (${entries.length - added.length} existed)` : ''}\n`)
       print(added, 'text')
     }))
   entryOptions(acl.command('remove'), 'any')
     .description('remove the ACL entries matching the flags (a field left out matches any)')
-    .action(local((o: EntryFlags) => {
+    .action(local(async (o: EntryFlags & ClusterFlags) => {
       const resource = resourceOf(o)
       const base: AclFilter = {
         ...(resource === null ? {} : resource),
@@ -119,21 +131,21 @@ export function aclCommand (): Command {
         }
       }
       if (resource === null && who.length === 0) throw new UsageError('name a resource or a principal (removing every ACL takes an explicit --topic "*" and the like)')
-      const removed = AclStore.open({ dataDir: o.dataDir }).remove(filters).flat()
+      const removed = (await withAcls(o, s => s.remove(filters))).flat()
       const unique = [...new Set(removed)]
       process.stdout.write(`removed ${unique.length} ACL ${unique.length === 1 ? 'entry' : 'entries'}\n`)
       print(unique, 'text')
     }))
-  resourceOptions(acl.command('list'), 'any')
+  clusterOptions(resourceOptions(acl.command('list'), 'any'))
     .description('list ACL entries (with a topic or group: every entry that applies to it)')
     .addOption(dataDirOption())
     .option('--principal <principal>', 'only the entries of this principal')
     .addOption(new Option('--format <format>', 'text or json').argParser(choiceArg(['text', 'json'] as const)).default('text'))
-    .action(local((o: ResourceFlags & { dataDir: string, principal?: string, format: 'text' | 'json' }) => {
+    .action(local(async (o: ResourceFlags & ClusterFlags & { dataDir: string, principal?: string, format: 'text' | 'json' }) => {
       const resource = resourceOf(o)
       const pattern = resource !== null && o.resourcePatternType === 'any' ? 'match' : o.resourcePatternType
       const filter: AclFilter = { ...(resource ?? {}), patternType: pattern, ...(o.principal === undefined ? {} : { principal: o.principal }) }
-      print(AclStore.open({ dataDir: o.dataDir }).list(filter), o.format)
+      print(await withAcls(o, s => s.list(filter)), o.format)
     }))
   return acl
 }

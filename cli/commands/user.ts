@@ -13,16 +13,18 @@
  * works while the broker is down (the first user of a broker about to start with --auth),
  * needs no credentials of its own (whoever may write the broker's data directory is its
  * operator already), and a running broker sees the change at the next authentication.
+ * With --etcd-endpoints (cluster-security.ts) they change a cluster's users in etcd instead.
  * The password comes from --password-file (first line), a prompt without echo on a
  * terminal (asked twice), or the first line of stdin — never a flag value.
  */
 
 import { Command, Option } from 'commander'
-import { CredentialStore } from '../../broker/security/credentials.js'
+import { CredentialStore, type UserStore } from '../../broker/security/credentials.js'
 import { UserNotFoundError } from '../../protocol/errors.js'
 import { choiceArg, fail, intArg, ok } from '../context.js'
 import { table } from '../output.js'
 import { newPassword } from '../secrets.js'
+import { clusterOptions, openClusterSecurity, type ClusterFlags } from './cluster-security.js'
 
 export function dataDirOption (): Option {
   return new Option('--data-dir <dir>', 'the broker\'s data directory').env('SPOOL_DATA_DIR').default('./data')
@@ -48,44 +50,52 @@ function passwordFileOf (command: Command): string | undefined {
   return (command.optsWithGlobals() as { passwordFile?: string }).passwordFile
 }
 
-function store (dataDir: string): CredentialStore {
-  return CredentialStore.open({ dataDir })
+/** Runs `fn` on the data directory's users, or the cluster's with --etcd-endpoints. */
+async function withStore<T> (o: { dataDir: string } & ClusterFlags, fn: (s: UserStore) => Promise<T> | T): Promise<T> {
+  const cluster = await openClusterSecurity(o)
+  try {
+    return await fn(cluster?.users ?? CredentialStore.open({ dataDir: o.dataDir }))
+  } finally {
+    await cluster?.close()
+  }
 }
 
 export function userCommand (): Command {
   const user = new Command('user').description('manage the users the broker authenticates (stored in the data directory)')
-  user.command('add <name>')
+  clusterOptions(user.command('add <name>'))
     .description('create a user (password from --password-file, a prompt, or the first line of stdin)')
     .addOption(dataDirOption())
     .option('--iterations <n>', 'PBKDF2 iterations of its SCRAM credentials (4096-1000000)', intArg(4096))
-    .action(local(async (name: string, o: { dataDir: string, iterations?: number }, command: Command) => {
-      const s = store(o.dataDir)
+    .action(local(async (name: string, o: { dataDir: string, iterations?: number } & ClusterFlags, command: Command) => {
       const password = await newPassword(passwordFileOf(command), `password for ${name}`)
-      await s.addUser(name, password, o.iterations === undefined ? {} : { iterations: o.iterations })
-      process.stdout.write(`created user ${name} (SCRAM-SHA-256, SCRAM-SHA-512) in ${s.file}\n`)
+      await withStore(o, async s => {
+        await s.addUser(name, password, o.iterations === undefined ? {} : { iterations: o.iterations })
+        process.stdout.write(`created user ${name} (SCRAM-SHA-256, SCRAM-SHA-512) in ${s.location}\n`)
+      })
     }))
-  user.command('passwd <name>')
+  clusterOptions(user.command('passwd <name>'))
     .description('change a user\'s password (connections already open stay)')
     .addOption(dataDirOption())
-    .action(local(async (name: string, o: { dataDir: string }, command: Command) => {
-      const s = store(o.dataDir)
-      if (!s.hasUser(name)) throw new UserNotFoundError(`user ${name} does not exist`)
-      await s.changePassword(name, await newPassword(passwordFileOf(command), `new password for ${name}`))
-      process.stdout.write(`changed the password of ${name}\n`)
+    .action(local(async (name: string, o: { dataDir: string } & ClusterFlags, command: Command) => {
+      await withStore(o, async s => {
+        if (!s.hasUser(name)) throw new UserNotFoundError(`user ${name} does not exist`)
+        await s.changePassword(name, await newPassword(passwordFileOf(command), `new password for ${name}`))
+        process.stdout.write(`changed the password of ${name}\n`)
+      })
     }))
-  user.command('delete <name>')
+  clusterOptions(user.command('delete <name>'))
     .description('delete a user (its tokens stop working; open connections stay until they close)')
     .addOption(dataDirOption())
-    .action(local((name: string, o: { dataDir: string }) => {
-      store(o.dataDir).deleteUser(name)
+    .action(local(async (name: string, o: { dataDir: string } & ClusterFlags) => {
+      await withStore(o, s => s.deleteUser(name))
       process.stdout.write(`deleted user ${name}\n`)
     }))
-  user.command('list')
+  clusterOptions(user.command('list'))
     .description('list the users')
     .addOption(dataDirOption())
     .addOption(new Option('--format <format>', 'text or json').argParser(choiceArg(['text', 'json'] as const)).default('text'))
-    .action(local((o: { dataDir: string, format: 'text' | 'json' }) => {
-      const users = store(o.dataDir).listUsers()
+    .action(local(async (o: { dataDir: string, format: 'text' | 'json' } & ClusterFlags) => {
+      const users = await withStore(o, s => s.listUsers())
       if (o.format === 'json') {
         process.stdout.write(JSON.stringify(users.map(u => ({ user: u.name, mechanisms: u.mechanisms, createdAtMs: u.createdAtMs, updatedAtMs: u.updatedAtMs }))) + '\n')
         return

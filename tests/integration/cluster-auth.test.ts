@@ -21,7 +21,8 @@ import { nodeTcpTransport } from '../../client/transport/node-tcp.js'
 import { AuthenticationRequiredError, ClusterAuthorizationFailedError, InvalidConfigError, SpoolError } from '../../protocol/errors.js'
 import { startCluster, storedBatches } from '../helpers/cluster.js'
 import { collect } from '../helpers/conformance.js'
-import { kcat } from '../helpers/kafka-programs.js'
+import { kcat, runProgram } from '../helpers/kafka-programs.js'
+import { SPOOL_BIN } from '../helpers/processes.js'
 import { capturingLogger, tempDir } from '../helpers/security.js'
 import type { TestLike } from '../helpers/temp.js'
 
@@ -178,6 +179,32 @@ t.test('three brokers with --auth: authenticated replication, users and ACLs sha
     t.equal(produced.code, 0, `kcat produced (${produced.stderr.trim()})`)
     const consumed = await kcat(t, bootstrap, [...auth, '-C', '-t', 'orders', '-p', '1', '-o', 'beginning', '-e', '-q'], { timeoutMs: 20_000 })
     t.match(consumed.stdout, /kcat-1\nkcat-2/, 'and reads it back through the cluster')
+  })
+
+  t.test('spool user and spool acl with --etcd-endpoints change the cluster\'s users and ACLs', async t => {
+    const pw = path.join(dir, 'carol.pw')
+    writeFileSync(pw, 'carol-Secret-6\n', { mode: 0o600 })
+    const where = ['--etcd-endpoints', c.etcd.endpoints.join(','), '--cluster-key-prefix', c.prefix]
+    const spool = (args: string[]): ReturnType<typeof runProgram> => runProgram(t, process.execPath, [SPOOL_BIN, ...args], { timeoutMs: 30_000 })
+    const added = await spool(['--password-file', pw, 'user', 'add', 'carol', ...where])
+    t.equal(added.code, 0, `spool user add (${added.stdout.trim()} ${added.stderr.trim()})`)
+    const again = await spool(['--password-file', pw, 'user', 'add', 'carol', ...where])
+    t.match(again.stderr, /USER_ALREADY_EXISTS|already exists/, 'a second add is refused: the create is conditioned on the key being absent')
+    const listed = await spool(['user', 'list', '--format', 'json', ...where])
+    t.same((JSON.parse(listed.stdout) as Array<{ user: string }>).map(u => u.user), ['admin', 'alice', 'broker', 'carol'], 'spool user list shows the cluster\'s users')
+    const acl = await spool(['acl', 'add', '--allow-principal', 'User:carol', '--operation', 'describe', '--topic', 'orders', ...where])
+    t.equal(acl.code, 0, `spool acl add (${acl.stdout.trim()} ${acl.stderr.trim()})`)
+    const b1 = c.broker(1)
+    await c.waitFor(() => b1.security.credentials.hasUser('carol') && b1.security.access.allows(caller('carol'), 'describe', 'topic', 'orders'), 'broker 1 seeing carol and her ACL', 10_000)
+    const carol = await connect(t, c.broker(3).ports.native!, { username: 'carol', password: 'carol-Secret-6' })
+    const meta = await carol.request('Metadata', { topics: ['orders'], allowAutoCreate: false }, { timeoutMs: 5000 })
+    t.equal(meta.body.topics[0]?.errorCode, 0, 'carol logs in at broker 3 and may describe orders')
+    const removed = await spool(['acl', 'remove', '--allow-principal', 'User:carol', '--topic', 'orders', ...where])
+    t.match(removed.stdout, /removed 1 ACL entry/, 'spool acl remove')
+    await c.waitFor(() => !b1.security.access.allows(caller('carol'), 'describe', 'topic', 'orders'), 'the ACL gone at broker 1', 10_000)
+    const deleted = await spool(['user', 'delete', 'carol', ...where])
+    t.equal(deleted.code, 0, 'spool user delete')
+    await c.waitFor(() => !b1.security.credentials.hasUser('carol'), 'carol gone at broker 1', 10_000)
   })
 
   t.test('a broker with a wrong inter-broker password is refused by its peers, its partitions under-replicated', async t => {
