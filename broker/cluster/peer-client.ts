@@ -194,6 +194,8 @@ export class PeerPool {
   readonly #connectTimeoutMs: number
   readonly #logger: Logger
   readonly #authenticate: ((connection: PeerConnection) => Promise<void>) | null
+  /** The last authentication error code per peer, while it keeps failing. */
+  readonly #authFailures = new Map<number, string>()
   readonly #connections = new Map<number, { address: string, connection: Promise<PeerConnection> }>()
   #closed = false
 
@@ -226,12 +228,17 @@ export class PeerPool {
       : opened.then(async c => {
         try {
           await authenticate(c)
-          return c
         } catch (err) {
           c.close()
-          this.#logger.warn({ nodeId, address, err: (err as Error).message, code: (err as SpoolError).code }, 'authentication to peer broker failed')
+          // One warning per peer and error code until it succeeds again (the fetcher retries every second or so).
+          const code = (err as SpoolError).code ?? 'UNKNOWN'
+          const level = this.#authFailures.get(nodeId) === code ? 'debug' : 'warn'
+          this.#authFailures.set(nodeId, code)
+          this.#logger[level]({ nodeId, address, err: (err as Error).message, code }, 'authentication to peer broker failed')
           throw err
         }
+        if (this.#authFailures.delete(nodeId)) this.#logger.info({ nodeId, address }, 'authenticated to peer broker again')
+        return c
       })
     const entry = { address, connection }
     this.#connections.set(nodeId, entry)
