@@ -255,3 +255,22 @@ t.test('the screen writes only changed lines, in one write, and gives the termin
   t.same(raw, [true, false], 'raw mode off, once')
   t.match(writes.at(-1)!, /\u001b\[\?25h\u001b\[\?1049l$/, 'cursor shown, alternate screen left')
 })
+
+t.test('an exempt principal (a cluster\'s inter-broker user) is never throttled', async t => {
+  const clock = { now: 1_000_000 }
+  const dir = tempDir(t)
+  const quotas = new QuotaManager({
+    store: QuotaStore.open(dir), settings: { quotaWindowNum: 10, quotaWindowSizeMs: 100 }, access: ALLOW_ALL, logger: silent, now: () => clock.now,
+    exempt: principal => principal === 'User:broker',
+  })
+  t.teardown(() => quotas.close())
+  quotas.alter(INTERNAL_CALLER, [
+    { entity: { type: 'default', name: null }, ops: [{ key: 'fetchBytesPerSec', value: 1000 }, { key: 'requestsPerSec', value: 1 }] },
+    { entity: { type: 'principal', name: 'broker' }, ops: [{ key: 'fetchBytesPerSec', value: 1 }] },
+  ])
+  const peer: Subject = { clientId: 'spool-broker-2', principal: userPrincipal('broker', 'scram-sha-512'), group: null }
+  const other: Subject = { clientId: 'spool-broker-2', principal: userPrincipal('mallory', 'scram-sha-512'), group: null }
+  t.equal(quotas.charge(peer, 'fetch', 1e9), 0, 'the default and its own principal quota do not apply to it')
+  t.equal(quotas.charge(peer, 'request', 1000), 0, 'nor a request rate')
+  t.ok(quotas.charge(other, 'fetch', 1e9) > 0, 'another principal with the same client id is throttled')
+})
