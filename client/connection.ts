@@ -36,6 +36,7 @@ import {
 } from '../protocol/errors.js'
 import type { Authentication } from './auth.js'
 import { APIS, type ApiName, type RequestOf, type ResponseOf } from '../protocol/native/api-keys.js'
+import { runSaslExchange } from '../protocol/sasl/exchange.js'
 import {
   NOTICE_CORRELATION_ID, decodeBody, encodeClientId, encodeRequestFrame, parseResponseFrame,
 } from '../protocol/native/frame.js'
@@ -156,17 +157,10 @@ export class Connection {
     this.#renewable = auth.renewable
     const client = await auth.client()
     const timeoutMs = this.#options.connectTimeoutMs
-    const first = await client.start()
-    const handshake = this.request('SaslHandshake', { mechanism: auth.mechanism }, { timeoutMs })
-    const answer = this.request('SaslAuthenticate', { authBytes: first }, { timeoutMs })
-    answer.catch(() => {}) // a refused handshake fails it too; the handshake's error is the one to report
-    await handshake
-    let response = await answer
-    for (;;) {
-      const next = await client.step(response.body.authBytes)
-      if (next === null) return
-      response = await this.request('SaslAuthenticate', { authBytes: next }, { timeoutMs })
-    }
+    await runSaslExchange(client, {
+      handshake: () => this.request('SaslHandshake', { mechanism: auth.mechanism }, { timeoutMs }),
+      authenticate: async authBytes => (await this.request('SaslAuthenticate', { authBytes }, { timeoutMs })).body.authBytes,
+    })
   }
 
   /** True when the transport's send buffer is below its high water mark. */

@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs'
 import { InvalidConfigError, SaslAuthenticationFailedError } from '../../protocol/errors.js'
 import { createSaslClient } from '../../protocol/sasl/client.js'
+import { runSaslExchange } from '../../protocol/sasl/exchange.js'
 import type { ScramMechanism } from '../../protocol/sasl/scram.js'
 import { nodeSaslCrypto } from '../../platform/sasl-crypto-node.js'
 import type { PeerConnection } from './peer-client.js'
@@ -51,17 +52,11 @@ export function loadInterBrokerCredentials (settings: { interBrokerUser: string 
 /** Runs the SASL exchange on a fresh peer connection; rejects with the peer's typed error. */
 export async function authenticatePeer (connection: PeerConnection, credentials: InterBrokerCredentials, timeoutMs: number): Promise<void> {
   const client = createSaslClient(credentials.mechanism, { username: credentials.username, password: credentials.password, crypto: nodeSaslCrypto })
-  const first = await client.start()
-  const handshake = connection.request('SaslHandshake', { mechanism: credentials.mechanism }, { timeoutMs })
-  const answer = connection.request('SaslAuthenticate', { authBytes: first }, { timeoutMs })
-  answer.catch(() => {}) // a refused handshake fails it too; the handshake's error is the one to report
-  await handshake
-  let response = await answer
   // SCRAM is two round trips; a peer asking for more is not following the mechanism.
-  for (let round = 0; round < 4; round++) {
-    const next = await client.step(response.body.authBytes)
-    if (next === null) return
-    response = await connection.request('SaslAuthenticate', { authBytes: next }, { timeoutMs })
-  }
+  const done = await runSaslExchange(client, {
+    handshake: () => connection.request('SaslHandshake', { mechanism: credentials.mechanism }, { timeoutMs }),
+    authenticate: async authBytes => (await connection.request('SaslAuthenticate', { authBytes }, { timeoutMs })).body.authBytes,
+  }, 4)
+  if (done) return
   throw new SaslAuthenticationFailedError(`broker ${connection.address} did not finish the ${credentials.mechanism} exchange`)
 }
