@@ -24,17 +24,12 @@ import { AclStore, type AclRepository } from '../../broker/security/acl-store.js
 import { UsageError } from '../exit-codes.js'
 import { choiceArg } from '../context.js'
 import { table } from '../output.js'
-import { clusterOptions, openClusterSecurity, type ClusterFlags } from './cluster-security.js'
+import { clusterOptions, withSecurityStore, type ClusterFlags } from './cluster-security.js'
 import { dataDirOption, local } from './user.js'
 
 /** Runs `fn` on the data directory's ACLs, or the cluster's with --etcd-endpoints. */
-async function withAcls<T> (o: { dataDir: string } & ClusterFlags, fn: (s: AclRepository) => Promise<T> | T): Promise<T> {
-  const cluster = await openClusterSecurity(o)
-  try {
-    return await fn(cluster?.acls ?? AclStore.open({ dataDir: o.dataDir }))
-  } finally {
-    await cluster?.close()
-  }
+function withAcls<T> (o: { dataDir: string } & ClusterFlags, fn: (s: AclRepository) => Promise<T> | T): Promise<T> {
+  return withSecurityStore<AclRepository, T>(o, c => c.acls, () => AclStore.open({ dataDir: o.dataDir }), fn)
 }
 
 interface ResourceFlags {

@@ -56,3 +56,16 @@ export async function openClusterSecurity (o: ClusterFlags): Promise<ClusterSecu
     throw err
   }
 }
+
+/**
+ * Runs `fn` on the cluster's store (`pick`) with --etcd-endpoints, else on the data
+ * directory's (`local`); the etcd connection is closed afterwards either way.
+ */
+export async function withSecurityStore<S, T> (o: ClusterFlags, pick: (c: ClusterSecurity) => S, local: () => S, fn: (s: S) => Promise<T> | T): Promise<T> {
+  const cluster = await openClusterSecurity(o)
+  try {
+    return await fn(cluster === null ? local() : pick(cluster))
+  } finally {
+    await cluster?.close()
+  }
+}

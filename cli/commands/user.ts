@@ -24,7 +24,7 @@ import { UserNotFoundError } from '../../protocol/errors.js'
 import { choiceArg, fail, intArg, ok } from '../context.js'
 import { table } from '../output.js'
 import { newPassword } from '../secrets.js'
-import { clusterOptions, openClusterSecurity, type ClusterFlags } from './cluster-security.js'
+import { clusterOptions, withSecurityStore, type ClusterFlags } from './cluster-security.js'
 
 export function dataDirOption (): Option {
   return new Option('--data-dir <dir>', 'the broker\'s data directory').env('SPOOL_DATA_DIR').default('./data')
@@ -51,13 +51,8 @@ function passwordFileOf (command: Command): string | undefined {
 }
 
 /** Runs `fn` on the data directory's users, or the cluster's with --etcd-endpoints. */
-async function withStore<T> (o: { dataDir: string } & ClusterFlags, fn: (s: UserStore) => Promise<T> | T): Promise<T> {
-  const cluster = await openClusterSecurity(o)
-  try {
-    return await fn(cluster?.users ?? CredentialStore.open({ dataDir: o.dataDir }))
-  } finally {
-    await cluster?.close()
-  }
+function withStore<T> (o: { dataDir: string } & ClusterFlags, fn: (s: UserStore) => Promise<T> | T): Promise<T> {
+  return withSecurityStore<UserStore, T>(o, c => c.users, () => CredentialStore.open({ dataDir: o.dataDir }), fn)
 }
 
 export function userCommand (): Command {
