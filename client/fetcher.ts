@@ -180,8 +180,9 @@ export class Fetcher {
     if (this.#inFlight.size === 0) return []
     await Promise.race([...this.#inFlight.values()].map(f => f.settled))
     if (round.abandoned) {
-      // A seek or an assignment change: what is in flight asked for the old state.
-      this.#inFlight.clear()
+      // A seek or an assignment change: what this round sent asked for the old state (a
+      // later round may have sent its own fetches meanwhile; those stay).
+      for (const [node, f] of this.#inFlight) if (f.round === round) this.#inFlight.delete(node)
       return []
     }
     const answered = [...this.#inFlight.values()].filter(f => f.done)
