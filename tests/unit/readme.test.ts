@@ -78,7 +78,7 @@ t.test('the Size limits table names settings and options that exist', async t =>
   for (const name of ['maxBatchBytes', 'maxFrameBytes', 'httpMaxBodyBytes', 'mqttMaxPacketBytes', 'maxQueuedBytes'] as const) {
     t.match(limits, new RegExp(`\`${name}\``), `${name} is in the table`)
   }
-  const sdk = ['client/producer.ts', 'client/client.ts', 'client/consumer-options.ts'].map(f => readFileSync(new URL(f, root), 'utf8')).join('\n')
+  const sdk = ['client/producer-options.ts', 'client/client.ts', 'client/consumer-options.ts'].map(f => readFileSync(new URL(f, root), 'utf8')).join('\n')
   for (const option of ['maxRequestBytes', 'batchBytes', 'maxBufferedBytes', 'maxFrameBytes', 'maxBytes', 'maxBytesPerPartition']) {
     t.match(limits, new RegExp(`\\b${option}\\b`), `${option} is in the table`)
     t.match(sdk, new RegExp(`^\\s+${option}\\?: number`, 'm'), `${option} is an SDK option`)
