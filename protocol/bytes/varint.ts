@@ -73,6 +73,20 @@ export class VarintCursor {
   varint (): number {
     const buf = this.buf
     let pos = this.pos
+    // Fast paths: lengths, deltas and counts of small records take one or two bytes.
+    if (pos + 1 < this.end) {
+      const b0 = buf[pos]!
+      if (b0 < 0x80) {
+        this.pos = pos + 1
+        return (b0 >>> 1) ^ -(b0 & 1)
+      }
+      const b1 = buf[pos + 1]!
+      if (b1 < 0x80) {
+        const v = (b0 & 0x7f) | (b1 << 7)
+        this.pos = pos + 2
+        return (v >>> 1) ^ -(v & 1)
+      }
+    }
     let result = 0
     let shift = 0
     for (;;) {
@@ -91,6 +105,19 @@ export class VarintCursor {
   varlong (): number {
     const buf = this.buf
     let pos = this.pos
+    if (pos + 1 < this.end) {
+      const b0 = buf[pos]!
+      if (b0 < 0x80) {
+        this.pos = pos + 1
+        return (b0 >>> 1) ^ -(b0 & 1)
+      }
+      const b1 = buf[pos + 1]!
+      if (b1 < 0x80) {
+        const v = (b0 & 0x7f) | (b1 << 7)
+        this.pos = pos + 2
+        return (v >>> 1) ^ -(v & 1)
+      }
+    }
     let result = 0
     let multiplier = 1
     for (let i = 0; ; i++) {

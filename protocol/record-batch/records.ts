@@ -72,6 +72,24 @@ const utf8Decoder = new TextDecoder()
 const NO_HEADERS: RecordHeader[] = []
 
 /**
+ * Header keys are few and repeat on every record: their UTF-8 is kept (never mutated: it is
+ * only copied into batches). Bounded: past HEADER_KEY_CACHE_SIZE distinct keys the cache
+ * starts over, so an application with unbounded key names costs one encode per use as before.
+ */
+const HEADER_KEY_CACHE_SIZE = 256
+const headerKeyCache = new Map<string, Uint8Array>()
+
+function encodeHeaderKey (key: string): Uint8Array {
+  let encoded = headerKeyCache.get(key)
+  if (encoded === undefined) {
+    encoded = utf8Encoder.encode(key)
+    if (headerKeyCache.size >= HEADER_KEY_CACHE_SIZE) headerKeyCache.clear()
+    headerKeyCache.set(key, encoded)
+  }
+  return encoded
+}
+
+/**
  * Accumulates records into one buffer that already reserves the 61-byte header, so
  * `build()` fills in the header and returns a view: no per-record objects and no copy.
  * Not reusable after build.
@@ -84,8 +102,14 @@ export class RecordBatchBuilder {
   #maxTimestamp = -1
   readonly #now: () => number
 
-  constructor (initialCapacity = 16384, now: () => number = Date.now) {
-    this.#buf = new Uint8Array(Math.max(initialCapacity, BATCH_HEADER_SIZE + 64))
+  /**
+   * `buffer`: a buffer to build into instead of a fresh one (the producer's pool of
+   * acknowledged batches' buffers); its old contents are overwritten before they are read.
+   */
+  constructor (initialCapacity = 16384, now: () => number = Date.now, buffer?: Uint8Array) {
+    this.#buf = buffer !== undefined && buffer.length >= BATCH_HEADER_SIZE + 64
+      ? buffer
+      : new Uint8Array(Math.max(initialCapacity, BATCH_HEADER_SIZE + 64))
     this.#now = now
   }
 
@@ -108,11 +132,10 @@ export class RecordBatchBuilder {
     const key = record.key ?? null
     const value = record.value
     const headers = record.headers ?? NO_HEADERS
-    const encodedHeaderKeys: Uint8Array[] = []
     let headersSize = varintSize(headers.length)
-    for (const h of headers) {
-      const k = utf8Encoder.encode(h.key)
-      encodedHeaderKeys.push(k)
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i]!
+      const k = encodeHeaderKey(h.key)
       headersSize += varintSize(k.length) + k.length
       headersSize += h.value === null ? 1 : varintSize(h.value.length) + h.value.length
     }
@@ -142,7 +165,7 @@ export class RecordBatchBuilder {
     }
     p = writeVarint(buf, p, headers.length)
     for (let i = 0; i < headers.length; i++) {
-      const k = encodedHeaderKeys[i]!
+      const k = encodeHeaderKey(headers[i]!.key)
       const v = headers[i]!.value
       p = writeVarint(buf, p, k.length)
       buf.set(k, p)
@@ -257,6 +280,10 @@ export function walkRecords (
   baseOffset: number, baseTimestamp: number, fromOffset: number, sink: RecordSink,
 ): void {
   const cursor = new VarintCursor(bytes, start, end)
+  // Header keys repeat record after record: the previous record's key string at the same
+  // position is reused when its bytes are the same (no decode, one string for all).
+  let keyBytes: Uint8Array[] | null = null
+  let keyStrings: string[] | null = null
   for (let i = 0; i < count; i++) {
     const length = cursor.varint()
     const recordEnd = cursor.pos + length
@@ -280,7 +307,17 @@ export function walkRecords (
       for (let h = 0; h < headerCount; h++) {
         const hkLength = cursor.varint()
         if (hkLength < 0) throw new CorruptRecordError(`record at offset ${offset} has a header with a null key`)
-        const hk = utf8Decoder.decode(cursor.bytes(hkLength))
+        const hkBytes = cursor.bytes(hkLength)
+        keyBytes ??= []
+        keyStrings ??= []
+        let hk: string
+        if (h < keyBytes.length && sameBytes(keyBytes[h]!, hkBytes)) {
+          hk = keyStrings[h]!
+        } else {
+          hk = utf8Decoder.decode(hkBytes)
+          keyBytes[h] = hkBytes
+          keyStrings[h] = hk
+        }
         const hvLength = cursor.varint()
         list.push({ key: hk, value: hvLength < 0 ? null : cursor.bytes(hvLength) })
       }
@@ -290,6 +327,12 @@ export function walkRecords (
     sink(offset, baseTimestamp + timestampDelta, key, value, headers)
   }
   if (cursor.pos !== end) throw new CorruptRecordError(`bytes left over after the last record of the batch at ${baseOffset}`)
+}
+
+function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 /**
