@@ -87,6 +87,12 @@ export const CLOSED_BATCH = 2
 /** Per-record bytes besides key, value and headers (Kafka's MAX_RECORD_OVERHEAD). */
 export const RECORD_OVERHEAD_BYTES = 21
 const MIN_CAPACITY = 1024
+/**
+ * Buffers of acknowledged batches kept for the next batches (acks 1/all, uncompressed): a
+ * busy producer would otherwise allocate (and zero) a fresh batchBytes buffer per batch.
+ * Small, so an idle producer holds at most this many batches' worth of memory.
+ */
+export const BUFFER_POOL_SIZE = 8
 
 export class RecordAccumulator {
   readonly #options: AccumulatorOptions
@@ -98,6 +104,7 @@ export class RecordAccumulator {
   /** Uncompressed bytes of every batch not yet completed (open, ready and in flight). */
   bufferedBytes = 0
   readonly #batches = new Set<ProducerBatch>()
+  readonly #pool: Uint8Array[] = []
 
   constructor (options: AccumulatorOptions) {
     this.#options = options
@@ -135,7 +142,10 @@ export class RecordAccumulator {
     }
     let batch = queue.open
     if (batch === null) {
-      batch = new ProducerBatch(queue.topic, queue.partition, this.#capacity(queue, sizeBytes), this.#options.now)
+      const capacity = this.#capacity(queue, sizeBytes)
+      let buffer = this.#pool.pop()
+      if (buffer !== undefined && buffer.length < capacity) buffer = undefined
+      batch = new ProducerBatch(queue.topic, queue.partition, capacity, this.#options.now, buffer)
       batch.order = queue.nextOrder++
       queue.open = batch
       this.#open.add(queue)
@@ -269,6 +279,21 @@ export class RecordAccumulator {
       }
     }
     this.#withReady.add(queue)
+  }
+
+  /**
+   * Keeps the buffer of a batch the broker acknowledged on its first attempt for a later
+   * batch. Only then: its bytes were written and answered, so no socket still reads them
+   * (a retried batch might still sit in a dropped connection's write queue). Call before
+   * the batch settles (settling drops `bytes`).
+   */
+  recycle (batch: ProducerBatch): void {
+    const bytes = batch.bytes
+    if (bytes === null || this.#options.compression !== 0 || batch.attempts !== 0 || batch.sequenceRetries !== 0 ||
+        this.#pool.length >= BUFFER_POOL_SIZE || bytes.byteOffset !== 0) return
+    const buffer = new Uint8Array(bytes.buffer)
+    if (buffer.length > this.#options.batchBytes + BATCH_HEADER_SIZE) return // grown for one large record
+    this.#pool.push(buffer)
   }
 
   /** The batch completed or failed: its bytes no longer count against the buffer. */

@@ -96,10 +96,11 @@ export class ProducerBatch {
   #markDone: (() => void) | null = null
   #settled = false
 
-  constructor (topic: string, partition: number, capacity: number, now?: () => number) {
+  /** `buffer`: an acknowledged batch's buffer to build into (the accumulator's pool). */
+  constructor (topic: string, partition: number, capacity: number, now?: () => number, buffer?: Uint8Array) {
     this.topic = topic
     this.partition = partition
-    this.builder = new RecordBatchBuilder(capacity, now)
+    this.builder = new RecordBatchBuilder(capacity, now, buffer)
   }
 
   get settled (): boolean { return this.#settled }

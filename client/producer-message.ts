@@ -1,9 +1,11 @@
 /**
  * What a producer is given (messages with string or byte keys, values and headers) and how
- * it becomes what the batch builder takes: strings encoded as UTF-8 once, headers as an
- * array, and an upper bound of the encoded size (for batch and request limits).
+ * it becomes what the batch builder takes: strings encoded as UTF-8 once (into shared blocks:
+ * protocol/bytes/utf8.ts; the builder copies the bytes at once), headers as an array, and an
+ * upper bound of the encoded size (for batch and request limits).
  */
 
+import { encodeUtf8 } from '../protocol/bytes/utf8.js'
 import { InvalidArgumentError } from '../protocol/errors.js'
 import type { RecordHeader, RecordInput } from '../protocol/record-batch/records.js'
 import { RECORD_OVERHEAD_BYTES } from './accumulator.js'
@@ -29,8 +31,6 @@ export interface ProducerRecord {
   messages: ProducerMessage[]
 }
 
-const encoder = new TextEncoder()
-
 /** A message as the batch builder takes it: strings encoded, headers as an array. */
 export function toRecordInput (m: ProducerMessage): RecordInput {
   const key = m.key
@@ -42,8 +42,8 @@ export function toRecordInput (m: ProducerMessage): RecordInput {
     return m as RecordInput
   }
   const input: RecordInput = {
-    key: key === undefined || key === null ? null : typeof key === 'string' ? encoder.encode(key) : bytesOrThrow(key, 'key'),
-    value: value === undefined || value === null ? null : typeof value === 'string' ? encoder.encode(value) : bytesOrThrow(value, 'value'),
+    key: key === undefined || key === null ? null : typeof key === 'string' ? encodeUtf8(key) : bytesOrThrow(key, 'key'),
+    value: value === undefined || value === null ? null : typeof value === 'string' ? encodeUtf8(value) : bytesOrThrow(value, 'value'),
   }
   if (headers !== undefined) input.headers = toRecordHeaders(headers)
   if (m.timestamp !== undefined) input.timestamp = m.timestamp
@@ -62,7 +62,7 @@ function toRecordHeaders (headers: MessageHeaders): RecordHeader[] {
   const entries = Array.isArray(headers) ? headers : Object.entries(headers).map(([key, value]) => ({ key, value }))
   return entries.map(({ key, value }) => {
     if (typeof key !== 'string') throw new InvalidArgumentError('header keys must be strings')
-    return { key, value: value === null || value === undefined ? null : typeof value === 'string' ? encoder.encode(value) : bytesOrThrow(value, `header ${key}`) }
+    return { key, value: value === null || value === undefined ? null : typeof value === 'string' ? encodeUtf8(value) : bytesOrThrow(value, `header ${key}`) }
   })
 }
 

@@ -34,7 +34,7 @@ import {
   UnknownTopicOrPartitionError, UnsupportedApiError, UnsupportedVersionError, errorFromCode,
 } from '../protocol/errors.js'
 import type { RequestOf } from '../protocol/native/api-keys.js'
-import type { BuildOptions } from '../protocol/record-batch/records.js'
+import type { BuildOptions, RecordInput } from '../protocol/record-batch/records.js'
 import {
   CLOSED_BATCH, OPENED_BATCH, RecordAccumulator, type PartitionQueue, type RequestEntry, type TakenRequest,
 } from './accumulator.js'
@@ -176,10 +176,13 @@ export class Producer {
     const accumulator = this.#accumulator
     const topic = send.topic
     const maxRecordBytes = this.#options.maxRequestBytes
-    // Validate first, so a send is either appended whole or not at all.
+    // Validate first, so a send is either appended whole or not at all. Strings are
+    // encoded here, once: `inputs` carries them to the append loop.
+    const inputs = new Array<RecordInput>(messages.length)
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i]!
-      const size = recordSize(toRecordInput(message))
+      const input = toRecordInput(message)
+      const size = recordSize(input)
       if (size > maxRecordBytes) {
         throw new MessageTooLargeError(`message ${i} is about ${size} bytes, more than the producer's maxRequestBytes ${maxRecordBytes}: ` +
           'raise the producer option maxRequestBytes, and the topic\'s maxBatchBytes (broker --max-batch-bytes) to match')
@@ -188,26 +191,36 @@ export class Producer {
       if (partition !== undefined && (!Number.isInteger(partition) || partition < 0 || partition >= partitions)) {
         throw new UnknownTopicOrPartitionError(`partition ${partition} does not exist: topic "${topic}" has ${partitions}`)
       }
+      inputs[i] = input
     }
     // One timestamp for the whole call (CreateTime = when send() was called), so the
     // builder does not read the clock per record.
     this.#nowMs = Date.now()
     let result = 0
+    // The sticky partition's queue, looked up once and kept until a batch closes (only a
+    // closing batch moves the sticky partitioner on).
+    let sticky: PartitionQueue | null = null
     for (let i = 0; i < messages.length; i++) {
-      const message = messages[i]!
-      const input = toRecordInput(message)
+      const input = inputs[i]!
       const size = recordSize(input)
       const key = input.key ?? null
-      const explicit = message.partition
-      let queue = accumulator.queue(topic, choosePartition(topic, partitions, key, explicit, this.#sticky))
-      if (key === null && explicit === undefined && accumulator.wouldClose(queue, size)) {
-        // Sticky partitioning: the batch is full, so close it, move on, and start the next
-        // batch on the new partition instead of leaving one record behind here.
-        accumulator.close(queue)
-        result |= CLOSED_BATCH
-        queue = accumulator.queue(topic, this.#sticky.partition(topic, partitions))
+      const explicit = messages[i]!.partition
+      let queue: PartitionQueue
+      if (key === null && explicit === undefined) {
+        queue = sticky ??= accumulator.queue(topic, this.#sticky.partition(topic, partitions))
+        if (accumulator.wouldClose(queue, size)) {
+          // Sticky partitioning: the batch is full, so close it, move on, and start the next
+          // batch on the new partition instead of leaving one record behind here.
+          accumulator.close(queue)
+          result |= CLOSED_BATCH
+          queue = sticky = accumulator.queue(topic, this.#sticky.partition(topic, partitions))
+        }
+      } else {
+        queue = accumulator.queue(topic, choosePartition(topic, partitions, key, explicit, this.#sticky))
       }
-      result |= accumulator.append(queue, input, size, send, i)
+      const appended = accumulator.append(queue, input, size, send, i)
+      if ((appended & CLOSED_BATCH) !== 0) sticky = null
+      result |= appended
     }
     if ((result & CLOSED_BATCH) !== 0) this.#scheduleDrain()
     if ((result & OPENED_BATCH) !== 0) this.#armLinger()
@@ -357,6 +370,7 @@ export class Producer {
   }
 
   #complete (batch: ProducerBatch, baseOffset: number): void {
+    if (baseOffset >= 0) this.#accumulator.recycle(batch) // acks 1/all: written and answered
     this.#accumulator.release(batch)
     batch.complete(baseOffset)
     this.#wakeSpaceWaiters()
