@@ -89,6 +89,38 @@ function encodeHeaderKey (key: string): Uint8Array {
   return encoded
 }
 
+/** Bytes the headers section (count and headers) of a record takes. */
+function headersBytes (headers: readonly RecordHeader[]): number {
+  let size = varintSize(headers.length)
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!
+    const k = encodeHeaderKey(h.key)
+    size += varintSize(k.length) + k.length
+    size += h.value === null ? 1 : varintSize(h.value.length) + h.value.length
+  }
+  return size
+}
+
+/** Writes the headers section at `p`; returns the position after it. */
+function writeHeaders (buf: Uint8Array, p: number, headers: readonly RecordHeader[]): number {
+  p = writeVarint(buf, p, headers.length)
+  for (let i = 0; i < headers.length; i++) {
+    const k = encodeHeaderKey(headers[i]!.key)
+    const v = headers[i]!.value
+    p = writeVarint(buf, p, k.length)
+    buf.set(k, p)
+    p += k.length
+    if (v === null) {
+      p = writeVarint(buf, p, -1)
+    } else {
+      p = writeVarint(buf, p, v.length)
+      buf.set(v, p)
+      p += v.length
+    }
+  }
+  return p
+}
+
 /**
  * Accumulates records into one buffer that already reserves the 61-byte header, so
  * `build()` fills in the header and returns a view: no per-record objects and no copy.
@@ -132,13 +164,7 @@ export class RecordBatchBuilder {
     const key = record.key ?? null
     const value = record.value
     const headers = record.headers ?? NO_HEADERS
-    let headersSize = varintSize(headers.length)
-    for (let i = 0; i < headers.length; i++) {
-      const h = headers[i]!
-      const k = encodeHeaderKey(h.key)
-      headersSize += varintSize(k.length) + k.length
-      headersSize += h.value === null ? 1 : varintSize(h.value.length) + h.value.length
-    }
+    const headersSize = headers.length === 0 ? 1 : headersBytes(headers)
     const bodySize = 1 + varlongSize(timestampDelta) + varintSize(offsetDelta) +
       (key === null ? 1 : varintSize(key.length) + key.length) +
       (value === null ? 1 : varintSize(value.length) + value.length) +
@@ -163,21 +189,8 @@ export class RecordBatchBuilder {
       buf.set(value, p)
       p += value.length
     }
-    p = writeVarint(buf, p, headers.length)
-    for (let i = 0; i < headers.length; i++) {
-      const k = encodeHeaderKey(headers[i]!.key)
-      const v = headers[i]!.value
-      p = writeVarint(buf, p, k.length)
-      buf.set(k, p)
-      p += k.length
-      if (v === null) {
-        p = writeVarint(buf, p, -1)
-      } else {
-        p = writeVarint(buf, p, v.length)
-        buf.set(v, p)
-        p += v.length
-      }
-    }
+    if (headers.length === 0) buf[p++] = 0 // varint 0: no headers
+    else p = writeHeaders(buf, p, headers)
     this.#pos = p
     this.#count++
   }
