@@ -2,7 +2,7 @@
  * The SDK workload of issue 17, through the public SDK only, against a broker child process
  * (`spool broker start` on 127.0.0.1 port 0, temp data dir):
  *
- *   node dist/bench/tools/sdk-drive.js [--records 1000000] [--only produce|for-await|each-batch]
+ *   node dist/bench/tools/sdk-drive.js [--records 1000000] [--only for-await|each-batch] [--pause-ms 0]
  *
  *   produce     one producer, acks 1, lingerMs 5, send() of 1,000 × 100-byte values with 8
  *               sends in flight, every record to the end (timed until the last ack)
@@ -10,8 +10,10 @@
  *               with `for await`, timed from subscribe() resolving to the last record
  *   each-batch  the same with run({ eachBatch })
  *
- * Prints one line per phase: records/s, this process's CPU seconds per million records, and the 1-minute load average before it (the machine
- * may be shared). Profile the client side with `node --cpu-prof --cpu-prof-dir=DIR` and
+ * `--pause-ms`: idle time after producing, so the broker has settled (page cache writes,
+ * index flushes) before a consumer is timed. Prints one line per phase: records/s, this
+ * process's CPU seconds per million records, and the 1-minute load average before it (the
+ * machine may be shared). Profile the client side with `node --cpu-prof --cpu-prof-dir=DIR` and
  * bench/tools/cpuprofile.ts; the broker with SPOOL_BENCH_BROKER_NODE_ARGS.
  */
 
@@ -97,6 +99,8 @@ await runMain(async () => {
   await createTopic(broker, topic, 1)
   await produce(broker, topic, records)
   const expected = records + 1 // + the warm-up record
+  const pauseMs = Number(arg('--pause-ms', '0'))
+  if (pauseMs > 0) await new Promise(resolve => setTimeout(resolve, pauseMs))
   if (only === 'all' || only === 'for-await') await consume(broker, topic, expected, 'for-await')
   if (only === 'all' || only === 'each-batch') await consume(broker, topic, expected, 'each-batch')
 })

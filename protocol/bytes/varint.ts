@@ -69,24 +69,24 @@ export class VarintCursor {
     this.end = end
   }
 
-  /** Reads a zigzag varint (at most 5 bytes). */
+  /**
+   * Reads a zigzag varint (at most 5 bytes). The one-byte case (small lengths, deltas and
+   * counts) is kept in this small body so V8 inlines it into the record decoder's loop;
+   * everything else takes #varintSlow.
+   */
   varint (): number {
+    const pos = this.pos
+    const b = this.buf[pos]! // undefined past the buffer: not < 0x80, so the slow path throws
+    if (b < 0x80 && pos < this.end) {
+      this.pos = pos + 1
+      return (b >>> 1) ^ -(b & 1)
+    }
+    return this.#varintSlow()
+  }
+
+  #varintSlow (): number {
     const buf = this.buf
     let pos = this.pos
-    // Fast paths: lengths, deltas and counts of small records take one or two bytes.
-    if (pos + 1 < this.end) {
-      const b0 = buf[pos]!
-      if (b0 < 0x80) {
-        this.pos = pos + 1
-        return (b0 >>> 1) ^ -(b0 & 1)
-      }
-      const b1 = buf[pos + 1]!
-      if (b1 < 0x80) {
-        const v = (b0 & 0x7f) | (b1 << 7)
-        this.pos = pos + 2
-        return (v >>> 1) ^ -(v & 1)
-      }
-    }
     let result = 0
     let shift = 0
     for (;;) {
@@ -101,23 +101,20 @@ export class VarintCursor {
     return (result >>> 1) ^ -(result & 1)
   }
 
-  /** Reads a zigzag varlong (at most 10 bytes) as a number (exact up to 2^53). */
+  /** Reads a zigzag varlong (at most 10 bytes) as a number (exact up to 2^53); one byte inline as in varint(). */
   varlong (): number {
+    const pos = this.pos
+    const b = this.buf[pos]!
+    if (b < 0x80 && pos < this.end) {
+      this.pos = pos + 1
+      return (b >>> 1) ^ -(b & 1)
+    }
+    return this.#varlongSlow()
+  }
+
+  #varlongSlow (): number {
     const buf = this.buf
     let pos = this.pos
-    if (pos + 1 < this.end) {
-      const b0 = buf[pos]!
-      if (b0 < 0x80) {
-        this.pos = pos + 1
-        return (b0 >>> 1) ^ -(b0 & 1)
-      }
-      const b1 = buf[pos + 1]!
-      if (b1 < 0x80) {
-        const v = (b0 & 0x7f) | (b1 << 7)
-        this.pos = pos + 2
-        return (v >>> 1) ^ -(v & 1)
-      }
-    }
     let result = 0
     let multiplier = 1
     for (let i = 0; ; i++) {

@@ -1,7 +1,7 @@
 // Property tests of the record encode/decode fast paths the SDK uses: the batch builder
 // (cached header-key UTF-8, building into a reused dirty buffer), the producer's string
-// encoding into shared blocks (protocol/bytes/utf8.ts), the varint reader's one- and
-// two-byte fast paths, and the record decoder's reuse of header-key strings. Each is checked
+// encoding into shared blocks (protocol/bytes/utf8.ts), the varint reader's one-byte
+// fast path, and the record decoder's reuse of header-key strings. Each is checked
 // against a plain reference written here from docs/formats.md §1.4 (TextEncoder per string,
 // a fresh buffer, byte-by-byte varints), which is what the encoding was before: the bytes
 // must be identical, and decoding must give back exactly what was sent.
