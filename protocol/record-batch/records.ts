@@ -293,10 +293,6 @@ export function walkRecords (
   baseOffset: number, baseTimestamp: number, fromOffset: number, sink: RecordSink,
 ): void {
   const cursor = new VarintCursor(bytes, start, end)
-  // Header keys repeat record after record: the previous record's key string at the same
-  // position is reused when its bytes are the same (no decode, one string for all).
-  let keyBytes: Uint8Array[] | null = null
-  let keyStrings: string[] | null = null
   for (let i = 0; i < count; i++) {
     const length = cursor.varint()
     const recordEnd = cursor.pos + length
@@ -320,17 +316,7 @@ export function walkRecords (
       for (let h = 0; h < headerCount; h++) {
         const hkLength = cursor.varint()
         if (hkLength < 0) throw new CorruptRecordError(`record at offset ${offset} has a header with a null key`)
-        const hkBytes = cursor.bytes(hkLength)
-        keyBytes ??= []
-        keyStrings ??= []
-        let hk: string
-        if (h < keyBytes.length && sameBytes(keyBytes[h]!, hkBytes)) {
-          hk = keyStrings[h]!
-        } else {
-          hk = utf8Decoder.decode(hkBytes)
-          keyBytes[h] = hkBytes
-          keyStrings[h] = hk
-        }
+        const hk = headerKeyString(cursor.bytes(hkLength), h)
         const hvLength = cursor.varint()
         list.push({ key: hk, value: hvLength < 0 ? null : cursor.bytes(hvLength) })
       }
@@ -340,6 +326,28 @@ export function walkRecords (
     sink(offset, baseTimestamp + timestampDelta, key, value, headers)
   }
   if (cursor.pos !== end) throw new CorruptRecordError(`bytes left over after the last record of the batch at ${baseOffset}`)
+}
+
+/**
+ * Header keys repeat record after record: the last key decoded at each of the first
+ * REUSED_HEADER_KEYS header positions is kept (a copy of its bytes, so no fetched buffer is
+ * held) and its string is handed out again when the next key there has the same bytes. Keys
+ * longer than REUSED_HEADER_KEY_BYTES are decoded each time. Kept out of walkRecords so
+ * its loop stays small.
+ */
+const REUSED_HEADER_KEYS = 16
+const REUSED_HEADER_KEY_BYTES = 64
+const lastKeyBytes: Uint8Array[] = []
+const lastKeyStrings: string[] = []
+
+function headerKeyString (bytes: Uint8Array, index: number): string {
+  if (index >= REUSED_HEADER_KEYS || bytes.length > REUSED_HEADER_KEY_BYTES) return utf8Decoder.decode(bytes)
+  const last = lastKeyBytes[index]
+  if (last !== undefined && sameBytes(last, bytes)) return lastKeyStrings[index]!
+  const key = utf8Decoder.decode(bytes)
+  lastKeyBytes[index] = bytes.slice()
+  lastKeyStrings[index] = key
+  return key
 }
 
 function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
