@@ -107,18 +107,18 @@ function writeHeaders (buf: Uint8Array, p: number, headers: readonly RecordHeade
   for (let i = 0; i < headers.length; i++) {
     const k = encodeHeaderKey(headers[i]!.key)
     const v = headers[i]!.value
-    p = writeVarint(buf, p, k.length)
-    buf.set(k, p)
-    p += k.length
-    if (v === null) {
-      p = writeVarint(buf, p, -1)
-    } else {
-      p = writeVarint(buf, p, v.length)
-      buf.set(v, p)
-      p += v.length
-    }
+    p = writeNullableBytes(buf, p, k)
+    p = writeNullableBytes(buf, p, v)
   }
   return p
+}
+
+/** A varint length (-1 for null) and the bytes at `p`; returns the position after them. */
+function writeNullableBytes (buf: Uint8Array, p: number, bytes: Uint8Array | null): number {
+  if (bytes === null) return writeVarint(buf, p, -1)
+  p = writeVarint(buf, p, bytes.length)
+  buf.set(bytes, p)
+  return p + bytes.length
 }
 
 /**
@@ -175,20 +175,8 @@ export class RecordBatchBuilder {
     buf[p++] = 0
     p = writeVarlong(buf, p, timestampDelta)
     p = writeVarint(buf, p, offsetDelta)
-    if (key === null) {
-      p = writeVarint(buf, p, -1)
-    } else {
-      p = writeVarint(buf, p, key.length)
-      buf.set(key, p)
-      p += key.length
-    }
-    if (value === null) {
-      p = writeVarint(buf, p, -1)
-    } else {
-      p = writeVarint(buf, p, value.length)
-      buf.set(value, p)
-      p += value.length
-    }
+    p = writeNullableBytes(buf, p, key)
+    p = writeNullableBytes(buf, p, value)
     if (headers.length === 0) buf[p++] = 0 // varint 0: no headers
     else p = writeHeaders(buf, p, headers)
     this.#pos = p
