@@ -30,6 +30,9 @@ interface Position {
 /** A partition not fetched for this long no longer counts in the connection's lag. */
 export const POSITION_TTL_MS = 30_000
 
+const NO_TOPICS: ReadonlyMap<string, TopicActivity> = new Map()
+const NO_LAG: { total: number, byTopic: ReadonlyMap<string, number> } = Object.freeze({ total: 0, byTopic: new Map() })
+
 export class ConnectionActivity {
   /** Requests dispatched (request/response protocols). */
   requests = 0
@@ -45,13 +48,21 @@ export class ConnectionActivity {
   /** Times a quota throttled the connection, and the milliseconds it was made to wait in all. */
   throttles = 0
   throttledMs = 0
-  readonly topics = new Map<string, TopicActivity>()
-  readonly #positions = new Map<string, Position>()
+  // Both maps are made on first use: most connections of a device fleet never fetch, and an
+  // empty Map costs ~250 bytes each.
+  #topics: Map<string, TopicActivity> | null = null
+  #positions: Map<string, Position> | null = null
+
+  /** Traffic per topic so far (a shared empty map before the first). */
+  get topics (): ReadonlyMap<string, TopicActivity> {
+    return this.#topics ?? NO_TOPICS
+  }
 
   /** The traffic row of a topic (created on first use). */
   topic (name: string): TopicActivity {
-    let t = this.topics.get(name)
-    if (t === undefined) this.topics.set(name, (t = { bytesIn: 0, bytesOut: 0, recordsIn: 0, recordsOut: 0 }))
+    const topics = this.#topics ??= new Map()
+    let t = topics.get(name)
+    if (t === undefined) topics.set(name, (t = { bytesIn: 0, bytesOut: 0, recordsIn: 0, recordsOut: 0 }))
     return t
   }
 
@@ -74,9 +85,10 @@ export class ConnectionActivity {
   /** A fetch asks for a partition from `fetchOffset` while its log end is `logEnd`. */
   position (topic: string, partition: number, fetchOffset: number, logEnd: number, nowMs: number): void {
     const key = `${topic}\u0000${partition}`
-    const p = this.#positions.get(key)
+    const positions = this.#positions ??= new Map()
+    const p = positions.get(key)
     if (p === undefined) {
-      this.#positions.set(key, { topic, offset: fetchOffset, end: logEnd, atMs: nowMs })
+      positions.set(key, { topic, offset: fetchOffset, end: logEnd, atMs: nowMs })
     } else {
       p.offset = fetchOffset
       p.end = logEnd
@@ -86,6 +98,7 @@ export class ConnectionActivity {
 
   /** Whether the connection fetched any partition in the last POSITION_TTL_MS. */
   fetching (nowMs: number): boolean {
+    if (this.#positions === null) return false
     for (const p of this.#positions.values()) if (nowMs - p.atMs <= POSITION_TTL_MS) return true
     return false
   }
@@ -94,12 +107,14 @@ export class ConnectionActivity {
    * Records between the offsets the connection fetches from and the log end, summed over the
    * partitions it fetched lately, in total and per topic (partitions gone stale are dropped).
    */
-  lag (nowMs: number): { total: number, byTopic: Map<string, number> } {
+  lag (nowMs: number): { total: number, byTopic: ReadonlyMap<string, number> } {
+    const positions = this.#positions
+    if (positions === null) return NO_LAG
     let total = 0
     const byTopic = new Map<string, number>()
-    for (const [key, p] of this.#positions) {
+    for (const [key, p] of positions) {
       if (nowMs - p.atMs > POSITION_TTL_MS) {
-        this.#positions.delete(key)
+        positions.delete(key)
         continue
       }
       const behind = Math.max(0, p.end - p.offset)

@@ -45,9 +45,20 @@ export interface ByteChannel {
   end (): void
   /** Closes now, dropping what is queued. */
   destroy (): void
-  onData (fn: (chunk: Uint8Array) => void): void
-  onDrain (fn: () => void): void
-  onClose (fn: () => void): void
+  /** Delivers what the transport reports to `sink` from now on (called once). */
+  attach (sink: ChannelSink): void
+}
+
+/**
+ * What a channel reports to its connection. An object rather than three callbacks, so a
+ * channel holds one reference and no connection needs closures of its own to listen.
+ */
+export interface ChannelSink {
+  channelData (chunk: Uint8Array): void
+  /** The transport's queue was written out (after queuedBytes grew). */
+  channelDrain (): void
+  /** The transport is closed, by either side. */
+  channelClosed (): void
 }
 
 /** How long an ended channel waits for the peer to read what is queued before it is destroyed. */
@@ -91,6 +102,16 @@ class SocketPeer implements Peer {
 export function peerOf (socket: Socket, transport: TransportName, upgrade: IncomingMessage | null): Peer {
   return new SocketPeer(socket, transport, upgrade)
 }
+
+/** Where a socket's events go: its channel's sink, set on the socket by attach(). */
+const SINK = Symbol('spool.channelSink')
+interface AttachedSocket extends Socket { [SINK]: ChannelSink }
+
+// One listener function of each kind for every socket (`this` is the socket): thousands of
+// idle device connections hold no closures for their events.
+function socketData (this: AttachedSocket, chunk: Uint8Array): void { this[SINK].channelData(chunk) }
+function socketDrain (this: AttachedSocket): void { this[SINK].channelDrain() }
+function socketClose (this: AttachedSocket): void { this[SINK].channelClosed() }
 
 /** Uncorks the sockets corked in this tick (one shared callback, no closure per socket). */
 function uncork (channel: TcpChannel): void {
@@ -147,9 +168,14 @@ class TcpChannel implements ByteChannel {
   }
 
   destroy (): void { this.#socket.destroy() }
-  onData (fn: (chunk: Uint8Array) => void): void { this.#socket.on('data', fn) }
-  onDrain (fn: () => void): void { this.#socket.on('drain', fn) }
-  onClose (fn: () => void): void { this.#socket.on('close', fn) }
+
+  attach (sink: ChannelSink): void {
+    const socket = this.#socket as AttachedSocket
+    socket[SINK] = sink
+    socket.on('data', socketData)
+    socket.on('drain', socketDrain)
+    socket.on('close', socketClose)
+  }
 }
 
 function destroySocket (socket: Socket): void {
@@ -184,18 +210,18 @@ export function webSocketChannel (ws: WebSocket, socket: Socket, upgrade: Incomi
       setTimeout(() => ws.terminate(), END_GRACE_MS).unref()
     },
     destroy () { ws.terminate() },
-    onData (fn) {
+    attach (sink) {
       ws.on('message', (data, isBinary) => {
         if (!isBinary) {
-          fn(new Uint8Array(0)) // a text message is not a frame: the empty chunk is ignored,
-          ws.close(1003, 'binary frames only') // and the peer is told why it is closed
+          // A text message is not a frame: the peer is told why it is closed.
+          ws.close(1003, 'binary frames only')
           return
         }
-        if (Array.isArray(data)) for (const d of data) fn(d)
-        else fn(data instanceof ArrayBuffer ? new Uint8Array(data) : data)
+        if (Array.isArray(data)) for (const d of data) sink.channelData(d)
+        else sink.channelData(data instanceof ArrayBuffer ? new Uint8Array(data) : data)
       })
+      socket.on('drain', () => sink.channelDrain())
+      ws.on('close', () => sink.channelClosed())
     },
-    onDrain (fn) { socket.on('drain', fn) },
-    onClose (fn) { ws.on('close', fn) },
   }
 }

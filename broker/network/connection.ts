@@ -46,7 +46,7 @@ import { IdleTimeoutError, SlowReaderError, SpoolError, TokenExpiredError, Unkno
 import { ANONYMOUS, type Caller, type Principal, type ProtocolName } from '../security/principal.js'
 import { ConnectionActivity } from './activity.js'
 import type { ByteBudget } from './budget.js'
-import type { ByteChannel, Peer, TransportName } from './channel.js'
+import type { ByteChannel, ChannelSink, Peer, TransportName } from './channel.js'
 
 /** What a protocol front-end does with one connection. */
 export interface ProtocolSession {
@@ -136,7 +136,7 @@ const SNIPPET_BYTES = 32
 const PAUSE_BITS: Record<PauseReason, number> = { backpressure: 1, budget: 2, throttle: 4, session: 8 }
 const PAUSE_REASONS = Object.keys(PAUSE_BITS) as PauseReason[]
 
-export class Connection {
+export class Connection implements ChannelSink {
   readonly id: number
   readonly protocol: ProtocolName
   readonly transport: TransportName
@@ -190,9 +190,7 @@ export class Connection {
     this.now = options.now
     this.#parentLogger = options.logger
     this.connectedAtMs = this.lastActiveMs = this.now()
-    this.#channel.onData(chunk => this.#onData(chunk))
-    this.#channel.onDrain(() => this.#onDrain())
-    this.#channel.onClose(() => this.#closedByPeer())
+    this.#channel.attach(this)
   }
 
   /** Starts the protocol's session (after the registry admitted the connection). */
@@ -477,7 +475,8 @@ export class Connection {
     this.#channel.destroy()
   }
 
-  #onData (chunk: Uint8Array): void {
+  /** The channel read bytes (ChannelSink). */
+  channelData (chunk: Uint8Array): void {
     if (this.#closed || chunk.length === 0) return
     this.bytesIn += chunk.length
     this.#counters.receivedBytes += chunk.length
@@ -520,13 +519,15 @@ export class Connection {
     })
   }
 
-  #onDrain (): void {
+  /** The channel's queue was written out (ChannelSink). */
+  channelDrain (): void {
     if (this.#closed) return
     this.resume('backpressure')
     if (this.#session?.onDrain !== undefined) this.run(() => this.#session!.onDrain!())
   }
 
-  #closedByPeer (): void {
+  /** The channel closed, by the peer or after end()/destroy() (ChannelSink). */
+  channelClosed (): void {
     if (!this.#closed) {
       this.#closed = true
       this.#abort?.abort(new SpoolError('connection closed by peer'))

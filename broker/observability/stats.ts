@@ -107,8 +107,11 @@ const ZERO_TOPIC: readonly [number, number, number, number] = [0, 0, 0, 0]
 /** The cumulative counters of a connection the sampler keeps between samples. */
 interface ConnectionPrev {
   counters: number[]
-  topics: Map<string, readonly [number, number, number, number]>
+  topics: ReadonlyMap<string, readonly [number, number, number, number]>
 }
+
+/** The topics of a connection that moved nothing yet (most of a device fleet): shared. */
+const NO_TOPICS: ReadonlyMap<string, readonly [number, number, number, number]> = new Map()
 
 const COUNTERS = ['bytesIn', 'bytesOut', 'recordsIn', 'recordsOut', 'messagesIn', 'messagesOut', 'requests', 'fetches', 'produces', 'throttledMs'] as const
 
@@ -214,8 +217,12 @@ export class StatsSampler {
 }
 
 function snapshot (c: ConnectionSample): ConnectionPrev {
-  const topics = new Map<string, readonly [number, number, number, number]>()
-  for (const [topic, t] of c.topics) topics.set(topic, [t.bytesIn, t.bytesOut, t.recordsIn, t.recordsOut])
+  let topics = NO_TOPICS
+  if (c.topics.size > 0) {
+    const copy = new Map<string, readonly [number, number, number, number]>()
+    for (const [topic, t] of c.topics) copy.set(topic, [t.bytesIn, t.bytesOut, t.recordsIn, t.recordsOut])
+    topics = copy
+  }
   return { counters: COUNTERS.map(k => c[k]), topics }
 }
 
