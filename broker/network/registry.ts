@@ -38,6 +38,10 @@ export class ConnectionRegistry {
   readonly #opened = new Map<string, { labels: Labels, count: number }>()
   readonly #perProtocol = new Map<ProtocolName, number>()
   #nextId = 1
+  /** A connection closed: one function for all of them (no closure per connection). */
+  readonly #removed = (c: Connection): void => {
+    if (this.#all.delete(c.id)) this.#perProtocol.set(c.protocol, (this.#perProtocol.get(c.protocol) ?? 1) - 1)
+  }
   #sweep: NodeJS.Timeout | null
   #refusalLoggedMs = 0
   #refusalsSuppressed = 0
@@ -89,9 +93,7 @@ export class ConnectionRegistry {
       logger: this.#options.logger,
       now: this.#options.now,
       quotas: this.#options.quotas ?? null,
-      onClose: c => {
-        if (this.#all.delete(c.id)) this.#perProtocol.set(c.protocol, (this.#perProtocol.get(c.protocol) ?? 1) - 1)
-      },
+      onClose: this.#removed,
     })
     this.#all.set(id, connection)
     this.#perProtocol.set(protocol.name, (this.#perProtocol.get(protocol.name) ?? 0) + 1)

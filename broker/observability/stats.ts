@@ -108,6 +108,10 @@ const ZERO_TOPIC: readonly [number, number, number, number] = [0, 0, 0, 0]
 interface ConnectionPrev {
   counters: number[]
   topics: ReadonlyMap<string, readonly [number, number, number, number]>
+  /** The rate row made from this snapshot (reused while the connection stays idle). */
+  row: ConnectionRate | null
+  /** The sample that last saw the connection open. */
+  round: number
 }
 
 /** The topics of a connection that moved nothing yet (most of a device fleet): shared. */
@@ -122,7 +126,9 @@ export class StatsSampler {
   readonly #history: Sample[] = []
   readonly #historySeconds: number
   #lastTopic = new Map<string, [number, number, number, number]>()
-  #lastConn = new Map<string, ConnectionPrev>()
+  /** Per open connection id: its counters at the last sample (updated in place, closed ones dropped). */
+  readonly #lastConn = new Map<string, ConnectionPrev>()
+  #round = 0
   #connRates: ConnectionRate[] = []
   #listeners: Array<() => void> = []
   #intervalMs = 1000
@@ -192,16 +198,26 @@ export class StatsSampler {
     this.#history.push({ timeMs: now, topics, groupLag })
     while (this.#history.length > this.#historySeconds) this.#history.shift()
 
-    const conns = new Map<string, ConnectionPrev>()
+    const conns = this.#lastConn
+    const round = ++this.#round
     const rates: ConnectionRate[] = []
     for (const source of this.#sources) {
       for (const c of source()) {
-        const now = snapshot(c)
-        conns.set(c.id, now)
-        rates.push(connectionRate(c, now, this.#lastConn.get(c.id) ?? (first ? now : null), seconds))
+        const prev = conns.get(c.id)
+        const now = snapshot(c, prev)
+        now.round = round
+        if (now !== prev) conns.set(c.id, now)
+        // An idle connection (nothing moved in this interval nor the one before) keeps its row.
+        if (now === prev && now.row !== null && stillIdle(now.row, c)) {
+          rates.push(now.row)
+          continue
+        }
+        const row = connectionRate(c, now, prev ?? (first ? now : null), seconds)
+        now.row = row
+        rates.push(row)
       }
     }
-    this.#lastConn = conns
+    if (conns.size > rates.length) for (const [id, p] of conns) if (p.round !== round) conns.delete(id)
     this.#connRates = rates.sort((a, b) => b.bytesOutPerSec - a.bytesOutPerSec || b.bytesOut - a.bytesOut)
     for (const listener of this.#listeners) listener()
   }
@@ -216,14 +232,30 @@ export class StatsSampler {
   }
 }
 
-function snapshot (c: ConnectionSample): ConnectionPrev {
+/** The connection's counters now; `prev` itself when nothing moved since (an idle connection allocates nothing). */
+function snapshot (c: ConnectionSample, prev: ConnectionPrev | undefined): ConnectionPrev {
+  if (prev !== undefined && unchanged(c, prev)) return prev
   let topics = NO_TOPICS
   if (c.topics.size > 0) {
     const copy = new Map<string, readonly [number, number, number, number]>()
     for (const [topic, t] of c.topics) copy.set(topic, [t.bytesIn, t.bytesOut, t.recordsIn, t.recordsOut])
     topics = copy
   }
-  return { counters: COUNTERS.map(k => c[k]), topics }
+  return { counters: COUNTERS.map(k => c[k]), topics, row: null, round: 0 }
+}
+
+/** Whether `row` still says all there is: no traffic in it, and nothing else about `c` changed. */
+function stillIdle (row: ConnectionRate, c: ConnectionSample): boolean {
+  return row.bytesInPerSec === 0 && row.bytesOutPerSec === 0 && row.requestsPerSec === 0 && row.messagesInPerSec === 0 &&
+    row.messagesOutPerSec === 0 && row.recordsInPerSec === 0 && row.recordsOutPerSec === 0 && row.fetchesPerSec === 0 &&
+    row.producesPerSec === 0 && row.throttledPct === 0 && row.throttleMs === c.throttleMs && row.fetchLag === c.fetchLag &&
+    row.clientId === c.clientId && row.principal === c.principal && row.group === c.group && row.topics.length === 0
+}
+
+function unchanged (c: ConnectionSample, prev: ConnectionPrev): boolean {
+  if (c.topics.size > 0 || prev.topics.size > 0) return false
+  for (let i = 0; i < COUNTERS.length; i++) if (c[COUNTERS[i]!] !== prev.counters[i]) return false
+  return true
 }
 
 /** Rates from two snapshots `seconds` apart (a connection first seen counts from zero). */
