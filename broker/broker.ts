@@ -51,7 +51,7 @@ import { startTcpServer, startTlsServer, type Listener } from './network/server.
 import { webSocketAcceptor, type WebSocketAcceptor } from './network/websocket.js'
 import { createLogger, type LogFormat } from './observability/logger.js'
 import { BrokerMetrics } from './observability/metrics.js'
-import { connectionSample } from './observability/connections.js'
+import { registrySource } from './observability/connections.js'
 import { StatsSampler } from './observability/stats.js'
 import { newRoutes, startHttpListener, type HttpRoutes } from './protocols/http/server.js'
 import { registerHttpRoutes } from './protocols/http/routes.js'
@@ -286,7 +286,7 @@ export class Broker {
         mqttWire = mqttProtocol(mqtt)
       }
       const stats = new StatsSampler({ metrics, groupLag: () => groups.totalLag(), now })
-      stats.addSource(() => connections.list().map(c => connectionSample(c, now())))
+      stats.addSource(registrySource(() => connections.values(), now))
       closers.push(() => stats.stop())
       registerQuotaHandlers(dispatcher, { quotas, stats, access, now })
       const egress = new EgressWatch({ stats, settings: config, logger, now })

@@ -59,6 +59,9 @@ export class ConnectionRegistry {
 
   list (): Connection[] { return [...this.#all.values()] }
 
+  /** The open connections, without copying them into an array. */
+  values (): IterableIterator<Connection> { return this.#all.values() }
+
   get (id: number): Connection | undefined { return this.#all.get(id) }
 
   counters (protocol: ProtocolName): ProtocolCounters {

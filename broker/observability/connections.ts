@@ -14,7 +14,21 @@
 import type { ConnectionActivityRow, ConnectionTotals, ConnectionView, ConnectionsDescription } from '../../protocol/native/apis/describe-connections.js'
 import type { Connection } from '../network/connection.js'
 import { principalString } from '../security/principal.js'
-import type { ConnectionRate, ConnectionSample, StatsSampler } from './stats.js'
+import type { ConnectionRate, ConnectionSample, ConnectionSource, StatsSampler } from './stats.js'
+
+/** The registry's connections as the stats sampler reads them. */
+export function registrySource (list: () => Iterable<Connection>, now: () => number): ConnectionSource<Connection> {
+  return {
+    list,
+    activity (c) {
+      const a = c.activity
+      if (c.throttleRemainingMs > 0 || a.fetching(now())) return -1
+      return c.bytesIn + c.bytesOut + a.recordsIn + a.recordsOut + a.messagesIn + a.messagesOut + a.requests + a.fetches +
+        a.produces + a.throttledMs + a.topics.size
+    },
+    describe: c => connectionSample(c, now()),
+  }
+}
 
 /** The sampler's view of one connection (its cumulative counters). */
 export function connectionSample (c: Connection, nowMs: number): ConnectionSample {

@@ -43,8 +43,19 @@ export interface ConnectionSample {
   connectedAtMs: number
 }
 
-/** Anything that has connections to show (the connection registry). */
-export type ConnectionSource = () => Iterable<ConnectionSample>
+/**
+ * Anything that has connections to show (the connection registry), read so that an idle
+ * connection costs a few field reads per sample and no allocation: `activity` is the sum of
+ * its cumulative counters (they only grow, so an equal sum means nothing moved; -1 when it
+ * must be described anyway, e.g. while it fetches and its lag may move), and `describe` makes
+ * the full sample only for connections that did something. The connection objects are the
+ * sampler's keys: the same object from one sample to the next.
+ */
+export interface ConnectionSource<T extends object> {
+  list (): Iterable<T>
+  activity (connection: T): number
+  describe (connection: T): ConnectionSample
+}
 
 /** A connection's traffic on one topic, per second over the last interval. */
 export interface ConnectionTopicRate {
@@ -110,6 +121,8 @@ interface ConnectionPrev {
   topics: ReadonlyMap<string, readonly [number, number, number, number]>
   /** The rate row made from this snapshot (reused while the connection stays idle). */
   row: ConnectionRate | null
+  /** The source's activity sum when this was taken. */
+  sum: number
   /** The sample that last saw the connection open. */
   round: number
 }
@@ -121,13 +134,13 @@ const COUNTERS = ['bytesIn', 'bytesOut', 'recordsIn', 'recordsOut', 'messagesIn'
 
 export class StatsSampler {
   readonly #metrics: BrokerMetrics
-  readonly #sources: ConnectionSource[] = []
+  readonly #sources: Array<ConnectionSource<object>> = []
   readonly #groupLag: () => Iterable<[string, number]>
   readonly #history: Sample[] = []
   readonly #historySeconds: number
   #lastTopic = new Map<string, [number, number, number, number]>()
-  /** Per open connection id: its counters at the last sample (updated in place, closed ones dropped). */
-  readonly #lastConn = new Map<string, ConnectionPrev>()
+  /** Per open connection: its counters at the last sample (updated in place, closed ones dropped). */
+  readonly #lastConn = new Map<object, ConnectionPrev>()
   #round = 0
   #connRates: ConnectionRate[] = []
   #listeners: Array<() => void> = []
@@ -144,8 +157,8 @@ export class StatsSampler {
     this.#now = options.now ?? Date.now
   }
 
-  addSource (source: ConnectionSource): void {
-    this.#sources.push(source)
+  addSource<T extends object> (source: ConnectionSource<T>): void {
+    this.#sources.push(source as unknown as ConnectionSource<object>)
   }
 
   /** Called after each sample (the egress watch reads the new rates). */
@@ -202,16 +215,20 @@ export class StatsSampler {
     const round = ++this.#round
     const rates: ConnectionRate[] = []
     for (const source of this.#sources) {
-      for (const c of source()) {
-        const prev = conns.get(c.id)
-        const now = snapshot(c, prev)
-        now.round = round
-        if (now !== prev) conns.set(c.id, now)
+      for (const key of source.list()) {
+        const prev = conns.get(key)
+        const sum = source.activity(key)
         // An idle connection (nothing moved in this interval nor the one before) keeps its row.
-        if (now === prev && now.row !== null && stillIdle(now.row, c)) {
-          rates.push(now.row)
+        if (prev !== undefined && sum >= 0 && sum === prev.sum && prev.row !== null && idleRow(prev.row)) {
+          prev.round = round
+          rates.push(prev.row)
           continue
         }
+        const c = source.describe(key)
+        const now = snapshot(c, prev)
+        now.round = round
+        now.sum = sum
+        if (now !== prev) conns.set(key, now)
         const row = connectionRate(c, now, prev ?? (first ? now : null), seconds)
         now.row = row
         rates.push(row)
@@ -241,15 +258,18 @@ function snapshot (c: ConnectionSample, prev: ConnectionPrev | undefined): Conne
     for (const [topic, t] of c.topics) copy.set(topic, [t.bytesIn, t.bytesOut, t.recordsIn, t.recordsOut])
     topics = copy
   }
-  return { counters: COUNTERS.map(k => c[k]), topics, row: null, round: 0 }
+  return { counters: COUNTERS.map(k => c[k]), topics, row: null, sum: -1, round: 0 }
 }
 
-/** Whether `row` still says all there is: no traffic in it, and nothing else about `c` changed. */
-function stillIdle (row: ConnectionRate, c: ConnectionSample): boolean {
+/**
+ * Whether `row` says nothing moved: no traffic, no throttle, no fetch lag. Such a row stays
+ * true while the connection's counters stand still (its client id, principal and group only
+ * change with a request, which moves them).
+ */
+function idleRow (row: ConnectionRate): boolean {
   return row.bytesInPerSec === 0 && row.bytesOutPerSec === 0 && row.requestsPerSec === 0 && row.messagesInPerSec === 0 &&
     row.messagesOutPerSec === 0 && row.recordsInPerSec === 0 && row.recordsOutPerSec === 0 && row.fetchesPerSec === 0 &&
-    row.producesPerSec === 0 && row.throttledPct === 0 && row.throttleMs === c.throttleMs && row.fetchLag === c.fetchLag &&
-    row.clientId === c.clientId && row.principal === c.principal && row.group === c.group && row.topics.length === 0
+    row.producesPerSec === 0 && row.throttledPct === 0 && row.throttleMs === 0 && row.fetchLag === -1 && row.topics.length === 0
 }
 
 function unchanged (c: ConnectionSample, prev: ConnectionPrev): boolean {

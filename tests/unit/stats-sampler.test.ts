@@ -19,17 +19,27 @@ t.test('idle rows are reused, traffic becomes rates, closed connections leave', 
   let nowMs = 10_000
   const metrics = { topics: () => [] } as unknown as BrokerMetrics
   const sampler = new StatsSampler({ metrics, groupLag: () => [], now: () => nowMs })
-  let open = [sampleOf('a'), sampleOf('b')]
-  sampler.addSource(() => open.map(s => ({ ...s })))
+  const a = sampleOf('a')
+  const b = sampleOf('b')
+  let open = [a, b]
+  let described = 0
+  sampler.addSource({
+    list: () => open,
+    activity: c => c.bytesIn + c.bytesOut + c.messagesIn,
+    describe: c => { described++; return { ...c } },
+  })
   const tick = (): void => { nowMs += 1000; sampler.sample() }
   sampler.sample()
   tick()
   const idleRow = sampler.connections().find(r => r.id === 'a')!
   t.equal(idleRow.bytesOutPerSec, 0)
   tick()
+  described = 0
+  tick()
   t.equal(sampler.connections().find(r => r.id === 'a'), idleRow, 'an idle connection keeps the same row')
+  t.equal(described, 0, 'and is not described again')
 
-  open = [sampleOf('a', 500), sampleOf('b')]
+  a.bytesOut = 500
   tick()
   const busy = sampler.connections()[0]!
   t.equal(busy.id, 'a', 'the busiest connection first')
@@ -44,7 +54,7 @@ t.test('idle rows are reused, traffic becomes rates, closed connections leave', 
   tick()
   t.same(sampler.connections().map(r => r.id), ['b'], 'a closed connection leaves the list')
 
-  open = [sampleOf('a', 700), sampleOf('b')]
+  open = [sampleOf('a', 700), b]
   tick()
   t.equal(sampler.connections().find(r => r.id === 'a')!.bytesOutPerSec, 700, 'a connection seen again counts from zero')
 })
