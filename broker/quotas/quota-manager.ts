@@ -25,6 +25,11 @@
  * (Kafka measures handler thread time; here every request counts 1): what it stops is the
  * client that asks again and again in a tight loop.
  *
+ * Where quotas are kept (quota-repository.ts): `<dataDir>/quotas.json` on a single broker,
+ * the cluster's quota documents in etcd in cluster mode — there a quota set through any
+ * broker (or `spool quota --etcd-endpoints`) reaches every broker through its watch, and the
+ * repository's change notification makes open connections look their quotas up again.
+ *
  * Cost: with no quota set, `charge` returns at once. Otherwise each connection caches the
  * rates that apply to it (invalidated when quotas change or its identity does) and a
  * charge is a few additions per matching rate.
@@ -37,8 +42,9 @@ import { principalString, type Caller, type Principal } from '../security/princi
 import { CLUSTER_RESOURCE, type AccessPolicy } from '../services/access.js'
 import { WindowedRate, throttleTimeMs } from './rate.js'
 import {
-  QUOTA_KEYS, checkEntity, checkLimit, entityKey, type EntityType, type QuotaEntity, type QuotaEntry, type QuotaKey, type QuotaLimits, type QuotaStore,
-} from './quota-store.js'
+  QUOTA_KEYS, checkEntity, checkLimit, entityKey, type EntityType, type QuotaEntity, type QuotaEntry, type QuotaKey, type QuotaLimits,
+} from './quota-entities.js'
+import type { QuotaRepository } from './quota-repository.js'
 
 export interface QuotaSettings {
   quotaWindowNum: number
@@ -82,7 +88,7 @@ export interface QuotaChangeResult {
 }
 
 export class QuotaManager implements QuotaPolicy {
-  readonly #store: QuotaStore
+  readonly #store: QuotaRepository
   readonly #settings: QuotaSettings
   readonly #access: AccessPolicy
   readonly #logger: Logger
@@ -99,8 +105,11 @@ export class QuotaManager implements QuotaPolicy {
   #sweep: NodeJS.Timeout
 
   /** `exempt`: principals (`User:<name>`) no quota applies to (the inter-broker principal of a cluster). */
-  constructor (options: { store: QuotaStore, settings: QuotaSettings, access: AccessPolicy, logger: Logger, now: () => number, exempt?: (principal: string) => boolean }) {
+  constructor (options: { store: QuotaRepository, settings: QuotaSettings, access: AccessPolicy, logger: Logger, now: () => number, exempt?: (principal: string) => boolean }) {
     this.#store = options.store
+    // Whoever changed them (this broker, another broker of the cluster, the CLI), connections
+    // look their quotas up again from their next charge.
+    this.#store.onChange(() => { this.#generation++ })
     this.#exempt = options.exempt ?? (() => false)
     this.#settings = options.settings
     this.#access = options.access
@@ -146,10 +155,12 @@ export class QuotaManager implements QuotaPolicy {
 
   /**
    * Applies changes (each entity's ops: a value sets a limit, null removes it). Every change
-   * is checked first; the valid ones are written in one durable write and apply to open
-   * connections from their next request. `validateOnly` checks without changing anything.
+   * is checked first; the valid ones are written together (one durable file write, or one
+   * compare-and-swap per entity in etcd: then each entity's result says whether its write
+   * went through) and apply to open connections from their next request. `validateOnly`
+   * checks without changing anything.
    */
-  alter (caller: Caller, changes: readonly QuotaChange[], validateOnly = false): QuotaChangeResult[] {
+  async alter (caller: Caller, changes: readonly QuotaChange[], validateOnly = false): Promise<QuotaChangeResult[]> {
     this.#access.check(caller, 'alter_configs', 'cluster', CLUSTER_RESOURCE)
     const results: QuotaChangeResult[] = []
     const next = new Map<string, { entity: QuotaEntity, limits: QuotaLimits }>()
@@ -173,12 +184,27 @@ export class QuotaManager implements QuotaPolicy {
       }
     }
     if (validateOnly || next.size === 0) return results
-    this.#store.replace([...next.values()])
-    this.#generation++
-    for (const { entity, limits } of next.values()) {
-      this.#logger.info({ entity: entity.type, name: entity.name ?? undefined, limits, principal: principalString(caller.principal) }, Object.keys(limits).length === 0 ? 'quota removed' : 'quota set')
+    const written = [...next.values()]
+    let errors: Array<Error | null>
+    try {
+      errors = await this.#store.replace(written)
+    } catch (err) {
+      errors = written.map(() => err as Error)
     }
-    return results
+    this.#generation++
+    const failed = new Map<string, Error>()
+    written.forEach(({ entity, limits }, i) => {
+      const error = errors[i] ?? null
+      if (error !== null) {
+        failed.set(entityKey(entity), error)
+        this.#logger.warn({ entity: entity.type, name: entity.name ?? undefined, err: error.message }, 'quota change not written')
+      } else {
+        this.#logger.info({ entity: entity.type, name: entity.name ?? undefined, limits, principal: principalString(caller.principal) }, Object.keys(limits).length === 0 ? 'quota removed' : 'quota set')
+      }
+    })
+    if (failed.size === 0) return results
+    // A change whose entity was not written reports why (the entity of a valid change is normalized).
+    return results.map(r => r.error === null ? { entity: r.entity, error: failed.get(entityKey(r.entity as QuotaEntity)) ?? null } : r)
   }
 
   /** The quota series on `/metrics`. */

@@ -56,12 +56,12 @@ t.test('a fetch quota throttles in proportion to the excess, capped at the windo
   const { quotas } = manager(t, clock)
   const x: Subject = { clientId: 'x', principal: ANONYMOUS, group: null }
   t.equal(quotas.charge(x, 'fetch', 1_000_000), 0, 'no quota: never throttled')
-  quotas.alter(INTERNAL_CALLER, [{ entity: { type: 'client-id', name: 'x' }, ops: [{ key: 'fetchBytesPerSec', value: 1000 }] }])
+  await quotas.alter(INTERNAL_CALLER, [{ entity: { type: 'client-id', name: 'x' }, ops: [{ key: 'fetchBytesPerSec', value: 1000 }] }])
   // Window: 10 × 100 ms, a fresh rate spans 900 ms.
   t.equal(quotas.charge(x, 'fetch', 450), 0, '450 B over 0.9 s = 500 B/s: within 1000 B/s')
   const t1 = quotas.charge(x, 'fetch', 900) // 1350 B / 0.9 s = 1500 B/s: 50 % over
   t.equal(t1, 450, '(1500 − 1000) / 1000 × 900 ms')
-  quotas.alter(INTERNAL_CALLER, [{ entity: { type: 'client-id', name: 'z' }, ops: [{ key: 'fetchBytesPerSec', value: 1000 }] }])
+  await quotas.alter(INTERNAL_CALLER, [{ entity: { type: 'client-id', name: 'z' }, ops: [{ key: 'fetchBytesPerSec', value: 1000 }] }])
   const z: Subject = { clientId: 'z', principal: ANONYMOUS, group: null }
   t.equal(quotas.charge(z, 'fetch', 1800), 900, 'twice the excess (2000 B/s), twice the wait')
   clock.now += 450
@@ -75,7 +75,7 @@ t.test('every matching quota applies; the default is per client id; a principal 
   const clock = { now: 5_000_000 }
   const { quotas } = manager(t, clock)
   const alice = userPrincipal('alice', 'plain')
-  quotas.alter(INTERNAL_CALLER, [
+  await quotas.alter(INTERNAL_CALLER, [
     { entity: { type: 'default', name: null }, ops: [{ key: 'fetchBytesPerSec', value: 1000 }] },
     { entity: { type: 'client-id', name: 'fast' }, ops: [{ key: 'fetchBytesPerSec', value: 100_000 }] },
     { entity: { type: 'group', name: 'replay' }, ops: [{ key: 'fetchBytesPerSec', value: 2000 }] },
@@ -105,7 +105,7 @@ t.test('every matching quota applies; the default is per client id; a principal 
 t.test('a request-rate quota counts requests', async t => {
   const clock = { now: 9_000_000 }
   const { quotas } = manager(t, clock)
-  quotas.alter(INTERNAL_CALLER, [{ entity: { type: 'client-id', name: 'loop' }, ops: [{ key: 'requestsPerSec', value: 10 }] }])
+  await quotas.alter(INTERNAL_CALLER, [{ entity: { type: 'client-id', name: 'loop' }, ops: [{ key: 'requestsPerSec', value: 10 }] }])
   const loop: Subject = { clientId: 'loop', principal: ANONYMOUS, group: null }
   let first = -1
   for (let i = 0; i < 20 && first < 0; i++) if (quotas.charge(loop, 'request', 1) > 0) first = i
@@ -115,7 +115,7 @@ t.test('a request-rate quota counts requests', async t => {
 t.test('changes are checked, written durably, read back, and removed', async t => {
   const clock = { now: 1 }
   const { quotas, dir } = manager(t, clock)
-  const results = quotas.alter(INTERNAL_CALLER, [
+  const results = await quotas.alter(INTERNAL_CALLER, [
     { entity: { type: 'client-id', name: 'ok' }, ops: [{ key: 'fetchBytesPerSec', value: 1_000_000 }, { key: 'produceBytesPerSec', value: 5 }] },
     { entity: { type: 'client-id', name: 'zero' }, ops: [{ key: 'fetchBytesPerSec', value: 0 }] },
     { entity: { type: 'planet', name: 'x' }, ops: [{ key: 'fetchBytesPerSec', value: 1 }] },
@@ -130,11 +130,11 @@ t.test('changes are checked, written durably, read back, and removed', async t =
     { entity: { type: 'client-id', name: 'ok' }, limits: { fetchBytesPerSec: 1_000_000, produceBytesPerSec: 5 } },
     { entity: { type: 'principal', name: 'User:bob' }, limits: { requestsPerSec: 3 } },
   ], 'what a restart reads is what was set')
-  quotas.alter(INTERNAL_CALLER, [{ entity: { type: 'client-id', name: 'ok' }, ops: [{ key: 'produceBytesPerSec', value: null }] }])
+  await quotas.alter(INTERNAL_CALLER, [{ entity: { type: 'client-id', name: 'ok' }, ops: [{ key: 'produceBytesPerSec', value: null }] }])
   t.same(QuotaStore.open(dir).list()[0]!.limits, { fetchBytesPerSec: 1_000_000 }, 'one limit removed, the other kept')
-  quotas.alter(INTERNAL_CALLER, [{ entity: { type: 'client-id', name: 'ok' }, ops: [{ key: 'fetchBytesPerSec', value: null }] }])
+  await quotas.alter(INTERNAL_CALLER, [{ entity: { type: 'client-id', name: 'ok' }, ops: [{ key: 'fetchBytesPerSec', value: null }] }])
   t.same(QuotaStore.open(dir).list().map(e => e.entity.name), ['User:bob'], 'an entity without limits is gone')
-  t.same(quotas.alter(INTERNAL_CALLER, [{ entity: { type: 'group', name: 'g' }, ops: [{ key: 'fetchBytesPerSec', value: 9 }] }], true).map(r => r.error), [null])
+  t.same((await quotas.alter(INTERNAL_CALLER, [{ entity: { type: 'group', name: 'g' }, ops: [{ key: 'fetchBytesPerSec', value: 9 }] }], true)).map(r => r.error), [null])
   t.equal(QuotaStore.open(dir).list().length, 1, 'validateOnly changes nothing')
 })
 
@@ -264,7 +264,7 @@ t.test('an exempt principal (a cluster\'s inter-broker user) is never throttled'
     exempt: principal => principal === 'User:broker',
   })
   t.teardown(() => quotas.close())
-  quotas.alter(INTERNAL_CALLER, [
+  await quotas.alter(INTERNAL_CALLER, [
     { entity: { type: 'default', name: null }, ops: [{ key: 'fetchBytesPerSec', value: 1000 }, { key: 'requestsPerSec', value: 1 }] },
     { entity: { type: 'principal', name: 'broker' }, ops: [{ key: 'fetchBytesPerSec', value: 1 }] },
   ])

@@ -33,8 +33,8 @@ export function registerQuotaHandlers (dispatcher: Dispatcher, ctx: QuotaApiCont
     }))
     return { body: { quotas } }
   })
-  dispatcher.register('AlterClientQuotas', (req, rc) => {
-    const results = ctx.quotas.alter(rc.connection.caller, req.entries, req.validateOnly)
+  dispatcher.register('AlterClientQuotas', async (req, rc) => {
+    const results = await ctx.quotas.alter(rc.connection.caller, req.entries, req.validateOnly)
     return { body: { entries: results.map(r => ({ entity: { type: r.entity.type, name: r.entity.name }, ...errorFields(r.error) })) } }
   })
   dispatcher.register('DescribeConnections', (req, rc) => {
