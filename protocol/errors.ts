@@ -99,6 +99,7 @@ export const ERROR_TABLE = {
   METADATA_UNAVAILABLE: { code: 1400, retriable: true, message: 'Cluster metadata is unavailable: etcd did not answer (quorum lost or unreachable)' },
   DUPLICATE_BROKER_ID: { code: 1401, retriable: false, message: 'Another live broker is registered with the same node id' },
   METADATA_CONFLICT: { code: 1402, retriable: true, message: 'A metadata change lost a race with a concurrent change; retry' },
+  CLUSTER_DOCUMENT_INVALID: { code: 1403, retriable: false, message: 'A document in the cluster\'s etcd (a user, an ACL or a quota) is not valid' },
 } as const satisfies Record<string, { code: number, retriable: boolean, message: string }>
 
 export type ErrorName = keyof typeof ERROR_TABLE
@@ -205,6 +206,7 @@ export class HttpUnsupportedMediaTypeError extends SpoolError { static override 
 export class MetadataUnavailableError extends SpoolError { static override readonly errorName = 'METADATA_UNAVAILABLE' }
 export class DuplicateBrokerIdError extends SpoolError { static override readonly errorName = 'DUPLICATE_BROKER_ID' }
 export class MetadataConflictError extends SpoolError { static override readonly errorName = 'METADATA_CONFLICT' }
+export class ClusterDocumentInvalidError extends SpoolError { static override readonly errorName = 'CLUSTER_DOCUMENT_INVALID' }
 
 export class TokenExpiredError extends SpoolError { static override readonly errorName = 'TOKEN_EXPIRED' }
 export class TokenInvalidError extends SpoolError { static override readonly errorName = 'TOKEN_INVALID' }
@@ -240,7 +242,7 @@ export const ERROR_CLASSES: ReadonlyArray<typeof SpoolError> = [
   StaleControllerEpochError, NotEnoughReplicasError, NotEnoughReplicasAfterAppendError,
   InvalidReplicationFactorError, NotControllerError, ReassignmentInProgressError, FencedLeaderEpochError,
   UnknownLeaderEpochError, InvalidUpdateVersionError, IneligibleReplicaError,
-  MetadataUnavailableError, DuplicateBrokerIdError, MetadataConflictError,
+  MetadataUnavailableError, DuplicateBrokerIdError, MetadataConflictError, ClusterDocumentInvalidError,
   AuthenticationRequiredError,
   CoordinatorLoadInProgressError, CoordinatorNotAvailableError,
 ]

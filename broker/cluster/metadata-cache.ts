@@ -317,7 +317,13 @@ export class MetadataCache extends EventEmitter<MetadataCacheEvents> {
       this.#logger.warn({ key }, 'cluster metadata value is not JSON; ignored')
     }
     this.#entries.set(key, { key, value, modRevision: rev(kv.mod_revision), createRevision: rev(kv.create_revision), lease: kv.lease })
-    if (parsed === null || value === null) return
+    if (parsed === null) return
+    if (value === null) {
+      // A document overwritten with something that is not JSON is gone, not left at its last
+      // value (its readers are told, as for a deletion); other records keep theirs.
+      if (parsed.kind === 'document') this.#removeTyped(parsed, changes)
+      return
+    }
     try {
       this.#applyTyped(parsed, value, rev(kv.mod_revision), rev(kv.create_revision), changes)
     } catch (err) {
