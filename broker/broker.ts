@@ -78,6 +78,7 @@ import { AclAuthorizer } from './security/authorizer.js'
 import { INTERNAL_CALLER, type Principal } from './security/principal.js'
 import { GroupAccess } from './groups/group-access.js'
 import { EgressWatch } from './quotas/egress.js'
+import { ClusterQuotaStore, rawQuotaDocument } from './quotas/cluster-quotas.js'
 import { QuotaManager } from './quotas/quota-manager.js'
 import { QuotaStore } from './quotas/quota-store.js'
 import { singleBrokerView } from './services/cluster-view.js'
@@ -244,10 +245,14 @@ export class Broker {
       metrics.gauge('spool_group_lag', 'Log end offset minus committed offset, by group and partition', ['group', 'topic', 'partition'], () => groups.lag())
       metrics.gauge('spool_group_members', 'Members of each consumer group', ['group'], () => groups.memberCounts())
       registerStorageMetrics(metrics, logs)
-      // Quotas, kept in the data dir, charged by every connection (broker/quotas/).
-      const quotas = new QuotaManager({ store: QuotaStore.open(config.dataDir), settings: config, access, logger, now, exempt: principal => security.isInterBroker(principal) })
+      // Quotas, charged by every connection (broker/quotas/): kept in the data dir, or in
+      // cluster mode the cluster's documents in etcd (bound once the broker has joined).
+      const clusterQuotas = cluster === null ? null : new ClusterQuotaStore({ logger })
+      const quotas = new QuotaManager({ store: clusterQuotas ?? QuotaStore.open(config.dataDir), settings: config, access, logger, now, exempt: principal => security.isInterBroker(principal) })
       quotas.registerMetrics(metrics)
+      clusterQuotas?.registerMetrics(metrics)
       closers.push(() => quotas.close())
+      if (clusterQuotas !== null) closers.push(() => clusterQuotas.close())
       if (cluster !== null) registerClusterMetrics(metrics, cluster)
 
       // Network: one registry of every connection, one budget for partial requests.
@@ -360,8 +365,8 @@ export class Broker {
         kafkaListener?.bound(listener.port)
       }
       advertised.port = ports.native ?? ports.nativeTls ?? 0
-      if (cluster !== null) {
-        await joinCluster(cluster, config, ports, advertised.host, groups, mqtt, security)
+      if (cluster !== null && clusterQuotas !== null) {
+        await joinCluster(cluster, config, ports, advertised.host, groups, mqtt, security, clusterQuotas)
         clusterJoined.done = true
       }
       stats.start()
@@ -402,7 +407,7 @@ export class Broker {
  * Cluster mode, once the listeners are bound: join under the bound ports, then open what
  * keeps its state in cluster topics (the group coordinator, the MQTT gateway).
  */
-async function joinCluster (cluster: ClusterNode, config: BrokerConfig, ports: BrokerPorts, host: string, groups: GroupCoordinator, mqtt: MqttGateway | null, security: BrokerSecurity): Promise<void> {
+async function joinCluster (cluster: ClusterNode, config: BrokerConfig, ports: BrokerPorts, host: string, groups: GroupCoordinator, mqtt: MqttGateway | null, security: BrokerSecurity, quotas: ClusterQuotaStore): Promise<void> {
   const bound: Partial<Record<ListenerProtocol, { host: string, port: number }>> = {}
   for (const protocol of ['native', 'mqtt', 'http'] as const) {
     const port = ports[protocol]
@@ -412,12 +417,16 @@ async function joinCluster (cluster: ClusterNode, config: BrokerConfig, ports: B
   // kafkaTlsAdvertisedListener), so every broker's Metadata names them the same way.
   if (ports.kafka !== null) bound.kafka = kafkaAdvertisedAddress(config, ports.kafka)
   if (ports.kafkaTls !== null) bound.kafkaTls = kafkaAdvertisedAddress(config, ports.kafkaTls, true)
-  // Users and ACLs are the cluster's documents (broker/security/cluster-users.ts, cluster-acls.ts).
-  await cluster.start(bound, agent => security.bindCluster({
-    users: agent.documentStore('users', parseUserDocument),
-    acls: agent.documentStore('acls', parseAclDocument),
-    interBroker: cluster.interBroker,
-  }))
+  // Users, ACLs and quotas are the cluster's documents (broker/security/cluster-users.ts,
+  // cluster-acls.ts, broker/quotas/cluster-quotas.ts).
+  await cluster.start(bound, agent => {
+    quotas.bind(agent.documentStore('quotas', rawQuotaDocument))
+    return security.bindCluster({
+      users: agent.documentStore('users', parseUserDocument),
+      acls: agent.documentStore('acls', parseAclDocument),
+      interBroker: cluster.interBroker,
+    })
+  })
   await groups.startOwned()
   await mqtt?.open()
 }

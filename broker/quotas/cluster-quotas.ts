@@ -22,6 +22,7 @@
  */
 
 import type { Logger } from 'pino'
+import type { BrokerMetrics } from '../observability/metrics.js'
 import { ClusterDocumentInvalidError, MetadataUnavailableError, UnknownServerError } from '../../protocol/errors.js'
 import type { SharedDocuments } from '../security/shared-documents.js'
 import { checkEntity, parseQuotaRecord, quotaRecord, sortQuotaEntries, type QuotaEntity, type QuotaEntry } from './quota-entities.js'
@@ -149,6 +150,11 @@ export class ClusterQuotaStore implements QuotaRepository {
     }
     this.#changed()
     return errors
+  }
+
+  /** `spool_quota_invalid_documents` on /metrics: the documents left out. */
+  registerMetrics (metrics: BrokerMetrics): void {
+    metrics.gauge('spool_quota_invalid_documents', 'Cluster quota documents in etcd that do not check and are left out (the broker log names each)', [], () => [[{}, this.#invalid.size]])
   }
 
   /** Stops following the documents. */
