@@ -24,7 +24,8 @@ import { AclStore, type AclRepository } from '../../broker/security/acl-store.js
 import { UsageError } from '../exit-codes.js'
 import { choiceArg } from '../context.js'
 import { table } from '../output.js'
-import { clusterOptions, withSecurityStore, type ClusterFlags } from './cluster-security.js'
+import { clusterOptions, type ClusterFlags } from './cluster-etcd.js'
+import { withSecurityStore } from './cluster-security.js'
 import { dataDirOption, local } from './user.js'
 
 /** Runs `fn` on the data directory's ACLs, or the cluster's with --etcd-endpoints. */

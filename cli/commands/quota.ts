@@ -1,28 +1,38 @@
 /**
  * `spool quota set|remove|list`: byte-rate and request-rate limits, set at run time, kept
- * by the broker in its data dir (they survive restarts) and applied to connections that
- * are already open, from their next request.
+ * by the broker in its data dir (in a cluster: in etcd, shared by every broker; they
+ * survive restarts) and applied to connections that are already open, from their next
+ * request.
  *
  *   spool quota set (--client-id C | --principal P | --group G | --default)
  *                   [--produce-bytes-per-sec N] [--fetch-bytes-per-sec N] [--requests-per-sec N]
  *   spool quota remove (--client-id C | --principal P | --group G | --default)
  *   spool quota list [--format text|json]
+ *   (each also: --etcd-endpoints URLS [--cluster-key-prefix P | --cluster-id C] [etcd TLS/auth flags])
  *
  * Byte rates take bytes or units: 1MB (1,000,000), 512KiB, 2.5MiB/s (cli/units.ts).
  * `--principal alice` means `User:alice`. `--default` is the quota of each client id that
  * has none of its own. `set` changes only the limits it names; `remove` removes all of the
  * entity's limits. A throttled client is slowed, never cut off: the broker answers, then
  * reads nothing more from it until its rate is back under the limit.
+ *
+ * They go through a broker (--broker, the AlterClientQuotas and DescribeClientQuotas apis),
+ * or with --etcd-endpoints URLS [--cluster-key-prefix P] (and etcd's TLS and authentication
+ * flags, cluster-etcd.ts) straight to a cluster's quota documents in etcd, as `spool user`
+ * and `spool acl` do: one read, a compare-and-swap write per entity, and every broker of the
+ * cluster applies the change once its watch delivered it (no broker needs to be up).
  */
 
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander'
+import { ClusterQuotaStore, rawQuotaDocument } from '../../broker/quotas/cluster-quotas.js'
 import type { Client, ClientQuota, QuotaEntity, QuotaLimits } from '../../client/index.js'
-import { choiceArg, withClient } from '../context.js'
+import { choiceArg, fail, ok, withClient } from '../context.js'
 import { UsageError } from '../exit-codes.js'
 import { table } from '../output.js'
 import { formatLimit, parseBytes } from '../units.js'
+import { clusterOptions, clustered, withClusterEtcd, type ClusterEtcd, type ClusterFlags } from './cluster-etcd.js'
 
-interface EntityOptions {
+interface EntityOptions extends ClusterFlags {
   clientId?: string
   principal?: string
   group?: string
@@ -70,31 +80,76 @@ function describeLimits (l: QuotaLimits): string {
   return parts.join(', ')
 }
 
-async function set (client: Client, _broker: string, options: SetOptions): Promise<void> {
+/** Where quotas are read and changed: a broker, or a cluster's documents in etcd. */
+interface QuotaTarget {
+  list (): Promise<ClientQuota[]>
+  /** Sets the limits given; the entity's other limits stay. */
+  set (entity: QuotaEntity, limits: QuotaLimits): Promise<void>
+  removeAll (entity: QuotaEntity): Promise<void>
+}
+
+function brokerTarget (client: Client): QuotaTarget {
+  const admin = client.admin()
+  return {
+    list: () => admin.describeClientQuotas(),
+    set: (entity, limits) => admin.alterClientQuotas([{ entity, set: limits }]),
+    removeAll: entity => admin.alterClientQuotas([{ entity, remove: 'all' }]),
+  }
+}
+
+/** The cluster's quota documents, read once; documents left out are named on stderr. */
+async function clusterTarget (etcd: ClusterEtcd): Promise<QuotaTarget> {
+  const store = new ClusterQuotaStore()
+  store.bind(await etcd.snapshot('quotas', rawQuotaDocument))
+  for (const bad of store.invalid) process.stderr.write(`warning: ${bad.error.message} (${bad.error.code}; left out, it limits nobody)\n`)
+  const write = async (entity: QuotaEntity, limits: QuotaLimits): Promise<void> => {
+    const [error] = await store.replace([{ entity, limits }])
+    if (error !== null && error !== undefined) throw error
+  }
+  return {
+    list: async () => store.list().map(e => ({ entity: { type: e.entity.type, name: e.entity.name }, limits: { ...e.limits } })),
+    set: (entity, limits) => write(entity, { ...store.get(entity)?.limits, ...limits }),
+    removeAll: entity => write(entity, {}),
+  }
+}
+
+/** The command's action: through the broker, or with --etcd-endpoints through etcd. */
+function quotaAction<O extends ClusterFlags> (run: (target: QuotaTarget, options: O) => Promise<void>): (options: O, command: Command) => Promise<void> {
+  const viaBroker = withClient(async (client: Client, _broker: string, options: O, _command: Command) => run(brokerTarget(client), options))
+  return async (options, command) => {
+    if (!clustered(options)) return viaBroker(options, command)
+    try {
+      await withClusterEtcd(options, async etcd => run(await clusterTarget(etcd), options))
+      ok()
+    } catch (err) {
+      fail(err, '')
+    }
+  }
+}
+
+async function set (target: QuotaTarget, options: SetOptions): Promise<void> {
   const entity = entityOf(options)
   const limits: QuotaLimits = {}
   if (options.produceBytesPerSec !== undefined) limits.produceBytesPerSec = options.produceBytesPerSec
   if (options.fetchBytesPerSec !== undefined) limits.fetchBytesPerSec = options.fetchBytesPerSec
   if (options.requestsPerSec !== undefined) limits.requestsPerSec = options.requestsPerSec
   if (Object.keys(limits).length === 0) throw new UsageError('give at least one of --produce-bytes-per-sec, --fetch-bytes-per-sec and --requests-per-sec')
-  const admin = client.admin()
-  await admin.alterClientQuotas([{ entity, set: limits }])
-  const now = (await admin.describeClientQuotas()).find(q => q.entity.type === entity.type && q.entity.name === entity.name)
+  await target.set(entity, limits)
+  const now = (await target.list()).find(q => q.entity.type === entity.type && q.entity.name === entity.name)
   process.stdout.write(`quota for ${describeEntity(entity)}: ${describeLimits(now?.limits ?? limits)}\n`)
 }
 
-async function remove (client: Client, _broker: string, options: EntityOptions): Promise<void> {
+async function remove (target: QuotaTarget, options: EntityOptions): Promise<void> {
   const entity = entityOf(options)
-  const admin = client.admin()
-  const had = (await admin.describeClientQuotas()).some(q => q.entity.type === entity.type && q.entity.name === entity.name)
-  await admin.alterClientQuotas([{ entity, remove: 'all' }])
+  const had = (await target.list()).some(q => q.entity.type === entity.type && q.entity.name === entity.name)
+  await target.removeAll(entity)
   process.stdout.write(had ? `removed the quota of ${describeEntity(entity)}\n` : `${describeEntity(entity)} had no quota\n`)
 }
 
 const cell = (n: number | undefined, bytes: boolean): string => n === undefined ? '-' : bytes ? `${formatLimit(n)}/s` : `${n}/s`
 
-async function list (client: Client, _broker: string, options: { format: 'text' | 'json' }): Promise<void> {
-  const quotas: ClientQuota[] = await client.admin().describeClientQuotas()
+async function list (target: QuotaTarget, options: ClusterFlags & { format: 'text' | 'json' }): Promise<void> {
+  const quotas: ClientQuota[] = await target.list()
   if (options.format === 'json') {
     process.stdout.write(JSON.stringify(quotas) + '\n')
     return
@@ -116,20 +171,22 @@ function entityOptions (command: Command): Command {
     .option('--default', 'each client id that has no quota of its own')
 }
 
+const VIA_ETCD = 'quotas in etcd instead of through a broker'
+
 export function quotaCommand (): Command {
   const quota = new Command('quota').description('limit produce and fetch bytes per second and requests per second, at run time')
-  entityOptions(quota.command('set'))
+  clusterOptions(entityOptions(quota.command('set')), VIA_ETCD)
     .description('set limits for a client id, principal, group or the default (other limits of the entity stay)')
     .option('--produce-bytes-per-sec <rate>', 'bytes per second it may produce (1MB, 512KiB, or bytes)', bytesArg)
     .option('--fetch-bytes-per-sec <rate>', 'bytes per second it may fetch (1MB, 512KiB, or bytes)', bytesArg)
     .option('--requests-per-sec <n>', 'requests per second it may send', countArg)
-    .action(withClient(set))
-  entityOptions(quota.command('remove'))
+    .action(quotaAction(set))
+  clusterOptions(entityOptions(quota.command('remove')), VIA_ETCD)
     .description('remove every limit of a client id, principal, group or the default')
-    .action(withClient(remove))
-  quota.command('list')
+    .action(quotaAction(remove))
+  clusterOptions(quota.command('list'), VIA_ETCD)
     .description('list the quotas set')
     .addOption(new Option('--format <format>', 'text or json').argParser(choiceArg(['text', 'json'] as const)).default('text'))
-    .action(withClient(list))
+    .action(quotaAction(list))
   return quota
 }

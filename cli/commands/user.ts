@@ -24,7 +24,8 @@ import { UserNotFoundError } from '../../protocol/errors.js'
 import { choiceArg, fail, intArg, ok } from '../context.js'
 import { table } from '../output.js'
 import { newPassword } from '../secrets.js'
-import { clusterOptions, withSecurityStore, type ClusterFlags } from './cluster-security.js'
+import { clusterOptions, type ClusterFlags } from './cluster-etcd.js'
+import { withSecurityStore } from './cluster-security.js'
 
 export function dataDirOption (): Option {
   return new Option('--data-dir <dir>', 'the broker\'s data directory').env('SPOOL_DATA_DIR').default('./data')
