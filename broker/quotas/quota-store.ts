@@ -29,6 +29,11 @@ export class QuotaStore implements QuotaRepository {
     this.location = path
   }
 
+  /** True when `<dataDir>/quotas.json` exists (a broker in cluster mode says it does not read it). */
+  static exists (dataDir: string): boolean {
+    return existsSync(join(dataDir, FILE))
+  }
+
   /** Reads `<dataDir>/quotas.json` (none: no quotas); a file that does not parse is an error naming it. */
   static open (dataDir: string): QuotaStore {
     const store = new QuotaStore(join(dataDir, FILE))
