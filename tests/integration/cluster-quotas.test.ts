@@ -11,11 +11,10 @@
 //   not crash either broker: each is left out (a quota overwritten with garbage stops
 //   applying), named in a warning log line and counted by spool_quota_invalid_documents,
 //   and `spool quota list --etcd-endpoints` names it on stderr and lists the rest;
-// - the etcd TLS flags (one parser for spool quota, user and acl) against an etcd that
-//   requires client certificates.
+// - the etcd TLS and authentication flags (one parser for spool quota, user and acl) against
+//   an etcd that requires client certificates, then a user and password.
 // Throttles are asserted on what the brokers report (throttle time in responses), never on
 // elapsed time. Every wait is bounded; every process is stopped at teardown.
-import path from 'node:path'
 import pino from 'pino'
 import t from 'tap'
 import { closeEtcdClient, createEtcdClient } from '../../broker/cluster/etcd.js'
@@ -173,7 +172,7 @@ t.test('two brokers, one etcd: quotas set and removed with spool quota --etcd-en
   })
 })
 
-t.test('the etcd TLS flags, one parser for spool quota, user and acl', async t => {
+t.test('the etcd TLS and authentication flags, one parser for spool quota, user and acl', async t => {
   const etcd = await startEtcd(t, { tls: true })
   const tls = etcd.tls!
   const prefix = '/spool/tls-test'
@@ -192,5 +191,18 @@ t.test('the etcd TLS flags, one parser for spool quota, user and acl', async t =
   t.match(half.stderr, /--etcd-cert-file and --etcd-key-file go together/)
   const noCa = await spool(t, ['quota', 'list', ...where.slice(0, 4)])
   t.not(noCa.code, 0, 'without the CA the TLS etcd is not reached')
-  t.ok(path.isAbsolute(tls.caFile))
+
+  // etcd authentication on: the user and password flags, and SPOOL_ETCD_PASSWORD.
+  etcd.enableAuth('s3cret')
+  const authed = await spool(t, ['quota', 'set', '--client-id', 'etl', '--fetch-bytes-per-sec', '2MB', ...where, '--etcd-username', 'root', '--etcd-password', 's3cret'])
+  t.equal(authed.code, 0, `spool quota set with --etcd-username/--etcd-password (${authed.stderr.trim()})`)
+  const fromEnv = await runProgram(t, process.execPath, [SPOOL_BIN, 'quota', 'list', '--format', 'json', ...where, '--etcd-username', 'root'], { timeoutMs: 30_000, env: { SPOOL_ETCD_PASSWORD: 's3cret' } })
+  t.equal(fromEnv.code, 0, `the password from SPOOL_ETCD_PASSWORD (${fromEnv.stderr.trim()})`)
+  t.same((JSON.parse(fromEnv.stdout) as Array<{ entity: { name: string | null } }>).map(q => q.entity.name), ['etl', null], 'client ids first, then the default')
+  const userList = await spool(t, ['user', 'list', ...where, '--etcd-username', 'root', '--etcd-password', 's3cret'])
+  t.equal(userList.code, 0, `spool user list takes them too (${userList.stderr.trim()})`)
+  const wrong = await spool(t, ['quota', 'list', ...where, '--etcd-username', 'root', '--etcd-password', 'wrong'])
+  t.not(wrong.code, 0, 'a wrong etcd password is refused')
+  const alone = await spool(t, ['quota', 'list', ...where, '--etcd-username', 'root'])
+  t.match(alone.stderr, /--etcd-username and --etcd-password go together/, 'a user without a password is a usage error')
 })
