@@ -6,7 +6,7 @@
  * "fetchBytesPerSec"?, "requestsPerSec"? }`). Every broker's metadata cache holds every
  * document and watches the prefix, so a quota set through one broker (or with `spool quota
  * --etcd-endpoints`) is in force at every other once its watch delivered it — milliseconds
- * on a healthy etcd, and never later than the watch's reconnect after an etcd outage.
+ * on a healthy etcd; while etcd is unreachable each broker keeps what it last saw.
  *
  * Writes are compare-and-swap transactions, one per entity: a new quota only if its key is
  * absent, a change or a removal only if the document is still at the revision read (a
