@@ -3,7 +3,9 @@
  * group listing, description and deletion, session and revocation timeouts. State lives in
  * memory and in `__consumer_offsets` (offset-store.ts); on start it is rebuilt from that log
  * and restored members get a fresh session timeout to come back, so a broker restart keeps
- * both committed offsets and membership.
+ * both committed offsets and membership. What a native member's heartbeat does (join, leave,
+ * reconcile), its eviction and the stored member snapshots are in native-membership.ts; the
+ * coordinator routes to it, as it routes Kafka's JoinGroup/SyncGroup to classic-coordinator.ts.
  *
  * Every method runs to completion on the event loop (appends are synchronous), so group
  * state is never seen half-changed.
@@ -17,12 +19,11 @@
  * coordinator with FindCoordinator (`coordinatorPartition`).
  */
 
-import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import {
-  CoordinatorLoadInProgressError, FencedMemberEpochError, GroupIdNotFoundError, GroupMaxSizeReachedError, IllegalGenerationError, InconsistentGroupProtocolError, InvalidRequestError,
+  CoordinatorLoadInProgressError, FencedMemberEpochError, GroupIdNotFoundError, IllegalGenerationError,
   NotCoordinatorError,
-  InvalidSessionTimeoutError, NonEmptyGroupError, SpoolError, StaleMemberEpochError, UnknownMemberIdError,
+  NonEmptyGroupError, SpoolError, StaleMemberEpochError, UnknownMemberIdError,
   UnknownTopicOrPartitionError,
 } from '../../protocol/errors.js'
 import type { RequestOf, ResponseOf } from '../../protocol/native/api-keys.js'
@@ -31,8 +32,13 @@ import type { TopicService } from '../services/topics.js'
 import { decodeAssignment, decodeSubscription } from '../../protocol/kafka/consumer-protocol.js'
 import { tpKey, tpParse, type TopicPartition } from './assignor.js'
 import { ClassicGroups } from './classic-coordinator.js'
-import { Group, newMember, type CommittedOffset, type Member } from './group.js'
-import { OFFSETS_TOPIC, OffsetStore, type StoreRecord, type StoredGroup } from './offset-store.js'
+import { Group, type CommittedOffset, type Member } from './group.js'
+import {
+  applyHeartbeat, evictExpired, identity, restoreMembers, toList, type ClientInfo, type Heartbeat, type MembershipHost,
+} from './native-membership.js'
+import { OFFSETS_TOPIC, OffsetStore, type StoreRecord } from './offset-store.js'
+
+export type { ClientInfo } from './native-membership.js'
 
 export interface CoordinatorConfig {
   offsetsTopicPartitions: number
@@ -52,27 +58,7 @@ export interface GroupOwnership {
   loading (partition: number): boolean
 }
 
-export interface ClientInfo {
-  clientId: string
-  clientHost: string
-}
-
-/** Heartbeat interval while a member has partitions to give up or to receive. */
-const RECONCILE_HEARTBEAT_MS = 100
 const TICK_MS = 100
-
-type Heartbeat = Omit<ResponseOf<'GroupHeartbeat'>, 'errorCode' | 'errorMessage'>
-
-function toList (tps: Iterable<TopicPartition>): Array<{ topic: string, partitions: number[] }> {
-  const byTopic = new Map<string, number[]>()
-  for (const tp of tps) {
-    const { topic, partition } = tpParse(tp)
-    let list = byTopic.get(topic)
-    if (list === undefined) byTopic.set(topic, (list = []))
-    list.push(partition)
-  }
-  return [...byTopic.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }))
-}
 
 /** A member's subscribed topics from its consumer-protocol subscription, null if it is not one. */
 function subscribedTopicsOf (metadata: Uint8Array): string[] | null {
@@ -107,6 +93,8 @@ export class GroupCoordinator {
   readonly #now: () => number
   #timer: NodeJS.Timeout | null = null
   #ownership: GroupOwnership | null = null
+  /** What native membership (native-membership.ts) uses of the coordinator. */
+  readonly #membership: MembershipHost
 
   constructor (options: { topics: TopicService, partitions: PartitionService, config: CoordinatorConfig, logger: Logger, now?: () => number }) {
     this.#partitions = options.partitions
@@ -136,6 +124,13 @@ export class GroupCoordinator {
       now: this.#now,
       topicsOf: subscribedTopicsOf,
     })
+    this.#membership = {
+      config: this.#config,
+      logger: this.#logger,
+      classicMembers: groupId => this.classic.members(groupId),
+      partitionCounts: group => this.#partitionCounts(group),
+      writeGroup: (groupId, snapshot) => this.#store.writeGroup(groupId, snapshot),
+    }
   }
 
   /** Cluster mode: groups are coordinated where their offsets partition is led (call before any request). */
@@ -237,32 +232,7 @@ export class GroupCoordinator {
       this.#groups.delete(r.groupId)
       return
     }
-    const group = this.#group(r.groupId)
-    group.members.clear()
-    group.groupEpoch = r.value.groupEpoch
-    group.assignmentEpoch = 0
-    group.target = new Map()
-    const now = this.#now()
-    for (const m of r.value.members) {
-      if (typeof m.memberId !== 'string' || !Array.isArray(m.subscribedTopics) || !Array.isArray(m.assigned)) continue
-      const member = newMember({
-        memberId: m.memberId,
-        instanceId: typeof m.instanceId === 'string' ? m.instanceId : null,
-        clientId: String(m.clientId ?? ''),
-        clientHost: String(m.clientHost ?? ''),
-        subscribedTopics: m.subscribedTopics.filter((t): t is string => typeof t === 'string'),
-        rebalanceTimeoutMs: Number(m.rebalanceTimeoutMs) || 60_000,
-        sessionTimeoutMs: Number(m.sessionTimeoutMs) || 45_000,
-        lastHeartbeatMs: now,
-      })
-      member.memberEpoch = Number(m.memberEpoch) || 0
-      member.previousMemberEpoch = member.memberEpoch
-      for (const tp of m.assigned) if (typeof tp === 'string') member.assigned.add(tp)
-      // The restored assignment becomes the previous target, so the assignor keeps it.
-      group.target.set(member.memberId, new Set(member.assigned))
-      group.members.set(member.memberId, member)
-    }
-    group.bump()
+    restoreMembers(this.#group(r.groupId), r.value, this.#now())
   }
 
   #group (groupId: string): Group {
@@ -277,171 +247,17 @@ export class GroupCoordinator {
     return counts
   }
 
-  #persistGroup (group: Group): void {
-    const snapshot: StoredGroup = {
-      groupEpoch: group.groupEpoch,
-      members: [...group.members.values()].map(m => ({
-        ...identity(m),
-        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
-        sessionTimeoutMs: m.sessionTimeoutMs,
-        assigned: [...m.assigned, ...m.revoking],
-      })),
-    }
-    this.#store.writeGroup(group.groupId, snapshot)
-  }
-
   heartbeat (req: RequestOf<'GroupHeartbeat'>, client: ClientInfo): Heartbeat {
     this.#coordinates(req.groupId)
     const now = this.#now()
-    const group = this.#group(req.groupId)
-    if (req.memberEpoch === -1) return this.#leave(group, req.memberId)
-    if (req.memberEpoch === -2) return this.#leaveTemporarily(group, req.memberId)
-    const session = req.sessionTimeoutMs
-    if (session < this.#config.groupMinSessionTimeoutMs || session > this.#config.groupMaxSessionTimeoutMs) {
-      throw new InvalidSessionTimeoutError(`sessionTimeoutMs ${session} is outside [${this.#config.groupMinSessionTimeoutMs}, ${this.#config.groupMaxSessionTimeoutMs}]`)
-    }
-    let member: Member
-    let changed = false
-    if (req.memberEpoch === 0) {
-      if (req.subscribedTopics === null) throw new InvalidRequestError('a joining member must send subscribedTopics')
-      if (this.classic.members(req.groupId) > 0) {
-        throw new InconsistentGroupProtocolError(`group ${req.groupId} has members using the Kafka consumer protocol (JoinGroup); a native consumer cannot join it: use another group id`)
-      }
-      member = this.#join(group, req, client, now)
-      changed = true
-    } else {
-      const found = group.members.get(req.memberId)
-      if (found === undefined || found.leftTemporarily) {
-        throw new UnknownMemberIdError(`member ${req.memberId} is not in group ${req.groupId} (evicted or never joined): rejoin`)
-      }
-      if (req.memberEpoch !== found.memberEpoch && req.memberEpoch !== found.previousMemberEpoch) {
-        throw new FencedMemberEpochError(`member epoch ${req.memberEpoch} is not the member's (${found.memberEpoch}): rejoin`)
-      }
-      member = found
-      if (req.subscribedTopics !== null && !sameTopics(req.subscribedTopics, member.subscribedTopics)) {
-        member.subscribedTopics = [...new Set(req.subscribedTopics)].sort()
-        group.bump()
-        changed = true
-      }
-    }
-    member.lastHeartbeatMs = now
-    member.sessionTimeoutMs = session
-    member.rebalanceTimeoutMs = req.rebalanceTimeoutMs
-    member.clientId = client.clientId
-    member.clientHost = client.clientHost
-    if (req.ownedPartitions !== null) {
-      const owned = new Set<TopicPartition>()
-      for (const t of req.ownedPartitions) for (const p of t.partitions) owned.add(tpKey(t.topic, p))
-      const before = member.revoking.size
-      group.confirmOwned(member, owned)
-      if (member.revoking.size !== before) changed = true
-    }
-    group.refreshTarget(this.#partitionCounts(group))
-    if (group.reconcile(member, now)) changed = true
-    if (changed) this.#persistGroup(group)
-    return {
-      memberId: member.memberId,
-      memberEpoch: member.memberEpoch,
-      heartbeatIntervalMs: group.needsAttention(member) || group.state === 'reconciling' ? RECONCILE_HEARTBEAT_MS : this.#heartbeatInterval(member),
-      assignment: toList(member.assigned),
-    }
-  }
-
-  /**
-   * The group's heartbeat interval, but at most a third of the member's session timeout: a
-   * member that asked for a session shorter than the interval must still beat in time, or it
-   * would be evicted and rejoin over and over.
-   */
-  #heartbeatInterval (member: Member): number {
-    return Math.max(RECONCILE_HEARTBEAT_MS, Math.min(this.#config.groupHeartbeatIntervalMs, Math.floor(member.sessionTimeoutMs / 3)))
-  }
-
-  #join (group: Group, req: RequestOf<'GroupHeartbeat'>, client: ClientInfo, now: number): Member {
-    const topics = [...new Set(req.subscribedTopics ?? [])].sort()
-    if (req.instanceId !== null) {
-      const existing = group.findByInstance(req.instanceId)
-      if (existing !== undefined) {
-        // Static membership: the new incarnation takes over the old one's partitions, so a
-        // quick restart moves nothing. The old member id is fenced.
-        group.members.delete(existing.memberId)
-        const memberId = req.memberId !== '' ? req.memberId : randomUUID()
-        const target = group.target.get(existing.memberId)
-        group.target.delete(existing.memberId)
-        const member: Member = { ...existing, memberId, leftTemporarily: false, lastHeartbeatMs: now }
-        member.previousMemberEpoch = member.memberEpoch
-        member.memberEpoch = member.memberEpoch + 1
-        group.members.set(memberId, member)
-        if (target !== undefined) group.target.set(memberId, target)
-        if (!sameTopics(topics, existing.subscribedTopics)) {
-          member.subscribedTopics = topics
-          group.bump()
-        }
-        this.#logger.info({ group: group.groupId, memberId, instanceId: req.instanceId, replaced: existing.memberId }, 'static member rejoined')
-        return member
-      }
-    }
-    if (req.memberId !== '' && group.members.has(req.memberId)) {
-      // A member that lost its epoch rejoins under its id: fence the old incarnation.
-      group.removeMember(req.memberId)
-    }
-    if (group.members.size >= this.#config.groupMaxSize) {
-      throw new GroupMaxSizeReachedError(`group ${group.groupId} has ${this.#config.groupMaxSize} members (groupMaxSize)`)
-    }
-    const member = newMember({
-      memberId: req.memberId !== '' ? req.memberId : randomUUID(),
-      instanceId: req.instanceId,
-      clientId: client.clientId,
-      clientHost: client.clientHost,
-      subscribedTopics: topics,
-      rebalanceTimeoutMs: req.rebalanceTimeoutMs,
-      sessionTimeoutMs: req.sessionTimeoutMs,
-      lastHeartbeatMs: now,
-    })
-    member.memberEpoch = 1
-    group.members.set(member.memberId, member)
-    group.bump()
-    this.#logger.info({ group: group.groupId, memberId: member.memberId, clientId: client.clientId, topics }, 'member joined')
-    return member
-  }
-
-  #leave (group: Group, memberId: string): Heartbeat {
-    const m = group.removeMember(memberId)
-    if (m !== undefined) {
-      this.#logger.info({ group: group.groupId, memberId }, 'member left')
-      this.#persistGroup(group)
-    }
-    return { memberId, memberEpoch: -1, heartbeatIntervalMs: 0, assignment: [] }
-  }
-
-  #leaveTemporarily (group: Group, memberId: string): Heartbeat {
-    const m = group.members.get(memberId)
-    if (m === undefined) return { memberId, memberEpoch: -2, heartbeatIntervalMs: 0, assignment: [] }
-    if (m.instanceId === null) return this.#leave(group, memberId)
-    m.leftTemporarily = true
-    this.#logger.info({ group: group.groupId, memberId, instanceId: m.instanceId }, 'static member left temporarily')
-    return { memberId, memberEpoch: -2, heartbeatIntervalMs: 0, assignment: [] }
+    return applyHeartbeat(this.#membership, this.#group(req.groupId), req, client, now)
   }
 
   /** Evicts members whose session or revocation deadline passed. Called every TICK_MS. */
   tick (): void {
     this.classic.tick()
     const now = this.#now()
-    for (const group of this.#groups.values()) {
-      let changed = false
-      for (const m of [...group.members.values()]) {
-        const sessionOver = now - m.lastHeartbeatMs > m.sessionTimeoutMs
-        const revokeOver = m.revokeDeadlineMs !== null && now > m.revokeDeadlineMs
-        if (sessionOver || revokeOver) {
-          group.removeMember(m.memberId)
-          changed = true
-          this.#logger.info({ group: group.groupId, memberId: m.memberId, reason: sessionOver ? 'session timeout' : 'revocation timeout' }, 'member evicted')
-        }
-      }
-      if (changed) {
-        group.refreshTarget(this.#partitionCounts(group))
-        this.#persistGroup(group)
-      }
-    }
+    for (const group of this.#groups.values()) evictExpired(this.#membership, group, now)
   }
 
   commitOffsets (req: RequestOf<'OffsetCommit'>): Omit<ResponseOf<'OffsetCommit'>, 'errorCode' | 'errorMessage'> {
@@ -648,17 +464,4 @@ export class GroupCoordinator {
       if (n > 0) yield [{ group: groupId }, n]
     }
   }
-}
-
-/** The member fields both the stored snapshot and DescribeGroups carry. */
-function identity (m: Member): Pick<Member, 'memberId' | 'instanceId' | 'clientId' | 'clientHost' | 'memberEpoch' | 'subscribedTopics'> {
-  return { memberId: m.memberId, instanceId: m.instanceId, clientId: m.clientId, clientHost: m.clientHost, memberEpoch: m.memberEpoch, subscribedTopics: m.subscribedTopics }
-}
-
-function sameTopics (a: readonly string[], b: readonly string[]): boolean {
-  const sa = new Set(a)
-  const sb = new Set(b)
-  if (sa.size !== sb.size) return false
-  for (const x of sa) if (!sb.has(x)) return false
-  return true
 }
