@@ -1,7 +1,7 @@
 /**
  * Small checksummed text files the storage engine keeps beside the data: the per-partition
  * `log-checkpoint` and the cleaner's swap manifest `cleaner.swap` (compaction.ts), and the
- * LogManager's `topics.json` (log-manager.ts).
+ * LogManager's `topics.json` (data-dir.ts).
  *
  * Format (UTF-8, three lines):
  *

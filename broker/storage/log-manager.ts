@@ -11,27 +11,11 @@
  *                           a symbolic link whose target is the pid (it needs no data block).
  *                           Not protected against pid reuse or two processes taking over the
  *                           same stale lock at the same instant.
- *   .clean-shutdown         empty; written and fsynced by close() once every log's data is
- *                           fsynced (even if some cache file could not be written: see close),
- *                           removed (and the removal fsynced) by open() before any log is
- *                           opened, so a crash at any later point means "recover".
- *   .space-probe.tmp        only while the disk-space probe runs (disk-space.ts)
- *   topics.json             checked file (checkpoint.ts), kind "topics", body:
- *                             { "topics": [ { "name": "orders", "partitions": 3,
- *                               "config": { ...overrides only... }, "internal": false,
- *                               "createdAtMs": 1700000000000 } ] }
- *                           written tmp + fsync + rename + fsync(dir). It is the source of
- *                           truth: partition directories are found from it, never by parsing
- *                           directory names (topic names may contain '-'). It is created at the
- *                           first open; if it is missing in a non-empty data dir, or damaged, open
- *                           refuses with a StorageError instead of guessing.
- *   <topic>-<partition>/    one PartitionLog each (partition-log.ts)
- *   <dir>.<id>-delete/      a deleted partition being removed (finished at the next open)
- *
- * Crash safety of topic changes: createTopic creates the partition directories, then writes
- * topics.json; deleteTopic writes topics.json, then renames the directories to `-delete` and
- * removes them. A crash in between leaves directories topics.json does not name; open()
- * removes those (with a warn line) and starts normally.
+ *   .clean-shutdown, topics.json, <topic>-<partition>/, <dir>.<id>-delete/
+ *                           the clean-shutdown marker, the topic list (the source of truth for
+ *                           which partition directories exist), one PartitionLog each, deleted
+ *                           partitions being removed: formats, names and the crash safety of
+ *                           topic changes in data-dir.ts
  *
  * Concurrency: createTopic, deleteTopic and updateTopicConfig run one at a time (a queue);
  * lookups (`partition`, `topic`, `topics`) are synchronous and see a topic from the moment
@@ -45,15 +29,11 @@
  * every second ends the mode once space is back (`readOnly`, `onReadOnlyChange`). Opening
  * never fails for lack of space alone: cache files it would rewrite are skipped.
  *
- * Shutdown on a full disk: close() tries every step of every log (fsync, index files,
- * producer snapshot, checkpoint) and writes the clean-shutdown marker when every log's data
- * was fsynced — the files that could not be written are caches the next open rebuilds.
- * Then, if anything failed, it logs one line ('shutdown incomplete': which logs, which steps,
- * whether the marker was written) and rejects with a StorageError saying the same.
+ * Shutdown on a full disk: close() tries every step of every log and writes the marker when
+ * every log's data was fsynced; what failed is logged and rejected with (log-shutdown.ts).
  */
 
 import fs from 'node:fs'
-import path from 'node:path'
 import type pino from 'pino'
 import {
   InvalidPartitionsError, StorageError, TopicAlreadyExistsError, UnknownTopicOrPartitionError,
@@ -61,7 +41,12 @@ import {
 import { resolveLogConfig, validateLogConfig, type LogConfig } from './config.js'
 import { FileHandleCache } from './file-handle-cache.js'
 import { PartitionLog } from './partition-log.js'
-import { fsyncDir, readCheckedFile, writeCheckedFile } from './checkpoint.js'
+import { fsyncDir } from './checkpoint.js'
+import {
+  deletedDirSuffix, hasCleanShutdownMarker, partitionDir, readTopics, removeCleanShutdownMarker, removeLeftovers,
+  removePartitionDirs, writeTopics, type TopicMeta,
+} from './data-dir.js'
+import { closeLogsAndMark } from './log-shutdown.js'
 import { faultPoints } from './testing/fault-points.js'
 import { DiskSpace, type DiskState } from './disk-space.js'
 import { acquireLock, releaseLock } from './data-dir-lock.js'
@@ -95,14 +80,6 @@ export interface LogManagerOptions {
   minFreeBytes?: number
 }
 
-interface TopicMeta {
-  name: string
-  partitions: number
-  config: Partial<LogConfig>
-  internal: boolean
-  createdAtMs: number
-}
-
 interface TopicState {
   meta: TopicMeta
   config: LogConfig
@@ -110,18 +87,7 @@ interface TopicState {
 }
 
 export { TOPIC_NAME_PATTERN, validateTopicName }
-const CLEAN_SHUTDOWN_FILE = '.clean-shutdown'
-const TOPICS_FILE = 'topics.json'
-const TOPICS_KIND = 'topics'
-const DELETE_SUFFIX = '-delete'
-/** `<topic>-<partition>`: the only directories besides DELETE_SUFFIX ones that the log manager owns. */
-const PARTITION_DIR = /-\d+$/
 const OPEN_CONCURRENCY = 8
-
-
-function partitionDirName (topic: string, partition: number): string {
-  return `${topic}-${partition}`
-}
 
 async function mapLimit<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
@@ -190,16 +156,12 @@ export class LogManager {
     const disk = new DiskSpace({ dir: o.dataDir, logger: o.logger, probeIntervalMs: o.diskProbeIntervalMs, minFreeBytes: o.minFreeBytes, now: o.now })
     try {
       if (!disk.probe()) disk.enterReadOnly(`less than ${o.minFreeBytes ?? 1024 * 1024} bytes free at start`)
-      const markerPath = path.join(o.dataDir, CLEAN_SHUTDOWN_FILE)
-      const clean = fs.existsSync(markerPath)
+      const clean = hasCleanShutdownMarker(o.dataDir)
       const metas = readTopics(o.dataDir)
-      if (clean) {
-        fs.rmSync(markerPath)
-        fsyncDir(o.dataDir)
-      }
+      if (clean) removeCleanShutdownMarker(o.dataDir)
       const manager = new LogManager(o, lockKey, !clean && metas.existed, disk)
-      if (!metas.existed) manager.#writeTopics([])
-      manager.#removeLeftovers(metas.topics)
+      if (!metas.existed) writeTopics(o.dataDir, [])
+      removeLeftovers(o.dataDir, metas.topics, o.logger)
       const jobs: Array<{ state: TopicState, partition: number }> = []
       for (const meta of metas.topics) {
         const state: TopicState = { meta, config: resolveLogConfig(manager.#defaults, meta.config), logs: [] }
@@ -221,7 +183,7 @@ export class LogManager {
 
   #openLog (state: TopicState, partition: number, recover: boolean): Promise<PartitionLog> {
     return PartitionLog.open({
-      dir: path.join(this.dataDir, partitionDirName(state.meta.name, partition)),
+      dir: partitionDir(this.dataDir, state.meta.name, partition),
       topic: state.meta.name,
       partition,
       config: state.config,
@@ -243,26 +205,6 @@ export class LogManager {
     if (compactionMs > 0) {
       this.#compactionTimer = setInterval(() => { void this.runCompaction() }, compactionMs)
       this.#compactionTimer.unref()
-    }
-  }
-
-  /** Removes `-delete` directories and partition directories topics.json does not name. */
-  #removeLeftovers (metas: TopicMeta[]): void {
-    const expected = new Set<string>()
-    for (const m of metas) for (let p = 0; p < m.partitions; p++) expected.add(partitionDirName(m.name, p))
-    for (const entry of fs.readdirSync(this.dataDir, { withFileTypes: true })) {
-      const full = path.join(this.dataDir, entry.name)
-      if (!entry.isDirectory()) {
-        if (entry.name.endsWith('.tmp')) fs.rmSync(full, { force: true })
-        continue
-      }
-      if (expected.has(entry.name)) continue
-      // Only what a partition directory can be named: `security/` (users, ACLs, token keys) and the like stay.
-      if (!PARTITION_DIR.test(entry.name) && !entry.name.endsWith(DELETE_SUFFIX)) continue
-      if (!entry.name.endsWith(DELETE_SUFFIX)) {
-        this.#logger.warn({ dir: entry.name }, 'removing a partition directory that topics.json does not name (left by an interrupted create or delete)')
-      }
-      fs.rmSync(full, { recursive: true, force: true })
     }
   }
 
@@ -291,11 +233,6 @@ export class LogManager {
     const run = this.#queue.then(fn, fn)
     this.#queue = run.catch(() => {})
     return run
-  }
-
-  #writeTopics (metas: TopicMeta[]): void {
-    writeCheckedFile(TOPICS_KIND, path.join(this.dataDir, TOPICS_FILE), { topics: metas }, true)
-    fsyncDir(this.dataDir)
   }
 
   #metas (): TopicMeta[] {
@@ -335,7 +272,7 @@ export class LogManager {
         const state: TopicState = { meta, config: resolveLogConfig(this.#defaults, overrides), logs: [] }
         try {
           for (let p = 0; p < partitions; p++) {
-            const dir = path.join(this.dataDir, partitionDirName(name, p))
+            const dir = partitionDir(this.dataDir, name, p)
             if (fs.existsSync(dir)) {
               this.#logger.warn({ topic: name, dir }, 'removing a leftover partition directory before creating the topic')
               fs.rmSync(dir, { recursive: true, force: true })
@@ -346,10 +283,10 @@ export class LogManager {
             if (p % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop()
           }
           if (faultPoints.active) faultPoints.hit('topics.beforeCreateMetadata')
-          this.#writeTopics([...this.#metas(), meta])
+          writeTopics(this.dataDir, [...this.#metas(), meta])
         } catch (err) {
           await Promise.allSettled(state.logs.map(l => l.close()))
-          for (let p = 0; p < partitions; p++) fs.rmSync(path.join(this.dataDir, partitionDirName(name, p)), { recursive: true, force: true })
+          removePartitionDirs(this.dataDir, name, 0, partitions)
           this.#disk.noteWriteError(err, `creating topic ${name}`)
           throw err instanceof StorageError ? err : new StorageError(`creating topic ${name} failed: ${(err as Error).message}`, { cause: err })
         }
@@ -381,17 +318,17 @@ export class LogManager {
       const added: PartitionLog[] = []
       try {
         for (let p = current; p < count; p++) {
-          const dir = path.join(this.dataDir, partitionDirName(name, p))
+          const dir = partitionDir(this.dataDir, name, p)
           if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true })
           added.push(await this.#openLog(state, p, false))
           if (p % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop()
         }
         const meta: TopicMeta = { ...state.meta, partitions: count }
-        this.#writeTopics(this.#metas().map(m => (m.name === name ? meta : m)))
+        writeTopics(this.dataDir, this.#metas().map(m => (m.name === name ? meta : m)))
         state.meta = meta
       } catch (err) {
         await Promise.allSettled(added.map(l => l.close()))
-        for (let p = current; p < count; p++) fs.rmSync(path.join(this.dataDir, partitionDirName(name, p)), { recursive: true, force: true })
+        removePartitionDirs(this.dataDir, name, current, count)
         throw err instanceof StorageError ? err : new StorageError(`adding partitions to ${name} failed: ${(err as Error).message}`, { cause: err })
       }
       state.logs.push(...added)
@@ -413,12 +350,12 @@ export class LogManager {
           await state.logs[p]!.close().catch(() => { /* a log that fails to close is deleted all the same */ })
           if (p % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop()
         }
-        this.#writeTopics(this.#metas())
+        writeTopics(this.dataDir, this.#metas())
         if (faultPoints.active) faultPoints.hit('topics.afterDeleteMetadata')
-        const suffix = `.${this.#now().toString(36)}${Math.random().toString(36).slice(2, 8)}${DELETE_SUFFIX}`
+        const suffix = deletedDirSuffix(this.#now())
         const renamed: string[] = []
         for (let p = 0; p < state.meta.partitions; p++) {
-          const dir = path.join(this.dataDir, partitionDirName(name, p))
+          const dir = partitionDir(this.dataDir, name, p)
           try {
             fs.renameSync(dir, dir + suffix)
             renamed.push(dir + suffix)
@@ -494,7 +431,7 @@ export class LogManager {
       const state = this.#topics.get(name)
       if (state === undefined) throw new UnknownTopicOrPartitionError(`topic ${JSON.stringify(name)} does not exist`)
       const meta: TopicMeta = { ...state.meta, config: { ...state.meta.config, ...overrides } }
-      this.#writeTopics(this.#metas().map(m => (m.name === name ? meta : m)))
+      writeTopics(this.dataDir, this.#metas().map(m => (m.name === name ? meta : m)))
       state.meta = meta
       state.config = resolveLogConfig(this.#defaults, meta.config)
       for (const log of state.logs) log.updateConfig(state.config)
@@ -552,68 +489,9 @@ export class LogManager {
     this.#disk.stop()
     await this.#queue
     try {
-      const logs = this.#allLogs()
-      const results = await Promise.allSettled(logs.map(l => l.close()))
-      await Promise.allSettled([this.#retentionRun, this.#compactionRun])
-      const failures: Array<{ log: string, problems: string[] }> = []
-      let dataDurable = true
-      results.forEach((r, i) => {
-        if (r.status === 'fulfilled') return
-        const log = logs[i]!
-        const outcome = log.closeOutcome
-        if (outcome === null || !outcome.dataDurable) dataDurable = false
-        failures.push({ log: `${log.topic}-${log.partition}`, problems: outcome?.problems ?? [String((r.reason as Error).message)] })
-      })
-      let markerWritten = false
-      let markerProblem: string | null = null
-      if (dataDurable) {
-        try {
-          const fd = fs.openSync(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), 'w')
-          try { fs.fsyncSync(fd) } finally { fs.closeSync(fd) }
-          fsyncDir(this.dataDir)
-          markerWritten = true
-        } catch (err) {
-          markerProblem = (err as Error).message
-        }
-      }
-      if (failures.length > 0 || markerProblem !== null) {
-        const steps = [...new Set(failures.flatMap(f => f.problems.map(p => p.slice(0, p.indexOf(':')))))]
-        this.#logger.error({
-          failedLogs: failures.length, closedLogs: logs.length - failures.length, steps, markerWritten, markerProblem,
-          dataDurable, failures: failures.slice(0, 20),
-        }, 'shutdown incomplete')
-        const what = failures.length > 0 ? `${failures.length} of ${logs.length} logs could not write ${steps.join(', ')}` : 'every log closed'
-        throw new StorageError(`shutdown incomplete: ${what}; ${markerWritten
-          ? 'all data is fsynced and the clean-shutdown marker was written (the next start rebuilds the rest)'
-          : `no clean-shutdown marker (${markerProblem ?? 'some data could not be fsynced'}): the next start recovers the logs`}`,
-        { cause: results.find(r => r.status === 'rejected')?.reason })
-      }
+      await closeLogsAndMark(this.dataDir, this.#allLogs(), () => [this.#retentionRun, this.#compactionRun], this.#logger)
     } finally {
       releaseLock(this.#lockKey)
     }
   }
-}
-
-/** topics.json: its topics, or `existed: false` for a new data dir; StorageError when unusable. */
-function readTopics (dataDir: string): { existed: boolean, topics: TopicMeta[] } {
-  const file = path.join(dataDir, TOPICS_FILE)
-  const read = readCheckedFile(TOPICS_KIND, file)
-  if (read === null) {
-    // Partition directories (`<topic>-<n>`) without topics.json are a lost topic list; other
-    // directories (`security/`, written by `spool user add` before the first start) are not.
-    const others = fs.readdirSync(dataDir, { withFileTypes: true }).filter(e => e.isDirectory() && PARTITION_DIR.test(e.name) && !e.name.endsWith(DELETE_SUFFIX))
-    if (others.length > 0) {
-      throw new StorageError(`${file} is missing but ${dataDir} holds ${others.length} directories (e.g. ${others[0]!.name}); refusing to guess the topics`)
-    }
-    return { existed: false, topics: [] }
-  }
-  if ('problem' in read) throw new StorageError(`${file} is damaged (${read.problem}); refusing to start`)
-  const topics = (read.body as { topics?: unknown }).topics
-  if (!Array.isArray(topics)) throw new StorageError(`${file} has no topics list`)
-  for (const t of topics as TopicMeta[]) {
-    validateTopicName(t.name, true)
-    if (!Number.isSafeInteger(t.partitions) || t.partitions < 1) throw new StorageError(`${file}: topic ${t.name} has ${String(t.partitions)} partitions`)
-    validateLogConfig(t.config)
-  }
-  return { existed: true, topics: topics as TopicMeta[] }
 }
