@@ -1,7 +1,7 @@
 /**
  * The mutable state of one PartitionLog — its segments, offsets, producer state and leader
- * epochs — in one object, so that the modules doing part of the log's work (replica-log.ts,
- * closeLogFiles below) read and change the same fields the log does. Only PartitionLog and the functions it
+ * epochs — in one object, so that the modules doing part of the log's work (log-replication.ts,
+ * replica-log.ts, log-cleanup.ts, closeLogFiles below) read and change the same fields the log does. Only PartitionLog and the functions it
  * calls with it change them, synchronously (see partition-log.ts for concurrency).
  */
 

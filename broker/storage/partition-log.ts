@@ -1,8 +1,10 @@
 /**
  * One partition's log: the directory `<dataDir>/<topic>-<partition>/` of segments
  * (docs/architecture.md §2-3, docs/formats.md §1.7 and §2). The read path's per-segment
- * work is in log-reader.ts, loading in recovery.ts, the cleaner in compaction.ts, group
- * commit in flusher.ts. This class owns the directory and, besides the segment files
+ * work is in log-reader.ts, loading in recovery.ts, group commit in flusher.ts, retention,
+ * DeleteRecords and compaction passes in log-cleanup.ts (the cleaner itself in
+ * compaction.ts), leader epochs, the replicated high watermark and truncation in
+ * log-replication.ts. This class owns the directory and, besides the segment files
  * (segment.ts), these files in it:
  *   `log-checkpoint`       recovery point, log start offset, cleaner position and tombstone
  *                          horizons (format in checkpoint.ts)
@@ -19,11 +21,11 @@
  *                   the replica manager moves it (setHighWatermark), apart from appends, and
  *                   a restart resumes from the value in the log checkpoint
  *
- * Replication (docs/cluster.md): a leader stamps its leader epoch on every batch it appends
- * (becomeLeader records where the epoch starts); a follower appends the leader's batches as
- * they are (appendAsFollower: same bytes, same offsets) and cuts a divergent tail with
- * truncateTo, or everything with truncateFullyAndStartAt; endOffsetForEpoch answers
- * OffsetForLeaderEpoch.
+ * Replication (docs/cluster.md, log-replication.ts): a leader stamps its leader epoch on
+ * every batch it appends (becomeLeader records where the epoch starts); a follower appends
+ * the leader's batches as they are (appendAsFollower: same bytes, same offsets) and cuts a
+ * divergent tail with truncateTo, or everything with truncateFullyAndStartAt;
+ * endOffsetForEpoch answers OffsetForLeaderEpoch.
  *
  * Concurrency (one event loop; "safe" means correct when interleaved at any await):
  *   append                synchronous, so it never interleaves with itself; safe during
@@ -51,16 +53,16 @@
 import path from 'node:path'
 import type pino from 'pino'
 import { validateBatches } from '../../protocol/record-batch/header.js'
-import { FencedLeaderEpochError, InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageError } from '../../protocol/errors.js'
+import { InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageError } from '../../protocol/errors.js'
 import { resolveLogConfig, validateLogConfig, type LogConfig } from './config.js'
 import { FileRetiredError, type FileHandleCache } from './file-handle-cache.js'
-import { LOG_CHECKPOINT_FILE, fsyncDir, writeLogCheckpoint } from './checkpoint.js'
+import { LOG_CHECKPOINT_FILE, writeLogCheckpoint } from './checkpoint.js'
 import { Flusher } from './flusher.js'
 import type { ProducerStateEntry } from './producer-state.js'
 import { loadLog } from './recovery.js'
-import { appendAsFollower, truncateFully, truncateTail, type ReplicaHost } from './replica-log.js'
-import { decideRetention, type RetentionCandidate } from './retention.js'
-import { compactLog, DEFAULT_MAX_KEYS_PER_PASS, type CleanerHost, type CompactionResult } from './compaction.js'
+import { LogReplication } from './log-replication.js'
+import { LogCleanup } from './log-cleanup.js'
+import type { CompactionResult } from './compaction.js'
 import { MAX_RELATIVE_OFFSET } from './batch-scan.js'
 import { EMPTY, findOffsetForTimestamp, readFromSegments, type SegmentRead } from './log-reader.js'
 import { assignOffsets, checkCompactedPayload, decompressForCheck } from './append-checks.js'
@@ -105,15 +107,14 @@ export class PartitionLog {
   readonly #flusher: Flusher
   #closed = false
   #closing: Promise<void> | null = null
-  #compaction: Promise<CompactionResult | null> | null = null
   readonly #segmentContext: SegmentContext
   readonly #disk: DiskSpace
   readonly #ownsDisk: boolean
   #closeOutcome: CloseOutcome | null = null
-  /** Cluster mode: the replica manager owns the high watermark. */
-  #replicated = false
-  #truncating = false
-  readonly #replicaHost: ReplicaHost
+  /** Leader epochs, the high watermark in cluster mode, follower appends, truncation. */
+  readonly #replication: LogReplication
+  /** Retention, DeleteRecords, compaction passes. */
+  readonly #cleanup: LogCleanup
 
   private constructor (o: PartitionLogOptions) {
     this.topic = o.topic
@@ -135,11 +136,29 @@ export class PartitionLog {
         self.#disk.bestEffort(`${what} of ${self.topic}-${self.partition}`, write)
       },
     }
-    this.#replicaHost = this.#newReplicaHost()
     this.#flusher = new Flusher({
       dir: this.dir,
       get logEndOffset () { return self.#s.logEndOffset },
       onDurable: (offset, rolled) => this.#onDurable(offset, rolled),
+    })
+    const parts = {
+      state: this.#s, dir: this.dir, topic: this.topic, partition: this.partition, logger: this.#logger, handles: this.#handles,
+      segmentContext: this.#segmentContext, disk: this.#disk, flusher: this.#flusher, now: () => self.#now(), checkOpen: () => self.#checkOpen(),
+    }
+    this.#replication = new LogReplication({
+      ...parts,
+      rollIfDue (incomingBytes, lastOffset, maxTimestampMs) {
+        if (self.#shouldRoll(incomingBytes, lastOffset, maxTimestampMs)) self.#roll()
+      },
+      writeCheckpoint: fsync => self.#writeCheckpoint(fsync),
+    })
+    this.#cleanup = new LogCleanup({
+      ...parts,
+      config: () => self.#config,
+      closed: () => self.#closed,
+      roll: () => self.roll(),
+      writeCheckpoint: () => self.#writeCheckpoint(true),
+      writeCheckpointBestEffort: () => self.#writeCheckpointBestEffort(),
     })
   }
 
@@ -186,7 +205,7 @@ export class PartitionLog {
   /** The leader-epoch entries, oldest first (a copy). */
   epochEntries (): EpochEntry[] { return this.#s.epochs.entries }
   /** True once the replica manager owns the high watermark. */
-  get replicated (): boolean { return this.#replicated }
+  get replicated (): boolean { return this.#replication.replicated }
   /** Base offsets of all segments, oldest first (the last one is active). */
   segmentBaseOffsets (): number[] { return this.#s.segments.map(s => s.baseOffset) }
 
@@ -229,11 +248,11 @@ export class PartitionLog {
     }
     // Validation is over. On a full disk nothing is written, whoever asks (disk-space.ts).
     this.#disk.checkWritable(`append to ${this.topic}-${this.partition}`)
-    this.#checkNotTruncating()
+    this.#replication.checkNotTruncating()
     const baseOffset = this.#s.logEndOffset
     const epoch = options.leaderEpoch ?? this.#s.leaderEpoch
     // The epoch's start is durable before its first batch is written (leader-epoch-cache.ts).
-    if (epoch !== this.#s.epochs.latestEpoch) this.#startEpoch(epoch, baseOffset)
+    if (epoch !== this.#s.epochs.latestEpoch) this.#replication.startEpoch(epoch, baseOffset)
     const { nextOffset: offset, recordCount, maxTimestamp } = assignOffsets(payload, headers, baseOffset, epoch)
     // A roll or write that fails leaves the log, its producer state and offsets as they were.
     let active: Segment
@@ -250,74 +269,24 @@ export class PartitionLog {
     this.#flusher.markDirty(active)
     this.#s.producers.recordAppend(headers, baseOffset)
     this.#s.logEndOffset = offset
-    if (!this.#replicated) this.#s.highWatermark = offset
+    if (!this.#replication.replicated) this.#s.highWatermark = offset
     return {
       baseOffset, lastOffset: offset - 1, logAppendTimeMs: -1, logStartOffset: this.#s.logStartOffset,
       duplicate: false, recordCount, bytes: payload.length,
     }
   }
 
-  #checkNotTruncating (): void {
-    if (this.#truncating) throw new StorageError(`${this.topic}-${this.partition} is being truncated; retry`)
-  }
+  /** This broker leads in `epoch` from now on (log-replication.ts; FencedLeaderEpochError below the latest). */
+  becomeLeader (epoch: number): void { this.#replication.becomeLeader(epoch) }
 
-  /** Records that `epoch` starts at `offset`; an epoch below the latest is fenced. */
-  #startEpoch (epoch: number, offset: number): void {
-    if (epoch < this.#s.epochs.latestEpoch) {
-      throw new FencedLeaderEpochError(`leader epoch ${epoch} of ${this.topic}-${this.partition} is older than ${this.#s.epochs.latestEpoch}, already in the log`)
-    }
-    try {
-      this.#s.epochs.assign(epoch, offset)
-    } catch (err) {
-      this.#disk.noteWriteError(err, `leader-epoch checkpoint of ${this.topic}-${this.partition}`)
-      throw err
-    }
-  }
+  /** Kafka's OffsetForLeaderEpoch answer from this log (log-replication.ts). */
+  endOffsetForEpoch (epoch: number): EpochEndOffset { return this.#replication.endOffsetForEpoch(epoch) }
 
-  /**
-   * This broker leads the partition in `epoch` from now on: later appends carry it, and it
-   * starts at the log end offset (so OffsetForLeaderEpoch of the previous epoch ends here
-   * even before the first batch of the new one). FencedLeaderEpochError below the latest.
-   */
-  becomeLeader (epoch: number): void {
-    this.#checkOpen()
-    if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > 0x7fffffff) throw new InvalidArgumentError(`leader epoch must be an int32 >= 0, got ${epoch}`)
-    if (epoch !== this.#s.epochs.latestEpoch) this.#startEpoch(epoch, this.#s.logEndOffset)
-    this.#s.leaderEpoch = epoch
-  }
+  /** Cluster mode on (the replica manager owns the high watermark) or off (log-replication.ts). */
+  setReplicated (replicated: boolean): void { this.#replication.setReplicated(replicated) }
 
-  /**
-   * Kafka's OffsetForLeaderEpoch answer from this log: the largest epoch <= `epoch` it knows
-   * and where that epoch ends (leader-epoch-cache.ts endOffsetFor).
-   */
-  endOffsetForEpoch (epoch: number): EpochEndOffset {
-    this.#checkOpen()
-    return this.#s.epochs.endOffsetFor(epoch, this.#s.logEndOffset)
-  }
-
-  /**
-   * Cluster mode on (the replica manager owns the high watermark: appends stop moving it;
-   * it starts at the checkpointed value, at most the log end offset) or off (single node:
-   * it follows the log end offset again).
-   */
-  setReplicated (replicated: boolean): void {
-    if (replicated === this.#replicated) return
-    this.#replicated = replicated
-    if (replicated) this.#s.highWatermark = Math.min(this.#s.checkpointedHighWatermark ?? this.#s.highWatermark, this.#s.logEndOffset)
-    else this.#s.highWatermark = this.#s.logEndOffset
-  }
-
-  /**
-   * Sets the high watermark (the replica manager: the leader's lowest ISR log end offset, a
-   * follower's min(leader's, own log end)), clamped to [logStartOffset, logEndOffset].
-   * Returns whether it changed.
-   */
-  setHighWatermark (offset: number): boolean {
-    const hw = Math.max(this.#s.logStartOffset, Math.min(offset, this.#s.logEndOffset))
-    if (hw === this.#s.highWatermark) return false
-    this.#s.highWatermark = hw
-    return true
-  }
+  /** Sets the high watermark, clamped to [logStartOffset, logEndOffset]; whether it changed (log-replication.ts). */
+  setHighWatermark (offset: number): boolean { return this.#replication.setHighWatermark(offset) }
 
   /** Persists the high watermark (and the rest of the checkpoint) best effort (the replica manager's timer). */
   checkpointHighWatermark (): void {
@@ -325,87 +294,14 @@ export class PartitionLog {
     this.#writeCheckpointBestEffort()
   }
 
-  /**
-   * A follower's append: the leader's batches exactly as it stored them (offsets, leader
-   * epochs and producer fields untouched), at or after the log end offset (replica-log.ts).
-   * The high watermark is the replica manager's to move. Synchronous, like append.
-   */
-  appendAsFollower (payload: Uint8Array): AppendResult {
-    this.#checkOpen()
-    return appendAsFollower(this.#replicaHost, payload)
-  }
+  /** A follower's append: the leader's batches as they are; synchronous, like append (log-replication.ts). */
+  appendAsFollower (payload: Uint8Array): AppendResult { return this.#replication.appendAsFollower(payload) }
 
-  /**
-   * Cuts the log back so it ends at or before `offset` (a follower's divergent tail, Kafka's
-   * truncateTo; replica-log.ts has the steps and their crash safety). No-op at or past the
-   * log end. Returns the new log end offset.
-   */
-  async truncateTo (offset: number): Promise<number> {
-    this.#checkOpen()
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`truncation offset must be a non-negative integer, got ${offset}`)
-    if (offset >= this.#s.logEndOffset) return this.#s.logEndOffset
-    if (offset <= this.#s.logStartOffset || offset <= this.#s.segments[0]!.baseOffset) {
-      await this.truncateFullyAndStartAt(offset)
-      return offset
-    }
-    return this.#whileTruncating(() => truncateTail(this.#replicaHost, offset))
-  }
+  /** Cuts the log back so it ends at or before `offset`; the new log end offset (log-replication.ts). */
+  truncateTo (offset: number): Promise<number> { return this.#replication.truncateTo(offset) }
 
-  /**
-   * Deletes every segment and starts an empty log at `offset` (a follower whose position the
-   * leader no longer holds): log start = log end = high watermark = offset; producer state
-   * and leader epochs cleared.
-   */
-  async truncateFullyAndStartAt (offset: number): Promise<void> {
-    this.#checkOpen()
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`start offset must be a non-negative integer, got ${offset}`)
-    await this.#whileTruncating(async () => { truncateFully(this.#replicaHost, offset) })
-  }
-
-  async #whileTruncating<T> (fn: () => Promise<T>): Promise<T> {
-    this.#checkNotTruncating()
-    this.#truncating = true
-    try {
-      return await fn()
-    } finally {
-      this.#truncating = false
-    }
-  }
-
-  /** What replica-log.ts may use besides the state (built once, in the constructor). */
-  #newReplicaHost (): ReplicaHost {
-    const self = this
-    return {
-      state: this.#s,
-      dir: this.dir,
-      topic: this.topic,
-      partition: this.partition,
-      logger: this.#logger,
-      handles: this.#handles,
-      segmentContext: this.#segmentContext,
-      now: () => self.#now(),
-      checkWritable (what) {
-        self.#disk.checkWritable(`${what} of ${self.topic}-${self.partition}`)
-        self.#checkNotTruncating()
-      },
-      startEpoch: (epoch, offset) => self.#startEpoch(epoch, offset),
-      write (payload, headers, lastOffset, maxTimestampMs) {
-        try {
-          if (self.#shouldRoll(payload.length, lastOffset, maxTimestampMs)) self.#roll()
-          self.#s.active.append(payload, headers, headers[0]!.baseOffset, true)
-        } catch (err) {
-          self.#disk.noteWriteError(err, `replica append to ${self.topic}-${self.partition}`)
-          throw err instanceof StorageError ? err : new StorageError(`replica append to ${self.topic}-${self.partition} failed: ${(err as Error).message}`, { cause: err })
-        }
-        self.#flusher.markDirty(self.#s.active)
-      },
-      persist () {
-        self.#flusher.markDirDirty()
-        self.#writeCheckpoint(true)
-        fsyncDir(self.dir)
-      },
-    }
-  }
+  /** Deletes every segment and starts an empty log at `offset` (log-replication.ts). */
+  truncateFullyAndStartAt (offset: number): Promise<void> { return this.#replication.truncateFullyAndStartAt(offset) }
 
   /** Kafka's LogSegment.shouldRoll (docs/formats.md §2.4); never rolls an empty segment. */
   #shouldRoll (incomingBytes: number, lastOffset: number, maxTimestampMs: number): boolean {
@@ -547,125 +443,14 @@ export class PartitionLog {
     }
   }
 
-  /**
-   * Moves the log start offset up to `offset` (Kafka's DeleteRecords) and deletes whole
-   * segments below it (never the active one). Persisted (fsynced) before it returns.
-   */
-  deleteRecordsBefore (offset: number): void {
-    this.#checkOpen()
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.#s.highWatermark) {
-      throw new OffsetOutOfRangeError(`cannot delete records before ${offset}: the high watermark is ${this.#s.highWatermark}`)
-    }
-    if (offset <= this.#s.logStartOffset) return
-    // The new start offset is durable before anything is deleted; if it cannot be written
-    // (a full disk) the call fails with the log unchanged.
-    const previous = this.#s.logStartOffset
-    this.#s.logStartOffset = offset
-    try {
-      this.#writeCheckpoint(true)
-    } catch (err) {
-      this.#s.logStartOffset = previous
-      this.#disk.noteWriteError(err, `deleteRecords on ${this.topic}-${this.partition}`)
-      throw new StorageError(`deleteRecords on ${this.topic}-${this.partition}: the log checkpoint could not be written: ${(err as Error).message}`, { cause: err })
-    }
-    let count = 0
-    while (count < this.#s.segments.length - 1 && this.#s.segments[count + 1]!.baseOffset <= offset) count++
-    if (count > 0) this.#deleteOldest(count, 'deleteRecords')
-    this.#s.producers.truncateHead(offset)
-    fsyncDir(this.dir)
-  }
+  /** Kafka's DeleteRecords: the log start offset moves up to `offset`, durably, then whole segments below it go (log-cleanup.ts). */
+  deleteRecordsBefore (offset: number): void { this.#cleanup.deleteRecordsBefore(offset) }
 
-  /** Removes the `count` oldest segments (synchronously from the list; files when unused). */
-  #deleteOldest (count: number, reason: string): { deletedSegments: number, deletedBytes: number } {
-    const victims = this.#s.segments.slice(0, count)
-    this.#s.segments = this.#s.segments.slice(count)
-    let deletedBytes = 0
-    for (const v of victims) {
-      deletedBytes += v.sizeBytes
-      this.#s.retire(v)
-    }
-    this.#s.logStartOffset = Math.max(this.#s.logStartOffset, this.#s.segments[0]!.baseOffset)
-    this.#s.producers.truncateHead(this.#s.logStartOffset)
-    this.#flusher.markDirDirty()
-    this.#logger.info({
-      topic: this.topic, partition: this.partition, reason, deletedSegments: count, deletedBytes, logStartOffset: this.#s.logStartOffset,
-    }, 'deleted old segments')
-    return { deletedSegments: count, deletedBytes }
-  }
+  /** Time and size retention over whole closed segments, oldest first (log-cleanup.ts, retention.ts). */
+  enforceRetention (): Promise<{ deletedSegments: number, deletedBytes: number }> { return this.#cleanup.enforceRetention() }
 
-  /**
-   * Retention by time and bytes over whole closed segments, oldest first (retention.ts).
-   * If time retention takes every segment, an empty active segment is rolled first so the
-   * log end offset survives.
-   */
-  async enforceRetention (): Promise<{ deletedSegments: number, deletedBytes: number }> {
-    this.#checkOpen()
-    const none = { deletedSegments: 0, deletedBytes: 0 }
-    const config = this.#config
-    if (config.cleanupPolicy !== 'delete' || (config.retentionMs < 0 && config.retentionBytes < 0)) return none
-    const segments = this.#s.segments
-    const nowMs = this.#now()
-    const candidates: RetentionCandidate[] = []
-    let stillExpiring = config.retentionMs >= 0
-    for (const s of segments) {
-      let largest = Number.POSITIVE_INFINITY
-      if (stillExpiring) {
-        largest = await s.largestTimestampMs()
-        stillExpiring = nowMs - largest > config.retentionMs
-      }
-      candidates.push({ baseOffset: s.baseOffset, sizeBytes: s.sizeBytes, largestTimestampMs: largest })
-    }
-    if (this.#closed || this.#s.segments[0] !== segments[0]) return none // changed meanwhile: next run
-    const decision = decideRetention(candidates, config, nowMs, this.#s.highWatermark, this.#s.logEndOffset, this.#s.active.sizeBytes === 0)
-    if (decision.deleteCount === 0) return none
-    if (decision.rollFirst && this.#s.active === segments.at(-1) && !this.#disk.readOnly) this.roll()
-    const count = Math.min(decision.deleteCount, this.#s.segments.length - 1)
-    if (count <= 0) return none
-    if (faultPoints.active) faultPoints.hit('retention.beforeDelete')
-    return this.#deleteOldest(count, `retention.${decision.reason}`)
-  }
-
-  /**
-   * One compaction pass (compaction.ts) when cleanupPolicy is 'compact'; null when there
-   * is nothing to do. A call while a pass runs returns that pass's promise.
-   */
-  compact (options: { maxKeys?: number } = {}): Promise<CompactionResult | null> {
-    if (this.#closed) return Promise.reject(new LogClosedError(`log ${this.topic}-${this.partition} is closed`))
-    if (this.#config.cleanupPolicy !== 'compact' || this.#disk.readOnly) return Promise.resolve(null)
-    this.#compaction ??= compactLog(this.#cleanerHost(), options.maxKeys ?? DEFAULT_MAX_KEYS_PER_PASS)
-      .finally(() => { this.#compaction = null })
-    return this.#compaction
-  }
-
-  #cleanerHost (): CleanerHost {
-    const self = this
-    return {
-      dir: this.dir,
-      config: this.#config,
-      logger: this.#logger.child({ topic: this.topic, partition: this.partition }),
-      handles: this.#handles,
-      segmentContext: this.#segmentContext,
-      firstDirtyOffset: this.#s.firstDirtyOffset,
-      tombstoneHorizons: new Map(this.#s.tombstoneHorizons),
-      now: this.#now,
-      segments: () => self.#s.segments,
-      producerLastOffset: id => self.#s.producers.lastOffsetOf(id),
-      aborted: () => self.#closed,
-      replaceSegments (old, replacement) {
-        const at = self.#s.segments.indexOf(old[0]!)
-        const next = self.#s.segments.slice()
-        next.splice(at, old.length, replacement)
-        self.#s.segments = next
-        for (const s of old) self.#s.forgetLoaded(s)
-        self.#s.trackLoaded(replacement)
-      },
-      cleanerDone (firstDirtyOffset, horizons) {
-        self.#s.firstDirtyOffset = firstDirtyOffset
-        self.#s.tombstoneHorizons = horizons
-        self.#writeCheckpointBestEffort()
-      },
-    }
-  }
+  /** One compaction pass when cleanupPolicy is 'compact' (null: nothing to do); concurrent calls share it (log-cleanup.ts). */
+  compact (options: { maxKeys?: number } = {}): Promise<CompactionResult | null> { return this.#cleanup.compact(options) }
 
   /**
    * Stops appends and reads (LogClosedError), stops a running compaction pass, fsyncs the
@@ -679,7 +464,7 @@ export class PartitionLog {
 
   async #close (): Promise<void> {
     this.#closed = true
-    await this.#compaction?.catch(() => null)
+    await this.#cleanup.compaction?.catch(() => null)
     const outcome = await closeLogFiles({ state: this.#s, dir: this.dir, flush: () => this.#flusher.sync(), writeCheckpoint: () => this.#writeCheckpoint(true) })
     if (this.#ownsDisk) this.#disk.stop()
     this.#closeOutcome = outcome

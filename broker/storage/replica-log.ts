@@ -2,9 +2,9 @@
  * The follower side of a partition log (docs/cluster.md): appending the leader's batches as
  * they are, and truncation (PartitionLog.appendAsFollower, truncateTo,
  * truncateFullyAndStartAt) — a follower cutting the divergent tail it wrote under an older
- * leader, or dropping a log the leader no longer holds the start of. Split out of
- * partition-log.ts, which owns the state and hands this module a ReplicaHost (as the
- * cleaner gets a CleanerHost).
+ * leader, or dropping a log the leader no longer holds the start of. partition-log.ts owns
+ * the state; log-replication.ts hands this module a ReplicaHost (as log-cleanup.ts hands
+ * the cleaner a CleanerHost).
  *
  * appendAsFollower(payload): batches checked by validateReplicaBatches (framing, CRC,
  * offsets at or after the log end and increasing); each batch whose leader epoch is above

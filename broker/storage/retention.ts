@@ -13,7 +13,7 @@
  *   caller does before deleting — `rollFirst` says so.
  * Only for cleanupPolicy 'delete'; compacted topics keep everything (no "compact,delete").
  *
- * Pure: the PartitionLog gathers the facts (sizes, timestamps) and applies the decision
+ * Pure: log-cleanup.ts gathers the facts (sizes, timestamps) and applies the decision
  * synchronously, so no append or compaction can interleave between deciding and deleting.
  */
 
