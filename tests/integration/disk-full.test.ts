@@ -241,6 +241,8 @@ t.test('shutdown and start on a full disk: exit 3 with the marker, start read-on
 
   fs.rmSync(filler)
   await until('the broker to be writable again', 10_000, async () => (await health(b.ports.http)).status === 'ok')
+  // The line travels through the child's stdout pipe: it may reach us a moment after /healthz answered.
+  await until('the log line that storage is writable', 5_000, async () => lines(b.stdout(), 'storage is writable again') > 0)
   t.equal(lines(b.stdout(), 'storage is writable again'), 1, 'one log line says so')
   client = new Client({ brokers: [address] })
   const after = client.producer({ acks: 'all' })
