@@ -16,28 +16,18 @@
  * constructor.
  */
 
-import type pino from 'pino'
 import { LogClosedError, OffsetOutOfRangeError, StorageError } from '../../protocol/errors.js'
 import { fsyncDir } from './checkpoint.js'
 import { compactLog, DEFAULT_MAX_KEYS_PER_PASS, type CleanerHost, type CompactionResult } from './compaction.js'
 import type { LogConfig } from './config.js'
 import type { DiskSpace } from './disk-space.js'
-import type { FileHandleCache } from './file-handle-cache.js'
 import type { Flusher } from './flusher.js'
-import type { LogState } from './log-state.js'
+import type { LogParts } from './log-state.js'
 import { decideRetention, type RetentionCandidate } from './retention.js'
-import type { SegmentContext } from './segment.js'
 import { faultPoints } from './testing/fault-points.js'
 
 /** What cleanup uses of its PartitionLog. */
-export interface CleanupHost {
-  readonly state: LogState
-  readonly dir: string
-  readonly topic: string
-  readonly partition: number
-  readonly logger: pino.Logger
-  readonly handles: FileHandleCache
-  readonly segmentContext: SegmentContext
+export interface CleanupHost extends LogParts {
   readonly disk: DiskSpace
   readonly flusher: Flusher
   /** The log's config now (updateConfig replaces it). */

@@ -15,27 +15,17 @@
  * ReplicationHost once, in its constructor.
  */
 
-import type pino from 'pino'
 import { FencedLeaderEpochError, InvalidArgumentError, StorageError } from '../../protocol/errors.js'
 import { fsyncDir } from './checkpoint.js'
 import type { DiskSpace } from './disk-space.js'
-import type { FileHandleCache } from './file-handle-cache.js'
 import type { Flusher } from './flusher.js'
 import type { EpochEndOffset } from './leader-epoch-cache.js'
-import type { LogState } from './log-state.js'
+import type { LogParts } from './log-state.js'
 import type { AppendResult } from './log-types.js'
 import { appendAsFollower, truncateFully, truncateTail, type ReplicaHost } from './replica-log.js'
-import type { SegmentContext } from './segment.js'
 
 /** What the replication side uses of its PartitionLog. */
-export interface ReplicationHost {
-  readonly state: LogState
-  readonly dir: string
-  readonly topic: string
-  readonly partition: number
-  readonly logger: pino.Logger
-  readonly handles: FileHandleCache
-  readonly segmentContext: SegmentContext
+export interface ReplicationHost extends LogParts {
   readonly disk: DiskSpace
   readonly flusher: Flusher
   now (): number

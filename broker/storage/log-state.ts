@@ -5,11 +5,13 @@
  * calls with it change them, synchronously (see partition-log.ts for concurrency).
  */
 
+import type pino from 'pino'
 import { fsyncDir } from './atomic-file.js'
+import type { FileHandleCache } from './file-handle-cache.js'
 import type { LeaderEpochCache } from './leader-epoch-cache.js'
 import type { CloseOutcome } from './log-types.js'
 import { ProducerStateManager } from './producer-state.js'
-import type { Segment } from './segment.js'
+import type { Segment, SegmentContext } from './segment.js'
 import { faultPoints } from './testing/fault-points.js'
 
 /** Old segments whose indexes stay in memory per log (the active segment's always do). */
@@ -66,6 +68,17 @@ export class LogState {
     const at = this.loadedIndexes.indexOf(segment)
     if (at >= 0) this.loadedIndexes.splice(at, 1)
   }
+}
+
+/** What a PartitionLog's helpers (replication, cleanup, follower writes) share of it. */
+export interface LogParts {
+  readonly state: LogState
+  readonly dir: string
+  readonly topic: string
+  readonly partition: number
+  readonly logger: pino.Logger
+  readonly handles: FileHandleCache
+  readonly segmentContext: SegmentContext
 }
 
 export interface CloseFiles {

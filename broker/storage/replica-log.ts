@@ -38,26 +38,17 @@
 
 import fs from 'node:fs'
 import path from 'node:path'
-import type pino from 'pino'
-import type { FileHandleCache } from './file-handle-cache.js'
-import type { LogState } from './log-state.js'
+import type { LogParts } from './log-state.js'
 import { StorageError } from '../../protocol/errors.js'
 import type { BatchHeader } from '../../protocol/record-batch/header.js'
 import { validateReplicaBatches } from './append-checks.js'
 import type { AppendResult } from './log-types.js'
 import { ProducerStateManager, SNAPSHOT_SUFFIX, listSnapshotOffsets } from './producer-state.js'
 import { replayProducerState } from './recovery.js'
-import { Segment, offsetFileName, type SegmentContext } from './segment.js'
+import { Segment, offsetFileName } from './segment.js'
 import { faultPoints } from './testing/fault-points.js'
 
-export interface ReplicaHost {
-  readonly state: LogState
-  readonly dir: string
-  readonly topic: string
-  readonly partition: number
-  readonly logger: pino.Logger
-  readonly handles: FileHandleCache
-  readonly segmentContext: SegmentContext
+export interface ReplicaHost extends LogParts {
   now (): number
   /** Throws when nothing may be written now (a full disk, a truncation running). */
   checkWritable (what: string): void
