@@ -22,9 +22,13 @@ export function registrySource (list: () => Iterable<Connection>, now: () => num
     list,
     activity (c) {
       const a = c.activity
-      if (c.throttleRemainingMs > 0 || a.fetching(now())) return -1
-      return c.bytesIn + c.bytesOut + a.recordsIn + a.recordsOut + a.messagesIn + a.messagesOut + a.requests + a.fetches +
-        a.produces + a.throttledMs + a.topics.size
+      // A throttle runs out with no counter moving. Whether it fetches can change with none
+      // moving too (a position goes stale), so it is the sum's lowest bit; the lag itself
+      // only moves when a fetch arrives, which counts. All terms are integers.
+      if (c.throttleRemainingMs > 0) return -1
+      const sum = c.bytesIn + c.bytesOut + a.recordsIn + a.recordsOut + a.messagesIn + a.messagesOut + a.requests + a.fetches +
+        a.produces + a.throttles + a.topics.size
+      return sum * 2 + (a.fetching(now()) ? 1 : 0)
     },
     describe: c => connectionSample(c, now()),
   }

@@ -46,8 +46,8 @@ export interface ConnectionSample {
 /**
  * Anything that has connections to show (the connection registry), read so that an idle
  * connection costs a few field reads per sample and no allocation: `activity` is the sum of
- * its cumulative counters (they only grow, so an equal sum means nothing moved; -1 when it
- * must be described anyway, e.g. while it fetches and its lag may move), and `describe` makes
+ * its cumulative counters and state (they only grow, so an equal sum means nothing moved; -1
+ * when it must be described anyway, e.g. while a throttle runs out), and `describe` makes
  * the full sample only for connections that did something. The connection objects are the
  * sampler's keys: the same object from one sample to the next.
  */
