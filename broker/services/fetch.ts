@@ -2,7 +2,8 @@
  * Fetch, a long poll, for every protocol that fetches (native, Kafka). Reads every
  * requested partition (whole batches as they lie on disk, no decoding); if fewer than
  * minBytes came back and maxWaitMs has not passed, waits for an append to any of the
- * partitions (or the deadline, or the connection closing) and reads again. The caller
+ * partitions (or the deadline, or the connection closing) and reads again — except at the
+ * deadline with nothing appended, when it answers with what it read. The caller
  * writes the response as header + body + the read buffers, never joined.
  *
  * Budget: each partition gets at most its maxBytes and the request at most its maxBytes
@@ -22,6 +23,7 @@
 import type { Logger } from 'pino'
 import { SlowReaderError, SpoolError } from '../../protocol/errors.js'
 import type { Caller } from '../security/principal.js'
+import { longPolls } from './deadline-wheel.js'
 import { countRecords, type PartitionService } from './partitions.js'
 
 /**
@@ -130,11 +132,15 @@ export async function fetchRecords (ctx: FetchContext, req: FetchRequest): Promi
       cancel()
       return metered(ctx, pass)
     }
+    let timedOut = false
     if (!woken) {
       await new Promise<void>(resolve => {
-        const timer = setTimeout(done, remaining)
+        const cancelTimer = longPolls.after(remaining, () => {
+          timedOut = true
+          done()
+        })
         function done (): void {
-          clearTimeout(timer)
+          cancelTimer()
           ctx.signal.removeEventListener('abort', done)
           resolve()
         }
@@ -144,6 +150,9 @@ export async function fetchRecords (ctx: FetchContext, req: FetchRequest): Promi
     }
     cancel()
     if (ctx.signal.aborted) return { partitions: [], records: [], bytes: 0, throttleTimeMs: 0 }
+    // The deadline passed with no append to (or high watermark move of) these partitions
+    // since the pass: reading again would find what it found (an idle consumer's poll).
+    if (timedOut) return metered(ctx, pass)
   }
 }
 
