@@ -44,7 +44,7 @@ export interface ConsumerOptions {
    */
   rackId?: string
   /**
-   * Long-poll: how long the broker may hold a fetch with no data. Default 500, and 5,000 once
+   * Long-poll: how long the broker may hold a fetch with no data. Default 500, and 10,000 once
    * the consumer is caught up (a record that arrives answers the fetch at once either way);
    * a value set here is used throughout.
    */

@@ -63,9 +63,10 @@ export type {
 /**
  * The long poll of a caught-up consumer that did not set maxWaitMs: an append answers a
  * parked fetch at once, so this only spaces out the empty answers an idle consumer gets
- * (and what they cost the broker: 1,000 idle consumers at 500 ms make 2,000 a second).
+ * (and what they cost the broker: 1,000 idle consumers at 500 ms make 2,000 a second, at
+ * 10 s 100). The same long poll as the CLI's `tail`.
  */
-const IDLE_MAX_WAIT_MS = 5000
+const IDLE_MAX_WAIT_MS = 10_000
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined })
 

@@ -1,6 +1,6 @@
 // An idle consumer's long poll: once caught up, a consumer that did not set maxWaitMs parks
-// its fetch for the idle wait (5 s) instead of 500 ms, so idle consumers cost the broker a
-// tenth of the empty answers; a record, a seek or a close still gets through at once.
+// its fetch for the idle wait (10 s) instead of 500 ms, so idle consumers cost the broker a
+// twentieth of the empty answers; a record, a seek or a close still gets through at once.
 // Counts come from the broker's own /metrics (spool_requests_total{api="Fetch"}).
 import t from 'tap'
 import { Client } from '../../client/index.js'
