@@ -158,3 +158,25 @@ export async function consumeAll (client: Client, topic: string, expected: numbe
   await consumer.close()
   return count
 }
+
+/**
+ * Reads a topic from the beginning the way the SDK's README shows it,
+ * `for await (const message of consumer)`, until `expected` records came (or `maxSeconds`
+ * passed: the consumer is closed and the loop ends); resolves with the count. Leaving the
+ * loop with break closes the consumer (the iterator's return()).
+ */
+export async function consumeAllForAwait (client: Client, topic: string, expected: number, maxSeconds: number): Promise<number> {
+  const consumer = client.consumer({ fromBeginning: true, maxWaitMs: 100 })
+  await consumer.assign({ topic })
+  let count = 0
+  const timer = setTimeout(() => { void consumer.close() }, maxSeconds * 1000)
+  try {
+    for await (const _message of consumer) {
+      if (++count >= expected) break
+    }
+  } finally {
+    clearTimeout(timer)
+    await consumer.close()
+  }
+  return count
+}

@@ -7,7 +7,9 @@
  * Each system is first filled (untimed) with the same records, then one consumer reads
  * them all from the beginning:
  *   Spool          SDK consumer, consumer.run({ eachBatch }) (records decoded into
- *                  messages with key/value views; CRC checked), maxBytes 16 MiB
+ *                  messages with key/value views; CRC checked), maxBytes 16 MiB; and,
+ *                  Spool only, the same read as `for await (const message of consumer)`
+ *                  (the SDK's async iterator, one message per step), 100 B on 1 partition
  *   NATS JetStream ordered pull consumer per stream, consume() with a callback,
  *                  max_messages 10,000
  *   Redis Streams  XREAD COUNT 10000 over the keys, Buffer replies (ioredis)
@@ -19,16 +21,27 @@ import { bySize, parseArgs, type Mode } from '../lib/cli.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
 import { measure, throughputRows } from '../lib/measure.js'
 import { Recorder, SPOOL, forAim } from '../lib/result.js'
-import { closeClients, consumeAll, createTopic, openProducers, produceWith, spoolClient, type SpoolBroker } from '../lib/spool.js'
+import { closeClients, consumeAll, consumeAllForAwait, createTopic, openProducers, produceWith, spoolClient, type SpoolBroker } from '../lib/spool.js'
 import { NATS, NatsPublisher, createStreams, natsConnect, natsConsumeAll, type NatsServer } from '../peers/nats.js'
 import { REDIS, redisClient, xaddPipelined, xreadAll, type RedisServer } from '../peers/redis.js'
 import { startLogSystems } from '../lib/log-systems.js'
 
-interface Config { valueBytes: number, partitions: number, aim?: string }
-const CONFIGS: Config[] = [{ valueBytes: 100, partitions: 1, aim: 'sdk-consume-100b' }, { valueBytes: 1024, partitions: 1 }, { valueBytes: 100, partitions: 8 }]
+interface Config {
+  valueBytes: number
+  partitions: number
+  aim?: string
+  /** Read with `for await (const message of consumer)` instead of run({ eachBatch }): Spool only (the peers have no such reader). */
+  forAwait?: boolean
+}
+const CONFIGS: Config[] = [
+  { valueBytes: 100, partitions: 1, aim: 'sdk-consume-100b' },
+  { valueBytes: 100, partitions: 1, forAwait: true, aim: 'sdk-consume-for-await-100b' },
+  { valueBytes: 1024, partitions: 1 },
+  { valueBytes: 100, partitions: 8 },
+]
 
 function configName (c: Config): string {
-  return `consume ${c.valueBytes === 1024 ? '1 KiB' : `${c.valueBytes} B`}, ${c.partitions} partition${c.partitions > 1 ? 's' : ''}`
+  return `consume ${c.valueBytes === 1024 ? '1 KiB' : `${c.valueBytes} B`}, ${c.partitions} partition${c.partitions > 1 ? 's' : ''}${c.forAwait === true ? ', for await' : ''}`
 }
 
 function records (mode: Mode, c: Config): number {
@@ -50,7 +63,8 @@ async function spool (rec: Recorder, broker: SpoolBroker, c: Config, n: number, 
   await closeClients(producers)
   const client = spoolClient(broker, 'bench-consumer')
   await client.connect()
-  const m = await measure(broker.pid, () => consumeAll(client, topic, written, MAX_SECONDS))
+  const read = c.forAwait === true ? consumeAllForAwait : consumeAll
+  const m = await measure(broker.pid, () => read(client, topic, written, MAX_SECONDS))
   await client.close()
   if (m.value < written) rec.note(`${SPOOL}: ${configName(c)}: read ${m.value} of ${written} records within ${MAX_SECONDS} s`)
   if (timed) for (const row of forAim(c.aim, throughputRows(configName(c), SPOOL, m.value, c.valueBytes, m))) rec.add(row)
@@ -100,7 +114,7 @@ await runMain(async () => {
   for (const s of systems) await s.run(CONFIGS[0]!, n++, Math.ceil(records(args.mode, CONFIGS[0]!) / 10), false)
   for (const c of CONFIGS) {
     process.stderr.write(`${configName(c)}\n`)
-    for (const s of systems) await s.run(c, n++, records(args.mode, c), true)
+    for (const s of systems) if (c.forAwait !== true || s.name === SPOOL) await s.run(c, n++, records(args.mode, c), true)
   }
   for (const s of systems) await s.stop()
   rec.finish(args.json)
