@@ -29,18 +29,15 @@
  * the notes). Not a test: it never fails on a number.
  */
 
-import { spawn, spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { bySize, parseArgs } from '../lib/cli.js'
+import { raiseFdLimit, shellLimit } from '../lib/fd-limit.js'
 import { runMain, tempDir } from '../lib/cleanup.js'
 import { cpuSecondsBetween, cpuTicks, rssBytes, RssSampler, sleep, spawnServer, waitForLine } from '../lib/procs.js'
 import { Recorder, SPOOL } from '../lib/result.js'
 import { startSpool, type SpoolBroker } from '../lib/spool.js'
 import { MOSQUITTO, mosquittoPath, startMosquitto } from '../peers/mqtt.js'
 import { Device, deviceTopic, eachLimited, publishEach, until } from './mqtt-fleet.js'
-
-const FD_ENV = 'SPOOL_BENCH_FD_RAISED'
 
 const NODE_FLOOR = 'Node.js net (floor)'
 /** Answers CONNECT with CONNACK and SUBSCRIBE with SUBACK (whole small packets per read), nothing else. */
@@ -62,25 +59,6 @@ const server = net.createServer({ noDelay: true }, socket => {
 })
 server.listen(0, '127.0.0.1', () => console.log('ready ' + server.address().port))
 `
-
-function shellLimit (flag: '-n' | '-Hn'): number {
-  const r = spawnSync('sh', ['-c', `ulimit ${flag}`], { encoding: 'utf8' })
-  const n = Number(r.stdout.trim())
-  return r.stdout.trim() === 'unlimited' ? 1 << 20 : Number.isFinite(n) ? n : 1024
-}
-
-/** Re-runs this program with its soft fd limit raised to the hard limit (once). */
-async function raiseFdLimit (): Promise<boolean> {
-  if (process.env[FD_ENV] === '1' || shellLimit('-n') >= shellLimit('-Hn')) return false
-  const script = fileURLToPath(import.meta.url)
-  const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, ...process.execArgv, script, ...process.argv.slice(2)], {
-    stdio: 'inherit', env: { ...process.env, [FD_ENV]: '1' },
-  })
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal))
-  const code = await new Promise<number>(resolve => child.on('exit', (c, s) => resolve(c ?? (s === null ? 1 : 128))))
-  process.exitCode = code
-  return true
-}
 
 interface System {
   name: string
@@ -371,4 +349,4 @@ async function fanOut (rec: Recorder, system: System, fleet: Device[], delivered
 }
 
 // Last: everything above (classes included) is defined by now.
-if (!await raiseFdLimit()) await main()
+if (!await raiseFdLimit(import.meta.url)) await main()
