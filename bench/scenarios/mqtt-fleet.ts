@@ -3,7 +3,8 @@
  * sockets, hand-encoded packets, one small object per device, so thousands of devices cost
  * the client little and the broker is what is measured. Not a program: the scenario drives it.
  *
- * Device i is client id `dev-<i>` and subscribes at QoS 1 to `dev/<i>/cfg`. Loopback source
+ * Device i is client id `dev-<i>` and subscribes at QoS 1 to `dev/<i>/cfg` (or to a filter
+ * the caller gives, e.g. one every device shares). Loopback source
  * ports run out near 28k per address pair, so devices are spread over the source addresses
  * 127.0.0.2 … 127.0.0.(1 + SOURCE_ADDRESSES) (`localAddress`; every 127/8 address is the
  * loopback interface's on Linux).
@@ -54,6 +55,7 @@ export function publishPacket (topic: string, qos: 0 | 1, packetId: number, payl
 }
 
 const DISCONNECT = Buffer.from([0xe0, 0x00])
+const PINGREQ = Buffer.from([0xc0, 0x00])
 
 export function deviceTopic (i: number): string {
   return `dev/${i}/cfg`
@@ -90,7 +92,7 @@ export class Device {
    * Connects and sends CONNECT (and SUBSCRIBE to its own topic when `subscribe`); resolves
    * with the CONNACK return code, or -1 when nothing came within `timeoutMs`.
    */
-  open (port: number, options: { clean: boolean, subscribe: boolean, timeoutMs: number, onPublish?: (d: Device) => void }): Promise<number> {
+  open (port: number, options: { clean: boolean, subscribe: boolean, timeoutMs: number, onPublish?: (d: Device) => void, filter?: string, keepAliveSec?: number }): Promise<number> {
     this.#onPublish = options.onPublish ?? null
     this.closed = false
     this.returnCode = -1
@@ -132,8 +134,8 @@ export class Device {
           resolve(t === SUBACK ? 0 : -1)
         }
       }
-      const parts = [connectPacket(this.clientId, options.clean)]
-      if (options.subscribe) parts.push(subscribePacket(1, deviceTopic(this.index), 1))
+      const parts = [connectPacket(this.clientId, options.clean, options.keepAliveSec)]
+      if (options.subscribe) parts.push(subscribePacket(1, options.filter ?? deviceTopic(this.index), 1))
       socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
     })
   }
@@ -164,6 +166,11 @@ export class Device {
       this.returnCode = body[1]!
     }
     this.#wake(type)
+  }
+
+  /** PINGREQ (the broker answers PINGRESP, which is ignored): what keeps a keep-alive connection open. */
+  ping (): void {
+    if (this.socket !== null && !this.closed) this.socket.write(PINGREQ)
   }
 
   /** Resolves when the socket closes. */
