@@ -146,9 +146,10 @@ async function main (): Promise<void> {
   }
   const args = parseArgs()
   if (args.flags.has('list')) {
+    const nameWidth = Math.max(...SCENARIOS.map(s => s.name.length)) + 1
     for (const s of SCENARIOS) {
       const where = s.scale === true ? 'scale (--scale)' : Object.entries(s.in).filter(([, v]) => v).map(([k]) => k).join(', ') || 'only with --only'
-      console.log(`${s.name.padEnd(16)} ${`bench/${s.file.replace(/\.js$/, '.ts')}`.padEnd(36)} ${where}${s.external === true ? ' (external, when built)' : ''}`)
+      console.log(`${s.name.padEnd(nameWidth)} ${`bench/${s.file.replace(/\.js$/, '.ts')}`.padEnd(40)} ${where}${s.external === true ? ' (external, when built)' : ''}`)
     }
     return
   }
