@@ -44,7 +44,7 @@ export const SCENARIOS: ScenarioSpec[] = [
   { name: 'groups', file: 'groups.js', in: { full: true, quick: true, tiny: false }, external: true, timeout: T(600, 120, 60) },
   { name: 'browser', file: 'browser.js', in: { full: true, quick: true, tiny: false }, external: true, timeout: T(600, 120, 60) },
   { name: 'partitions-1000', file: 'scenarios/partitions-1000.js', in: { full: false, quick: false, tiny: false }, scale: true, timeout: T(600, 120, 60) },
-  { name: 'tailing-consumers', file: 'scenarios/tailing-consumers.js', in: { full: false, quick: false, tiny: false }, scale: true, timeout: T(600, 180, 60) },
+  { name: 'tailing-consumers', file: 'scenarios/tailing-consumers.js', in: { full: false, quick: false, tiny: false }, scale: true, timeout: T(900, 180, 60) },
   { name: 'mqtt-connections', file: 'scenarios/mqtt-connections.js', in: { full: false, quick: false, tiny: false }, scale: true, timeout: T(900, 300, 120) },
   { name: 'big-log', file: 'scenarios/big-log.js', in: { full: false, quick: false, tiny: false }, scale: true, timeout: T(1800, 300, 60) },
 ]
