@@ -25,22 +25,9 @@ import { SlowReaderError, SpoolError } from '../../protocol/errors.js'
 import type { Caller } from '../security/principal.js'
 import { longPolls } from './deadline-wheel.js'
 import { countRecords, type PartitionService } from './partitions.js'
+import type { ResponseRoom } from './response-room.js'
 
-/**
- * Bytes of response data a connection may hold: its maxQueuedBytes minus what waits to be
- * written minus what its fetches are reading. A fetch reads at most what is available and
- * reserves it while it reads; a client that pipelines many large fetches without reading
- * cannot make the broker read (allocate) more than the limit for it.
- */
-export interface ResponseRoom {
-  /** The connection's maxQueuedBytes. */
-  readonly limit: number
-  available (): number
-  /** Response bytes written but not yet taken by the peer. */
-  queued (): number
-  reserve (bytes: number): void
-  release (bytes: number): void
-}
+export type { ResponseRoom } from './response-room.js'
 
 export interface FetchPartition {
   readonly topic: string
@@ -103,7 +90,8 @@ export interface FetchContext {
   readonly meter?: FetchMeter
 }
 
-type Pass = Omit<FetchResult, 'throttleTimeMs'> & { anyError: boolean, redirected: boolean }
+/** One read of the request's partitions; `starved`: it had no room to read into. */
+type Pass = Omit<FetchResult, 'throttleTimeMs'> & { anyError: boolean, redirected: boolean, starved: boolean }
 
 const EMPTY = new Uint8Array(0)
 
@@ -139,8 +127,11 @@ export async function fetchRecords (ctx: FetchContext, req: FetchRequest): Promi
           timedOut = true
           done()
         })
+        // Read again as soon as the reads that took the room are done (see ResponseRoom).
+        const cancelRoom = pass.starved ? ctx.room.onRelease(done) : null
         function done (): void {
           cancelTimer()
+          cancelRoom?.()
           ctx.signal.removeEventListener('abort', done)
           resolve()
         }
@@ -169,9 +160,9 @@ function metered (ctx: FetchContext, pass: Pass): FetchResult {
 async function readOnce (ctx: FetchContext, req: FetchRequest): Promise<Pass> {
   // The connection's room: what is queued for it and what its other fetches are reading
   // count against maxQueuedBytes. With no room because other fetches of this connection
-  // are reading, this pass reads nothing (the fetch answers empty or long-polls, and the
-  // client asks again); with no room because responses are not being read, the connection
-  // is a slow reader. The budget is reserved before reading, since fetches that arrive
+  // are reading, this pass reads nothing (starved: a long poll reads again when they
+  // release their room, a fetch with no wait answers empty and the client asks again);
+  // with no room because responses are not being read, the connection is a slow reader. The budget is reserved before reading, since fetches that arrive
   // together all read at once.
   const room = ctx.room.available()
   if (room <= 0 && ctx.room.queued() >= ctx.room.limit / 2) {
@@ -180,7 +171,9 @@ async function readOnce (ctx: FetchContext, req: FetchRequest): Promise<Pass> {
   const budget = Math.max(0, Math.min(req.maxBytes, Math.floor(ctx.room.limit / 2), room))
   ctx.room.reserve(budget)
   try {
-    return await readPartitions(ctx, req, budget)
+    const pass = await readPartitions(ctx, req, budget)
+    pass.starved = budget === 0 && req.maxBytes > 0
+    return pass
   } finally {
     ctx.room.release(budget)
   }
@@ -229,5 +222,5 @@ async function readPartitions (ctx: FetchContext, req: FetchRequest, budget: num
       partitions.push({ topic: p.topic, partition: p.partition, error: err, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: EMPTY, preferredReadReplica: -1 })
     }
   }
-  return { partitions, records, bytes, anyError, redirected }
+  return { partitions, records, bytes, anyError, redirected, starved: false }
 }

@@ -61,3 +61,34 @@ t.test('a consumer that sets maxWaitMs keeps it while idle', async t => {
   await consumer.close()
   await running
 })
+
+t.test('many caught-up consumers on one connection all get records appended at once', async t => {
+  // 24 consumers share one Client (one connection). Their parked fetches are woken by one
+  // Produce that appends to all 24 topics; only a few of them find room to read at once
+  // (each may read maxBytes, 16 MiB, of the connection's 64 MiB), and the others must read
+  // when that room is released — not sleep through the record until their 10 s idle poll ends.
+  const n = 24
+  const topics = Array.from({ length: n }, (_, i) => `idle-many-${i}`)
+  await admin.admin().createTopics(topics.map(topic => ({ topic, partitions: 1 })))
+  const client = new Client({ brokers: [broker.address], clientId: 'idle-many' })
+  t.teardown(() => client.close())
+  const seen = new Array<number>(n).fill(0)
+  const runs: Array<Promise<void>> = []
+  const consumers = []
+  for (let i = 0; i < n; i++) {
+    const consumer = client.consumer()
+    await consumer.assign({ topic: topics[i]! })
+    consumers.push(consumer)
+    runs.push(consumer.run({ eachMessage: () => { seen[i]!++ } }))
+  }
+  // Past every consumer's first empty answer: all are parked in their idle poll.
+  await sleep(1500)
+  const linger = client.producer({ acks: 1, lingerMs: 50 })
+  await Promise.all(topics.map(topic => linger.send({ topic, messages: [{ value: 'x' }] })))
+  const started = Date.now()
+  // Bounded well below the 10 s idle poll a starved fetch used to sleep through.
+  await waitFor(() => seen.every(s => s === 1), 5000, `a record seen by all ${n} consumers`)
+  t.pass(`all ${n} consumers saw their record ${Date.now() - started} ms after it was acknowledged`)
+  await Promise.all(consumers.map(c => c.close()))
+  await Promise.all(runs)
+})

@@ -44,7 +44,7 @@ import type { ByteChannel } from '../../network/channel.js'
 import type { Connection, ProtocolSession, WireProtocol } from '../../network/connection.js'
 import { RequestPipeline, type Answer } from '../../network/request-pipeline.js'
 import type { Principal } from '../../security/principal.js'
-import type { ResponseRoom } from '../../services/fetch.js'
+import { ConnectionRoom, type ResponseRoom } from '../../services/response-room.js'
 import type { KafkaAdvertised, KafkaRequestContext, KafkaSaslState, KafkaSessionControl, RawTokenHandler } from './context.js'
 import type { KafkaDispatcher, ParsedKafkaRequest } from './dispatcher.js'
 import { errorResponse } from './error-responses.js'
@@ -117,7 +117,6 @@ class KafkaSession implements ProtocolSession, KafkaSessionControl {
   #authenticated: boolean
   #rawTokens: RawTokenHandler | null = null
   #deadline: NodeJS.Timeout | null = null
-  #reserved = 0
 
   constructor (conn: Connection, limits: KafkaLimits, dispatcher: KafkaDispatcher, authentication: KafkaAuthentication | null, advertised: KafkaAdvertised) {
     this.#conn = conn
@@ -134,13 +133,7 @@ class KafkaSession implements ProtocolSession, KafkaSessionControl {
       if (total < MIN_REQUEST_BYTES && this.#rawTokens === null) throw new MalformedFrameError(`frame of ${total} bytes is shorter than a request header`)
       return total
     }
-    this.#room = {
-      limit: limits.maxQueuedBytes,
-      available: () => limits.maxQueuedBytes - conn.queuedBytes - this.#reserved,
-      queued: () => conn.queuedBytes,
-      reserve: bytes => { this.#reserved += bytes },
-      release: bytes => { this.#reserved = Math.max(0, this.#reserved - bytes) },
-    }
+    this.#room = new ConnectionRoom(limits.maxQueuedBytes, () => conn.queuedBytes)
     const encodeError = (frame: KafkaFrame, err: SpoolError): Answer => {
       const request = 'token' in frame ? null : frame.request
       const body = request === null ? null : errorResponse(request, kafkaErrorCodeOf(err), err.message)

@@ -34,7 +34,7 @@ import type { AuthExchange, Authenticator } from '../../security/authenticator.j
 import type { ByteChannel } from '../../network/channel.js'
 import type { Connection, ProtocolSession, WireProtocol } from '../../network/connection.js'
 import { RequestPipeline } from '../../network/request-pipeline.js'
-import type { ResponseRoom } from '../../services/fetch.js'
+import { ConnectionRoom, type ResponseRoom } from '../../services/response-room.js'
 
 export interface RequestContext {
   readonly connection: Connection
@@ -102,7 +102,6 @@ class NativeSession implements ProtocolSession {
   readonly maxHeaderBytes = 4
   readonly #conn: Connection
   readonly #pipeline: RequestPipeline<RequestFrame>
-  #reserved = 0
   readonly #room: ResponseRoom
   readonly #limits: NativeLimits
   readonly #sasl: SaslState = { mechanism: null, exchange: null }
@@ -117,13 +116,7 @@ class NativeSession implements ProtocolSession {
     this.#gated = auth?.required === true && !conn.isAuthenticated
     if (this.#gated) conn.idleTimeoutMs = auth!.timeoutMs
     this.frameSize = (bytes: Uint8Array, pos: number, end: number): number => this.#ungated() ? full(bytes, pos, end) : small(bytes, pos, end)
-    this.#room = {
-      limit: limits.maxQueuedBytes,
-      available: () => limits.maxQueuedBytes - conn.queuedBytes - this.#reserved,
-      queued: () => conn.queuedBytes,
-      reserve: bytes => { this.#reserved += bytes },
-      release: bytes => { this.#reserved = Math.max(0, this.#reserved - bytes) },
-    }
+    this.#room = new ConnectionRoom(limits.maxQueuedBytes, () => conn.queuedBytes)
     this.#pipeline = new RequestPipeline<RequestFrame>(conn, {
       codec: {
         ordering: 'any',
