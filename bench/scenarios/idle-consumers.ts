@@ -5,9 +5,9 @@
  *   node dist/bench/scenarios/idle-consumers.js [--quick|--tiny] [--consumers N] [--json out.json]
  *
  * N SDK consumers (1,000 in a full run), each its own Client and connection, tail one
- * partition of one topic from its end with the default fetch settings (long polls of
- * maxWaitMs 500). Measured:
- *   - broker CPU while they are all idle (10 s; % of one core), and per second per consumer;
+ * partition of one topic from its end with the default fetch settings (long polls of 500 ms,
+ * 10 s once caught up). Measured:
+ *   - broker CPU while they are all idle (20 s, two idle polls; % of one core), and per second per consumer;
  *   - then 5 times, one record produced: the time until each consumer saw it (p50, p99, max
  *     over every consumer and round).
  * The consumers and the producer run in this process; the broker is its own process.
@@ -28,9 +28,9 @@ const ROUNDS = 5
 await runMain(async () => {
   const args = parseArgs()
   const n = numberArg(args, 'consumers', bySize(args.mode, { full: 1000, quick: 200, tiny: 20 }))
-  const idleSeconds = bySize(args.mode, { full: 10, quick: 5, tiny: 1 })
+  const idleSeconds = bySize(args.mode, { full: 20, quick: 5, tiny: 1 })
   const rec = new Recorder('idle-consumers', 'Idle consumers: broker CPU of caught-up consumers, and a new record reaching all of them',
-    `${n.toLocaleString('en-US')} SDK consumers, one connection each, tail one partition with the default long polls (maxWaitMs 500); broker CPU over ${idleSeconds} s of no traffic, then ${ROUNDS} single records.`)
+    `${n.toLocaleString('en-US')} SDK consumers, one connection each, tail one partition with the SDK's default long polls (500 ms, 10 s once caught up); broker CPU over ${idleSeconds} s of no traffic, then ${ROUNDS} single records.`)
   rec.config({ consumers: n, idleSeconds, rounds: ROUNDS })
   const dir = tempDir('idle-consumers', args.tmp)
   const broker = await startSpool({ dataDir: `${dir}/spool` })
