@@ -27,8 +27,6 @@ import { longPolls } from './deadline-wheel.js'
 import { countRecords, type PartitionService } from './partitions.js'
 import type { ResponseRoom } from './response-room.js'
 
-export type { ResponseRoom } from './response-room.js'
-
 export interface FetchPartition {
   readonly topic: string
   readonly partition: number
@@ -162,8 +160,9 @@ async function readOnce (ctx: FetchContext, req: FetchRequest): Promise<Pass> {
   // count against maxQueuedBytes. With no room because other fetches of this connection
   // are reading, this pass reads nothing (starved: a long poll reads again when they
   // release their room, a fetch with no wait answers empty and the client asks again);
-  // with no room because responses are not being read, the connection is a slow reader. The budget is reserved before reading, since fetches that arrive
-  // together all read at once.
+  // with no room because responses are not being read, the connection is a slow reader.
+  // The budget is reserved before reading, since fetches that arrive together all read at
+  // once.
   const room = ctx.room.available()
   if (room <= 0 && ctx.room.queued() >= ctx.room.limit / 2) {
     throw new SlowReaderError(`${ctx.room.queued()} response bytes queued and no room for more fetch data (maxQueuedBytes ${ctx.room.limit})`)
