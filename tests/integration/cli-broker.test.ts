@@ -72,10 +72,13 @@ t.test('`spool tail` waits out a broker restart (kill -9, start again on the sam
   t.equal(await create.exited, 0)
   const tail = spawnSpool(t, ['--broker', broker, 'tail', 'follow'])
   // The tail reads from the end: produce only once its first fetch is parked in the broker.
-  await pollFor('the tail to fetch', () => requestCount(first.ports.http, 'Fetch'), n => n > 0)
+  await pollFor('the tail to fetch', () => requestCount(first.ports.http, 'Fetch'), n => {
+    if (tail.child.exitCode !== null) throw new Error(`spool tail exited ${tail.child.exitCode}: ${tail.stderr()}`)
+    return n > 0
+  }, 30_000)
   const one = spawnSpool(t, ['--broker', broker, 'produce', 'follow'], { input: 'before\n' })
   t.equal(await one.exited, 0)
-  await waitFor(() => tail.stdout().includes('before'), 10_000, 'the first line')
+  await waitFor(() => tail.stdout().includes('before'), 30_000, 'the first line')
   first.child.kill('SIGKILL')
   await first.exited
   await new Promise(resolve => setTimeout(resolve, 1500))

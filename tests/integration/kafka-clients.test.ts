@@ -275,7 +275,7 @@ t.test('kill -9 of the broker under a kafkajs idempotent producer and a librdkaf
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   await producer.connect()
   t.teardown(() => producer.disconnect())
-  const consumer = startProgram(t, 'kcat', ['-E', '-b', b, '-G', 'crash-g', '-o', 'beginning', '-q', '-u', '-f', '%s\n', '-X', 'session.timeout.ms=10000', '-X', 'heartbeat.interval.ms=500', '-X', 'auto.commit.interval.ms=200', '-X', 'reconnect.backoff.max.ms=500', 'crash'], { timeoutMs: 180_000 })
+  const consumer = startProgram(t, 'kcat', ['-E', '-b', b, '-G', 'crash-g', '-o', 'beginning', '-q', '-u', '-f', '%s\n', '-X', 'session.timeout.ms=30000', '-X', 'heartbeat.interval.ms=500', '-X', 'auto.commit.interval.ms=200', '-X', 'reconnect.backoff.max.ms=500', 'crash'], { timeoutMs: 180_000 })
   const acked: string[] = []
   let stop = false
   const sending = (async () => {

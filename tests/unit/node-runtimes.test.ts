@@ -8,9 +8,10 @@
 //     known to differ: a refused connection (Node 22's global WebSocket fires `error` and
 //     never `close`), a refused handshake (only `ws` reports the HTTP status), the headers
 //     of the handshake (no Origin), and backpressure through bufferedAmount;
-//   - package.json `engines`, the README's table and .ci/run's pinned versions agree, and
+//   - package.json `engines`, the README's table and .ci/run's pinned versions agree (and the
+//     integration files .ci/run runs on Node 24 exist), and
 //     this runtime is inside `engines`.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { isNativeAccelerationEnabled } from 'msgpackr'
@@ -190,9 +191,14 @@ t.test('package.json engines, the README table and .ci/run name the same Node ve
   const engines = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { engines: { node: string } }).engines.node
   t.ok(satisfiesCaretRanges(engines, process.version), `this runtime (${process.version}) is inside engines "${engines}"`)
   const ciRun = readFileSync(new URL('.ci/run', root), 'utf8')
-  const pinned = [...ciRun.matchAll(/^NODE_(?:FULL|UNIT)=(\d+\.\d+\.\d+)/gm)].map(m => m[1]!)
+  const pinned = [...ciRun.matchAll(/^NODE_(?:LTS|MAINT)=(\d+\.\d+\.\d+)/gm)].map(m => m[1]!)
   t.equal(pinned.length, 2, '.ci/run pins two extra runtimes')
   for (const v of pinned) t.ok(satisfiesCaretRanges(engines, v), `.ci/run's ${v} is inside engines`)
+  // The integration files run again on Node 24 exist (a renamed one would fail that run only
+  // on CI, after the full suite).
+  const ltsFiles = (ciRun.match(/^NODE_LTS_FILES="([^"]*)"/m)?.[1] ?? '').split(/\s+/).filter(f => f !== '')
+  t.ok(ltsFiles.length > 10, `.ci/run names the integration files Node 24 runs (${ltsFiles.length})`)
+  for (const f of ltsFiles) t.ok(existsSync(new URL(`tests/integration/${f}.test.ts`, root)), `tests/integration/${f}.test.ts exists`)
 
   const readme = readFileSync(new URL('README.md', root), 'utf8')
   const section = readme.split(/^## Node\.js versions\s*$/m)[1]?.split(/^## /m)[0] ?? ''
