@@ -278,6 +278,7 @@ export class Broker {
         authentication: security.required ? kafkaAuthentication(AUTH_TIMEOUT_MS) : null,
         authenticator: security.authenticator,
         acls: security.authorizer instanceof AclAuthorizer ? security.authorizer : null,
+        quotas,
       })
       let mqtt: MqttGateway | null = null
       let mqttWire: WireProtocol | null = null

@@ -12,6 +12,7 @@ import type { BrokerConfig } from '../../config/settings.js'
 import type { GroupAccess } from '../../groups/group-access.js'
 import type { WireProtocol } from '../../network/connection.js'
 import type { BrokerMetrics } from '../../observability/metrics.js'
+import type { QuotaManager } from '../../quotas/quota-manager.js'
 import type { Authenticator } from '../../security/authenticator.js'
 import type { AccessPolicy } from '../../services/access.js'
 import type { ClusterView } from '../../services/cluster-view.js'
@@ -21,6 +22,7 @@ import type { TopicService } from '../../services/topics.js'
 import { registerAclHandlers, type AclAdmin } from './acls.js'
 import type { KafkaAdvertised, KafkaContext } from './context.js'
 import { KafkaDispatcher } from './dispatcher.js'
+import { registerKafkaQuotaHandlers } from './quotas.js'
 import { registerKafkaHandlers } from './register.js'
 import { registerSaslHandlers } from './sasl.js'
 import { kafkaProtocol, type KafkaAuthentication } from './wire.js'
@@ -46,6 +48,8 @@ export interface KafkaFrontEndOptions {
   authenticator?: Authenticator | null
   /** CreateAcls, DescribeAcls and DeleteAcls change and read these ACLs (null: SECURITY_DISABLED). */
   acls?: AclAdmin | null
+  /** DescribeClientQuotas and AlterClientQuotas read and change these quotas (absent: not served). */
+  quotas?: QuotaManager | null
 }
 
 /** One Kafka listener's protocol and its advertised address. */
@@ -82,6 +86,7 @@ export function kafkaFrontEnd (o: KafkaFrontEndOptions): KafkaFrontEnd {
   registerKafkaHandlers(dispatcher, ctx)
   if (o.authenticator != null) registerSaslHandlers(dispatcher, { authenticator: o.authenticator, logger, now: o.now })
   registerAclHandlers(dispatcher, ctx, o.acls ?? null)
+  if (o.quotas != null) registerKafkaQuotaHandlers(dispatcher, ctx, o.quotas)
   const wires = new Map<boolean, KafkaListenerWire>()
   return {
     dispatcher,
