@@ -214,7 +214,8 @@ t.test('in a terminal (tmux 80×24): draws, sorts, aggregates, filters; q and Ct
       tmux('send-keys', '-t', 'top', '/', 'b', 'i', 'l', 'l')
       await until('the filter as it is typed', l => /^filter: bill_/.test(l[2] ?? ''))
       tmux('send-keys', '-t', 'top', 'Enter')
-      const filtered = await until('only billing left', l => /^billing\s/.test(l[4] ?? '') && (l[5] ?? '').trim() === '')
+      // The list is filtered while the filter is typed: wait for the screen drawn after Enter.
+      const filtered = await until('Enter to keep the filter, only billing left', l => !/^filter:/.test(l[2] ?? '') && /^billing\s/.test(l[4] ?? '') && (l[5] ?? '').trim() === '')
       t.match(filtered[2]!, /^filter "bill"/, 'the filter stays in sight')
       tmux('send-keys', '-t', 'top', 'Escape')
       await until('Esc clears the filter', l => /^replayer\s/.test(l[4] ?? ''))
