@@ -81,7 +81,7 @@ import { EgressWatch } from './quotas/egress.js'
 import { ClusterQuotaStore, rawQuotaDocument } from './quotas/cluster-quotas.js'
 import { QuotaManager } from './quotas/quota-manager.js'
 import { QuotaStore } from './quotas/quota-store.js'
-import { singleBrokerView } from './services/cluster-view.js'
+import { singleBrokerView, type HostPort } from './services/cluster-view.js'
 import { PartitionService } from './services/partitions.js'
 import { FileBlockSource, ProducerIdService } from './services/producer-ids.js'
 import { TopicService } from './services/topics.js'
@@ -265,7 +265,9 @@ export class Broker {
       // Protocol front-ends.
       const advertised = { host: config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host, port: 0 }
       const dispatcher = new Dispatcher(metrics)
-      const view = cluster?.view ?? singleBrokerView({ clusterId: config.clusterId, nodeId: config.nodeId, listeners: () => ({ native: advertised }), partitionCount: name => topics.partitionCount(name) })
+      // A single broker's Metadata names its own native listeners (filled in once bound): the TLS one to TLS clients.
+      const ownListeners: { native?: HostPort, nativeTls?: HostPort } = {}
+      const view = cluster?.view ?? singleBrokerView({ clusterId: config.clusterId, nodeId: config.nodeId, listeners: () => ownListeners, partitionCount: name => topics.partitionCount(name) })
       registerHandlers(dispatcher, { config, topics, partitions, producerIds, logger, metrics, advertised, access, cluster: view, replication: cluster?.endpoints ?? null, clusterAdmin: cluster?.admin ?? null, now })
       registerGroupHandlers(dispatcher, groupAccess, view)
       const nativeAuth: NativeAuth = { required: security.required, authenticator: security.authenticator, timeoutMs: AUTH_TIMEOUT_MS }
@@ -367,6 +369,8 @@ export class Broker {
         kafkaListener?.bound(listener.port)
       }
       advertised.port = ports.native ?? ports.nativeTls ?? 0
+      if (ports.native !== null) ownListeners.native = { host: advertised.host, port: ports.native }
+      if (ports.nativeTls !== null) ownListeners.nativeTls = { host: advertised.host, port: ports.nativeTls }
       if (cluster !== null && clusterQuotas !== null) {
         await joinCluster(cluster, config, ports, advertised.host, groups, mqtt, security, clusterQuotas)
         clusterJoined.done = true
@@ -411,7 +415,7 @@ export class Broker {
  */
 async function joinCluster (cluster: ClusterNode, config: BrokerConfig, ports: BrokerPorts, host: string, groups: GroupCoordinator, mqtt: MqttGateway | null, security: BrokerSecurity, quotas: ClusterQuotaStore): Promise<void> {
   const bound: Partial<Record<ListenerProtocol, { host: string, port: number }>> = {}
-  for (const protocol of ['native', 'mqtt', 'http'] as const) {
+  for (const protocol of ['native', 'nativeTls', 'mqtt', 'http'] as const) {
     const port = ports[protocol]
     if (port !== null) bound[protocol] = { host, port }
   }

@@ -31,6 +31,7 @@ import { GroupLeadership } from './group-leadership.js'
 import type { GroupCoordinator } from '../groups/coordinator.js'
 import { authenticatePeer, loadInterBrokerCredentials, type InterBrokerCredentials } from './peer-auth.js'
 import { PeerPool } from './peer-client.js'
+import { loadPeerTls } from './peer-tls.js'
 import { ReplicaManager } from './replica-manager.js'
 import { serveOffsetForLeaderEpoch, serveReplicaFetch } from './replica-serving.js'
 import { LISTENER_PROTOCOLS, parseHostPort, type ClusterSettingsInput, type HostPort, type ListenerProtocol } from './settings.js'
@@ -69,8 +70,14 @@ export class ClusterNode {
     this.#logger = logger
     const interBroker = config.auth ? loadInterBrokerCredentials(config) : null
     this.interBroker = interBroker
+    // With inter-broker TLS, peers are reached on their native TLS listeners only (peer-tls.ts).
+    const peerTls = loadPeerTls(config)
     this.#peers = new PeerPool({
-      addressOf: id => this.#agent?.metadata.brokers.get(id)?.listeners.native,
+      addressOf: id => {
+        const listeners = this.#agent?.metadata.brokers.get(id)?.listeners
+        return peerTls === null ? listeners?.native : listeners?.nativeTls
+      },
+      tls: peerTls,
       clientId: `spool-broker-${config.nodeId}`,
       connectTimeoutMs: PEER_CONNECT_TIMEOUT_MS,
       logger,

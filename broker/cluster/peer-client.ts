@@ -15,12 +15,14 @@
  */
 
 import net from 'node:net'
+import tls, { type ConnectionOptions } from 'node:tls'
 import type { Logger } from 'pino'
 import { ConnectionError, MalformedFrameError, RequestTimedOutError, SpoolError, errorFromCode } from '../../protocol/errors.js'
 import { APIS, type ApiName, type RequestOf, type ResponseOf } from '../../protocol/native/api-keys.js'
 import {
   FrameDecoder, NOTICE_CORRELATION_ID, decodeBody, encodeClientId, encodeRequestFrame, parseResponseFrame,
 } from '../../protocol/native/frame.js'
+import type { PeerTls } from './peer-tls.js'
 
 /** Largest response a peer may send (a replica fetch of maxBytes plus headers). */
 const MAX_RESPONSE_FRAME_BYTES = 256 * 1024 * 1024
@@ -59,23 +61,29 @@ export class PeerConnection {
     socket.on('close', () => this.#close(null))
   }
 
-  /** Connects to host:port within `timeoutMs`; ConnectionError otherwise. */
-  static open (host: string, port: number, clientId: string, timeoutMs: number): Promise<PeerConnection> {
+  /**
+   * Connects to host:port within `timeoutMs` — over TLS with `tls` (peer-tls.ts: the peer's
+   * certificate is checked against the CA and `host`) — ConnectionError otherwise.
+   */
+  static open (host: string, port: number, clientId: string, timeoutMs: number, tlsOptions: ConnectionOptions | null = null): Promise<PeerConnection> {
     const address = `${host}:${port}`
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port, noDelay: true })
+      const socket = tlsOptions === null
+        ? net.connect({ host, port, noDelay: true })
+        : tls.connect({ ...tlsOptions, host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}) }).setNoDelay(true)
       const timer = setTimeout(() => {
         socket.destroy()
         reject(new ConnectionError(`connecting to broker ${address} timed out after ${timeoutMs} ms`))
       }, timeoutMs)
-      socket.once('connect', () => {
+      socket.once(tlsOptions === null ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer)
         socket.removeAllListeners('error')
         resolve(new PeerConnection(address, socket, clientId))
       })
       socket.once('error', err => {
         clearTimeout(timer)
-        reject(new ConnectionError(`cannot connect to broker ${address}: ${err.message}`, { cause: err }))
+        const what = tlsOptions === null ? 'cannot connect to broker' : 'cannot open a TLS connection to broker'
+        reject(new ConnectionError(`${what} ${address}: ${err.message}`, { cause: err }))
       })
     })
   }
@@ -182,6 +190,15 @@ function topError (raw: unknown): SpoolError | null {
 }
 
 /** Where a broker's native listener is, by node id (from the cluster metadata). */
+/** Socket errors that say the peer is down or unreachable, not that TLS failed. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED'])
+
+/** The TLS (or certificate) error code under a failed peer connection, else null. */
+function tlsFailureCode (err: unknown): string | null {
+  const code = ((err as Error).cause as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' && !NETWORK_CODES.has(code) ? code : null
+}
+
 export type PeerAddressOf = (nodeId: number) => { host: string, port: number } | undefined
 
 /**
@@ -194,8 +211,11 @@ export class PeerPool {
   readonly #connectTimeoutMs: number
   readonly #logger: Logger
   readonly #authenticate: ((connection: PeerConnection) => Promise<void>) | null
+  readonly #tls: PeerTls | null
   /** The last authentication error code per peer, while it keeps failing. */
   readonly #authFailures = new Map<number, string>()
+  /** The last TLS failure code per peer, while it keeps failing. */
+  readonly #tlsFailures = new Map<number, string>()
   readonly #connections = new Map<number, { address: string, connection: Promise<PeerConnection> }>()
   #closed = false
 
@@ -204,9 +224,10 @@ export class PeerPool {
    * connection before it is handed out; when it rejects the connection is closed and the
    * request that asked for it fails with that error.
    */
-  constructor (options: { addressOf: PeerAddressOf, clientId: string, connectTimeoutMs: number, logger: Logger, authenticate?: (connection: PeerConnection) => Promise<void> }) {
+  constructor (options: { addressOf: PeerAddressOf, clientId: string, connectTimeoutMs: number, logger: Logger, authenticate?: (connection: PeerConnection) => Promise<void>, tls?: PeerTls | null }) {
     this.#addressOf = options.addressOf
     this.#authenticate = options.authenticate ?? null
+    this.#tls = options.tls ?? null
     this.#clientId = options.clientId
     this.#connectTimeoutMs = options.connectTimeoutMs
     this.#logger = options.logger
@@ -216,13 +237,23 @@ export class PeerPool {
   connection (nodeId: number): Promise<PeerConnection> {
     if (this.#closed) return Promise.reject(new ConnectionError('the broker is shutting down'))
     const hp = this.#addressOf(nodeId)
-    if (hp === undefined) return Promise.reject(new ConnectionError(`broker ${nodeId} is not registered in the cluster`))
+    if (hp === undefined) {
+      return Promise.reject(new ConnectionError(this.#tls === null
+        ? `broker ${nodeId} is not registered in the cluster`
+        : `broker ${nodeId} has no native TLS listener registered in the cluster (inter-broker TLS is on: every broker needs --tls-port)`))
+    }
     const address = `${hp.host}:${hp.port}`
     const existing = this.#connections.get(nodeId)
     if (existing !== undefined && existing.address === address) return existing.connection
     if (existing !== undefined) void existing.connection.then(c => c.close(), () => {})
     const authenticate = this.#authenticate
-    const opened = PeerConnection.open(hp.host, hp.port, this.#clientId, this.#connectTimeoutMs)
+    let tlsOptions: ConnectionOptions | null = null
+    try {
+      tlsOptions = this.#tls?.options() ?? null
+    } catch (err) {
+      return Promise.reject(new ConnectionError(`inter-broker TLS files cannot be read: ${(err as Error).message}`, { cause: err }))
+    }
+    const opened = PeerConnection.open(hp.host, hp.port, this.#clientId, this.#connectTimeoutMs, tlsOptions)
     const connection = authenticate === null
       ? opened
       : opened.then(async c => {
@@ -240,6 +271,7 @@ export class PeerPool {
         if (this.#authFailures.delete(nodeId)) this.#logger.info({ nodeId, address }, 'authenticated to peer broker again')
         return c
       })
+    void connection.then(() => { if (this.#tlsFailures.delete(nodeId)) this.#logger.info({ nodeId, address }, 'TLS connection to peer broker works again') }, () => {})
     const entry = { address, connection }
     this.#connections.set(nodeId, entry)
     connection.then(c => {
@@ -247,7 +279,15 @@ export class PeerPool {
       c.onClose(() => { if (this.#connections.get(nodeId) === entry) this.#connections.delete(nodeId) })
     }, err => {
       if (this.#connections.get(nodeId) === entry) this.#connections.delete(nodeId)
-      this.#logger.debug({ nodeId, address, err: (err as Error).message }, 'peer connection failed')
+      const tlsCode = this.#tls === null ? null : tlsFailureCode(err)
+      if (tlsCode !== null && this.#tlsFailures.get(nodeId) !== tlsCode) {
+        // A certificate the peer does not accept, or one this broker does not: a
+        // misconfiguration, said once per peer and code (the fetcher retries every second or so).
+        this.#tlsFailures.set(nodeId, tlsCode)
+        this.#logger.warn({ nodeId, address, code: tlsCode, err: (err as Error).message }, 'TLS connection to peer broker failed')
+      } else {
+        this.#logger.debug({ nodeId, address, err: (err as Error).message }, 'peer connection failed')
+      }
     })
     return connection
   }

@@ -16,9 +16,9 @@
 
 import { InvalidConfigError } from '../../protocol/errors.js'
 
-/** A broker's listeners others reach it on; `kafkaTls` is the Kafka listener over TLS. */
-export type ListenerProtocol = 'native' | 'kafka' | 'kafkaTls' | 'mqtt' | 'http'
-export const LISTENER_PROTOCOLS: readonly ListenerProtocol[] = ['native', 'kafka', 'kafkaTls', 'mqtt', 'http']
+/** A broker's listeners others reach it on; `nativeTls` and `kafkaTls` are the native and Kafka listeners over TLS. */
+export type ListenerProtocol = 'native' | 'nativeTls' | 'kafka' | 'kafkaTls' | 'mqtt' | 'http'
+export const LISTENER_PROTOCOLS: readonly ListenerProtocol[] = ['native', 'nativeTls', 'kafka', 'kafkaTls', 'mqtt', 'http']
 
 export interface HostPort { host: string, port: number }
 
@@ -83,7 +83,7 @@ export const CLUSTER_SETTING_DOCS: Record<keyof ClusterSettings, string> = {
   clusterId: 'Cluster id; brokers with the same id and etcd form one cluster',
   nodeId: 'This broker\'s node id, unique among live brokers of the cluster',
   rack: 'Rack or zone of this broker; replicas of a partition are spread over racks',
-  advertisedListeners: 'host:port per protocol (native, kafka, kafkaTls, mqtt, http) that others use to reach this broker',
+  advertisedListeners: 'host:port per protocol (native, nativeTls, kafka, kafkaTls, mqtt, http) that others use to reach this broker',
   etcdEndpoints: 'etcd client URLs (http:// or https://)',
   etcdTls: 'CA file, and client certificate and key files, for etcd over TLS',
   etcdUsername: 'etcd user (with etcdPassword) when etcd has authentication on',

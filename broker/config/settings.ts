@@ -112,10 +112,12 @@ export const SETTINGS = {
   interBrokerUser: s<string | null>('string', null, 'With --auth in cluster mode: the user this broker authenticates as to the other brokers (replica fetch, forwarded appends); a super user, exempt from quotas, created in the cluster on first start if absent'),
   interBrokerPasswordFile: s<string | null>('string', null, 'With --auth in cluster mode: file whose first line is interBrokerUser\'s password (every broker of the cluster gives the same)'),
   interBrokerSaslMechanism: s<string>('string', 'SCRAM-SHA-512', 'SASL mechanism of inter-broker connections: SCRAM-SHA-512 or SCRAM-SHA-256'),
+  interBrokerTls: s<boolean>('bool', false, 'Cluster mode: brokers reach each other (replica fetch, forwarded appends) only on their native TLS listeners (every broker needs --tls-port), checking the peer\'s certificate against interBrokerCaFile and presenting tlsCertFile'),
+  interBrokerCaFile: s<string | null>('string', null, 'With interBrokerTls: PEM CA bundle the other brokers\' certificates must chain to (default tlsCaFile, else the system CAs)'),
   clusterKeyPrefix: s<string | null>('string', null, 'Root of this cluster\'s keys in etcd (default /spool/<clusterId>)'),
   leaseTtlMs: s<number>('int', 3000, 'Session timeout: a broker that stops renewing its etcd lease this long is dead and its partitions move (whole seconds)'),
   rack: s<string | null>('string', null, 'Rack or zone of this broker: replicas are spread over racks; consumers in a rack may read from its replicas'),
-  advertisedListeners: s<string[] | null>('list', null, 'protocol=host:port per listener (native, kafka, kafkaTls, mqtt, http) as other brokers and clients reach this broker; default --host and the bound ports (the Kafka ones: kafkaAdvertisedListener, kafkaTlsAdvertisedListener)'),
+  advertisedListeners: s<string[] | null>('list', null, 'protocol=host:port per listener (native, nativeTls, kafka, kafkaTls, mqtt, http) as other brokers and clients reach this broker; default --host and the bound ports (the Kafka ones: kafkaAdvertisedListener, kafkaTlsAdvertisedListener)'),
   replicaLagTimeMs: s<number>('int', 10_000, 'A follower not caught up with its leader for this long leaves the in-sync replicas'),
   minInsyncReplicas: s<number>('int', 1, 'acks=all writes need at least this many in-sync replicas (NOT_ENOUGH_REPLICAS otherwise)'),
   uncleanLeaderElection: s<boolean>('bool', false, 'Elect an out-of-sync replica when no in-sync one is alive (acknowledged records may be lost)'),
@@ -266,6 +268,12 @@ function validateClusterSettings (config: BrokerConfig): void {
     if (config.interBrokerPasswordFile === null || config.interBrokerPasswordFile === '') {
       throw new InvalidConfigError('--auth in cluster mode needs --inter-broker-password-file (the file holding --inter-broker-user\'s password)')
     }
+  }
+  if (config.interBrokerTls) {
+    if (config.etcdEndpoints === null) throw new InvalidConfigError('interBrokerTls is a cluster setting: give --etcd-endpoints too')
+    if (config.tlsPort === null) throw new InvalidConfigError('interBrokerTls needs --tls-port: the other brokers reach this one on its native TLS listener')
+  } else if (config.interBrokerCaFile !== null) {
+    throw new InvalidConfigError('interBrokerCaFile applies with --inter-broker-tls only')
   }
   for (const k of ['leaseTtlMs', 'replicaLagTimeMs', 'minInsyncReplicas', 'defaultReplicationFactor'] as const) {
     if (config[k] <= 0) throw new InvalidConfigError(`${k} must be positive (got ${config[k]})`)

@@ -6,7 +6,7 @@
  * view is read from the cluster metadata (broker/cluster/cluster-view.ts).
  */
 
-export type AdvertisedProtocol = 'native' | 'kafka' | 'kafkaTls' | 'mqtt' | 'http'
+export type AdvertisedProtocol = 'native' | 'nativeTls' | 'kafka' | 'kafkaTls' | 'mqtt' | 'http'
 
 export interface HostPort { host: string, port: number }
 
@@ -17,6 +17,15 @@ export interface BrokerView {
   listeners: Partial<Record<AdvertisedProtocol, HostPort>>
   /** Being drained: it gets no new replicas. */
   decommissioned: boolean
+}
+
+/**
+ * The native listener a client should be told about: the TLS one to a client on TLS, the
+ * plain one otherwise — as Kafka names each broker's listener of the kind the client came in
+ * on. A broker without that listener is not offered (never a plaintext address to a TLS client).
+ */
+export function nativeAddressOf (broker: BrokerView, encrypted: boolean): HostPort | undefined {
+  return encrypted ? broker.listeners.nativeTls : broker.listeners.native
 }
 
 export interface PartitionView {

@@ -9,14 +9,15 @@
 import { CoordinatorNotAvailableError } from '../../../protocol/errors.js'
 import type { GroupAccess } from '../../groups/group-access.js'
 import { OFFSETS_TOPIC } from '../../groups/offset-store.js'
-import type { ClusterView } from '../../services/cluster-view.js'
+import { nativeAddressOf, type ClusterView } from '../../services/cluster-view.js'
 import type { Dispatcher } from './dispatcher.js'
 
 export function registerGroupHandlers (dispatcher: Dispatcher, groups: GroupAccess, cluster: ClusterView): void {
-  dispatcher.register('FindCoordinator', req => {
+  dispatcher.register('FindCoordinator', (req, rc) => {
     const partition = groups.coordinator.coordinatorPartition(req.key)
     const leader = cluster.partitions(OFFSETS_TOPIC)?.[partition]?.leader ?? -1
-    const native = cluster.brokers().find(b => b.nodeId === leader)?.listeners.native
+    const broker = cluster.brokers().find(b => b.nodeId === leader)
+    const native = broker === undefined ? undefined : nativeAddressOf(broker, rc.connection.peer.encrypted)
     if (leader < 0 || native === undefined) throw new CoordinatorNotAvailableError(`partition ${partition} of ${OFFSETS_TOPIC}, which holds group ${req.key}, has no leader right now`)
     return { body: { nodeId: leader, host: native.host, port: native.port } }
   })

@@ -7,6 +7,7 @@
 import { ERROR_TABLE, SpoolError, UnknownServerError } from '../../../protocol/errors.js'
 import type { RequestOf, ResponseOf } from '../../../protocol/native/api-keys.js'
 import type { LogConfig } from '../../storage/config.js'
+import { nativeAddressOf } from '../../services/cluster-view.js'
 import type { BrokerContext } from './context.js'
 import { errorFields } from './context.js'
 import type { Reply } from './dispatcher.js'
@@ -51,7 +52,7 @@ export async function metadata (ctx: BrokerContext, req: RequestOf<'Metadata'>, 
   }
   const brokers = []
   for (const b of ctx.cluster.brokers()) {
-    const native = b.listeners.native
+    const native = nativeAddressOf(b, rc.connection.peer.encrypted)
     if (native !== undefined) brokers.push({ nodeId: b.nodeId, host: native.host, port: native.port, rack: b.rack, decommissioned: b.decommissioned })
   }
   return { body: { clusterId: ctx.cluster.clusterId, controllerId: ctx.cluster.controllerId(), brokers, topics } }
