@@ -73,6 +73,7 @@ import { nativeProtocol, type NativeAuth } from './protocols/native/wire.js'
 import type { AuthThrottleOptions } from './security/auth-throttle.js'
 import { BrokerSecurity, checkExposure } from './security/broker-security.js'
 import { parseAclDocument } from './security/cluster-acls.js'
+import { rawTokenKeyDocument } from './security/cluster-token-keys.js'
 import { parseUserDocument } from './security/cluster-users.js'
 import { AclAuthorizer } from './security/authorizer.js'
 import { INTERNAL_CALLER, type Principal } from './security/principal.js'
@@ -430,6 +431,7 @@ async function joinCluster (cluster: ClusterNode, config: BrokerConfig, ports: B
     return security.bindCluster({
       users: agent.documentStore('users', parseUserDocument),
       acls: agent.documentStore('acls', parseAclDocument),
+      tokenKeys: agent.documentStore('token-keys', rawTokenKeyDocument),
       interBroker: cluster.interBroker,
     })
   })

@@ -10,13 +10,13 @@
  *                                       the controller answers), under the asker's lease
  *   P/decommissioned/<nodeId>           a broker being drained             (controller)
  *   P/producer-ids                      next free producer-id block        (any broker, CAS)
- *   P/docs/<kind>/<key>                 ACLs, quotas, users: opaque JSON   (any broker, CAS)
+ *   P/docs/<kind>/<key>                 ACLs, quotas, users, token keys: JSON (any broker, CAS)
  *
  * Topic names never hold '/', so every key parses back unambiguously.
  */
 
-export type DocumentKind = 'acls' | 'quotas' | 'users'
-export const DOCUMENT_KINDS: readonly DocumentKind[] = ['acls', 'quotas', 'users']
+export type DocumentKind = 'acls' | 'quotas' | 'users' | 'token-keys'
+export const DOCUMENT_KINDS: readonly DocumentKind[] = ['acls', 'quotas', 'users', 'token-keys']
 
 export type ParsedKey =
   | { kind: 'broker', nodeId: number }

@@ -32,6 +32,7 @@ import { ClusterAclStore } from './cluster-acls.js'
 import { ClusterUserStore, type UserDocument } from './cluster-users.js'
 import { CredentialStore, type UserStore } from './credentials.js'
 import type { SharedDocuments } from './shared-documents.js'
+import { ClusterTokenKeys } from './cluster-token-keys.js'
 import { TokenService } from './tokens.js'
 import { TlsContextManager, type ClientAuth } from './tls.js'
 
@@ -97,12 +98,15 @@ function tlsOptions (config: BrokerConfig, logger: Logger): Parameters<typeof Tl
 export interface ClusterSecurityBinding {
   readonly users: SharedDocuments<UserDocument>
   readonly acls: SharedDocuments<AclEntry>
+  /** The token signing keys (cluster-token-keys.ts). */
+  readonly tokenKeys: SharedDocuments<unknown>
   /** --auth: the inter-broker user and password (created in the cluster if absent). */
   readonly interBroker: { readonly username: string, readonly password: string } | null
 }
 
 type Init = Omit<BrokerSecurity, 'registerMetrics' | 'close' | 'bindCluster' | 'isInterBroker'> & {
   readonly clusterUsers: ClusterUserStore | null
+  readonly clusterTokenKeys: ClusterTokenKeys | null
   readonly clusterAcls: ClusterAclStore | null
   readonly options: BrokerSecurityOptions
 }
@@ -125,12 +129,14 @@ export class BrokerSecurity {
   readonly interBrokerPrincipal: string | null
   readonly #clusterUsers: ClusterUserStore | null
   readonly #clusterAcls: ClusterAclStore | null
+  readonly #clusterTokenKeys: ClusterTokenKeys | null
   readonly #options: BrokerSecurityOptions
 
   private constructor (init: Init) {
     this.interBrokerPrincipal = init.interBrokerPrincipal
     this.#clusterUsers = init.clusterUsers
     this.#clusterAcls = init.clusterAcls
+    this.#clusterTokenKeys = init.clusterTokenKeys
     this.#options = init.options
     this.required = init.required
     this.credentials = init.credentials
@@ -155,7 +161,9 @@ export class BrokerSecurity {
     const clusterUsers = clustered ? new ClusterUserStore({ now }) : null
     const clusterAcls = clustered ? new ClusterAclStore() : null
     const credentials: UserStore = clusterUsers ?? CredentialStore.open({ dataDir: config.dataDir, logger, now })
-    const tokens = TokenService.open({ dataDir: config.dataDir, logger, now })
+    // In a cluster the signing keys are etcd documents too, so a token verifies at every broker.
+    const clusterTokenKeys = clustered ? new ClusterTokenKeys({ logger }) : null
+    const tokens = TokenService.open({ dataDir: config.dataDir, ...(clusterTokenKeys === null ? {} : { keys: clusterTokenKeys }), logger, now })
     const interBrokerPrincipal = clustered && config.auth && config.interBrokerUser !== null ? `User:${config.interBrokerUser}` : null
     const superUsers = [...new Set([
       ...(config.superUsers ?? []),
@@ -188,7 +196,7 @@ export class BrokerSecurity {
     }
     logger.info({ auth: config.auth, superUsers, users: clustered ? 'cluster' : credentials.listUsers().length, tls: tls?.certificate.subject }, 'security ready')
     return new BrokerSecurity({
-      required: config.auth, credentials, tokens, throttle, authenticator, authorizer, access, tls, superUsers, interBrokerPrincipal, clusterUsers, clusterAcls, options,
+      required: config.auth, credentials, tokens, throttle, authenticator, authorizer, access, tls, superUsers, interBrokerPrincipal, clusterUsers, clusterAcls, clusterTokenKeys, options,
     })
   }
 
@@ -211,6 +219,7 @@ export class BrokerSecurity {
     const { config, logger } = this.#options
     users.bind(binding.users)
     this.#clusterAcls.bind(binding.acls)
+    this.#clusterTokenKeys?.bind(binding.tokenKeys)
     if (!config.auth) return
     if (config.bootstrapAdmin !== null && users.listUsers().length === 0) {
       await createBootstrapAdmin(users, config.bootstrapAdmin, this.#options)
@@ -265,6 +274,7 @@ export class BrokerSecurity {
 
   close (): void {
     this.authorizer.close()
+    this.#clusterTokenKeys?.close()
     this.tls?.close()
   }
 }

@@ -11,8 +11,9 @@
  * `alg: HS256` with a known `kid` (nothing else) rules out the classic algorithm-confusion
  * and `alg: none` mistakes that a general library must be configured against.
  *
- * Keys live in `<dataDir>/security/token-keys.json` (0600, atomic writes; see
- * secure-file.ts):
+ * Keys live in a TokenKeyRing: on a single broker `<dataDir>/security/token-keys.json`
+ * (0600, atomic writes; see secure-file.ts), in a cluster one etcd document per key
+ * (cluster-token-keys.ts), so a token issued at any broker verifies at every broker:
  *   { "version": 1, "keys": [ { "kid": "...", "secret": "<base64, 32 bytes>",
  *                               "createdAtMs": ..., "retiredAtMs": null } ] }
  * The newest unretired key signs. Rotation (on `rotate()`, or when issuing finds the
@@ -26,13 +27,13 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import {
-  InvalidArgumentError, TokenExpiredError, TokenInvalidError, TokenKeyUnknownError, TokenSignatureInvalidError,
+  InvalidArgumentError, MetadataConflictError, TokenExpiredError, TokenInvalidError, TokenKeyUnknownError, TokenSignatureInvalidError,
 } from '../../protocol/errors.js'
 import { base64Decode, base64Encode } from '../../protocol/sasl/encoding.js'
 import { userPrincipal, type Principal, type TokenScope } from './principal.js'
 import { WatchedJsonFile, asArray, asInt, asObject, asString, asVersion, invalid, securityDir } from './secure-file.js'
 
-interface TokenKey {
+export interface TokenKey {
   readonly kid: string
   readonly secret: Uint8Array
   readonly createdAtMs: number
@@ -66,8 +67,43 @@ export interface VerifiedToken {
   readonly expiresAtMs: number
 }
 
+/** Where the signing keys are kept (the data directory's file, or the cluster's documents). */
+export interface TokenKeyRing {
+  /** Where that is, for messages. */
+  readonly location: string
+  /** The keys as last read, oldest first. */
+  keys (): readonly TokenKey[]
+  /** Reads them again if another process may have changed them; true when they changed. */
+  refresh (): boolean
+  /** Stores what `change` makes of the current keys; resolves with its result (a key id). */
+  update (change: (keys: readonly TokenKey[]) => { value: TokenKey[], result: string }): Promise<string>
+}
+
+/** The keys of a single broker: `<dataDir>/security/token-keys.json`. */
+class FileKeyRing implements TokenKeyRing {
+  readonly location: string
+  readonly #file: WatchedJsonFile<TokenKey[]>
+
+  constructor (dataDir: string, logger: Logger | undefined) {
+    this.location = path.join(securityDir(dataDir), 'token-keys.json')
+    this.#file = new WatchedJsonFile<TokenKey[]>({
+      file: this.location, parse: parseKeys, serialize: serializeKeys, empty: () => [],
+      ...(logger === undefined ? {} : { logger }),
+    })
+  }
+
+  keys (): readonly TokenKey[] { return this.#file.value }
+  refresh (): boolean { return this.#file.refresh() }
+  async update (change: (keys: readonly TokenKey[]) => { value: TokenKey[], result: string }): Promise<string> {
+    return this.#file.update(change)
+  }
+}
+
 export interface TokenServiceOptions {
-  readonly dataDir: string
+  /** The data directory whose token-keys.json holds the keys (unless `keys` is given). */
+  readonly dataDir?: string
+  /** Where the keys are kept instead (a cluster's documents). */
+  readonly keys?: TokenKeyRing
   /** Lifetime of a token when the issuer names none (default 15 minutes). */
   readonly defaultTtlMs?: number
   /** Longest lifetime a token may be issued with (default 24 hours). */
@@ -125,12 +161,13 @@ function serializeKeys (keys: TokenKey[]): unknown {
 }
 
 export class TokenService {
+  /** Where the keys are: the file on a single broker, the cluster's documents in a cluster. */
   readonly file: string
   readonly defaultTtlMs: number
   readonly maxTtlMs: number
   readonly rotationIntervalMs: number
   readonly clockToleranceMs: number
-  readonly #keys: WatchedJsonFile<TokenKey[]>
+  readonly #keys: TokenKeyRing
   readonly #now: () => number
   readonly #logger: Logger | undefined
 
@@ -146,20 +183,18 @@ export class TokenService {
     if (!(this.defaultTtlMs > 0 && this.defaultTtlMs <= this.maxTtlMs)) throw new InvalidArgumentError('token ttl must be positive and at most maxTtlMs')
     this.#now = options.now ?? Date.now
     this.#logger = options.logger
-    this.file = path.join(securityDir(options.dataDir), 'token-keys.json')
-    this.#keys = new WatchedJsonFile<TokenKey[]>({
-      file: this.file, parse: parseKeys, serialize: serializeKeys, empty: () => [],
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
-    })
+    if (options.keys === undefined && options.dataDir === undefined) throw new InvalidArgumentError('TokenService needs a dataDir or a key ring')
+    this.#keys = options.keys ?? new FileKeyRing(options.dataDir!, options.logger)
+    this.file = this.#keys.location
   }
 
   /** Issues a token for `principal` (its name becomes `sub`); a `ttlMs` above maxTtlMs is refused. */
-  issue (principal: Principal | string, options: { ttlMs?: number, topicPrefix?: string } = {}): IssuedToken {
+  async issue (principal: Principal | string, options: { ttlMs?: number, topicPrefix?: string } = {}): Promise<IssuedToken> {
     const name = typeof principal === 'string' ? principal : principal.name
     if (name.length === 0) throw new InvalidArgumentError('token subject is empty')
     const ttlMs = options.ttlMs ?? this.defaultTtlMs
     if (!Number.isInteger(ttlMs) || ttlMs < 1000 || ttlMs > this.maxTtlMs) throw new InvalidArgumentError(`token ttl must be from 1 s to ${this.maxTtlMs} ms, got ${ttlMs}`)
-    const key = this.#signingKey()
+    const key = await this.#signingKey()
     const now = this.#now()
     const iat = Math.floor(now / 1000)
     const exp = Math.floor((now + ttlMs) / 1000)
@@ -214,33 +249,40 @@ export class TokenService {
    * Retires the signing key and creates a new one; returns the new key id. With
    * `revoke`, every older key is deleted at once: every token issued so far stops verifying.
    */
-  rotate (options: { revoke?: boolean } = {}): string {
+  rotate (options: { revoke?: boolean } = {}): Promise<string> {
     return this.#keys.update(keys => this.#rotated(options.revoke === true ? [] : keys, this.#now()))
   }
 
   listKeys (): TokenKeyInfo[] {
     this.#keys.refresh()
-    return this.#keys.value.map(k => ({
+    return this.#keys.keys().map(k => ({
       kid: k.kid, createdAtMs: k.createdAtMs, retiredAtMs: k.retiredAtMs,
       verifiesUntilMs: k.retiredAtMs === null ? null : k.retiredAtMs + this.maxTtlMs + this.clockToleranceMs,
     }))
   }
 
-  #signingKey (): TokenKey {
+  async #signingKey (): Promise<TokenKey> {
     this.#keys.refresh()
     const now = this.#now()
-    const current = this.#current(this.#keys.value)
+    const current = this.#current(this.#keys.keys())
     if (current !== undefined && !this.#due(current, now)) return current
-    this.#keys.update(keys => {
-      const c = this.#current(keys)
-      return c !== undefined && !this.#due(c, now) ? { value: keys, result: c.kid } : this.#rotated(keys, now)
-    })
-    return this.#current(this.#keys.value)!
+    try {
+      await this.#keys.update(keys => {
+        const c = this.#current(keys)
+        return c !== undefined && !this.#due(c, now) ? { value: [...keys], result: c.kid } : this.#rotated(keys, now)
+      })
+    } catch (err) {
+      // Another broker rotated at the same moment (a cluster's compare-and-swap): its key will do.
+      if (!(err instanceof MetadataConflictError)) throw err
+    }
+    const signing = this.#current(this.#keys.keys())
+    if (signing === undefined) throw new MetadataConflictError('no token signing key yet (another broker is making one); retry')
+    return signing
   }
 
   #verifyingKey (kid: string, now: number): TokenKey {
-    let key = this.#keys.value.find(k => k.kid === kid)
-    if (key === undefined && this.#keys.refresh()) key = this.#keys.value.find(k => k.kid === kid)
+    let key = this.#keys.keys().find(k => k.kid === kid)
+    if (key === undefined && this.#keys.refresh()) key = this.#keys.keys().find(k => k.kid === kid)
     if (key === undefined) throw new TokenKeyUnknownError(`token key ${kid} is not known (rotated out, or from another cluster)`)
     if (key.retiredAtMs !== null && now > key.retiredAtMs + this.maxTtlMs + this.clockToleranceMs) throw new TokenKeyUnknownError(`token key ${kid} is retired`)
     return key

@@ -215,6 +215,49 @@ t.test('three brokers with --auth: authenticated replication, users and ACLs sha
     await c.waitFor(() => !b1.security.credentials.hasUser('carol'), 'carol gone at broker 1', 10_000)
   })
 
+  t.test('tokens: signed with the cluster\'s keys in etcd, so one issued at any broker (or by spool token --etcd-endpoints) works at every broker; --revoke-all ends them everywhere', async t => {
+    const withToken = async (port: number, token: string): Promise<Connection> => {
+      const conn = await Connection.open({
+        address: `127.0.0.1:${port}`, clientId: 'cluster-token-test', transport: nodeTcpTransport,
+        connectTimeoutMs: 5000, requestTimeoutMs: 10_000, maxFrameBytes: 1 << 20, logger: silent,
+        authentication: authenticationOf({ token }),
+      })
+      t.teardown(() => conn.close())
+      return conn
+    }
+    const res = await fetch(`http://127.0.0.1:${c.broker(1).ports.http!}/api/tokens`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}` }, body: '{"ttl":"5m"}',
+    })
+    t.equal(res.status, 201, 'broker 1 issues a token on /api/tokens')
+    const fromHttp = ((await res.json()) as { token: string }).token
+    for (const id of [2, 3]) {
+      const conn = await withToken(c.broker(id).ports.native!, fromHttp)
+      t.ok((await conn.request('Metadata', { topics: [], allowAutoCreate: false })).body.brokers.length > 0, `broker ${id} accepts broker 1's token`)
+    }
+    const where = ['--etcd-endpoints', c.etcd.endpoints.join(','), '--cluster-key-prefix', c.prefix]
+    const spool = (args: string[]): ReturnType<typeof runProgram> => runProgram(t, process.execPath, [SPOOL_BIN, ...args], { timeoutMs: 30_000 })
+    const created = await spool(['--user', 'admin', 'token', 'create', '--ttl', '5m', ...where])
+    t.equal(created.code, 0, `spool token create --etcd-endpoints (${created.stderr.trim()})`)
+    const fromCli = created.stdout.trim()
+    const atThree = await withToken(c.broker(3).ports.native!, fromCli)
+    t.ok((await atThree.request('Metadata', { topics: [], allowAutoCreate: false })).body.brokers.length > 0, 'broker 3 accepts the CLI\'s token')
+    const unknown = await spool(['--user', 'nobody', 'token', 'create', ...where])
+    t.match(unknown.stderr, /nobody does not exist/, 'the user must exist in the cluster')
+    const rotated = await spool(['token', 'rotate', '--revoke-all', ...where])
+    t.equal(rotated.code, 0, `spool token rotate --revoke-all --etcd-endpoints (${rotated.stderr.trim()})`)
+    // Each broker learns of the rotation through its watch: bounded poll.
+    for (const id of [1, 2]) {
+      let refused: unknown = null
+      for (let i = 0; i < 100 && refused === null; i++) {
+        refused = await withToken(c.broker(id).ports.native!, fromHttp).then(conn => { conn.close(); return null }, err => err)
+        if (refused === null) await new Promise(resolve => setTimeout(resolve, 50))
+      }
+      t.equal((refused as SpoolError | null)?.code, 'TOKEN_KEY_UNKNOWN', `broker ${id} refuses the revoked token`)
+    }
+    const fresh = await c.broker(2).security.tokens.issue('admin', { ttlMs: 60_000 })
+    t.ok(await withToken(c.broker(1).ports.native!, fresh.token), 'a token of the new key works elsewhere')
+  })
+
   t.test('a broker with a wrong inter-broker password is refused by its peers, its partitions under-replicated', async t => {
     await c.stop(3)
     await c.waitFor(() => [0, 1, 2].every(p => !(c.partition('orders', p)?.isr.includes(3) ?? true)), 'broker 3 out of every ISR')

@@ -458,7 +458,7 @@ t.test('OAUTHBEARER with a broker token: kafkajs authenticates, SaslAuthenticate
   const b = await broker(t)
   const addr = kafkaAddress(b)
   t.equal((await kcatProduce(t, addr, saslArgs('admin', 'SCRAM-SHA-256'), 'orders', ['tok1'])).code, 0)
-  const token = b.security.tokens.issue('alice', { ttlMs: 60_000 }).token
+  const token = (await b.security.tokens.issue('alice', { ttlMs: 60_000 })).token
   audit.secret(token)
   const k = kafkajs(addr, { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: token }) })
   t.same(await consumeKafkajs(k, 'team-a.token', 'orders', 1), ['tok1'], 'kafkajs with a token consumes as alice')

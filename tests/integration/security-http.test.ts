@@ -135,7 +135,7 @@ t.test('tokens: /api/tokens and spool token create; Bearer; scope; a token canno
 t.test('a token expiring on an open connection closes it with TOKEN_EXPIRED; a callback renews it', async t => {
   const b = await broker(t)
   const tokens = TokenService.open({ dataDir: b.config.dataDir })
-  const short = tokens.issue('alice', { ttlMs: 2000 }).token
+  const short = (await tokens.issue('alice', { ttlMs: 2000 })).token
   audit.secret(short)
   const c = new Client({ brokers: [`127.0.0.1:${b.ports.native}`], token: short, retry: { retries: 0 } })
   t.teardown(() => c.close())
@@ -148,7 +148,7 @@ t.test('a token expiring on an open connection closes it with TOKEN_EXPIRED; a c
   await consumer.close().catch(() => {})
 
   let asked = 0
-  const renewing = new Client({ brokers: [`127.0.0.1:${b.ports.native}`], token: () => { asked++; const tk = tokens.issue('alice', { ttlMs: 2000 }).token; audit.secret(tk); return tk } })
+  const renewing = new Client({ brokers: [`127.0.0.1:${b.ports.native}`], token: async () => { asked++; const tk = (await tokens.issue('alice', { ttlMs: 2000 })).token; audit.secret(tk); return tk } })
   t.teardown(() => renewing.close())
   const follower = renewing.consumer({ fromBeginning: true, maxWaitMs: 500 })
   await follower.assign({ topic: 'orders' })
@@ -166,8 +166,8 @@ t.test('a token expiring on an open connection closes it with TOKEN_EXPIRED; a c
 t.test('browser: a page with a token consumes; expired and out-of-scope tokens are refused', async t => {
   const b = await broker(t)
   const tokens = TokenService.open({ dataDir: b.config.dataDir })
-  const good = tokens.issue('alice', { ttlMs: 300_000, topicPrefix: 'dash.' }).token
-  const expired = TokenService.open({ dataDir: b.config.dataDir, now: () => Date.now() - 3_600_000 }).issue('alice', { ttlMs: 60_000 }).token
+  const good = (await tokens.issue('alice', { ttlMs: 300_000, topicPrefix: 'dash.' })).token
+  const expired = (await TokenService.open({ dataDir: b.config.dataDir, now: () => Date.now() - 3_600_000 }).issue('alice', { ttlMs: 60_000 })).token
   audit.secret(good, expired)
   const context = await launchBrowser(t)
   const { page, errors } = await openPage(context, `http://127.0.0.1:${b.ports.http}/healthz`)

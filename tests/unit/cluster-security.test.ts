@@ -12,6 +12,7 @@ import { readConfigFile, resolveConfig } from '../../broker/config/settings.js'
 import { validateAclEntry } from '../../broker/security/acl.js'
 import { aclDocumentKey, parseAclDocument } from '../../broker/security/cluster-acls.js'
 import { decodeUserDocument, encodeUserDocument, parseUserDocument } from '../../broker/security/cluster-users.js'
+import { decodeTokenKeyDocument } from '../../broker/security/cluster-token-keys.js'
 import { deriveCredentials, verifyUserPassword } from '../../broker/security/credentials.js'
 import { InvalidArgumentError, InvalidConfigError, SecurityFileInvalidError } from '../../protocol/errors.js'
 
@@ -95,4 +96,23 @@ t.test('ACL documents: one per entry, keyed by its identity', async t => {
   t.throws(() => parseAclDocument([]), InvalidArgumentError)
   t.throws(() => parseAclDocument({ ...e, operation: 'fly' }), InvalidArgumentError)
   t.throws(() => parseAclDocument({ ...e, principal: 'alice' }), InvalidArgumentError)
+})
+
+t.test('token key documents: a valid one decodes; a bad id, a short secret or bad times are refused by name', async t => {
+  const secret = Buffer.alloc(32, 7).toString('base64')
+  const key = decodeTokenKeyDocument('k1abc', { secret, createdAtMs: 1000, retiredAtMs: null })
+  t.same([key.kid, key.secret.length, key.createdAtMs, key.retiredAtMs], ['k1abc', 32, 1000, null])
+  t.equal(decodeTokenKeyDocument('k2', { secret, createdAtMs: 5, retiredAtMs: 9 }).retiredAtMs, 9)
+  for (const [kid, value, why] of [
+    ['a b', { secret, createdAtMs: 1 }, /key id/],
+    ['k', { secret: Buffer.alloc(16).toString('base64'), createdAtMs: 1 }, /at least 32 bytes/],
+    ['k', { secret: 'not base64!', createdAtMs: 1 }, /at least 32 bytes/],
+    ['k', { secret, createdAtMs: -1 }, /createdAtMs/],
+    ['k', { secret, createdAtMs: 1, retiredAtMs: 1.5 }, /retiredAtMs/],
+    ['k', [secret], /not a JSON object/],
+    ['k', null, /not a JSON object/],
+  ] as const) {
+    t.throws(() => decodeTokenKeyDocument(kid, value), { code: 'CLUSTER_DOCUMENT_INVALID', message: why }, `${kid}: ${String(why)}`)
+  }
+  t.equal(new ClusterKeys('/spool/x').document('token-keys', 'k1'), '/spool/x/docs/token-keys/k1', 'under the cluster\'s prefix')
 })

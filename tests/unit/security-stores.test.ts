@@ -208,7 +208,7 @@ t.test('tokens: issue and verify; the claims and header as documented; checked b
   const dir = tempDir(t)
   let now = 1_800_000_000_000
   const tokens = TokenService.open({ dataDir: dir, now: () => now })
-  const issued = tokens.issue('alice', { ttlMs: 60_000, topicPrefix: 'orders.' })
+  const issued = await tokens.issue('alice', { ttlMs: 60_000, topicPrefix: 'orders.' })
   t.equal(issued.expiresAtMs, 1_800_000_060_000)
   const [h, p, s] = issued.token.split('.') as [string, string, string]
   t.same(JSON.parse(Buffer.from(h, 'base64url').toString()), { alg: 'HS256', typ: 'JWT', kid: issued.kid })
@@ -219,10 +219,10 @@ t.test('tokens: issue and verify; the claims and header as documented; checked b
   t.same(v.scope, { topicPrefix: 'orders.' })
   t.equal(v.expiresAtMs, issued.expiresAtMs)
   t.equal(v.kid, issued.kid)
-  t.equal(tokens.verify(tokens.issue('bob').token).scope, null, 'unscoped by default')
-  t.equal(tokens.verify(tokens.issue('bob').token).expiresAtMs, now + 15 * 60_000, 'default ttl 15 minutes')
-  t.throws(() => tokens.issue('bob', { ttlMs: 25 * 3600_000 }), InvalidArgumentError, 'longer than maxTtlMs refused')
-  t.throws(() => tokens.issue(''), InvalidArgumentError)
+  t.equal(tokens.verify((await tokens.issue('bob')).token).scope, null, 'unscoped by default')
+  t.equal(tokens.verify((await tokens.issue('bob')).token).expiresAtMs, now + 15 * 60_000, 'default ttl 15 minutes')
+  await t.rejects(tokens.issue('bob', { ttlMs: 25 * 3600_000 }), InvalidArgumentError, 'longer than maxTtlMs refused')
+  await t.rejects(tokens.issue(''), InvalidArgumentError)
 
   // Independent verification: HMAC-SHA256 over header.payload with the secret from token-keys.json.
   const keys = JSON.parse(readFileSync(tokens.file, 'utf8')) as { keys: Array<{ kid: string, secret: string }> }
@@ -250,7 +250,7 @@ t.test('tokens: tampering, malformed input and unknown keys are typed errors', a
   const dir = tempDir(t)
   let now = 1_800_000_000_000
   const tokens = TokenService.open({ dataDir: dir, now: () => now })
-  const { token } = tokens.issue('alice', { topicPrefix: 'a.' })
+  const { token } = await tokens.issue('alice', { topicPrefix: 'a.' })
   const [h, p, s] = token.split('.') as [string, string, string]
   const enc = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url')
   const payload = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>
@@ -293,11 +293,11 @@ t.test('tokens: rotation keeps old keys verifying until their tokens cannot be v
   let now = 1_800_000_000_000
   const hour = 3600_000
   const tokens = TokenService.open({ dataDir: dir, now: () => now, maxTtlMs: 2 * hour, rotationIntervalMs: 24 * hour })
-  const first = tokens.issue('alice', { ttlMs: 2 * hour })
+  const first = await tokens.issue('alice', { ttlMs: 2 * hour })
   now += hour
-  const kid2 = tokens.rotate()
+  const kid2 = await tokens.rotate()
   t.not(kid2, first.kid)
-  const second = tokens.issue('alice', { ttlMs: 60_000 })
+  const second = await tokens.issue('alice', { ttlMs: 60_000 })
   t.equal(second.kid, kid2, 'the new key signs')
   t.ok(tokens.verify(first.token), 'a token of the retired key still verifies')
   t.same(tokens.listKeys().map(k => [k.kid, k.retiredAtMs, k.verifiesUntilMs]), [
@@ -309,8 +309,8 @@ t.test('tokens: rotation keeps old keys verifying until their tokens cannot be v
   const r = await otherProcess(t, `
     import { TokenService } from ${mod('broker/security/tokens.js')}
     const s = TokenService.open({ dataDir: ${JSON.stringify(dir)}, now: () => ${now}, maxTtlMs: ${2 * hour} })
-    s.rotate()
-    console.log(s.issue('carol', { ttlMs: 60000 }).token)`)
+    await s.rotate()
+    console.log((await s.issue('carol', { ttlMs: 60000 })).token)`)
   t.equal(r.code, 0, r.stderr)
   const fromCli = tokens.verify(r.stdout.trim())
   t.equal(fromCli.principal.name, 'carol')
@@ -319,7 +319,7 @@ t.test('tokens: rotation keeps old keys verifying until their tokens cannot be v
   // Past the horizon of the first key: its tokens are expired anyway; a rotation deletes it.
   now += 2 * hour + 5001
   t.throws(() => tokens.verify(first.token), TokenKeyUnknownError, 'the key is past its horizon')
-  tokens.rotate()
+  await tokens.rotate()
   const left = tokens.listKeys().map(k => k.kid)
   t.notOk(left.includes(first.kid) || left.includes(kid2), 'keys retired more than the horizon ago are pruned at the next rotation')
   t.equal(left[0], fromCli.kid, 'the key retired just now stays')
@@ -328,17 +328,17 @@ t.test('tokens: rotation keeps old keys verifying until their tokens cannot be v
   // Rotation on schedule: issuing with a signing key older than rotationIntervalMs makes a new key.
   const kids = tokens.listKeys().map(k => k.kid)
   now += 24 * hour
-  const late = tokens.issue('alice', { ttlMs: 60_000 })
+  const late = await tokens.issue('alice', { ttlMs: 60_000 })
   t.notOk(kids.includes(late.kid), 'a new key after rotationIntervalMs')
   t.ok(tokens.verify(late.token))
 
   // Revocation: every key goes, every token issued so far with it.
-  const before = tokens.issue('alice', { ttlMs: 60_000 })
-  tokens.rotate({ revoke: true })
+  const before = await tokens.issue('alice', { ttlMs: 60_000 })
+  await tokens.rotate({ revoke: true })
   t.throws(() => tokens.verify(before.token), TokenKeyUnknownError, 'revoked')
   t.throws(() => tokens.verify(late.token), TokenKeyUnknownError, 'revoked too')
   t.equal(tokens.listKeys().length, 1, 'only the new key is left')
-  t.ok(tokens.verify(tokens.issue('alice').token), 'new tokens work')
+  t.ok(tokens.verify((await tokens.issue('alice')).token), 'new tokens work')
 
   // A broken key file: named error at open.
   writeFileSync(tokens.file, '{"version":1,"keys":[{"kid":"a b","secret":"AAAA","createdAtMs":1}]}')

@@ -78,7 +78,7 @@ export function sessionRoutes (ctx: SessionApiContext): ApiRoute[] {
       pattern: '/api/tokens',
       doc: 'POST { ttl?, topicPrefix?, user? }: a short-lived token for browsers (your own user; super users may name another)',
       methods: {
-        POST: req => {
+        POST: async req => {
           const b = fields(req.body ?? {}, ['ttl', 'topicPrefix', 'user'], '{ "ttl": "15m", "topicPrefix": "dashboards." }')
           const me = req.caller.principal
           if (me.method === 'token') throw new ClusterAuthorizationFailedError('a token cannot issue tokens: log in with a password')
@@ -93,7 +93,7 @@ export function sessionRoutes (ctx: SessionApiContext): ApiRoute[] {
           if (ctx.auth.required && !authenticated) throw new ClusterAuthorizationFailedError('log in to get a token')
           if (!ctx.credentials.hasUser(user)) throw new UserNotFoundError(`user ${user} does not exist`)
           const ttlMs = ttlOf(b.ttl)
-          const issued = ctx.tokens.issue(user, { ...(ttlMs === undefined ? {} : { ttlMs }), ...(b.topicPrefix === undefined ? {} : { topicPrefix: b.topicPrefix as string }) })
+          const issued = await ctx.tokens.issue(user, { ...(ttlMs === undefined ? {} : { ttlMs }), ...(b.topicPrefix === undefined ? {} : { topicPrefix: b.topicPrefix as string }) })
           return { status: 201, body: { token: issued.token, tokenId: issued.tokenId, user, expiresAtMs: issued.expiresAtMs, topicPrefix: b.topicPrefix ?? null } }
         },
       },
