@@ -249,7 +249,7 @@ export class Broker {
       // Quotas, charged by every connection (broker/quotas/): kept in the data dir, or in
       // cluster mode the cluster's documents in etcd (bound once the broker has joined).
       const clusterQuotas = cluster === null ? null : new ClusterQuotaStore({ logger })
-      if (clusterQuotas !== null && QuotaStore.exists(config.dataDir)) logger.warn({ dataDir: config.dataDir }, 'quotas.json in the data directory is not read in cluster mode (quotas are the cluster\'s documents in etcd; set them again with spool quota)')
+      if (clusterQuotas !== null && QuotaStore.exists(config.dataDir)) logger.warn({ dataDir: config.dataDir }, 'quotas.json in the data directory is not read in cluster mode (quotas are the cluster\'s documents in etcd: spool cluster import-security copies them there, or set them again with spool quota)')
       const quotas = new QuotaManager({ store: clusterQuotas ?? QuotaStore.open(config.dataDir), settings: config, access, logger, now, exempt: principal => security.isInterBroker(principal) })
       quotas.registerMetrics(metrics)
       clusterQuotas?.registerMetrics(metrics)

@@ -79,6 +79,24 @@ export class ClusterUserStore implements UserStore {
     }
   }
 
+  /**
+   * Stores a user's record as it is (an import from a data directory's users.json: the same
+   * SCRAM credentials, so the same password works), only if the cluster has no user of that
+   * name; false when it has one (the cluster's is kept).
+   */
+  async importUser (name: string, record: UserRecord): Promise<boolean> {
+    validateUserName(name)
+    const docs = this.#require()
+    if (docs.get(name) !== undefined) return false
+    try {
+      await docs.put(name, encodeUserDocument(record), { expectedModRevision: 0 })
+      return true
+    } catch (err) {
+      if (err instanceof MetadataConflictError) return false
+      throw err
+    }
+  }
+
   async changePassword (name: string, password: string, options: PasswordOptions = {}): Promise<void> {
     const docs = this.#require()
     const doc = docs.get(name)

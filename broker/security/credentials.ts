@@ -221,6 +221,12 @@ export class CredentialStore implements UserStore {
 
   get location (): string { return this.file }
 
+  /** Every user's stored record (SCRAM credentials, never a password), by name: what an import into a cluster copies. */
+  records (): ReadonlyMap<string, UserRecord> {
+    this.refresh()
+    return this.#users.value
+  }
+
   /** Re-reads the file if another process changed it (done by every lookup). */
   refresh (): boolean {
     return this.#users.refresh()

@@ -99,6 +99,11 @@ class FileKeyRing implements TokenKeyRing {
   }
 }
 
+/** The keys of a data directory's token-keys.json (what an import into a cluster copies). */
+export function fileTokenKeys (dataDir: string): TokenKeyRing {
+  return new FileKeyRing(dataDir, undefined)
+}
+
 export interface TokenServiceOptions {
   /** The data directory whose token-keys.json holds the keys (unless `keys` is given). */
   readonly dataDir?: string

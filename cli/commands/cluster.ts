@@ -1,9 +1,10 @@
 /**
- * `spool cluster status|decommission|recommission` (docs/cluster.md).
+ * `spool cluster status|decommission|recommission|import-security` (docs/cluster.md).
  *
  *   spool cluster status [--format text|json] [--all]
  *   spool cluster decommission <nodeId>
  *   spool cluster recommission <nodeId>
+ *   spool cluster import-security --data-dir D --etcd-endpoints URLS [--dry-run]   (cluster-import.ts)
  *
  * status asks one broker (any broker answers for the whole cluster) and prints the brokers
  * (node id, address, rack, controller, decommissioned), then the partitions that need
@@ -17,6 +18,7 @@ import { Command, Option } from 'commander'
 import type { Client, ClusterDescription, ClusterPartition } from '../../client/index.js'
 import { choiceArg, intArg, withClient } from '../context.js'
 import { table } from '../output.js'
+import { addImportSecurity } from './cluster-import.js'
 
 type Format = 'text' | 'json'
 
@@ -101,5 +103,6 @@ export function clusterCommand (): Command {
     .description('let a decommissioned broker take replicas again')
     .argument('<nodeId>', 'the broker\'s node id', intArg(0))
     .action(withClient(recommission))
+  addImportSecurity(cluster)
   return cluster
 }
