@@ -70,7 +70,7 @@ export class PeerConnection {
     return new Promise((resolve, reject) => {
       const socket = tlsOptions === null
         ? net.connect({ host, port, noDelay: true })
-        : tls.connect({ ...tlsOptions, host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}) }).setNoDelay(true)
+        : tls.connect({ ...tlsOptions, host, port, noDelay: true, ...(net.isIP(host) === 0 ? { servername: host } : {}) } as ConnectionOptions & { noDelay: boolean })
       const timer = setTimeout(() => {
         socket.destroy()
         reject(new ConnectionError(`connecting to broker ${address} timed out after ${timeoutMs} ms`))

@@ -24,7 +24,7 @@
 import type { Logger } from 'pino'
 import type { BrokerMetrics } from '../observability/metrics.js'
 import { ClusterDocumentInvalidError, MetadataUnavailableError, UnknownServerError } from '../../protocol/errors.js'
-import type { SharedDocuments } from '../security/shared-documents.js'
+import { followDocuments, type SharedDocuments } from '../security/shared-documents.js'
 import { checkEntity, parseQuotaRecord, quotaRecord, sortQuotaEntries, type QuotaEntity, type QuotaEntry } from './quota-entities.js'
 import type { QuotaReplacement, QuotaRepository } from './quota-repository.js'
 
@@ -94,11 +94,13 @@ export class ClusterQuotaStore implements QuotaRepository {
   bind (docs: SharedDocuments<unknown>): void {
     this.#unwatch()
     this.#docs = docs
-    this.#unwatch = docs.watch((key, value, modRevision) => {
+    // Listeners hear once about the documents there now, then about each change.
+    let initial = true
+    this.#unwatch = followDocuments(docs, (key, value, modRevision) => {
       this.#apply(key, value, modRevision)
-      this.#changed()
+      if (!initial) this.#changed()
     })
-    for (const doc of docs.list()) this.#apply(doc.key, doc.value, doc.modRevision)
+    initial = false
     this.#changed()
   }
 

@@ -23,7 +23,7 @@
 import type { Logger } from 'pino'
 import { ClusterDocumentInvalidError, MetadataUnavailableError } from '../../protocol/errors.js'
 import { base64Decode, base64Encode } from '../../protocol/sasl/encoding.js'
-import type { SharedDocuments } from './shared-documents.js'
+import { followDocuments, type SharedDocuments } from './shared-documents.js'
 import type { TokenKey, TokenKeyRing } from './tokens.js'
 
 const KID = /^[A-Za-z0-9_-]{1,64}$/
@@ -72,8 +72,7 @@ export class ClusterTokenKeys implements TokenKeyRing {
   bind (docs: SharedDocuments<unknown>): void {
     this.#unwatch()
     this.#docs = docs
-    this.#unwatch = docs.watch((kid, value, modRevision) => this.#apply(kid, value, modRevision))
-    for (const doc of docs.list()) this.#apply(doc.key, doc.value, doc.modRevision)
+    this.#unwatch = followDocuments(docs, (kid, value, modRevision) => this.#apply(kid, value, modRevision))
   }
 
   keys (): readonly TokenKey[] { return this.#sorted }

@@ -18,3 +18,13 @@ export interface SharedDocuments<T> {
   /** Every change (value null: deleted); returns the unsubscribe function. */
   watch (listener: (key: string, value: T | null, modRevision: number) => void): () => void
 }
+
+/**
+ * Hands `apply` every document `docs` holds now, then every change its watch delivers (value
+ * null: deleted); returns the function that stops following.
+ */
+export function followDocuments<T> (docs: SharedDocuments<T>, apply: (key: string, value: T | null, modRevision: number) => void): () => void {
+  const unwatch = docs.watch(apply)
+  for (const doc of docs.list()) apply(doc.key, doc.value, doc.modRevision)
+  return unwatch
+}

@@ -14,7 +14,8 @@
 //   coordinator (the offsets partition's leader) and consumes every record once; kafkajs's
 //   DeleteRecords moves every replica's log start (a new leader serves nothing below it);
 //   over the Kafka TLS listener Metadata names every broker's TLS port and kcat produces and
-//   consumes over TLS.
+//   consumes over TLS; kcat with client.rack, the SDK and kafkajs with rackId are sent by the leader
+//   to the follower in their rack and read everything from it (KIP-392).
 import t from 'tap'
 import { startCluster } from '../helpers/cluster.js'
 import { collect } from '../helpers/conformance.js'
@@ -158,6 +159,46 @@ t.test('Kafka clients against the cluster: kcat metadata, acks=all produce and c
   const coordinatorPartition = c.broker(1).groups.coordinatorPartition('kafkajs-cluster')
   const coordinator = c.leaderOf('__consumer_offsets', coordinatorPartition)
   await c.waitFor(() => (c.broker(coordinator).groups.describeGroups({ groupIds: ['kafkajs-cluster'] }).groups[0]?.members.length ?? 0) === 1, 'the group lives on its coordinator')
+})
+
+t.test('rack-aware follower fetching (KIP-392): kcat with client.rack, the SDK and kafkajs with rackId read from the replica in their rack', async t => {
+  const c = await startCluster(t, { brokers: 3, config: { kafkaPort: 0 }, perBroker: { 1: { rack: 'r1' }, 2: { rack: 'r2' }, 3: { rack: 'r3' } } })
+  const client = c.client(t)
+  await client.admin().createTopics([{ topic: 'near', partitions: 1, replicationFactor: 3 }])
+  await c.waitFor(() => (c.partition('near', 0)?.isr.length ?? 0) === 3, 'near fully replicated')
+  await client.producer({ acks: 'all' }).send({ topic: 'near', messages: Array.from({ length: 20 }, (_, i) => ({ value: `n${i}` })) })
+  const leader = c.leaderOf('near', 0)
+  const [near, other] = [1, 2, 3].filter(id => id !== leader) as [number, number]
+  await c.waitFor(() => c.broker(near).logs.partition('near', 0).highWatermark === 20, `broker ${near} to have all 20 below its high watermark`)
+  const servedBy = (id: number): number => c.broker(id).metrics.topic('near').recordsOut
+  const before = [servedBy(near), servedBy(other)]
+  const read = await kcat(t, `127.0.0.1:${c.broker(leader).ports.kafka!}`, ['-C', '-t', 'near', '-o', 'beginning', '-c', '20', '-e', '-q', '-X', `client.rack=r${near}`])
+  t.equal(read.code, 0, `kcat -C with client.rack=r${near}: ${read.stderr}`)
+  t.same(read.stdout.trim().split('\n'), Array.from({ length: 20 }, (_, i) => `n${i}`), 'kcat read all 20 in order')
+  t.ok(servedBy(near) - before[0]! >= 20, `the follower in its rack (broker ${near}) served them (${servedBy(near) - before[0]!} records)`)
+  t.equal(servedBy(other) - before[1]!, 0, `the other follower (broker ${other}) served none`)
+
+  const sdkBefore = servedBy(near)
+  const reader = c.client(t)
+  const consumer = reader.consumer({ fromBeginning: true, rackId: `r${near}`, maxWaitMs: 100 })
+  await consumer.assign({ topic: 'near' })
+  const got = await collect(consumer, 20)
+  await consumer.close()
+  t.same(got.map(m => Buffer.from(m.value!).toString()), Array.from({ length: 20 }, (_, i) => `n${i}`), 'the SDK with rackId read all 20')
+  t.ok(servedBy(near) - sdkBefore >= 20, `also from broker ${near}`)
+
+  const jsBefore = servedBy(near)
+  const { Kafka, logLevel } = await import('kafkajs')
+  const kafka = new Kafka({ clientId: 'near-kafkajs', brokers: [`127.0.0.1:${c.broker(leader).ports.kafka!}`], logLevel: logLevel.NOTHING })
+  const group = kafka.consumer({ groupId: 'near-readers', rackId: `r${near}`, sessionTimeout: 10_000, maxWaitTimeInMs: 100 })
+  await group.connect()
+  t.teardown(() => group.disconnect())
+  await group.subscribe({ topic: 'near', fromBeginning: true })
+  const seen: string[] = []
+  await group.run({ eachMessage: async ({ message }) => { seen.push(message.value!.toString()) } })
+  await waitFor(() => seen.length >= 20, 30_000, 'the kafkajs group with a rackId to read the 20 records')
+  t.same(seen, Array.from({ length: 20 }, (_, i) => `n${i}`), 'kafkajs with rackId read all 20 in order')
+  t.ok(servedBy(near) - jsBefore >= 20, `from broker ${near} too`)
 })
 
 t.test('DeleteRecords through a Kafka client: every replica\'s log start follows the leader, and a new leader serves from there', async t => {

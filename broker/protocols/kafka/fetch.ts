@@ -10,7 +10,13 @@
  * read_committed, null for read_uncommitted, as Kafka answers). Fetch sessions (KIP-227,
  * v7+) are not kept: every fetch is a full fetch answered with session id 0, which tells a
  * client that asked for a session that none was created (librdkafka 2.0.2 and kafkajs never
- * ask). The leader is always this node, the preferred read replica -1.
+ * ask).
+ *
+ * Rack-aware follower fetching (KIP-392, Fetch v11+): a consumer that names its rack
+ * (librdkafka's `client.rack`, kafkajs' `rackId`) is told by a leader in another rack to read
+ * a partition from an in-sync replica in its own rack (`preferred_read_replica`, no records
+ * for that partition in this answer), and that follower then serves its fetches up to its
+ * own high watermark (services/fetch.ts). Without a rack, or on a single broker, -1.
  *
  * The connection meters the answer (its activity for `spool top`, the fetch quota); a
  * throttled client is told how long to wait in throttle_time_ms, as Kafka answers (KIP-219:
@@ -44,6 +50,7 @@ export async function fetch (ctx: KafkaContext, req: RequestBody<'Fetch'>, rc: K
     maxWaitMs: Math.max(0, req.maxWaitMs),
     minBytes: Math.max(0, req.minBytes),
     maxBytes: Math.max(0, req.maxBytes),
+    ...(req.rackId === '' ? {} : { rackId: req.rackId }),
   })
   const aborted = req.isolationLevel === READ_COMMITTED ? [] : null
   const responses: Array<{ topic: string, partitions: FetchPartition[] }> = []
@@ -58,7 +65,7 @@ export async function fetch (ctx: KafkaContext, req: RequestBody<'Fetch'>, rc: K
           lastStableOffset: p.lastStableOffset,
           logStartOffset: p.logStartOffset,
           abortedTransactions: aborted,
-          preferredReadReplica: -1,
+          preferredReadReplica: p.preferredReadReplica,
           records: p.records,
         }
       : {
