@@ -54,6 +54,13 @@ interface PendingAck {
 export const CONNECT_TIMEOUT_MS = 10_000
 /** The longest a new connection's CONNECT timeout is stretched while the broker lags (see `busy`). */
 const CONNECT_GRACE_MAX_MS = 120_000
+/**
+ * How long after connections last queued for admission a silent new connection is still
+ * given time: a CONNECT the kernel dropped while its accept queue overflowed is sent again
+ * by TCP after 1, 2, 4, 8 and 16 s — up to 31 s after the handshake (with 10 s, 358 of a
+ * 50,000-device storm were closed as idle just before their CONNECT came).
+ */
+const STORM_CONNECT_GRACE_MS = 30_000
 
 export class MqttConnection implements MqttClient, ProtocolSession, Admittable {
   readonly net: Connection
@@ -142,15 +149,15 @@ export class MqttConnection implements MqttClient, ProtocolSession, Admittable {
    * storm larger than the broker serves at once), a connection younger than 2 × D (at most
    * CONNECT_GRACE_MAX_MS) has probably sent its CONNECT already — the bytes wait for the
    * broker, not for the client. The same while connections queue for admission and for
-   * CONNECT_TIMEOUT_MS after. A peer that sends nothing is still closed, only later.
+   * STORM_CONNECT_GRACE_MS after. A peer that sends nothing is still closed, only later.
    */
   busy (): boolean {
     if (this.#state !== 'new') return false
     const age = this.#gw.now() - this.net.connectedAtMs
     if (age >= CONNECT_GRACE_MAX_MS) return false
-    // During a storm and for CONNECT_TIMEOUT_MS after it (admission.ts queuedWithin): a
+    // During a storm and for STORM_CONNECT_GRACE_MS after it (admission.ts queuedWithin): a
     // device accepted late may still be retransmitting its CONNECT.
-    if (this.#gw.admission.queuedWithin(CONNECT_TIMEOUT_MS)) return true
+    if (this.#gw.admission.queuedWithin(STORM_CONNECT_GRACE_MS)) return true
     return age < 2 * this.#gw.firstPacketLagMs
   }
 
