@@ -24,9 +24,7 @@ import type { Logger } from 'pino'
 import { ClusterDocumentInvalidError, MetadataUnavailableError } from '../../protocol/errors.js'
 import { base64Decode, base64Encode } from '../../protocol/sasl/encoding.js'
 import { followDocuments, type SharedDocuments } from './shared-documents.js'
-import type { TokenKey, TokenKeyRing } from './tokens.js'
-
-const KID = /^[A-Za-z0-9_-]{1,64}$/
+import { MIN_TOKEN_SECRET_BYTES, TOKEN_KID, type TokenKey, type TokenKeyRing } from './tokens.js'
 
 /** A document's value as the store hands it over: checked by decodeTokenKeyDocument. */
 export function rawTokenKeyDocument (value: unknown): unknown {
@@ -40,11 +38,11 @@ function whole (v: unknown): v is number {
 /** Checks a key document read from etcd (ClusterDocumentInvalidError naming the key and the fault). */
 export function decodeTokenKeyDocument (kid: string, value: unknown): TokenKey {
   const bad = (why: string): ClusterDocumentInvalidError => new ClusterDocumentInvalidError(`token key document ${JSON.stringify(kid.slice(0, 80))}: ${why}`)
-  if (!KID.test(kid)) throw bad('the key id is not 1-64 characters of [A-Za-z0-9_-]')
+  if (!TOKEN_KID.test(kid)) throw bad('the key id is not 1-64 characters of [A-Za-z0-9_-]')
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('not a JSON object')
   const o = value as Record<string, unknown>
   const secret = typeof o.secret === 'string' ? base64Decode(o.secret) : null
-  if (secret === null || secret.length < 32) throw bad('secret must be base64 of at least 32 bytes')
+  if (secret === null || secret.length < MIN_TOKEN_SECRET_BYTES) throw bad('secret must be base64 of at least 32 bytes')
   if (!whole(o.createdAtMs)) throw bad('createdAtMs must be a whole number of milliseconds')
   if (o.retiredAtMs !== null && o.retiredAtMs !== undefined && !whole(o.retiredAtMs)) throw bad('retiredAtMs must be null or a whole number of milliseconds')
   return { kid, secret, createdAtMs: o.createdAtMs, retiredAtMs: (o.retiredAtMs as number | null | undefined) ?? null }

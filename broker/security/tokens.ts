@@ -122,6 +122,10 @@ export interface TokenServiceOptions {
 }
 
 const MAX_TOKEN_LENGTH = 8192
+/** What a key id may be, wherever keys are kept. */
+export const TOKEN_KID = /^[A-Za-z0-9_-]{1,64}$/
+/** The shortest signing secret accepted, wherever keys are kept. */
+export const MIN_TOKEN_SECRET_BYTES = 32
 const HEADER_FIELDS = new Set(['alg', 'typ', 'kid'])
 
 function b64url (bytes: Uint8Array): string {
@@ -151,11 +155,11 @@ function parseKeys (json: unknown, file: string): TokenKey[] {
     const where = `keys[${i}]`
     const o = asObject(v, file, where)
     const kid = asString(o.kid, file, `${where}.kid`)
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(kid)) throw invalid(file, `${where}.kid`, 'expected 1-64 characters of [A-Za-z0-9_-]')
+    if (!TOKEN_KID.test(kid)) throw invalid(file, `${where}.kid`, 'expected 1-64 characters of [A-Za-z0-9_-]')
     if (seen.has(kid)) throw invalid(file, `${where}.kid`, `duplicate key id ${kid}`)
     seen.add(kid)
     const secret = base64Decode(asString(o.secret, file, `${where}.secret`))
-    if (secret === null || secret.length < 32) throw invalid(file, `${where}.secret`, 'expected base64 of at least 32 bytes')
+    if (secret === null || secret.length < MIN_TOKEN_SECRET_BYTES) throw invalid(file, `${where}.secret`, 'expected base64 of at least 32 bytes')
     const retired = o.retiredAtMs === null || o.retiredAtMs === undefined ? null : asInt(o.retiredAtMs, file, `${where}.retiredAtMs`, 0, Number.MAX_SAFE_INTEGER)
     return { kid, secret, createdAtMs: asInt(o.createdAtMs, file, `${where}.createdAtMs`, 0, Number.MAX_SAFE_INTEGER), retiredAtMs: retired }
   })
