@@ -8,6 +8,7 @@
  *   --only produce,latency             just these (merged into an existing results file)
  *   --no-peers                         Spool only (no NATS, Redis, Mosquitto, Aedes)
  *   --scale                            also the scale scenarios (1,000 partitions, a 5 GB log)
+ *   --soak                             also the soak (30 minutes of mixed load; 3 with --quick)
  *   --repeat N                         runs per scenario (default 3 full, 1 quick/tiny)
  *   --out DIR                          where results go (default bench/results)
  *   --fresh                            with --only: replace the results file instead of merging
@@ -73,14 +74,14 @@ function runScenarioProgram (spec: ScenarioSpec, args: string[], timeoutSeconds:
   })
 }
 
-function selectScenarios (mode: Mode, only: string[] | null, scale: boolean): ScenarioSpec[] {
+function selectScenarios (mode: Mode, only: string[] | null, scale: boolean, soak: boolean): ScenarioSpec[] {
   if (only !== null) {
     for (const name of only) {
       if (!SCENARIOS.some(s => s.name === name)) throw new Error(`unknown scenario "${name}" (see --list)`)
     }
     return SCENARIOS.filter(s => only.includes(s.name))
   }
-  return SCENARIOS.filter(s => s.in[mode] || (scale && s.scale === true && mode === 'full'))
+  return SCENARIOS.filter(s => s.in[mode] || (scale && s.scale === true && mode === 'full') || (soak && s.soak === true))
 }
 
 async function runScenario (spec: ScenarioSpec, mode: Mode, repeats: number, noPeers: boolean): Promise<ScenarioResult | null> {
@@ -100,7 +101,7 @@ async function runScenario (spec: ScenarioSpec, mode: Mode, repeats: number, noP
   const loadBefore = loadavg()
   const started = performance.now()
   const sha = spoolSha()
-  const runs = spec.external === true || spec.scale === true || spec.name === 'storage' ? 1 : repeats
+  const runs = spec.external === true || spec.scale === true || spec.soak === true || spec.name === 'storage' ? 1 : repeats
   const shown = spec.external === true ? modeArgs : [...modeArgs, ...(noPeers ? ['--no-peers'] : []), ...extra]
   const command = `node dist/bench/${spec.file}${shown.length > 0 ? ` ${shown.join(' ')}` : ''}`
   for (let i = 0; i < runs && !interrupted; i++) {
@@ -148,7 +149,7 @@ async function main (): Promise<void> {
   if (args.flags.has('list')) {
     const nameWidth = Math.max(...SCENARIOS.map(s => s.name.length)) + 1
     for (const s of SCENARIOS) {
-      const where = s.scale === true ? 'scale (--scale)' : Object.entries(s.in).filter(([, v]) => v).map(([k]) => k).join(', ') || 'only with --only'
+      const where = s.scale === true ? 'scale (--scale)' : s.soak === true ? 'soak (--soak)' : Object.entries(s.in).filter(([, v]) => v).map(([k]) => k).join(', ') || 'only with --only'
       console.log(`${s.name.padEnd(nameWidth)} ${`bench/${s.file.replace(/\.js$/, '.ts')}`.padEnd(40)} ${where}${s.external === true ? ' (external, when built)' : ''}`)
     }
     return
@@ -158,7 +159,7 @@ async function main (): Promise<void> {
   const repeats = Number(args.values.get('repeat') ?? (mode === 'full' ? 3 : 1))
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error('--repeat must be a positive integer')
   const outDir = resolve(args.values.get('out') ?? join(REPO_ROOT, 'bench', 'results'))
-  const selected = selectScenarios(mode, only, args.flags.has('scale'))
+  const selected = selectScenarios(mode, only, args.flags.has('scale'), args.flags.has('soak'))
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`
   const started = new Date().toISOString()
   const loadBefore = loadavg()

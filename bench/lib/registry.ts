@@ -15,6 +15,8 @@ export interface ScenarioSpec {
   in: { full: boolean, quick: boolean, tiny: boolean }
   /** Opt-in scale scenario (full runs include it with --scale). */
   scale?: boolean
+  /** Opt-in long scenario (any run includes it with --soak). */
+  soak?: boolean
   /** Written elsewhere: gets only --quick/--json, and is skipped when not built. */
   external?: boolean
   /** Extra arguments per mode. */
@@ -47,6 +49,7 @@ export const SCENARIOS: ScenarioSpec[] = [
   { name: 'tailing-consumers', file: 'scenarios/tailing-consumers.js', in: { full: false, quick: false, tiny: false }, scale: true, timeout: T(900, 180, 60) },
   { name: 'mqtt-connections', file: 'scenarios/mqtt-connections.js', in: { full: false, quick: false, tiny: false }, scale: true, timeout: T(900, 300, 120) },
   { name: 'big-log', file: 'scenarios/big-log.js', in: { full: false, quick: false, tiny: false }, scale: true, timeout: T(1800, 300, 60) },
+  { name: 'soak', file: 'scenarios/soak.js', in: { full: false, quick: false, tiny: false }, soak: true, timeout: T(2700, 600, 300) },
 ]
 
 export function scenarioByName (name: string): ScenarioSpec | undefined {
