@@ -6,7 +6,11 @@
  * members, MQTT sessions over TCP and WebSocket, the SDK over WebSocket, /api polling and
  * canaries) does the measuring and the checking; this reads its JSON.
  *
- *   node dist/bench/scenarios/soak.js [--quick|--tiny] [--minutes 30] [--json out.json]
+ *   node dist/bench/scenarios/soak.js [--quick|--tiny] [--minutes 30] [--seed N] [--rate 150]
+ *        [--soak-json file] [--json out.json]
+ *
+ * `--soak-json` keeps the soak's own result (every check and 5-s sample); the rows' config holds
+ * the RSS samples either way, so a published run keeps the raw curve.
  *
  * Sizes: 30 minutes (full), 3 (quick), 1 (tiny). The soak judges memory only for runs of 10
  * minutes or more (the first fifth, at most 5 minutes, is warm-up); shorter runs report it.
@@ -24,10 +28,10 @@ import { Recorder, SPOOL } from '../lib/result.js'
 const SOAK = fileURLToPath(new URL('../soak/soak.js', import.meta.url))
 const MiB = 1024 * 1024
 
-function runSoak (minutes: number, json: string, tmp: string): Promise<number | null> {
+function runSoak (soakArgs: string[]): Promise<number | null> {
   return new Promise((resolve, reject) => {
     // Same process group as this program: the runner's kill of the group stops it too.
-    const child = spawn(process.execPath, [SOAK, '--minutes', String(minutes), '--json', json, '--tmp', tmp], { stdio: ['ignore', 'inherit', 'inherit'] })
+    const child = spawn(process.execPath, [SOAK, ...soakArgs], { stdio: ['ignore', 'inherit', 'inherit'] })
     child.once('error', reject)
     child.once('exit', code => resolve(code))
   })
@@ -39,11 +43,12 @@ await runMain(async () => {
   const tmp = tempDir('soak', args.tmp)
   const rec = new Recorder('soak', `Soak: ${minutes} minutes of mixed load on one broker`,
     'One `spool broker start` child under a steady mixed load for the whole time (bench/soak/soak.ts): SDK producers at acks=1, acks=all idempotent and gzip with a consumer group reading everything; slow readers; group members killed with SIGKILL; MQTT sessions coming and going over TCP and WebSocket; the SDK over WebSocket; /api polling; canaries through the native and MQTT ports. Resident memory, descriptors and event-loop stalls are sampled every 5 s from outside; at the end every acknowledged record is checked in the log.')
-  rec.config({ minutes })
-  const json = join(tmp, 'soak.json')
-  const code = await runSoak(minutes, json, tmp)
+  const json = args.values.get('soak-json') ?? join(tmp, 'soak.json')
+  const passed = (['seed', 'rate'] as const).flatMap(k => args.values.has(k) ? [`--${k}`, String(numberArg(args, k, 0))] : [])
+  const code = await runSoak(['--minutes', String(minutes), ...passed, '--json', json, '--tmp', tmp])
   if (!existsSync(json)) throw new Error(`the soak wrote no result (exit ${String(code)})`)
   const r = JSON.parse(readFileSync(json, 'utf8')) as SoakResult
+  rec.config({ minutes, seed: r.seed, soakExit: code, rssSamplesMiB: r.samples.map(x => [Math.round(x.atMs / 1000), Math.round(x.rssBytes / MiB * 10) / 10]) })
   const name = `soak, ${minutes} min of mixed load`
   const aim = { aim: 'soak' }
   // The aim is a 30-minute soak; the soak judges memory from 10 minutes on (shorter runs are mostly warm-up).

@@ -6,6 +6,8 @@
 // acknowledged record is in the log once and in order and was read by the group, the canaries
 // never failed, and the broker's sockets return to their baseline once the clients are gone
 // (no descriptor leak). Memory flatness is judged by the 30-minute run (docs/reliability.md).
+// It runs through the benchmark's soak scenario (`npm run bench -- --soak`), which also turns the
+// result into the rows a published run shows.
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,14 +16,24 @@ import { tempDir } from '../helpers/broker.js'
 import { runToEnd } from '../helpers/processes.js'
 import type { SoakResult } from '../../bench/soak/soak.js'
 
-const SOAK = fileURLToPath(new URL('../../bench/soak/soak.js', import.meta.url))
+const SOAK_SCENARIO = fileURLToPath(new URL('../../bench/scenarios/soak.js', import.meta.url))
+
+interface ScenarioRows { rows: Array<{ metric: string, value: number, aim?: string }>, config: { rssSamplesMiB?: unknown[] } }
 
 t.test('one minute of mixed load: nothing lost, no crash, no error, descriptors released', async t => {
   const dir = tempDir(t, 'spool-soak-test-')
   const json = path.join(dir, 'result.json')
-  const { code, output: out } = await runToEnd(t, SOAK, ['--minutes', '1', '--seed', '20261201', '--rate', '100', '--json', json, '--tmp', dir], 240_000)
-  t.equal(code, 0, 'soak exits 0', { output: out.slice(-3000) })
+  const rowsJson = path.join(dir, 'rows.json')
+  const { code, output: out } = await runToEnd(t, SOAK_SCENARIO, ['--tiny', '--seed', '20261201', '--rate', '100', '--soak-json', json, '--json', rowsJson, '--tmp', dir], 240_000)
+  t.equal(code, 0, 'the soak scenario exits 0', { output: out.slice(-3000) })
   const r = JSON.parse(fs.readFileSync(json, 'utf8')) as SoakResult
+  t.equal(r.minutes, 1, '--tiny is one minute')
+  const scenario = JSON.parse(fs.readFileSync(rowsJson, 'utf8')) as ScenarioRows
+  const row = (metric: string): { value: number, aim?: string } | undefined => scenario.rows.find(x => x.metric === metric)
+  t.equal(row('checks failed')?.value, 0, 'the rows say no check failed')
+  t.equal(row('records acknowledged and checked')?.value, r.verdict.checked, 'the rows carry the soak\'s figures')
+  t.ok(row('RSS drift after the warm-up, absolute') !== undefined && row('RSS drift after the warm-up, absolute')?.aim === undefined, 'a one-minute drift is reported but not offered as the 30-minute aim')
+  t.equal(scenario.config.rssSamplesMiB?.length, r.samples.length, 'the raw RSS curve is kept with the rows')
   const check = (name: string): boolean | null | undefined => r.checks.find(c => c.name.startsWith(name))?.ok
   t.equal(check('broker alive'), true, 'the broker stayed up and SIGTERM stopped it with exit 0')
   t.equal(check('no error logged'), true, `no error line: ${r.brokerErrors.slice(0, 2).join(' | ')}`)
