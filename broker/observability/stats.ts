@@ -119,8 +119,8 @@ const ZERO_TOPIC: readonly [number, number, number, number] = [0, 0, 0, 0]
 interface ConnectionPrev {
   counters: number[]
   topics: ReadonlyMap<string, readonly [number, number, number, number]>
-  /** The rate row made from this snapshot (reused while the connection stays idle). */
-  row: ConnectionRate | null
+  /** Its last row said nothing moved (no row is kept for it while it stays so). */
+  idle: boolean
   /** The source's activity sum when this was taken. */
   sum: number
   /** The sample that last saw the connection open. */
@@ -142,7 +142,16 @@ export class StatsSampler {
   /** Per open connection: its counters at the last sample (updated in place, closed ones dropped). */
   readonly #lastConn = new Map<object, ConnectionPrev>()
   #round = 0
+  /** Rows of the connections that moved in the last interval (or the one before), heaviest first. */
   #connRates: ConnectionRate[] = []
+  /**
+   * The idle connections of the last sample, with their sources: no row is kept for them (a
+   * device fleet is mostly idle, and a row is ~0.5 KB); `connections()` makes theirs on demand.
+   */
+  #idleKeys: object[] = []
+  #idleSources: Array<ConnectionSource<object>> = []
+  /** `connections()` of this sample, once asked for. */
+  #allRates: ConnectionRate[] | null = null
   #listeners: Array<() => void> = []
   #intervalMs = 1000
   #lastTimeMs = 0
@@ -214,14 +223,17 @@ export class StatsSampler {
     const conns = this.#lastConn
     const round = ++this.#round
     const rates: ConnectionRate[] = []
+    const idleKeys: object[] = []
+    const idleSources: Array<ConnectionSource<object>> = []
     for (const source of this.#sources) {
       for (const key of source.list()) {
         const prev = conns.get(key)
         const sum = source.activity(key)
-        // An idle connection (nothing moved in this interval nor the one before) keeps its row.
-        if (prev !== undefined && sum >= 0 && sum === prev.sum && prev.row !== null && idleRow(prev.row)) {
+        // Idle (nothing moved in this interval nor the one before): not described, no row.
+        if (prev !== undefined && sum >= 0 && sum === prev.sum && prev.idle) {
           prev.round = round
-          rates.push(prev.row)
+          idleKeys.push(key)
+          idleSources.push(source)
           continue
         }
         const c = source.describe(key)
@@ -230,12 +242,18 @@ export class StatsSampler {
         now.sum = sum
         if (now !== prev) conns.set(key, now)
         const row = connectionRate(c, now, prev ?? (first ? now : null), seconds)
-        now.row = row
-        rates.push(row)
+        now.idle = idleRow(row)
+        if (now.idle) {
+          idleKeys.push(key)
+          idleSources.push(source)
+        } else rates.push(row)
       }
     }
-    if (conns.size > rates.length) for (const [id, p] of conns) if (p.round !== round) conns.delete(id)
-    this.#connRates = rates.sort((a, b) => b.bytesOutPerSec - a.bytesOutPerSec || b.bytesOut - a.bytesOut)
+    if (conns.size > rates.length + idleKeys.length) for (const [id, p] of conns) if (p.round !== round) conns.delete(id)
+    this.#connRates = rates.sort(byEgress)
+    this.#idleKeys = idleKeys
+    this.#idleSources = idleSources
+    this.#allRates = null
     for (const listener of this.#listeners) listener()
   }
 
@@ -243,8 +261,25 @@ export class StatsSampler {
     return this.#history.filter(s => s.timeMs > sinceMs)
   }
 
-  /** Open connections with their rates, heaviest egress first. */
+  /** Open connections with their rates, heaviest egress first (idle ones' rows made now, once per sample). */
   connections (): ConnectionRate[] {
+    if (this.#idleKeys.length === 0) return this.#connRates
+    if (this.#allRates !== null) return this.#allRates
+    const all = this.#connRates.slice()
+    for (let i = 0; i < this.#idleKeys.length; i++) {
+      const key = this.#idleKeys[i]!
+      const prev = this.#lastConn.get(key)
+      if (prev !== undefined) all.push(connectionRate(this.#idleSources[i]!.describe(key), prev, prev, 1))
+    }
+    this.#allRates = all.sort(byEgress)
+    return this.#allRates
+  }
+
+  /**
+   * The connections that moved in the last interval or the one before, heaviest egress first:
+   * every connection with a rate above zero is here (what the egress watch reads each second).
+   */
+  activeConnections (): ConnectionRate[] {
     return this.#connRates
   }
 }
@@ -258,7 +293,7 @@ function snapshot (c: ConnectionSample, prev: ConnectionPrev | undefined): Conne
     for (const [topic, t] of c.topics) copy.set(topic, [t.bytesIn, t.bytesOut, t.recordsIn, t.recordsOut])
     topics = copy
   }
-  return { counters: COUNTERS.map(k => c[k]), topics, row: null, sum: -1, round: 0 }
+  return { counters: COUNTERS.map(k => c[k]), topics, idle: false, sum: -1, round: 0 }
 }
 
 /**
@@ -276,6 +311,10 @@ function unchanged (c: ConnectionSample, prev: ConnectionPrev): boolean {
   if (c.topics.size > 0 || prev.topics.size > 0) return false
   for (let i = 0; i < COUNTERS.length; i++) if (c[COUNTERS[i]!] !== prev.counters[i]) return false
   return true
+}
+
+function byEgress (a: ConnectionRate, b: ConnectionRate): number {
+  return b.bytesOutPerSec - a.bytesOutPerSec || b.bytesOut - a.bytesOut
 }
 
 /** Rates from two snapshots `seconds` apart (a connection first seen counts from zero). */

@@ -54,7 +54,7 @@ export class EgressWatch {
   }
 
   notice (): EgressNotice {
-    const rates = this.#stats.connections()
+    const rates = this.#stats.activeConnections()
     const totals = connectionTotals(rates)
     const s = this.#settings
     const anomaly = totals.bytesOutPerSec > 0 && totals.bytesOutPerSec >= s.egressWarnMinBytesPerSec &&
@@ -78,7 +78,7 @@ export class EgressWatch {
     const now = this.#now()
     const notice = this.notice()
     const seen = new Set<string>()
-    const rates = this.#stats.connections()
+    const rates = this.#stats.activeConnections()
     if (notice.anomaly) {
       for (const r of rates) {
         const share = 100 * r.bytesOutPerSec / notice.bytesOutPerSec
@@ -95,7 +95,8 @@ export class EgressWatch {
     }
     for (const id of this.#over.keys()) if (!seen.has(id)) this.#over.delete(id)
     if (this.#logged.size > 0) {
-      const open = new Set(rates.map(r => r.id))
+      // Every open connection, idle ones too: a logged one that pauses is still remembered.
+      const open = new Set(this.#stats.connections().map(r => r.id))
       for (const id of this.#logged.keys()) if (!open.has(id)) this.#logged.delete(id)
     }
   }
@@ -140,12 +141,12 @@ export class EgressWatch {
       return rows
     })
     metrics.gauge('spool_egress_ratio', 'Bytes sent over bytes received, all connections, over the last second (absent without ingress)', [], () => {
-      const ratio = connectionTotals(stats.connections()).egressRatio
+      const ratio = connectionTotals(stats.activeConnections()).egressRatio
       return ratio === null ? [] : [[{}, ratio]]
     })
     metrics.gauge('spool_connection_egress_bytes_per_second', `Bytes per second sent to each of the ${top} connections with the most egress`, ['connection', 'protocol', 'client_id', 'group', 'peer'], () => {
       const rows: Array<[Labels, number]> = []
-      for (const r of stats.connections().slice(0, top)) {
+      for (const r of stats.activeConnections().slice(0, top)) {
         if (r.bytesOutPerSec <= 0) break
         rows.push([{ connection: r.id, protocol: r.protocol, client_id: r.clientId, group: r.group ?? '', peer: r.remoteAddress }, r.bytesOutPerSec])
       }

@@ -15,7 +15,7 @@ function sampleOf (id: string, bytesOut = 0): ConnectionSample {
   }
 }
 
-t.test('idle rows are reused, traffic becomes rates, closed connections leave', async t => {
+t.test('idle connections keep no row and are not described by the sampler, traffic becomes rates, closed connections leave', async t => {
   let nowMs = 10_000
   const metrics = { topics: () => [] } as unknown as BrokerMetrics
   const sampler = new StatsSampler({ metrics, groupLag: () => [], now: () => nowMs })
@@ -36,13 +36,20 @@ t.test('idle rows are reused, traffic becomes rates, closed connections leave', 
   tick()
   described = 0
   tick()
-  t.equal(sampler.connections().find(r => r.id === 'a'), idleRow, 'an idle connection keeps the same row')
-  t.equal(described, 0, 'and is not described again')
+  tick()
+  t.equal(described, 0, 'an idle connection is not described by the samples')
+  t.same(sampler.activeConnections(), [], 'nor listed as active (what the egress watch reads each second)')
+  const again = sampler.connections()
+  t.same(again.find(r => r.id === 'a'), idleRow, 'asked for, its row is made: the same figures, zero rates')
+  t.equal(described, 2, 'described once each when the rows are asked for')
+  t.equal(sampler.connections(), again, 'and not again within the same sample')
+  t.equal(described, 2)
 
   a.bytesOut = 500
   tick()
   const busy = sampler.connections()[0]!
   t.equal(busy.id, 'a', 'the busiest connection first')
+  t.same(sampler.activeConnections().map(r => r.id), ['a'], 'the moving connection is active')
   t.equal(busy.bytesOutPerSec, 500, 'bytes since the last sample, per second')
   t.not(busy, idleRow)
   tick()
