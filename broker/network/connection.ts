@@ -52,6 +52,8 @@ import type { ByteChannel, ChannelSink, Peer, TransportName } from './channel.js
 export interface ProtocolSession {
   /** Reads this protocol's frame header (with its size bound) for the assembler. */
   readonly frameSize: FrameSizeReader
+  /** Reads the first frame's header instead of `frameSize`, when the first frame must be of one kind. */
+  readonly firstFrameSize?: FrameSizeReader
   /** The longest header `frameSize` may need. */
   readonly maxHeaderBytes: number
   /** One whole frame (a view, valid while the session keeps it). False: stop reading this chunk. */
@@ -198,7 +200,7 @@ export class Connection implements ChannelSink {
     try {
       const session = protocol.open(this)
       this.#session = session
-      this.#assembler = new FrameAssembler(session.frameSize, session.maxHeaderBytes, this.#budget)
+      this.#assembler = new FrameAssembler(session.frameSize, session.maxHeaderBytes, this.#budget, session.firstFrameSize ?? null)
     } catch (err) {
       this.internalError(err)
     }

@@ -49,9 +49,11 @@ type Listenable = Server | HttpServer
 /** Starts a TCP listener; every accepted socket is handed to `onSocket`. */
 export async function startTcpServer (target: ListenTarget, onSocket: (socket: Socket) => void, logger: Logger): Promise<Listener> {
   const sockets = new Set<Socket>()
+  // One listener function for every socket (`this` is the socket), not a closure each.
+  const forget = function (this: Socket): void { sockets.delete(this) }
   const make = (): Server => createServer({ noDelay: true }, socket => {
     sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
+    socket.on('close', forget)
     onSocket(socket)
   })
   return serve(target, make, sockets, logger)
@@ -60,13 +62,14 @@ export async function startTcpServer (target: ListenTarget, onSocket: (socket: S
 /** Starts a TLS listener with the manager's certificate; every socket that finishes its handshake goes to `onSocket`. */
 export async function startTlsServer (target: ListenTarget, tls: TlsContextManager, onSocket: (socket: TLSSocket) => void, logger: Logger, onHandshakeError?: () => void): Promise<Listener> {
   const sockets = new Set<Socket>()
+  const forget = function (this: Socket): void { sockets.delete(this) }
   const make = (): Server => {
     const server = createTlsServer({ ...tls.serverOptions(), handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onSocket)
     // The TCP sockets, handshaking or not, so a closing listener can end them all.
     server.on('connection', (raw: Socket) => {
       raw.setNoDelay(true)
       sockets.add(raw)
-      raw.on('close', () => sockets.delete(raw))
+      raw.on('close', forget)
     })
     server.on('tlsClientError', (err, socket) => {
       logger.debug({ listener: target.name, err: err.message, peer: socket.remoteAddress }, 'TLS handshake failed')

@@ -44,7 +44,9 @@ export type PushResult = 'ok' | 'blocked' | 'stopped'
 const EMPTY = new Uint8Array(0)
 
 export class FrameAssembler {
-  readonly #frameSize: FrameSizeReader
+  /** Reads the next frame's size: `firstFrameSize` until the first frame's size is known. */
+  #frameSize: FrameSizeReader
+  #laterFrameSize: FrameSizeReader | null
   readonly #maxHeaderBytes: number
   readonly #budget: AssemblyBudget | null
   /** Header bytes that ended a chunk before the header was complete (< maxHeaderBytes). */
@@ -55,10 +57,25 @@ export class FrameAssembler {
   /** Input held while the budget had no room (views of the chunks it came in). */
   #held: Uint8Array[] = []
 
-  constructor (frameSize: FrameSizeReader, maxHeaderBytes: number, budget: AssemblyBudget | null = null) {
-    this.#frameSize = frameSize
+  /**
+   * `firstFrameSize`, when given, reads the first frame's header instead of `frameSize` (a
+   * protocol whose first frame must be of one kind checks it there, before waiting for a body,
+   * without a closure per connection for the check).
+   */
+  constructor (frameSize: FrameSizeReader, maxHeaderBytes: number, budget: AssemblyBudget | null = null, firstFrameSize: FrameSizeReader | null = null) {
+    this.#frameSize = firstFrameSize ?? frameSize
+    this.#laterFrameSize = firstFrameSize === null ? null : frameSize
     this.#maxHeaderBytes = maxHeaderBytes
     this.#budget = budget
+  }
+
+  #sizeAt (bytes: Uint8Array, pos: number, end: number): number {
+    const size = this.#frameSize(bytes, pos, end)
+    if (size >= 0 && this.#laterFrameSize !== null) {
+      this.#frameSize = this.#laterFrameSize
+      this.#laterFrameSize = null
+    }
+    return size
   }
 
   /** Bytes held for incomplete frames (the allocated buffer, header bytes, held input). */
@@ -97,7 +114,7 @@ export class FrameAssembler {
       const joined = new Uint8Array(Math.min(head.length + chunk.length, this.#maxHeaderBytes))
       joined.set(head)
       joined.set(chunk.subarray(0, joined.length - head.length), head.length)
-      const size = this.#frameSize(joined, 0, joined.length)
+      const size = this.#sizeAt(joined, 0, joined.length)
       if (size < 0) {
         if (joined.length >= this.#maxHeaderBytes) throw new RangeError(`frame header longer than ${this.#maxHeaderBytes} bytes`)
         this.#head = joined
@@ -155,7 +172,7 @@ export class FrameAssembler {
     let pos = start
     const n = chunk.length
     while (pos < n) {
-      const size = this.#frameSize(chunk, pos, n)
+      const size = this.#sizeAt(chunk, pos, n)
       if (size < 0) {
         if (n - pos >= this.#maxHeaderBytes) throw new RangeError(`frame header longer than ${this.#maxHeaderBytes} bytes`)
         this.#head = chunk.slice(pos) // a copy of at most maxHeaderBytes - 1 bytes

@@ -23,6 +23,7 @@
  */
 
 import type { IConnectPacket, IDisconnectPacket, ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet'
+import type { FrameSizeReader } from '../../../protocol/bytes/frame-assembler.js'
 import { MqttProtocolError, SpoolError } from '../../../protocol/errors.js'
 import type { Connection, ProtocolSession } from '../../network/connection.js'
 import { faultPoints } from '../../storage/testing/fault-points.js'
@@ -30,7 +31,7 @@ import {
   PINGRESP, PacketDecoder, encodeAck, encodeOther, type AckPacket, type PublishPacket,
 } from './codec.js'
 import { TOPIC_ALIAS_MAX, runConnect } from './connect.js'
-import { MQTT_MAX_HEADER_BYTES, bodyStart, sharedHeaderReader } from './framer.js'
+import { MQTT_MAX_HEADER_BYTES, bodyStart, sharedConnectReader, sharedHeaderReader } from './framer.js'
 import type { Admittable } from './admission.js'
 import type { MqttGatewayApi } from './gateway-api.js'
 import type { MqttMessage } from './mapping.js'
@@ -64,7 +65,8 @@ const STORM_CONNECT_GRACE_MS = 30_000
 
 export class MqttConnection implements MqttClient, ProtocolSession, Admittable {
   readonly net: Connection
-  readonly frameSize
+  readonly frameSize: FrameSizeReader
+  readonly firstFrameSize: FrameSizeReader
   readonly maxHeaderBytes = MQTT_MAX_HEADER_BYTES
   readonly #gw: MqttGatewayApi
   readonly #decoder = new PacketDecoder()
@@ -96,14 +98,8 @@ export class MqttConnection implements MqttClient, ProtocolSession, Admittable {
   constructor (gateway: MqttGatewayApi, net: Connection) {
     this.#gw = gateway
     this.net = net
-    const header = sharedHeaderReader(gateway.settings.maxPacketBytes)
-    this.frameSize = (chunk: Uint8Array, pos: number, end: number): number => {
-      if (this.#state === 'new' && chunk[pos] !== 0x10) {
-        // Not MQTT at all (or not CONNECT first [MQTT-3.1.0-1]): close before waiting for a length.
-        throw new MqttProtocolError('the first packet is not CONNECT [MQTT-3.1.0-1]')
-      }
-      return header(chunk, pos, end)
-    }
+    this.frameSize = sharedHeaderReader(gateway.settings.maxPacketBytes)
+    this.firstFrameSize = sharedConnectReader(gateway.settings.maxPacketBytes)
     gateway.connections.add(this)
     // Read only once the admission queue lets it in (admission.ts): CONNECTs are handled at
     // the rate the broker serves them, not all at once in a storm.

@@ -11,7 +11,7 @@
  */
 
 import type { FrameSizeReader } from '../../../protocol/bytes/frame-assembler.js'
-import { MqttMalformedPacketError, MqttPacketTooLargeError } from '../../../protocol/errors.js'
+import { MqttMalformedPacketError, MqttPacketTooLargeError, MqttProtocolError } from '../../../protocol/errors.js'
 
 /** The longest fixed header: one type byte and a 4-byte Remaining Length. */
 export const MQTT_MAX_HEADER_BYTES = 5
@@ -48,11 +48,30 @@ export function mqttHeaderReader (maxPacketBytes: number): FrameSizeReader {
 }
 
 const sharedReaders = new Map<number, FrameSizeReader>()
+const sharedFirstReaders = new Map<number, FrameSizeReader>()
 
 /** One header reader per size limit, shared by every connection (no closure per connection). */
 export function sharedHeaderReader (maxPacketBytes: number): FrameSizeReader {
   let reader = sharedReaders.get(maxPacketBytes)
   if (reader === undefined) sharedReaders.set(maxPacketBytes, (reader = mqttHeaderReader(maxPacketBytes)))
+  return reader
+}
+
+/**
+ * The reader of a connection's first packet, shared like `sharedHeaderReader`: anything but
+ * CONNECT first [MQTT-3.1.0-1] (or not MQTT at all) is refused at its first byte, before
+ * waiting for a length.
+ */
+export function sharedConnectReader (maxPacketBytes: number): FrameSizeReader {
+  let reader = sharedFirstReaders.get(maxPacketBytes)
+  if (reader === undefined) {
+    const header = sharedHeaderReader(maxPacketBytes)
+    reader = (chunk, pos, end) => {
+      if (chunk[pos] !== 0x10) throw new MqttProtocolError('the first packet is not CONNECT [MQTT-3.1.0-1]')
+      return header(chunk, pos, end)
+    }
+    sharedFirstReaders.set(maxPacketBytes, reader)
+  }
   return reader
 }
 
