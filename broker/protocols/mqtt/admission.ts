@@ -20,6 +20,12 @@ export interface Admittable {
 const TARGET_TURN_MS = 10
 const MIN_PER_TURN = 16
 const MAX_PER_TURN = 2048
+/**
+ * New connections within one second that make a storm even when every one is let in at its
+ * first turn (the broker keeps up, so nothing queues here, but the kernel's accept queue can
+ * still have overflowed and dropped some handshakes).
+ */
+export const STORM_ACCEPTS_PER_SECOND = 1000
 
 export class Admission {
   #queue: Admittable[] = []
@@ -27,14 +33,17 @@ export class Admission {
   #perTurn = 256
   readonly #next = new NextTurn(() => this.#turn())
   #lastTurnMs = 0
-  /** When a connection last had to wait for a later turn (0: never). */
+  /** When a connection last had to wait for a later turn, or a burst of arrivals was seen (0: never). */
   #lastQueuedAtMs = 0
+  /** Arrivals in the current one-second window, and when it began. */
+  #arrivals = 0
+  #windowAtMs = 0
 
   get waiting (): number { return this.#queue.length - this.#head }
 
   /**
-   * Whether connections have queued here within the last `ms` (a reconnect storm is on or
-   * just ended). In a storm the kernel's accept queue overflows too, and a device whose
+   * Whether connections have queued here, or arrived at STORM_ACCEPTS_PER_SECOND or more,
+   * within the last `ms` (a reconnect storm is on or just ended). In a storm the kernel's accept queue overflows too, and a device whose
    * handshake was dropped there is accepted late, with its CONNECT still to come by TCP
    * retransmission, seconds later: its silence is the storm's, not the device's.
    */
@@ -43,6 +52,12 @@ export class Admission {
   }
 
   push (item: Admittable): void {
+    const now = performance.now()
+    if (now - this.#windowAtMs >= 1000) {
+      this.#windowAtMs = now
+      this.#arrivals = 0
+    }
+    if (++this.#arrivals >= STORM_ACCEPTS_PER_SECOND) this.#lastQueuedAtMs = now
     this.#queue.push(item)
     this.#next.schedule()
   }
